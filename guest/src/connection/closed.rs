@@ -1,0 +1,41 @@
+//! A bounded memory of recently closed streams. How a stream closed decides
+//! what a late frame on it means (§5.1); the bound keeps a peer that opens
+//! and closes streams forever from growing our memory.
+
+use crate::stream::Cause;
+use std::collections::{HashMap, VecDeque};
+
+pub struct ClosedStreams {
+    causes: HashMap<u32, Cause>,
+    order: VecDeque<u32>,
+    cap: usize,
+}
+
+impl ClosedStreams {
+    pub fn new(cap: usize) -> Self {
+        ClosedStreams {
+            causes: HashMap::new(),
+            order: VecDeque::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    pub fn insert(&mut self, id: u32, cause: Cause) {
+        if self.causes.insert(id, cause).is_none() {
+            self.order.push_back(id);
+            while self.order.len() > self.cap {
+                if let Some(old) = self.order.pop_front() {
+                    self.causes.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, id: u32) -> Option<Cause> {
+        self.causes.get(&id).copied()
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.causes.contains_key(&id)
+    }
+}

@@ -1,0 +1,380 @@
+//! Commands from the embedding application. Each validates its arguments
+//! and the stream state, then queues frames; none of them can be triggered
+//! by the peer, and misuse returns a `CommandError` instead of touching the
+//! wire.
+
+use super::send::BlockFrame;
+use super::{Connection, Phase};
+use crate::error::{CommandError, ErrorCode};
+use crate::frame::{MAX_STREAM_ID, Ping, PrioritySpec};
+use crate::headers::{self, BlockKind, HeaderField};
+use crate::options::Role;
+use crate::settings::Settings;
+use crate::stream::state::{Event as StateEvent, FrameKind};
+use bytes::Bytes;
+
+/// Options for `request` (Node's `clientHttp2Session.request` options).
+#[derive(Clone, Debug, Default)]
+pub struct RequestOptions {
+    /// Send END_STREAM with the headers (no body).
+    pub end_stream: bool,
+    /// Hold END_STREAM after the body and emit `WantTrailers`.
+    pub wait_for_trailers: bool,
+    pub priority: Option<PrioritySpec>,
+    /// Deliver DATA without consuming it; the application calls `consume`.
+    pub manual_consume: bool,
+}
+
+/// Options for `respond` (Node's `http2stream.respond` options).
+#[derive(Clone, Debug, Default)]
+pub struct RespondOptions {
+    pub end_stream: bool,
+    pub wait_for_trailers: bool,
+}
+
+impl Connection {
+    fn check_open(&self) -> Result<(), CommandError> {
+        if self.phase == Phase::Closed {
+            Err(CommandError::SessionClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Client: opens a stream with a request. `:method` defaults to GET,
+    /// `:path` to `/`, `:scheme` and `:authority` to the connection's.
+    pub fn request(
+        &mut self,
+        fields: Vec<HeaderField>,
+        opts: RequestOptions,
+    ) -> Result<u32, CommandError> {
+        self.check_open()?;
+        if self.role != Role::Client {
+            return Err(CommandError::WrongRole);
+        }
+        if self.closing || self.goaway_received.is_some() {
+            return Err(CommandError::SessionClosed);
+        }
+        let id = self.next_local_id;
+        if id > MAX_STREAM_ID {
+            return Err(CommandError::StreamIdsExhausted);
+        }
+        if self.local_active >= self.remote.max_concurrent_streams {
+            return Err(CommandError::ConcurrencyLimit);
+        }
+        let mut fields = headers::prepare_outgoing(fields, BlockKind::Request)?;
+        headers::apply_request_defaults(&mut fields, &self.opts.scheme, &self.opts.authority);
+        let info =
+            headers::check_outgoing_request(&fields, self.remote.enable_connect_protocol)?;
+        if let Some(p) = opts.priority {
+            if p.dependency == id {
+                return Err(CommandError::InvalidArgument("stream cannot depend on itself"));
+            }
+        }
+        self.next_local_id = id.saturating_add(2);
+        let mut stream = self.new_stream(id);
+        stream.head_request = info.head;
+        stream.manual_consume = opts.manual_consume;
+        stream.headers_sent = true;
+        stream.send.wait_for_trailers = opts.wait_for_trailers;
+        stream.send.end_requested = opts.end_stream;
+        self.streams.insert(id, stream);
+        let end_on_headers = opts.end_stream && !opts.wait_for_trailers;
+        self.write_header_block(
+            id,
+            BlockFrame::Headers {
+                end_stream: end_on_headers,
+                priority: opts.priority,
+            },
+            &fields,
+        );
+        self.apply_local(
+            id,
+            StateEvent::Send {
+                kind: FrameKind::Headers,
+                end_stream: end_on_headers,
+            },
+        );
+        self.schedule(id);
+        Ok(id)
+    }
+
+    /// Server: sends the response headers (final status) on a request stream.
+    pub fn respond(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+        opts: RespondOptions,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        if self.role != Role::Server {
+            return Err(CommandError::WrongRole);
+        }
+        let fields = headers::prepare_outgoing(fields, BlockKind::Response)?;
+        let status = headers::find(&fields, ":status").cloned().unwrap_or_default();
+        if status.first() == Some(&b'1') {
+            return Err(CommandError::InvalidHeader(
+                "1xx status: use additional_headers".into(),
+            ));
+        }
+        let s = self
+            .streams
+            .get_mut(&stream_id)
+            .ok_or(CommandError::UnknownStream)?;
+        if s.headers_sent {
+            return Err(CommandError::InvalidState("response already sent"));
+        }
+        if !s.state.can_send() {
+            return Err(CommandError::InvalidState("stream cannot send"));
+        }
+        s.headers_sent = true;
+        s.send.wait_for_trailers = opts.wait_for_trailers;
+        s.send.end_requested = opts.end_stream;
+        let end_on_headers = opts.end_stream && !opts.wait_for_trailers;
+        self.write_header_block(
+            stream_id,
+            BlockFrame::Headers {
+                end_stream: end_on_headers,
+                priority: None,
+            },
+            &fields,
+        );
+        self.apply_local(
+            stream_id,
+            StateEvent::Send {
+                kind: FrameKind::Headers,
+                end_stream: end_on_headers,
+            },
+        );
+        self.schedule(stream_id);
+        Ok(())
+    }
+
+    /// Server: sends a 1xx informational response (Node's
+    /// `additionalHeaders`) before the final one.
+    pub fn additional_headers(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        if self.role != Role::Server {
+            return Err(CommandError::WrongRole);
+        }
+        let fields = headers::prepare_outgoing(fields, BlockKind::Response)?;
+        let status = headers::find(&fields, ":status").cloned().unwrap_or_default();
+        if status.first() != Some(&b'1') || &status[..] == b"101" {
+            return Err(CommandError::InvalidHeader(
+                "additional headers need a 1xx status other than 101".into(),
+            ));
+        }
+        let s = self
+            .streams
+            .get(&stream_id)
+            .ok_or(CommandError::UnknownStream)?;
+        if s.headers_sent || !s.state.can_send() {
+            return Err(CommandError::InvalidState("final response already sent"));
+        }
+        self.write_header_block(
+            stream_id,
+            BlockFrame::Headers {
+                end_stream: false,
+                priority: None,
+            },
+            &fields,
+        );
+        Ok(())
+    }
+
+    /// Queues body data. Returns `true` while the stream's queue is below
+    /// the high-water mark; on `false` wait for `Event::Drain`.
+    pub fn write(&mut self, stream_id: u32, data: Bytes) -> Result<bool, CommandError> {
+        self.check_open()?;
+        let hwm = self.opts.stream_high_water_mark as usize;
+        let s = self
+            .streams
+            .get_mut(&stream_id)
+            .ok_or(CommandError::UnknownStream)?;
+        if !s.headers_sent {
+            return Err(CommandError::InvalidState("headers not sent"));
+        }
+        if !s.state.can_send() || s.send.end_requested {
+            return Err(CommandError::InvalidState("stream already ended"));
+        }
+        s.send.push(data);
+        let below = s.send.len() < hwm;
+        if !below {
+            s.drain_wanted = true;
+        }
+        self.schedule(stream_id);
+        Ok(below)
+    }
+
+    /// Ends the outgoing side (after any queued data). With
+    /// `wait_for_trailers`, `WantTrailers` follows instead of END_STREAM.
+    pub fn end(&mut self, stream_id: u32) -> Result<(), CommandError> {
+        self.check_open()?;
+        let s = self
+            .streams
+            .get_mut(&stream_id)
+            .ok_or(CommandError::UnknownStream)?;
+        if !s.headers_sent {
+            return Err(CommandError::InvalidState("headers not sent"));
+        }
+        if !s.state.can_send() || s.send.end_requested {
+            return Err(CommandError::InvalidState("stream already ended"));
+        }
+        s.send.end_requested = true;
+        self.schedule(stream_id);
+        Ok(())
+    }
+
+    /// Sends trailers on a stream opened with `wait_for_trailers`; they go
+    /// after all queued data and end the stream.
+    pub fn send_trailers(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        let fields = headers::prepare_outgoing(fields, BlockKind::Trailers)?;
+        let s = self
+            .streams
+            .get_mut(&stream_id)
+            .ok_or(CommandError::UnknownStream)?;
+        if !s.send.wait_for_trailers || s.send.trailers.is_some() || !s.state.can_send() {
+            return Err(CommandError::InvalidState(
+                "trailers need wait_for_trailers and may be sent once",
+            ));
+        }
+        s.send.trailers = Some(fields);
+        s.send.end_requested = true;
+        self.schedule(stream_id);
+        Ok(())
+    }
+
+    /// Resets a stream with `code` (Node's `stream.close(code)`).
+    pub fn close_stream(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), CommandError> {
+        self.check_open()?;
+        if !self.streams.contains_key(&stream_id) {
+            return Err(CommandError::UnknownStream);
+        }
+        self.reset_stream(stream_id, code);
+        Ok(())
+    }
+
+    /// Manual flow control: the application has processed `n` octets of a
+    /// stream opened with `manual_consume`.
+    pub fn consume(&mut self, stream_id: u32, n: u32) -> Result<(), CommandError> {
+        self.check_open()?;
+        if !self.streams.contains_key(&stream_id) {
+            return Err(CommandError::UnknownStream);
+        }
+        self.consume_stream(stream_id, n);
+        Ok(())
+    }
+
+    /// Sends a PING; `PingAck` reports the round trip. Node's
+    /// `maxOutstandingPings` bounds how many may be unanswered.
+    pub fn ping(&mut self, now: u64, payload: Option<[u8; 8]>) -> Result<[u8; 8], CommandError> {
+        self.check_open()?;
+        if self.pings.len() >= self.opts.max_outstanding_pings as usize {
+            return Err(CommandError::InvalidState("too many outstanding pings"));
+        }
+        self.now = self.now.max(now);
+        let payload = payload.unwrap_or_else(|| {
+            self.ping_seq = self.ping_seq.wrapping_add(1);
+            self.ping_seq.to_be_bytes()
+        });
+        if self.pings.iter().any(|(p, _)| *p == payload) {
+            return Err(CommandError::InvalidArgument("a ping with this payload is outstanding"));
+        }
+        Ping { ack: false, payload }.encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+        self.pings.push_back((payload, self.now));
+        Ok(payload)
+    }
+
+    /// Sends new SETTINGS; they apply when the peer acknowledges them
+    /// (`LocalSettings` event).
+    pub fn settings(&mut self, settings: Settings) -> Result<(), CommandError> {
+        self.check_open()?;
+        settings
+            .validate()
+            .map_err(|e| CommandError::InvalidArgument(e.reason))?;
+        if self.role == Role::Server && settings.enable_push == Some(true) {
+            return Err(CommandError::InvalidArgument("a server cannot enable push"));
+        }
+        if settings.custom.len() > crate::settings::MAX_CUSTOM_SETTINGS {
+            return Err(CommandError::InvalidArgument("more than 10 custom settings"));
+        }
+        if self.local.enable_connect_protocol && settings.enable_connect_protocol == Some(false) {
+            return Err(CommandError::InvalidArgument(
+                "enableConnectProtocol cannot be turned off",
+            ));
+        }
+        self.send_settings_frame(settings);
+        Ok(())
+    }
+
+    /// Sends GOAWAY without closing (Node's `session.goaway`). The last
+    /// stream id defaults to the last one the peer opened.
+    pub fn goaway(
+        &mut self,
+        code: ErrorCode,
+        last_stream_id: Option<u32>,
+        debug_data: Bytes,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        let last = last_stream_id.unwrap_or(self.max_peer_id);
+        if last > MAX_STREAM_ID {
+            return Err(CommandError::InvalidArgument("last stream id above 2^31-1"));
+        }
+        self.write_goaway(code, last, debug_data);
+        Ok(())
+    }
+
+    /// Sets the connection receive window we keep open (Node's
+    /// `setLocalWindowSize`).
+    pub fn set_local_window_size(&mut self, size: u32) -> Result<(), CommandError> {
+        self.check_open()?;
+        if size > crate::settings::MAX_WINDOW_SIZE {
+            return Err(CommandError::InvalidArgument("window size above 2^31-1"));
+        }
+        if let Some(inc) = self.recv_window.set_target(size) {
+            self.write_window_update(0, inc);
+        }
+        Ok(())
+    }
+
+    /// Graceful close (Node's `session.close()`): GOAWAY, no new streams,
+    /// open streams finish, then `Closed`.
+    pub fn close(&mut self) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.closing = true;
+        if self.goaway_sent.is_none() {
+            self.write_goaway(ErrorCode::NO_ERROR, self.max_peer_id, Bytes::new());
+        }
+        self.maybe_finish_closing();
+    }
+
+    /// Immediate close (Node's `session.destroy(code)`): GOAWAY with `code`,
+    /// every stream closed, `Closed` emitted.
+    pub fn destroy(&mut self, code: ErrorCode) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.write_goaway(code, self.max_peer_id, Bytes::new());
+        self.terminate(code);
+    }
+
+    /// Node's `session.setTimeout(msecs)`: `Timeout` after this long without
+    /// input; `None` or 0 disables it.
+    pub fn set_timeout(&mut self, now: u64, timeout_ns: Option<u64>) {
+        self.now = self.now.max(now);
+        self.last_activity = self.now;
+        self.idle_timeout_ns = timeout_ns.filter(|&t| t > 0);
+    }
+}

@@ -1,0 +1,494 @@
+//! One HTTP/2 connection, either role, sans-IO: bytes go in through
+//! [`Connection::receive`], bytes come out of [`Connection::poll_transmit`],
+//! and what happened comes out of [`Connection::poll_event`]. Time is passed
+//! in; nothing here reads a clock or touches I/O, so every run is
+//! deterministic and testable in memory.
+
+mod closed;
+mod commands;
+mod recv;
+mod send;
+mod state;
+
+pub use commands::{RequestOptions, RespondOptions};
+pub use state::{SessionState, StreamStateInfo};
+
+use crate::error::{ConnectionError, ErrorCode};
+use crate::events::{Event, Origin};
+use crate::flow::{RecvWindow, SendWindow};
+use crate::frame::{GoAway, RstStream, SettingsFrame};
+use crate::hpack::{HeaderDecoder, HeaderEncoder};
+use crate::options::{Options, Role};
+use crate::settings::{Settings, SettingsValues};
+use crate::stream::{Cause, State, Stream};
+use bytes::{Bytes, BytesMut};
+use closed::ClosedStreams;
+use std::collections::{HashMap, VecDeque};
+
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Server: this many octets of the client magic have matched so far.
+    AwaitMagic(usize),
+    /// The peer's first frame must be SETTINGS.
+    AwaitSettings,
+    Open,
+    /// Nothing more is read; only already-queued output remains.
+    Closed,
+}
+
+/// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION.
+struct PartialBlock {
+    stream_id: u32,
+    kind: BlockStart,
+    fragment: BytesMut,
+    continuations: u32,
+}
+
+#[derive(Clone, Copy)]
+enum BlockStart {
+    Headers {
+        end_stream: bool,
+        priority: Option<crate::frame::PrioritySpec>,
+    },
+    PushPromise {
+        promised_id: u32,
+    },
+}
+
+/// Counters behind Node's performance entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Metrics {
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub frames_received: u64,
+    pub frames_sent: u64,
+    pub stream_count: u64,
+    pub max_concurrent_streams: u32,
+}
+
+pub struct Connection {
+    role: Role,
+    opts: Options,
+    phase: Phase,
+    now: u64,
+
+    inbuf: BytesMut,
+    out: BytesMut,
+    events: VecDeque<Event>,
+
+    /// Our settings the peer acknowledged, and those still awaiting ACK.
+    local: SettingsValues,
+    pending_local: VecDeque<Settings>,
+    remote: SettingsValues,
+    remote_settings_seen: bool,
+
+    encoder: HeaderEncoder,
+    decoder: HeaderDecoder,
+    hpack_buf: Vec<u8>,
+    block: Option<PartialBlock>,
+
+    streams: HashMap<u32, Stream>,
+    closed: ClosedStreams,
+    /// Streams with output the scheduler should look at, in round-robin order.
+    ready: VecDeque<u32>,
+    next_local_id: u32,
+    /// Highest stream id the peer initiated (Node's `lastProcStreamID`).
+    max_peer_id: u32,
+    local_active: u32,
+    remote_active: u32,
+
+    send_window: SendWindow,
+    recv_window: RecvWindow,
+
+    /// Our outstanding PINGs: payload and send time.
+    pings: VecDeque<([u8; 8], u64)>,
+    ping_seq: u64,
+
+    goaway_sent: Option<u32>,
+    goaway_received: Option<u32>,
+    /// `close()` was called (or GOAWAY received): end when streams finish.
+    closing: bool,
+
+    idle_timeout_ns: Option<u64>,
+    last_activity: u64,
+
+    invalid_frames: u32,
+    rejected_streams: u32,
+    metrics: Metrics,
+}
+
+impl Connection {
+    /// Creates a connection and queues its preface (client magic and/or our
+    /// SETTINGS). `now` is the host's monotonic clock in nanoseconds.
+    pub fn new(role: Role, opts: Options, now: u64) -> Result<Connection, ConnectionError> {
+        let mut settings = opts.settings.clone();
+        if role == Role::Server && settings.enable_push == Some(true) {
+            // §6.5.2: a server MUST NOT send ENABLE_PUSH = 1.
+            settings.enable_push = None;
+        }
+        settings.validate()?;
+        if settings.custom.len() > crate::settings::MAX_CUSTOM_SETTINGS {
+            return Err(ConnectionError::protocol("more than 10 custom settings"));
+        }
+        let conn_window = opts.connection_window_size.max(crate::settings::DEFAULT_WINDOW_SIZE);
+        let remote = SettingsValues {
+            max_concurrent_streams: opts.peer_max_concurrent_streams,
+            ..SettingsValues::default()
+        };
+        let mut conn = Connection {
+            role,
+            phase: match role {
+                Role::Server => Phase::AwaitMagic(0),
+                Role::Client => Phase::AwaitSettings,
+            },
+            now,
+            inbuf: BytesMut::new(),
+            out: BytesMut::with_capacity(16 * 1024),
+            events: VecDeque::new(),
+            local: SettingsValues::default(),
+            pending_local: VecDeque::new(),
+            remote,
+            remote_settings_seen: false,
+            encoder: HeaderEncoder::new(opts.max_deflate_dynamic_table_size),
+            decoder: HeaderDecoder::new(4096),
+            hpack_buf: Vec::new(),
+            block: None,
+            streams: HashMap::new(),
+            closed: ClosedStreams::new(opts.max_closed_streams as usize),
+            ready: VecDeque::new(),
+            next_local_id: match role {
+                Role::Client => 1,
+                Role::Server => 2,
+            },
+            max_peer_id: 0,
+            local_active: 0,
+            remote_active: 0,
+            send_window: SendWindow::new(crate::settings::DEFAULT_WINDOW_SIZE),
+            recv_window: RecvWindow::new(crate::settings::DEFAULT_WINDOW_SIZE),
+            pings: VecDeque::new(),
+            ping_seq: 0,
+            goaway_sent: None,
+            goaway_received: None,
+            closing: false,
+            idle_timeout_ns: None,
+            last_activity: now,
+            invalid_frames: 0,
+            rejected_streams: 0,
+            metrics: Metrics::default(),
+            opts,
+        };
+        if role == Role::Client {
+            conn.out.extend_from_slice(PREFACE);
+        }
+        conn.send_settings_frame(settings);
+        if let Some(inc) = conn.recv_window.set_target(conn_window) {
+            conn.write_window_update(0, inc);
+        }
+        Ok(conn)
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// True once the connection has ended: no more input is read, and once
+    /// `poll_transmit` returns nothing the transport can be closed.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// The peer's SETTINGS in force (Node's `remoteSettings`).
+    pub fn remote_settings(&self) -> Settings {
+        self.remote.to_settings()
+    }
+
+    /// Our acknowledged SETTINGS (Node's `localSettings`).
+    pub fn local_settings(&self) -> Settings {
+        self.local.to_settings()
+    }
+
+    /// SETTINGS frames sent and not yet acknowledged (Node's
+    /// `pendingSettingsAck` is `pending_settings_acks() > 0`).
+    pub fn pending_settings_acks(&self) -> usize {
+        self.pending_local.len()
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        self.metrics
+    }
+
+    /// Earliest time `handle_timeout` should be called, if any.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.phase == Phase::Closed {
+            return None;
+        }
+        self.idle_timeout_ns
+            .map(|t| self.last_activity.saturating_add(t))
+    }
+
+    /// Advances time; fires the idle timeout when due.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        if let Some(deadline) = self.poll_timeout() {
+            if self.now >= deadline {
+                self.last_activity = self.now;
+                self.events.push_back(Event::Timeout);
+            }
+        }
+    }
+
+    // ---- shared helpers -------------------------------------------------
+
+    fn is_peer_initiated(&self, id: u32) -> bool {
+        match self.role {
+            Role::Server => id % 2 == 1,
+            Role::Client => id % 2 == 0,
+        }
+    }
+
+    /// A stream in the `idle` state: never opened by either side.
+    fn is_idle(&self, id: u32) -> bool {
+        if self.is_peer_initiated(id) {
+            id > self.max_peer_id
+        } else {
+            id >= self.next_local_id
+        }
+    }
+
+    fn new_stream(&self, id: u32) -> Stream {
+        Stream::new(
+            id,
+            self.remote.initial_window_size,
+            self.local.initial_window_size,
+        )
+    }
+
+    fn send_settings_frame(&mut self, settings: Settings) {
+        SettingsFrame {
+            ack: false,
+            params: settings.to_params(),
+        }
+        .encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+        self.pending_local.push_back(settings);
+    }
+
+    fn write_window_update(&mut self, stream_id: u32, increment: u32) {
+        crate::frame::WindowUpdate {
+            stream_id,
+            increment,
+        }
+        .encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+    }
+
+    fn write_rst(&mut self, stream_id: u32, code: ErrorCode) {
+        RstStream { stream_id, code }.encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+    }
+
+    fn write_goaway(&mut self, code: ErrorCode, last_stream_id: u32, debug: Bytes) {
+        GoAway {
+            last_stream_id,
+            code,
+            debug_data: debug.clone(),
+        }
+        .encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+        self.goaway_sent = Some(self.goaway_sent.map_or(last_stream_id, |l| l.min(last_stream_id)));
+        self.events.push_back(Event::GoAway {
+            code,
+            last_stream_id,
+            debug_data: debug,
+            origin: Origin::Local,
+        });
+    }
+
+    /// Adds a stream to the scheduler if it has output to send.
+    fn schedule(&mut self, id: u32) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if !s.scheduled && s.has_pending_output() {
+                s.scheduled = true;
+                self.ready.push_back(id);
+            }
+        }
+    }
+
+    /// After a window grew for everyone (connection WINDOW_UPDATE, SETTINGS).
+    fn schedule_all(&mut self) {
+        let ids: Vec<u32> = self
+            .streams
+            .values()
+            .filter(|s| !s.scheduled && s.has_pending_output())
+            .map(|s| s.id)
+            .collect();
+        for id in ids {
+            self.schedule(id);
+        }
+    }
+
+    /// Applies a state transition for something we do; returns false (and
+    /// changes nothing) when the state does not allow it.
+    fn apply_local(&mut self, id: u32, event: crate::stream::state::Event) -> bool {
+        let Some(s) = self.streams.get_mut(&id) else {
+            return false;
+        };
+        match s.state.transition(event) {
+            Ok(next) => {
+                let was_active = s.state.is_active();
+                s.state = next;
+                self.after_transition(id, was_active);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Bookkeeping after a stream changed state: activity counters and, once
+    /// closed, removal.
+    fn after_transition(&mut self, id: u32, was_active: bool) {
+        let Some(s) = self.streams.get(&id) else {
+            return;
+        };
+        let state = s.state;
+        if !was_active && state.is_active() {
+            self.count_active(id, 1);
+        }
+        if let State::Closed(cause) = state {
+            if was_active {
+                self.count_active(id, -1);
+            }
+            self.finish_stream(id, cause);
+        }
+    }
+
+    fn count_active(&mut self, id: u32, delta: i32) {
+        let counter = if self.is_peer_initiated(id) {
+            &mut self.remote_active
+        } else {
+            &mut self.local_active
+        };
+        *counter = counter.saturating_add_signed(delta);
+        if delta > 0 {
+            self.metrics.stream_count += 1;
+            let total = self.local_active.saturating_add(self.remote_active);
+            self.metrics.max_concurrent_streams = self.metrics.max_concurrent_streams.max(total);
+        }
+    }
+
+    /// Removes a closed stream, remembers how it closed, and reports it.
+    fn finish_stream(&mut self, id: u32, cause: Cause) {
+        if let Some(s) = self.streams.remove(&id) {
+            // Data the peer sent that nobody consumed still occupies the
+            // connection window; give it back so other streams keep flowing.
+            let owed = s.recv_window.unannounced();
+            if owed > 0 {
+                self.consume_connection(owed);
+            }
+        }
+        self.closed.insert(id, cause);
+        let code = match cause {
+            Cause::EndStream { .. } => ErrorCode::NO_ERROR,
+            Cause::LocalReset(c) | Cause::RemoteReset(c) => c,
+        };
+        self.events.push_back(Event::StreamClosed {
+            stream_id: id,
+            code,
+        });
+        self.maybe_finish_closing();
+    }
+
+    /// Resets a stream from our side: RST_STREAM, events, removal.
+    fn reset_stream(&mut self, id: u32, code: ErrorCode) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.send.clear();
+            let was_active = s.state.is_active();
+            if let Ok(next) = s
+                .state
+                .transition(crate::stream::state::Event::SendReset(code))
+            {
+                s.state = next;
+            }
+            self.write_rst(id, code);
+            self.events.push_back(Event::StreamReset {
+                stream_id: id,
+                code,
+                origin: Origin::Local,
+            });
+            self.after_transition(id, was_active);
+        } else {
+            self.write_rst(id, code);
+            if !self.closed.contains(id) {
+                self.closed.insert(id, Cause::LocalReset(code));
+            }
+        }
+    }
+
+    /// Hands consumed octets back to the connection window.
+    fn consume_connection(&mut self, n: u32) {
+        if let Some(inc) = self.recv_window.consume(n) {
+            self.write_window_update(0, inc);
+        }
+    }
+
+    /// Ends the connection with a connection error: GOAWAY with the code
+    /// (§5.4.1), then nothing more is read.
+    fn fail(&mut self, err: &ConnectionError) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        self.events.push_back(Event::ConnectionError {
+            code: err.code,
+            reason: err.reason.to_string(),
+        });
+        self.write_goaway(
+            err.code,
+            self.max_peer_id,
+            Bytes::from_static(err.reason.as_bytes()),
+        );
+        self.terminate(err.code);
+    }
+
+    /// Closes every stream with `code` and marks the connection closed.
+    fn terminate(&mut self, code: ErrorCode) {
+        let mut ids: Vec<u32> = self.streams.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(s) = self.streams.remove(&id) {
+                if s.state.is_active() {
+                    self.count_active(id, -1);
+                }
+                self.events.push_back(Event::StreamClosed {
+                    stream_id: id,
+                    code,
+                });
+            }
+        }
+        self.ready.clear();
+        self.block = None;
+        self.inbuf.clear();
+        self.phase = Phase::Closed;
+        self.events.push_back(Event::Closed { code });
+    }
+
+    /// During a graceful close, ends the connection once no stream is left.
+    fn maybe_finish_closing(&mut self) {
+        if self.closing && self.phase != Phase::Closed && self.streams.is_empty() {
+            if self.goaway_sent.is_none() {
+                self.write_goaway(ErrorCode::NO_ERROR, self.max_peer_id, Bytes::new());
+            }
+            self.terminate(ErrorCode::NO_ERROR);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

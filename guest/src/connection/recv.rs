@@ -1,0 +1,911 @@
+//! The receive path: preface, frame parsing, and one handler per frame type.
+
+use super::{BlockStart, Connection, PREFACE, PartialBlock, Phase};
+use crate::error::{ConnectionError, ErrorCode, ProtocolError, StreamError};
+use crate::events::{Event, Origin};
+use crate::frame::{
+    self, Continuation, Data, FRAME_HEADER_LEN, Frame, FrameHeader, GoAway, Headers, Ping,
+    PrioritySpec, PushPromise, RstStream, SettingsFrame, WindowUpdate,
+};
+use crate::headers::{self, BlockKind, HeaderField};
+use crate::hpack::{DecodeError, DecodeLimits};
+use crate::options::Role;
+use crate::settings::Settings;
+use crate::stream::state::{Event as StateEvent, FrameKind, Violation};
+use crate::stream::{Cause, RecvPhase, State};
+use bytes::{Bytes, BytesMut};
+
+/// What we know about the stream a received frame names.
+enum Known {
+    Open,
+    Closed(Cause),
+    /// Closed long enough ago that we no longer remember how.
+    Forgotten,
+    Idle,
+}
+
+impl Connection {
+    /// Feeds bytes read from the transport. Every complete frame is
+    /// processed; a partial frame waits for more input. A connection error
+    /// queues GOAWAY, ends the connection, and is also returned.
+    pub fn receive(&mut self, now: u64, data: &[u8]) -> Result<(), ConnectionError> {
+        if self.phase == Phase::Closed {
+            return Ok(());
+        }
+        self.now = self.now.max(now);
+        self.last_activity = self.now;
+        self.metrics.bytes_read += data.len() as u64;
+        let mut data = data;
+        if let Phase::AwaitMagic(matched) = self.phase {
+            let want = &PREFACE[matched..];
+            let n = want.len().min(data.len());
+            if data[..n] != want[..n] {
+                let err = ConnectionError::protocol("invalid connection preface");
+                self.fail(&err);
+                return Err(err);
+            }
+            data = &data[n..];
+            self.phase = if matched + n == PREFACE.len() {
+                Phase::AwaitSettings
+            } else {
+                Phase::AwaitMagic(matched + n)
+            };
+        }
+        self.inbuf.extend_from_slice(data);
+        while self.phase != Phase::Closed {
+            match self.next_frame() {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(err) => {
+                    self.fail(&err);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses and handles one frame; `Ok(false)` when more input is needed.
+    fn next_frame(&mut self) -> Result<bool, ConnectionError> {
+        if matches!(self.phase, Phase::AwaitMagic(_)) {
+            return Ok(false);
+        }
+        let Some(head) = FrameHeader::parse(&self.inbuf) else {
+            return Ok(false);
+        };
+        if head.length > self.max_recv_frame_size() {
+            return Err(ConnectionError::frame_size(
+                "frame larger than SETTINGS_MAX_FRAME_SIZE",
+            ));
+        }
+        let total = FRAME_HEADER_LEN + head.length as usize;
+        if self.inbuf.len() < total {
+            self.inbuf.reserve(total - self.inbuf.len());
+            return Ok(false);
+        }
+        let mut bytes = self.inbuf.split_to(total);
+        let payload = bytes.split_off(FRAME_HEADER_LEN).freeze();
+        self.metrics.frames_received += 1;
+
+        if self.phase == Phase::AwaitSettings {
+            if head.kind != frame::kind::SETTINGS || head.flags & frame::flag::ACK != 0 {
+                return Err(ConnectionError::protocol("first frame is not SETTINGS"));
+            }
+            self.phase = Phase::Open;
+        }
+        // §6.10: nothing may interleave with a header block.
+        if self.block.is_some() && head.kind != frame::kind::CONTINUATION {
+            return Err(ConnectionError::protocol("frame interleaved with header block"));
+        }
+        match Frame::decode(&head, payload) {
+            Ok(frame) => self.on_frame(frame),
+            Err(ProtocolError::Connection(e)) => Err(e),
+            Err(ProtocolError::Stream(e)) => self.stream_error(e),
+        }
+        .map(|()| true)
+    }
+
+    /// Our SETTINGS_MAX_FRAME_SIZE, counting values not yet acknowledged:
+    /// the peer may use a larger size as soon as it has read our SETTINGS.
+    fn max_recv_frame_size(&self) -> u32 {
+        self.pending_local
+            .iter()
+            .filter_map(|s| s.max_frame_size)
+            .fold(self.local.max_frame_size, u32::max)
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        match frame {
+            Frame::Data(d) => self.on_data(d),
+            Frame::Headers(h) => self.on_headers(h),
+            Frame::Priority(p) => self.on_priority(p.stream_id, p.spec),
+            Frame::RstStream(r) => self.on_rst_stream(r),
+            Frame::Settings(s) => self.on_settings(s),
+            Frame::PushPromise(p) => self.on_push_promise(p),
+            Frame::Ping(p) => self.on_ping(p),
+            Frame::GoAway(g) => self.on_goaway(g),
+            Frame::WindowUpdate(w) => self.on_window_update(w),
+            Frame::Continuation(c) => self.on_continuation(c),
+            Frame::Unknown { .. } => Ok(()),
+        }
+    }
+
+    /// A stream error: RST_STREAM, and a strike against the peer
+    /// (`maxSessionInvalidFrames`).
+    fn stream_error(&mut self, e: StreamError) -> Result<(), ConnectionError> {
+        self.reset_stream(e.stream_id, e.code);
+        self.invalid_frames = self.invalid_frames.saturating_add(1);
+        if self.invalid_frames > self.opts.max_session_invalid_frames {
+            return Err(ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many invalid frames",
+            ));
+        }
+        Ok(())
+    }
+
+    fn classify(&self, id: u32) -> Known {
+        if self.streams.contains_key(&id) {
+            Known::Open
+        } else if let Some(cause) = self.closed.get(id) {
+            Known::Closed(cause)
+        } else if self.is_idle(id) {
+            Known::Idle
+        } else {
+            Known::Forgotten
+        }
+    }
+
+    /// Runs the state machine for a received frame. `Ok(true)` means the
+    /// frame is for a live stream and should be processed further.
+    fn recv_transition(
+        &mut self,
+        id: u32,
+        kind: FrameKind,
+        end_stream: bool,
+    ) -> Result<bool, ConnectionError> {
+        let event = StateEvent::Recv { kind, end_stream };
+        let result = match self.classify(id) {
+            Known::Open => match self.streams.get(&id).map(|s| s.state.transition(event)) {
+                Some(Ok(_)) => return Ok(true),
+                Some(Err(v)) => v,
+                None => return Ok(false),
+            },
+            Known::Closed(cause) => match State::Closed(cause).transition(event) {
+                Ok(_) => return Ok(false),
+                Err(v) => v,
+            },
+            Known::Idle => match State::Idle.transition(event) {
+                Ok(_) => return Ok(true),
+                Err(v) => v,
+            },
+            // Closed and forgotten: treat as closed by an unknown cause.
+            Known::Forgotten => match kind {
+                FrameKind::Headers => Violation::Connection(ErrorCode::STREAM_CLOSED),
+                FrameKind::Data => Violation::Stream(ErrorCode::STREAM_CLOSED),
+                _ => Violation::Ignore,
+            },
+        };
+        match result {
+            Violation::Connection(code) => Err(ConnectionError::new(
+                code,
+                "frame not allowed in stream state",
+            )),
+            Violation::Stream(code) => {
+                self.stream_error(StreamError {
+                    stream_id: id,
+                    code,
+                    reason: "frame not allowed in stream state",
+                })?;
+                Ok(false)
+            }
+            Violation::Ignore | Violation::NotAllowed => Ok(false),
+        }
+    }
+
+    /// Commits a received frame's transition (already checked as allowed).
+    fn commit_recv(&mut self, id: u32, kind: FrameKind, end_stream: bool) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            let was_active = s.state.is_active();
+            if let Ok(next) = s.state.transition(StateEvent::Recv { kind, end_stream }) {
+                s.state = next;
+            }
+            self.after_transition(id, was_active);
+        }
+    }
+
+    // ---- DATA -----------------------------------------------------------
+
+    fn on_data(&mut self, d: Data) -> Result<(), ConnectionError> {
+        let id = d.stream_id;
+        if self.recv_window.receive(d.flow_len).is_err() {
+            return Err(ConnectionError::new(
+                ErrorCode::FLOW_CONTROL_ERROR,
+                "DATA exceeds connection window",
+            ));
+        }
+        if !self.recv_transition(id, FrameKind::Data, d.end_stream)? {
+            // Not delivered: the octets still count, so hand them back.
+            self.consume_connection(d.flow_len);
+            return Ok(());
+        }
+        let payload_len = u32::try_from(d.payload.len()).unwrap_or(u32::MAX);
+        let padding = d.flow_len.saturating_sub(payload_len);
+        let Some(s) = self.streams.get_mut(&id) else {
+            self.consume_connection(d.flow_len);
+            return Ok(());
+        };
+        if s.recv_window.receive(d.flow_len).is_err() {
+            self.consume_connection(d.flow_len);
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::FLOW_CONTROL_ERROR,
+                reason: "DATA exceeds stream window",
+            });
+        }
+        let malformed = if s.recv_phase != RecvPhase::Body {
+            Some("DATA before headers or after trailers")
+        } else {
+            s.received_len += d.payload.len() as u64;
+            match s.expected_len {
+                Some(n) if s.received_len > n => Some("DATA exceeds content-length"),
+                Some(n) if d.end_stream && s.received_len != n => {
+                    Some("DATA shorter than content-length")
+                }
+                _ => None,
+            }
+        };
+        if let Some(reason) = malformed {
+            self.consume_connection(d.flow_len);
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason,
+            });
+        }
+        // Padding is never delivered, so it is consumed at once.
+        let auto = !s.manual_consume;
+        let delivered = if auto { d.flow_len } else { padding };
+        if d.end_stream {
+            s.recv_phase = RecvPhase::Done;
+        }
+        if delivered > 0 {
+            self.consume_stream(id, delivered);
+        }
+        if !d.payload.is_empty() || d.end_stream {
+            self.events.push_back(Event::Data {
+                stream_id: id,
+                data: d.payload,
+                end_stream: d.end_stream,
+            });
+        }
+        self.commit_recv(id, FrameKind::Data, d.end_stream);
+        Ok(())
+    }
+
+    /// Consumed octets of a stream: window updates for both levels (no
+    /// stream update once the peer has finished sending).
+    pub(super) fn consume_stream(&mut self, id: u32, n: u32) {
+        let mut inc = None;
+        if let Some(s) = self.streams.get_mut(&id) {
+            let update = s.recv_window.consume(n);
+            if s.state.can_recv() && s.recv_phase != RecvPhase::Done {
+                inc = update;
+            }
+        }
+        if let Some(inc) = inc {
+            self.write_window_update(id, inc);
+        }
+        self.consume_connection(n);
+    }
+
+    // ---- HEADERS, PUSH_PROMISE, CONTINUATION -----------------------------
+
+    fn on_headers(&mut self, h: Headers) -> Result<(), ConnectionError> {
+        let start = BlockStart::Headers {
+            end_stream: h.end_stream,
+            priority: h.priority,
+        };
+        self.start_block(h.stream_id, start, h.fragment, h.end_headers)
+    }
+
+    fn on_push_promise(&mut self, p: PushPromise) -> Result<(), ConnectionError> {
+        if self.role == Role::Server {
+            return Err(ConnectionError::protocol("PUSH_PROMISE sent to a server"));
+        }
+        let start = BlockStart::PushPromise {
+            promised_id: p.promised_id,
+        };
+        self.start_block(p.stream_id, start, p.fragment, p.end_headers)
+    }
+
+    fn start_block(
+        &mut self,
+        stream_id: u32,
+        kind: BlockStart,
+        fragment: Bytes,
+        end_headers: bool,
+    ) -> Result<(), ConnectionError> {
+        if end_headers {
+            return self.on_header_block(stream_id, kind, &fragment);
+        }
+        let mut buf = BytesMut::with_capacity(fragment.len() * 2);
+        buf.extend_from_slice(&fragment);
+        self.block = Some(PartialBlock {
+            stream_id,
+            kind,
+            fragment: buf,
+            continuations: 0,
+        });
+        self.check_block_size()
+    }
+
+    fn on_continuation(&mut self, c: Continuation) -> Result<(), ConnectionError> {
+        let max_frames = self.opts.max_continuation_frames;
+        let Some(block) = self.block.as_mut() else {
+            return Err(ConnectionError::protocol("CONTINUATION without a header block"));
+        };
+        if block.stream_id != c.stream_id {
+            return Err(ConnectionError::protocol("CONTINUATION on another stream"));
+        }
+        block.continuations += 1;
+        // A CONTINUATION flood (many tiny or empty frames) costs us per frame.
+        if block.continuations > max_frames {
+            return Err(ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many CONTINUATION frames",
+            ));
+        }
+        block.fragment.extend_from_slice(&c.fragment);
+        self.check_block_size()?;
+        if c.end_headers {
+            if let Some(block) = self.block.take() {
+                let fragment = block.fragment.freeze();
+                return self.on_header_block(block.stream_id, block.kind, &fragment);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bounds the encoded size of a header block being assembled. Encoded
+    /// fields are never much larger than their decoded size, so a block this
+    /// large could never fit our SETTINGS_MAX_HEADER_LIST_SIZE.
+    fn check_block_size(&self) -> Result<(), ConnectionError> {
+        let limit = (self.local.max_header_list_size.min(1 << 20) as usize) + 16 * 1024;
+        match &self.block {
+            Some(b) if b.fragment.len() > limit => Err(ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "header block too large",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_list_size: self.local.max_header_list_size as usize,
+            max_pairs: self.opts.max_header_list_pairs as usize,
+        }
+    }
+
+    fn on_header_block(
+        &mut self,
+        stream_id: u32,
+        kind: BlockStart,
+        fragment: &[u8],
+    ) -> Result<(), ConnectionError> {
+        // Always decode first: the HPACK context is shared by the whole
+        // connection, even when the stream itself is refused or ignored.
+        let decoded = match self.decoder.decode(fragment, self.decode_limits()) {
+            Err(DecodeError::Compression) => {
+                return Err(ConnectionError::new(
+                    ErrorCode::COMPRESSION_ERROR,
+                    "HPACK decoding failed",
+                ));
+            }
+            other => other,
+        };
+        match kind {
+            BlockStart::Headers {
+                end_stream,
+                priority,
+            } => self.on_headers_block(stream_id, end_stream, priority, decoded),
+            BlockStart::PushPromise { promised_id } => {
+                self.on_push_block(stream_id, promised_id, decoded)
+            }
+        }
+    }
+
+    fn on_headers_block(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        priority: Option<PrioritySpec>,
+        decoded: Result<Vec<HeaderField>, DecodeError>,
+    ) -> Result<(), ConnectionError> {
+        let known = self.classify(id);
+        let opens_stream = matches!(known, Known::Idle);
+        if opens_stream {
+            if self.role == Role::Client || !self.is_peer_initiated(id) {
+                return Err(ConnectionError::protocol("HEADERS opened an idle stream"));
+            }
+        }
+        if !self.recv_transition(id, FrameKind::Headers, end_stream)? {
+            return Ok(());
+        }
+        if priority.is_some_and(|p| p.dependency == id) {
+            if opens_stream {
+                self.max_peer_id = id;
+            }
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason: "stream depends on itself",
+            });
+        }
+        if opens_stream {
+            return self.open_remote_stream(id, end_stream, decoded);
+        }
+        let fields = match decoded {
+            Ok(fields) => fields,
+            Err(_) => {
+                return self.stream_error(StreamError {
+                    stream_id: id,
+                    code: ErrorCode::ENHANCE_YOUR_CALM,
+                    reason: "header list too large",
+                });
+            }
+        };
+        let phase = self
+            .streams
+            .get(&id)
+            .map_or(RecvPhase::Done, |s| s.recv_phase);
+        match phase {
+            RecvPhase::Headers => self.on_response_headers(id, end_stream, fields),
+            RecvPhase::Body => self.on_trailers(id, end_stream, fields),
+            RecvPhase::Done => self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason: "HEADERS after trailers",
+            }),
+        }
+    }
+
+    /// Server: a new request stream.
+    fn open_remote_stream(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        decoded: Result<Vec<HeaderField>, DecodeError>,
+    ) -> Result<(), ConnectionError> {
+        self.max_peer_id = id;
+        // §6.8: streams above the last id of a GOAWAY we sent are ignored.
+        if self.goaway_sent.is_some_and(|last| id > last) {
+            return Ok(());
+        }
+        let limit = self.effective_local_max_concurrent();
+        if self.remote_active >= limit || self.closing {
+            self.rejected_streams = self.rejected_streams.saturating_add(1);
+            if self.rejected_streams > self.opts.max_session_rejected_streams {
+                return Err(ConnectionError::new(
+                    ErrorCode::ENHANCE_YOUR_CALM,
+                    "too many rejected streams",
+                ));
+            }
+            self.reset_stream(id, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        let fields = match decoded {
+            Ok(f) => f,
+            Err(_) => {
+                return self.stream_error(StreamError {
+                    stream_id: id,
+                    code: ErrorCode::ENHANCE_YOUR_CALM,
+                    reason: "header list too large",
+                });
+            }
+        };
+        let info = match headers::check_received(
+            &fields,
+            BlockKind::Request,
+            self.local.enable_connect_protocol,
+        ) {
+            Ok(info) => info,
+            Err(reason) => {
+                return self.stream_error(StreamError {
+                    stream_id: id,
+                    code: ErrorCode::PROTOCOL_ERROR,
+                    reason,
+                });
+            }
+        };
+        if end_stream && info.content_length.is_some_and(|n| n > 0) {
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason: "content-length with empty body",
+            });
+        }
+        let mut stream = self.new_stream(id);
+        stream.recv_phase = if end_stream {
+            RecvPhase::Done
+        } else {
+            RecvPhase::Body
+        };
+        stream.expected_len = info.content_length;
+        self.streams.insert(id, stream);
+        self.events.push_back(Event::Request {
+            stream_id: id,
+            headers: fields,
+            end_stream,
+        });
+        self.commit_recv(id, FrameKind::Headers, end_stream);
+        Ok(())
+    }
+
+    /// The smallest MAX_CONCURRENT_STREAMS we have announced, acknowledged
+    /// or not: a peer that has not seen our ACK may use the older value, but
+    /// refusing a little early is always safe.
+    fn effective_local_max_concurrent(&self) -> u32 {
+        self.pending_local
+            .iter()
+            .filter_map(|s| s.max_concurrent_streams)
+            .fold(self.local.max_concurrent_streams, u32::min)
+    }
+
+    /// Client: a response (1xx or final) on a stream we opened, or a pushed
+    /// response on a reserved stream.
+    fn on_response_headers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        fields: Vec<HeaderField>,
+    ) -> Result<(), ConnectionError> {
+        let info = match headers::check_received(&fields, BlockKind::Response, false) {
+            Ok(info) => info,
+            Err(reason) => {
+                return self.stream_error(StreamError {
+                    stream_id: id,
+                    code: ErrorCode::PROTOCOL_ERROR,
+                    reason,
+                });
+            }
+        };
+        let status = info.status.unwrap_or(0);
+        if (100..200).contains(&status) {
+            // §8.1: 1xx never ends a stream; 101 does not exist in HTTP/2.
+            if end_stream || status == 101 {
+                return self.stream_error(StreamError {
+                    stream_id: id,
+                    code: ErrorCode::PROTOCOL_ERROR,
+                    reason: "invalid informational response",
+                });
+            }
+            self.events.push_back(Event::Informational {
+                stream_id: id,
+                headers: fields,
+            });
+            self.commit_recv(id, FrameKind::Headers, false);
+            return Ok(());
+        }
+        let Some(s) = self.streams.get_mut(&id) else {
+            return Ok(());
+        };
+        // HEAD responses and 204/304 carry no content whatever
+        // content-length says (RFC 9110 §6.4.1).
+        let bodyless = s.head_request || status == 204 || status == 304;
+        s.expected_len = if bodyless { None } else { info.content_length };
+        if end_stream && s.expected_len.is_some_and(|n| n > 0) {
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason: "content-length with empty body",
+            });
+        }
+        s.recv_phase = if end_stream {
+            RecvPhase::Done
+        } else {
+            RecvPhase::Body
+        };
+        self.events.push_back(Event::Response {
+            stream_id: id,
+            headers: fields,
+            end_stream,
+        });
+        self.commit_recv(id, FrameKind::Headers, end_stream);
+        Ok(())
+    }
+
+    fn on_trailers(
+        &mut self,
+        id: u32,
+        end_stream: bool,
+        fields: Vec<HeaderField>,
+    ) -> Result<(), ConnectionError> {
+        let check = if !end_stream {
+            Err("trailers without END_STREAM")
+        } else {
+            headers::check_received(&fields, BlockKind::Trailers, false).map(|_| ())
+        };
+        let short = self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.expected_len.is_some_and(|n| n != s.received_len));
+        let check = check.and_then(|()| {
+            if short {
+                Err("DATA shorter than content-length")
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(reason) = check {
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason,
+            });
+        }
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.recv_phase = RecvPhase::Done;
+        }
+        self.events.push_back(Event::Trailers {
+            stream_id: id,
+            headers: fields,
+        });
+        self.commit_recv(id, FrameKind::Headers, true);
+        Ok(())
+    }
+
+    /// Client: a PUSH_PROMISE. Server push is not accepted yet: promised
+    /// streams are validated and then cancelled.
+    fn on_push_block(
+        &mut self,
+        id: u32,
+        promised_id: u32,
+        _decoded: Result<Vec<HeaderField>, DecodeError>,
+    ) -> Result<(), ConnectionError> {
+        if !self.local.enable_push && self.pending_local.iter().all(|s| s.enable_push != Some(true))
+        {
+            return Err(ConnectionError::protocol("PUSH_PROMISE when push is disabled"));
+        }
+        if promised_id == 0 || !self.is_peer_initiated(promised_id) || !self.is_idle(promised_id) {
+            return Err(ConnectionError::protocol("invalid promised stream id"));
+        }
+        // The associated stream must be one we opened and the peer can still
+        // send on (§6.6).
+        let associated_ok = self
+            .streams
+            .get(&id)
+            .is_some_and(|s| s.state.can_recv() && !self.is_peer_initiated(id));
+        if !associated_ok {
+            return Err(ConnectionError::protocol(
+                "PUSH_PROMISE on a stream that cannot carry it",
+            ));
+        }
+        self.max_peer_id = promised_id;
+        self.write_rst(promised_id, ErrorCode::CANCEL);
+        self.closed.insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
+        Ok(())
+    }
+
+    // ---- PRIORITY, RST_STREAM, WINDOW_UPDATE -----------------------------
+
+    fn on_priority(&mut self, _id: u32, _spec: PrioritySpec) -> Result<(), ConnectionError> {
+        // Valid in every state, including idle (§6.3); RFC 9113 deprecates the
+        // scheme, and the frame was already validated by the decoder.
+        Ok(())
+    }
+
+    fn on_rst_stream(&mut self, r: RstStream) -> Result<(), ConnectionError> {
+        let id = r.stream_id;
+        match self.classify(id) {
+            Known::Idle => Err(ConnectionError::protocol("RST_STREAM on an idle stream")),
+            Known::Closed(_) | Known::Forgotten => Ok(()),
+            Known::Open => {
+                if let Some(s) = self.streams.get_mut(&id) {
+                    s.send.clear();
+                    let was_active = s.state.is_active();
+                    if let Ok(next) = s.state.transition(StateEvent::RecvReset(r.code)) {
+                        s.state = next;
+                    }
+                    self.events.push_back(Event::StreamReset {
+                        stream_id: id,
+                        code: r.code,
+                        origin: Origin::Remote,
+                    });
+                    self.after_transition(id, was_active);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_window_update(&mut self, w: WindowUpdate) -> Result<(), ConnectionError> {
+        let id = w.stream_id;
+        if id == 0 {
+            if w.increment == 0 {
+                return Err(ConnectionError::protocol("WINDOW_UPDATE increment 0"));
+            }
+            if self.send_window.adjust(i64::from(w.increment)).is_err() {
+                return Err(ConnectionError::new(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "connection window above 2^31-1",
+                ));
+            }
+            self.schedule_all();
+            return Ok(());
+        }
+        if !self.recv_transition(id, FrameKind::WindowUpdate, false)? {
+            return Ok(());
+        }
+        if w.increment == 0 {
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::PROTOCOL_ERROR,
+                reason: "WINDOW_UPDATE increment 0",
+            });
+        }
+        let overflow = self
+            .streams
+            .get_mut(&id)
+            .is_some_and(|s| s.send_window.adjust(i64::from(w.increment)).is_err());
+        if overflow {
+            return self.stream_error(StreamError {
+                stream_id: id,
+                code: ErrorCode::FLOW_CONTROL_ERROR,
+                reason: "stream window above 2^31-1",
+            });
+        }
+        self.schedule(id);
+        Ok(())
+    }
+
+    // ---- SETTINGS, PING, GOAWAY -------------------------------------------
+
+    fn on_settings(&mut self, f: SettingsFrame) -> Result<(), ConnectionError> {
+        if f.ack {
+            return self.on_settings_ack();
+        }
+        if f.params.len() > self.opts.max_settings as usize {
+            return Err(ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many settings in one frame",
+            ));
+        }
+        let s = Settings::from_params(&f.params)?;
+        if self.role == Role::Client && s.enable_push == Some(true) {
+            return Err(ConnectionError::protocol("server sent ENABLE_PUSH 1"));
+        }
+        if self.remote.enable_connect_protocol && s.enable_connect_protocol == Some(false) {
+            return Err(ConnectionError::protocol("ENABLE_CONNECT_PROTOCOL turned off"));
+        }
+        self.queue_control_ack()?;
+        crate::frame::encode_settings_ack(&mut self.out);
+        self.metrics.frames_sent += 1;
+        if !self.remote_settings_seen {
+            self.remote_settings_seen = true;
+            // Node assumes `peerMaxConcurrentStreams` only until the peer
+            // speaks; an absent value then means unlimited (§6.5.2).
+            self.remote.max_concurrent_streams = u32::MAX;
+        }
+        if let Some(new) = s.initial_window_size {
+            // §6.9.2: shift every stream's send window by the difference.
+            let delta = i64::from(new) - i64::from(self.remote.initial_window_size);
+            for stream in self.streams.values_mut() {
+                if stream.send_window.adjust(delta).is_err() {
+                    return Err(ConnectionError::new(
+                        ErrorCode::FLOW_CONTROL_ERROR,
+                        "INITIAL_WINDOW_SIZE change overflows a stream window",
+                    ));
+                }
+            }
+        }
+        if let Some(size) = s.header_table_size {
+            self.encoder.set_peer_table_size(size);
+        }
+        self.remote.apply(&s);
+        self.events.push_back(Event::RemoteSettings {
+            settings: self.remote.to_settings(),
+        });
+        self.schedule_all();
+        Ok(())
+    }
+
+    fn on_settings_ack(&mut self) -> Result<(), ConnectionError> {
+        let Some(s) = self.pending_local.pop_front() else {
+            // An ACK we never asked for changes nothing; ignore it.
+            return Ok(());
+        };
+        if let Some(new) = s.initial_window_size {
+            let delta = i64::from(new) - i64::from(self.local.initial_window_size);
+            for stream in self.streams.values_mut() {
+                stream.recv_window.apply_initial_delta(delta);
+            }
+        }
+        self.local.apply(&s);
+        self.decoder
+            .set_max_allowed_table_size(self.local.header_table_size);
+        self.events.push_back(Event::LocalSettings {
+            settings: self.local.to_settings(),
+        });
+        Ok(())
+    }
+
+    /// Guards against a peer that makes us queue ACKs it never reads
+    /// (SETTINGS and PING floods): past the bound, the connection ends.
+    fn queue_control_ack(&self) -> Result<(), ConnectionError> {
+        if self.out.len() > self.opts.max_outbound_control as usize {
+            return Err(ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "peer is not reading our acknowledgements",
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_ping(&mut self, p: Ping) -> Result<(), ConnectionError> {
+        if p.ack {
+            if let Some(pos) = self.pings.iter().position(|(payload, _)| *payload == p.payload) {
+                if let Some((payload, sent)) = self.pings.remove(pos) {
+                    self.events.push_back(Event::PingAck {
+                        payload,
+                        rtt_ns: self.now.saturating_sub(sent),
+                    });
+                }
+            }
+            return Ok(());
+        }
+        self.queue_control_ack()?;
+        Ping {
+            ack: true,
+            payload: p.payload,
+        }
+        .encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+        self.events.push_back(Event::Ping { payload: p.payload });
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, g: GoAway) -> Result<(), ConnectionError> {
+        let last = g.last_stream_id;
+        if self.goaway_received.is_some_and(|prev| last > prev) {
+            // §6.8: the last stream id MUST NOT increase.
+            return Err(ConnectionError::protocol("GOAWAY last stream id increased"));
+        }
+        self.goaway_received = Some(last);
+        self.events.push_back(Event::GoAway {
+            code: g.code,
+            last_stream_id: last,
+            debug_data: g.debug_data,
+            origin: Origin::Remote,
+        });
+        // Our streams above `last` were never processed: safe to retry.
+        let mut refused: Vec<u32> = self
+            .streams
+            .keys()
+            .copied()
+            .filter(|&id| !self.is_peer_initiated(id) && id > last)
+            .collect();
+        refused.sort_unstable();
+        for id in refused {
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.send.clear();
+                let was_active = s.state.is_active();
+                let code = ErrorCode::REFUSED_STREAM;
+                if let Ok(next) = s.state.transition(StateEvent::RecvReset(code)) {
+                    s.state = next;
+                }
+                self.events.push_back(Event::StreamReset {
+                    stream_id: id,
+                    code,
+                    origin: Origin::Remote,
+                });
+                self.after_transition(id, was_active);
+            }
+        }
+        // Node closes the session once the peer says goodbye.
+        self.closing = true;
+        self.maybe_finish_closing();
+        Ok(())
+    }
+}

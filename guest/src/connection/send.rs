@@ -1,0 +1,199 @@
+//! The send path: header blocks (HPACK + HEADERS/CONTINUATION split),
+//! and the DATA scheduler that fills `poll_transmit` within flow control.
+
+use super::Connection;
+use crate::events::Event;
+use crate::frame::{Continuation, Data, Headers, PrioritySpec};
+use crate::headers::HeaderField;
+use crate::stream::state::{Event as StateEvent, FrameKind};
+use bytes::Bytes;
+
+/// How a header block starts on the wire (PUSH_PROMISE joins with push).
+pub(super) enum BlockFrame {
+    Headers {
+        end_stream: bool,
+        priority: Option<PrioritySpec>,
+    },
+}
+
+impl Connection {
+    /// Returns up to `max` octets to write to the transport, or `None` when
+    /// there is nothing to send. Control frames and headers go first; the
+    /// rest is filled with DATA, round-robin across ready streams.
+    pub fn poll_transmit(&mut self, max: usize) -> Option<Bytes> {
+        let max = max.max(1);
+        if self.out.len() < max && self.phase != super::Phase::Closed {
+            self.fill_data(max);
+        }
+        if self.out.is_empty() {
+            return None;
+        }
+        let n = self.out.len().min(max);
+        self.metrics.bytes_written += n as u64;
+        Some(self.out.split_to(n).freeze())
+    }
+
+    /// Octets queued for the transport but not yet taken by `poll_transmit`.
+    pub fn outbound_queue_size(&self) -> usize {
+        self.out.len()
+    }
+
+    /// HPACK-encodes `fields` and writes HEADERS (or PUSH_PROMISE) plus
+    /// CONTINUATIONs. Encoding happens at the moment the block enters the
+    /// output, so encoder order is wire order.
+    pub(super) fn write_header_block(
+        &mut self,
+        stream_id: u32,
+        start: BlockFrame,
+        fields: &[HeaderField],
+    ) {
+        let mut block = std::mem::take(&mut self.hpack_buf);
+        block.clear();
+        self.encoder.encode(fields, &mut block);
+        let frame_max = self.remote.max_frame_size as usize;
+        let BlockFrame::Headers {
+            end_stream,
+            priority,
+        } = start;
+        let first_room = frame_max - if priority.is_some() { PrioritySpec::LEN } else { 0 };
+        let mut rest = &block[..];
+        let first_len = rest.len().min(first_room);
+        let end_headers = first_len == rest.len();
+        Headers::encode_header(
+            stream_id,
+            priority,
+            first_len,
+            end_stream,
+            end_headers,
+            &mut self.out,
+        );
+        self.out.extend_from_slice(&rest[..first_len]);
+        self.metrics.frames_sent += 1;
+        rest = &rest[first_len..];
+        while !rest.is_empty() {
+            let n = rest.len().min(frame_max);
+            Continuation::encode_header(stream_id, n, n == rest.len(), &mut self.out);
+            self.out.extend_from_slice(&rest[..n]);
+            self.metrics.frames_sent += 1;
+            rest = &rest[n..];
+        }
+        self.hpack_buf = block;
+    }
+
+    /// Moves DATA (and END_STREAM, trailers, want-trailers) from ready
+    /// streams into the output until `max` octets are queued or nothing more
+    /// can go.
+    fn fill_data(&mut self, max: usize) {
+        loop {
+            let mut progressed = false;
+            let round = self.ready.len();
+            for _ in 0..round {
+                if self.out.len() >= max {
+                    return;
+                }
+                let Some(id) = self.ready.pop_front() else {
+                    break;
+                };
+                // A stream that could not move (flow control, waiting for
+                // trailers) leaves the list until a WINDOW_UPDATE or a
+                // command schedules it again.
+                if self.send_step(id) {
+                    progressed = true;
+                    self.schedule(id);
+                }
+            }
+            if !progressed || self.ready.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// One scheduling step for one stream; true if anything was written.
+    fn send_step(&mut self, id: u32) -> bool {
+        let conn_avail = self.send_window.available();
+        let frame_max = self.remote.max_frame_size as usize;
+        let hwm = self.opts.stream_high_water_mark as usize;
+        let Some(s) = self.streams.get_mut(&id) else {
+            return false;
+        };
+        s.scheduled = false;
+        if !s.has_pending_output() {
+            return false;
+        }
+        if !s.send.is_empty() {
+            // Frames are not shrunk to fit `budget`: the output may run one
+            // frame past it, and full frames cost the peer less.
+            let n = s
+                .send
+                .len()
+                .min(s.send_window.available())
+                .min(conn_avail)
+                .min(frame_max);
+            if n == 0 {
+                // Blocked by flow control: a WINDOW_UPDATE reschedules it.
+                return false;
+            }
+            let end = n == s.send.len()
+                && s.send.end_requested
+                && !s.send.wait_for_trailers
+                && s.send.trailers.is_none();
+            Data::encode_header(id, n, end, &mut self.out);
+            let out = &mut self.out;
+            s.send.take(n, |chunk| out.extend_from_slice(chunk));
+            s.send_window.consume(n);
+            self.send_window.consume(n);
+            self.metrics.frames_sent += 1;
+            if s.drain_wanted && s.send.len() < hwm {
+                s.drain_wanted = false;
+                self.events.push_back(Event::Drain { stream_id: id });
+            }
+            if end {
+                self.apply_local(
+                    id,
+                    StateEvent::Send {
+                        kind: FrameKind::Data,
+                        end_stream: true,
+                    },
+                );
+            }
+            return true;
+        }
+        // All data is out and the application has ended the stream.
+        if let Some(trailers) = s.send.trailers.take() {
+            self.write_header_block(
+                id,
+                BlockFrame::Headers {
+                    end_stream: true,
+                    priority: None,
+                },
+                &trailers,
+            );
+            self.apply_local(
+                id,
+                StateEvent::Send {
+                    kind: FrameKind::Headers,
+                    end_stream: true,
+                },
+            );
+            return true;
+        }
+        if s.send.wait_for_trailers {
+            if !s.send.want_trailers_emitted {
+                s.send.want_trailers_emitted = true;
+                self.events.push_back(Event::WantTrailers { stream_id: id });
+            }
+            // Nothing to send until `send_trailers`.
+            return false;
+        }
+        Data::encode_header(id, 0, true, &mut self.out);
+        self.metrics.frames_sent += 1;
+        self.apply_local(
+            id,
+            StateEvent::Send {
+                kind: FrameKind::Data,
+                end_stream: true,
+            },
+        );
+        true
+    }
+}

@@ -1,0 +1,90 @@
+//! What the engine tells its embedder. Events are queued in order and taken
+//! with `Connection::poll_event`.
+
+use crate::error::ErrorCode;
+use crate::headers::HeaderField;
+use crate::settings::Settings;
+use bytes::Bytes;
+
+/// Which side a close or GOAWAY came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Local,
+    Remote,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Server: the peer opened a stream with a request (Node's `stream`).
+    Request {
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        end_stream: bool,
+    },
+    /// Client: the final response headers (Node's `response`).
+    Response {
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        end_stream: bool,
+    },
+    /// Client: a 1xx informational response (Node's `headers`).
+    Informational {
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+    },
+    /// Trailing headers (Node's `trailers`); the stream's incoming side ends.
+    Trailers {
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+    },
+    /// Body data. `end_stream` marks the last of it (Node's `end`).
+    Data {
+        stream_id: u32,
+        data: Bytes,
+        end_stream: bool,
+    },
+    /// All data was sent on a stream opened with `wait_for_trailers`: call
+    /// `send_trailers` (Node's `wantTrailers`).
+    WantTrailers { stream_id: u32 },
+    /// The stream's queued data fell below the high-water mark after a
+    /// `write` reported it full (Node's `drain`).
+    Drain { stream_id: u32 },
+    /// RST_STREAM was sent or received (Node's `aborted`/`error` cases).
+    StreamReset {
+        stream_id: u32,
+        code: ErrorCode,
+        origin: Origin,
+    },
+    /// The stream is closed and forgotten (Node's `close`; `code` is
+    /// `rstCode`: NO_ERROR for a clean close).
+    StreamClosed { stream_id: u32, code: ErrorCode },
+    /// The peer sent a PING (already acknowledged by the engine).
+    Ping { payload: [u8; 8] },
+    /// Our PING was acknowledged; `rtt_ns` is the round trip.
+    PingAck { payload: [u8; 8], rtt_ns: u64 },
+    /// The peer's SETTINGS took effect (Node's `remoteSettings`); all values.
+    RemoteSettings { settings: Settings },
+    /// The peer acknowledged our SETTINGS (Node's `localSettings`); all values
+    /// now in force.
+    LocalSettings { settings: Settings },
+    /// GOAWAY sent or received.
+    GoAway {
+        code: ErrorCode,
+        last_stream_id: u32,
+        debug_data: Bytes,
+        origin: Origin,
+    },
+    /// A frame could not be sent (Node's `frameError`).
+    FrameError {
+        frame_type: u8,
+        code: ErrorCode,
+        stream_id: u32,
+    },
+    /// A protocol error ended the connection (Node's session `error`).
+    ConnectionError { code: ErrorCode, reason: String },
+    /// No activity for the session's idle timeout (Node's `timeout`).
+    Timeout,
+    /// Nothing more will happen on this connection; flush output and close
+    /// the transport.
+    Closed { code: ErrorCode },
+}

@@ -1,0 +1,194 @@
+//! Flow-control windows (RFC 9113 §5.2, §6.9). Windows are signed: a
+//! SETTINGS_INITIAL_WINDOW_SIZE change can leave a send window negative
+//! (§6.9.2), and every change is checked against the 2^31−1 ceiling.
+
+use crate::settings::MAX_WINDOW_SIZE;
+
+/// Our permission to send: decreased as we send DATA, increased by the peer's
+/// WINDOW_UPDATE frames and SETTINGS changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendWindow(i64);
+
+/// A window would exceed 2^31−1: FLOW_CONTROL_ERROR (§6.9.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowOverflow;
+
+impl SendWindow {
+    pub fn new(size: u32) -> Self {
+        SendWindow(i64::from(size))
+    }
+
+    /// Octets that may be sent now (0 while the window is negative).
+    pub fn available(&self) -> usize {
+        usize::try_from(self.0.max(0)).unwrap_or(0)
+    }
+
+    pub fn value(&self) -> i64 {
+        self.0
+    }
+
+    /// Records `n` octets sent. Callers never send more than `available()`.
+    pub fn consume(&mut self, n: usize) {
+        self.0 -= i64::try_from(n).unwrap_or(i64::MAX);
+    }
+
+    /// A WINDOW_UPDATE increment (1..=2^31−1) or a SETTINGS delta (may be
+    /// negative).
+    pub fn adjust(&mut self, delta: i64) -> Result<(), WindowOverflow> {
+        let next = self.0.checked_add(delta).ok_or(WindowOverflow)?;
+        if next > i64::from(MAX_WINDOW_SIZE) {
+            return Err(WindowOverflow);
+        }
+        self.0 = next;
+        Ok(())
+    }
+}
+
+/// The peer's permission to send to us, and what we owe it in WINDOW_UPDATEs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecvWindow {
+    /// Octets the peer may still send before it must wait.
+    window: i64,
+    /// Octets the application has consumed but we have not yet announced.
+    unannounced: u32,
+    /// The window size we aim to keep open.
+    target: u32,
+}
+
+/// The peer sent more than the window allowed: FLOW_CONTROL_ERROR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowExceeded;
+
+impl RecvWindow {
+    pub fn new(size: u32) -> Self {
+        RecvWindow {
+            window: i64::from(size),
+            unannounced: 0,
+            target: size,
+        }
+    }
+
+    pub fn window(&self) -> i64 {
+        self.window
+    }
+
+    pub fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// Octets received but not yet handed back to the peer.
+    pub fn unannounced(&self) -> u32 {
+        self.unannounced
+    }
+
+    /// A DATA frame of `n` octets (padding included) arrived.
+    pub fn receive(&mut self, n: u32) -> Result<(), WindowExceeded> {
+        if i64::from(n) > self.window {
+            return Err(WindowExceeded);
+        }
+        self.window -= i64::from(n);
+        Ok(())
+    }
+
+    /// The application consumed `n` octets. Returns the WINDOW_UPDATE
+    /// increment to send now, if any: updates are batched until half the
+    /// target window is owed, so a stream of small frames costs few updates.
+    pub fn consume(&mut self, n: u32) -> Option<u32> {
+        self.unannounced = self.unannounced.saturating_add(n);
+        self.take_update(false)
+    }
+
+    /// Changes the target window (Node's `setLocalWindowSize`, or a new
+    /// SETTINGS_INITIAL_WINDOW_SIZE that the peer acknowledged). Returns an
+    /// increment to send when the window grows.
+    pub fn set_target(&mut self, target: u32) -> Option<u32> {
+        let delta = i64::from(target) - i64::from(self.target);
+        self.target = target;
+        if delta < 0 {
+            // Shrinking needs no frame; the peer's window shrinks as it sends.
+            self.window += delta;
+            return None;
+        }
+        self.unannounced = self
+            .unannounced
+            .saturating_add(u32::try_from(delta).unwrap_or(u32::MAX));
+        self.take_update(true)
+    }
+
+    /// Applies a SETTINGS_INITIAL_WINDOW_SIZE change for a stream window: the
+    /// peer adjusts its view by the delta itself (§6.9.2), so we only mirror it.
+    pub fn apply_initial_delta(&mut self, delta: i64) {
+        self.window += delta;
+        self.target = u32::try_from(i64::from(self.target) + delta).unwrap_or(self.target);
+    }
+
+    fn take_update(&mut self, force: bool) -> Option<u32> {
+        if self.unannounced == 0 {
+            return None;
+        }
+        let threshold = (self.target / 2).max(1);
+        if !force && self.unannounced < threshold {
+            return None;
+        }
+        // Never open the window past what we want nor past 2^31−1.
+        let room = i64::from(MAX_WINDOW_SIZE) - self.window;
+        let inc = i64::from(self.unannounced).min(room);
+        let inc = u32::try_from(inc.max(0)).unwrap_or(0);
+        self.unannounced = 0;
+        if inc == 0 {
+            return None;
+        }
+        self.window += i64::from(inc);
+        Some(inc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_window_overflow_is_detected() {
+        let mut w = SendWindow::new(MAX_WINDOW_SIZE);
+        assert_eq!(w.adjust(1), Err(WindowOverflow));
+        let mut w = SendWindow::new(0);
+        assert_eq!(w.adjust(i64::from(MAX_WINDOW_SIZE)), Ok(()));
+        assert_eq!(w.adjust(1), Err(WindowOverflow));
+    }
+
+    #[test]
+    fn send_window_can_go_negative_and_recover() {
+        let mut w = SendWindow::new(100);
+        w.consume(100);
+        w.adjust(-50).unwrap();
+        assert_eq!(w.value(), -50);
+        assert_eq!(w.available(), 0);
+        w.adjust(80).unwrap();
+        assert_eq!(w.available(), 30);
+    }
+
+    #[test]
+    fn recv_window_rejects_overrun() {
+        let mut w = RecvWindow::new(10);
+        assert_eq!(w.receive(10), Ok(()));
+        assert_eq!(w.receive(1), Err(WindowExceeded));
+    }
+
+    #[test]
+    fn updates_are_batched_to_half_the_window() {
+        let mut w = RecvWindow::new(100);
+        w.receive(60).unwrap();
+        assert_eq!(w.consume(30), None);
+        assert_eq!(w.consume(30), Some(60));
+        assert_eq!(w.window(), 100);
+    }
+
+    #[test]
+    fn growing_target_announces_difference() {
+        let mut w = RecvWindow::new(65_535);
+        assert_eq!(w.set_target(1 << 20), Some((1 << 20) - 65_535));
+        assert_eq!(w.window(), 1 << 20);
+        assert_eq!(w.set_target(1000), None);
+        assert_eq!(w.window(), 1000);
+    }
+}

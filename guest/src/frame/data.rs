@@ -1,0 +1,40 @@
+//! DATA frames (RFC 9113 §6.1).
+
+use super::{FrameHeader, flag, kind, padding, require_stream};
+use crate::error::ProtocolError;
+use bytes::{BufMut, Bytes};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Data {
+    pub stream_id: u32,
+    pub payload: Bytes,
+    pub end_stream: bool,
+    /// Octets the whole frame payload took, padding included: this is what
+    /// counts against flow-control windows (§6.9.1).
+    pub flow_len: u32,
+}
+
+impl Data {
+    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Data, ProtocolError> {
+        require_stream(head, "DATA on stream 0")?;
+        let flow_len = head.length;
+        let payload = if head.has(flag::PADDED) {
+            padding::strip(payload)?.0
+        } else {
+            payload
+        };
+        Ok(Data {
+            stream_id: head.stream_id,
+            payload,
+            end_stream: head.has(flag::END_STREAM),
+            flow_len,
+        })
+    }
+
+    /// Writes a DATA frame header for `len` payload octets; the caller appends
+    /// the payload itself (so large bodies are copied once, into the output).
+    pub fn encode_header<B: BufMut>(stream_id: u32, len: usize, end_stream: bool, buf: &mut B) {
+        let flags = if end_stream { flag::END_STREAM } else { 0 };
+        FrameHeader::new(kind::DATA, flags, stream_id, len).encode(buf);
+    }
+}

@@ -1,0 +1,71 @@
+//! HEADERS frames (RFC 9113 §6.2). The field block fragment is kept encoded;
+//! the connection assembles CONTINUATIONs and decodes the whole block.
+
+use super::priority::truncated;
+use super::{FrameHeader, PrioritySpec, flag, kind, padding, require_stream};
+use crate::error::ProtocolError;
+use bytes::{BufMut, Bytes};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Headers {
+    pub stream_id: u32,
+    pub priority: Option<PrioritySpec>,
+    pub fragment: Bytes,
+    pub end_stream: bool,
+    pub end_headers: bool,
+}
+
+impl Headers {
+    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Headers, ProtocolError> {
+        require_stream(head, "HEADERS on stream 0")?;
+        let mut rest = if head.has(flag::PADDED) {
+            padding::strip(payload)?.0
+        } else {
+            payload
+        };
+        let priority = if head.has(flag::PRIORITY) {
+            // A self-dependency is a stream error, checked by the connection
+            // after the field block is decoded so HPACK state stays in sync.
+            let spec = PrioritySpec::parse(&rest).ok_or_else(truncated)?;
+            let _ = rest.split_to(PrioritySpec::LEN);
+            Some(spec)
+        } else {
+            None
+        };
+        Ok(Headers {
+            stream_id: head.stream_id,
+            priority,
+            fragment: rest,
+            end_stream: head.has(flag::END_STREAM),
+            end_headers: head.has(flag::END_HEADERS),
+        })
+    }
+
+    /// Writes the HEADERS frame header and optional priority block for a
+    /// fragment of `fragment_len` octets that the caller appends.
+    pub fn encode_header<B: BufMut>(
+        stream_id: u32,
+        priority: Option<PrioritySpec>,
+        fragment_len: usize,
+        end_stream: bool,
+        end_headers: bool,
+        buf: &mut B,
+    ) {
+        let mut flags = 0;
+        if end_stream {
+            flags |= flag::END_STREAM;
+        }
+        if end_headers {
+            flags |= flag::END_HEADERS;
+        }
+        let mut len = fragment_len;
+        if priority.is_some() {
+            flags |= flag::PRIORITY;
+            len += PrioritySpec::LEN;
+        }
+        FrameHeader::new(kind::HEADERS, flags, stream_id, len).encode(buf);
+        if let Some(p) = priority {
+            p.encode(buf);
+        }
+    }
+}

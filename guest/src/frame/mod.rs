@@ -1,0 +1,135 @@
+//! The HTTP/2 frame layer (RFC 9113 §4 and §6): one file per frame type, each
+//! with its decoder (all length, flag and stream-identifier rules) and encoder.
+//!
+//! Decoding never panics: every length is checked before it is used, and a
+//! malformed frame becomes the exact [`ProtocolError`] the RFC names.
+
+mod continuation;
+mod data;
+mod goaway;
+mod header;
+mod headers;
+mod padding;
+mod ping;
+mod priority;
+mod push_promise;
+mod rst_stream;
+mod settings;
+mod window_update;
+
+pub use continuation::Continuation;
+pub use data::Data;
+pub use goaway::GoAway;
+pub use header::{FRAME_HEADER_LEN, FrameHeader};
+pub use headers::Headers;
+pub use ping::Ping;
+pub use priority::{Priority, PrioritySpec};
+pub use push_promise::PushPromise;
+pub use rst_stream::RstStream;
+pub use settings::{SettingsFrame, encode_settings_ack};
+pub use window_update::WindowUpdate;
+
+use crate::error::{ConnectionError, ProtocolError};
+use bytes::Bytes;
+
+/// Frame type codes (RFC 9113 §6, RFC 7838, RFC 8336).
+pub mod kind {
+    pub const DATA: u8 = 0x0;
+    pub const HEADERS: u8 = 0x1;
+    pub const PRIORITY: u8 = 0x2;
+    pub const RST_STREAM: u8 = 0x3;
+    pub const SETTINGS: u8 = 0x4;
+    pub const PUSH_PROMISE: u8 = 0x5;
+    pub const PING: u8 = 0x6;
+    pub const GOAWAY: u8 = 0x7;
+    pub const WINDOW_UPDATE: u8 = 0x8;
+    pub const CONTINUATION: u8 = 0x9;
+    pub const ALTSVC: u8 = 0xa;
+    pub const ORIGIN: u8 = 0xc;
+}
+
+/// Frame flags (RFC 9113 §6). END_STREAM and ACK share a bit.
+pub mod flag {
+    pub const END_STREAM: u8 = 0x1;
+    pub const ACK: u8 = 0x1;
+    pub const END_HEADERS: u8 = 0x4;
+    pub const PADDED: u8 = 0x8;
+    pub const PRIORITY: u8 = 0x20;
+}
+
+/// Largest value a 31-bit stream identifier or window increment can take.
+pub const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+
+/// A decoded frame. Payloads are slices of the input buffer (no copy).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Data(Data),
+    Headers(Headers),
+    Priority(Priority),
+    RstStream(RstStream),
+    Settings(SettingsFrame),
+    PushPromise(PushPromise),
+    Ping(Ping),
+    GoAway(GoAway),
+    WindowUpdate(WindowUpdate),
+    Continuation(Continuation),
+    /// A frame type this implementation does not know: ignored (§5.5).
+    Unknown { kind: u8, stream_id: u32 },
+}
+
+impl Frame {
+    /// Decodes the payload of a frame whose header has already been read and
+    /// whose length has been checked against our SETTINGS_MAX_FRAME_SIZE.
+    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Frame, ProtocolError> {
+        debug_assert_eq!(payload.len(), head.length as usize);
+        Ok(match head.kind {
+            kind::DATA => Frame::Data(Data::decode(head, payload)?),
+            kind::HEADERS => Frame::Headers(Headers::decode(head, payload)?),
+            kind::PRIORITY => Frame::Priority(Priority::decode(head, &payload)?),
+            kind::RST_STREAM => Frame::RstStream(RstStream::decode(head, &payload)?),
+            kind::SETTINGS => Frame::Settings(SettingsFrame::decode(head, &payload)?),
+            kind::PUSH_PROMISE => Frame::PushPromise(PushPromise::decode(head, payload)?),
+            kind::PING => Frame::Ping(Ping::decode(head, &payload)?),
+            kind::GOAWAY => Frame::GoAway(GoAway::decode(head, payload)?),
+            kind::WINDOW_UPDATE => Frame::WindowUpdate(WindowUpdate::decode(head, &payload)?),
+            kind::CONTINUATION => Frame::Continuation(Continuation::decode(head, payload)?),
+            other => Frame::Unknown {
+                kind: other,
+                stream_id: head.stream_id,
+            },
+        })
+    }
+}
+
+/// Reads a big-endian u32 from the first four bytes, or `None` if too short.
+pub(crate) fn read_u32(bytes: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = bytes.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+/// Frames that must be on stream 0 (SETTINGS, PING, GOAWAY).
+pub(crate) fn require_connection_stream(
+    head: &FrameHeader,
+    reason: &'static str,
+) -> Result<(), ConnectionError> {
+    if head.stream_id == 0 {
+        Ok(())
+    } else {
+        Err(ConnectionError::protocol(reason))
+    }
+}
+
+/// Frames that must be on a stream (everything that is not connection-level).
+pub(crate) fn require_stream(
+    head: &FrameHeader,
+    reason: &'static str,
+) -> Result<(), ConnectionError> {
+    if head.stream_id != 0 {
+        Ok(())
+    } else {
+        Err(ConnectionError::protocol(reason))
+    }
+}
+
+#[cfg(test)]
+mod tests;

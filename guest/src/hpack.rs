@@ -1,0 +1,262 @@
+//! Glue to the `hpack` crate (RFC 7541): dynamic-table sizes bound by
+//! SETTINGS, the size-update signal, never-indexed fields, and header-list
+//! limits enforced while decoding.
+
+use crate::headers::HeaderField;
+use bytes::{Bytes, BytesMut};
+
+/// Encodes our header blocks. Its dynamic table follows the peer's
+/// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
+pub struct HeaderEncoder {
+    inner: hpack::Encoder<'static>,
+    cap: u32,
+    table_size: u32,
+    /// Size updates owed at the start of the next block (§4.2): the smallest
+    /// size the table passed through, then the final size.
+    pending_update: Option<(u32, u32)>,
+}
+
+impl HeaderEncoder {
+    pub fn new(max_deflate_table_size: u32) -> Self {
+        let mut enc = HeaderEncoder {
+            inner: hpack::Encoder::new(),
+            cap: max_deflate_table_size,
+            table_size: 4096,
+            pending_update: None,
+        };
+        // The peer's decoder starts at 4096; announce anything smaller.
+        enc.set_peer_table_size(4096);
+        enc
+    }
+
+    pub fn table_size(&self) -> u32 {
+        self.table_size
+    }
+
+    /// Called when the peer's SETTINGS_HEADER_TABLE_SIZE takes effect.
+    pub fn set_peer_table_size(&mut self, peer: u32) {
+        let size = peer.min(self.cap);
+        if size == self.table_size && self.pending_update.is_none() {
+            return;
+        }
+        let min = self.pending_update.map_or(size, |(m, _)| m.min(size));
+        self.pending_update = Some((min.min(self.table_size), size));
+        self.table_size = size;
+        self.inner.set_max_table_size(size as usize);
+    }
+
+    /// Appends the encoded block for `fields` to `out`.
+    pub fn encode(&mut self, fields: &[HeaderField], out: &mut Vec<u8>) {
+        if let Some((min, last)) = self.pending_update.take() {
+            if min != last {
+                size_update(min, out);
+            }
+            size_update(last, out);
+        }
+        for f in fields {
+            if f.sensitive {
+                // Literal never indexed, literal name (RFC 7541 §6.2.3): the
+                // encoder's table is untouched, so both sides stay in sync.
+                out.push(0x10);
+                string_literal(&f.name, out);
+                string_literal(&f.value, out);
+            } else {
+                // Writing to a Vec cannot fail.
+                let _ = self.inner.encode_header_into((&f.name, &f.value), out);
+            }
+        }
+    }
+}
+
+fn size_update(size: u32, out: &mut Vec<u8>) {
+    let _ = hpack::encoder::encode_integer_into(size as usize, 5, 0x20, out);
+}
+
+fn string_literal(s: &[u8], out: &mut Vec<u8>) {
+    let _ = hpack::encoder::encode_integer_into(s.len(), 7, 0, out);
+    out.extend_from_slice(s);
+}
+
+/// Limits applied while decoding one block.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeLimits {
+    /// SETTINGS_MAX_HEADER_LIST_SIZE we advertised (RFC 9113 §6.5.2 units).
+    pub max_list_size: usize,
+    /// Node's `maxHeaderListPairs`.
+    pub max_pairs: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The block is not valid HPACK: COMPRESSION_ERROR for the connection.
+    Compression,
+    /// The block decoded, but exceeds our limits: the stream is refused; the
+    /// decoder state stays in sync so the connection goes on.
+    TooLarge,
+}
+
+/// Decodes peer header blocks with a dynamic table bound by our own
+/// SETTINGS_HEADER_TABLE_SIZE.
+pub struct HeaderDecoder {
+    inner: hpack::Decoder<'static>,
+    scratch: BytesMut,
+}
+
+impl HeaderDecoder {
+    pub fn new(max_table_size: u32) -> Self {
+        let mut inner = hpack::Decoder::new();
+        inner.set_max_allowed_table_size(max_table_size as usize);
+        HeaderDecoder {
+            inner,
+            scratch: BytesMut::new(),
+        }
+    }
+
+    /// The largest dynamic-table size update the peer may signal.
+    pub fn set_max_allowed_table_size(&mut self, size: u32) {
+        self.inner.set_max_allowed_table_size(size as usize);
+    }
+
+    /// Decodes a complete block. All names and values share one buffer, so a
+    /// block costs two allocations however many fields it has.
+    pub fn decode(
+        &mut self,
+        block: &[u8],
+        limits: DecodeLimits,
+    ) -> Result<Vec<HeaderField>, DecodeError> {
+        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut list_size = 0usize;
+        let mut too_large = false;
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        let result = self.inner.decode_with_cb(block, |name, value| {
+            // Keep decoding past a limit (the table must stay in sync) but
+            // stop storing: a small block can expand enormously (HPACK bomb).
+            list_size = list_size.saturating_add(name.len() + value.len() + 32);
+            if too_large || list_size > limits.max_list_size || spans.len() >= limits.max_pairs {
+                too_large = true;
+                return;
+            }
+            let start = scratch.len();
+            scratch.extend_from_slice(&name);
+            scratch.extend_from_slice(&value);
+            spans.push((start, name.len(), value.len()));
+        });
+        if result.is_err() {
+            return Err(DecodeError::Compression);
+        }
+        if too_large {
+            return Err(DecodeError::TooLarge);
+        }
+        let all: Bytes = scratch.split().freeze();
+        Ok(spans
+            .into_iter()
+            .map(|(start, n, v)| HeaderField {
+                name: all.slice(start..start + n),
+                value: all.slice(start + n..start + n + v),
+                sensitive: false,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: DecodeLimits = DecodeLimits {
+        max_list_size: 65_536,
+        max_pairs: 128,
+    };
+
+    fn fields(pairs: &[(&'static str, &'static str)]) -> Vec<HeaderField> {
+        pairs.iter().map(|&(n, v)| HeaderField::new(n, v)).collect()
+    }
+
+    #[test]
+    fn round_trip_across_blocks_keeps_tables_in_sync() {
+        let mut enc = HeaderEncoder::new(4096);
+        let mut dec = HeaderDecoder::new(4096);
+        let a = fields(&[(":method", "GET"), ("x-custom", "one"), ("accept", "*/*")]);
+        for _ in 0..3 {
+            let mut buf = Vec::new();
+            enc.encode(&a, &mut buf);
+            assert_eq!(dec.decode(&buf, LIMITS).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn sensitive_fields_use_never_indexed_literals() {
+        let mut enc = HeaderEncoder::new(4096);
+        let mut buf = Vec::new();
+        enc.encode(&[HeaderField::sensitive("authorization", "secret")], &mut buf);
+        // RFC 7541 §6.2.3: 0001xxxx with literal name (index 0).
+        assert_eq!(buf[0], 0x10);
+        // Encoding again still sends the literal: nothing entered the table.
+        let mut again = Vec::new();
+        enc.encode(&[HeaderField::sensitive("authorization", "secret")], &mut again);
+        assert_eq!(buf, again);
+        let mut dec = HeaderDecoder::new(4096);
+        assert_eq!(dec.decode(&buf, LIMITS).unwrap()[0].value, "secret");
+    }
+
+    #[test]
+    fn peer_table_size_change_emits_size_update_first() {
+        let mut enc = HeaderEncoder::new(4096);
+        enc.set_peer_table_size(0);
+        let mut buf = Vec::new();
+        enc.encode(&fields(&[("x", "y")]), &mut buf);
+        assert_eq!(buf[0], 0x20, "size update to 0 leads the block");
+        let mut dec = HeaderDecoder::new(4096);
+        assert!(dec.decode(&buf, LIMITS).is_ok());
+    }
+
+    #[test]
+    fn table_size_is_capped_by_max_deflate_size() {
+        let mut enc = HeaderEncoder::new(4096);
+        enc.set_peer_table_size(1 << 20);
+        assert_eq!(enc.table_size(), 4096);
+    }
+
+    #[test]
+    fn invalid_input_is_compression_error() {
+        let mut dec = HeaderDecoder::new(4096);
+        // Indexed field 70 does not exist in an empty dynamic table.
+        assert_eq!(dec.decode(&[0x80 | 70], LIMITS), Err(DecodeError::Compression));
+        // Truncated integer.
+        assert_eq!(dec.decode(&[0x7f], LIMITS), Err(DecodeError::Compression));
+        // Size update above our SETTINGS_HEADER_TABLE_SIZE.
+        let mut small = HeaderDecoder::new(100);
+        assert_eq!(
+            small.decode(&[0x3f, 0xe1, 0x1f, 0x82], LIMITS),
+            Err(DecodeError::Compression)
+        );
+    }
+
+    #[test]
+    fn hpack_bomb_is_bounded_by_list_size() {
+        let mut enc = HeaderEncoder::new(4096);
+        let big = "v".repeat(4000);
+        let mut buf = Vec::new();
+        enc.encode(&[HeaderField::new("bomb", big.clone())], &mut buf);
+        // 1000 one-byte references to the 4 KB entry: ~4 MB if expanded.
+        let idx = buf.len();
+        enc.encode(&vec![HeaderField::new("bomb", big); 1000], &mut buf);
+        assert!(buf.len() - idx < 2000);
+        let mut dec = HeaderDecoder::new(4096);
+        assert_eq!(dec.decode(&buf, LIMITS), Err(DecodeError::TooLarge));
+    }
+
+    #[test]
+    fn pair_limit() {
+        let mut enc = HeaderEncoder::new(4096);
+        let mut buf = Vec::new();
+        enc.encode(&vec![HeaderField::new("a", "b"); 5], &mut buf);
+        let mut dec = HeaderDecoder::new(4096);
+        let limits = DecodeLimits {
+            max_pairs: 4,
+            ..LIMITS
+        };
+        assert_eq!(dec.decode(&buf, limits), Err(DecodeError::TooLarge));
+    }
+}

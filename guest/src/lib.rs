@@ -1,0 +1,32 @@
+//! h2wasm-engine: a sans-IO HTTP/2 engine (RFC 9113, RFC 7541) with the
+//! feature set of Node's `node:http2`, built both as a native library and as
+//! a `wasm32-wasip2` WebAssembly component (see `wit/`).
+//!
+//! The engine never performs I/O and never reads a clock: the embedder feeds
+//! bytes with [`Connection::receive`], takes bytes with
+//! [`Connection::poll_transmit`], reacts to [`Event`]s from
+//! [`Connection::poll_event`], and passes time in.
+
+pub mod connection;
+pub mod error;
+pub mod events;
+pub mod flow;
+pub mod frame;
+pub mod headers;
+pub mod hpack;
+pub mod options;
+pub mod pair;
+pub mod settings;
+pub mod stream;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+pub use connection::{
+    Connection, Metrics, RequestOptions, RespondOptions, SessionState, StreamStateInfo,
+};
+pub use error::{CommandError, ConnectionError, ErrorCode};
+pub use events::{Event, Origin};
+pub use headers::HeaderField;
+pub use options::{Options, Role};
+pub use settings::Settings;

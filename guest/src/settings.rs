@@ -1,0 +1,295 @@
+//! HTTP/2 settings (RFC 9113 §6.5.2, RFC 8441 §3): the partial `Settings`
+//! object Node uses everywhere (only the fields that are set), the concrete
+//! values in force on each side, validation, and packing.
+
+use crate::error::{ConnectionError, ErrorCode};
+
+/// Setting identifiers.
+pub mod id {
+    pub const HEADER_TABLE_SIZE: u16 = 0x1;
+    pub const ENABLE_PUSH: u16 = 0x2;
+    pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    pub const MAX_FRAME_SIZE: u16 = 0x5;
+    pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+    pub const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
+}
+
+pub const DEFAULT_WINDOW_SIZE: u32 = 65_535;
+pub const MAX_WINDOW_SIZE: u32 = (1 << 31) - 1;
+pub const MIN_MAX_FRAME_SIZE: u32 = 16_384;
+pub const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
+/// Node's limit on custom settings per SETTINGS frame.
+pub const MAX_CUSTOM_SETTINGS: usize = 10;
+
+/// A set of settings where each field may be absent: what a SETTINGS frame
+/// carries, what `settings()` takes, and what packing serialises.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub header_table_size: Option<u32>,
+    pub enable_push: Option<bool>,
+    pub max_concurrent_streams: Option<u32>,
+    pub initial_window_size: Option<u32>,
+    pub max_frame_size: Option<u32>,
+    pub max_header_list_size: Option<u32>,
+    pub enable_connect_protocol: Option<bool>,
+    /// Settings this engine does not interpret, as (identifier, value).
+    pub custom: Vec<(u16, u32)>,
+}
+
+impl Settings {
+    /// Node's `getDefaultSettings()`.
+    pub fn node_defaults() -> Settings {
+        Settings {
+            header_table_size: Some(4096),
+            enable_push: Some(true),
+            max_concurrent_streams: Some(u32::MAX),
+            initial_window_size: Some(DEFAULT_WINDOW_SIZE),
+            max_frame_size: Some(MIN_MAX_FRAME_SIZE),
+            max_header_list_size: Some(65_535),
+            enable_connect_protocol: Some(false),
+            custom: Vec::new(),
+        }
+    }
+
+    /// Checks every value against RFC 9113 ranges, as both a sender
+    /// (before packing or sending) and a receiver must.
+    pub fn validate(&self) -> Result<(), ConnectionError> {
+        if self.initial_window_size.is_some_and(|v| v > MAX_WINDOW_SIZE) {
+            return Err(ConnectionError::new(
+                ErrorCode::FLOW_CONTROL_ERROR,
+                "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
+            ));
+        }
+        if self
+            .max_frame_size
+            .is_some_and(|v| !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&v))
+        {
+            return Err(ConnectionError::protocol(
+                "SETTINGS_MAX_FRAME_SIZE outside 16384..=16777215",
+            ));
+        }
+        if self.custom.iter().any(|&(id, _)| id == 0) {
+            return Err(ConnectionError::protocol("setting identifier 0"));
+        }
+        Ok(())
+    }
+
+    /// Parses SETTINGS parameters, validating each value. Unknown identifiers
+    /// are kept in `custom` (ignored for protocol purposes, §6.5.2).
+    pub fn from_params(params: &[(u16, u32)]) -> Result<Settings, ConnectionError> {
+        let mut s = Settings::default();
+        for &(ident, value) in params {
+            let flag = |v: u32, what| match v {
+                0 => Ok(false),
+                1 => Ok(true),
+                _ => Err(ConnectionError::protocol(what)),
+            };
+            match ident {
+                id::HEADER_TABLE_SIZE => s.header_table_size = Some(value),
+                id::ENABLE_PUSH => s.enable_push = Some(flag(value, "ENABLE_PUSH not 0 or 1")?),
+                id::MAX_CONCURRENT_STREAMS => s.max_concurrent_streams = Some(value),
+                id::INITIAL_WINDOW_SIZE => s.initial_window_size = Some(value),
+                id::MAX_FRAME_SIZE => s.max_frame_size = Some(value),
+                id::MAX_HEADER_LIST_SIZE => s.max_header_list_size = Some(value),
+                id::ENABLE_CONNECT_PROTOCOL => {
+                    s.enable_connect_protocol =
+                        Some(flag(value, "ENABLE_CONNECT_PROTOCOL not 0 or 1")?)
+                }
+                other => match s.custom.iter_mut().find(|(i, _)| *i == other) {
+                    Some(slot) => slot.1 = value,
+                    None => s.custom.push((other, value)),
+                },
+            }
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The parameters in wire order, for a SETTINGS frame or packing.
+    pub fn to_params(&self) -> Vec<(u16, u32)> {
+        let mut out = Vec::with_capacity(7 + self.custom.len());
+        let mut put = |ident, v: Option<u32>| {
+            if let Some(v) = v {
+                out.push((ident, v));
+            }
+        };
+        put(id::HEADER_TABLE_SIZE, self.header_table_size);
+        put(id::ENABLE_PUSH, self.enable_push.map(u32::from));
+        put(id::MAX_CONCURRENT_STREAMS, self.max_concurrent_streams);
+        put(id::INITIAL_WINDOW_SIZE, self.initial_window_size);
+        put(id::MAX_FRAME_SIZE, self.max_frame_size);
+        put(id::MAX_HEADER_LIST_SIZE, self.max_header_list_size);
+        put(
+            id::ENABLE_CONNECT_PROTOCOL,
+            self.enable_connect_protocol.map(u32::from),
+        );
+        out.extend(self.custom.iter().copied());
+        out
+    }
+
+    /// Node's `getPackedSettings()`: the SETTINGS payload for these values.
+    pub fn pack(&self) -> Result<Vec<u8>, ConnectionError> {
+        self.validate()?;
+        let mut out = Vec::new();
+        for (ident, v) in self.to_params() {
+            out.extend_from_slice(&ident.to_be_bytes());
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Node's `getUnpackedSettings()`: the inverse of [`Settings::pack`].
+    pub fn unpack(buf: &[u8]) -> Result<Settings, ConnectionError> {
+        if buf.len() % 6 != 0 {
+            return Err(ConnectionError::frame_size(
+                "packed settings length not a multiple of 6",
+            ));
+        }
+        let params: Vec<(u16, u32)> = buf
+            .chunks_exact(6)
+            .map(|c| {
+                (
+                    u16::from_be_bytes([c[0], c[1]]),
+                    u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+                )
+            })
+            .collect();
+        Settings::from_params(&params)
+    }
+}
+
+/// The values in force for one side of the connection (RFC defaults until a
+/// SETTINGS frame changes them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsValues {
+    pub header_table_size: u32,
+    pub enable_push: bool,
+    pub max_concurrent_streams: u32,
+    pub initial_window_size: u32,
+    pub max_frame_size: u32,
+    pub max_header_list_size: u32,
+    pub enable_connect_protocol: bool,
+    pub custom: Vec<(u16, u32)>,
+}
+
+impl Default for SettingsValues {
+    /// The initial values of RFC 9113 §6.5.2 ("unlimited" as u32::MAX).
+    fn default() -> Self {
+        SettingsValues {
+            header_table_size: 4096,
+            enable_push: true,
+            max_concurrent_streams: u32::MAX,
+            initial_window_size: DEFAULT_WINDOW_SIZE,
+            max_frame_size: MIN_MAX_FRAME_SIZE,
+            max_header_list_size: u32::MAX,
+            enable_connect_protocol: false,
+            custom: Vec::new(),
+        }
+    }
+}
+
+impl SettingsValues {
+    /// Applies a (validated) partial update.
+    pub fn apply(&mut self, s: &Settings) {
+        if let Some(v) = s.header_table_size {
+            self.header_table_size = v;
+        }
+        if let Some(v) = s.enable_push {
+            self.enable_push = v;
+        }
+        if let Some(v) = s.max_concurrent_streams {
+            self.max_concurrent_streams = v;
+        }
+        if let Some(v) = s.initial_window_size {
+            self.initial_window_size = v;
+        }
+        if let Some(v) = s.max_frame_size {
+            self.max_frame_size = v;
+        }
+        if let Some(v) = s.max_header_list_size {
+            self.max_header_list_size = v;
+        }
+        if let Some(v) = s.enable_connect_protocol {
+            self.enable_connect_protocol = v;
+        }
+        for &(ident, value) in &s.custom {
+            match self.custom.iter_mut().find(|(i, _)| *i == ident) {
+                Some(slot) => slot.1 = value,
+                None => self.custom.push((ident, value)),
+            }
+        }
+    }
+
+    /// Every value as a full `Settings` object (Node's `localSettings` /
+    /// `remoteSettings`).
+    pub fn to_settings(&self) -> Settings {
+        Settings {
+            header_table_size: Some(self.header_table_size),
+            enable_push: Some(self.enable_push),
+            max_concurrent_streams: Some(self.max_concurrent_streams),
+            initial_window_size: Some(self.initial_window_size),
+            max_frame_size: Some(self.max_frame_size),
+            max_header_list_size: Some(self.max_header_list_size),
+            enable_connect_protocol: Some(self.enable_connect_protocol),
+            custom: self.custom.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_enable_push_false_like_node() {
+        let s = Settings {
+            enable_push: Some(false),
+            ..Settings::default()
+        };
+        // Node: getPackedSettings({ enablePush: false }) is base64 "AAIAAAAA".
+        assert_eq!(s.pack().unwrap(), [0x00, 0x02, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn unpack_inverts_pack() {
+        let mut s = Settings::node_defaults();
+        s.custom.push((0x99, 7));
+        assert_eq!(Settings::unpack(&s.pack().unwrap()).unwrap(), s);
+    }
+
+    #[test]
+    fn rejects_out_of_range_values() {
+        let err = |params: &[(u16, u32)]| Settings::from_params(params).unwrap_err().code;
+        assert_eq!(err(&[(id::ENABLE_PUSH, 2)]), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(
+            err(&[(id::INITIAL_WINDOW_SIZE, 1 << 31)]),
+            ErrorCode::FLOW_CONTROL_ERROR
+        );
+        assert_eq!(err(&[(id::MAX_FRAME_SIZE, 16_383)]), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(err(&[(id::MAX_FRAME_SIZE, 1 << 24)]), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(
+            err(&[(id::ENABLE_CONNECT_PROTOCOL, 5)]),
+            ErrorCode::PROTOCOL_ERROR
+        );
+        assert!(Settings::from_params(&[(id::MAX_FRAME_SIZE, (1 << 24) - 1)]).is_ok());
+        assert!(Settings::from_params(&[(id::INITIAL_WINDOW_SIZE, (1 << 31) - 1)]).is_ok());
+    }
+
+    #[test]
+    fn later_values_override_and_unknown_are_kept() {
+        let s =
+            Settings::from_params(&[(id::HEADER_TABLE_SIZE, 1), (id::HEADER_TABLE_SIZE, 2), (0x42, 3)])
+                .unwrap();
+        assert_eq!(s.header_table_size, Some(2));
+        assert_eq!(s.custom, vec![(0x42, 3)]);
+    }
+
+    #[test]
+    fn unpack_rejects_partial_entries() {
+        assert_eq!(
+            Settings::unpack(&[0, 1, 0]).unwrap_err().code,
+            ErrorCode::FRAME_SIZE_ERROR
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! Per-stream state: the §5.1 state machine, both flow-control windows, the
+//! outgoing queue, and the HTTP facts needed to check incoming messages.
+
+mod send_queue;
+pub mod state;
+
+pub use send_queue::SendQueue;
+pub use state::{Cause, State};
+
+use crate::flow::{RecvWindow, SendWindow};
+
+/// Where the incoming side of a stream is in its message (§8.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvPhase {
+    /// Waiting for the request or final response headers (1xx may come first).
+    Headers,
+    /// Final headers received; DATA may follow, then trailers.
+    Body,
+    /// Trailers received; nothing more may come.
+    Done,
+}
+
+#[derive(Debug)]
+pub struct Stream {
+    pub id: u32,
+    pub state: State,
+    pub send_window: SendWindow,
+    pub recv_window: RecvWindow,
+    pub send: SendQueue,
+    pub recv_phase: RecvPhase,
+    /// `content-length` of the incoming message, checked against DATA.
+    pub expected_len: Option<u64>,
+    pub received_len: u64,
+    /// This side sent a HEAD request (its response has no content).
+    pub head_request: bool,
+    /// The final (non-1xx) HEADERS went out.
+    pub headers_sent: bool,
+    /// The stream sits in the scheduler's ready list.
+    pub scheduled: bool,
+    /// `write` returned "full" and a `drain` event is owed.
+    pub drain_wanted: bool,
+    /// The application reads this stream's data with explicit `consume`.
+    pub manual_consume: bool,
+}
+
+impl Stream {
+    pub fn new(id: u32, send_window: u32, recv_window: u32) -> Stream {
+        Stream {
+            id,
+            state: State::Idle,
+            send_window: SendWindow::new(send_window),
+            recv_window: RecvWindow::new(recv_window),
+            send: SendQueue::default(),
+            recv_phase: RecvPhase::Headers,
+            expected_len: None,
+            received_len: 0,
+            head_request: false,
+            headers_sent: false,
+            scheduled: false,
+            drain_wanted: false,
+            manual_consume: false,
+        }
+    }
+
+    /// Whether the scheduler has something to send for this stream: data
+    /// that fits the window, or an END_STREAM / trailers / want-trailers step
+    /// that needs no window.
+    pub fn has_pending_output(&self) -> bool {
+        if !self.state.can_send() || !self.headers_sent {
+            return false;
+        }
+        if !self.send.is_empty() {
+            return true;
+        }
+        let waiting_for_app = self.send.wait_for_trailers
+            && self.send.want_trailers_emitted
+            && self.send.trailers.is_none();
+        self.send.end_requested && !waiting_for_app
+    }
+}

@@ -1,0 +1,266 @@
+//! Helpers shared by the integration tests: header shorthands, event
+//! filters, and a raw-frame peer for sending hand-built (often malformed)
+//! frames to an engine.
+#![allow(dead_code)]
+
+use bytes::{BufMut, Bytes, BytesMut};
+use h2wasm_engine::connection::PREFACE;
+use h2wasm_engine::frame::{FrameHeader, flag, kind};
+use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
+use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, Role};
+
+pub fn h(name: &'static str, value: &'static str) -> HeaderField {
+    HeaderField::new(name, value)
+}
+
+pub fn get(path: &'static str) -> Vec<HeaderField> {
+    vec![h(":method", "GET"), h(":path", path)]
+}
+
+pub fn status(code: &'static str) -> Vec<HeaderField> {
+    vec![h(":status", code)]
+}
+
+/// Concatenated DATA payloads for a stream.
+pub fn body(events: &[Event], stream: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in events {
+        if let Event::Data {
+            stream_id, data, ..
+        } = e
+        {
+            if *stream_id == stream {
+                out.extend_from_slice(data);
+            }
+        }
+    }
+    out
+}
+
+pub fn ended(events: &[Event], stream: u32) -> bool {
+    events.iter().any(|e| match e {
+        Event::Data {
+            stream_id,
+            end_stream,
+            ..
+        } => *stream_id == stream && *end_stream,
+        Event::Request {
+            stream_id,
+            end_stream,
+            ..
+        }
+        | Event::Response {
+            stream_id,
+            end_stream,
+            ..
+        } => *stream_id == stream && *end_stream,
+        Event::Trailers { stream_id, .. } => *stream_id == stream,
+        _ => false,
+    })
+}
+
+pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
+    events.iter().find_map(|e| match e {
+        Event::StreamClosed { stream_id, code } if *stream_id == stream => Some(*code),
+        _ => None,
+    })
+}
+
+/// A frame as the raw peer saw it.
+#[derive(Clone, Debug)]
+pub struct RawFrame {
+    pub head: FrameHeader,
+    pub payload: Bytes,
+}
+
+impl RawFrame {
+    pub fn goaway_code(&self) -> Option<ErrorCode> {
+        (self.head.kind == kind::GOAWAY && self.payload.len() >= 8).then(|| {
+            ErrorCode(u32::from_be_bytes([
+                self.payload[4],
+                self.payload[5],
+                self.payload[6],
+                self.payload[7],
+            ]))
+        })
+    }
+    pub fn rst_code(&self) -> Option<ErrorCode> {
+        (self.head.kind == kind::RST_STREAM && self.payload.len() == 4).then(|| {
+            ErrorCode(u32::from_be_bytes([
+                self.payload[0],
+                self.payload[1],
+                self.payload[2],
+                self.payload[3],
+            ]))
+        })
+    }
+}
+
+/// A hand-driven peer: writes raw frames into an engine and parses what the
+/// engine sends back, so tests can assert exact frames and error codes.
+pub struct RawPeer {
+    pub conn: Connection,
+    pub encoder: HeaderEncoder,
+    pub decoder: HeaderDecoder,
+    pub received: Vec<RawFrame>,
+    pub events: Vec<Event>,
+    pending: BytesMut,
+    pub now: u64,
+}
+
+impl RawPeer {
+    /// An engine server with the client preface and an empty SETTINGS
+    /// already exchanged (and the server's SETTINGS acknowledged).
+    pub fn server() -> RawPeer {
+        Self::server_with(Options::default())
+    }
+
+    pub fn server_with(opts: Options) -> RawPeer {
+        let conn = Connection::new(Role::Server, opts, 0).unwrap();
+        let mut p = RawPeer::new(conn);
+        let mut hello = BytesMut::new();
+        hello.put_slice(PREFACE);
+        frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
+        frame(&mut hello, kind::SETTINGS, flag::ACK, 0, &[]);
+        p.send_bytes(&hello);
+        p
+    }
+
+    /// An engine client after the server's preface (empty SETTINGS + ACK).
+    pub fn client() -> RawPeer {
+        let opts = Options {
+            authority: "example.com".into(),
+            ..Options::default()
+        };
+        let conn = Connection::new(Role::Client, opts, 0).unwrap();
+        let mut p = RawPeer::new(conn);
+        let mut hello = BytesMut::new();
+        frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
+        frame(&mut hello, kind::SETTINGS, flag::ACK, 0, &[]);
+        p.send_bytes(&hello);
+        p
+    }
+
+    pub fn new(conn: Connection) -> RawPeer {
+        RawPeer {
+            conn,
+            encoder: HeaderEncoder::new(4096),
+            decoder: HeaderDecoder::new(4096),
+            received: Vec::new(),
+            events: Vec::new(),
+            pending: BytesMut::new(),
+            now: 0,
+        }
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let _ = self.conn.receive(self.now, bytes);
+        self.pump();
+    }
+
+    pub fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut buf = BytesMut::new();
+        frame(&mut buf, kind, flags, stream, payload);
+        self.send_bytes(&buf);
+    }
+
+    /// HPACK-encodes `fields` (keeping our encoder in sync with the engine).
+    pub fn block(&mut self, fields: &[HeaderField]) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encoder.encode(fields, &mut out);
+        out
+    }
+
+    pub fn send_headers(&mut self, stream: u32, fields: &[HeaderField], end_stream: bool) {
+        let block = self.block(fields);
+        let flags = flag::END_HEADERS | if end_stream { flag::END_STREAM } else { 0 };
+        self.send_frame(kind::HEADERS, flags, stream, &block);
+    }
+
+    pub fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) {
+        let flags = if end_stream { flag::END_STREAM } else { 0 };
+        self.send_frame(kind::DATA, flags, stream, data);
+    }
+
+    /// Drains the engine's output into `received` and events into `events`.
+    pub fn pump(&mut self) {
+        while let Some(bytes) = self.conn.poll_transmit(1 << 20) {
+            self.pending.extend_from_slice(&bytes);
+        }
+        loop {
+            let Some(head) = FrameHeader::parse(&self.pending) else {
+                break;
+            };
+            let total = 9 + head.length as usize;
+            if self.pending.len() < total {
+                break;
+            }
+            let mut f = self.pending.split_to(total);
+            let payload = f.split_off(9).freeze();
+            self.received.push(RawFrame { head, payload });
+        }
+        while let Some(e) = self.conn.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    pub fn take_frames(&mut self) -> Vec<RawFrame> {
+        std::mem::take(&mut self.received)
+    }
+
+    /// The GOAWAY error code the engine sent, if any.
+    pub fn goaway(&self) -> Option<ErrorCode> {
+        self.received.iter().find_map(RawFrame::goaway_code)
+    }
+
+    /// The RST_STREAM code the engine sent on `stream`, if any.
+    pub fn rst(&self, stream: u32) -> Option<ErrorCode> {
+        self.received
+            .iter()
+            .filter(|f| f.head.stream_id == stream)
+            .find_map(RawFrame::rst_code)
+    }
+
+    /// Decoded header blocks the engine sent on `stream` (HEADERS only, no
+    /// CONTINUATION in these tests).
+    pub fn header_blocks(&mut self, stream: u32) -> Vec<Vec<HeaderField>> {
+        let limits = DecodeLimits {
+            max_list_size: 1 << 20,
+            max_pairs: 1000,
+        };
+        let frames: Vec<RawFrame> = self
+            .received
+            .iter()
+            .filter(|f| f.head.kind == kind::HEADERS && f.head.stream_id == stream)
+            .cloned()
+            .collect();
+        frames
+            .iter()
+            .map(|f| self.decoder.decode(&f.payload, limits).unwrap())
+            .collect()
+    }
+}
+
+/// Appends one frame.
+pub fn frame(buf: &mut BytesMut, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    FrameHeader::new(kind, flags, stream, payload.len()).encode(buf);
+    buf.put_slice(payload);
+}
+
+pub fn request_fields(path: &'static str) -> Vec<HeaderField> {
+    vec![
+        h(":method", "GET"),
+        h(":scheme", "https"),
+        h(":authority", "example.com"),
+        h(":path", path),
+    ]
+}
+
+pub fn post_fields() -> Vec<HeaderField> {
+    vec![
+        h(":method", "POST"),
+        h(":scheme", "https"),
+        h(":authority", "example.com"),
+        h(":path", "/upload"),
+    ]
+}
