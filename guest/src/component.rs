@@ -1,0 +1,523 @@
+//! wit-bindgen glue: converts between WIT types and the native engine.
+//! No protocol logic lives here.
+
+use crate::connection::{Connection as Engine, RequestOptions, RespondOptions};
+use crate::error::{CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode};
+use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
+use crate::frame::PrioritySpec;
+use crate::headers::HeaderField as NativeField;
+use crate::options::{Options as NativeOptions, Role as NativeRole};
+use crate::settings::Settings as NativeSettings;
+use bytes::Bytes;
+use std::cell::RefCell;
+
+wit_bindgen::generate!({
+    world: "engine",
+    path: "../wit",
+});
+
+use exports::h2wasm::http2::session::{
+    self as wit_session, GuestConnection, RequestOptions as WitRequestOptions,
+    RespondOptions as WitRespondOptions,
+};
+use exports::h2wasm::http2::types::{
+    CloseEvent, CommandError, ConnectionError, DataEvent, Event, FrameErrorEvent, GoawayEvent,
+    HeaderField, HeadersEvent, KnownErrorCode, Metrics, Options, Origin, PingAckEvent, Priority,
+    ResetEvent, Role, SessionState, Settings, StreamState,
+};
+
+struct Component;
+
+export!(Component);
+
+
+
+impl wit_session::Guest for Component {
+    type Connection = ConnectionResource;
+
+    fn default_settings() -> Settings {
+        settings_to_wit(NativeSettings::node_defaults())
+    }
+
+    fn default_options() -> Options {
+        options_to_wit(NativeOptions::default())
+    }
+
+    fn packed_settings(settings: Settings) -> Result<Vec<u8>, ConnectionError> {
+        settings_from_wit(settings).pack().map_err(conn_error)
+    }
+
+    fn unpacked_settings(packed: Vec<u8>) -> Result<Settings, ConnectionError> {
+        NativeSettings::unpack(&packed)
+            .map(settings_to_wit)
+            .map_err(conn_error)
+    }
+
+    fn error_code_value(code: KnownErrorCode) -> u32 {
+        code as u32
+    }
+
+    fn error_code_from_value(code: u32) -> Option<KnownErrorCode> {
+        const ALL: [KnownErrorCode; 14] = [
+            KnownErrorCode::NoError,
+            KnownErrorCode::ProtocolError,
+            KnownErrorCode::InternalError,
+            KnownErrorCode::FlowControlError,
+            KnownErrorCode::SettingsTimeout,
+            KnownErrorCode::StreamClosed,
+            KnownErrorCode::FrameSizeError,
+            KnownErrorCode::RefusedStream,
+            KnownErrorCode::Cancel,
+            KnownErrorCode::CompressionError,
+            KnownErrorCode::ConnectError,
+            KnownErrorCode::EnhanceYourCalm,
+            KnownErrorCode::InadequateSecurity,
+            KnownErrorCode::Http11Required,
+        ];
+        usize::try_from(code).ok().and_then(|i| ALL.get(i)).copied()
+    }
+}
+
+/// The `connection` resource: the native engine behind a RefCell, since
+/// WIT methods take `&self`. Calls never nest, so borrows never overlap.
+pub struct ConnectionResource {
+    inner: RefCell<Engine>,
+}
+
+impl GuestConnection for ConnectionResource {
+    fn create(
+        role: Role,
+        options: Options,
+        now: u64,
+    ) -> Result<wit_session::Connection, ConnectionError> {
+        let role = match role {
+            Role::Client => NativeRole::Client,
+            Role::Server => NativeRole::Server,
+        };
+        let engine = Engine::new(role, options_from_wit(options), now).map_err(conn_error)?;
+        Ok(wit_session::Connection::new(ConnectionResource {
+            inner: RefCell::new(engine),
+        }))
+    }
+
+    fn receive(&self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
+        self.inner.borrow_mut().receive(now, &data).map_err(conn_error)
+    }
+
+    fn handle_timeout(&self, now: u64) {
+        self.inner.borrow_mut().handle_timeout(now);
+    }
+
+    fn poll_transmit(&self, max: u32) -> Vec<u8> {
+        let mut engine = self.inner.borrow_mut();
+        let max = max as usize;
+        let mut out = Vec::new();
+        // Gather several chunks into one list so a call moves a full buffer.
+        while out.len() < max {
+            match engine.poll_transmit(max - out.len()) {
+                Some(b) => out.extend_from_slice(&b),
+                None => break,
+            }
+        }
+        out
+    }
+
+    fn poll_timeout(&self) -> Option<u64> {
+        self.inner.borrow().poll_timeout()
+    }
+
+    fn poll_events(&self) -> Vec<Event> {
+        let mut engine = self.inner.borrow_mut();
+        std::iter::from_fn(|| engine.poll_event())
+            .map(event_to_wit)
+            .collect()
+    }
+
+    fn request(
+        &self,
+        headers: Vec<HeaderField>,
+        options: WitRequestOptions,
+    ) -> Result<u32, CommandError> {
+        let opts = RequestOptions {
+            end_stream: options.end_stream,
+            wait_for_trailers: options.wait_for_trailers,
+            priority: options.priority.map(priority_from_wit),
+            manual_consume: options.manual_consume,
+        };
+        self.inner
+            .borrow_mut()
+            .request(fields_from_wit(headers), opts)
+            .map_err(cmd_error)
+    }
+
+    fn respond(
+        &self,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        options: WitRespondOptions,
+    ) -> Result<(), CommandError> {
+        let opts = RespondOptions {
+            end_stream: options.end_stream,
+            wait_for_trailers: options.wait_for_trailers,
+        };
+        self.inner
+            .borrow_mut()
+            .respond(stream_id, fields_from_wit(headers), opts)
+            .map_err(cmd_error)
+    }
+
+    fn additional_headers(
+        &self,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+    ) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .additional_headers(stream_id, fields_from_wit(headers))
+            .map_err(cmd_error)
+    }
+
+    fn write(&self, stream_id: u32, data: Vec<u8>) -> Result<bool, CommandError> {
+        self.inner
+            .borrow_mut()
+            .write(stream_id, Bytes::from(data))
+            .map_err(cmd_error)
+    }
+
+    fn end(&self, stream_id: u32) -> Result<(), CommandError> {
+        self.inner.borrow_mut().end(stream_id).map_err(cmd_error)
+    }
+
+    fn send_trailers(&self, stream_id: u32, headers: Vec<HeaderField>) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .send_trailers(stream_id, fields_from_wit(headers))
+            .map_err(cmd_error)
+    }
+
+    fn close_stream(&self, stream_id: u32, code: u32) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .close_stream(stream_id, ErrorCode(code))
+            .map_err(cmd_error)
+    }
+
+    fn consume(&self, stream_id: u32, n: u32) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .consume(stream_id, n)
+            .map_err(cmd_error)
+    }
+
+    fn ping(&self, now: u64, payload: Option<u64>) -> Result<u64, CommandError> {
+        self.inner
+            .borrow_mut()
+            .ping(now, payload.map(u64::to_be_bytes))
+            .map(u64::from_be_bytes)
+            .map_err(cmd_error)
+    }
+
+    fn settings(&self, settings: Settings) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .settings(settings_from_wit(settings))
+            .map_err(cmd_error)
+    }
+
+    fn goaway(
+        &self,
+        code: u32,
+        last_stream_id: Option<u32>,
+        opaque_data: Vec<u8>,
+    ) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .goaway(ErrorCode(code), last_stream_id, Bytes::from(opaque_data))
+            .map_err(cmd_error)
+    }
+
+    fn set_local_window_size(&self, size: u32) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .set_local_window_size(size)
+            .map_err(cmd_error)
+    }
+
+    fn set_timeout(&self, now: u64, timeout_ns: Option<u64>) {
+        self.inner.borrow_mut().set_timeout(now, timeout_ns);
+    }
+
+    fn close(&self) {
+        self.inner.borrow_mut().close();
+    }
+
+    fn destroy(&self, code: u32) {
+        self.inner.borrow_mut().destroy(ErrorCode(code));
+    }
+
+    fn state(&self) -> SessionState {
+        let s = self.inner.borrow().session_state();
+        SessionState {
+            effective_local_window_size: s.effective_local_window_size,
+            effective_recv_data_length: s.effective_recv_data_length,
+            next_stream_id: s.next_stream_id,
+            local_window_size: s.local_window_size,
+            last_proc_stream_id: s.last_proc_stream_id,
+            remote_window_size: s.remote_window_size,
+            outbound_queue_size: s.outbound_queue_size,
+            deflate_dynamic_table_size: s.deflate_dynamic_table_size,
+            inflate_dynamic_table_size: s.inflate_dynamic_table_size,
+        }
+    }
+
+    fn stream_state(&self, stream_id: u32) -> Option<StreamState> {
+        self.inner
+            .borrow()
+            .stream_state(stream_id)
+            .map(|s| StreamState {
+                state: s.state,
+                local_window_size: s.local_window_size,
+                remote_window_size: s.remote_window_size,
+                local_close: s.local_close,
+                remote_close: s.remote_close,
+                buffer_size: s.buffer_size,
+                headers_sent: s.headers_sent,
+            })
+    }
+
+    fn local_settings(&self) -> Settings {
+        settings_to_wit(self.inner.borrow().local_settings())
+    }
+
+    fn remote_settings(&self) -> Settings {
+        settings_to_wit(self.inner.borrow().remote_settings())
+    }
+
+    fn pending_settings_ack(&self) -> bool {
+        self.inner.borrow().pending_settings_acks() > 0
+    }
+
+    fn metrics(&self) -> Metrics {
+        let m = self.inner.borrow().metrics();
+        Metrics {
+            bytes_read: m.bytes_read,
+            bytes_written: m.bytes_written,
+            frames_received: m.frames_received,
+            frames_sent: m.frames_sent,
+            stream_count: m.stream_count,
+            max_concurrent_streams: m.max_concurrent_streams,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.borrow().is_closed()
+    }
+}
+
+// ---- conversions ---------------------------------------------------------
+
+fn conn_error(e: NativeConnError) -> ConnectionError {
+    ConnectionError {
+        code: e.code.0,
+        reason: e.reason.to_string(),
+    }
+}
+
+fn cmd_error(e: NativeCommandError) -> CommandError {
+    match e {
+        NativeCommandError::UnknownStream => CommandError::UnknownStream,
+        NativeCommandError::InvalidState(s) => CommandError::InvalidState(s.to_string()),
+        NativeCommandError::WrongRole => CommandError::WrongRole,
+        NativeCommandError::InvalidHeader(s) => CommandError::InvalidHeader(s),
+        NativeCommandError::InvalidArgument(s) => CommandError::InvalidArgument(s.to_string()),
+        NativeCommandError::SessionClosed => CommandError::SessionClosed,
+        NativeCommandError::StreamIdsExhausted => CommandError::StreamIdsExhausted,
+        NativeCommandError::ConcurrencyLimit => CommandError::ConcurrencyLimit,
+    }
+}
+
+fn fields_from_wit(fields: Vec<HeaderField>) -> Vec<NativeField> {
+    fields
+        .into_iter()
+        .map(|f| NativeField {
+            name: Bytes::from(f.name.into_bytes()),
+            value: Bytes::from(f.value),
+            sensitive: f.sensitive,
+        })
+        .collect()
+}
+
+fn fields_to_wit(fields: Vec<NativeField>) -> Vec<HeaderField> {
+    fields
+        .into_iter()
+        .map(|f| HeaderField {
+            // Received names passed token validation, so they are ASCII.
+            name: String::from_utf8_lossy(&f.name).into_owned(),
+            value: f.value.to_vec(),
+            sensitive: f.sensitive,
+        })
+        .collect()
+}
+
+fn priority_from_wit(p: Priority) -> PrioritySpec {
+    PrioritySpec {
+        dependency: p.parent,
+        exclusive: p.exclusive,
+        weight: p.weight,
+    }
+}
+
+fn settings_from_wit(s: Settings) -> NativeSettings {
+    NativeSettings {
+        header_table_size: s.header_table_size,
+        enable_push: s.enable_push,
+        max_concurrent_streams: s.max_concurrent_streams,
+        initial_window_size: s.initial_window_size,
+        max_frame_size: s.max_frame_size,
+        max_header_list_size: s.max_header_list_size,
+        enable_connect_protocol: s.enable_connect_protocol,
+        custom: s.custom,
+    }
+}
+
+fn settings_to_wit(s: NativeSettings) -> Settings {
+    Settings {
+        header_table_size: s.header_table_size,
+        enable_push: s.enable_push,
+        max_concurrent_streams: s.max_concurrent_streams,
+        initial_window_size: s.initial_window_size,
+        max_frame_size: s.max_frame_size,
+        max_header_list_size: s.max_header_list_size,
+        enable_connect_protocol: s.enable_connect_protocol,
+        custom: s.custom,
+    }
+}
+
+fn options_from_wit(o: Options) -> NativeOptions {
+    NativeOptions {
+        settings: settings_from_wit(o.settings),
+        scheme: o.scheme,
+        authority: o.authority,
+        max_deflate_dynamic_table_size: o.max_deflate_dynamic_table_size,
+        max_header_list_pairs: o.max_header_list_pairs,
+        max_settings: o.max_settings,
+        max_outstanding_pings: o.max_outstanding_pings,
+        peer_max_concurrent_streams: o.peer_max_concurrent_streams,
+        max_session_invalid_frames: o.max_session_invalid_frames,
+        max_session_rejected_streams: o.max_session_rejected_streams,
+        connection_window_size: o.connection_window_size,
+        stream_high_water_mark: o.stream_high_water_mark,
+        max_continuation_frames: o.max_continuation_frames,
+        ..NativeOptions::default()
+    }
+}
+
+fn options_to_wit(o: NativeOptions) -> Options {
+    Options {
+        settings: settings_to_wit(o.settings),
+        scheme: o.scheme,
+        authority: o.authority,
+        max_deflate_dynamic_table_size: o.max_deflate_dynamic_table_size,
+        max_header_list_pairs: o.max_header_list_pairs,
+        max_settings: o.max_settings,
+        max_outstanding_pings: o.max_outstanding_pings,
+        peer_max_concurrent_streams: o.peer_max_concurrent_streams,
+        max_session_invalid_frames: o.max_session_invalid_frames,
+        max_session_rejected_streams: o.max_session_rejected_streams,
+        connection_window_size: o.connection_window_size,
+        stream_high_water_mark: o.stream_high_water_mark,
+        max_continuation_frames: o.max_continuation_frames,
+    }
+}
+
+fn origin(o: NativeOrigin) -> Origin {
+    match o {
+        NativeOrigin::Local => Origin::Local,
+        NativeOrigin::Remote => Origin::Remote,
+    }
+}
+
+fn headers_event(stream_id: u32, headers: Vec<NativeField>, end_stream: bool) -> HeadersEvent {
+    HeadersEvent {
+        stream_id,
+        headers: fields_to_wit(headers),
+        end_stream,
+    }
+}
+
+fn event_to_wit(e: NativeEvent) -> Event {
+    match e {
+        NativeEvent::Request {
+            stream_id,
+            headers,
+            end_stream,
+        } => Event::Request(headers_event(stream_id, headers, end_stream)),
+        NativeEvent::Response {
+            stream_id,
+            headers,
+            end_stream,
+        } => Event::Response(headers_event(stream_id, headers, end_stream)),
+        NativeEvent::Informational { stream_id, headers } => {
+            Event::Informational(headers_event(stream_id, headers, false))
+        }
+        NativeEvent::Trailers { stream_id, headers } => {
+            Event::Trailers(headers_event(stream_id, headers, true))
+        }
+        NativeEvent::Data {
+            stream_id,
+            data,
+            end_stream,
+        } => Event::Data(DataEvent {
+            stream_id,
+            data: data.to_vec(),
+            end_stream,
+        }),
+        NativeEvent::WantTrailers { stream_id } => Event::WantTrailers(stream_id),
+        NativeEvent::Drain { stream_id } => Event::Drain(stream_id),
+        NativeEvent::StreamReset {
+            stream_id,
+            code,
+            origin: o,
+        } => Event::StreamReset(ResetEvent {
+            stream_id,
+            code: code.0,
+            origin: origin(o),
+        }),
+        NativeEvent::StreamClosed { stream_id, code } => Event::StreamClosed(CloseEvent {
+            stream_id,
+            code: code.0,
+        }),
+        NativeEvent::Ping { payload } => Event::Ping(u64::from_be_bytes(payload)),
+        NativeEvent::PingAck { payload, rtt_ns } => Event::PingAck(PingAckEvent {
+            payload: u64::from_be_bytes(payload),
+            rtt_ns,
+        }),
+        NativeEvent::RemoteSettings { settings } => Event::RemoteSettings(settings_to_wit(settings)),
+        NativeEvent::LocalSettings { settings } => Event::LocalSettings(settings_to_wit(settings)),
+        NativeEvent::GoAway {
+            code,
+            last_stream_id,
+            debug_data,
+            origin: o,
+        } => Event::Goaway(GoawayEvent {
+            code: code.0,
+            last_stream_id,
+            opaque_data: debug_data.to_vec(),
+            origin: origin(o),
+        }),
+        NativeEvent::FrameError {
+            frame_type,
+            code,
+            stream_id,
+        } => Event::FrameError(FrameErrorEvent {
+            frame_type,
+            code: code.0,
+            stream_id,
+        }),
+        NativeEvent::ConnectionError { code, reason } => {
+            Event::ConnectionError(ConnectionError { code: code.0, reason })
+        }
+        NativeEvent::Timeout => Event::Timeout,
+        NativeEvent::Closed { code } => Event::Closed(code.0),
+    }
+}

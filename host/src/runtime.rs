@@ -1,0 +1,262 @@
+//! Compiling the engine component once and instantiating it per connection.
+
+use crate::bindings::{
+    CommandError, ConnectionError, Engine as EngineWorld, EnginePre, Event, HeaderField, Options,
+    RequestOptions, RespondOptions, Role, SessionState, Settings, StreamState,
+};
+use wasmtime::error::Context as _;
+use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// Sizing for the instance pool.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Live connections (instances) the pool holds at once.
+    pub max_connections: u32,
+    /// Linear-memory cap per instance, in bytes.
+    pub max_memory_per_connection: usize,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_connections: 1_000,
+            max_memory_per_connection: 64 << 20,
+        }
+    }
+}
+
+/// Per-instance host state: the WASI context the guest's std needs (no
+/// filesystem, network, environment or arguments are granted).
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The compiled engine component, ready to instantiate.
+pub struct Runtime {
+    engine: Engine,
+    pre: EnginePre<HostState>,
+}
+
+impl Runtime {
+    /// Compiles `wasm` (a component exporting `h2wasm:http2/session`).
+    pub fn new(wasm: &[u8], config: &RuntimeConfig) -> wasmtime::Result<Runtime> {
+        let n = config.max_connections.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        // A std guest needs about three core instances, two tables and one
+        // memory per component instance.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(4))
+            .total_tables(n.saturating_mul(3))
+            .total_memories(n)
+            .max_memory_size(config.max_memory_per_connection);
+        let mut wasm_config = Config::new();
+        wasm_config
+            .wasm_component_model(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm_config).context("creating the wasmtime engine")?;
+        let component =
+            Component::new(&engine, wasm).context("compiling the engine component")?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        let pre = EnginePre::new(
+            linker
+                .instantiate_pre(&component)
+                .context("the component does not fit the engine world")?,
+        )
+        .context("the component does not export h2wasm:http2/session")?;
+        Ok(Runtime { engine, pre })
+    }
+
+    /// Compiles the engine embedded in this binary.
+    pub fn embedded(config: &RuntimeConfig) -> wasmtime::Result<Runtime> {
+        Runtime::new(crate::EMBEDDED_ENGINE, config)
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A fresh instance holding one HTTP/2 connection.
+    pub async fn connect(
+        &self,
+        role: Role,
+        options: &Options,
+        now: u64,
+    ) -> wasmtime::Result<EngineConnection> {
+        let state = HostState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let bindings = self.pre.instantiate_async(&mut store).await?;
+        let created = bindings
+            .h2wasm_http2_session()
+            .connection()
+            .call_create(&mut store, role, options, now)
+            .await?;
+        let conn = created.map_err(|e| wasmtime::format_err!("invalid options: {}", e.reason))?;
+        Ok(EngineConnection {
+            store,
+            bindings,
+            conn,
+        })
+    }
+
+    /// Node's default options, as the engine reports them.
+    pub async fn default_options(&self) -> wasmtime::Result<Options> {
+        let mut store = Store::new(
+            &self.engine,
+            HostState {
+                wasi: WasiCtx::builder().build(),
+                table: ResourceTable::new(),
+            },
+        );
+        let bindings = self.pre.instantiate_async(&mut store).await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_default_options(&mut store)
+            .await
+    }
+}
+
+/// One connection inside its own instance. Every method is one call into
+/// the guest; an `Err` is a trap, after which the instance is unusable and
+/// must be dropped (other connections are unaffected).
+pub struct EngineConnection {
+    store: Store<HostState>,
+    bindings: EngineWorld,
+    conn: ResourceAny,
+}
+
+macro_rules! guest_call {
+    ($self:ident, $method:ident $(, $arg:expr)*) => {
+        $self
+            .bindings
+            .h2wasm_http2_session()
+            .connection()
+            .$method(&mut $self.store, $self.conn $(, $arg)*)
+            .await
+    };
+}
+
+impl EngineConnection {
+    pub async fn receive(
+        &mut self,
+        now: u64,
+        data: &[u8],
+    ) -> wasmtime::Result<Result<(), ConnectionError>> {
+        guest_call!(self, call_receive, now, data)
+    }
+
+    pub async fn handle_timeout(&mut self, now: u64) -> wasmtime::Result<()> {
+        guest_call!(self, call_handle_timeout, now)
+    }
+
+    pub async fn poll_transmit(&mut self, max: u32) -> wasmtime::Result<Vec<u8>> {
+        guest_call!(self, call_poll_transmit, max)
+    }
+
+    pub async fn poll_timeout(&mut self) -> wasmtime::Result<Option<u64>> {
+        guest_call!(self, call_poll_timeout)
+    }
+
+    pub async fn poll_events(&mut self) -> wasmtime::Result<Vec<Event>> {
+        guest_call!(self, call_poll_events)
+    }
+
+    pub async fn request(
+        &mut self,
+        headers: &[HeaderField],
+        options: RequestOptions,
+    ) -> wasmtime::Result<Result<u32, CommandError>> {
+        guest_call!(self, call_request, headers, options)
+    }
+
+    pub async fn respond(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+        options: RespondOptions,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_respond, stream_id, headers, options)
+    }
+
+    pub async fn write(
+        &mut self,
+        stream_id: u32,
+        data: &[u8],
+    ) -> wasmtime::Result<Result<bool, CommandError>> {
+        guest_call!(self, call_write, stream_id, data)
+    }
+
+    pub async fn end(&mut self, stream_id: u32) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_end, stream_id)
+    }
+
+    pub async fn send_trailers(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_send_trailers, stream_id, headers)
+    }
+
+    pub async fn close_stream(
+        &mut self,
+        stream_id: u32,
+        code: u32,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_close_stream, stream_id, code)
+    }
+
+    pub async fn ping(
+        &mut self,
+        now: u64,
+        payload: Option<u64>,
+    ) -> wasmtime::Result<Result<u64, CommandError>> {
+        guest_call!(self, call_ping, now, payload)
+    }
+
+    pub async fn settings(
+        &mut self,
+        settings: &Settings,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_settings, settings)
+    }
+
+    pub async fn close(&mut self) -> wasmtime::Result<()> {
+        guest_call!(self, call_close)
+    }
+
+    pub async fn destroy(&mut self, code: u32) -> wasmtime::Result<()> {
+        guest_call!(self, call_destroy, code)
+    }
+
+    pub async fn state(&mut self) -> wasmtime::Result<SessionState> {
+        guest_call!(self, call_state)
+    }
+
+    pub async fn stream_state(&mut self, stream_id: u32) -> wasmtime::Result<Option<StreamState>> {
+        guest_call!(self, call_stream_state, stream_id)
+    }
+
+    pub async fn remote_settings(&mut self) -> wasmtime::Result<Settings> {
+        guest_call!(self, call_remote_settings)
+    }
+
+    pub async fn is_closed(&mut self) -> wasmtime::Result<bool> {
+        guest_call!(self, call_is_closed)
+    }
+}

@@ -1,0 +1,182 @@
+//! Loads the embedded engine component with wasmtime, runs a client and a
+//! server connection in two separate instances, relays bytes between them,
+//! and completes requests with bodies: the WIT surface end to end.
+
+use h2wasm::bindings::{Event, HeaderField, RequestOptions, RespondOptions, Role};
+use h2wasm::{EngineConnection, Runtime, RuntimeConfig};
+use std::collections::HashMap;
+
+fn field(name: &str, value: &[u8]) -> HeaderField {
+    HeaderField {
+        name: name.into(),
+        value: value.to_vec(),
+        sensitive: false,
+    }
+}
+
+/// Moves bytes both ways until both sides are idle; returns the events
+/// each side produced.
+async fn relay(
+    client: &mut EngineConnection,
+    server: &mut EngineConnection,
+) -> (Vec<Event>, Vec<Event>) {
+    let (mut ce, mut se) = (Vec::new(), Vec::new());
+    loop {
+        let to_server = client.poll_transmit(256 * 1024).await.unwrap();
+        if !to_server.is_empty() {
+            server.receive(0, &to_server).await.unwrap().unwrap();
+        }
+        let to_client = server.poll_transmit(256 * 1024).await.unwrap();
+        if !to_client.is_empty() {
+            client.receive(0, &to_client).await.unwrap().unwrap();
+        }
+        ce.extend(client.poll_events().await.unwrap());
+        se.extend(server.poll_events().await.unwrap());
+        if to_server.is_empty() && to_client.is_empty() {
+            return (ce, se);
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_and_server_instances_exchange_requests_with_bodies() {
+    let runtime = Runtime::embedded(&RuntimeConfig {
+        max_connections: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+
+    // Three POSTs with bodies of different sizes, concurrently.
+    let sizes = [0usize, 70_000, 300_000];
+    let mut sent: HashMap<u32, Vec<u8>> = HashMap::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..size).map(|b| (b * 7 + i) as u8).collect();
+        let id = client
+            .request(
+                &[field(":method", b"POST"), field(":path", b"/echo")],
+                RequestOptions {
+                    end_stream: false,
+                    wait_for_trailers: false,
+                    priority: None,
+                    manual_consume: false,
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        client.write(id, &body).await.unwrap().unwrap();
+        client.end(id).await.unwrap().unwrap();
+        sent.insert(id, body);
+    }
+
+    // The server echoes each body back once the request is complete.
+    let mut received: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut requests = Vec::new();
+    let mut responses: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut finished = 0;
+    for _ in 0..100 {
+        let (ce, se) = relay(&mut client, &mut server).await;
+        for e in se {
+            match e {
+                Event::Request(h) => {
+                    let path = h.headers.iter().find(|f| f.name == ":path").unwrap();
+                    assert_eq!(path.value, b"/echo");
+                    requests.push(h.stream_id);
+                    received.entry(h.stream_id).or_default();
+                    if h.end_stream {
+                        echo(&mut server, h.stream_id, &[]).await;
+                    }
+                }
+                Event::Data(d) => {
+                    received.entry(d.stream_id).or_default().extend(&d.data);
+                    if d.end_stream {
+                        let body = received[&d.stream_id].clone();
+                        echo(&mut server, d.stream_id, &body).await;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for e in ce {
+            match e {
+                Event::Response(h) => {
+                    assert_eq!(h.headers[0].name, ":status");
+                    assert_eq!(h.headers[0].value, b"200");
+                    responses.entry(h.stream_id).or_default();
+                }
+                Event::Data(d) => {
+                    responses.entry(d.stream_id).or_default().extend(&d.data);
+                }
+                Event::StreamClosed(c) => {
+                    assert_eq!(c.code, 0);
+                    finished += 1;
+                }
+                _ => {}
+            }
+        }
+        if finished == sizes.len() {
+            break;
+        }
+    }
+    assert_eq!(requests.len(), sizes.len());
+    assert_eq!(finished, sizes.len(), "every stream closed cleanly");
+    for (id, body) in &sent {
+        assert_eq!(&received[id], body, "request body of stream {id}");
+        assert_eq!(&responses[id], body, "response body of stream {id}");
+    }
+    let state = server.state().await.unwrap();
+    assert_eq!(state.last_proc_stream_id, 5);
+    assert_eq!(client.remote_settings().await.unwrap().max_frame_size, Some(16_384));
+}
+
+async fn echo(server: &mut EngineConnection, id: u32, body: &[u8]) {
+    server
+        .respond(
+            id,
+            &[field(":status", b"200")],
+            RespondOptions {
+                end_stream: false,
+                wait_for_trailers: false,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    server.write(id, body).await.unwrap().unwrap();
+    server.end(id).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn malformed_input_is_an_error_value_not_a_trap() {
+    let runtime = Runtime::embedded(&RuntimeConfig {
+        max_connections: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let options = runtime.default_options().await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    let err = server
+        .receive(0, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("no trap")
+        .expect_err("not an HTTP/2 preface");
+    assert_eq!(err.code, 1, "PROTOCOL_ERROR");
+    let out = server.poll_transmit(4096).await.unwrap();
+    // Walk the frames: the server's SETTINGS, then GOAWAY(PROTOCOL_ERROR).
+    let mut kinds = Vec::new();
+    let mut rest = &out[..];
+    while rest.len() >= 9 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        kinds.push((rest[3], rest[9..9 + len].to_vec()));
+        rest = &rest[9 + len..];
+    }
+    assert_eq!(kinds[0].0, 0x4, "SETTINGS first");
+    let goaway = &kinds.last().unwrap();
+    assert_eq!(goaway.0, 0x7, "GOAWAY last");
+    assert_eq!(goaway.1[4..8], [0, 0, 0, 1], "PROTOCOL_ERROR");
+    assert!(server.is_closed().await.unwrap());
+}
