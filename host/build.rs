@@ -33,11 +33,18 @@ fn main() {
         .join("engine");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "h2wasm-engine", "--release", "--target", "wasm32-wasip2"])
-        .arg("--manifest-path")
-        .arg(root.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir);
+    cmd.args([
+        "build",
+        "-p",
+        "h2wasm-engine",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+    ])
+    .arg("--manifest-path")
+    .arg(root.join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(&target_dir);
     // Flags meant for the host build (coverage, sanitizers, target-cpu)
     // must not leak into the wasm build.
     for var in [
@@ -50,7 +57,9 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| panic!("could not run cargo: {e}"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run cargo: {e}"));
     if !status.success() {
         panic!(
             "building the engine component failed (see above). If the target is \
@@ -58,6 +67,5 @@ fn main() {
         );
     }
     let built = target_dir.join("wasm32-wasip2/release/h2wasm_engine.wasm");
-    std::fs::copy(&built, &dest)
-        .unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }

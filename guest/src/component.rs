@@ -2,7 +2,9 @@
 //! No protocol logic lives here.
 
 use crate::connection::{Connection as Engine, RequestOptions, RespondOptions};
-use crate::error::{CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode};
+use crate::error::{
+    CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
+};
 use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
 use crate::frame::PrioritySpec;
 use crate::headers::HeaderField as NativeField;
@@ -29,8 +31,6 @@ use exports::h2wasm::http2::types::{
 struct Component;
 
 export!(Component);
-
-
 
 impl wit_session::Guest for Component {
     type Connection = ConnectionResource;
@@ -101,7 +101,10 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn receive(&self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
-        self.inner.borrow_mut().receive(now, &data).map_err(conn_error)
+        self.inner
+            .borrow_mut()
+            .receive(now, &data)
+            .map_err(conn_error)
     }
 
     fn handle_timeout(&self, now: u64) {
@@ -492,7 +495,9 @@ fn event_to_wit(e: NativeEvent) -> Event {
             payload: u64::from_be_bytes(payload),
             rtt_ns,
         }),
-        NativeEvent::RemoteSettings { settings } => Event::RemoteSettings(settings_to_wit(settings)),
+        NativeEvent::RemoteSettings { settings } => {
+            Event::RemoteSettings(settings_to_wit(settings))
+        }
         NativeEvent::LocalSettings { settings } => Event::LocalSettings(settings_to_wit(settings)),
         NativeEvent::GoAway {
             code,
@@ -514,9 +519,10 @@ fn event_to_wit(e: NativeEvent) -> Event {
             code: code.0,
             stream_id,
         }),
-        NativeEvent::ConnectionError { code, reason } => {
-            Event::ConnectionError(ConnectionError { code: code.0, reason })
-        }
+        NativeEvent::ConnectionError { code, reason } => Event::ConnectionError(ConnectionError {
+            code: code.0,
+            reason,
+        }),
         NativeEvent::Timeout => Event::Timeout,
         NativeEvent::Closed { code } => Event::Closed(code.0),
     }

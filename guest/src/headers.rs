@@ -109,7 +109,13 @@ pub fn is_connection_specific(name: &[u8]) -> bool {
     )
 }
 
-const REQUEST_PSEUDO: [&[u8]; 5] = [b":method", b":scheme", b":authority", b":path", b":protocol"];
+const REQUEST_PSEUDO: [&[u8]; 5] = [
+    b":method",
+    b":scheme",
+    b":authority",
+    b":path",
+    b":protocol",
+];
 
 /// Validates a received, decoded header block. An `Err` means the message is
 /// malformed (§8.1.1): a stream error of type PROTOCOL_ERROR.
@@ -313,15 +319,18 @@ pub fn apply_request_defaults(fields: &mut Vec<HeaderField>, scheme: &str, autho
     let mut path = take(fields, ":path");
     if !connect || protocol.is_some() {
         scheme_f = scheme_f.or_else(|| {
-            Some(HeaderField::new(":scheme", Bytes::copy_from_slice(scheme.as_bytes())))
+            Some(HeaderField::new(
+                ":scheme",
+                Bytes::copy_from_slice(scheme.as_bytes()),
+            ))
         });
         path = path.or_else(|| Some(HeaderField::new(":path", "/")));
     }
     // Node: `:authority` from the `host` field when given, else the URL.
     let authority_f = take(fields, ":authority").or_else(|| {
-        let value = find(fields, "host")
-            .cloned()
-            .or_else(|| (!authority.is_empty()).then(|| Bytes::copy_from_slice(authority.as_bytes())))?;
+        let value = find(fields, "host").cloned().or_else(|| {
+            (!authority.is_empty()).then(|| Bytes::copy_from_slice(authority.as_bytes()))
+        })?;
         Some(HeaderField::new(":authority", value))
     });
     let pseudo = [Some(method), protocol, scheme_f, authority_f, path];

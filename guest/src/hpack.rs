@@ -189,12 +189,18 @@ mod tests {
     fn sensitive_fields_use_never_indexed_literals() {
         let mut enc = HeaderEncoder::new(4096);
         let mut buf = Vec::new();
-        enc.encode(&[HeaderField::sensitive("authorization", "secret")], &mut buf);
+        enc.encode(
+            &[HeaderField::sensitive("authorization", "secret")],
+            &mut buf,
+        );
         // RFC 7541 §6.2.3: 0001xxxx with literal name (index 0).
         assert_eq!(buf[0], 0x10);
         // Encoding again still sends the literal: nothing entered the table.
         let mut again = Vec::new();
-        enc.encode(&[HeaderField::sensitive("authorization", "secret")], &mut again);
+        enc.encode(
+            &[HeaderField::sensitive("authorization", "secret")],
+            &mut again,
+        );
         assert_eq!(buf, again);
         let mut dec = HeaderDecoder::new(4096);
         assert_eq!(dec.decode(&buf, LIMITS).unwrap()[0].value, "secret");
@@ -222,7 +228,10 @@ mod tests {
     fn invalid_input_is_compression_error() {
         let mut dec = HeaderDecoder::new(4096);
         // Indexed field 70 does not exist in an empty dynamic table.
-        assert_eq!(dec.decode(&[0x80 | 70], LIMITS), Err(DecodeError::Compression));
+        assert_eq!(
+            dec.decode(&[0x80 | 70], LIMITS),
+            Err(DecodeError::Compression)
+        );
         // Truncated integer.
         assert_eq!(dec.decode(&[0x7f], LIMITS), Err(DecodeError::Compression));
         // Size update above our SETTINGS_HEADER_TABLE_SIZE.

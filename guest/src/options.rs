@@ -48,7 +48,12 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            settings: Settings::default(),
+            // Node advertises a 64 KiB header-list limit; it also bounds
+            // how much of a header block we buffer.
+            settings: Settings {
+                max_header_list_size: Some(65_535),
+                ..Settings::default()
+            },
             scheme: "https".into(),
             authority: String::new(),
             max_deflate_dynamic_table_size: 4096,

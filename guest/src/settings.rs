@@ -55,7 +55,10 @@ impl Settings {
     /// Checks every value against RFC 9113 ranges, as both a sender
     /// (before packing or sending) and a receiver must.
     pub fn validate(&self) -> Result<(), ConnectionError> {
-        if self.initial_window_size.is_some_and(|v| v > MAX_WINDOW_SIZE) {
+        if self
+            .initial_window_size
+            .is_some_and(|v| v > MAX_WINDOW_SIZE)
+        {
             return Err(ConnectionError::new(
                 ErrorCode::FLOW_CONTROL_ERROR,
                 "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1",
@@ -141,7 +144,7 @@ impl Settings {
 
     /// Node's `getUnpackedSettings()`: the inverse of [`Settings::pack`].
     pub fn unpack(buf: &[u8]) -> Result<Settings, ConnectionError> {
-        if buf.len() % 6 != 0 {
+        if !buf.len().is_multiple_of(6) {
             return Err(ConnectionError::frame_size(
                 "packed settings length not a multiple of 6",
             ));
@@ -266,8 +269,14 @@ mod tests {
             err(&[(id::INITIAL_WINDOW_SIZE, 1 << 31)]),
             ErrorCode::FLOW_CONTROL_ERROR
         );
-        assert_eq!(err(&[(id::MAX_FRAME_SIZE, 16_383)]), ErrorCode::PROTOCOL_ERROR);
-        assert_eq!(err(&[(id::MAX_FRAME_SIZE, 1 << 24)]), ErrorCode::PROTOCOL_ERROR);
+        assert_eq!(
+            err(&[(id::MAX_FRAME_SIZE, 16_383)]),
+            ErrorCode::PROTOCOL_ERROR
+        );
+        assert_eq!(
+            err(&[(id::MAX_FRAME_SIZE, 1 << 24)]),
+            ErrorCode::PROTOCOL_ERROR
+        );
         assert_eq!(
             err(&[(id::ENABLE_CONNECT_PROTOCOL, 5)]),
             ErrorCode::PROTOCOL_ERROR
@@ -278,9 +287,12 @@ mod tests {
 
     #[test]
     fn later_values_override_and_unknown_are_kept() {
-        let s =
-            Settings::from_params(&[(id::HEADER_TABLE_SIZE, 1), (id::HEADER_TABLE_SIZE, 2), (0x42, 3)])
-                .unwrap();
+        let s = Settings::from_params(&[
+            (id::HEADER_TABLE_SIZE, 1),
+            (id::HEADER_TABLE_SIZE, 2),
+            (0x42, 3),
+        ])
+        .unwrap();
         assert_eq!(s.header_table_size, Some(2));
         assert_eq!(s.custom, vec![(0x42, 3)]);
     }

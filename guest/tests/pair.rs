@@ -49,11 +49,16 @@ fn get_request_and_response_with_body() {
     assert!(req.2);
     // Defaults filled in as Node does.
     let names: Vec<&[u8]> = req.1.iter().map(|f| &f.name[..]).collect();
-    assert_eq!(names, [&b":method"[..], b":scheme", b":authority", b":path"]);
+    assert_eq!(
+        names,
+        [&b":method"[..], b":scheme", b":authority", b":path"]
+    );
     p.server
         .respond(1, status("200"), RespondOptions::default())
         .unwrap();
-    p.server.write(1, Bytes::from_static(b"hello world")).unwrap();
+    p.server
+        .write(1, Bytes::from_static(b"hello world"))
+        .unwrap();
     p.server.end(1).unwrap();
     p.run().unwrap();
     assert!(p.client_events.iter().any(|e| matches!(e,
@@ -78,7 +83,11 @@ fn method_and_path_default_to_get_and_root() {
         )
         .unwrap();
     p.run().unwrap();
-    let Some(Event::Request { headers, .. }) = p.server_events.iter().find(|e| matches!(e, Event::Request { .. })) else {
+    let Some(Event::Request { headers, .. }) = p
+        .server_events
+        .iter()
+        .find(|e| matches!(e, Event::Request { .. }))
+    else {
         panic!("no request");
     };
     let get = |n: &str| h2wasm_engine::headers::find(headers, n).cloned();
@@ -93,7 +102,10 @@ fn method_and_path_default_to_get_and_root() {
 fn echo_body(size: usize) {
     let mut p = Pair::with_defaults().unwrap();
     let payload: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
-    let id = p.client.request(post_fields(), RequestOptions::default()).unwrap();
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
     // Write in uneven chunks; honour backpressure by running the pair.
     for chunk in payload.chunks(7919) {
         p.client.write(id, Bytes::copy_from_slice(chunk)).unwrap();
@@ -106,7 +118,9 @@ fn echo_body(size: usize) {
     p.run().unwrap();
     assert_eq!(body(&p.server_events, id), payload, "request body");
     assert!(ended(&p.server_events, id));
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(payload.clone())).unwrap();
     p.server.end(id).unwrap();
     p.run().unwrap();
@@ -124,9 +138,20 @@ fn bodies_of_edge_sizes_cross_intact() {
 #[test]
 fn large_body_respects_windows_and_max_frame_size() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(vec![7u8; 300_000])).unwrap();
     p.server.end(id).unwrap();
     // Without the client's WINDOW_UPDATEs the server may send only the
@@ -135,15 +160,29 @@ fn large_body_respects_windows_and_max_frame_size() {
     while let Some(b) = p.server.poll_transmit(1 << 20) {
         sent += b.len();
     }
-    assert!(sent < 65_535 + 10_000, "sent {sent} octets without window updates");
+    assert!(
+        sent < 65_535 + 10_000,
+        "sent {sent} octets without window updates"
+    );
     assert!(sent > 65_535);
     p.chunk = 1000;
     p.run().unwrap();
     // Feed what was already taken? It was dropped above, so start over.
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(vec![7u8; 300_000])).unwrap();
     p.server.end(id).unwrap();
     p.run().unwrap();
@@ -164,13 +203,27 @@ fn large_body_respects_windows_and_max_frame_size() {
 fn many_concurrent_streams_interleave() {
     let mut p = Pair::with_defaults().unwrap();
     let ids: Vec<u32> = (0..50)
-        .map(|_| p.client.request(get("/x"), RequestOptions { end_stream: true, ..Default::default() }).unwrap())
+        .map(|_| {
+            p.client
+                .request(
+                    get("/x"),
+                    RequestOptions {
+                        end_stream: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+        })
         .collect();
     p.run().unwrap();
     assert_eq!(request_id(&p.server_events), ids);
     for &id in &ids {
-        p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
-        p.server.write(id, Bytes::from(vec![id as u8; 40_000])).unwrap();
+        p.server
+            .respond(id, status("200"), RespondOptions::default())
+            .unwrap();
+        p.server
+            .write(id, Bytes::from(vec![id as u8; 40_000]))
+            .unwrap();
         p.server.end(id).unwrap();
     }
     p.run().unwrap();
@@ -196,23 +249,51 @@ fn trailers_both_ways() {
     let mut p = Pair::with_defaults().unwrap();
     let id = p
         .client
-        .request(post_fields(), RequestOptions { wait_for_trailers: true, ..Default::default() })
+        .request(
+            post_fields(),
+            RequestOptions {
+                wait_for_trailers: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     p.client.write(id, Bytes::from_static(b"abc")).unwrap();
     p.client.end(id).unwrap();
     p.run().unwrap();
-    assert!(p.client_events.iter().any(|e| matches!(e, Event::WantTrailers { stream_id } if *stream_id == id)));
-    assert!(!ended(&p.server_events, id), "END_STREAM is held for trailers");
-    p.client.send_trailers(id, vec![h("x-checksum", "123")]).unwrap();
+    assert!(
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::WantTrailers { stream_id } if *stream_id == id))
+    );
+    assert!(
+        !ended(&p.server_events, id),
+        "END_STREAM is held for trailers"
+    );
+    p.client
+        .send_trailers(id, vec![h("x-checksum", "123")])
+        .unwrap();
     p.run().unwrap();
     assert!(p.server_events.iter().any(|e| matches!(e,
         Event::Trailers { stream_id, headers } if *stream_id == id && headers[0].name == "x-checksum")));
     p.server
-        .respond(id, status("200"), RespondOptions { wait_for_trailers: true, end_stream: true })
+        .respond(
+            id,
+            status("200"),
+            RespondOptions {
+                wait_for_trailers: true,
+                end_stream: true,
+            },
+        )
         .unwrap();
     p.run().unwrap();
-    assert!(p.server_events.iter().any(|e| matches!(e, Event::WantTrailers { .. })));
-    p.server.send_trailers(id, vec![h("grpc-status", "0")]).unwrap();
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::WantTrailers { .. }))
+    );
+    p.server
+        .send_trailers(id, vec![h("grpc-status", "0")])
+        .unwrap();
     p.run().unwrap();
     assert!(p.client_events.iter().any(|e| matches!(e,
         Event::Trailers { headers, .. } if headers[0].value == "0")));
@@ -224,15 +305,28 @@ fn trailers_may_not_carry_pseudo_headers() {
     let mut p = Pair::with_defaults().unwrap();
     let id = p
         .client
-        .request(post_fields(), RequestOptions { wait_for_trailers: true, ..Default::default() })
+        .request(
+            post_fields(),
+            RequestOptions {
+                wait_for_trailers: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
-    assert!(p.client.send_trailers(id, vec![h(":status", "200")]).is_err());
+    assert!(
+        p.client
+            .send_trailers(id, vec![h(":status", "200")])
+            .is_err()
+    );
 }
 
 #[test]
 fn stream_reset_by_client_reaches_server() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(post_fields(), RequestOptions::default()).unwrap();
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
     p.run().unwrap();
     p.client.close_stream(id, ErrorCode::CANCEL).unwrap();
     p.run().unwrap();
@@ -247,29 +341,83 @@ fn stream_reset_by_client_reaches_server() {
 #[test]
 fn graceful_close_finishes_open_streams_and_refuses_new_ones() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
     p.server.close();
     p.run().unwrap();
-    assert!(p.client_events.iter().any(|e| matches!(e,
-        Event::GoAway { code: ErrorCode::NO_ERROR, last_stream_id: 1, origin: Origin::Remote, .. })));
+    assert!(p.client_events.iter().any(|e| matches!(
+        e,
+        Event::GoAway {
+            code: ErrorCode::NO_ERROR,
+            last_stream_id: 1,
+            origin: Origin::Remote,
+            ..
+        }
+    )));
     assert!(!p.server.is_closed(), "stream 1 still open");
-    assert!(p.client.request(get("/"), RequestOptions::default()).is_err());
-    p.server.respond(id, status("204"), RespondOptions { end_stream: true, ..Default::default() }).unwrap();
+    assert!(
+        p.client
+            .request(get("/"), RequestOptions::default())
+            .is_err()
+    );
+    p.server
+        .respond(
+            id,
+            status("204"),
+            RespondOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
     assert!(p.server.is_closed());
     assert!(p.client.is_closed());
-    assert!(p.server_events.iter().any(|e| matches!(e, Event::Closed { code: ErrorCode::NO_ERROR })));
+    assert!(p.server_events.iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            code: ErrorCode::NO_ERROR
+        }
+    )));
 }
 
 #[test]
 fn goaway_refuses_streams_above_last_id() {
     let mut p = Pair::with_defaults().unwrap();
-    let a = p.client.request(get("/a"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let a = p
+        .client
+        .request(
+            get("/a"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    let b = p.client.request(get("/b"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let b = p
+        .client
+        .request(
+            get("/b"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     // Server says goodbye before it sees stream b.
-    p.server.goaway(ErrorCode::NO_ERROR, Some(a), Bytes::new()).unwrap();
+    p.server
+        .goaway(ErrorCode::NO_ERROR, Some(a), Bytes::new())
+        .unwrap();
     p.run().unwrap();
     assert!(p.client_events.iter().any(|e| matches!(e,
         Event::StreamReset { stream_id, code: ErrorCode::REFUSED_STREAM, .. } if *stream_id == b)));
@@ -280,14 +428,25 @@ fn goaway_refuses_streams_above_last_id() {
 #[test]
 fn destroy_sends_goaway_with_code() {
     let mut p = Pair::with_defaults().unwrap();
-    p.client.request(get("/"), RequestOptions::default()).unwrap();
+    p.client
+        .request(get("/"), RequestOptions::default())
+        .unwrap();
     p.run().unwrap();
     p.client.destroy(ErrorCode::INTERNAL_ERROR);
     p.run().unwrap();
-    assert!(p.server_events.iter().any(|e| matches!(e,
-        Event::GoAway { code: ErrorCode::INTERNAL_ERROR, origin: Origin::Remote, .. })));
+    assert!(p.server_events.iter().any(|e| matches!(
+        e,
+        Event::GoAway {
+            code: ErrorCode::INTERNAL_ERROR,
+            origin: Origin::Remote,
+            ..
+        }
+    )));
     assert!(p.client.is_closed());
-    assert_eq!(closed_code(&p.client_events, 1), Some(ErrorCode::INTERNAL_ERROR));
+    assert_eq!(
+        closed_code(&p.client_events, 1),
+        Some(ErrorCode::INTERNAL_ERROR)
+    );
 }
 
 #[test]
@@ -300,7 +459,11 @@ fn ping_reports_round_trip_time() {
     let back = p.server.poll_transmit(1 << 16).unwrap();
     p.client.receive(5_000, &back).unwrap();
     p.collect();
-    assert!(p.server_events.iter().any(|e| matches!(e, Event::Ping { payload: pl } if *pl == payload)));
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::Ping { payload: pl } if *pl == payload))
+    );
     assert!(p.client_events.iter().any(|e| matches!(e,
         Event::PingAck { payload: pl, rtt_ns: 4_000 } if *pl == payload)));
 }
@@ -321,7 +484,11 @@ fn settings_change_is_acknowledged_and_applied() {
     let mut p = Pair::with_defaults().unwrap();
     p.run().unwrap();
     p.client
-        .settings(Settings { initial_window_size: Some(1 << 20), max_frame_size: Some(1 << 16), ..Default::default() })
+        .settings(Settings {
+            initial_window_size: Some(1 << 20),
+            max_frame_size: Some(1 << 16),
+            ..Default::default()
+        })
         .unwrap();
     // The connection window is separate from SETTINGS (§6.9.2).
     p.client.set_local_window_size(1 << 21).unwrap();
@@ -330,19 +497,43 @@ fn settings_change_is_acknowledged_and_applied() {
     assert_eq!(p.client.pending_settings_acks(), 0);
     assert_eq!(p.client.local_settings().initial_window_size, Some(1 << 20));
     assert_eq!(p.server.remote_settings().max_frame_size, Some(1 << 16));
-    assert!(p.client_events.iter().any(|e| matches!(e, Event::LocalSettings { .. })));
-    assert!(p.server_events.iter().any(|e| matches!(e, Event::RemoteSettings { .. })));
+    assert!(
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::LocalSettings { .. }))
+    );
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::RemoteSettings { .. }))
+    );
     // Larger frames and a larger window now flow.
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(vec![1u8; 200_000])).unwrap();
     p.server.end(id).unwrap();
     p.run().unwrap();
-    let max = p.client_events.iter().filter_map(|e| match e {
-        Event::Data { data, .. } => Some(data.len()),
-        _ => None,
-    }).max().unwrap();
+    let max = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data { data, .. } => Some(data.len()),
+            _ => None,
+        })
+        .max()
+        .unwrap();
     assert_eq!(max, 1 << 16);
     assert_eq!(body(&p.client_events, id).len(), 200_000);
 }
@@ -351,18 +542,35 @@ fn settings_change_is_acknowledged_and_applied() {
 fn initial_window_change_mid_stream_resumes_sending() {
     let mut p = Pair::with_defaults().unwrap();
     p.client
-        .settings(Settings { initial_window_size: Some(0), ..Default::default() })
+        .settings(Settings {
+            initial_window_size: Some(0),
+            ..Default::default()
+        })
         .unwrap();
     p.run().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(vec![3u8; 50_000])).unwrap();
     p.server.end(id).unwrap();
     p.run().unwrap();
     assert!(body(&p.client_events, id).is_empty(), "window is zero");
     p.client
-        .settings(Settings { initial_window_size: Some(65_535), ..Default::default() })
+        .settings(Settings {
+            initial_window_size: Some(65_535),
+            ..Default::default()
+        })
         .unwrap();
     p.run().unwrap();
     assert_eq!(body(&p.client_events, id).len(), 50_000);
@@ -371,13 +579,20 @@ fn initial_window_change_mid_stream_resumes_sending() {
 #[test]
 fn peer_concurrency_limit_refuses_extra_streams() {
     let server = Options {
-        settings: Settings { max_concurrent_streams: Some(2), ..Default::default() },
+        settings: Settings {
+            max_concurrent_streams: Some(2),
+            ..Default::default()
+        },
         ..Options::default()
     };
     let mut p = Pair::new(Options::default(), server).unwrap();
     p.run().unwrap();
-    p.client.request(get("/"), RequestOptions::default()).unwrap();
-    p.client.request(get("/"), RequestOptions::default()).unwrap();
+    p.client
+        .request(get("/"), RequestOptions::default())
+        .unwrap();
+    p.client
+        .request(get("/"), RequestOptions::default())
+        .unwrap();
     assert_eq!(
         p.client.request(get("/"), RequestOptions::default()),
         Err(h2wasm_engine::CommandError::ConcurrencyLimit)
@@ -387,14 +602,32 @@ fn peer_concurrency_limit_refuses_extra_streams() {
 #[test]
 fn backpressure_reports_full_then_drain() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     assert_eq!(p.server.write(id, Bytes::from(vec![0u8; 10_000])), Ok(true));
-    assert_eq!(p.server.write(id, Bytes::from(vec![0u8; 10_000])), Ok(false));
+    assert_eq!(
+        p.server.write(id, Bytes::from(vec![0u8; 10_000])),
+        Ok(false)
+    );
     assert_eq!(p.server.stream_state(id).unwrap().buffer_size, 20_000);
     p.run().unwrap();
-    assert!(p.server_events.iter().any(|e| matches!(e, Event::Drain { stream_id } if *stream_id == id)));
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::Drain { stream_id } if *stream_id == id))
+    );
 }
 
 #[test]
@@ -402,14 +635,27 @@ fn manual_consume_holds_window_updates() {
     let mut p = Pair::with_defaults().unwrap();
     let id = p
         .client
-        .request(get("/"), RequestOptions { end_stream: true, manual_consume: true, ..Default::default() })
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                manual_consume: true,
+                ..Default::default()
+            },
+        )
         .unwrap();
     p.run().unwrap();
-    p.server.respond(id, status("200"), RespondOptions::default()).unwrap();
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
     p.server.write(id, Bytes::from(vec![0u8; 100_000])).unwrap();
     p.server.end(id).unwrap();
     p.run().unwrap();
-    assert_eq!(body(&p.client_events, id).len(), 65_535, "stops at the initial window");
+    assert_eq!(
+        body(&p.client_events, id).len(),
+        65_535,
+        "stops at the initial window"
+    );
     p.client.consume(id, 65_535).unwrap();
     p.run().unwrap();
     assert_eq!(body(&p.client_events, id).len(), 100_000);
@@ -418,16 +664,32 @@ fn manual_consume_holds_window_updates() {
 #[test]
 fn informational_then_final_response() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(post_fields(), RequestOptions::default()).unwrap();
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
     p.run().unwrap();
     p.server.additional_headers(id, status("103")).unwrap();
-    p.server.respond(id, status("200"), RespondOptions { end_stream: true, ..Default::default() }).unwrap();
+    p.server
+        .respond(
+            id,
+            status("200"),
+            RespondOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
-    let kinds: Vec<&str> = p.client_events.iter().filter_map(|e| match e {
-        Event::Informational { .. } => Some("info"),
-        Event::Response { .. } => Some("response"),
-        _ => None,
-    }).collect();
+    let kinds: Vec<&str> = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Informational { .. } => Some("info"),
+            Event::Response { .. } => Some("response"),
+            _ => None,
+        })
+        .collect();
     assert_eq!(kinds, ["info", "response"]);
 }
 
@@ -437,7 +699,16 @@ fn large_header_block_uses_continuation() {
     let big: &'static str = Box::leak("v".repeat(40_000).into_boxed_str());
     let mut fields = get("/");
     fields.push(h("x-big", big));
-    let id = p.client.request(fields, RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            fields,
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
     assert!(p.server_events.iter().any(|e| matches!(e,
         Event::Request { stream_id, headers, .. } if *stream_id == id && headers.iter().any(|f| f.value.len() == 40_000))));
@@ -446,7 +717,16 @@ fn large_header_block_uses_continuation() {
 #[test]
 fn session_state_reports_windows_and_ids() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p.client.request(get("/"), RequestOptions { end_stream: true, ..Default::default() }).unwrap();
+    let id = p
+        .client
+        .request(
+            get("/"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     p.run().unwrap();
     let s = p.server.session_state();
     assert_eq!(s.last_proc_stream_id, id);
@@ -463,7 +743,10 @@ fn idle_timeout_fires() {
     p.server.set_timeout(0, Some(1_000_000));
     assert_eq!(p.server.poll_timeout(), Some(1_000_000));
     p.server.handle_timeout(999_999);
-    assert!(p.server.poll_event().is_none() || !p.server_events.iter().any(|e| matches!(e, Event::Timeout)));
+    assert!(
+        p.server.poll_event().is_none()
+            || !p.server_events.iter().any(|e| matches!(e, Event::Timeout))
+    );
     p.server.handle_timeout(1_000_000);
     p.collect();
     assert!(p.server_events.iter().any(|e| matches!(e, Event::Timeout)));

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "h2wasm", version, about = "HTTP/2 served and fetched by a WebAssembly engine")]
+#[command(
+    name = "h2wasm",
+    version,
+    about = "HTTP/2 served and fetched by a WebAssembly engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -4,8 +4,8 @@ use crate::bindings::{
     CommandError, ConnectionError, Engine as EngineWorld, EnginePre, Event, HeaderField, Options,
     RequestOptions, RespondOptions, Role, SessionState, Settings, StreamState,
 };
-use wasmtime::error::Context as _;
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
+use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -66,8 +66,7 @@ impl Runtime {
             .wasm_component_model(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm_config).context("creating the wasmtime engine")?;
-        let component =
-            Component::new(&engine, wasm).context("compiling the engine component")?;
+        let component = Component::new(&engine, wasm).context("compiling the engine component")?;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
         let pre = EnginePre::new(

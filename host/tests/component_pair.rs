@@ -130,7 +130,10 @@ async fn client_and_server_instances_exchange_requests_with_bodies() {
     }
     let state = server.state().await.unwrap();
     assert_eq!(state.last_proc_stream_id, 5);
-    assert_eq!(client.remote_settings().await.unwrap().max_frame_size, Some(16_384));
+    assert_eq!(
+        client.remote_settings().await.unwrap().max_frame_size,
+        Some(16_384)
+    );
 }
 
 async fn echo(server: &mut EngineConnection, id: u32, body: &[u8]) {

@@ -64,12 +64,13 @@ impl Connection {
         }
         let mut fields = headers::prepare_outgoing(fields, BlockKind::Request)?;
         headers::apply_request_defaults(&mut fields, &self.opts.scheme, &self.opts.authority);
-        let info =
-            headers::check_outgoing_request(&fields, self.remote.enable_connect_protocol)?;
-        if let Some(p) = opts.priority {
-            if p.dependency == id {
-                return Err(CommandError::InvalidArgument("stream cannot depend on itself"));
-            }
+        let info = headers::check_outgoing_request(&fields, self.remote.enable_connect_protocol)?;
+        if let Some(p) = opts.priority
+            && p.dependency == id
+        {
+            return Err(CommandError::InvalidArgument(
+                "stream cannot depend on itself",
+            ));
         }
         self.next_local_id = id.saturating_add(2);
         let mut stream = self.new_stream(id);
@@ -111,7 +112,9 @@ impl Connection {
             return Err(CommandError::WrongRole);
         }
         let fields = headers::prepare_outgoing(fields, BlockKind::Response)?;
-        let status = headers::find(&fields, ":status").cloned().unwrap_or_default();
+        let status = headers::find(&fields, ":status")
+            .cloned()
+            .unwrap_or_default();
         if status.first() == Some(&b'1') {
             return Err(CommandError::InvalidHeader(
                 "1xx status: use additional_headers".into(),
@@ -162,7 +165,9 @@ impl Connection {
             return Err(CommandError::WrongRole);
         }
         let fields = headers::prepare_outgoing(fields, BlockKind::Response)?;
-        let status = headers::find(&fields, ":status").cloned().unwrap_or_default();
+        let status = headers::find(&fields, ":status")
+            .cloned()
+            .unwrap_or_default();
         if status.first() != Some(&b'1') || &status[..] == b"101" {
             return Err(CommandError::InvalidHeader(
                 "additional headers need a 1xx status other than 101".into(),
@@ -287,9 +292,15 @@ impl Connection {
             self.ping_seq.to_be_bytes()
         });
         if self.pings.iter().any(|(p, _)| *p == payload) {
-            return Err(CommandError::InvalidArgument("a ping with this payload is outstanding"));
+            return Err(CommandError::InvalidArgument(
+                "a ping with this payload is outstanding",
+            ));
         }
-        Ping { ack: false, payload }.encode(&mut self.out);
+        Ping {
+            ack: false,
+            payload,
+        }
+        .encode(&mut self.out);
         self.metrics.frames_sent += 1;
         self.pings.push_back((payload, self.now));
         Ok(payload)
@@ -306,7 +317,9 @@ impl Connection {
             return Err(CommandError::InvalidArgument("a server cannot enable push"));
         }
         if settings.custom.len() > crate::settings::MAX_CUSTOM_SETTINGS {
-            return Err(CommandError::InvalidArgument("more than 10 custom settings"));
+            return Err(CommandError::InvalidArgument(
+                "more than 10 custom settings",
+            ));
         }
         if self.local.enable_connect_protocol && settings.enable_connect_protocol == Some(false) {
             return Err(CommandError::InvalidArgument(

@@ -133,7 +133,9 @@ impl Connection {
         if settings.custom.len() > crate::settings::MAX_CUSTOM_SETTINGS {
             return Err(ConnectionError::protocol("more than 10 custom settings"));
         }
-        let conn_window = opts.connection_window_size.max(crate::settings::DEFAULT_WINDOW_SIZE);
+        let conn_window = opts
+            .connection_window_size
+            .max(crate::settings::DEFAULT_WINDOW_SIZE);
         let remote = SettingsValues {
             max_concurrent_streams: opts.peer_max_concurrent_streams,
             ..SettingsValues::default()
@@ -237,11 +239,11 @@ impl Connection {
     /// Advances time; fires the idle timeout when due.
     pub fn handle_timeout(&mut self, now: u64) {
         self.now = self.now.max(now);
-        if let Some(deadline) = self.poll_timeout() {
-            if self.now >= deadline {
-                self.last_activity = self.now;
-                self.events.push_back(Event::Timeout);
-            }
+        if let Some(deadline) = self.poll_timeout()
+            && self.now >= deadline
+        {
+            self.last_activity = self.now;
+            self.events.push_back(Event::Timeout);
         }
     }
 
@@ -250,7 +252,7 @@ impl Connection {
     fn is_peer_initiated(&self, id: u32) -> bool {
         match self.role {
             Role::Server => id % 2 == 1,
-            Role::Client => id % 2 == 0,
+            Role::Client => id.is_multiple_of(2),
         }
     }
 
@@ -303,7 +305,10 @@ impl Connection {
         }
         .encode(&mut self.out);
         self.metrics.frames_sent += 1;
-        self.goaway_sent = Some(self.goaway_sent.map_or(last_stream_id, |l| l.min(last_stream_id)));
+        self.goaway_sent = Some(
+            self.goaway_sent
+                .map_or(last_stream_id, |l| l.min(last_stream_id)),
+        );
         self.events.push_back(Event::GoAway {
             code,
             last_stream_id,
@@ -314,11 +319,12 @@ impl Connection {
 
     /// Adds a stream to the scheduler if it has output to send.
     fn schedule(&mut self, id: u32) {
-        if let Some(s) = self.streams.get_mut(&id) {
-            if !s.scheduled && s.has_pending_output() {
-                s.scheduled = true;
-                self.ready.push_back(id);
-            }
+        if let Some(s) = self.streams.get_mut(&id)
+            && !s.scheduled
+            && s.has_pending_output()
+        {
+            s.scheduled = true;
+            self.ready.push_back(id);
         }
     }
 

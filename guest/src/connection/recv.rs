@@ -95,7 +95,9 @@ impl Connection {
         }
         // §6.10: nothing may interleave with a header block.
         if self.block.is_some() && head.kind != frame::kind::CONTINUATION {
-            return Err(ConnectionError::protocol("frame interleaved with header block"));
+            return Err(ConnectionError::protocol(
+                "frame interleaved with header block",
+            ));
         }
         match Frame::decode(&head, payload) {
             Ok(frame) => self.on_frame(frame),
@@ -181,7 +183,8 @@ impl Connection {
             },
             // Closed and forgotten: treat as closed by an unknown cause.
             Known::Forgotten => match kind {
-                FrameKind::Headers => Violation::Connection(ErrorCode::STREAM_CLOSED),
+                // §5.1.1: a new stream id must exceed every earlier one.
+                FrameKind::Headers => Violation::Connection(ErrorCode::PROTOCOL_ERROR),
                 FrameKind::Data => Violation::Stream(ErrorCode::STREAM_CLOSED),
                 _ => Violation::Ignore,
             },
@@ -343,7 +346,9 @@ impl Connection {
     fn on_continuation(&mut self, c: Continuation) -> Result<(), ConnectionError> {
         let max_frames = self.opts.max_continuation_frames;
         let Some(block) = self.block.as_mut() else {
-            return Err(ConnectionError::protocol("CONTINUATION without a header block"));
+            return Err(ConnectionError::protocol(
+                "CONTINUATION without a header block",
+            ));
         };
         if block.stream_id != c.stream_id {
             return Err(ConnectionError::protocol("CONTINUATION on another stream"));
@@ -358,11 +363,11 @@ impl Connection {
         }
         block.fragment.extend_from_slice(&c.fragment);
         self.check_block_size()?;
-        if c.end_headers {
-            if let Some(block) = self.block.take() {
-                let fragment = block.fragment.freeze();
-                return self.on_header_block(block.stream_id, block.kind, &fragment);
-            }
+        if c.end_headers
+            && let Some(block) = self.block.take()
+        {
+            let fragment = block.fragment.freeze();
+            return self.on_header_block(block.stream_id, block.kind, &fragment);
         }
         Ok(())
     }
@@ -425,10 +430,8 @@ impl Connection {
     ) -> Result<(), ConnectionError> {
         let known = self.classify(id);
         let opens_stream = matches!(known, Known::Idle);
-        if opens_stream {
-            if self.role == Role::Client || !self.is_peer_initiated(id) {
-                return Err(ConnectionError::protocol("HEADERS opened an idle stream"));
-            }
+        if opens_stream && (self.role == Role::Client || !self.is_peer_initiated(id)) {
+            return Err(ConnectionError::protocol("HEADERS opened an idle stream"));
         }
         if !self.recv_transition(id, FrameKind::Headers, end_stream)? {
             return Ok(());
@@ -631,13 +634,11 @@ impl Connection {
             .streams
             .get(&id)
             .is_some_and(|s| s.expected_len.is_some_and(|n| n != s.received_len));
-        let check = check.and_then(|()| {
-            if short {
-                Err("DATA shorter than content-length")
-            } else {
-                Ok(())
-            }
-        });
+        let check = if short {
+            check.and(Err("DATA shorter than content-length"))
+        } else {
+            check
+        };
         if let Err(reason) = check {
             return self.stream_error(StreamError {
                 stream_id: id,
@@ -664,9 +665,15 @@ impl Connection {
         promised_id: u32,
         _decoded: Result<Vec<HeaderField>, DecodeError>,
     ) -> Result<(), ConnectionError> {
-        if !self.local.enable_push && self.pending_local.iter().all(|s| s.enable_push != Some(true))
+        if !self.local.enable_push
+            && self
+                .pending_local
+                .iter()
+                .all(|s| s.enable_push != Some(true))
         {
-            return Err(ConnectionError::protocol("PUSH_PROMISE when push is disabled"));
+            return Err(ConnectionError::protocol(
+                "PUSH_PROMISE when push is disabled",
+            ));
         }
         if promised_id == 0 || !self.is_peer_initiated(promised_id) || !self.is_idle(promised_id) {
             return Err(ConnectionError::protocol("invalid promised stream id"));
@@ -684,7 +691,8 @@ impl Connection {
         }
         self.max_peer_id = promised_id;
         self.write_rst(promised_id, ErrorCode::CANCEL);
-        self.closed.insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
+        self.closed
+            .insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
         Ok(())
     }
 
@@ -777,7 +785,9 @@ impl Connection {
             return Err(ConnectionError::protocol("server sent ENABLE_PUSH 1"));
         }
         if self.remote.enable_connect_protocol && s.enable_connect_protocol == Some(false) {
-            return Err(ConnectionError::protocol("ENABLE_CONNECT_PROTOCOL turned off"));
+            return Err(ConnectionError::protocol(
+                "ENABLE_CONNECT_PROTOCOL turned off",
+            ));
         }
         self.queue_control_ack()?;
         crate::frame::encode_settings_ack(&mut self.out);
@@ -845,13 +855,16 @@ impl Connection {
 
     fn on_ping(&mut self, p: Ping) -> Result<(), ConnectionError> {
         if p.ack {
-            if let Some(pos) = self.pings.iter().position(|(payload, _)| *payload == p.payload) {
-                if let Some((payload, sent)) = self.pings.remove(pos) {
-                    self.events.push_back(Event::PingAck {
-                        payload,
-                        rtt_ns: self.now.saturating_sub(sent),
-                    });
-                }
+            if let Some(pos) = self
+                .pings
+                .iter()
+                .position(|(payload, _)| *payload == p.payload)
+                && let Some((payload, sent)) = self.pings.remove(pos)
+            {
+                self.events.push_back(Event::PingAck {
+                    payload,
+                    rtt_ns: self.now.saturating_sub(sent),
+                });
             }
             return Ok(());
         }

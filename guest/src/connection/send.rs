@@ -55,7 +55,12 @@ impl Connection {
             end_stream,
             priority,
         } = start;
-        let first_room = frame_max - if priority.is_some() { PrioritySpec::LEN } else { 0 };
+        let first_room = frame_max
+            - if priority.is_some() {
+                PrioritySpec::LEN
+            } else {
+                0
+            };
         let mut rest = &block[..];
         let first_len = rest.len().min(first_room);
         let end_headers = first_len == rest.len();

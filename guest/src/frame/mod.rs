@@ -74,7 +74,10 @@ pub enum Frame {
     WindowUpdate(WindowUpdate),
     Continuation(Continuation),
     /// A frame type this implementation does not know: ignored (§5.5).
-    Unknown { kind: u8, stream_id: u32 },
+    Unknown {
+        kind: u8,
+        stream_id: u32,
+    },
 }
 
 impl Frame {

@@ -8,7 +8,9 @@ use bytes::Bytes;
 /// padding took (Pad Length field plus pad bytes).
 pub(super) fn strip(mut payload: Bytes) -> Result<(Bytes, usize), ConnectionError> {
     let Some(&pad_len) = payload.first() else {
-        return Err(ConnectionError::frame_size("padded frame has no pad length"));
+        return Err(ConnectionError::frame_size(
+            "padded frame has no pad length",
+        ));
     };
     let pad_len = usize::from(pad_len);
     // "If the length of the padding is the length of the frame payload or

@@ -19,7 +19,7 @@ impl SettingsFrame {
         if ack && !payload.is_empty() {
             return Err(ConnectionError::frame_size("SETTINGS ACK with a payload").into());
         }
-        if payload.len() % 6 != 0 {
+        if !payload.len().is_multiple_of(6) {
             return Err(ConnectionError::frame_size("SETTINGS length not a multiple of 6").into());
         }
         let params = payload

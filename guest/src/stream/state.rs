@@ -41,8 +41,14 @@ pub enum FrameKind {
 /// Something that happens to a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
-    Send { kind: FrameKind, end_stream: bool },
-    Recv { kind: FrameKind, end_stream: bool },
+    Send {
+        kind: FrameKind,
+        end_stream: bool,
+    },
+    Recv {
+        kind: FrameKind,
+        end_stream: bool,
+    },
     /// RST_STREAM with this code, sent or received.
     SendReset(ErrorCode),
     RecvReset(ErrorCode),
@@ -116,70 +122,163 @@ impl State {
             (_, Send { kind: Priority, .. } | Recv { kind: Priority, .. }) => Ok(self),
 
             // idle
-            (Idle, Send { kind: Headers, end_stream }) => {
-                Ok(if end_stream { HalfClosedLocal } else { Open })
-            }
-            (Idle, Recv { kind: Headers, end_stream }) => {
-                Ok(if end_stream { HalfClosedRemote } else { Open })
-            }
-            (Idle, Send { kind: PushPromise, .. }) => Ok(ReservedLocal),
-            (Idle, Recv { kind: PushPromise, .. }) => Ok(ReservedRemote),
+            (
+                Idle,
+                Send {
+                    kind: Headers,
+                    end_stream,
+                },
+            ) => Ok(if end_stream { HalfClosedLocal } else { Open }),
+            (
+                Idle,
+                Recv {
+                    kind: Headers,
+                    end_stream,
+                },
+            ) => Ok(if end_stream { HalfClosedRemote } else { Open }),
+            (
+                Idle,
+                Send {
+                    kind: PushPromise, ..
+                },
+            ) => Ok(ReservedLocal),
+            (
+                Idle,
+                Recv {
+                    kind: PushPromise, ..
+                },
+            ) => Ok(ReservedRemote),
             (Idle, Recv { .. }) => Err(Violation::Connection(ErrorCode::PROTOCOL_ERROR)),
             (Idle, Send { .. }) => Err(Violation::NotAllowed),
 
             // reserved (local): we may send HEADERS; the peer only
             // WINDOW_UPDATE (and PRIORITY / RST, handled above).
-            (ReservedLocal, Send { kind: Headers, end_stream }) => Ok(if end_stream {
+            (
+                ReservedLocal,
+                Send {
+                    kind: Headers,
+                    end_stream,
+                },
+            ) => Ok(if end_stream {
                 Closed(Cause::EndStream { remote_last: false })
             } else {
                 HalfClosedRemote
             }),
             (ReservedLocal, Send { .. }) => Err(Violation::NotAllowed),
-            (ReservedLocal, Recv { kind: WindowUpdate, .. }) => Ok(self),
+            (
+                ReservedLocal,
+                Recv {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
             (ReservedLocal, Recv { .. }) => Err(Violation::Connection(ErrorCode::PROTOCOL_ERROR)),
 
             // reserved (remote): the peer may send HEADERS; we only
             // WINDOW_UPDATE.
-            (ReservedRemote, Recv { kind: Headers, end_stream }) => Ok(if end_stream {
+            (
+                ReservedRemote,
+                Recv {
+                    kind: Headers,
+                    end_stream,
+                },
+            ) => Ok(if end_stream {
                 Closed(Cause::EndStream { remote_last: true })
             } else {
                 HalfClosedLocal
             }),
-            (ReservedRemote, Recv { .. }) => {
-                Err(Violation::Connection(ErrorCode::PROTOCOL_ERROR))
-            }
-            (ReservedRemote, Send { kind: WindowUpdate, .. }) => Ok(self),
+            (ReservedRemote, Recv { .. }) => Err(Violation::Connection(ErrorCode::PROTOCOL_ERROR)),
+            (
+                ReservedRemote,
+                Send {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
             (ReservedRemote, Send { .. }) => Err(Violation::NotAllowed),
 
             // open
-            (Open, Send { kind: Headers | Data, end_stream }) => {
-                closed_local(end_stream, HalfClosedLocal)
-            }
-            (Open, Recv { kind: Headers | Data, end_stream }) => {
-                closed_local(end_stream, HalfClosedRemote)
-            }
-            (Open, Send { kind: WindowUpdate | PushPromise, .. }) => Ok(self),
-            (Open, Recv { kind: WindowUpdate, .. }) => Ok(self),
-            (Open | HalfClosedLocal, Recv { kind: PushPromise, .. }) => Ok(self),
+            (
+                Open,
+                Send {
+                    kind: Headers | Data,
+                    end_stream,
+                },
+            ) => closed_local(end_stream, HalfClosedLocal),
+            (
+                Open,
+                Recv {
+                    kind: Headers | Data,
+                    end_stream,
+                },
+            ) => closed_local(end_stream, HalfClosedRemote),
+            (
+                Open,
+                Send {
+                    kind: WindowUpdate | PushPromise,
+                    ..
+                },
+            ) => Ok(self),
+            (
+                Open,
+                Recv {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
+            (
+                Open | HalfClosedLocal,
+                Recv {
+                    kind: PushPromise, ..
+                },
+            ) => Ok(self),
 
             // half-closed (local): we send only WINDOW_UPDATE (PRIORITY, RST).
-            (HalfClosedLocal, Recv { kind: Headers | Data, end_stream }) => closed_local(
-                end_stream,
-                Closed(Cause::EndStream { remote_last: true }),
-            ),
-            (HalfClosedLocal, Recv { kind: WindowUpdate, .. }) => Ok(self),
-            (HalfClosedLocal, Send { kind: WindowUpdate, .. }) => Ok(self),
+            (
+                HalfClosedLocal,
+                Recv {
+                    kind: Headers | Data,
+                    end_stream,
+                },
+            ) => closed_local(end_stream, Closed(Cause::EndStream { remote_last: true })),
+            (
+                HalfClosedLocal,
+                Recv {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
+            (
+                HalfClosedLocal,
+                Send {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
             (HalfClosedLocal, Send { .. }) => Err(Violation::NotAllowed),
 
             // half-closed (remote): anything but WINDOW_UPDATE, PRIORITY or
             // RST_STREAM from the peer is a stream error STREAM_CLOSED.
-            (HalfClosedRemote, Send { kind: Headers | Data, end_stream }) => closed_local(
-                end_stream,
-                Closed(Cause::EndStream { remote_last: false }),
-            ),
-            (HalfClosedRemote, Send { kind: PushPromise, .. }) => Ok(self),
-            (HalfClosedRemote, Send { kind: WindowUpdate, .. }) => Err(Violation::NotAllowed),
-            (HalfClosedRemote, Recv { kind: WindowUpdate, .. }) => Ok(self),
+            (
+                HalfClosedRemote,
+                Send {
+                    kind: Headers | Data,
+                    end_stream,
+                },
+            ) => closed_local(end_stream, Closed(Cause::EndStream { remote_last: false })),
+            (
+                HalfClosedRemote,
+                Send {
+                    kind: PushPromise, ..
+                },
+            ) => Ok(self),
+            (
+                HalfClosedRemote,
+                Send {
+                    kind: WindowUpdate, ..
+                },
+            ) => Err(Violation::NotAllowed),
+            (
+                HalfClosedRemote,
+                Recv {
+                    kind: WindowUpdate, ..
+                },
+            ) => Ok(self),
             (HalfClosedRemote, Recv { .. }) => Err(Violation::Stream(ErrorCode::STREAM_CLOSED)),
 
             // closed

@@ -28,10 +28,9 @@ pub fn body(events: &[Event], stream: u32) -> Vec<u8> {
         if let Event::Data {
             stream_id, data, ..
         } = e
+            && *stream_id == stream
         {
-            if *stream_id == stream {
-                out.extend_from_slice(data);
-            }
+            out.extend_from_slice(data);
         }
     }
     out
@@ -132,7 +131,10 @@ impl RawPeer {
             authority: "example.com".into(),
             ..Options::default()
         };
-        let conn = Connection::new(Role::Client, opts, 0).unwrap();
+        let mut conn = Connection::new(Role::Client, opts, 0).unwrap();
+        // Strip the client magic so only frames remain to parse.
+        let first = conn.poll_transmit(PREFACE.len()).unwrap();
+        assert_eq!(&first[..], &PREFACE[..]);
         let mut p = RawPeer::new(conn);
         let mut hello = BytesMut::new();
         frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
@@ -187,10 +189,7 @@ impl RawPeer {
         while let Some(bytes) = self.conn.poll_transmit(1 << 20) {
             self.pending.extend_from_slice(&bytes);
         }
-        loop {
-            let Some(head) = FrameHeader::parse(&self.pending) else {
-                break;
-            };
+        while let Some(head) = FrameHeader::parse(&self.pending) {
             let total = 9 + head.length as usize;
             if self.pending.len() < total {
                 break;
