@@ -1,0 +1,106 @@
+use super::*;
+
+const LIMITS: DecodeLimits = DecodeLimits {
+    max_list_size: 65_536,
+    max_pairs: 128,
+};
+
+fn fields(pairs: &[(&'static str, &'static str)]) -> Vec<HeaderField> {
+    pairs.iter().map(|&(n, v)| HeaderField::new(n, v)).collect()
+}
+
+#[test]
+fn round_trip_across_blocks_keeps_tables_in_sync() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut dec = HeaderDecoder::new(4096);
+    let a = fields(&[(":method", "GET"), ("x-custom", "one"), ("accept", "*/*")]);
+    for _ in 0..3 {
+        let mut buf = Vec::new();
+        enc.encode(&a, &mut buf);
+        assert_eq!(dec.decode(&buf, LIMITS).unwrap(), a);
+    }
+}
+
+#[test]
+fn sensitive_fields_use_never_indexed_literals() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut buf = Vec::new();
+    enc.encode(
+        &[HeaderField::sensitive("authorization", "secret")],
+        &mut buf,
+    );
+    // RFC 7541 §6.2.3: 0001xxxx with literal name (index 0).
+    assert_eq!(buf[0], 0x10);
+    // Encoding again still sends the literal: nothing entered the table.
+    let mut again = Vec::new();
+    enc.encode(
+        &[HeaderField::sensitive("authorization", "secret")],
+        &mut again,
+    );
+    assert_eq!(buf, again);
+    let mut dec = HeaderDecoder::new(4096);
+    assert_eq!(dec.decode(&buf, LIMITS).unwrap()[0].value, "secret");
+}
+
+#[test]
+fn peer_table_size_change_emits_size_update_first() {
+    let mut enc = HeaderEncoder::new(4096);
+    enc.set_peer_table_size(0);
+    let mut buf = Vec::new();
+    enc.encode(&fields(&[("x", "y")]), &mut buf);
+    assert_eq!(buf[0], 0x20, "size update to 0 leads the block");
+    let mut dec = HeaderDecoder::new(4096);
+    assert!(dec.decode(&buf, LIMITS).is_ok());
+}
+
+#[test]
+fn table_size_is_capped_by_max_deflate_size() {
+    let mut enc = HeaderEncoder::new(4096);
+    enc.set_peer_table_size(1 << 20);
+    assert_eq!(enc.table_size(), 4096);
+}
+
+#[test]
+fn invalid_input_is_compression_error() {
+    let mut dec = HeaderDecoder::new(4096);
+    // Indexed field 70 does not exist in an empty dynamic table.
+    assert_eq!(
+        dec.decode(&[0x80 | 70], LIMITS),
+        Err(DecodeError::Compression)
+    );
+    // Truncated integer.
+    assert_eq!(dec.decode(&[0x7f], LIMITS), Err(DecodeError::Compression));
+    // Size update above our SETTINGS_HEADER_TABLE_SIZE.
+    let mut small = HeaderDecoder::new(100);
+    assert_eq!(
+        small.decode(&[0x3f, 0xe1, 0x1f, 0x82], LIMITS),
+        Err(DecodeError::Compression)
+    );
+}
+
+#[test]
+fn hpack_bomb_is_bounded_by_list_size() {
+    let mut enc = HeaderEncoder::new(4096);
+    let big = "v".repeat(4000);
+    let mut buf = Vec::new();
+    enc.encode(&[HeaderField::new("bomb", big.clone())], &mut buf);
+    // 1000 one-byte references to the 4 KB entry: ~4 MB if expanded.
+    let idx = buf.len();
+    enc.encode(&vec![HeaderField::new("bomb", big); 1000], &mut buf);
+    assert!(buf.len() - idx < 2000);
+    let mut dec = HeaderDecoder::new(4096);
+    assert_eq!(dec.decode(&buf, LIMITS), Err(DecodeError::TooLarge));
+}
+
+#[test]
+fn pair_limit() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut buf = Vec::new();
+    enc.encode(&vec![HeaderField::new("a", "b"); 5], &mut buf);
+    let mut dec = HeaderDecoder::new(4096);
+    let limits = DecodeLimits {
+        max_pairs: 4,
+        ..LIMITS
+    };
+    assert_eq!(dec.decode(&buf, limits), Err(DecodeError::TooLarge));
+}
