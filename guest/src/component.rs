@@ -411,6 +411,7 @@ fn options_from_wit(o: Options) -> NativeOptions {
         connection_window_size: o.connection_window_size,
         stream_high_water_mark: o.stream_high_water_mark,
         max_continuation_frames: o.max_continuation_frames,
+        manual_consume: o.manual_consume,
         ..NativeOptions::default()
     }
 }
@@ -430,6 +431,7 @@ fn options_to_wit(o: NativeOptions) -> Options {
         connection_window_size: o.connection_window_size,
         stream_high_water_mark: o.stream_high_water_mark,
         max_continuation_frames: o.max_continuation_frames,
+        manual_consume: o.manual_consume,
     }
 }
 

@@ -149,15 +149,83 @@ impl HeaderDecoder {
             return Err(DecodeError::TooLarge);
         }
         let all: Bytes = scratch.split().freeze();
+        let mut never_indexed = never_indexed_flags(block).into_iter().flatten();
         Ok(spans
             .into_iter()
             .map(|(start, n, v)| HeaderField {
                 name: all.slice(start..start + n),
                 value: all.slice(start + n..start + n + v),
-                sensitive: false,
+                sensitive: never_indexed.next().unwrap_or(false),
             })
             .collect())
     }
+}
+
+/// Which fields of a (valid) block use the never-indexed representation
+/// (RFC 7541 §6.2.3), in field order. The `hpack` crate does not report it,
+/// so the block's representations are walked here: integers and string
+/// lengths only, nothing is decoded. `None` if the walk fails.
+fn never_indexed_flags(block: &[u8]) -> Option<Vec<bool>> {
+    let mut flags = Vec::new();
+    let mut pos = 0;
+    while let Some(&first) = block.get(pos) {
+        if first & 0x80 != 0 {
+            // Indexed field.
+            pos = skip_integer(block, pos, 7)?;
+            flags.push(false);
+        } else if first & 0xe0 == 0x20 {
+            // Dynamic table size update: not a field.
+            pos = skip_integer(block, pos, 5)?;
+        } else {
+            let (prefix, never) = if first & 0x40 != 0 {
+                (6, false)
+            } else {
+                (4, first & 0xf0 == 0x10)
+            };
+            let name_index_zero = first & ((1u8 << prefix) - 1) == 0;
+            pos = skip_integer(block, pos, prefix)?;
+            if name_index_zero {
+                pos = skip_string(block, pos)?;
+            }
+            pos = skip_string(block, pos)?;
+            flags.push(never);
+        }
+    }
+    Some(flags)
+}
+
+/// Reads an HPACK integer with an N-bit prefix starting at `pos`.
+fn read_integer(block: &[u8], pos: usize, prefix: u8) -> Option<(usize, usize)> {
+    let mask = (1u16 << prefix) - 1;
+    let first = u16::from(*block.get(pos)?) & mask;
+    if first < mask {
+        return Some((usize::from(first), pos + 1));
+    }
+    let mut value = usize::from(first);
+    let mut shift = 0u32;
+    let mut i = pos + 1;
+    loop {
+        let b = *block.get(i)?;
+        i += 1;
+        value = value.checked_add(usize::from(b & 0x7f).checked_shl(shift)?)?;
+        if b & 0x80 == 0 {
+            return Some((value, i));
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+}
+
+fn skip_integer(block: &[u8], pos: usize, prefix: u8) -> Option<usize> {
+    read_integer(block, pos, prefix).map(|(_, next)| next)
+}
+
+fn skip_string(block: &[u8], pos: usize) -> Option<usize> {
+    let (len, start) = read_integer(block, pos, 7)?;
+    let end = start.checked_add(len)?;
+    (end <= block.len()).then_some(end)
 }
 
 #[cfg(test)]

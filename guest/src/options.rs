@@ -43,6 +43,10 @@ pub struct Options {
     pub max_outbound_control: u32,
     /// Closed streams remembered to classify late frames (§5.1).
     pub max_closed_streams: u32,
+    /// Streams the peer opens deliver DATA without consuming it; the
+    /// application calls `consume` as it processes data, so a slow consumer
+    /// throttles the peer through flow control instead of buffering.
+    pub manual_consume: bool,
 }
 
 impl Default for Options {
@@ -68,6 +72,7 @@ impl Default for Options {
             max_continuation_frames: 64,
             max_outbound_control: 1 << 20,
             max_closed_streams: 256,
+            manual_consume: false,
         }
     }
 }

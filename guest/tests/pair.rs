@@ -751,3 +751,82 @@ fn idle_timeout_fires() {
     p.collect();
     assert!(p.server_events.iter().any(|e| matches!(e, Event::Timeout)));
 }
+
+#[test]
+fn response_body_then_trailers_after_request_ended() {
+    let mut p = Pair::with_defaults().unwrap();
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
+    p.client
+        .write(id, Bytes::from_static(b"hello echo"))
+        .unwrap();
+    p.client.end(id).unwrap();
+    p.run().unwrap();
+    p.server
+        .respond(
+            id,
+            status("200"),
+            RespondOptions {
+                wait_for_trailers: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    p.run().unwrap();
+    p.server
+        .write(id, Bytes::from_static(b"hello echo"))
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id), b"hello echo");
+    p.server.end(id).unwrap();
+    p.run().unwrap();
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::WantTrailers { .. }))
+    );
+    p.server
+        .send_trailers(id, vec![h("x-echo-bytes", "10")])
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::NO_ERROR));
+}
+
+#[test]
+fn response_started_before_request_body_arrives() {
+    let mut p = Pair::with_defaults().unwrap();
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
+    p.run().unwrap();
+    p.server
+        .respond(
+            id,
+            status("200"),
+            RespondOptions {
+                wait_for_trailers: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    p.client
+        .write(id, Bytes::from_static(b"hello echo"))
+        .unwrap();
+    p.client.end(id).unwrap();
+    p.run().unwrap();
+    p.server.consume(id, 10).unwrap();
+    p.server
+        .write(id, Bytes::from_static(b"hello echo"))
+        .unwrap();
+    p.server.end(id).unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id), b"hello echo");
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::WantTrailers { .. }))
+    );
+}

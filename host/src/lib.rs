@@ -2,8 +2,21 @@
 //! drives it. One [`Runtime`] per process compiles the component once; each
 //! HTTP/2 connection gets its own [`EngineConnection`] — its own `Store` and
 //! instance from the pooling allocator — so a trap ends that connection only.
+//!
+//! - [`server::Server`] accepts TCP (and TLS with ALPN `h2`) connections and
+//!   runs an [`app::App`] for every request stream; [`pump::serve_connection`]
+//!   does the same for any byte stream you already have.
+//! - [`client::fetch`] sends requests over one connection.
 
+pub mod app;
+pub mod apps;
+pub mod client;
+mod clock;
+mod convert;
+pub mod pump;
 pub mod runtime;
+pub mod server;
+pub mod tls;
 
 pub use runtime::{EngineConnection, Runtime, RuntimeConfig};
 
@@ -17,8 +30,8 @@ pub mod bindings {
 
     pub use exports::h2wasm::http2::session::{RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
-        CommandError, ConnectionError, Event, HeaderField, Options, Origin, Role, SessionState,
-        Settings, StreamState,
+        CommandError, ConnectionError, Event, HeaderField, Metrics, Options, Origin, Role,
+        SessionState, Settings, StreamState,
     };
 }
 

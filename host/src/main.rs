@@ -1,13 +1,25 @@
-//! The `h2wasm` command.
+//! The `h2wasm` command: serve and fetch over HTTP/2 with the engine
+//! running as a WebAssembly component.
 
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use h2wasm::app::SharedApp;
+use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
+use h2wasm::tls::Trust;
+use h2wasm::{Runtime, RuntimeConfig};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
     name = "h2wasm",
     version,
-    about = "HTTP/2 served and fetched by a WebAssembly engine"
+    about = "HTTP/2 served and fetched by an engine running as a WebAssembly component"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -16,26 +28,105 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve a directory, or the built-in site, over HTTP/2 (TLS by default).
+    Serve(ServeArgs),
+    /// Fetch URLs over one HTTP/2 connection, concurrently.
+    Get(GetArgs),
     /// Load the engine component and print its default settings.
-    Info {
-        /// Load this engine component instead of the embedded one.
-        #[arg(long, value_name = "FILE.wasm")]
-        engine: Option<std::path::PathBuf>,
-    },
-    /// Serve HTTP/2 (arrives with the runner: see the README).
-    Serve,
+    Info(EngineArg),
+}
+
+#[derive(Args)]
+struct EngineArg {
+    /// Load this engine component instead of the embedded one.
+    #[arg(long, value_name = "FILE.wasm")]
+    engine: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Directory to serve; without it, a built-in site (index page and /echo).
+    dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --h2c].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Cleartext HTTP/2 with prior knowledge instead of TLS.
+    #[arg(long)]
+    h2c: bool,
+    /// Certificate chain (PEM); without it a development certificate is generated.
+    #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "h2c")]
+    cert: Option<PathBuf>,
+    /// Private key (PEM) for --cert.
+    #[arg(long, value_name = "FILE", requires = "cert", conflicts_with = "h2c")]
+    key: Option<PathBuf>,
+    /// Live connections to size the instance pool for.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_connections: u32,
+    /// Seconds open streams may take to finish after SIGINT/SIGTERM.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    grace: u64,
+    #[command(flatten)]
+    engine: EngineArg,
+}
+
+#[derive(Args)]
+struct GetArgs {
+    /// URLs on one origin (same scheme, host and port).
+    #[arg(required = true, value_name = "URL")]
+    urls: Vec<String>,
+    /// Request method [default: GET, or POST with -d].
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    method: Option<String>,
+    /// Extra request header, 'name: value' (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    headers: Vec<String>,
+    /// Request body; @FILE reads it from a file.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    data: Option<String>,
+    /// Write the body of the corresponding URL to FILE (repeatable, in URL order).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Vec<PathBuf>,
+    /// Print the response status and headers before the body.
+    #[arg(short = 'i', long = "include")]
+    include: bool,
+    /// Print settings, streams, resets and GOAWAY to stderr.
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// Use cleartext HTTP/2 for http:// URLs without negotiation.
+    #[arg(long)]
+    prior_knowledge: bool,
+    /// Do not verify the server certificate.
+    #[arg(short = 'k', long)]
+    insecure: bool,
+    /// Trust only the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    cacert: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArg,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Info { engine } => info(engine),
-        Command::Serve => Err(anyhow::anyhow!(
-            "`h2wasm serve` is not available yet: the TCP/TLS runner is the next milestone"
-        )),
+    init_logging();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("h2wasm: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Get(args) => get(args).await,
+            Command::Info(args) => info(args).await,
+        }
+    });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("h2wasm: {e:#}");
             ExitCode::FAILURE
@@ -43,22 +134,241 @@ fn main() -> ExitCode {
     }
 }
 
-fn info(engine: Option<std::path::PathBuf>) -> anyhow::Result<()> {
-    let wasm = match &engine {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
-        None => h2wasm::EMBEDDED_ENGINE.to_vec(),
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,h2wasm=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn load_runtime(engine: &EngineArg, max_connections: u32) -> anyhow::Result<Runtime> {
+    let config = RuntimeConfig {
+        max_connections,
+        ..RuntimeConfig::default()
     };
-    let config = h2wasm::RuntimeConfig {
-        max_connections: 4,
-        ..Default::default()
+    let runtime = match &engine.engine {
+        Some(path) => {
+            let wasm = std::fs::read(path)
+                .with_context(|| format!("cannot read engine {}", path.display()))?;
+            Runtime::new(&wasm, &config)
+        }
+        None => Runtime::embedded(&config),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    let options = rt.block_on(async {
-        let runtime = h2wasm::Runtime::new(&wasm, &config)?;
-        runtime.default_options().await
-    })?;
-    println!("engine: {} bytes", wasm.len());
-    println!("default settings: {:?}", options.settings);
-    Ok(())
+    runtime.map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
+async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
+    let runtime = load_runtime(&args, 4)?;
+    let options = runtime
+        .default_options()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    println!("engine component loaded");
+    println!("default options: {options:#?}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let app: SharedApp = match &args.dir {
+        Some(dir) => {
+            let files = h2wasm::apps::files::StaticFiles::new(dir)?;
+            Arc::new(move |req| {
+                let files = files.clone();
+                async move { files.handle(req).await }
+            })
+        }
+        None => Arc::new(h2wasm::apps::builtin::handle),
+    };
+    let tls = if args.h2c {
+        None
+    } else {
+        let (cert, key) = match (&args.cert, &args.key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => {
+                let (c, k) = h2wasm::tls::dev_certificate()?;
+                eprintln!(
+                    "h2wasm: development certificate {} (trust it with --cacert)",
+                    c.display()
+                );
+                (c, k)
+            }
+        };
+        Some(h2wasm::tls::server_config(&cert, &key)?)
+    };
+    let listen = args.listen.unwrap_or_else(|| {
+        let port = if args.h2c { 8080 } else { 8443 };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    });
+    let runtime = Arc::new(load_runtime(&args.engine, args.max_connections)?);
+    let options = runtime
+        .default_options()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("h2wasm: serving HTTP/2 on {scheme}://{local}/");
+    let server = Arc::new(h2wasm::server::Server {
+        runtime,
+        options,
+        app,
+        tls,
+        grace: Duration::from_secs(args.grace),
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        eprintln!("h2wasm: shutting down (GOAWAY sent; letting open streams finish)");
+        let _ = stop_tx.send(true);
+    });
+    server.run(listener, stop_rx).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn parse_header(h: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let Some((name, value)) = h.split_once(':') else {
+        bail!("invalid header {h:?}: expected 'name: value'");
+    };
+    let name = name.trim().to_ascii_lowercase();
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
+        bail!("invalid header name in {h:?}");
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        bail!("invalid header value in {h:?}");
+    }
+    Ok((name, value.as_bytes().to_vec()))
+}
+
+async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
+    let mut target: Option<Target> = None;
+    let mut paths = Vec::new();
+    for url in &args.urls {
+        let (t, path) = Target::parse(url)?;
+        if let Some(first) = &target {
+            if (first.tls, &first.host, first.port) != (t.tls, &t.host, t.port) {
+                bail!("all URLs must share one origin (one connection); {url} does not");
+            }
+        } else {
+            target = Some(t);
+        }
+        paths.push(path);
+    }
+    let Some(target) = target else {
+        bail!("no URL given");
+    };
+    if args.output.len() > args.urls.len() {
+        bail!("more -o files than URLs");
+    }
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let body = match args.data.as_deref() {
+        None => None,
+        Some(d) => match d.strip_prefix('@') {
+            Some(file) => {
+                let path = PathBuf::from(file);
+                std::fs::metadata(&path).with_context(|| format!("cannot read {file}"))?;
+                Some(BodySource::File(path))
+            }
+            None => Some(BodySource::Bytes(Bytes::copy_from_slice(d.as_bytes()))),
+        },
+    };
+    let method = args
+        .method
+        .clone()
+        .unwrap_or_else(|| if body.is_some() { "POST" } else { "GET" }.to_string());
+    if method.is_empty()
+        || !method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        bail!("invalid method {method:?}");
+    }
+    let requests: Vec<client::Request> = paths
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| client::Request {
+            method: method.clone(),
+            path,
+            headers: headers.clone(),
+            body: body.clone(),
+            output: args
+                .output
+                .get(i)
+                .map_or(Output::Memory, |p| Output::File(p.clone())),
+        })
+        .collect();
+    let trust = match (&args.cacert, args.insecure) {
+        (Some(ca), _) => Trust::CaFile(ca.clone()),
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::Platform,
+    };
+    let opts = ClientOptions {
+        trust,
+        prior_knowledge: args.prior_knowledge,
+        verbose: args.verbose,
+    };
+    let runtime = load_runtime(&args.engine, 4)?;
+    let responses = client::fetch(&runtime, &target, requests, &opts).await?;
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    for (url, r) in args.urls.iter().zip(&responses) {
+        if let Some(code) = r.reset {
+            eprintln!("h2wasm: {url}: stream reset ({code:#x})");
+            failed = true;
+        }
+        if args.include {
+            for info in &r.informational {
+                write_headers(&mut stdout, info)?;
+            }
+            write_headers(&mut stdout, &r.headers)?;
+        }
+        stdout.write_all(&r.body)?;
+        if args.include && !r.trailers.is_empty() {
+            write_headers(&mut stdout, &r.trailers)?;
+        }
+    }
+    stdout.flush()?;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_headers(out: &mut impl Write, headers: &[(String, Vec<u8>)]) -> std::io::Result<()> {
+    for (n, v) in headers {
+        writeln!(out, "{n}: {}", String::from_utf8_lossy(v))?;
+    }
+    writeln!(out)
 }

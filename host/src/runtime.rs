@@ -192,6 +192,42 @@ impl EngineConnection {
         guest_call!(self, call_respond, stream_id, headers, options)
     }
 
+    pub async fn additional_headers(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_additional_headers, stream_id, headers)
+    }
+
+    pub async fn consume(
+        &mut self,
+        stream_id: u32,
+        n: u32,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_consume, stream_id, n)
+    }
+
+    pub async fn goaway(
+        &mut self,
+        code: u32,
+        last_stream_id: Option<u32>,
+        opaque_data: &[u8],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_goaway, code, last_stream_id, opaque_data)
+    }
+
+    pub async fn set_local_window_size(
+        &mut self,
+        size: u32,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_set_local_window_size, size)
+    }
+
+    pub async fn metrics(&mut self) -> wasmtime::Result<crate::bindings::Metrics> {
+        guest_call!(self, call_metrics)
+    }
+
     pub async fn write(
         &mut self,
         stream_id: u32,

@@ -530,6 +530,7 @@ impl Connection {
             });
         }
         let mut stream = self.new_stream(id);
+        stream.manual_consume = self.opts.manual_consume;
         stream.recv_phase = if end_stream {
             RecvPhase::Done
         } else {

@@ -39,7 +39,29 @@ fn sensitive_fields_use_never_indexed_literals() {
     );
     assert_eq!(buf, again);
     let mut dec = HeaderDecoder::new(4096);
-    assert_eq!(dec.decode(&buf, LIMITS).unwrap()[0].value, "secret");
+    let got = dec.decode(&buf, LIMITS).unwrap();
+    assert_eq!(got[0].value, "secret");
+    assert!(got[0].sensitive, "never-indexed is reported on receipt");
+}
+
+#[test]
+fn received_sensitivity_follows_each_representation() {
+    let mut enc = HeaderEncoder::new(4096);
+    enc.set_peer_table_size(100);
+    let fields = vec![
+        HeaderField::new(":method", "GET"),
+        HeaderField::sensitive("cookie", "a=b"),
+        HeaderField::new("x-long", "v".repeat(300)),
+        HeaderField::new(":method", "GET"),
+        HeaderField::sensitive("x-secret", "s".repeat(200)),
+    ];
+    let mut buf = Vec::new();
+    enc.encode(&fields, &mut buf);
+    let mut dec = HeaderDecoder::new(4096);
+    let got = dec.decode(&buf, LIMITS).unwrap();
+    let flags: Vec<bool> = got.iter().map(|f| f.sensitive).collect();
+    assert_eq!(flags, [false, true, false, false, true]);
+    assert_eq!(got, fields);
 }
 
 #[test]

@@ -1,0 +1,222 @@
+//! What a server application sees: one [`Request`] per stream, answered
+//! through its [`Responder`]. Handlers run as tokio tasks; everything they
+//! do reaches the engine as commands through the connection's pump, so a
+//! slow handler never blocks other streams.
+
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// A header as the host handles it: lower-case name, raw value.
+pub type Header = (String, Vec<u8>);
+
+/// Something that arrives on a request body.
+#[derive(Debug)]
+pub enum BodyItem {
+    Data(Bytes),
+    Trailers(Vec<Header>),
+}
+
+/// Commands a handler sends to its connection's pump.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Respond {
+        stream_id: u32,
+        headers: Vec<Header>,
+        /// `None`: no body (END_STREAM on the headers).
+        body: Option<mpsc::Receiver<Bytes>>,
+        /// Trailers will follow the body (`send_trailers`).
+        trailers: bool,
+    },
+    Informational {
+        stream_id: u32,
+        headers: Vec<Header>,
+    },
+    Trailers {
+        stream_id: u32,
+        headers: Vec<Header>,
+    },
+    Reset {
+        stream_id: u32,
+        code: u32,
+    },
+    /// The handler processed this many request-body octets: open the
+    /// flow-control window again.
+    Consumed {
+        stream_id: u32,
+        n: u32,
+    },
+}
+
+/// The request body, delivered with flow control: the peer can send more
+/// only as the handler reads.
+pub struct Body {
+    pub(crate) stream_id: u32,
+    pub(crate) rx: mpsc::UnboundedReceiver<BodyItem>,
+    pub(crate) commands: mpsc::Sender<Command>,
+}
+
+impl Body {
+    /// The next chunk or the trailers; `None` at the end of the body.
+    pub async fn next(&mut self) -> Option<BodyItem> {
+        let item = self.rx.recv().await?;
+        if let BodyItem::Data(d) = &item {
+            let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
+            let _ = self
+                .commands
+                .send(Command::Consumed {
+                    stream_id: self.stream_id,
+                    n,
+                })
+                .await;
+        }
+        Some(item)
+    }
+}
+
+/// Answers one stream.
+pub struct Responder {
+    pub(crate) stream_id: u32,
+    pub(crate) commands: mpsc::Sender<Command>,
+}
+
+/// Where a response body is written. Dropping it ends the body.
+pub struct BodyWriter {
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl BodyWriter {
+    /// Queues a chunk; waits while the stream is congested. Returns false
+    /// if the stream is gone (reset or connection closed).
+    pub async fn write(&mut self, data: Bytes) -> bool {
+        self.tx.send(data).await.is_ok()
+    }
+}
+
+impl Responder {
+    pub fn stream_id(&self) -> u32 {
+        self.stream_id
+    }
+
+    /// Sends a 1xx informational response (e.g. 103 Early Hints).
+    pub async fn informational(&self, headers: Vec<Header>) {
+        let _ = self
+            .commands
+            .send(Command::Informational {
+                stream_id: self.stream_id,
+                headers,
+            })
+            .await;
+    }
+
+    /// Sends headers with no body.
+    pub async fn respond_empty(&self, headers: Vec<Header>) {
+        let _ = self
+            .commands
+            .send(Command::Respond {
+                stream_id: self.stream_id,
+                headers,
+                body: None,
+                trailers: false,
+            })
+            .await;
+    }
+
+    /// Sends headers; the body follows through the returned writer. With
+    /// `trailers`, call [`Responder::send_trailers`] after dropping it.
+    pub async fn respond(&self, headers: Vec<Header>, trailers: bool) -> BodyWriter {
+        let (tx, rx) = mpsc::channel(8);
+        let _ = self
+            .commands
+            .send(Command::Respond {
+                stream_id: self.stream_id,
+                headers,
+                body: Some(rx),
+                trailers,
+            })
+            .await;
+        BodyWriter { tx }
+    }
+
+    /// Sends a whole body at once.
+    pub async fn respond_bytes(&self, headers: Vec<Header>, body: Bytes) {
+        if body.is_empty() {
+            return self.respond_empty(headers).await;
+        }
+        let mut w = self.respond(headers, false).await;
+        w.write(body).await;
+    }
+
+    pub async fn send_trailers(&self, headers: Vec<Header>) {
+        let _ = self
+            .commands
+            .send(Command::Trailers {
+                stream_id: self.stream_id,
+                headers,
+            })
+            .await;
+    }
+
+    /// Resets the stream (RST_STREAM with `code`).
+    pub async fn reset(&self, code: u32) {
+        let _ = self
+            .commands
+            .send(Command::Reset {
+                stream_id: self.stream_id,
+                code,
+            })
+            .await;
+    }
+}
+
+/// One request stream handed to the application.
+pub struct Request {
+    pub headers: Vec<Header>,
+    pub body: Body,
+    pub responder: Responder,
+}
+
+impl Request {
+    /// First value of a header (pseudo-headers included), as UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    pub fn method(&self) -> &str {
+        self.header(":method").unwrap_or("GET")
+    }
+
+    pub fn path(&self) -> &str {
+        self.header(":path").unwrap_or("/")
+    }
+}
+
+/// A server application: called once per request stream, on its own task.
+pub trait App: Send + Sync + 'static {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+}
+
+impl<F, Fut> App for F
+where
+    F: Fn(Request) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(self(req))
+    }
+}
+
+pub type SharedApp = Arc<dyn App>;
+
+/// Builds a header list: `(":status", "200")` style pairs.
+pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Header> {
+    pairs
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}

@@ -1,0 +1,4 @@
+//! Built-in applications for `h2wasm serve`.
+
+pub mod builtin;
+pub mod files;

@@ -1,0 +1,449 @@
+//! The client side: one HTTP/2 connection (h2 over TLS, or h2c with prior
+//! knowledge) carrying several concurrent requests.
+
+use crate::app::Header;
+use crate::bindings::{Event, Options, RequestOptions, Role};
+use crate::clock::{instant_at, now_ns};
+use crate::convert::{code_name, from_fields, to_fields};
+use crate::runtime::{EngineConnection, Runtime};
+use crate::tls::{self, Trust};
+use anyhow::{Context, bail};
+use bytes::{Bytes, BytesMut};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+const IO_CHUNK: usize = 256 * 1024;
+const BODY_CHUNK: usize = 64 * 1024;
+
+/// Where a request body comes from.
+#[derive(Clone, Debug)]
+pub enum BodySource {
+    Bytes(Bytes),
+    /// Streamed from disk, never held whole in memory.
+    File(PathBuf),
+}
+
+/// Where a response body goes.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Kept in memory and returned in [`Response::body`].
+    Memory,
+    /// Streamed to a file.
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    pub headers: Vec<Header>,
+    pub body: Option<BodySource>,
+    pub output: Output,
+}
+
+#[derive(Debug, Default)]
+pub struct Response {
+    pub status: u16,
+    pub informational: Vec<Vec<Header>>,
+    pub headers: Vec<Header>,
+    pub trailers: Vec<Header>,
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    /// RST_STREAM code if the stream was reset.
+    pub reset: Option<u32>,
+}
+
+/// The server to talk to.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    /// Parses `http://host:port/path` or `https://…`; returns the target and
+    /// the path (with query).
+    pub fn parse(url: &str) -> anyhow::Result<(Target, String)> {
+        let u = url::Url::parse(url).with_context(|| format!("invalid URL {url:?}"))?;
+        let tls = match u.scheme() {
+            "https" => true,
+            "http" => false,
+            other => bail!("unsupported URL scheme {other:?} (use http or https)"),
+        };
+        let host = u
+            .host_str()
+            .with_context(|| format!("URL {url:?} has no host"))?
+            .to_string();
+        let port = u
+            .port_or_known_default()
+            .with_context(|| format!("URL {url:?} has no port"))?;
+        let mut path = u.path().to_string();
+        if let Some(q) = u.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok((Target { tls, host, port }, path))
+    }
+
+    pub fn authority(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ClientOptions {
+    pub trust: Trust,
+    /// Required for `http://` targets: speak HTTP/2 without negotiation.
+    pub prior_knowledge: bool,
+    /// Print events (settings, headers, GOAWAY, resets) to stderr.
+    pub verbose: bool,
+}
+
+/// Connects, sends every request concurrently on one connection, and
+/// returns the responses in request order.
+pub async fn fetch(
+    runtime: &Runtime,
+    target: &Target,
+    requests: Vec<Request>,
+    opts: &ClientOptions,
+) -> anyhow::Result<Vec<Response>> {
+    if !target.tls && !opts.prior_knowledge {
+        bail!("http:// URLs need --prior-knowledge (cleartext HTTP/2 without upgrade)");
+    }
+    let addr = (
+        target.host.trim_start_matches('[').trim_end_matches(']'),
+        target.port,
+    );
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {}:{}", target.host, target.port))?;
+    let _ = tcp.set_nodelay(true);
+    let mut engine_opts = runtime
+        .default_options()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    engine_opts.scheme = if target.tls { "https" } else { "http" }.into();
+    engine_opts.authority = target.authority();
+    // A large connection window keeps big downloads from stalling on
+    // WINDOW_UPDATE round trips.
+    engine_opts.connection_window_size = 16 << 20;
+    engine_opts.settings.initial_window_size = Some(4 << 20);
+    if target.tls {
+        let config = tls::client_config(&opts.trust)?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let stream = connector
+            .connect(tls::server_name(&target.host)?, tcp)
+            .await
+            .with_context(|| format!("TLS handshake with {} failed", target.host))?;
+        if stream.get_ref().1.alpn_protocol() != Some(tls::ALPN_H2) {
+            bail!("{} did not negotiate HTTP/2 (ALPN h2)", target.host);
+        }
+        run(runtime, &engine_opts, stream, requests, opts).await
+    } else {
+        run(runtime, &engine_opts, tcp, requests, opts).await
+    }
+}
+
+/// A request body being sent.
+enum Upload {
+    Memory(Bytes),
+    File(tokio::fs::File),
+}
+
+struct Pending {
+    index: usize,
+    upload: Option<Upload>,
+    sink: Option<tokio::fs::File>,
+    /// The engine reported the stream's queue full; wait for Drain.
+    blocked: bool,
+}
+
+async fn run<IO>(
+    runtime: &Runtime,
+    options: &Options,
+    io: IO,
+    requests: Vec<Request>,
+    opts: &ClientOptions,
+) -> anyhow::Result<Vec<Response>>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let mut conn = runtime
+        .connect(Role::Client, options, now_ns())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut responses: Vec<Response> = requests.iter().map(|_| Response::default()).collect();
+    let mut queue: VecDeque<(usize, Request)> = requests.into_iter().enumerate().collect();
+    let mut active: HashMap<u32, Pending> = HashMap::new();
+    let mut done = 0usize;
+    let total = responses.len();
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut error: Option<anyhow::Error> = None;
+    loop {
+        // Start as many queued requests as the peer allows.
+        while let Some((index, req)) = queue.pop_front() {
+            let mut fields = vec![
+                (":method".to_string(), req.method.clone().into_bytes()),
+                (":path".to_string(), req.path.clone().into_bytes()),
+            ];
+            fields.extend(req.headers.iter().cloned());
+            let ro = RequestOptions {
+                end_stream: req.body.is_none(),
+                wait_for_trailers: false,
+                priority: None,
+                manual_consume: false,
+            };
+            match trap(conn.request(&to_fields(&fields), ro).await)? {
+                Ok(id) => {
+                    let upload = match &req.body {
+                        None => None,
+                        Some(BodySource::Bytes(b)) => Some(Upload::Memory(b.clone())),
+                        Some(BodySource::File(p)) => Some(Upload::File(
+                            tokio::fs::File::open(p)
+                                .await
+                                .with_context(|| format!("cannot read {}", p.display()))?,
+                        )),
+                    };
+                    let sink = match &req.output {
+                        Output::File(p) => Some(
+                            tokio::fs::File::create(p)
+                                .await
+                                .with_context(|| format!("cannot write {}", p.display()))?,
+                        ),
+                        Output::Memory => None,
+                    };
+                    if opts.verbose {
+                        eprintln!("* stream {id}: {} {}", req.method, req.path);
+                    }
+                    active.insert(
+                        id,
+                        Pending {
+                            index,
+                            upload,
+                            sink,
+                            blocked: false,
+                        },
+                    );
+                    feed(&mut conn, id, active.get_mut(&id)).await?;
+                }
+                Err(crate::bindings::CommandError::ConcurrencyLimit) => {
+                    queue.push_front((index, req));
+                    break;
+                }
+                Err(e) => bail!("request {} {} refused: {e:?}", req.method, req.path),
+            }
+        }
+        flush(&mut conn, &mut wr).await?;
+        let events = trap(conn.poll_events().await)?;
+        let quiet = events.is_empty();
+        for event in events {
+            match event {
+                Event::Response(h) => {
+                    if let Some(p) = active.get(&h.stream_id) {
+                        let r = &mut responses[p.index];
+                        r.headers = from_fields(h.headers);
+                        r.status = status_of(&r.headers);
+                        if opts.verbose {
+                            eprintln!("* stream {}: response {}", h.stream_id, r.status);
+                        }
+                    }
+                }
+                Event::Informational(h) => {
+                    if let Some(p) = active.get(&h.stream_id) {
+                        responses[p.index]
+                            .informational
+                            .push(from_fields(h.headers));
+                    }
+                }
+                Event::Data(d) => {
+                    if let Some(p) = active.get_mut(&d.stream_id) {
+                        let r = &mut responses[p.index];
+                        r.body_len += d.data.len() as u64;
+                        match &mut p.sink {
+                            Some(f) => f.write_all(&d.data).await?,
+                            None => r.body.extend_from_slice(&d.data),
+                        }
+                    }
+                }
+                Event::Trailers(t) => {
+                    if let Some(p) = active.get(&t.stream_id) {
+                        responses[p.index].trailers = from_fields(t.headers);
+                    }
+                }
+                Event::Drain(id) => {
+                    if let Some(p) = active.get_mut(&id) {
+                        p.blocked = false;
+                    }
+                    feed(&mut conn, id, active.get_mut(&id)).await?;
+                }
+                Event::StreamReset(r) => {
+                    if let Some(p) = active.get(&r.stream_id) {
+                        responses[p.index].reset = Some(r.code);
+                    }
+                    if opts.verbose {
+                        eprintln!(
+                            "* stream {}: reset {:?} {}",
+                            r.stream_id,
+                            r.origin,
+                            code_name(r.code)
+                        );
+                    }
+                }
+                Event::StreamClosed(c) => {
+                    if let Some(mut p) = active.remove(&c.stream_id) {
+                        if let Some(f) = p.sink.as_mut() {
+                            f.flush().await?;
+                        }
+                        if c.code != 0 {
+                            responses[p.index].reset.get_or_insert(c.code);
+                        }
+                        done += 1;
+                    }
+                }
+                Event::RemoteSettings(s) if opts.verbose => eprintln!("* server settings: {s:?}"),
+                Event::Goaway(g) if opts.verbose => {
+                    eprintln!(
+                        "* GOAWAY {:?} {} last stream {}",
+                        g.origin,
+                        code_name(g.code),
+                        g.last_stream_id
+                    )
+                }
+                Event::ConnectionError(e) => {
+                    error.get_or_insert_with(|| {
+                        anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason)
+                    });
+                }
+                _ => {}
+            }
+        }
+        if done == total || trap(conn.is_closed().await)? {
+            break;
+        }
+        if !quiet {
+            // Handling events may have queued output, and sending it may
+            // raise more events: go round until a flush raises nothing.
+            continue;
+        }
+        // Keep uploads moving where the engine has room.
+        let ready: Vec<u32> = active
+            .iter()
+            .filter(|(_, p)| p.upload.is_some() && !p.blocked)
+            .map(|(id, _)| *id)
+            .collect();
+        if !ready.is_empty() {
+            for id in ready {
+                feed(&mut conn, id, active.get_mut(&id)).await?;
+            }
+            continue;
+        }
+        let deadline = trap(conn.poll_timeout().await)?;
+        tokio::select! {
+            read = rd.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    error.get_or_insert_with(|| anyhow::anyhow!("server closed the connection"));
+                    break;
+                }
+                if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
+                    error.get_or_insert_with(|| anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason));
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.map_or_else(
+                || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
+                |d| instant_at(d).into())), if deadline.is_some() => {
+                trap(conn.handle_timeout(now_ns()).await)?;
+            }
+        }
+    }
+    trap(conn.close().await)?;
+    let _ = flush(&mut conn, &mut wr).await;
+    let _ = wr.shutdown().await;
+    if done < total {
+        return Err(error
+            .unwrap_or_else(|| anyhow::anyhow!("connection ended before all responses arrived")));
+    }
+    Ok(responses)
+}
+
+/// Writes request body chunks while the stream accepts them.
+async fn feed(
+    conn: &mut EngineConnection,
+    id: u32,
+    pending: Option<&mut Pending>,
+) -> anyhow::Result<()> {
+    let Some(p) = pending else { return Ok(()) };
+    while !p.blocked {
+        let chunk = match p.upload.as_mut() {
+            None => return Ok(()),
+            Some(Upload::Memory(b)) => {
+                let n = b.len().min(BODY_CHUNK);
+                b.split_to(n)
+            }
+            Some(Upload::File(f)) => {
+                let mut buf = BytesMut::zeroed(BODY_CHUNK);
+                let n = f.read(&mut buf).await?;
+                buf.truncate(n);
+                buf.freeze()
+            }
+        };
+        if chunk.is_empty() {
+            p.upload = None;
+            let _ = trap(conn.end(id).await)?;
+            return Ok(());
+        }
+        match trap(conn.write(id, &chunk).await)? {
+            Ok(true) => {}
+            Ok(false) => p.blocked = true,
+            Err(_) => {
+                p.upload = None;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status_of(headers: &[Header]) -> u16 {
+    crate::convert::find(headers, ":status")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("engine instance trapped: {e:#}"))
+}
+
+async fn flush<W: AsyncWrite + Unpin>(
+    conn: &mut EngineConnection,
+    wr: &mut W,
+) -> anyhow::Result<()> {
+    let mut wrote = false;
+    loop {
+        let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
+        if out.is_empty() {
+            break;
+        }
+        wr.write_all(&out).await?;
+        wrote = true;
+    }
+    if wrote {
+        wr.flush().await?;
+    }
+    Ok(())
+}

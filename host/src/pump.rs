@@ -1,0 +1,397 @@
+//! The server side of one connection: moves bytes between a transport and
+//! the engine instance, hands request streams to the application, and feeds
+//! response bodies back as flow control allows.
+
+use crate::app::{Body, BodyItem, Command, Request, Responder, SharedApp};
+use crate::bindings::{Event, Options, RespondOptions, Role};
+use crate::clock::{instant_at, now_ns};
+use crate::convert::{code_name, find, from_fields, to_fields};
+use crate::runtime::{EngineConnection, Runtime};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::time::Instant;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt, StreamMap};
+
+/// Largest batch moved across the wasm boundary per call.
+const IO_CHUNK: usize = 256 * 1024;
+
+/// A response body as the pump sees it: chunks, then `None` at the end.
+type BodyStream = Pin<Box<dyn Stream<Item = Option<Bytes>> + Send>>;
+
+/// What the server knows about one stream (for the handler and the log).
+struct StreamIo {
+    body_tx: Option<mpsc::UnboundedSender<BodyItem>>,
+    method: String,
+    path: String,
+    status: u16,
+    bytes_out: u64,
+    started: Instant,
+    /// Trailers the handler sent before the engine asked for them.
+    trailers: Option<Vec<crate::app::Header>>,
+}
+
+/// Everything the pump tracks besides the engine itself.
+struct PumpState {
+    streams: HashMap<u32, StreamIo>,
+    /// Response bodies the pump pulls from.
+    bodies: StreamMap<u32, BodyStream>,
+    /// Bodies of congested streams, waiting for `Drain`.
+    parked: HashMap<u32, BodyStream>,
+}
+
+impl PumpState {
+    fn body_pending(&self, id: u32) -> bool {
+        self.bodies.contains_key(&id) || self.parked.contains_key(&id)
+    }
+}
+
+/// Summary of a finished connection.
+#[derive(Debug, Default)]
+pub struct ConnectionSummary {
+    pub streams: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+/// Serves one HTTP/2 connection on `io` until it closes. `shutdown` turns
+/// true for a graceful close (GOAWAY, open streams finish). An `Err` means
+/// the transport failed or the instance trapped; either way only this
+/// connection is affected.
+pub async fn serve_connection<IO>(
+    runtime: &Runtime,
+    options: &Options,
+    io: IO,
+    app: SharedApp,
+    peer: &str,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<ConnectionSummary>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let mut options = options.clone();
+    options.manual_consume = true;
+    let mut conn = runtime
+        .connect(Role::Server, &options, now_ns())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
+    let mut st = PumpState {
+        streams: HashMap::new(),
+        bodies: StreamMap::new(),
+        parked: HashMap::new(),
+    };
+    let mut summary = ConnectionSummary::default();
+    let mut buf = vec![0u8; IO_CHUNK];
+    let mut shutting_down = *shutdown.borrow();
+    if shutting_down {
+        trap(conn.close().await)?;
+    }
+    loop {
+        // Sending can raise events (want-trailers, drain) and handling
+        // events can queue output: alternate until a flush raises nothing.
+        loop {
+            summary.bytes_written += flush(&mut conn, &mut wr).await?;
+            let events = trap(conn.poll_events().await)?;
+            if events.is_empty() {
+                break;
+            }
+            for event in events {
+                on_event(event, &mut conn, &mut st, &app, &cmd_tx, peer).await?;
+            }
+        }
+        if trap(conn.is_closed().await)? {
+            break;
+        }
+        let deadline = trap(conn.poll_timeout().await)?;
+        tokio::select! {
+            biased;
+            Some(cmd) = cmd_rx.recv() => {
+                apply(cmd, &mut conn, &mut st).await?;
+                while let Ok(cmd) = cmd_rx.try_recv() {
+                    apply(cmd, &mut conn, &mut st).await?;
+                }
+            }
+            Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
+                write_body(id, item, &mut conn, &mut st).await?;
+            }
+            read = rd.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    // The peer closed its side: nothing more can arrive.
+                    trap(conn.destroy(0).await)?;
+                    let _ = flush(&mut conn, &mut wr).await;
+                    break;
+                }
+                summary.bytes_read += n as u64;
+                if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
+                    tracing::debug!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.map_or_else(far_future, |d| instant_at(d).into())), if deadline.is_some() => {
+                trap(conn.handle_timeout(now_ns()).await)?;
+            }
+            _ = shutdown.changed(), if !shutting_down => {
+                shutting_down = true;
+                trap(conn.close().await)?;
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+    summary.streams = trap(conn.state().await)?
+        .last_proc_stream_id
+        .div_ceil(2)
+        .into();
+    Ok(summary)
+}
+
+fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(86_400)
+}
+
+/// A wasmtime error is a trap: the instance is dead.
+fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("engine instance trapped: {e:#}"))
+}
+
+/// Writes everything the engine has queued.
+async fn flush<W: AsyncWrite + Unpin>(
+    conn: &mut EngineConnection,
+    wr: &mut W,
+) -> anyhow::Result<u64> {
+    let mut total = 0;
+    loop {
+        let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
+        if out.is_empty() {
+            break;
+        }
+        tracing::trace!("transmit {}", out.len());
+        wr.write_all(&out).await?;
+        total += out.len() as u64;
+    }
+    if total > 0 {
+        wr.flush().await?;
+    }
+    Ok(total)
+}
+
+async fn on_event(
+    event: Event,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    app: &SharedApp,
+    cmd_tx: &mpsc::Sender<Command>,
+    peer: &str,
+) -> anyhow::Result<()> {
+    tracing::trace!("event {event:?}");
+    match event {
+        Event::Request(h) => {
+            let headers = from_fields(h.headers);
+            let (body_tx, body_rx) = mpsc::unbounded_channel();
+            let text = |n: &str| {
+                String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
+            };
+            st.streams.insert(
+                h.stream_id,
+                StreamIo {
+                    body_tx: (!h.end_stream).then_some(body_tx),
+                    method: text(":method"),
+                    path: text(":path"),
+                    status: 0,
+                    bytes_out: 0,
+                    started: Instant::now(),
+                    trailers: None,
+                },
+            );
+            let request = Request {
+                headers,
+                body: Body {
+                    stream_id: h.stream_id,
+                    rx: body_rx,
+                    commands: cmd_tx.clone(),
+                },
+                responder: Responder {
+                    stream_id: h.stream_id,
+                    commands: cmd_tx.clone(),
+                },
+            };
+            tokio::spawn(app.handle(request));
+        }
+        Event::Data(d) => {
+            if let Some(s) = st.streams.get_mut(&d.stream_id) {
+                if let Some(tx) = &s.body_tx {
+                    if !d.data.is_empty() {
+                        let _ = tx.send(BodyItem::Data(Bytes::from(d.data)));
+                    }
+                }
+                if d.end_stream {
+                    s.body_tx = None;
+                }
+            }
+        }
+        Event::Trailers(t) => {
+            if let Some(s) = st.streams.get_mut(&t.stream_id) {
+                if let Some(tx) = s.body_tx.take() {
+                    let _ = tx.send(BodyItem::Trailers(from_fields(t.headers)));
+                }
+            }
+        }
+        Event::WantTrailers(id) => {
+            if let Some(trailers) = st.streams.get_mut(&id).and_then(|s| s.trailers.take()) {
+                let _ = trap(conn.send_trailers(id, &to_fields(&trailers)).await)?;
+            }
+        }
+        Event::Drain(id) => {
+            if let Some(body) = st.parked.remove(&id) {
+                st.bodies.insert(id, body);
+            }
+        }
+        Event::StreamClosed(c) => {
+            st.bodies.remove(&c.stream_id);
+            st.parked.remove(&c.stream_id);
+            if let Some(s) = st.streams.remove(&c.stream_id) {
+                let outcome = if c.code == 0 {
+                    String::new()
+                } else {
+                    format!(" reset={}", code_name(c.code))
+                };
+                tracing::info!(
+                    target: "h2wasm::access",
+                    "{peer} \"{} {}\" {} {}B {:.1}ms{outcome}",
+                    s.method,
+                    s.path,
+                    s.status,
+                    s.bytes_out,
+                    s.started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+        }
+        Event::Goaway(g) => {
+            tracing::debug!(%peer, "GOAWAY {:?} code {} last {}", g.origin, code_name(g.code), g.last_stream_id);
+        }
+        Event::ConnectionError(e) => {
+            tracing::warn!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn apply(
+    cmd: Command,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+) -> anyhow::Result<()> {
+    tracing::trace!("command {cmd:?}");
+    match cmd {
+        Command::Respond {
+            stream_id,
+            headers,
+            body,
+            trailers,
+        } => {
+            let fields = to_fields(&headers);
+            let opts = RespondOptions {
+                end_stream: body.is_none() && !trailers,
+                wait_for_trailers: trailers,
+            };
+            match trap(conn.respond(stream_id, &fields, opts).await)? {
+                Ok(()) => {
+                    if let Some(s) = st.streams.get_mut(&stream_id) {
+                        s.status = find(&headers, ":status")
+                            .and_then(|v| std::str::from_utf8(v).ok())
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                    }
+                    match body {
+                        Some(rx) => {
+                            let stream: BodyStream = Box::pin(
+                                ReceiverStream::new(rx)
+                                    .map(Some)
+                                    .chain(tokio_stream::once(None)),
+                            );
+                            st.bodies.insert(stream_id, stream);
+                        }
+                        None if trailers => {
+                            let _ = trap(conn.end(stream_id).await)?;
+                        }
+                        None => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id, "respond refused: {e:?}");
+                }
+            }
+        }
+        Command::Informational { stream_id, headers } => {
+            let fields = to_fields(&headers);
+            let _ = trap(conn.additional_headers(stream_id, &fields).await)?;
+        }
+        Command::Trailers { stream_id, headers } => {
+            // Trailers go after the whole body: while the pump still holds
+            // body chunks, keep them until the engine asks (WantTrailers).
+            if st.body_pending(stream_id) {
+                if let Some(s) = st.streams.get_mut(&stream_id) {
+                    s.trailers = Some(headers);
+                }
+            } else {
+                let fields = to_fields(&headers);
+                let _ = trap(conn.send_trailers(stream_id, &fields).await)?;
+            }
+        }
+        Command::Reset { stream_id, code } => {
+            st.bodies.remove(&stream_id);
+            let _ = trap(conn.close_stream(stream_id, code).await)?;
+        }
+        Command::Consumed { stream_id, n } => {
+            let _ = trap(conn.consume(stream_id, n).await)?;
+        }
+    }
+    Ok(())
+}
+
+async fn write_body(
+    id: u32,
+    item: Option<Bytes>,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+) -> anyhow::Result<()> {
+    tracing::trace!(
+        stream_id = id,
+        "body item {:?}",
+        item.as_ref().map(|b| b.len())
+    );
+    match item {
+        Some(chunk) => {
+            let len = chunk.len() as u64;
+            let result = trap(conn.write(id, &chunk).await)?;
+            tracing::trace!(stream_id = id, "write {len} -> {result:?}");
+            match result {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Congested: stop pulling until the engine says Drain.
+                    if let Some(body) = st.bodies.remove(&id) {
+                        st.parked.insert(id, body);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id = id, "write refused: {e:?}");
+                    st.bodies.remove(&id);
+                }
+            }
+            if let Some(s) = st.streams.get_mut(&id) {
+                s.bytes_out += len;
+            }
+        }
+        None => {
+            if let Err(e) = trap(conn.end(id).await)? {
+                tracing::debug!(stream_id = id, "end refused: {e:?}");
+            }
+        }
+    }
+    Ok(())
+}
