@@ -15,7 +15,8 @@ const INDEX: &str = "<!doctype html>
 ";
 
 pub async fn handle(mut req: Request) {
-    match (req.method(), req.path()) {
+    let path = req.path().split(['?', '#']).next().unwrap_or("/").to_string();
+    match (req.method(), path.as_str()) {
         ("GET" | "HEAD", "/") => {
             let len = INDEX.len().to_string();
             let h = headers([

@@ -1,0 +1,209 @@
+//! Shared helpers for host tests: one compiled runtime per test binary,
+//! servers on ephemeral loopback ports (each on its own thread and tokio
+//! runtime, so tests can block on external peers), and certificates.
+#![allow(dead_code)]
+
+use h2wasm::app::SharedApp;
+use h2wasm::server::Server;
+use h2wasm::{Runtime, RuntimeConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub fn runtime() -> Arc<Runtime> {
+    static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RT.get_or_init(|| {
+        Arc::new(
+            Runtime::embedded(&RuntimeConfig {
+                max_connections: 200,
+                ..Default::default()
+            })
+            .expect("engine component compiles"),
+        )
+    })
+    .clone()
+}
+
+/// A self-signed certificate for localhost/127.0.0.1, written once.
+pub fn certs() -> (PathBuf, PathBuf) {
+    static CERTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    CERTS
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("h2wasm-test-certs-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+            let cert = dir.join("cert.pem");
+            let key = dir.join("key.pem");
+            std::fs::write(&cert, c.cert.pem()).unwrap();
+            std::fs::write(&key, c.signing_key.serialize_pem()).unwrap();
+            (cert, key)
+        })
+        .clone()
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start(tls: bool, app: SharedApp) -> TestServer {
+        Self::start_with(runtime(), tls, app)
+    }
+
+    pub fn start_with(runtime: Arc<Runtime>, tls: bool, app: SharedApp) -> TestServer {
+        let (stop, stop_rx) = watch::channel(false);
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let tls_config = tls.then(|| {
+                    let (cert, key) = certs();
+                    h2wasm::tls::server_config(&cert, &key).unwrap()
+                });
+                let options = runtime.default_options().await.unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let server = Arc::new(Server {
+                    runtime,
+                    options,
+                    app,
+                    tls: tls_config,
+                    grace: Duration::from_secs(5),
+                });
+                server.run(listener, stop_rx).await.unwrap();
+            });
+        });
+        let addr = addr_rx.recv().unwrap();
+        TestServer {
+            addr,
+            tls,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        if self.tls {
+            format!("https://localhost:{}{path}", self.addr.port())
+        } else {
+            format!("http://127.0.0.1:{}{path}", self.addr.port())
+        }
+    }
+
+    /// Graceful shutdown; waits until the server has returned.
+    pub fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+pub fn builtin() -> SharedApp {
+    Arc::new(h2wasm::apps::builtin::handle)
+}
+
+/// Runs a command, returning its output; panics with context if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed? see scripts/setup)"))
+}
+
+pub fn h2wasm_bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_h2wasm"))
+}
+
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// A file of `len` pseudo-random bytes (deterministic per `seed`).
+pub fn data_file(dir: &Path, len: u64, seed: u64) -> PathBuf {
+    use std::io::Write;
+    let path = dir.join(format!("data-{len}-{seed}.bin"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut x = seed | 1;
+    let mut left = len;
+    let mut block = vec![0u8; 1 << 16];
+    while left > 0 {
+        for b in block.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n]).unwrap();
+        left -= n as u64;
+    }
+    f.flush().unwrap();
+    path
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Starts a Node helper script that prints its port on the first line.
+pub struct NodeServer {
+    pub child: std::process::Child,
+    pub port: u16,
+}
+
+impl NodeServer {
+    pub fn start(args: &[&str]) -> NodeServer {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/server.js");
+        let mut child = Command::new("node")
+            .arg(script)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node is installed");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().expect("node server prints its port");
+        NodeServer { child, port }
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

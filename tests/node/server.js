@@ -1,0 +1,42 @@
+// A Node http2 server for h2wasm's client tests: prints its port, then
+// serves /hello, /echo (body back with an x-sha256 trailer) and /big.
+// usage: node server.js [tls CERT KEY]
+'use strict';
+const http2 = require('node:http2');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+
+const [mode, cert, key] = process.argv.slice(2);
+const server = mode === 'tls'
+  ? http2.createSecureServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) })
+  : http2.createServer();
+
+server.on('stream', (stream, headers) => {
+  const path = headers[':path'];
+  if (path === '/hello') {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain', 'x-peer': 'node' });
+    stream.end('hello from node\n');
+  } else if (path === '/echo') {
+    const hash = crypto.createHash('sha256');
+    stream.respond({ ':status': 200 }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'x-sha256': hash.digest('hex') }));
+    stream.on('data', (c) => { hash.update(c); stream.write(c); });
+    stream.on('end', () => stream.end());
+  } else if (path === '/big') {
+    stream.respond({ ':status': 200 });
+    const chunk = Buffer.alloc(1 << 16, 7);
+    let left = 16;
+    const pump = () => {
+      while (left > 0) {
+        left -= 1;
+        if (!stream.write(chunk)) { stream.once('drain', pump); return; }
+      }
+      stream.end();
+    };
+    pump();
+  } else {
+    stream.respond({ ':status': 404 });
+    stream.end();
+  }
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
