@@ -223,10 +223,10 @@ async fn on_event(
         }
         Event::Data(d) => {
             if let Some(s) = st.streams.get_mut(&d.stream_id) {
-                if let Some(tx) = &s.body_tx {
-                    if !d.data.is_empty() {
-                        let _ = tx.send(BodyItem::Data(Bytes::from(d.data)));
-                    }
+                if let Some(tx) = &s.body_tx
+                    && !d.data.is_empty()
+                {
+                    let _ = tx.send(BodyItem::Data(Bytes::from(d.data)));
                 }
                 if d.end_stream {
                     s.body_tx = None;
@@ -234,10 +234,10 @@ async fn on_event(
             }
         }
         Event::Trailers(t) => {
-            if let Some(s) = st.streams.get_mut(&t.stream_id) {
-                if let Some(tx) = s.body_tx.take() {
-                    let _ = tx.send(BodyItem::Trailers(from_fields(t.headers)));
-                }
+            if let Some(s) = st.streams.get_mut(&t.stream_id)
+                && let Some(tx) = s.body_tx.take()
+            {
+                let _ = tx.send(BodyItem::Trailers(from_fields(t.headers)));
             }
         }
         Event::WantTrailers(id) => {

@@ -18,13 +18,17 @@ fn curl(server: &TestServer) -> Command {
 }
 
 fn check_curl(server: &TestServer) {
-    let o = run(curl(server).args(["-w", "\n%{http_version} %{http_code}"]).arg(server.url("/")));
+    let o = run(curl(server)
+        .args(["-w", "\n%{http_version} %{http_code}"])
+        .arg(server.url("/")));
     let out = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(out.contains("<h1>h2wasm</h1>"), "{out}");
     assert!(out.ends_with("\n2 200"), "{out}");
 
-    let o = run(curl(server).args(["-o", "/dev/null", "-w", "%{http_code}"]).arg(server.url("/nope")));
+    let o = run(curl(server)
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(server.url("/nope")));
     assert_eq!(stdout(&o), "404");
 
     let dir = tempfile::tempdir().unwrap();
@@ -53,7 +57,9 @@ fn curl_tls() {
 }
 
 fn nghttp(server: &TestServer) {
-    let o = run(Command::new("nghttp").args(["-nv", "-t", "30"]).arg(server.url("/")));
+    let o = run(Command::new("nghttp")
+        .args(["-nv", "-t", "30"])
+        .arg(server.url("/")));
     let out = stdout(&o);
     assert!(o.status.success(), "{out}{}", stderr(&o));
     assert!(out.contains(":status: 200"), "{out}");
@@ -100,8 +106,14 @@ fn h2load(server: &TestServer, n: u32) {
         line.contains(&format!("{n} succeeded, 0 failed, 0 errored")),
         "{line}"
     );
-    let status = out.lines().find(|l| l.starts_with("status codes:")).unwrap();
-    assert!(status.starts_with(&format!("status codes: {n} 2xx")), "{status}");
+    let status = out
+        .lines()
+        .find(|l| l.starts_with("status codes:"))
+        .unwrap();
+    assert!(
+        status.starts_with(&format!("status codes: {n} 2xx")),
+        "{status}"
+    );
 }
 
 #[test]
@@ -118,8 +130,13 @@ fn h2load_100k_requests_tls() {
 fn node_client_against_our_server() {
     for tls in [false, true] {
         let server = TestServer::start(tls, builtin());
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/client.js");
-        let ca = if tls { certs().0.display().to_string() } else { "-".into() };
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/client.js");
+        let ca = if tls {
+            certs().0.display().to_string()
+        } else {
+            "-".into()
+        };
         let url = if tls {
             format!("https://localhost:{}", server.addr.port())
         } else {
@@ -128,7 +145,10 @@ fn node_client_against_our_server() {
         let o = run(Command::new("node").arg(script).arg(url).arg(ca));
         assert!(o.status.success(), "{}", stderr(&o));
         let report = stdout(&o);
-        assert!(report.contains(r#""index":{"status":200,"hasTitle":true}"#), "{report}");
+        assert!(
+            report.contains(r#""index":{"status":200,"hasTitle":true}"#),
+            "{report}"
+        );
         assert!(report.contains(r#""missing":404"#), "{report}");
         assert!(
             report.contains(r#""echo":{"status":200,"same":true,"trailer":"1048576"}"#),
@@ -165,7 +185,12 @@ fn our_client_against_node_server() {
             .arg(format!("{base}/big")));
         assert!(o.status.success(), "{}", stderr(&o));
         let out = stdout(&o);
-        assert_eq!(out.matches("hello from node").count(), 2, "{}", &out[..out.len().min(500)]);
+        assert_eq!(
+            out.matches("hello from node").count(),
+            2,
+            "{}",
+            &out[..out.len().min(500)]
+        );
         assert!(out.contains("x-peer: node"));
         assert!(out.len() > 1 << 20, "the 1 MiB /big body arrived");
 
@@ -174,7 +199,10 @@ fn our_client_against_node_server() {
         let input = data_file(dir.path(), 300_000, 11);
         let output = dir.path().join("out");
         let mut get = h2wasm_bin();
-        get.arg("get").arg("-i").arg("-d").arg(format!("@{}", input.display()));
+        get.arg("get")
+            .arg("-i")
+            .arg("-d")
+            .arg(format!("@{}", input.display()));
         if tls {
             get.arg("--cacert").arg(&cert);
         } else {
@@ -184,7 +212,11 @@ fn our_client_against_node_server() {
         assert!(o.status.success(), "{}", stderr(&o));
         let sha = sha256_file(&input);
         assert_eq!(sha256_file(&output), sha);
-        assert!(stdout(&o).contains(&format!("x-sha256: {sha}")), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains(&format!("x-sha256: {sha}")),
+            "{}",
+            stdout(&o)
+        );
     }
 }
 
@@ -202,7 +234,10 @@ fn our_client_against_nghttpd() {
         .arg(port.to_string())
         .spawn()
         .expect("nghttpd is installed (package nghttp2-server)");
-    let url = format!("http://127.0.0.1:{port}/{}", file.file_name().unwrap().to_str().unwrap());
+    let url = format!(
+        "http://127.0.0.1:{port}/{}",
+        file.file_name().unwrap().to_str().unwrap()
+    );
     let output = dir.path().join("fetched");
     let mut ok = false;
     for _ in 0..50 {

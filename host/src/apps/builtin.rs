@@ -15,7 +15,12 @@ const INDEX: &str = "<!doctype html>
 ";
 
 pub async fn handle(mut req: Request) {
-    let path = req.path().split(['?', '#']).next().unwrap_or("/").to_string();
+    let path = req
+        .path()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .to_string();
     match (req.method(), path.as_str()) {
         ("GET" | "HEAD", "/") => {
             let len = INDEX.len().to_string();

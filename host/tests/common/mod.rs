@@ -32,9 +32,12 @@ pub fn certs() -> (PathBuf, PathBuf) {
     static CERTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     CERTS
         .get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("h2wasm-test-certs-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("h2wasm-test-certs-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
-            let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+            let c =
+                rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                    .unwrap();
             let cert = dir.join("cert.pem");
             let key = dir.join("key.pem");
             std::fs::write(&cert, c.cert.pem()).unwrap();

@@ -1,0 +1,293 @@
+//! Server behaviour through real clients: static files, trap isolation,
+//! graceful shutdown, and the CLI's handling of bad input.
+
+mod common;
+
+use common::*;
+use h2wasm::app::{Request, SharedApp, headers};
+use h2wasm::{Runtime, RuntimeConfig};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn curl_h2c() -> Command {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "--max-time", "30", "--http2-prior-knowledge"]);
+    c
+}
+
+#[test]
+fn static_files_ranges_validators_and_traversal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("index.html"), "<p>home</p>").unwrap();
+    std::fs::create_dir(dir.path().join("css")).unwrap();
+    std::fs::write(dir.path().join("css/site.css"), "body{}").unwrap();
+    let blob = data_file(dir.path(), 70_000, 9);
+    let blob_name = blob.file_name().unwrap().to_str().unwrap().to_string();
+    let files = h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap();
+    let app: SharedApp = Arc::new(move |req: Request| {
+        let files = files.clone();
+        async move { files.handle(req).await }
+    });
+    let server = TestServer::start(false, app);
+
+    let o = run(curl_h2c().arg("-i").arg(server.url("/")));
+    let out = stdout(&o);
+    assert!(out.starts_with("HTTP/2 200"), "{out}");
+    assert!(out.contains("content-type: text/html"), "{out}");
+    assert!(out.contains("content-length: 11"), "{out}");
+    assert!(out.ends_with("<p>home</p>"), "{out}");
+
+    let o = run(curl_h2c().arg("-i").arg(server.url("/css/site.css")));
+    assert!(stdout(&o).contains("content-type: text/css"));
+
+    // HEAD: headers only.
+    let o = run(curl_h2c()
+        .arg("-I")
+        .arg(server.url(&format!("/{blob_name}"))));
+    assert!(
+        stdout(&o).contains("content-length: 70000"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Range → 206 with exactly those bytes.
+    let o = run(curl_h2c()
+        .args(["-r", "1000-1999", "-w", "%{http_code}", "-o"])
+        .arg(dir.path().join("part"))
+        .arg(server.url(&format!("/{blob_name}"))));
+    assert_eq!(stdout(&o), "206");
+    let whole = std::fs::read(&blob).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("part")).unwrap(),
+        &whole[1000..2000]
+    );
+    let o = run(curl_h2c()
+        .args(["-r", "90000-", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(server.url(&format!("/{blob_name}"))));
+    assert_eq!(stdout(&o), "416");
+
+    // ETag and If-Modified-Since → 304.
+    let o = run(curl_h2c().arg("-I").arg(server.url("/index.html")));
+    let head = stdout(&o);
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("etag: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let lm = head
+        .lines()
+        .find_map(|l| l.strip_prefix("last-modified: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let o = run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("if-none-match: {etag}"))
+        .arg(server.url("/index.html")));
+    assert_eq!(stdout(&o), "304");
+    let o = run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code}", "-H"])
+        .arg(format!("if-modified-since: {lm}"))
+        .arg(server.url("/index.html")));
+    assert_eq!(stdout(&o), "304");
+
+    // Nothing outside the directory, however it is spelled.
+    for path in [
+        "/../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/css/../../etc/passwd",
+        "/missing",
+    ] {
+        let o = run(curl_h2c()
+            .args(["--path-as-is", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(server.url(path)));
+        assert_eq!(stdout(&o), "404", "{path}");
+    }
+}
+
+#[test]
+fn a_trapping_instance_closes_only_its_connection() {
+    // 16 MiB of linear memory per instance; /explode asks the engine to
+    // take a 64 MiB chunk, which cannot fit, so that instance traps.
+    let runtime = Arc::new(
+        Runtime::embedded(&RuntimeConfig {
+            max_connections: 16,
+            max_memory_per_connection: 16 << 20,
+        })
+        .unwrap(),
+    );
+    let app: SharedApp = Arc::new(|req: Request| async move {
+        if req.path() == "/explode" {
+            let body = bytes::Bytes::from(vec![0u8; 64 << 20]);
+            req.responder
+                .respond_bytes(headers([(":status", "200")]), body)
+                .await;
+        } else {
+            h2wasm::apps::builtin::handle(req).await;
+        }
+    });
+    let server = TestServer::start_with(runtime, false, app);
+    // A Node session that stays open across the explosion.
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1]);
+        const get = (p) => new Promise((ok, ko) => {
+          const r = s.request({ ':path': p });
+          r.on('response', (h) => ok(h[':status'])); r.on('error', ko); r.resume();
+        });
+        (async () => {
+          console.log(await get('/'));
+          process.stdout.write('ready\n');
+          await new Promise((r) => process.stdin.once('data', r));
+          console.log(await get('/'));
+          s.close();
+        })().catch((e) => { console.error(e); process.exit(1); });
+    "#;
+    let mut node = Command::new("node")
+        .args([
+            "-e",
+            script,
+            &format!("http://127.0.0.1:{}", server.addr.port()),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(node.stdout.take().unwrap());
+    let mut line = String::new();
+    use std::io::{BufRead, Write};
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "200");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+
+    let o = run(curl_h2c()
+        .arg(server.url("/explode"))
+        .arg("-o")
+        .arg("/dev/null"));
+    assert!(!o.status.success(), "the exploding connection fails");
+
+    // The long-lived connection and new ones still work.
+    node.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "200", "existing connection survived");
+    assert!(node.wait().unwrap().success());
+    let o = run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(server.url("/")));
+    assert_eq!(stdout(&o), "200", "new connections are served");
+}
+
+#[test]
+fn graceful_shutdown_lets_open_streams_finish() {
+    let app: SharedApp = Arc::new(|req: Request| async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        req.responder
+            .respond_bytes(
+                headers([(":status", "200")]),
+                bytes::Bytes::from_static(b"done"),
+            )
+            .await;
+    });
+    let server = TestServer::start(false, app);
+    let url = server.url("/slow");
+    let client = std::thread::spawn(move || run(curl_h2c().arg("-v").arg(url)));
+    std::thread::sleep(Duration::from_millis(300));
+    let addr = server.addr;
+    let started = Instant::now();
+    server.shutdown();
+    let o = client.join().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "done");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "waited for the stream"
+    );
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
+}
+
+#[test]
+fn cli_rejects_bad_input_clearly() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["serve", "--listen", "nonsense"], "invalid value"),
+        (
+            &["serve", "/definitely/not/here"],
+            "cannot serve /definitely/not/here",
+        ),
+        (
+            &[
+                "serve",
+                "--cert",
+                "/nope.pem",
+                "--key",
+                "/nope.key",
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            "cannot read certificate /nope.pem",
+        ),
+        (&["serve", "--cert", "/nope.pem"], "--key"),
+        (&["serve", "--max-connections", "0"], "invalid value"),
+        (&["get"], "required"),
+        (&["get", "ftp://example.com/"], "unsupported URL scheme"),
+        (&["get", "not a url"], "invalid URL"),
+        (
+            &["get", "-H", "no-colon", "http://127.0.0.1:1/"],
+            "expected 'name: value'",
+        ),
+        (&["get", "http://127.0.0.1:1/"], "--prior-knowledge"),
+        (
+            &["get", "--prior-knowledge", "http://127.0.0.1:1/"],
+            "cannot connect",
+        ),
+        (
+            &[
+                "get",
+                "--prior-knowledge",
+                "http://a.test/",
+                "http://b.test/",
+            ],
+            "one origin",
+        ),
+        (
+            &[
+                "get",
+                "-d",
+                "@/no/such/file",
+                "--prior-knowledge",
+                "http://127.0.0.1:1/",
+            ],
+            "cannot read /no/such/file",
+        ),
+        (&["info", "--engine", "/no/such.wasm"], "cannot read engine"),
+        (&["bogus"], "unrecognized subcommand"),
+    ];
+    for (args, expected) in cases {
+        let o = run(h2wasm_bin().args(*args));
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // A file that is not a component is an error, not a crash.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"not wasm").unwrap();
+    let o = run(h2wasm_bin().args(["info", "--engine"]).arg(&junk));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("compiling the engine component"),
+        "{}",
+        stderr(&o)
+    );
+}
