@@ -27,6 +27,9 @@ pub(crate) enum Command {
         headers: Vec<Header>,
         /// `None`: no body (END_STREAM on the headers).
         body: Option<mpsc::Receiver<Bytes>>,
+        /// A complete body known up front: written and ended at once, which
+        /// saves a round through the body channel for small responses.
+        whole: Option<Bytes>,
         /// Trailers will follow the body (`send_trailers`).
         trailers: bool,
     },
@@ -119,6 +122,7 @@ impl Responder {
                 stream_id: self.stream_id,
                 headers,
                 body: None,
+                whole: None,
                 trailers: false,
             })
             .await;
@@ -134,6 +138,7 @@ impl Responder {
                 stream_id: self.stream_id,
                 headers,
                 body: Some(rx),
+                whole: None,
                 trailers,
             })
             .await;
@@ -145,8 +150,16 @@ impl Responder {
         if body.is_empty() {
             return self.respond_empty(headers).await;
         }
-        let mut w = self.respond(headers, false).await;
-        w.write(body).await;
+        let _ = self
+            .commands
+            .send(Command::Respond {
+                stream_id: self.stream_id,
+                headers,
+                body: None,
+                whole: Some(body),
+                trailers: false,
+            })
+            .await;
     }
 
     pub async fn send_trailers(&self, headers: Vec<Header>) {

@@ -60,7 +60,7 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "cert", conflicts_with = "h2c")]
     key: Option<PathBuf>,
     /// Live connections to size the instance pool for.
-    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_connections: u32,
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]

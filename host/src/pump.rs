@@ -8,6 +8,7 @@ use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, to_fields};
 use crate::runtime::{EngineConnection, Runtime};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::time::Instant;
@@ -41,6 +42,8 @@ struct PumpState {
     bodies: StreamMap<u32, BodyStream>,
     /// Bodies of congested streams, waiting for `Drain`.
     parked: HashMap<u32, BodyStream>,
+    /// The engine reported `closed`: flush and stop.
+    closed: bool,
 }
 
 impl PumpState {
@@ -84,10 +87,12 @@ where
         streams: HashMap::new(),
         bodies: StreamMap::new(),
         parked: HashMap::new(),
+        closed: false,
     };
     let mut summary = ConnectionSummary::default();
     let mut buf = vec![0u8; IO_CHUNK];
     let mut shutting_down = *shutdown.borrow();
+    let mut deadline = trap(conn.poll_timeout().await)?;
     if shutting_down {
         trap(conn.close().await)?;
     }
@@ -104,17 +109,13 @@ where
                 on_event(event, &mut conn, &mut st, &app, &cmd_tx, peer).await?;
             }
         }
-        if trap(conn.is_closed().await)? {
+        if st.closed {
             break;
         }
-        let deadline = trap(conn.poll_timeout().await)?;
         tokio::select! {
             biased;
             Some(cmd) = cmd_rx.recv() => {
                 apply(cmd, &mut conn, &mut st).await?;
-                while let Ok(cmd) = cmd_rx.try_recv() {
-                    apply(cmd, &mut conn, &mut st).await?;
-                }
             }
             Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
                 write_body(id, item, &mut conn, &mut st).await?;
@@ -131,13 +132,31 @@ where
                 if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
                     tracing::debug!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
                 }
+                // Only input and timers move the engine's deadline.
+                deadline = trap(conn.poll_timeout().await)?;
             }
             _ = tokio::time::sleep_until(deadline.map_or_else(far_future, |d| instant_at(d).into())), if deadline.is_some() => {
                 trap(conn.handle_timeout(now_ns()).await)?;
+                deadline = trap(conn.poll_timeout().await)?;
             }
             _ = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
                 trap(conn.close().await)?;
+            }
+        }
+        // Take whatever else is ready now, so one flush (one syscall) carries
+        // the output of many commands and body chunks.
+        loop {
+            if let Ok(cmd) = cmd_rx.try_recv() {
+                apply(cmd, &mut conn, &mut st).await?;
+                continue;
+            }
+            if st.bodies.is_empty() {
+                break;
+            }
+            match st.bodies.next().now_or_never() {
+                Some(Some((id, item))) => write_body(id, item, &mut conn, &mut st).await?,
+                _ => break,
             }
         }
     }
@@ -166,12 +185,13 @@ async fn flush<W: AsyncWrite + Unpin>(
     let mut total = 0;
     loop {
         let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
-        if out.is_empty() {
-            break;
-        }
         tracing::trace!("transmit {}", out.len());
         wr.write_all(&out).await?;
         total += out.len() as u64;
+        // A short batch means the engine had nothing more.
+        if out.len() < IO_CHUNK {
+            break;
+        }
     }
     if total > 0 {
         wr.flush().await?;
@@ -273,6 +293,7 @@ async fn on_event(
         Event::Goaway(g) => {
             tracing::debug!(%peer, "GOAWAY {:?} code {} last {}", g.origin, code_name(g.code), g.last_stream_id);
         }
+        Event::Closed(_) => st.closed = true,
         Event::ConnectionError(e) => {
             tracing::warn!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
         }
@@ -292,11 +313,12 @@ async fn apply(
             stream_id,
             headers,
             body,
+            whole,
             trailers,
         } => {
             let fields = to_fields(&headers);
             let opts = RespondOptions {
-                end_stream: body.is_none() && !trailers,
+                end_stream: body.is_none() && whole.is_none() && !trailers,
                 wait_for_trailers: trailers,
             };
             match trap(conn.respond(stream_id, &fields, opts).await)? {
@@ -306,6 +328,13 @@ async fn apply(
                             .and_then(|v| std::str::from_utf8(v).ok())
                             .and_then(|v| v.parse().ok())
                             .unwrap_or(0);
+                    }
+                    if let Some(data) = whole {
+                        if let Some(s) = st.streams.get_mut(&stream_id) {
+                            s.bytes_out += data.len() as u64;
+                        }
+                        let _ = trap(conn.write(stream_id, &data).await)?;
+                        let _ = trap(conn.end(stream_id).await)?;
                     }
                     match body {
                         Some(rx) => {

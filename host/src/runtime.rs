@@ -21,7 +21,7 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            max_connections: 1_000,
+            max_connections: 10_000,
             max_memory_per_connection: 64 << 20,
         }
     }

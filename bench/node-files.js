@@ -1,0 +1,17 @@
+// Node http2 file server for the benchmark: node node-files.js DIR PORT
+// Files are read once at start and served from memory.
+'use strict';
+const http2 = require('node:http2');
+const fs = require('node:fs');
+const path = require('node:path');
+const [dir, port] = process.argv.slice(2);
+const files = new Map(fs.readdirSync(dir).map((f) => ['/' + f, fs.readFileSync(path.join(dir, f))]));
+const server = http2.createServer();
+server.on('stream', (stream, headers) => {
+  const body = files.get(headers[':path']);
+  if (!body) { stream.respond({ ':status': 404 }); stream.end(); return; }
+  stream.respond({ ':status': 200, 'content-length': body.length });
+  stream.end(body);
+});
+server.on('sessionError', () => {});
+server.listen(Number(port), '127.0.0.1', () => console.log('ready'));
