@@ -193,6 +193,12 @@ where
     let total = responses.len();
     let mut buf = vec![0u8; IO_CHUNK];
     let mut error: Option<anyhow::Error> = None;
+    let mut trace = opts.verbose.then(|| {
+        (
+            crate::frametrace::FrameTrace::new("send", 24),
+            crate::frametrace::FrameTrace::new("recv", 0),
+        )
+    });
     loop {
         // Start as many queued requests as the peer allows.
         while let Some((index, req)) = queue.pop_front() {
@@ -247,7 +253,7 @@ where
                 Err(e) => bail!("request {} {} refused: {e:?}", req.method, req.path),
             }
         }
-        flush(&mut conn, &mut wr).await?;
+        flush(&mut conn, &mut wr, trace.as_mut().map(|t| &mut t.0)).await?;
         let events = trap(conn.poll_events().await)?;
         let quiet = events.is_empty();
         for event in events {
@@ -314,7 +320,6 @@ where
                         done += 1;
                     }
                 }
-                Event::RemoteSettings(s) if opts.verbose => eprintln!("* server settings: {s:?}"),
                 Event::Goaway(g) if opts.verbose => {
                     eprintln!(
                         "* GOAWAY {:?} {} last stream {}",
@@ -359,6 +364,9 @@ where
                     error.get_or_insert_with(|| anyhow::anyhow!("server closed the connection"));
                     break;
                 }
+                if let Some((_, recv)) = trace.as_mut() {
+                    recv.feed(&buf[..n]);
+                }
                 if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
                     error.get_or_insert_with(|| anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason));
                 }
@@ -371,7 +379,7 @@ where
         }
     }
     trap(conn.close().await)?;
-    let _ = flush(&mut conn, &mut wr).await;
+    let _ = flush(&mut conn, &mut wr, trace.as_mut().map(|t| &mut t.0)).await;
     let _ = wr.shutdown().await;
     if done < total {
         return Err(error
@@ -432,12 +440,16 @@ fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
 async fn flush<W: AsyncWrite + Unpin>(
     conn: &mut EngineConnection,
     wr: &mut W,
+    mut trace: Option<&mut crate::frametrace::FrameTrace>,
 ) -> anyhow::Result<()> {
     let mut wrote = false;
     loop {
         let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
         if out.is_empty() {
             break;
+        }
+        if let Some(t) = trace.as_mut() {
+            t.feed(&out);
         }
         wr.write_all(&out).await?;
         wrote = true;

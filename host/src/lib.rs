@@ -13,6 +13,7 @@ pub mod apps;
 pub mod client;
 mod clock;
 mod convert;
+mod frametrace;
 pub mod pump;
 pub mod runtime;
 pub mod server;

@@ -291,3 +291,25 @@ fn cli_rejects_bad_input_clearly() {
         stderr(&o)
     );
 }
+
+#[test]
+fn get_verbose_prints_frames_both_ways() {
+    let server = TestServer::start(false, builtin());
+    let o = run(h2wasm_bin()
+        .args(["get", "-v", "--prior-knowledge", "-d", "hi"])
+        .arg(server.url("/echo")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "hi");
+    let err = stderr(&o);
+    for line in [
+        "* send SETTINGS stream=0",
+        "* recv SETTINGS stream=0 length=0 ACK",
+        "* send HEADERS stream=1",
+        "* send DATA stream=1 length=2 END_STREAM",
+        "* recv DATA stream=1 length=2",
+        "* recv HEADERS stream=1 length=",
+        "* send GOAWAY stream=0 length=8 last_stream=0 NO_ERROR",
+    ] {
+        assert!(err.contains(line), "missing {line:?} in\n{err}");
+    }
+}

@@ -1,0 +1,103 @@
+//! Embedding h2wasm: serve HTTP/2 over any byte stream with your own
+//! handler. Here the "transport" is an in-process duplex pipe, and the
+//! client is the same engine in client role — no sockets involved.
+//!
+//! Run with `cargo run -p h2wasm --example embed`.
+
+use bytes::Bytes;
+use h2wasm::app::{Request, SharedApp, headers};
+use h2wasm::bindings::{Event, HeaderField, RequestOptions, Role};
+use h2wasm::{Runtime, RuntimeConfig};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let runtime = Arc::new(
+        Runtime::embedded(&RuntimeConfig {
+            max_connections: 8,
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?,
+    );
+    let options = runtime
+        .default_options()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+
+    // The application: greet whoever asks.
+    let app: SharedApp = Arc::new(|req: Request| async move {
+        let body = format!("hello, {}\n", req.path());
+        let h = headers([(":status", "200"), ("content-type", "text/plain")]);
+        req.responder.respond_bytes(h, Bytes::from(body)).await;
+    });
+
+    // Any AsyncRead + AsyncWrite works as the transport.
+    let (server_io, mut client_io) = tokio::io::duplex(64 * 1024);
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server_runtime = runtime.clone();
+    let server_options = options.clone();
+    tokio::spawn(async move {
+        let _ = h2wasm::pump::serve_connection(
+            &server_runtime,
+            &server_options,
+            server_io,
+            app,
+            "pipe",
+            stop_rx,
+        )
+        .await;
+    });
+
+    // A client connection driven by hand: request, then move bytes until
+    // the response has ended.
+    let mut client = runtime
+        .connect(Role::Client, &options, 0)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let path = HeaderField {
+        name: ":path".into(),
+        value: b"/world".to_vec(),
+        sensitive: false,
+    };
+    let opts = RequestOptions {
+        end_stream: true,
+        wait_for_trailers: false,
+        priority: None,
+        manual_consume: false,
+    };
+    let id = client
+        .request(&[path], opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?
+        .map_err(|e| anyhow::anyhow!("request refused: {e:?}"))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let out = client
+            .poll_transmit(64 * 1024)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        client_io.write_all(&out).await?;
+        for event in client
+            .poll_events()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?
+        {
+            match event {
+                Event::Data(d) if d.stream_id == id => {
+                    print!("{}", String::from_utf8_lossy(&d.data))
+                }
+                Event::StreamClosed(c) if c.stream_id == id => return Ok(()),
+                _ => {}
+            }
+        }
+        let n = client_io.read(&mut buf).await?;
+        if n == 0 {
+            anyhow::bail!("server closed the pipe");
+        }
+        let _ = client
+            .receive(0, &buf[..n])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    }
+}
