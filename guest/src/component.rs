@@ -19,7 +19,7 @@ wit_bindgen::generate!({
 });
 
 use exports::h2wasm::http2::session::{
-    self as wit_session, GuestConnection, RequestOptions as WitRequestOptions,
+    self as wit_session, DriveResult, GuestConnection, RequestOptions as WitRequestOptions,
     RespondOptions as WitRespondOptions,
 };
 use exports::h2wasm::http2::types::{
@@ -134,6 +134,49 @@ impl GuestConnection for ConnectionResource {
         std::iter::from_fn(|| engine.poll_event())
             .map(event_to_wit)
             .collect()
+    }
+
+    fn drive(&self, now: u64, input: Vec<u8>, max: u32) -> DriveResult {
+        let error = if input.is_empty() {
+            None
+        } else {
+            self.receive(now, input).err()
+        };
+        let output = self.poll_transmit(max);
+        let mut engine = self.inner.borrow_mut();
+        let events = std::iter::from_fn(|| engine.poll_event())
+            .map(event_to_wit)
+            .collect();
+        DriveResult {
+            error,
+            output,
+            events,
+            timeout: engine.poll_timeout(),
+        }
+    }
+
+    fn respond_with_body(
+        &self,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        body: Vec<u8>,
+    ) -> Result<(), CommandError> {
+        let mut engine = self.inner.borrow_mut();
+        let end_stream = body.is_empty();
+        let opts = RespondOptions {
+            end_stream,
+            wait_for_trailers: false,
+        };
+        engine
+            .respond(stream_id, fields_from_wit(headers), opts)
+            .map_err(cmd_error)?;
+        if !end_stream {
+            engine
+                .write(stream_id, Bytes::from(body))
+                .map_err(cmd_error)?;
+            engine.end(stream_id).map_err(cmd_error)?;
+        }
+        Ok(())
     }
 
     fn request(

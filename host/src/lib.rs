@@ -29,7 +29,7 @@ pub mod bindings {
         exports: { default: async },
     });
 
-    pub use exports::h2wasm::http2::session::{RequestOptions, RespondOptions};
+    pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
         CommandError, ConnectionError, Event, HeaderField, Metrics, Options, Origin, Role,
         SessionState, Settings, StreamState,

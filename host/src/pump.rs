@@ -92,22 +92,41 @@ where
     let mut summary = ConnectionSummary::default();
     let mut buf = vec![0u8; IO_CHUNK];
     let mut shutting_down = *shutdown.borrow();
-    let mut deadline = trap(conn.poll_timeout().await)?;
+    let mut deadline: Option<u64>;
     if shutting_down {
         trap(conn.close().await)?;
     }
+    // Octets read from the transport and not yet given to the engine.
+    let mut input_len = 0usize;
     loop {
-        // Sending can raise events (want-trailers, drain) and handling
-        // events can queue output: alternate until a flush raises nothing.
+        // One `drive` feeds input, takes output and events. Handling events
+        // can queue more output, and sending can raise events (want-trailers,
+        // drain): go round until a call brings nothing new.
+        let mut input = &buf[..input_len];
+        let mut wrote = false;
         loop {
-            summary.bytes_written += flush(&mut conn, &mut wr).await?;
-            let events = trap(conn.poll_events().await)?;
-            if events.is_empty() {
-                break;
+            let r = trap(conn.drive(now_ns(), input, IO_CHUNK as u32).await)?;
+            input = &[];
+            if let Some(e) = r.error {
+                tracing::debug!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
             }
-            for event in events {
+            deadline = r.timeout;
+            if !r.output.is_empty() {
+                wr.write_all(&r.output).await?;
+                summary.bytes_written += r.output.len() as u64;
+                wrote = true;
+            }
+            let quiet = r.events.is_empty() && r.output.len() < IO_CHUNK;
+            for event in r.events {
                 on_event(event, &mut conn, &mut st, &app, &cmd_tx, peer).await?;
             }
+            if quiet {
+                break;
+            }
+        }
+        input_len = 0;
+        if wrote {
+            wr.flush().await?;
         }
         if st.closed {
             break;
@@ -129,15 +148,10 @@ where
                     break;
                 }
                 summary.bytes_read += n as u64;
-                if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
-                    tracing::debug!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
-                }
-                // Only input and timers move the engine's deadline.
-                deadline = trap(conn.poll_timeout().await)?;
+                input_len = n;
             }
             _ = tokio::time::sleep_until(deadline.map_or_else(far_future, |d| instant_at(d).into())), if deadline.is_some() => {
                 trap(conn.handle_timeout(now_ns()).await)?;
-                deadline = trap(conn.poll_timeout().await)?;
             }
             _ = shutdown.changed(), if !shutting_down => {
                 shutting_down = true;
@@ -166,6 +180,13 @@ where
         .div_ceil(2)
         .into();
     Ok(summary)
+}
+
+fn status_of(headers: &[crate::app::Header]) -> u16 {
+    find(headers, ":status")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn far_future() -> tokio::time::Instant {
@@ -317,6 +338,19 @@ async fn apply(
             trailers,
         } => {
             let fields = to_fields(&headers);
+            if let (Some(data), None, false) = (&whole, &body, trailers) {
+                // The common case in one call: headers, body, end.
+                match trap(conn.respond_with_body(stream_id, &fields, data).await)? {
+                    Ok(()) => {
+                        if let Some(s) = st.streams.get_mut(&stream_id) {
+                            s.status = status_of(&headers);
+                            s.bytes_out += data.len() as u64;
+                        }
+                    }
+                    Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
+                }
+                return Ok(());
+            }
             let opts = RespondOptions {
                 end_stream: body.is_none() && whole.is_none() && !trailers,
                 wait_for_trailers: trailers,
@@ -324,10 +358,7 @@ async fn apply(
             match trap(conn.respond(stream_id, &fields, opts).await)? {
                 Ok(()) => {
                     if let Some(s) = st.streams.get_mut(&stream_id) {
-                        s.status = find(&headers, ":status")
-                            .and_then(|v| std::str::from_utf8(v).ok())
-                            .and_then(|v| v.parse().ok())
-                            .unwrap_or(0);
+                        s.status = status_of(&headers);
                     }
                     if let Some(data) = whole {
                         if let Some(s) = st.streams.get_mut(&stream_id) {

@@ -62,6 +62,10 @@ impl Runtime {
             .total_memories(n)
             .max_memory_size(config.max_memory_per_connection);
         let mut wasm_config = Config::new();
+        // `H2WASM_PERFMAP=1` names JIT code for `perf report`.
+        if std::env::var_os("H2WASM_PERFMAP").is_some() {
+            wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         wasm_config
             .wasm_component_model(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -173,6 +177,24 @@ impl EngineConnection {
 
     pub async fn poll_events(&mut self) -> wasmtime::Result<Vec<Event>> {
         guest_call!(self, call_poll_events)
+    }
+
+    pub async fn drive(
+        &mut self,
+        now: u64,
+        input: &[u8],
+        max: u32,
+    ) -> wasmtime::Result<crate::bindings::DriveResult> {
+        guest_call!(self, call_drive, now, input, max)
+    }
+
+    pub async fn respond_with_body(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+        body: &[u8],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_respond_with_body, stream_id, headers, body)
     }
 
     pub async fn request(

@@ -3,10 +3,11 @@
 //! and closes streams forever from growing our memory.
 
 use crate::stream::Cause;
-use std::collections::{HashMap, VecDeque};
+use crate::stream::IdMap;
+use std::collections::VecDeque;
 
 pub struct ClosedStreams {
-    causes: HashMap<u32, Cause>,
+    causes: IdMap<Cause>,
     order: VecDeque<u32>,
     cap: usize,
 }
@@ -14,7 +15,7 @@ pub struct ClosedStreams {
 impl ClosedStreams {
     pub fn new(cap: usize) -> Self {
         ClosedStreams {
-            causes: HashMap::new(),
+            causes: IdMap::default(),
             order: VecDeque::new(),
             cap: cap.max(1),
         }

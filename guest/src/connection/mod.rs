@@ -20,10 +20,10 @@ use crate::frame::{GoAway, RstStream, SettingsFrame};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
 use crate::settings::{Settings, SettingsValues};
-use crate::stream::{Cause, State, Stream};
+use crate::stream::{Cause, IdMap, State, Stream};
 use bytes::{Bytes, BytesMut};
 use closed::ClosedStreams;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -90,7 +90,7 @@ pub struct Connection {
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
 
-    streams: HashMap<u32, Stream>,
+    streams: IdMap<Stream>,
     closed: ClosedStreams,
     /// Streams with output the scheduler should look at, in round-robin order.
     ready: VecDeque<u32>,
@@ -158,7 +158,7 @@ impl Connection {
             decoder: HeaderDecoder::new(4096),
             hpack_buf: Vec::new(),
             block: None,
-            streams: HashMap::new(),
+            streams: IdMap::default(),
             closed: ClosedStreams::new(opts.max_closed_streams as usize),
             ready: VecDeque::new(),
             next_local_id: match role {

@@ -1,0 +1,28 @@
+//! Maps keyed by stream id. SipHash (std's default) is slow, worst of all in
+//! wasm; stream ids are small, peer-chosen but strictly increasing and
+//! bounded in number by our limits, so a multiplicative hash is enough.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        // Fibonacci hashing: spreads consecutive odd ids over all bits.
+        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
