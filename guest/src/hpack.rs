@@ -100,6 +100,12 @@ pub enum DecodeError {
 pub struct HeaderDecoder {
     inner: hpack::Decoder<'static>,
     scratch: BytesMut,
+    /// Built once per connection: the `hpack` crate builds its Huffman
+    /// tables anew for every string it decodes, which made each
+    /// Huffman-coded header cost thousands of hash insertions (and gave
+    /// peers a cheap CPU amplifier). Blocks are de-Huffmaned here first.
+    huffman: hpack::huffman::HuffmanDecoder,
+    plain: Vec<u8>,
 }
 
 impl HeaderDecoder {
@@ -109,6 +115,8 @@ impl HeaderDecoder {
         HeaderDecoder {
             inner,
             scratch: BytesMut::new(),
+            huffman: hpack::huffman::HuffmanDecoder::new(),
+            plain: Vec::new(),
         }
     }
 
@@ -120,6 +128,23 @@ impl HeaderDecoder {
     /// Decodes a complete block. All names and values share one buffer, so a
     /// block costs two allocations however many fields it has.
     pub fn decode(
+        &mut self,
+        block: &[u8],
+        limits: DecodeLimits,
+    ) -> Result<Vec<HeaderField>, DecodeError> {
+        let mut plain = std::mem::take(&mut self.plain);
+        plain.clear();
+        let rewritten = match dehuffman(block, &mut self.huffman, &mut plain) {
+            Some(true) => true,
+            Some(false) => false,
+            None => return Err(DecodeError::Compression),
+        };
+        let result = self.decode_plain(if rewritten { &plain } else { block }, limits);
+        self.plain = plain;
+        result
+    }
+
+    fn decode_plain(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
@@ -192,6 +217,53 @@ fn never_indexed_flags(block: &[u8]) -> Option<Vec<bool>> {
         }
     }
     Some(flags)
+}
+
+/// Rewrites `block` into `out` with every Huffman-coded string replaced by
+/// its raw literal, representations otherwise unchanged. Returns
+/// `Some(false)` (and leaves `out` unused) when the block has no Huffman
+/// strings, `None` when it is malformed.
+fn dehuffman(
+    block: &[u8],
+    huffman: &mut hpack::huffman::HuffmanDecoder,
+    out: &mut Vec<u8>,
+) -> Option<bool> {
+    let mut pos = 0;
+    let mut any = false;
+    while let Some(&first) = block.get(pos) {
+        let (prefix, has_strings) = if first & 0x80 != 0 {
+            (7, false)
+        } else if first & 0xe0 == 0x20 {
+            (5, false)
+        } else if first & 0x40 != 0 {
+            (6, true)
+        } else {
+            (4, true)
+        };
+        let next = skip_integer(block, pos, prefix)?;
+        out.extend_from_slice(block.get(pos..next)?);
+        pos = next;
+        if !has_strings {
+            continue;
+        }
+        let name_index_zero = first & ((1u8 << prefix) - 1) == 0;
+        for _ in 0..(1 + usize::from(name_index_zero)) {
+            let h = block.get(pos)? & 0x80 != 0;
+            let (len, start) = read_integer(block, pos, 7)?;
+            let end = start.checked_add(len)?;
+            let data = block.get(start..end)?;
+            if h {
+                any = true;
+                let decoded = huffman.decode(data).ok()?;
+                let _ = hpack::encoder::encode_integer_into(decoded.len(), 7, 0, out);
+                out.extend_from_slice(&decoded);
+            } else {
+                out.extend_from_slice(block.get(pos..end)?);
+            }
+            pos = end;
+        }
+    }
+    Some(any)
 }
 
 /// Reads an HPACK integer with an N-bit prefix starting at `pos`.

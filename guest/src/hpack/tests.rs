@@ -126,3 +126,34 @@ fn pair_limit() {
     };
     assert_eq!(dec.decode(&buf, limits), Err(DecodeError::TooLarge));
 }
+
+#[test]
+fn huffman_coded_strings_decode() {
+    // RFC 7541 C.4.1: a request with Huffman-coded :authority.
+    let block = [
+        0x82, 0x86, 0x84, 0x41, 0x8c, 0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90,
+        0xf4, 0xff,
+    ];
+    let mut dec = HeaderDecoder::new(4096);
+    let got = dec.decode(&block, LIMITS).unwrap();
+    assert_eq!(got[3].name, ":authority");
+    assert_eq!(got[3].value, "www.example.com");
+    // C.4.2: the next request refers to the entry the first one added, and
+    // adds a Huffman-coded cache-control.
+    let block2 = [
+        0x82, 0x86, 0x84, 0xbe, 0x58, 0x86, 0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf,
+    ];
+    let got = dec.decode(&block2, LIMITS).unwrap();
+    assert_eq!(got[3].value, "www.example.com");
+    assert_eq!(got[4].name, "cache-control");
+    assert_eq!(got[4].value, "no-cache");
+}
+
+#[test]
+fn bad_huffman_is_compression_error() {
+    let mut dec = HeaderDecoder::new(4096);
+    // Literal without indexing, new name "a", value Huffman-coded with an
+    // all-ones 5-octet string (EOS inside / over-long padding).
+    let block = [0x00, 0x01, b'a', 0x85, 0xff, 0xff, 0xff, 0xff, 0xff];
+    assert_eq!(dec.decode(&block, LIMITS), Err(DecodeError::Compression));
+}

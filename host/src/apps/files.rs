@@ -11,9 +11,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 const CHUNK: usize = 64 * 1024;
 
+/// Resolved paths kept per request path: resolving canonicalises (several
+/// syscalls per component), which would otherwise dominate small files.
+/// Cached targets are canonical, so later symlink changes cannot redirect
+/// them outside the root; a vanished file falls back to resolving again.
+const RESOLVE_CACHE: usize = 4096;
+
 #[derive(Clone)]
 pub struct StaticFiles {
     root: Arc<PathBuf>,
+    resolved: Arc<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>>,
 }
 
 impl StaticFiles {
@@ -27,6 +34,7 @@ impl StaticFiles {
         }
         Ok(StaticFiles {
             root: Arc::new(root),
+            resolved: Arc::default(),
         })
     }
 
@@ -35,12 +43,9 @@ impl StaticFiles {
         if method != "GET" && method != "HEAD" {
             return simple(&req.responder, "405", "method not allowed\n").await;
         }
-        let Some(path) = self.resolve(req.path()) else {
-            return simple(&req.responder, "404", "not found\n").await;
-        };
         // Plain blocking calls: for files in the page cache they cost far
         // less than a hop through tokio's blocking thread pool.
-        let Ok(meta) = std::fs::metadata(&path) else {
+        let Some((path, meta)) = self.lookup(req.path()) else {
             return simple(&req.responder, "404", "not found\n").await;
         };
         let len = meta.len();
@@ -88,6 +93,14 @@ impl StaticFiles {
         if start > 0 && file.seek(std::io::SeekFrom::Start(start)).is_err() {
             return req.responder.reset(2).await;
         }
+        if count <= CHUNK as u64 {
+            // Small files go out as one command: headers, body, end.
+            let mut buf = BytesMut::zeroed(count as usize);
+            if file.read_exact(&mut buf).is_err() {
+                return req.responder.reset(2).await;
+            }
+            return req.responder.respond_bytes(response, buf.freeze()).await;
+        }
         let mut writer = req.responder.respond(response, false).await;
         let mut left = count;
         while left > 0 {
@@ -109,6 +122,31 @@ impl StaticFiles {
                 }
             }
         }
+    }
+
+    /// The file for a request path and its metadata, through the cache.
+    fn lookup(&self, request_path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+        let cached = self
+            .resolved
+            .lock()
+            .ok()
+            .and_then(|m| m.get(request_path).cloned());
+        if let Some(path) = cached {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.is_file() {
+                    return Some((path, meta));
+                }
+            }
+        }
+        let path = self.resolve(request_path)?;
+        let meta = std::fs::metadata(&path).ok()?;
+        if let Ok(mut m) = self.resolved.lock() {
+            if m.len() >= RESOLVE_CACHE {
+                m.clear();
+            }
+            m.insert(request_path.to_string(), path.clone());
+        }
+        Some((path, meta))
     }
 
     /// Maps a request path onto a file under the root, or `None` if it
