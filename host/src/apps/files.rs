@@ -131,12 +131,11 @@ impl StaticFiles {
             .lock()
             .ok()
             .and_then(|m| m.get(request_path).cloned());
-        if let Some(path) = cached {
-            if let Ok(meta) = std::fs::metadata(&path) {
-                if meta.is_file() {
-                    return Some((path, meta));
-                }
-            }
+        if let Some(path) = cached
+            && let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+        {
+            return Some((path, meta));
         }
         let path = self.resolve(request_path)?;
         let meta = std::fs::metadata(&path).ok()?;
