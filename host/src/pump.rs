@@ -140,7 +140,12 @@ where
                 write_body(id, item, &mut conn, &mut st).await?;
             }
             read = rd.read(&mut buf) => {
-                let n = read?;
+                let n = match read {
+                    Ok(n) => n,
+                    // TLS peers that close without close_notify: an ordinary end.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                    Err(e) => return Err(e.into()),
+                };
                 if n == 0 {
                     // The peer closed its side: nothing more can arrive.
                     trap(conn.destroy(0).await)?;
@@ -193,9 +198,22 @@ fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(86_400)
 }
 
-/// A wasmtime error is a trap: the instance is dead.
+/// The engine instance trapped (or ran out of resources): it is dead, and
+/// so is its connection. Other connections are unaffected.
+#[derive(Debug)]
+pub struct Trap(pub String);
+
+impl std::fmt::Display for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "engine instance trapped: {}", self.0)
+    }
+}
+
+impl std::error::Error for Trap {}
+
+/// A wasmtime error is a trap.
 fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
-    r.map_err(|e| anyhow::anyhow!("engine instance trapped: {e:#}"))
+    r.map_err(|e| anyhow::Error::new(Trap(format!("{e:#}"))))
 }
 
 /// Writes everything the engine has queued.

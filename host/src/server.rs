@@ -50,8 +50,13 @@ impl Server {
                     let stop = shutdown.clone();
                     tasks.spawn(async move {
                         let peer = addr.to_string();
-                        if let Err(e) = server.connection(tcp, &peer, stop).await {
-                            tracing::warn!(%peer, "connection ended: {e:#}");
+                        match server.connection(tcp, &peer, stop).await {
+                            Ok(()) => {}
+                            Err(e) if e.is::<crate::pump::Trap>() => {
+                                tracing::warn!(%peer, "connection closed: {e:#}");
+                            }
+                            // Resets and failed handshakes: routine on the open internet.
+                            Err(e) => tracing::debug!(%peer, "connection ended: {e:#}"),
                         }
                     });
                 }
@@ -92,7 +97,8 @@ impl Server {
                     .await
                     .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
                 if tls.get_ref().1.alpn_protocol() != Some(crate::tls::ALPN_H2) {
-                    anyhow::bail!("client did not negotiate HTTP/2 (ALPN h2)");
+                    tracing::info!(%peer, "client did not negotiate HTTP/2 (ALPN h2); closing");
+                    return Ok(());
                 }
                 serve_connection(
                     &self.runtime,
