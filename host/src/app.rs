@@ -103,84 +103,71 @@ impl Responder {
         self.stream_id
     }
 
+    /// Hands a command to the pump; a closed connection makes it a no-op.
+    async fn send(&self, cmd: Command) {
+        let _ = self.commands.send(cmd).await;
+    }
+
+    async fn send_response(
+        &self,
+        headers: Vec<Header>,
+        body: Option<mpsc::Receiver<Bytes>>,
+        whole: Option<Bytes>,
+        trailers: bool,
+    ) {
+        self.send(Command::Respond {
+            stream_id: self.stream_id,
+            headers,
+            body,
+            whole,
+            trailers,
+        })
+        .await;
+    }
+
     /// Sends a 1xx informational response (e.g. 103 Early Hints).
     pub async fn informational(&self, headers: Vec<Header>) {
-        let _ = self
-            .commands
-            .send(Command::Informational {
-                stream_id: self.stream_id,
-                headers,
-            })
-            .await;
+        self.send(Command::Informational {
+            stream_id: self.stream_id,
+            headers,
+        })
+        .await;
     }
 
     /// Sends headers with no body.
     pub async fn respond_empty(&self, headers: Vec<Header>) {
-        let _ = self
-            .commands
-            .send(Command::Respond {
-                stream_id: self.stream_id,
-                headers,
-                body: None,
-                whole: None,
-                trailers: false,
-            })
-            .await;
+        self.send_response(headers, None, None, false).await;
     }
 
     /// Sends headers; the body follows through the returned writer. With
     /// `trailers`, call [`Responder::send_trailers`] after dropping it.
     pub async fn respond(&self, headers: Vec<Header>, trailers: bool) -> BodyWriter {
         let (tx, rx) = mpsc::channel(8);
-        let _ = self
-            .commands
-            .send(Command::Respond {
-                stream_id: self.stream_id,
-                headers,
-                body: Some(rx),
-                whole: None,
-                trailers,
-            })
-            .await;
+        self.send_response(headers, Some(rx), None, trailers).await;
         BodyWriter { tx }
     }
 
     /// Sends a whole body at once.
     pub async fn respond_bytes(&self, headers: Vec<Header>, body: Bytes) {
-        if body.is_empty() {
-            return self.respond_empty(headers).await;
-        }
-        let _ = self
-            .commands
-            .send(Command::Respond {
-                stream_id: self.stream_id,
-                headers,
-                body: None,
-                whole: Some(body),
-                trailers: false,
-            })
-            .await;
+        let whole = (!body.is_empty()).then_some(body);
+        self.send_response(headers, None, whole, false).await;
     }
 
     pub async fn send_trailers(&self, headers: Vec<Header>) {
-        let _ = self
-            .commands
-            .send(Command::Trailers {
-                stream_id: self.stream_id,
-                headers,
-            })
-            .await;
+        self.send(Command::Trailers {
+            stream_id: self.stream_id,
+            headers,
+        })
+        .await;
     }
 
     /// Resets the stream (RST_STREAM with `code`).
     pub async fn reset(&self, code: u32) {
-        let _ = self
-            .commands
-            .send(Command::Reset {
-                stream_id: self.stream_id,
-                code,
-            })
-            .await;
+        self.send(Command::Reset {
+            stream_id: self.stream_id,
+            code,
+        })
+        .await;
     }
 }
 

@@ -27,24 +27,7 @@ pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
 
 /// Formats an error code with its RFC name where it has one.
 pub fn code_name(code: u32) -> String {
-    const NAMES: [&str; 14] = [
-        "NO_ERROR",
-        "PROTOCOL_ERROR",
-        "INTERNAL_ERROR",
-        "FLOW_CONTROL_ERROR",
-        "SETTINGS_TIMEOUT",
-        "STREAM_CLOSED",
-        "FRAME_SIZE_ERROR",
-        "REFUSED_STREAM",
-        "CANCEL",
-        "COMPRESSION_ERROR",
-        "CONNECT_ERROR",
-        "ENHANCE_YOUR_CALM",
-        "INADEQUATE_SECURITY",
-        "HTTP_1_1_REQUIRED",
-    ];
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .map_or_else(|| format!("{code:#x}"), |n| n.to_string())
+    let code = h2wasm_engine::ErrorCode(code);
+    code.name()
+        .map_or_else(|| format!("{:#x}", code.0), str::to_string)
 }
