@@ -2,6 +2,10 @@
 //! pseudo-header rules per message kind, connection-specific fields, and
 //! `content-length`.
 
+mod node_view;
+
+pub use node_view::{NodeValue, node_headers};
+
 use crate::error::CommandError;
 use bytes::Bytes;
 
