@@ -495,6 +495,3 @@ impl Connection {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
