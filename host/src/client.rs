@@ -4,7 +4,8 @@
 use crate::app::Header;
 use crate::bindings::{Event, Options, RequestOptions, Role};
 use crate::clock::{instant_at, now_ns};
-use crate::convert::{code_name, from_fields, to_fields};
+use crate::convert::{code_name, from_fields, status_of, to_fields};
+use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::{EngineConnection, Runtime};
 use crate::tls::{self, Trust};
 use anyhow::{Context, bail};
@@ -13,7 +14,6 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-const IO_CHUNK: usize = 256 * 1024;
 const BODY_CHUNK: usize = 64 * 1024;
 
 /// Where a request body comes from.
@@ -422,40 +422,6 @@ async fn feed(
                 return Ok(());
             }
         }
-    }
-    Ok(())
-}
-
-fn status_of(headers: &[Header]) -> u16 {
-    crate::convert::find(headers, ":status")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
-    r.map_err(|e| anyhow::anyhow!("engine instance trapped: {e:#}"))
-}
-
-async fn flush<W: AsyncWrite + Unpin>(
-    conn: &mut EngineConnection,
-    wr: &mut W,
-    mut trace: Option<&mut crate::frametrace::FrameTrace>,
-) -> anyhow::Result<()> {
-    let mut wrote = false;
-    loop {
-        let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
-        if out.is_empty() {
-            break;
-        }
-        if let Some(t) = trace.as_mut() {
-            t.feed(&out);
-        }
-        wr.write_all(&out).await?;
-        wrote = true;
-    }
-    if wrote {
-        wr.flush().await?;
     }
     Ok(())
 }

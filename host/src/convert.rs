@@ -31,3 +31,11 @@ pub fn code_name(code: u32) -> String {
     code.name()
         .map_or_else(|| format!("{:#x}", code.0), str::to_string)
 }
+
+/// The numeric `:status` of a header list (0 if absent or malformed).
+pub fn status_of(headers: &[Header]) -> u16 {
+    find(headers, ":status")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

@@ -14,6 +14,7 @@ pub mod client;
 mod clock;
 mod convert;
 mod frametrace;
+mod io;
 pub mod pump;
 pub mod runtime;
 pub mod server;

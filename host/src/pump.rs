@@ -5,7 +5,9 @@
 use crate::app::{Body, BodyItem, Command, Request, Responder, SharedApp};
 use crate::bindings::{Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
-use crate::convert::{code_name, find, from_fields, to_fields};
+use crate::convert::{code_name, find, from_fields, status_of, to_fields};
+pub use crate::io::Trap;
+use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::{EngineConnection, Runtime};
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -16,9 +18,6 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt, StreamMap};
-
-/// Largest batch moved across the wasm boundary per call.
-const IO_CHUNK: usize = 256 * 1024;
 
 /// A response body as the pump sees it: chunks, then `None` at the end.
 type BodyStream = Pin<Box<dyn Stream<Item = Option<Bytes>> + Send>>;
@@ -149,7 +148,7 @@ where
                 if n == 0 {
                     // The peer closed its side: nothing more can arrive.
                     trap(conn.destroy(0).await)?;
-                    let _ = flush(&mut conn, &mut wr).await;
+                    let _ = flush(&mut conn, &mut wr, None).await;
                     break;
                 }
                 summary.bytes_read += n as u64;
@@ -187,55 +186,8 @@ where
     Ok(summary)
 }
 
-fn status_of(headers: &[crate::app::Header]) -> u16 {
-    find(headers, ":status")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn far_future() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(86_400)
-}
-
-/// The engine instance trapped (or ran out of resources): it is dead, and
-/// so is its connection. Other connections are unaffected.
-#[derive(Debug)]
-pub struct Trap(pub String);
-
-impl std::fmt::Display for Trap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "engine instance trapped: {}", self.0)
-    }
-}
-
-impl std::error::Error for Trap {}
-
-/// A wasmtime error is a trap.
-fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
-    r.map_err(|e| anyhow::Error::new(Trap(format!("{e:#}"))))
-}
-
-/// Writes everything the engine has queued.
-async fn flush<W: AsyncWrite + Unpin>(
-    conn: &mut EngineConnection,
-    wr: &mut W,
-) -> anyhow::Result<u64> {
-    let mut total = 0;
-    loop {
-        let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
-        tracing::trace!("transmit {}", out.len());
-        wr.write_all(&out).await?;
-        total += out.len() as u64;
-        // A short batch means the engine had nothing more.
-        if out.len() < IO_CHUNK {
-            break;
-        }
-    }
-    if total > 0 {
-        wr.flush().await?;
-    }
-    Ok(total)
 }
 
 async fn on_event(
