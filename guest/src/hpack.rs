@@ -1,14 +1,20 @@
-//! Glue to the `hpack` crate (RFC 7541): dynamic-table sizes bound by
-//! SETTINGS, the size-update signal, never-indexed fields, and header-list
-//! limits enforced while decoding.
+//! HPACK (RFC 7541): decoding through the `hpack` crate, with our own
+//! Huffman pass in front and header-list limits enforced while decoding;
+//! encoding with our own table (see `encoder`); dynamic-table sizes bound
+//! by SETTINGS, the size-update signal, and never-indexed fields.
+
+mod encoder;
+mod huffman;
+mod static_table;
 
 use crate::headers::HeaderField;
 use bytes::{Bytes, BytesMut};
+use encoder::DynamicEncoder;
 
 /// Encodes our header blocks. Its dynamic table follows the peer's
 /// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
 pub struct HeaderEncoder {
-    inner: hpack::Encoder<'static>,
+    table: DynamicEncoder,
     cap: u32,
     table_size: u32,
     /// Size updates owed at the start of the next block (§4.2): the smallest
@@ -19,7 +25,7 @@ pub struct HeaderEncoder {
 impl HeaderEncoder {
     pub fn new(max_deflate_table_size: u32) -> Self {
         let mut enc = HeaderEncoder {
-            inner: hpack::Encoder::new(),
+            table: DynamicEncoder::new(4096),
             cap: max_deflate_table_size,
             table_size: 4096,
             pending_update: None,
@@ -29,8 +35,14 @@ impl HeaderEncoder {
         enc
     }
 
+    /// The maximum size of our dynamic table.
     pub fn table_size(&self) -> u32 {
         self.table_size
+    }
+
+    /// Octets our dynamic table holds now.
+    pub fn table_fill(&self) -> u32 {
+        u32::try_from(self.table.size()).unwrap_or(u32::MAX)
     }
 
     /// Called when the peer's SETTINGS_HEADER_TABLE_SIZE takes effect.
@@ -42,39 +54,21 @@ impl HeaderEncoder {
         let min = self.pending_update.map_or(size, |(m, _)| m.min(size));
         self.pending_update = Some((min.min(self.table_size), size));
         self.table_size = size;
-        self.inner.set_max_table_size(size as usize);
+        self.table.set_max_size(size as usize);
     }
 
     /// Appends the encoded block for `fields` to `out`.
     pub fn encode(&mut self, fields: &[HeaderField], out: &mut Vec<u8>) {
         if let Some((min, last)) = self.pending_update.take() {
             if min != last {
-                size_update(min, out);
+                encoder::integer(min as usize, 5, 0x20, out);
             }
-            size_update(last, out);
+            encoder::integer(last as usize, 5, 0x20, out);
         }
         for f in fields {
-            if f.sensitive {
-                // Literal never indexed, literal name (RFC 7541 §6.2.3): the
-                // encoder's table is untouched, so both sides stay in sync.
-                out.push(0x10);
-                string_literal(&f.name, out);
-                string_literal(&f.value, out);
-            } else {
-                // Writing to a Vec cannot fail.
-                let _ = self.inner.encode_header_into((&f.name, &f.value), out);
-            }
+            self.table.encode_field(&f.name, &f.value, f.sensitive, out);
         }
     }
-}
-
-fn size_update(size: u32, out: &mut Vec<u8>) {
-    let _ = hpack::encoder::encode_integer_into(size as usize, 5, 0x20, out);
-}
-
-fn string_literal(s: &[u8], out: &mut Vec<u8>) {
-    let _ = hpack::encoder::encode_integer_into(s.len(), 7, 0, out);
-    out.extend_from_slice(s);
 }
 
 /// Limits applied while decoding one block.
@@ -100,12 +94,10 @@ pub enum DecodeError {
 pub struct HeaderDecoder {
     inner: hpack::Decoder<'static>,
     scratch: BytesMut,
-    /// Built once per connection: the `hpack` crate builds its Huffman
-    /// tables anew for every string it decodes, which made each
-    /// Huffman-coded header cost thousands of hash insertions (and gave
-    /// peers a cheap CPU amplifier). Blocks are de-Huffmaned here first.
-    huffman: hpack::huffman::HuffmanDecoder,
+    /// The block with its Huffman strings decoded (see `dehuffman`).
     plain: Vec<u8>,
+    /// One decoded string on its way into `plain`.
+    string: Vec<u8>,
 }
 
 impl HeaderDecoder {
@@ -115,8 +107,8 @@ impl HeaderDecoder {
         HeaderDecoder {
             inner,
             scratch: BytesMut::new(),
-            huffman: hpack::huffman::HuffmanDecoder::new(),
             plain: Vec::new(),
+            string: Vec::new(),
         }
     }
 
@@ -134,7 +126,7 @@ impl HeaderDecoder {
     ) -> Result<Vec<HeaderField>, DecodeError> {
         let mut plain = std::mem::take(&mut self.plain);
         plain.clear();
-        let rewritten = match dehuffman(block, &mut self.huffman, &mut plain) {
+        let rewritten = match dehuffman(block, &mut plain, &mut self.string) {
             Some(true) => true,
             Some(false) => false,
             None => return Err(DecodeError::Compression),
@@ -220,14 +212,12 @@ fn never_indexed_flags(block: &[u8]) -> Option<Vec<bool>> {
 }
 
 /// Rewrites `block` into `out` with every Huffman-coded string replaced by
-/// its raw literal, representations otherwise unchanged. Returns
+/// its raw literal, representations otherwise unchanged: the `hpack`
+/// crate's own Huffman decoder rebuilds hash tables for every string and
+/// walks them bit by bit. Returns
 /// `Some(false)` (and leaves `out` unused) when the block has no Huffman
 /// strings, `None` when it is malformed.
-fn dehuffman(
-    block: &[u8],
-    huffman: &mut hpack::huffman::HuffmanDecoder,
-    out: &mut Vec<u8>,
-) -> Option<bool> {
+fn dehuffman(block: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Option<bool> {
     let mut pos = 0;
     let mut any = false;
     while let Some(&first) = block.get(pos) {
@@ -254,9 +244,10 @@ fn dehuffman(
             let data = block.get(start..end)?;
             if h {
                 any = true;
-                let decoded = huffman.decode(data).ok()?;
-                let _ = hpack::encoder::encode_integer_into(decoded.len(), 7, 0, out);
-                out.extend_from_slice(&decoded);
+                scratch.clear();
+                huffman::decode(data, scratch)?;
+                encoder::integer(scratch.len(), 7, 0, out);
+                out.extend_from_slice(scratch);
             } else {
                 out.extend_from_slice(block.get(pos..end)?);
             }

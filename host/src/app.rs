@@ -181,10 +181,7 @@ pub struct Request {
 impl Request {
     /// First value of a header (pseudo-headers included), as UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        header(&self.headers, name)
     }
 
     pub fn method(&self) -> &str {
@@ -196,9 +193,34 @@ impl Request {
     }
 }
 
+/// First value of a header in `headers`, as UTF-8.
+pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+/// A complete response known without waiting for anything.
+#[derive(Debug)]
+pub struct Response {
+    pub headers: Vec<Header>,
+    /// Empty: the headers end the stream.
+    pub body: Bytes,
+}
+
 /// A server application: called once per request stream, on its own task.
 pub trait App: Send + Sync + 'static {
     fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+    /// Answers a request that has no body at once, when the answer needs no
+    /// waiting (a cached file, a fixed page): the pump then sends it in the
+    /// same pass that read the request, with no task, channel or wake-up.
+    /// `None` (the default) hands the request to [`App::handle`].
+    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
+        let _ = headers;
+        None
+    }
 }
 
 impl<F, Fut> App for F

@@ -173,14 +173,8 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let app: SharedApp = match &args.dir {
-        Some(dir) => {
-            let files = h2wasm::apps::files::StaticFiles::new(dir)?;
-            Arc::new(move |req| {
-                let files = files.clone();
-                async move { files.handle(req).await }
-            })
-        }
-        None => Arc::new(h2wasm::apps::builtin::handle),
+        Some(dir) => Arc::new(h2wasm::apps::files::StaticFiles::new(dir)?),
+        None => Arc::new(h2wasm::apps::builtin::Builtin),
     };
     let tls = if args.h2c {
         None

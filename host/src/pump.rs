@@ -2,7 +2,7 @@
 //! the engine instance, hands request streams to the application, and feeds
 //! response bodies back as flow control allows.
 
-use crate::app::{Body, BodyItem, Command, Request, Responder, SharedApp};
+use crate::app::{Body, BodyItem, Command, Request, Responder, Response, SharedApp};
 use crate::bindings::{Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, status_of, to_fields};
@@ -202,22 +202,32 @@ async fn on_event(
     match event {
         Event::Request(h) => {
             let headers = from_fields(h.headers);
-            let (body_tx, body_rx) = mpsc::unbounded_channel();
-            let text = |n: &str| {
-                String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
-            };
-            st.streams.insert(
-                h.stream_id,
+            let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
+            let io = |body_tx| {
+                let text = |n: &str| {
+                    String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
+                };
                 StreamIo {
-                    body_tx: (!h.end_stream).then_some(body_tx),
+                    body_tx,
                     method: text(":method"),
                     path: text(":path"),
                     status: 0,
                     bytes_out: 0,
                     started: Instant::now(),
                     trailers: None,
-                },
-            );
+                }
+            };
+            if h.end_stream
+                && let Some(response) = app.respond_now(&headers)
+            {
+                if log {
+                    st.streams.insert(h.stream_id, io(None));
+                }
+                return send_whole(conn, st, h.stream_id, response).await;
+            }
+            let (body_tx, body_rx) = mpsc::unbounded_channel();
+            st.streams
+                .insert(h.stream_id, io((!h.end_stream).then_some(body_tx)));
             let request = Request {
                 headers,
                 body: Body {
@@ -307,22 +317,14 @@ async fn apply(
             whole,
             trailers,
         } => {
-            let fields = to_fields(&headers);
-            if let (Some(data), None, false) = (&whole, &body, trailers) {
-                // The common case in one call: headers, body, end.
-                match trap(conn.respond_with_body(stream_id, &fields, data).await)? {
-                    Ok(()) => {
-                        if let Some(s) = st.streams.get_mut(&stream_id) {
-                            s.status = status_of(&headers);
-                            s.bytes_out += data.len() as u64;
-                        }
-                    }
-                    Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
-                }
-                return Ok(());
+            if body.is_none() && !trailers {
+                let body = whole.unwrap_or_default();
+                return send_whole(conn, st, stream_id, Response { headers, body }).await;
             }
+            // A body follows, or trailers do.
+            let fields = to_fields(&headers);
             let opts = RespondOptions {
-                end_stream: body.is_none() && whole.is_none() && !trailers,
+                end_stream: false,
                 wait_for_trailers: trailers,
             };
             match trap(conn.respond(stream_id, &fields, opts).await)? {
@@ -380,6 +382,38 @@ async fn apply(
         Command::Consumed { stream_id, n } => {
             let _ = trap(conn.consume(stream_id, n).await)?;
         }
+    }
+    Ok(())
+}
+
+/// Headers, the whole body and the end of the stream, in one call.
+async fn send_whole(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    response: Response,
+) -> anyhow::Result<()> {
+    let fields = to_fields(&response.headers);
+    let result = if response.body.is_empty() {
+        let opts = RespondOptions {
+            end_stream: true,
+            wait_for_trailers: false,
+        };
+        trap(conn.respond(stream_id, &fields, opts).await)?
+    } else {
+        trap(
+            conn.respond_with_body(stream_id, &fields, &response.body)
+                .await,
+        )?
+    };
+    match result {
+        Ok(()) => {
+            if let Some(s) = st.streams.get_mut(&stream_id) {
+                s.status = status_of(&response.headers);
+                s.bytes_out += response.body.len() as u64;
+            }
+        }
+        Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
     }
     Ok(())
 }

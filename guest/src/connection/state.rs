@@ -21,7 +21,7 @@ pub struct SessionState {
     pub remote_window_size: i64,
     /// Octets queued for the transport.
     pub outbound_queue_size: u32,
-    /// Our HPACK encoder's dynamic table capacity.
+    /// Octets in our HPACK encoder's dynamic table.
     pub deflate_dynamic_table_size: u32,
     /// The peer's HPACK encoder table capacity we allow (our SETTINGS).
     pub inflate_dynamic_table_size: u32,
@@ -55,7 +55,7 @@ impl Connection {
             last_proc_stream_id: self.max_peer_id,
             remote_window_size: self.send_window.value(),
             outbound_queue_size: u32::try_from(self.out.len()).unwrap_or(u32::MAX),
-            deflate_dynamic_table_size: self.encoder.table_size(),
+            deflate_dynamic_table_size: self.encoder.table_fill(),
             inflate_dynamic_table_size: self.local.header_table_size,
         }
     }

@@ -19,6 +19,10 @@ impl Hasher for IdHasher {
         }
     }
 
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(29) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
     fn write_u32(&mut self, id: u32) {
         // Fibonacci hashing: spreads consecutive odd ids over all bits.
         self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);

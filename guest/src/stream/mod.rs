@@ -5,7 +5,7 @@ mod id_map;
 mod send_queue;
 pub mod state;
 
-pub use id_map::IdMap;
+pub use id_map::{IdHasher, IdMap};
 pub use send_queue::SendQueue;
 pub use state::{Cause, State};
 

@@ -1,8 +1,10 @@
 //! The site served when no directory is given: an index page and `/echo`,
 //! which streams the request body back and reports its size in trailers.
 
-use crate::app::{BodyItem, Request, headers};
+use crate::app::{App, BodyItem, Header, Request, Response, header, headers};
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
 
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>h2wasm</title></head>
@@ -14,65 +16,70 @@ const INDEX: &str = "<!doctype html>
 </body></html>
 ";
 
+/// The built-in site as an [`App`].
+pub struct Builtin;
+
+impl App for Builtin {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(handle(req))
+    }
+
+    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
+        page(
+            header(headers, ":method").unwrap_or("GET"),
+            header(headers, ":path").unwrap_or("/"),
+        )
+    }
+}
+
+/// The fixed pages: everything but `/echo`.
+fn page(method: &str, path: &str) -> Option<Response> {
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let (status, content_type, body) = match (method, path) {
+        (_, "/echo") => return None,
+        ("GET" | "HEAD", "/") => ("200", "text/html; charset=utf-8", INDEX),
+        _ => ("404", "text/plain", "not found\n"),
+    };
+    let len = body.len().to_string();
+    let headers = headers([
+        (":status", status),
+        ("content-type", content_type),
+        ("content-length", &len),
+    ]);
+    let body = if method == "HEAD" { "" } else { body };
+    Some(Response {
+        headers,
+        body: Bytes::from_static(body.as_bytes()),
+    })
+}
+
 pub async fn handle(mut req: Request) {
-    let path = req
-        .path()
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("/")
-        .to_string();
-    match (req.method(), path.as_str()) {
-        ("GET" | "HEAD", "/") => {
-            let len = INDEX.len().to_string();
-            let h = headers([
-                (":status", "200"),
-                ("content-type", "text/html; charset=utf-8"),
-                ("content-length", &len),
-            ]);
-            if req.method() == "HEAD" {
-                req.responder.respond_empty(h).await;
-            } else {
-                req.responder
-                    .respond_bytes(h, Bytes::from_static(INDEX.as_bytes()))
-                    .await;
-            }
-        }
-        (_, "/echo") => {
-            let mut h = headers([(":status", "200")]);
-            if let Some(ct) = req.header("content-type") {
-                h.push(("content-type".into(), ct.as_bytes().to_vec()));
-            }
-            let mut writer = req.responder.respond(h, true).await;
-            let mut total: u64 = 0;
-            while let Some(item) = req.body.next().await {
-                match item {
-                    BodyItem::Data(d) => {
-                        total += d.len() as u64;
-                        if !writer.write(d).await {
-                            return;
-                        }
-                    }
-                    BodyItem::Trailers(_) => {}
+    if let Some(response) = page(req.method(), req.path()) {
+        return req
+            .responder
+            .respond_bytes(response.headers, response.body)
+            .await;
+    }
+    let mut h = headers([(":status", "200")]);
+    if let Some(ct) = req.header("content-type") {
+        h.push(("content-type".into(), ct.as_bytes().to_vec()));
+    }
+    let mut writer = req.responder.respond(h, true).await;
+    let mut total: u64 = 0;
+    while let Some(item) = req.body.next().await {
+        match item {
+            BodyItem::Data(d) => {
+                total += d.len() as u64;
+                if !writer.write(d).await {
+                    return;
                 }
             }
-            drop(writer);
-            let n = total.to_string();
-            req.responder
-                .send_trailers(headers([("x-echo-bytes", n.as_str())]))
-                .await;
-        }
-        _ => {
-            let body = Bytes::from_static(b"not found\n");
-            req.responder
-                .respond_bytes(
-                    headers([
-                        (":status", "404"),
-                        ("content-type", "text/plain"),
-                        ("content-length", "10"),
-                    ]),
-                    body,
-                )
-                .await;
+            BodyItem::Trailers(_) => {}
         }
     }
+    drop(writer);
+    let n = total.to_string();
+    req.responder
+        .send_trailers(headers([("x-echo-bytes", n.as_str())]))
+        .await;
 }

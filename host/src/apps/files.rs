@@ -2,25 +2,80 @@
 //! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
 //! that would leave the directory are refused.
 
-use crate::app::{Header, Request, Responder, headers};
-use bytes::BytesMut;
+use crate::app::{App, Header, Request, Response, header, headers};
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::future::Future;
 use std::io::{Read, Seek};
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const CHUNK: usize = 64 * 1024;
 
-/// Resolved paths kept per request path: resolving canonicalises (several
-/// syscalls per component), which would otherwise dominate small files.
-/// Cached targets are canonical, so later symlink changes cannot redirect
-/// them outside the root; a vanished file falls back to resolving again.
-const RESOLVE_CACHE: usize = 4096;
+/// Files up to this size are kept in memory whole and answered at once
+/// (no task, no open/read/close per request).
+const SMALL: u64 = 64 * 1024;
+/// How long cached facts about a file are trusted before its metadata is
+/// checked again: a changed file is served at most this late.
+const REVALIDATE: Duration = Duration::from_secs(1);
+/// Bounds on the cache: entries (request paths) and cached body octets.
+const CACHE_ENTRIES: usize = 4096;
+const CACHE_BYTES: usize = 32 << 20;
+
+/// What the cache knows about one file. Paths are canonical, so a later
+/// symlink change cannot redirect a cached entry outside the root; a file
+/// that vanishes is resolved again.
+#[derive(Clone)]
+struct FileInfo {
+    path: PathBuf,
+    len: u64,
+    mtime: SystemTime,
+    etag: String,
+    last_modified: String,
+    content_type: &'static str,
+    /// The whole content, for files up to [`SMALL`].
+    body: Option<Bytes>,
+    checked: Instant,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: HashMap<String, Arc<FileInfo>>,
+    body_bytes: usize,
+}
 
 #[derive(Clone)]
 pub struct StaticFiles {
     root: Arc<PathBuf>,
-    resolved: Arc<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>>,
+    cache: Arc<Mutex<Cache>>,
+}
+
+/// How a request is answered.
+enum Reply {
+    Ready(Response),
+    /// `count` octets from `start` of a large file, read as the stream goes.
+    Stream {
+        headers: Vec<Header>,
+        path: PathBuf,
+        start: u64,
+        count: u64,
+    },
+}
+
+impl App for StaticFiles {
+    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        let files = self.clone();
+        Box::pin(async move { files.serve(req).await })
+    }
+
+    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
+        match self.reply(headers) {
+            Reply::Ready(response) => Some(response),
+            Reply::Stream { .. } => None,
+        }
+    }
 }
 
 impl StaticFiles {
@@ -34,72 +89,28 @@ impl StaticFiles {
         }
         Ok(StaticFiles {
             root: Arc::new(root),
-            resolved: Arc::default(),
+            cache: Arc::default(),
         })
     }
 
-    pub async fn handle(&self, req: Request) {
-        let method = req.method().to_string();
-        if method != "GET" && method != "HEAD" {
-            return simple(&req.responder, "405", "method not allowed\n").await;
-        }
+    pub async fn serve(&self, req: Request) {
+        let (response, path, start, count) = match self.reply(&req.headers) {
+            Reply::Ready(r) => return req.responder.respond_bytes(r.headers, r.body).await,
+            Reply::Stream {
+                headers,
+                path,
+                start,
+                count,
+            } => (headers, path, start, count),
+        };
         // Plain blocking calls: for files in the page cache they cost far
         // less than a hop through tokio's blocking thread pool.
-        let Some((path, meta)) = self.lookup(req.path()) else {
-            return simple(&req.responder, "404", "not found\n").await;
-        };
-        let len = meta.len();
-        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
-        let mtime_ns = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let etag = format!("\"{len:x}-{mtime_ns:x}\"");
-        let last_modified = httpdate::fmt_http_date(mtime);
-        let mut h = headers([("content-type", content_type(&path))]);
-        h.push(("etag".into(), etag.clone().into_bytes()));
-        h.push(("last-modified".into(), last_modified.into_bytes()));
-        h.push(("accept-ranges".into(), b"bytes".to_vec()));
-        if not_modified(&req, &etag, mtime) {
-            let mut r = headers([(":status", "304")]);
-            r.extend(h.into_iter().filter(|(n, _)| n != "content-type"));
-            return req.responder.respond_empty(r).await;
-        }
-        let (status, start, count) = match req.header("range").map(|r| parse_range(r, len)) {
-            None | Some(RangeResult::Ignore) => ("200", 0, len),
-            Some(RangeResult::Unsatisfiable) => {
-                let mut r = headers([(":status", "416")]);
-                r.push((
-                    "content-range".into(),
-                    format!("bytes */{len}").into_bytes(),
-                ));
-                return req.responder.respond_empty(r).await;
-            }
-            Some(RangeResult::Range(a, b)) => {
-                h.push((
-                    "content-range".into(),
-                    format!("bytes {a}-{b}/{len}").into_bytes(),
-                ));
-                ("206", a, b - a + 1)
-            }
-        };
-        let mut response: Vec<Header> = headers([(":status", status)]);
-        response.push(("content-length".into(), count.to_string().into_bytes()));
-        response.extend(h);
-        if method == "HEAD" || count == 0 {
-            return req.responder.respond_empty(response).await;
-        }
         let mut file = match std::fs::File::open(&path) {
             Ok(f) => f,
-            Err(_) => return simple(&req.responder, "404", "not found\n").await,
+            Err(_) => return req.responder.reset(2).await,
         };
         if start > 0 && file.seek(std::io::SeekFrom::Start(start)).is_err() {
             return req.responder.reset(2).await;
-        }
-        if count <= CHUNK as u64 {
-            // Small files go out as one command: headers, body, end.
-            let mut buf = BytesMut::zeroed(count as usize);
-            if file.read_exact(&mut buf).is_err() {
-                return req.responder.reset(2).await;
-            }
-            return req.responder.respond_bytes(response, buf.freeze()).await;
         }
         let mut writer = req.responder.respond(response, false).await;
         let mut left = count;
@@ -124,28 +135,107 @@ impl StaticFiles {
         }
     }
 
-    /// The file for a request path and its metadata, through the cache.
-    fn lookup(&self, request_path: &str) -> Option<(PathBuf, std::fs::Metadata)> {
+    fn reply(&self, req: &[Header]) -> Reply {
+        let method = header(req, ":method").unwrap_or("GET");
+        if method != "GET" && method != "HEAD" {
+            return simple("405", "method not allowed\n");
+        }
+        let Some(info) = self.lookup(header(req, ":path").unwrap_or("/")) else {
+            return simple("404", "not found\n");
+        };
+        let len = info.len;
+        let mut h = headers([("content-type", info.content_type)]);
+        h.push(("etag".into(), info.etag.clone().into_bytes()));
+        h.push((
+            "last-modified".into(),
+            info.last_modified.clone().into_bytes(),
+        ));
+        h.push(("accept-ranges".into(), b"bytes".to_vec()));
+        if not_modified(req, &info.etag, info.mtime) {
+            let mut r = headers([(":status", "304")]);
+            r.extend(h.into_iter().filter(|(n, _)| n != "content-type"));
+            return empty(r);
+        }
+        let (status, start, count) = match header(req, "range").map(|r| parse_range(r, len)) {
+            None | Some(RangeResult::Ignore) => ("200", 0, len),
+            Some(RangeResult::Unsatisfiable) => {
+                let mut r = headers([(":status", "416")]);
+                r.push((
+                    "content-range".into(),
+                    format!("bytes */{len}").into_bytes(),
+                ));
+                return empty(r);
+            }
+            Some(RangeResult::Range(a, b)) => {
+                h.push((
+                    "content-range".into(),
+                    format!("bytes {a}-{b}/{len}").into_bytes(),
+                ));
+                ("206", a, b - a + 1)
+            }
+        };
+        let mut response: Vec<Header> = headers([(":status", status)]);
+        response.push(("content-length".into(), count.to_string().into_bytes()));
+        response.extend(h);
+        if method == "HEAD" || count == 0 {
+            return empty(response);
+        }
+        let range = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(start + count).ok());
+        match (&info.body, range) {
+            (Some(body), Some((a, b))) if b <= body.len() => Reply::Ready(Response {
+                headers: response,
+                body: body.slice(a..b),
+            }),
+            _ => Reply::Stream {
+                headers: response,
+                path: info.path.clone(),
+                start,
+                count,
+            },
+        }
+    }
+
+    /// The file for a request path, through the cache.
+    fn lookup(&self, request_path: &str) -> Option<Arc<FileInfo>> {
+        let now = Instant::now();
         let cached = self
-            .resolved
+            .cache
             .lock()
             .ok()
-            .and_then(|m| m.get(request_path).cloned());
-        if let Some(path) = cached
-            && let Ok(meta) = std::fs::metadata(&path)
-            && meta.is_file()
+            .and_then(|c| c.entries.get(request_path).cloned());
+        if let Some(info) = &cached
+            && now.duration_since(info.checked) < REVALIDATE
         {
-            return Some((path, meta));
+            return Some(info.clone());
         }
-        let path = self.resolve(request_path)?;
-        let meta = std::fs::metadata(&path).ok()?;
-        if let Ok(mut m) = self.resolved.lock() {
-            if m.len() >= RESOLVE_CACHE {
-                m.clear();
+        let (path, meta) = match cached
+            .as_ref()
+            .and_then(|c| Some((c.path.clone(), std::fs::metadata(&c.path).ok()?)))
+        {
+            Some((path, meta)) if meta.is_file() => (path, meta),
+            _ => {
+                let path = self.resolve(request_path)?;
+                let meta = std::fs::metadata(&path).ok()?;
+                (path, meta)
             }
-            m.insert(request_path.to_string(), path.clone());
+        };
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        let info = match cached {
+            Some(old) if old.path == path && old.len == meta.len() && old.mtime == mtime => {
+                FileInfo {
+                    checked: now,
+                    ..(*old).clone()
+                }
+            }
+            _ => FileInfo::load(path, meta.len(), mtime, now)?,
+        };
+        let info = Arc::new(info);
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(request_path, info.clone());
         }
-        Some((path, meta))
+        Some(info)
     }
 
     /// Maps a request path onto a file under the root, or `None` if it
@@ -174,31 +264,76 @@ impl StaticFiles {
     }
 }
 
-async fn simple(responder: &Responder, status: &str, body: &'static str) {
-    let len = body.len().to_string();
-    responder
-        .respond_bytes(
-            headers([
-                (":status", status),
-                ("content-type", "text/plain"),
-                ("content-length", &len),
-            ]),
-            bytes::Bytes::from_static(body.as_bytes()),
-        )
-        .await;
+impl FileInfo {
+    fn load(path: PathBuf, len: u64, mtime: SystemTime, now: Instant) -> Option<FileInfo> {
+        let mtime_ns = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let body = if len <= SMALL {
+            let mut buf = Vec::with_capacity(usize::try_from(len).ok()?);
+            std::fs::File::open(&path)
+                .ok()?
+                .read_to_end(&mut buf)
+                .ok()?;
+            // Changed while we read: the next request looks again.
+            (buf.len() as u64 == len).then(|| Bytes::from(buf))
+        } else {
+            None
+        };
+        Some(FileInfo {
+            content_type: content_type(&path),
+            path,
+            len,
+            mtime,
+            etag: format!("\"{len:x}-{mtime_ns:x}\""),
+            last_modified: httpdate::fmt_http_date(mtime),
+            body,
+            checked: now,
+        })
+    }
 }
 
-fn not_modified(req: &Request, etag: &str, mtime: SystemTime) -> bool {
-    if let Some(inm) = req.header("if-none-match") {
+impl Cache {
+    fn insert(&mut self, request_path: &str, info: Arc<FileInfo>) {
+        let size = |i: &FileInfo| i.body.as_ref().map_or(0, Bytes::len);
+        let added = size(&info);
+        if let Some(old) = self.entries.remove(request_path) {
+            self.body_bytes = self.body_bytes.saturating_sub(size(&old));
+        }
+        if self.entries.len() >= CACHE_ENTRIES || self.body_bytes + added > CACHE_BYTES {
+            self.entries.clear();
+            self.body_bytes = 0;
+        }
+        self.body_bytes += added;
+        self.entries.insert(request_path.to_string(), info);
+    }
+}
+
+fn simple(status: &str, body: &'static str) -> Reply {
+    let len = body.len().to_string();
+    Reply::Ready(Response {
+        headers: headers([
+            (":status", status),
+            ("content-type", "text/plain"),
+            ("content-length", &len),
+        ]),
+        body: Bytes::from_static(body.as_bytes()),
+    })
+}
+
+fn empty(headers: Vec<Header>) -> Reply {
+    Reply::Ready(Response {
+        headers,
+        body: Bytes::new(),
+    })
+}
+
+fn not_modified(req: &[Header], etag: &str, mtime: SystemTime) -> bool {
+    if let Some(inm) = header(req, "if-none-match") {
         return inm
             .split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
             .any(|t| t == "*" || t == etag);
     }
-    match req
-        .header("if-modified-since")
-        .and_then(|v| httpdate::parse_http_date(v).ok())
-    {
+    match header(req, "if-modified-since").and_then(|v| httpdate::parse_http_date(v).ok()) {
         // HTTP dates have one-second resolution.
         Some(since) => mtime
             .duration_since(UNIX_EPOCH)

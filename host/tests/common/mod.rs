@@ -119,7 +119,7 @@ impl Drop for TestServer {
 }
 
 pub fn builtin() -> SharedApp {
-    Arc::new(h2wasm::apps::builtin::handle)
+    Arc::new(h2wasm::apps::builtin::Builtin)
 }
 
 /// Runs a command, returning its output; panics with context if it cannot start.

@@ -29,8 +29,8 @@ fn sensitive_fields_use_never_indexed_literals() {
         &[HeaderField::sensitive("authorization", "secret")],
         &mut buf,
     );
-    // RFC 7541 §6.2.3: 0001xxxx with literal name (index 0).
-    assert_eq!(buf[0], 0x10);
+    // RFC 7541 §6.2.3: 0001xxxx; the name is static entry 23 (15 + 8).
+    assert_eq!(buf[..2], [0x1f, 0x08]);
     // Encoding again still sends the literal: nothing entered the table.
     let mut again = Vec::new();
     enc.encode(
@@ -103,10 +103,11 @@ fn invalid_input_is_compression_error() {
 #[test]
 fn hpack_bomb_is_bounded_by_list_size() {
     let mut enc = HeaderEncoder::new(4096);
-    let big = "v".repeat(4000);
+    // Fits the encoder's rule for indexing (at most 3/4 of the table).
+    let big = "v".repeat(3000);
     let mut buf = Vec::new();
     enc.encode(&[HeaderField::new("bomb", big.clone())], &mut buf);
-    // 1000 one-byte references to the 4 KB entry: ~4 MB if expanded.
+    // 1000 one-byte references to the 3 KB entry: ~3 MB if expanded.
     let idx = buf.len();
     enc.encode(&vec![HeaderField::new("bomb", big); 1000], &mut buf);
     assert!(buf.len() - idx < 2000);
@@ -156,4 +157,38 @@ fn bad_huffman_is_compression_error() {
     // all-ones 5-octet string (EOS inside / over-long padding).
     let block = [0x00, 0x01, b'a', 0x85, 0xff, 0xff, 0xff, 0xff, 0xff];
     assert_eq!(dec.decode(&block, LIMITS), Err(DecodeError::Compression));
+}
+
+#[test]
+fn static_fields_are_indexed_and_static_names_leave_the_table_alone() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut out = Vec::new();
+    enc.encode(
+        &fields(&[(":status", "200"), ("content-length", "1234")]),
+        &mut out,
+    );
+    // 0x88: indexed entry 8. 0x0f 0x0d: literal without indexing, name
+    // entry 28 (4-bit prefix 15 + 13). "1234" Huffman-codes to 3 octets.
+    assert_eq!(&out[..3], &[0x88, 0x0f, 0x0d]);
+    assert_eq!(out[3], 0x83);
+    assert_eq!(out.len(), 7);
+    // A new name is indexed: the second block refers to dynamic entry 62.
+    let mut first = Vec::new();
+    enc.encode(&fields(&[("x-new", "v")]), &mut first);
+    let mut second = Vec::new();
+    enc.encode(&fields(&[("x-new", "v")]), &mut second);
+    assert_eq!(second, [0x80 | 62]);
+    let mut dec = HeaderDecoder::new(4096);
+    let all = [out, first, second].concat();
+    let got = dec.decode(&all, LIMITS).unwrap();
+    let pairs: Vec<(&[u8], &[u8])> = got.iter().map(|f| (&f.name[..], &f.value[..])).collect();
+    assert_eq!(
+        pairs,
+        [
+            (&b":status"[..], &b"200"[..]),
+            (b"content-length", b"1234"),
+            (b"x-new", b"v"),
+            (b"x-new", b"v"),
+        ]
+    );
 }
