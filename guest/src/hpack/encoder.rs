@@ -75,10 +75,14 @@ impl DynamicEncoder {
         {
             return integer(index, 7, 0x80, out);
         }
-        let name_hash = hash(name, None);
-        let field_hash = hash(name, Some(value));
-        if !sensitive
-            && let Some(index) = self.find(&self.by_field, field_hash, |e| {
+        // Only fields we would index can be in the dynamic table, and only
+        // names outside the static table need looking up there: the rest
+        // skip hashing.
+        let indexable = !sensitive && should_index(name, value, self.max_size);
+        let name_hash = (found.is_none() || indexable).then(|| hash(name, None));
+        let field_hash = indexable.then(|| hash(name, Some(value)));
+        if let Some(key) = field_hash
+            && let Some(index) = self.find(&self.by_field, key, |e| {
                 e.name == name && e.value == value
             })
         {
@@ -86,15 +90,15 @@ impl DynamicEncoder {
         }
         let name_index = match found {
             Some(StaticMatch::Field(i) | StaticMatch::Name(i)) => Some(i),
-            None => self.find(&self.by_name, name_hash, |e| e.name == name),
+            None => name_hash.and_then(|key| self.find(&self.by_name, key, |e| e.name == name)),
         };
-        let (flags, prefix, index) = if sensitive {
+        let (flags, prefix) = if sensitive {
             // §6.2.3: never indexed, here or by any intermediary.
-            (0x10, 4, false)
-        } else if should_index(name, value, self.max_size) {
-            (0x40, 6, true)
+            (0x10, 4)
+        } else if indexable {
+            (0x40, 6)
         } else {
-            (0x00, 4, false)
+            (0x00, 4)
         };
         match name_index {
             Some(i) => integer(i, prefix, flags, out),
@@ -104,7 +108,7 @@ impl DynamicEncoder {
             }
         }
         string(value, out);
-        if index {
+        if let (Some(field_hash), Some(name_hash)) = (field_hash, name_hash) {
             self.insert(name, value, field_hash, name_hash);
         }
     }

@@ -192,3 +192,39 @@ fn static_fields_are_indexed_and_static_names_leave_the_table_alone() {
         ]
     );
 }
+
+#[test]
+fn random_blocks_round_trip_through_table_size_changes() {
+    // A seeded mix of static, repeated, varying and sensitive fields, with
+    // the peer shrinking and growing the table in between blocks.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let names = [":status", "content-type", "x-a", "x-b", "etag", "cookie", "server"];
+    let mut enc = HeaderEncoder::new(4096);
+    let mut dec = HeaderDecoder::new(4096);
+    for round in 0..2000 {
+        if round % 97 == 0 {
+            let size = [0, 64, 256, 4096][next(4) as usize];
+            enc.set_peer_table_size(size);
+        }
+        let n = 1 + next(8) as usize;
+        let block: Vec<HeaderField> = (0..n)
+            .map(|_| {
+                let name = names[next(names.len() as u64) as usize];
+                let value = format!("{}", next(20)).repeat(1 + next(30) as usize);
+                let mut f = HeaderField::new(name, value);
+                f.sensitive = next(10) == 0;
+                f
+            })
+            .collect();
+        let mut buf = Vec::new();
+        enc.encode(&block, &mut buf);
+        assert_eq!(dec.decode(&buf, LIMITS).unwrap(), block, "round {round}");
+        assert!(enc.table_fill() <= enc.table_size());
+    }
+}
