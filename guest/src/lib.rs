@@ -16,6 +16,7 @@ pub mod headers;
 pub mod hpack;
 pub mod options;
 pub mod pair;
+mod rate_limit;
 pub mod settings;
 pub mod stream;
 

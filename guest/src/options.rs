@@ -8,6 +8,18 @@ pub enum Role {
     Server,
 }
 
+/// Node's `paddingStrategy` for HEADERS and DATA frames we send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaddingStrategy {
+    #[default]
+    None,
+    /// Pad so that each frame, header included, is a multiple of 8 octets
+    /// where flow control and the frame size allow.
+    Aligned,
+    /// As much padding as flow control and the frame size allow.
+    Max,
+}
+
 #[derive(Clone, Debug)]
 pub struct Options {
     /// SETTINGS sent in the connection preface (fields left `None` keep the
@@ -47,6 +59,27 @@ pub struct Options {
     /// application calls `consume` as it processes data, so a slow consumer
     /// throttles the peer through flow control instead of buffering.
     pub manual_consume: bool,
+    /// Node's `streamResetBurst` and `streamResetRate`: RST_STREAM frames a
+    /// client may send at once, and per second after that, before the
+    /// server ends the connection with ENHANCE_YOUR_CALM (rapid reset).
+    /// A burst of 0 turns the limit off.
+    pub stream_reset_burst: u32,
+    pub stream_reset_rate: u32,
+    /// Node's `paddingStrategy`.
+    pub padding_strategy: PaddingStrategy,
+    /// Node's `maxSessionMemory` in megabytes (at least 1): while the
+    /// session's accounted memory is above it, new streams are refused with
+    /// ENHANCE_YOUR_CALM.
+    pub max_session_memory: u32,
+    /// Node's `maxSendHeaderBlockLength`: a header block we would send that
+    /// is larger is not sent; a frame-error event follows and the stream
+    /// is reset.
+    pub max_send_header_block_length: u32,
+    /// Node's `maxReservedRemoteStreams`: pushed streams a client holds in
+    /// reserved state before it refuses more.
+    pub max_reserved_remote_streams: u32,
+    /// Node's `origins`: sent in an ORIGIN frame when a server starts.
+    pub origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -73,6 +106,13 @@ impl Default for Options {
             max_outbound_control: 1 << 20,
             max_closed_streams: 256,
             manual_consume: false,
+            stream_reset_burst: 1000,
+            stream_reset_rate: 33,
+            padding_strategy: PaddingStrategy::None,
+            max_session_memory: 10,
+            max_send_header_block_length: 64 * 1024,
+            max_reserved_remote_streams: 200,
+            origins: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
+use crate::rate_limit::TokenBucket;
 use crate::settings::{Settings, SettingsValues};
 use crate::stream::{Cause, IdMap, State, Stream};
 use bytes::{Bytes, BytesMut};
@@ -117,6 +118,8 @@ pub struct Connection {
 
     invalid_frames: u32,
     rejected_streams: u32,
+    /// Server: RST_STREAM frames the client may still send (rapid reset).
+    reset_bucket: TokenBucket,
     metrics: Metrics,
 }
 
@@ -179,6 +182,7 @@ impl Connection {
             last_activity: now,
             invalid_frames: 0,
             rejected_streams: 0,
+            reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             metrics: Metrics::default(),
             opts,
         };
@@ -436,6 +440,30 @@ impl Connection {
                 self.closed.insert(id, Cause::LocalReset(code));
             }
         }
+    }
+
+    /// What Node counts against `maxSessionMemory`: streams, both HPACK
+    /// tables, data queued to send, and unacknowledged PINGs and SETTINGS.
+    /// Walks the streams, so it is computed only when a stream opens.
+    pub fn session_memory(&self) -> usize {
+        const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
+        const PING_COST: usize = 64;
+        const SETTINGS_COST: usize = 256;
+        let queued: usize = self.streams.values().map(|s| s.send.len()).sum();
+        self.streams.len() * STREAM_COST
+            + self.encoder.table_fill() as usize
+            + self.local.header_table_size as usize
+            + self.out.len()
+            + self.inbuf.len()
+            + self.block.as_ref().map_or(0, |b| b.fragment.len())
+            + queued
+            + self.pings.len() * PING_COST
+            + self.pending_local.len() * SETTINGS_COST
+    }
+
+    fn session_memory_exceeded(&self) -> bool {
+        let limit = (self.opts.max_session_memory.max(1) as usize).saturating_mul(1 << 20);
+        self.session_memory() > limit
     }
 
     /// Hands consumed octets back to the connection window.

@@ -487,7 +487,15 @@ impl Connection {
             return Ok(());
         }
         let limit = self.effective_local_max_concurrent();
-        if self.remote_active >= limit || self.closing {
+        let refusal = if self.remote_active >= limit || self.closing {
+            Some(ErrorCode::REFUSED_STREAM)
+        } else if self.session_memory_exceeded() {
+            // Node's maxSessionMemory: existing streams go on, new ones wait.
+            Some(ErrorCode::ENHANCE_YOUR_CALM)
+        } else {
+            None
+        };
+        if let Some(code) = refusal {
             self.rejected_streams = self.rejected_streams.saturating_add(1);
             if self.rejected_streams > self.opts.max_session_rejected_streams {
                 return Err(ConnectionError::new(
@@ -495,7 +503,7 @@ impl Connection {
                     "too many rejected streams",
                 ));
             }
-            self.reset_stream(id, ErrorCode::REFUSED_STREAM);
+            self.reset_stream(id, code);
             return Ok(());
         }
         let fields = match decoded {
@@ -711,6 +719,17 @@ impl Connection {
             Known::Idle => Err(ConnectionError::protocol("RST_STREAM on an idle stream")),
             Known::Closed(_) | Known::Forgotten => Ok(()),
             Known::Open => {
+                // Each reset stream may have cost us work to start: a client
+                // resetting faster than the limit allows is attacking.
+                if self.role == Role::Server
+                    && self.is_peer_initiated(id)
+                    && !self.reset_bucket.take(self.now)
+                {
+                    return Err(ConnectionError::new(
+                        ErrorCode::ENHANCE_YOUR_CALM,
+                        "too many stream resets",
+                    ));
+                }
                 if let Some(s) = self.streams.get_mut(&id) {
                     s.send.clear();
                     let was_active = s.state.is_active();

@@ -1,0 +1,146 @@
+//! Node's protective options: each test crosses a limit and checks the
+//! documented outcome.
+
+mod common;
+
+use common::*;
+use h2wasm_engine::frame::kind;
+use h2wasm_engine::{ErrorCode, Options};
+
+const MS: u64 = 1_000_000;
+
+fn open_and_reset(p: &mut RawPeer, id: u32) {
+    p.send_headers(id, &request_fields("/"), true);
+    p.send_frame(kind::RST_STREAM, 0, id, &ErrorCode::CANCEL.0.to_be_bytes());
+}
+
+mod rapid_reset {
+    use super::*;
+
+    #[test]
+    fn defaults_are_nodes() {
+        let o = Options::default();
+        assert_eq!((o.stream_reset_burst, o.stream_reset_rate), (1000, 33));
+    }
+
+    #[test]
+    fn resets_beyond_the_burst_end_the_connection() {
+        let mut p = RawPeer::server();
+        for i in 0..1000 {
+            open_and_reset(&mut p, 1 + 2 * i);
+        }
+        assert_eq!(p.goaway(), None, "the burst itself is allowed");
+        open_and_reset(&mut p, 2001);
+        assert_eq!(p.goaway(), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    }
+
+    #[test]
+    fn resets_at_the_refill_rate_go_on_indefinitely() {
+        let mut p = RawPeer::server_with(Options {
+            stream_reset_burst: 5,
+            stream_reset_rate: 10,
+            ..Options::default()
+        });
+        for i in 0..200 {
+            p.now += 100 * MS;
+            open_and_reset(&mut p, 1 + 2 * i);
+        }
+        assert_eq!(p.goaway(), None);
+        // Faster than 10 per second drains the bucket.
+        for i in 200..206 {
+            open_and_reset(&mut p, 1 + 2 * i);
+        }
+        assert_eq!(p.goaway(), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    }
+
+    #[test]
+    fn a_zero_burst_disables_the_limit() {
+        let mut p = RawPeer::server_with(Options {
+            stream_reset_burst: 0,
+            ..Options::default()
+        });
+        for i in 0..1500 {
+            open_and_reset(&mut p, 1 + 2 * i);
+        }
+        assert_eq!(p.goaway(), None);
+    }
+}
+
+mod session_memory {
+    use super::*;
+    use h2wasm_engine::{Event, RespondOptions};
+
+    /// A server whose client grants no stream window, so whatever the
+    /// application writes stays queued in the session.
+    fn stalled_server(opts: Options) -> RawPeer {
+        let mut p = RawPeer::server_with(opts);
+        let mut zero_window = vec![0, 4];
+        zero_window.extend_from_slice(&0u32.to_be_bytes());
+        p.send_frame(kind::SETTINGS, 0, 0, &zero_window);
+        p
+    }
+
+    fn requests(p: &RawPeer) -> Vec<u32> {
+        p.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Request { stream_id, .. } => Some(*stream_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn default_is_ten_megabytes() {
+        assert_eq!(Options::default().max_session_memory, 10);
+    }
+
+    #[test]
+    fn new_streams_are_refused_while_queued_data_exceeds_the_limit() {
+        let mut p = stalled_server(Options {
+            max_session_memory: 1,
+            ..Options::default()
+        });
+        p.send_headers(1, &request_fields("/"), true);
+        p.conn
+            .respond(1, status("200"), RespondOptions::default())
+            .unwrap();
+        p.conn
+            .write(1, bytes::Bytes::from(vec![7u8; 1_500_000]))
+            .unwrap();
+        p.pump();
+        assert!(p.conn.session_memory() > 1 << 20);
+
+        p.send_headers(3, &request_fields("/"), true);
+        assert_eq!(p.rst(3), Some(ErrorCode::ENHANCE_YOUR_CALM));
+        assert_eq!(requests(&p), [1], "the existing stream goes on");
+        assert_eq!(p.goaway(), None);
+
+        // The client gives up on the big response: memory is freed and the
+        // next stream is served.
+        p.send_frame(kind::RST_STREAM, 0, 1, &ErrorCode::CANCEL.0.to_be_bytes());
+        assert!(p.conn.session_memory() < 1 << 20);
+        p.send_headers(5, &request_fields("/"), true);
+        assert_eq!(requests(&p), [1, 5]);
+    }
+
+    #[test]
+    fn refusals_count_towards_max_session_rejected_streams() {
+        let mut p = stalled_server(Options {
+            max_session_memory: 1,
+            max_session_rejected_streams: 3,
+            ..Options::default()
+        });
+        p.send_headers(1, &request_fields("/"), true);
+        p.conn
+            .respond(1, status("200"), RespondOptions::default())
+            .unwrap();
+        p.conn
+            .write(1, bytes::Bytes::from(vec![7u8; 2_000_000]))
+            .unwrap();
+        for id in [3, 5, 7, 9] {
+            p.send_headers(id, &request_fields("/"), true);
+        }
+        assert_eq!(p.goaway(), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    }
+}
