@@ -144,3 +144,103 @@ mod session_memory {
         assert_eq!(p.goaway(), Some(ErrorCode::ENHANCE_YOUR_CALM));
     }
 }
+
+mod max_send_header_block_length {
+    use super::*;
+    use h2wasm_engine::headers::HeaderField;
+    use h2wasm_engine::pair::Pair;
+    use h2wasm_engine::{Event, RequestOptions, RespondOptions};
+
+    fn big(n: usize) -> HeaderField {
+        HeaderField::new("x-big", "v".repeat(n))
+    }
+
+    fn frame_errors(events: &[Event]) -> Vec<u32> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::FrameError {
+                    stream_id,
+                    frame_type,
+                    ..
+                } if *frame_type == kind::HEADERS => Some(*stream_id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn oversized_response_is_a_frame_error_and_the_stream_is_reset() {
+        let server = Options {
+            max_send_header_block_length: 1000,
+            ..Options::default()
+        };
+        let client = Options {
+            authority: "localhost".into(),
+            ..Options::default()
+        };
+        let mut p = Pair::new(client, server).unwrap();
+        let opts = RequestOptions {
+            end_stream: true,
+            ..Default::default()
+        };
+        let small = p.client.request(get("/a"), opts.clone()).unwrap();
+        let large = p.client.request(get("/b"), opts.clone()).unwrap();
+        p.run().unwrap();
+        let mut headers = status("200");
+        headers.push(big(2000));
+        p.server
+            .respond(large, headers, RespondOptions::default())
+            .unwrap();
+        let mut fine = status("200");
+        fine.push(big(500));
+        let end = RespondOptions {
+            end_stream: true,
+            ..Default::default()
+        };
+        p.server.respond(small, fine, end.clone()).unwrap();
+        p.run().unwrap();
+        assert_eq!(frame_errors(&p.server_events), [large]);
+        assert_eq!(
+            closed_code(&p.client_events, large),
+            Some(ErrorCode::INTERNAL_ERROR)
+        );
+        assert_eq!(
+            closed_code(&p.client_events, small),
+            Some(ErrorCode::NO_ERROR)
+        );
+        // Both HPACK contexts are still in step: the next response decodes.
+        let next = p.client.request(get("/c"), opts).unwrap();
+        p.run().unwrap();
+        p.server.respond(next, status("204"), end).unwrap();
+        p.run().unwrap();
+        assert_eq!(
+            closed_code(&p.client_events, next),
+            Some(ErrorCode::NO_ERROR)
+        );
+    }
+
+    #[test]
+    fn oversized_request_never_reaches_the_wire() {
+        let client = Options {
+            authority: "localhost".into(),
+            max_send_header_block_length: 1000,
+            ..Options::default()
+        };
+        let mut p = Pair::new(client, Options::default()).unwrap();
+        let mut fields = get("/");
+        fields.push(big(5000));
+        let id = p.client.request(fields, RequestOptions::default()).unwrap();
+        p.run().unwrap();
+        assert_eq!(frame_errors(&p.client_events), [id]);
+        assert_eq!(
+            closed_code(&p.client_events, id),
+            Some(ErrorCode::INTERNAL_ERROR)
+        );
+        assert!(
+            p.server_events
+                .iter()
+                .all(|e| !matches!(e, Event::Request { .. }))
+        );
+    }
+}

@@ -6,6 +6,7 @@
 use super::send::BlockFrame;
 use super::{Connection, Phase};
 use crate::error::{CommandError, ErrorCode};
+use crate::events::Event;
 use crate::frame::{MAX_STREAM_ID, Ping, PrioritySpec};
 use crate::headers::{self, BlockKind, HeaderField};
 use crate::options::Role;
@@ -73,6 +74,14 @@ impl Connection {
             ));
         }
         self.next_local_id = id.saturating_add(2);
+        if self.header_block_too_large(id, &fields) {
+            // The id is spent (never seen by the peer, so implicitly closed).
+            self.events.push_back(Event::StreamClosed {
+                stream_id: id,
+                code: ErrorCode::INTERNAL_ERROR,
+            });
+            return Ok(id);
+        }
         let mut stream = self.new_stream(id);
         stream.head_request = info.head;
         stream.manual_consume = opts.manual_consume;
@@ -130,6 +139,13 @@ impl Connection {
         if !s.state.can_send() {
             return Err(CommandError::InvalidState("stream cannot send"));
         }
+        if self.header_block_too_large(stream_id, &fields) {
+            self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+            return Ok(());
+        }
+        let Some(s) = self.streams.get_mut(&stream_id) else {
+            return Err(CommandError::UnknownStream);
+        };
         s.headers_sent = true;
         s.send.wait_for_trailers = opts.wait_for_trailers;
         s.send.end_requested = opts.end_stream;
@@ -179,6 +195,10 @@ impl Connection {
             .ok_or(CommandError::UnknownStream)?;
         if s.headers_sent || !s.state.can_send() {
             return Err(CommandError::InvalidState("final response already sent"));
+        }
+        if self.header_block_too_large(stream_id, &fields) {
+            self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+            return Ok(());
         }
         self.write_header_block(
             stream_id,
@@ -252,10 +272,38 @@ impl Connection {
                 "trailers need wait_for_trailers and may be sent once",
             ));
         }
+        if self.header_block_too_large(stream_id, &fields) {
+            self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
+            return Ok(());
+        }
+        let Some(s) = self.streams.get_mut(&stream_id) else {
+            return Err(CommandError::UnknownStream);
+        };
         s.send.trailers = Some(fields);
         s.send.end_requested = true;
         self.schedule(stream_id);
         Ok(())
+    }
+
+    /// Node's `maxSendHeaderBlockLength`. Checked against an upper bound of
+    /// the encoded size before encoding (as nghttp2 does), so the encoder's
+    /// table never records a block that was not sent. Over the limit, a
+    /// frame-error event is queued and the caller drops the stream.
+    fn header_block_too_large(&mut self, stream_id: u32, fields: &[HeaderField]) -> bool {
+        // Representation octet(s) and two length prefixes per field; a
+        // Huffman-coded string is never longer than its literal.
+        let bound = fields.iter().fold(16usize, |n, f| {
+            n.saturating_add(f.name.len() + f.value.len() + 12)
+        });
+        if bound <= self.opts.max_send_header_block_length as usize {
+            return false;
+        }
+        self.events.push_back(Event::FrameError {
+            frame_type: crate::frame::kind::HEADERS,
+            code: ErrorCode::FRAME_SIZE_ERROR,
+            stream_id,
+        });
+        true
     }
 
     /// Resets a stream with `code` (Node's `stream.close(code)`).

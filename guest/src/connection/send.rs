@@ -3,7 +3,7 @@
 
 use super::Connection;
 use crate::events::Event;
-use crate::frame::{Continuation, Data, Headers, PrioritySpec};
+use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, padding};
 use crate::headers::HeaderField;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use bytes::Bytes;
@@ -64,15 +64,20 @@ impl Connection {
         let mut rest = &block[..];
         let first_len = rest.len().min(first_room);
         let end_headers = first_len == rest.len();
-        Headers::encode_header(
-            stream_id,
+        let pad = padding::choose(
+            self.opts.padding_strategy,
+            first_len + frame_max - first_room,
+            first_room - first_len,
+        );
+        HeadersStart {
             priority,
-            first_len,
+            pad,
             end_stream,
             end_headers,
-            &mut self.out,
-        );
+        }
+        .encode(stream_id, first_len, &mut self.out);
         self.out.extend_from_slice(&rest[..first_len]);
+        pad_out(&mut self.out, pad);
         self.metrics.frames_sent += 1;
         rest = &rest[first_len..];
         while !rest.is_empty() {
@@ -128,12 +133,8 @@ impl Connection {
         if !s.send.is_empty() {
             // Frames are not shrunk to fit `budget`: the output may run one
             // frame past it, and full frames cost the peer less.
-            let n = s
-                .send
-                .len()
-                .min(s.send_window.available())
-                .min(conn_avail)
-                .min(frame_max);
+            let limit = s.send_window.available().min(conn_avail).min(frame_max);
+            let n = s.send.len().min(limit);
             if n == 0 {
                 // Blocked by flow control: a WINDOW_UPDATE reschedules it.
                 return false;
@@ -142,11 +143,15 @@ impl Connection {
                 && s.send.end_requested
                 && !s.send.wait_for_trailers
                 && s.send.trailers.is_none();
-            Data::encode_header(id, n, end, &mut self.out);
+            // Padding counts against flow control (§6.9.1) and the frame size.
+            let pad = padding::choose(self.opts.padding_strategy, n, limit - n);
+            let flow = n + pad.map_or(0, |p| 1 + usize::from(p));
+            Data::encode_padded_header(id, n, pad, end, &mut self.out);
             let out = &mut self.out;
             s.send.take(n, |chunk| out.extend_from_slice(chunk));
-            s.send_window.consume(n);
-            self.send_window.consume(n);
+            s.send_window.consume(flow);
+            self.send_window.consume(flow);
+            pad_out(&mut self.out, pad);
             self.metrics.frames_sent += 1;
             if s.drain_wanted && s.send.len() < hwm {
                 s.drain_wanted = false;
@@ -200,5 +205,12 @@ impl Connection {
             },
         );
         true
+    }
+}
+
+/// The pad octets (zeros, §6.1) after a padded frame's payload.
+fn pad_out(out: &mut bytes::BytesMut, pad: Option<u8>) {
+    if let Some(p) = pad {
+        out.resize(out.len() + usize::from(p), 0);
     }
 }

@@ -34,7 +34,28 @@ impl Data {
     /// Writes a DATA frame header for `len` payload octets; the caller appends
     /// the payload itself (so large bodies are copied once, into the output).
     pub fn encode_header<B: BufMut>(stream_id: u32, len: usize, end_stream: bool, buf: &mut B) {
-        let flags = if end_stream { flag::END_STREAM } else { 0 };
-        FrameHeader::new(kind::DATA, flags, stream_id, len).encode(buf);
+        Self::encode_padded_header(stream_id, len, None, end_stream, buf);
+    }
+
+    /// As `encode_header`, with `pad` octets of padding: writes the frame
+    /// header and the Pad Length octet; the caller appends the payload and
+    /// then `pad` zero octets.
+    pub fn encode_padded_header<B: BufMut>(
+        stream_id: u32,
+        len: usize,
+        pad: Option<u8>,
+        end_stream: bool,
+        buf: &mut B,
+    ) {
+        let mut flags = if end_stream { flag::END_STREAM } else { 0 };
+        let mut total = len;
+        if let Some(p) = pad {
+            flags |= flag::PADDED;
+            total += 1 + usize::from(p);
+        }
+        FrameHeader::new(kind::DATA, flags, stream_id, total).encode(buf);
+        if let Some(p) = pad {
+            buf.put_u8(p);
+        }
     }
 }

@@ -51,20 +51,51 @@ impl Headers {
         end_headers: bool,
         buf: &mut B,
     ) {
+        let start = HeadersStart {
+            priority,
+            pad: None,
+            end_stream,
+            end_headers,
+        };
+        start.encode(stream_id, fragment_len, buf);
+    }
+}
+
+/// Everything of a HEADERS frame we send but its fragment.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadersStart {
+    pub priority: Option<PrioritySpec>,
+    /// Pad Length: the caller appends that many zero octets after the
+    /// fragment.
+    pub pad: Option<u8>,
+    pub end_stream: bool,
+    pub end_headers: bool,
+}
+
+impl HeadersStart {
+    /// Writes the frame header, Pad Length and priority fields.
+    pub fn encode<B: BufMut>(&self, stream_id: u32, fragment_len: usize, buf: &mut B) {
         let mut flags = 0;
-        if end_stream {
+        if self.end_stream {
             flags |= flag::END_STREAM;
         }
-        if end_headers {
+        if self.end_headers {
             flags |= flag::END_HEADERS;
         }
         let mut len = fragment_len;
-        if priority.is_some() {
+        if let Some(p) = self.pad {
+            flags |= flag::PADDED;
+            len += 1 + usize::from(p);
+        }
+        if self.priority.is_some() {
             flags |= flag::PRIORITY;
             len += PrioritySpec::LEN;
         }
         FrameHeader::new(kind::HEADERS, flags, stream_id, len).encode(buf);
-        if let Some(p) = priority {
+        if let Some(p) = self.pad {
+            buf.put_u8(p);
+        }
+        if let Some(p) = self.priority {
             p.encode(buf);
         }
     }

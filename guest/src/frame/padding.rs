@@ -1,7 +1,25 @@
 //! Padding (RFC 9113 §6.1, §6.2, §6.6): the Pad Length octet and trailing pad.
 
 use crate::error::ConnectionError;
+use crate::options::PaddingStrategy;
 use bytes::Bytes;
+
+/// The padding to add to a frame we send with `payload_len` octets, given
+/// `room` octets it may still grow by (frame size, and for DATA flow
+/// control). Returns the Pad Length value: the frame grows by that plus the
+/// Pad Length octet itself. Node's strategies: `Aligned` makes the frame,
+/// 9-octet header included, a multiple of 8 when room allows; `Max` adds
+/// all it can, up to 255 pad octets.
+pub fn choose(strategy: PaddingStrategy, payload_len: usize, room: usize) -> Option<u8> {
+    let extra = match strategy {
+        PaddingStrategy::None => 0,
+        PaddingStrategy::Aligned => (8 - (9 + payload_len) % 8) % 8,
+        PaddingStrategy::Max => 256,
+    }
+    .min(room);
+    // `extra` is at most 256, so the Pad Length fits its octet.
+    (extra > 0).then(|| (extra - 1) as u8)
+}
 
 /// Strips padding from a PADDED frame's payload. `payload` starts at the Pad
 /// Length octet. Returns the unpadded remainder and the number of octets that

@@ -82,9 +82,8 @@ impl DynamicEncoder {
         let name_hash = (found.is_none() || indexable).then(|| hash(name, None));
         let field_hash = indexable.then(|| hash(name, Some(value)));
         if let Some(key) = field_hash
-            && let Some(index) = self.find(&self.by_field, key, |e| {
-                e.name == name && e.value == value
-            })
+            && let Some(index) =
+                self.find(&self.by_field, key, |e| e.name == name && e.value == value)
         {
             return integer(index, 7, 0x80, out);
         }

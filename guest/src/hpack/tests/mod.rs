@@ -204,7 +204,15 @@ fn random_blocks_round_trip_through_table_size_changes() {
         seed ^= seed << 17;
         seed % n
     };
-    let names = [":status", "content-type", "x-a", "x-b", "etag", "cookie", "server"];
+    let names = [
+        ":status",
+        "content-type",
+        "x-a",
+        "x-b",
+        "etag",
+        "cookie",
+        "server",
+    ];
     let mut enc = HeaderEncoder::new(4096);
     let mut dec = HeaderDecoder::new(4096);
     for round in 0..2000 {
