@@ -82,6 +82,16 @@ pub enum Event {
     },
     /// A protocol error ended the connection (Node's session `error`).
     ConnectionError { code: ErrorCode, reason: String },
+    /// Client: an ALTSVC frame (Node's `altsvc`): `origin` is empty when
+    /// the advertisement is for stream `stream_id`'s origin.
+    AltSvc {
+        stream_id: u32,
+        origin: String,
+        value: String,
+    },
+    /// Client: an ORIGIN frame (Node's `origin`); the origins were added
+    /// to the origin set.
+    Origin { origins: Vec<String> },
     /// No activity for the session's idle timeout (Node's `timeout`).
     Timeout,
     /// Nothing more will happen on this connection; flush output and close

@@ -34,7 +34,7 @@ pub struct RespondOptions {
 }
 
 impl Connection {
-    fn check_open(&self) -> Result<(), CommandError> {
+    pub(super) fn check_open(&self) -> Result<(), CommandError> {
         if self.phase == Phase::Closed {
             Err(CommandError::SessionClosed)
         } else {

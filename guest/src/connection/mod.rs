@@ -6,11 +6,13 @@
 
 mod closed;
 mod commands;
+mod extensions;
 mod recv;
 mod send;
 mod state;
 
 pub use commands::{RequestOptions, RespondOptions};
+pub use extensions::{AltSvcTarget, valid_origin};
 pub use state::{SessionState, StreamStateInfo};
 
 use crate::error::{ConnectionError, ErrorCode};
@@ -120,6 +122,8 @@ pub struct Connection {
     rejected_streams: u32,
     /// Server: RST_STREAM frames the client may still send (rapid reset).
     reset_bucket: TokenBucket,
+    /// Client: Node's `originSet`.
+    origin_set: Vec<String>,
     metrics: Metrics,
 }
 
@@ -183,6 +187,7 @@ impl Connection {
             invalid_frames: 0,
             rejected_streams: 0,
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
+            origin_set: Vec::new(),
             metrics: Metrics::default(),
             opts,
         };
@@ -190,6 +195,17 @@ impl Connection {
             conn.out.extend_from_slice(PREFACE);
         }
         conn.send_settings_frame(settings);
+        if role == Role::Server && !conn.opts.origins.is_empty() {
+            extensions::check_origins(&conn.opts.origins).map_err(|_| {
+                ConnectionError::new(ErrorCode::INTERNAL_ERROR, "invalid origins option")
+            })?;
+            let origins = conn.opts.origins.clone();
+            conn.write_origin(&origins);
+        }
+        if role == Role::Client && !conn.opts.authority.is_empty() {
+            let origin = format!("{}://{}", conn.opts.scheme, conn.opts.authority);
+            conn.origin_set.push(origin);
+        }
         if let Some(inc) = conn.recv_window.set_target(conn_window) {
             conn.write_window_update(0, inc);
         }

@@ -128,6 +128,14 @@ impl Connection {
             Frame::GoAway(g) => self.on_goaway(g),
             Frame::WindowUpdate(w) => self.on_window_update(w),
             Frame::Continuation(c) => self.on_continuation(c),
+            Frame::AltSvc(f) => {
+                self.on_altsvc(f);
+                Ok(())
+            }
+            Frame::Origin(f) => {
+                self.on_origin(f);
+                Ok(())
+            }
             Frame::Unknown { .. } => Ok(()),
         }
     }

@@ -4,11 +4,13 @@
 //! Decoding never panics: every length is checked before it is used, and a
 //! malformed frame becomes the exact [`ProtocolError`] the RFC names.
 
+mod altsvc;
 mod continuation;
 mod data;
 mod goaway;
 mod header;
 mod headers;
+mod origin;
 pub mod padding;
 mod ping;
 mod priority;
@@ -17,11 +19,13 @@ mod rst_stream;
 mod settings;
 mod window_update;
 
+pub use altsvc::AltSvc;
 pub use continuation::Continuation;
 pub use data::Data;
 pub use goaway::GoAway;
 pub use header::{FRAME_HEADER_LEN, FrameHeader};
 pub use headers::{Headers, HeadersStart};
+pub use origin::OriginFrame;
 pub use ping::Ping;
 pub use priority::{Priority, PrioritySpec};
 pub use push_promise::PushPromise;
@@ -73,6 +77,8 @@ pub enum Frame {
     GoAway(GoAway),
     WindowUpdate(WindowUpdate),
     Continuation(Continuation),
+    AltSvc(AltSvc),
+    Origin(OriginFrame),
     /// A frame type this implementation does not know: ignored (§5.5).
     Unknown {
         kind: u8,
@@ -96,6 +102,22 @@ impl Frame {
             kind::GOAWAY => Frame::GoAway(GoAway::decode(head, payload)?),
             kind::WINDOW_UPDATE => Frame::WindowUpdate(WindowUpdate::decode(head, &payload)?),
             kind::CONTINUATION => Frame::Continuation(Continuation::decode(head, payload)?),
+            // Extension frames that break their rules are ignored, like
+            // frames of unknown type.
+            kind::ALTSVC => match AltSvc::decode(head, payload) {
+                Some(f) => Frame::AltSvc(f),
+                None => Frame::Unknown {
+                    kind: head.kind,
+                    stream_id: head.stream_id,
+                },
+            },
+            kind::ORIGIN => match OriginFrame::decode(head, payload) {
+                Some(f) => Frame::Origin(f),
+                None => Frame::Unknown {
+                    kind: head.kind,
+                    stream_id: head.stream_id,
+                },
+            },
             other => Frame::Unknown {
                 kind: other,
                 stream_id: head.stream_id,
