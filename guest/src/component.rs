@@ -1,14 +1,18 @@
 //! wit-bindgen glue: converts between WIT types and the native engine.
 //! No protocol logic lives here.
 
-use crate::connection::{Connection as Engine, RequestOptions, RespondOptions};
+use crate::connection::{
+    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, RequestOptions, RespondOptions,
+};
 use crate::error::{
     CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
 };
 use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
 use crate::frame::PrioritySpec;
 use crate::headers::HeaderField as NativeField;
-use crate::options::{Options as NativeOptions, Role as NativeRole};
+use crate::options::{
+    Options as NativeOptions, PaddingStrategy as NativePadding, Role as NativeRole,
+};
 use crate::settings::Settings as NativeSettings;
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -23,9 +27,10 @@ use exports::h2wasm::http2::session::{
     RespondOptions as WitRespondOptions,
 };
 use exports::h2wasm::http2::types::{
-    CloseEvent, CommandError, ConnectionError, DataEvent, Event, FrameErrorEvent, GoawayEvent,
-    HeaderField, HeadersEvent, KnownErrorCode, Metrics, Options, Origin, PingAckEvent, Priority,
-    ResetEvent, Role, SessionState, Settings, StreamState,
+    AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, DataEvent, Event,
+    FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics, Options,
+    Origin, PaddingStrategy, PingAckEvent, Priority, ResetEvent, Role, SessionState, Settings,
+    StreamState,
 };
 
 struct Component;
@@ -358,6 +363,29 @@ impl GuestConnection for ConnectionResource {
     fn is_closed(&self) -> bool {
         self.inner.borrow().is_closed()
     }
+
+    fn session_memory(&self) -> u64 {
+        self.inner.borrow().session_memory() as u64
+    }
+
+    fn altsvc(&self, value: String, target: AltsvcTarget) -> Result<(), CommandError> {
+        let target = match target {
+            AltsvcTarget::Origin(o) => NativeAltSvcTarget::Origin(o),
+            AltsvcTarget::Stream(id) => NativeAltSvcTarget::Stream(id),
+        };
+        self.inner
+            .borrow_mut()
+            .altsvc(&value, target)
+            .map_err(cmd_error)
+    }
+
+    fn origin(&self, origins: Vec<String>) -> Result<(), CommandError> {
+        self.inner.borrow_mut().origin(&origins).map_err(cmd_error)
+    }
+
+    fn origin_set(&self) -> Vec<String> {
+        self.inner.borrow().origin_set().to_vec()
+    }
 }
 
 // ---- conversions ---------------------------------------------------------
@@ -455,6 +483,16 @@ fn options_from_wit(o: Options) -> NativeOptions {
         stream_high_water_mark: o.stream_high_water_mark,
         max_continuation_frames: o.max_continuation_frames,
         manual_consume: o.manual_consume,
+        stream_reset_burst: o.stream_reset_burst,
+        stream_reset_rate: o.stream_reset_rate,
+        padding_strategy: match o.padding_strategy {
+            PaddingStrategy::None => NativePadding::None,
+            PaddingStrategy::Aligned => NativePadding::Aligned,
+            PaddingStrategy::Max => NativePadding::Max,
+        },
+        max_session_memory: o.max_session_memory,
+        max_send_header_block_length: o.max_send_header_block_length,
+        origins: o.origins,
         ..NativeOptions::default()
     }
 }
@@ -475,6 +513,16 @@ fn options_to_wit(o: NativeOptions) -> Options {
         stream_high_water_mark: o.stream_high_water_mark,
         max_continuation_frames: o.max_continuation_frames,
         manual_consume: o.manual_consume,
+        stream_reset_burst: o.stream_reset_burst,
+        stream_reset_rate: o.stream_reset_rate,
+        padding_strategy: match o.padding_strategy {
+            NativePadding::None => PaddingStrategy::None,
+            NativePadding::Aligned => PaddingStrategy::Aligned,
+            NativePadding::Max => PaddingStrategy::Max,
+        },
+        max_session_memory: o.max_session_memory,
+        max_send_header_block_length: o.max_send_header_block_length,
+        origins: o.origins,
     }
 }
 
@@ -570,5 +618,15 @@ fn event_to_wit(e: NativeEvent) -> Event {
         }),
         NativeEvent::Timeout => Event::Timeout,
         NativeEvent::Closed { code } => Event::Closed(code.0),
+        NativeEvent::AltSvc {
+            stream_id,
+            origin,
+            value,
+        } => Event::Altsvc(AltsvcEvent {
+            stream_id,
+            origin,
+            value,
+        }),
+        NativeEvent::Origin { origins } => Event::Origin(origins),
     }
 }

@@ -75,9 +75,6 @@ pub struct Options {
     /// is larger is not sent; a frame-error event follows and the stream
     /// is reset.
     pub max_send_header_block_length: u32,
-    /// Node's `maxReservedRemoteStreams`: pushed streams a client holds in
-    /// reserved state before it refuses more.
-    pub max_reserved_remote_streams: u32,
     /// Node's `origins`: sent in an ORIGIN frame when a server starts.
     pub origins: Vec<String>,
 }
@@ -111,7 +108,6 @@ impl Default for Options {
             padding_strategy: PaddingStrategy::None,
             max_session_memory: 10,
             max_send_header_block_length: 64 * 1024,
-            max_reserved_remote_streams: 200,
             origins: Vec::new(),
         }
     }

@@ -328,6 +328,15 @@ where
                         g.last_stream_id
                     )
                 }
+                Event::Altsvc(a) if opts.verbose => {
+                    eprintln!(
+                        "* ALTSVC stream {} origin {:?}: {}",
+                        a.stream_id, a.origin, a.value
+                    )
+                }
+                Event::Origin(origins) if opts.verbose => {
+                    eprintln!("* ORIGIN {}", origins.join(" "))
+                }
                 Event::ConnectionError(e) => {
                     error.get_or_insert_with(|| {
                         anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason)

@@ -32,8 +32,8 @@ pub mod bindings {
 
     pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
-        CommandError, ConnectionError, Event, HeaderField, Metrics, Options, Origin, Role,
-        SessionState, Settings, StreamState,
+        AltsvcTarget, CommandError, ConnectionError, Event, HeaderField, Metrics, Options, Origin,
+        PaddingStrategy, Role, SessionState, Settings, StreamState,
     };
 }
 

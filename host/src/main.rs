@@ -5,6 +5,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
 use h2wasm::app::SharedApp;
+use h2wasm::bindings::PaddingStrategy;
 use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
 use h2wasm::tls::Trust;
 use h2wasm::{Runtime, RuntimeConfig};
@@ -65,8 +66,30 @@ struct ServeArgs {
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     grace: u64,
+    /// Announce this origin in an ORIGIN frame (RFC 8336) on every
+    /// connection, e.g. https://example.org (repeatable).
+    #[arg(long = "origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    origins: Vec<String>,
+    /// Padding for the HEADERS and DATA frames sent (Node's paddingStrategy).
+    #[arg(long, value_enum, default_value_t = Padding::None)]
+    padding: Padding,
     #[command(flatten)]
     engine: EngineArg,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Padding {
+    None,
+    Aligned,
+    Max,
+}
+
+fn parse_origin(s: &str) -> Result<String, String> {
+    if h2wasm_engine::connection::valid_origin(s) {
+        Ok(s.to_string())
+    } else {
+        Err("expected scheme://host[:port] with no path, e.g. https://example.org".into())
+    }
 }
 
 #[derive(Args)]
@@ -197,10 +220,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         SocketAddr::from(([127, 0, 0, 1], port))
     });
     let runtime = Arc::new(load_runtime(&args.engine, args.max_connections)?);
-    let options = runtime
+    let mut options = runtime
         .default_options()
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    options.origins = args.origins.clone();
+    options.padding_strategy = match args.padding {
+        Padding::None => PaddingStrategy::None,
+        Padding::Aligned => PaddingStrategy::Aligned,
+        Padding::Max => PaddingStrategy::Max,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -248,6 +248,14 @@ fn cli_rejects_bad_input_clearly() {
         ),
         (&["serve", "--cert", "/nope.pem"], "--key"),
         (&["serve", "--max-connections", "0"], "invalid value"),
+        (
+            &["serve", "--origin", "https://example.org/path"],
+            "expected scheme://host[:port]",
+        ),
+        (
+            &["serve", "--padding", "lots"],
+            "possible values: none, aligned, max",
+        ),
         (&["get"], "required"),
         (&["get", "ftp://example.com/"], "unsupported URL scheme"),
         (&["get", "not a url"], "invalid URL"),

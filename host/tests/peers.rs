@@ -256,3 +256,46 @@ fn our_client_against_nghttpd() {
     assert!(ok, "h2wasm get against nghttpd");
     assert_eq!(sha256_file(&output), sha256_file(&file));
 }
+
+#[test]
+fn node_client_sees_origin_frames_and_reads_padded_frames() {
+    let server = TestServer::start_configured(runtime(), true, builtin(), |o| {
+        o.origins = vec![
+            "https://a.example.org".into(),
+            "https://b.example.org:8443".into(),
+        ];
+        o.padding_strategy = h2wasm::bindings::PaddingStrategy::Max;
+    });
+    let url = format!("https://localhost:{}", server.addr.port());
+    let ca = certs().0.display().to_string();
+    // Node reports ORIGIN frames only over TLS, through `origin` and
+    // `originSet`.
+    let script = r#"
+        const http2 = require('node:http2');
+        const fs = require('node:fs');
+        const s = http2.connect(process.argv[1], { ca: fs.readFileSync(process.argv[2]) });
+        s.on('origin', (origins) => {
+            console.log(JSON.stringify({ origins, set: s.originSet }));
+            s.close();
+        });
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+    "#;
+    let o = run(Command::new("node").args(["-e", script]).arg(&url).arg(&ca));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(r#""origins":["https://a.example.org","https://b.example.org:8443"]"#),
+        "{out}"
+    );
+    assert!(out.contains("https://a.example.org"), "{out}");
+    // Every frame padded to the maximum: Node's full client report still
+    // sees exact bodies (1 MiB echo included) and trailers.
+    let client = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/client.js");
+    let o = run(Command::new("node").arg(client).arg(&url).arg(&ca));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stdout(&o);
+    assert!(
+        report.contains(r#""echo":{"status":200,"same":true,"trailer":"1048576"}"#),
+        "{report}"
+    );
+}

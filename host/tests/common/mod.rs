@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use h2wasm::app::SharedApp;
+use h2wasm::bindings::Options;
 use h2wasm::server::Server;
 use h2wasm::{Runtime, RuntimeConfig};
 use std::net::SocketAddr;
@@ -60,6 +61,16 @@ impl TestServer {
     }
 
     pub fn start_with(runtime: Arc<Runtime>, tls: bool, app: SharedApp) -> TestServer {
+        Self::start_configured(runtime, tls, app, |_| {})
+    }
+
+    /// As `start_with`, with the engine options adjusted by `tweak`.
+    pub fn start_configured(
+        runtime: Arc<Runtime>,
+        tls: bool,
+        app: SharedApp,
+        tweak: impl FnOnce(&mut Options) + Send + 'static,
+    ) -> TestServer {
         let (stop, stop_rx) = watch::channel(false);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -73,7 +84,8 @@ impl TestServer {
                     let (cert, key) = certs();
                     h2wasm::tls::server_config(&cert, &key).unwrap()
                 });
-                let options = runtime.default_options().await.unwrap();
+                let mut options = runtime.default_options().await.unwrap();
+                tweak(&mut options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let server = Arc::new(Server {
