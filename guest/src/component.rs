@@ -29,8 +29,8 @@ use exports::h2wasm::http2::session::{
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, DataEvent, Event,
     FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics, Options,
-    Origin, PaddingStrategy, PingAckEvent, Priority, ResetEvent, Role, SessionState, Settings,
-    StreamState,
+    Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent, ResetEvent, Role,
+    SessionState, Settings, StreamState,
 };
 
 struct Component;
@@ -364,6 +364,17 @@ impl GuestConnection for ConnectionResource {
         self.inner.borrow().is_closed()
     }
 
+    fn push_allowed(&self) -> bool {
+        self.inner.borrow().push_allowed()
+    }
+
+    fn push_stream(&self, parent: u32, headers: Vec<HeaderField>) -> Result<u32, CommandError> {
+        self.inner
+            .borrow_mut()
+            .push_stream(parent, fields_from_wit(headers))
+            .map_err(cmd_error)
+    }
+
     fn session_memory(&self) -> u64 {
         self.inner.borrow().session_memory() as u64
     }
@@ -493,6 +504,7 @@ fn options_from_wit(o: Options) -> NativeOptions {
         max_session_memory: o.max_session_memory,
         max_send_header_block_length: o.max_send_header_block_length,
         origins: o.origins,
+        max_reserved_remote_streams: o.max_reserved_remote_streams,
         ..NativeOptions::default()
     }
 }
@@ -523,6 +535,7 @@ fn options_to_wit(o: NativeOptions) -> Options {
         max_session_memory: o.max_session_memory,
         max_send_header_block_length: o.max_send_header_block_length,
         origins: o.origins,
+        max_reserved_remote_streams: o.max_reserved_remote_streams,
     }
 }
 
@@ -628,5 +641,14 @@ fn event_to_wit(e: NativeEvent) -> Event {
             value,
         }),
         NativeEvent::Origin { origins } => Event::Origin(origins),
+        NativeEvent::PushPromise {
+            parent,
+            stream_id,
+            headers,
+        } => Event::PushPromise(PushPromiseEvent {
+            parent,
+            stream_id,
+            headers: fields_to_wit(headers),
+        }),
     }
 }

@@ -21,6 +21,15 @@ pub enum Event {
         headers: Vec<HeaderField>,
         end_stream: bool,
     },
+    /// Client: the server promised a pushed request on `parent`; its
+    /// response follows on `stream_id` as `Response`, `Data`... (Node's
+    /// session `stream` event with the request headers). Refuse it with
+    /// `close_stream(stream_id, CANCEL)`.
+    PushPromise {
+        parent: u32,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+    },
     /// Client: the final response headers (Node's `response`).
     Response {
         stream_id: u32,

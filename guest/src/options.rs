@@ -75,6 +75,9 @@ pub struct Options {
     /// is larger is not sent; a frame-error event follows and the stream
     /// is reset.
     pub max_send_header_block_length: u32,
+    /// Node's `maxReservedRemoteStreams`: pushed streams a client holds in
+    /// `reserved (remote)` before it refuses more with REFUSED_STREAM.
+    pub max_reserved_remote_streams: u32,
     /// Node's `origins`: sent in an ORIGIN frame when a server starts.
     pub origins: Vec<String>,
 }
@@ -108,6 +111,7 @@ impl Default for Options {
             padding_strategy: PaddingStrategy::None,
             max_session_memory: 10,
             max_send_header_block_length: 64 * 1024,
+            max_reserved_remote_streams: 200,
             origins: Vec::new(),
         }
     }

@@ -1253,4 +1253,86 @@ mod s8_4_push {
         p.send_frame(kind::PUSH_PROMISE, flag::END_HEADERS, id, &payload);
         assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
     }
+
+    /// A client with stream 1 open (request sent, response pending).
+    fn client_with_request() -> RawPeer {
+        let mut p = RawPeer::client();
+        p.conn
+            .request(
+                get("/"),
+                RequestOptions {
+                    end_stream: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        p.pump();
+        p
+    }
+
+    fn promise(p: &mut RawPeer, parent: u32, promised: u32, fields: &[h2wasm_engine::HeaderField]) {
+        let mut payload = promised.to_be_bytes().to_vec();
+        payload.extend(p.block(fields));
+        p.send_frame(kind::PUSH_PROMISE, flag::END_HEADERS, parent, &payload);
+    }
+
+    #[test]
+    fn promised_request_that_is_not_safe_is_a_stream_error() {
+        let mut p = client_with_request();
+        let mut post = request_fields("/pushed");
+        post[0] = h(":method", "POST");
+        promise(&mut p, 1, 2, &post);
+        assert_eq!(p.rst(2), Some(ErrorCode::PROTOCOL_ERROR));
+        assert_eq!(p.goaway(), None);
+    }
+
+    #[test]
+    fn pushed_response_arrives_on_the_promised_stream() {
+        let mut p = client_with_request();
+        promise(&mut p, 1, 2, &request_fields("/style.css"));
+        let block = p.block(&[h(":status", "200")]);
+        p.send_frame(kind::HEADERS, flag::END_HEADERS, 2, &block);
+        p.send_frame(kind::DATA, flag::END_STREAM, 2, b"body{}");
+        assert!(p.events.iter().any(|e| matches!(e,
+            Event::PushPromise { parent: 1, stream_id: 2, headers }
+                if headers.iter().any(|f| f.name == ":path" && f.value == "/style.css"))));
+        assert_eq!(body(&p.events, 2), b"body{}");
+        assert!(ended(&p.events, 2));
+        assert_eq!(p.goaway(), None);
+    }
+
+    #[test]
+    fn data_on_a_reserved_stream_before_its_headers_is_protocol_error() {
+        let mut p = client_with_request();
+        promise(&mut p, 1, 2, &request_fields("/a"));
+        p.send_frame(kind::DATA, 0, 2, b"x");
+        assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
+    }
+
+    #[test]
+    fn reused_promised_id_is_protocol_error() {
+        let mut p = client_with_request();
+        promise(&mut p, 1, 2, &request_fields("/a"));
+        promise(&mut p, 1, 2, &request_fields("/b"));
+        assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
+    }
+
+    #[test]
+    fn promises_beyond_max_reserved_remote_streams_are_refused() {
+        let opts = Options {
+            authority: "example.com".into(),
+            max_reserved_remote_streams: 2,
+            ..Options::default()
+        };
+        let mut p = RawPeer::client_with(opts);
+        p.conn.request(get("/"), RequestOptions::default()).unwrap();
+        p.pump();
+        for id in [2, 4, 6] {
+            promise(&mut p, 1, id, &request_fields("/x"));
+        }
+        assert_eq!(p.rst(2), None);
+        assert_eq!(p.rst(4), None);
+        assert_eq!(p.rst(6), Some(ErrorCode::REFUSED_STREAM));
+        assert_eq!(p.goaway(), None);
+    }
 }

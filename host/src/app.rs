@@ -51,6 +51,13 @@ pub(crate) enum Command {
         stream_id: u32,
         n: u32,
     },
+    /// Promise a pushed request on `stream_id`; the promised stream's id
+    /// (or `None` if the push was refused) comes back on `reply`.
+    Push {
+        stream_id: u32,
+        headers: Vec<Header>,
+        reply: tokio::sync::oneshot::Sender<Option<u32>>,
+    },
 }
 
 /// The request body, delivered with flow control: the peer can send more
@@ -123,6 +130,26 @@ impl Responder {
             trailers,
         })
         .await;
+    }
+
+    /// Server push (Node's `pushStream`): promises the request `headers`
+    /// (`:path` and `:authority` at least; `:method` defaults to GET) and
+    /// returns the responder for the pushed stream, or `None` when the
+    /// client disabled push or the promise was refused. Push before the
+    /// response that refers to the pushed resource.
+    pub async fn push(&self, headers: Vec<Header>) -> Option<Responder> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Push {
+            stream_id: self.stream_id,
+            headers,
+            reply,
+        })
+        .await;
+        let stream_id = rx.await.ok()??;
+        Some(Responder {
+            stream_id,
+            commands: self.commands.clone(),
+        })
     }
 
     /// Sends a 1xx informational response (e.g. 103 Early Hints).

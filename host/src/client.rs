@@ -53,6 +53,48 @@ pub struct Response {
     pub body_len: u64,
     /// RST_STREAM code if the stream was reset.
     pub reset: Option<u32>,
+    /// Responses the server pushed on this request's stream.
+    pub pushed: Vec<Pushed>,
+}
+
+/// A pushed response (RFC 9113 §8.4).
+#[derive(Debug, Default)]
+pub struct Pushed {
+    pub stream_id: u32,
+    /// The promised request.
+    pub request: Vec<Header>,
+    pub status: u16,
+    pub headers: Vec<Header>,
+    /// The body, unless it was saved to `saved_to`.
+    pub body: Vec<u8>,
+    pub body_len: u64,
+    pub saved_to: Option<PathBuf>,
+    pub reset: Option<u32>,
+}
+
+impl Pushed {
+    /// The promised `:path`.
+    pub fn path(&self) -> String {
+        crate::convert::find(&self.request, ":path")
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Where a pushed response for `path` is saved under `dir`: the path's
+/// segments without query, never leaving `dir`.
+fn pushed_file(dir: &std::path::Path, path: &str) -> PathBuf {
+    let clean = path.split(['?', '#']).next().unwrap_or("");
+    let mut out = dir.to_path_buf();
+    for seg in clean.split('/') {
+        if !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\') {
+            out.push(seg);
+        }
+    }
+    if out == dir || clean.ends_with('/') {
+        out.push("index.html");
+    }
+    out
 }
 
 /// The server to talk to.
@@ -110,6 +152,17 @@ pub struct ClientOptions {
     pub prior_knowledge: bool,
     /// Print events (settings, headers, GOAWAY, resets) to stderr.
     pub verbose: bool,
+    /// Save pushed responses under this directory (and wait for them);
+    /// without it they are kept in memory until the requests finish.
+    pub save_pushed: Option<PathBuf>,
+}
+
+/// A pushed stream being received: its response and pushed index, and
+/// where its body goes.
+struct PushSink {
+    index: usize,
+    pushed: usize,
+    file: Option<tokio::fs::File>,
 }
 
 /// Connects, sends every request concurrently on one connection, and
@@ -189,6 +242,7 @@ where
     let mut responses: Vec<Response> = requests.iter().map(|_| Response::default()).collect();
     let mut queue: VecDeque<(usize, Request)> = requests.into_iter().enumerate().collect();
     let mut active: HashMap<u32, Pending> = HashMap::new();
+    let mut pushes: HashMap<u32, PushSink> = HashMap::new();
     let mut done = 0usize;
     let total = responses.len();
     let mut buf = vec![0u8; IO_CHUNK];
@@ -258,6 +312,84 @@ where
         let quiet = events.is_empty();
         for event in events {
             match event {
+                Event::PushPromise(pp) => {
+                    let Some(index) = active.get(&pp.parent).map(|p| p.index) else {
+                        // CANCEL: nothing here asked for it.
+                        let _ = trap(conn.close_stream(pp.stream_id, 0x8).await)?;
+                        continue;
+                    };
+                    let request = from_fields(pp.headers);
+                    let mut pushed = Pushed {
+                        stream_id: pp.stream_id,
+                        request,
+                        ..Pushed::default()
+                    };
+                    let file = match &opts.save_pushed {
+                        Some(dir) => {
+                            let path = pushed_file(dir, &pushed.path());
+                            if let Some(parent) = path.parent() {
+                                tokio::fs::create_dir_all(parent).await.with_context(|| {
+                                    format!("cannot create {}", parent.display())
+                                })?;
+                            }
+                            let f = tokio::fs::File::create(&path)
+                                .await
+                                .with_context(|| format!("cannot write {}", path.display()))?;
+                            pushed.saved_to = Some(path);
+                            Some(f)
+                        }
+                        None => None,
+                    };
+                    if opts.verbose {
+                        eprintln!(
+                            "* stream {}: push promise, stream {} for {}",
+                            pp.parent,
+                            pp.stream_id,
+                            pushed.path()
+                        );
+                    }
+                    let list = &mut responses[index].pushed;
+                    list.push(pushed);
+                    pushes.insert(
+                        pp.stream_id,
+                        PushSink {
+                            index,
+                            pushed: list.len() - 1,
+                            file,
+                        },
+                    );
+                }
+                Event::Response(h) if pushes.contains_key(&h.stream_id) => {
+                    if let Some(ps) = pushes.get(&h.stream_id)
+                        && let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
+                    {
+                        p.headers = from_fields(h.headers);
+                        p.status = status_of(&p.headers);
+                    }
+                }
+                Event::Data(d) if pushes.contains_key(&d.stream_id) => {
+                    if let Some(ps) = pushes.get_mut(&d.stream_id)
+                        && let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
+                    {
+                        p.body_len += d.data.len() as u64;
+                        match &mut ps.file {
+                            Some(f) => f.write_all(&d.data).await?,
+                            None => p.body.extend_from_slice(&d.data),
+                        }
+                    }
+                }
+                Event::StreamClosed(c) if pushes.contains_key(&c.stream_id) => {
+                    if let Some(mut ps) = pushes.remove(&c.stream_id) {
+                        if let Some(f) = ps.file.as_mut() {
+                            f.flush().await?;
+                        }
+                        if let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
+                            && c.code != 0
+                        {
+                            p.reset = Some(c.code);
+                        }
+                    }
+                }
                 Event::Response(h) => {
                     if let Some(p) = active.get(&h.stream_id) {
                         let r = &mut responses[p.index];
@@ -345,7 +477,10 @@ where
                 _ => {}
             }
         }
-        if done == total || trap(conn.is_closed().await)? {
+        // Pushed responses being saved are waited for; others are only
+        // kept while the requests run.
+        let pushes_pending = opts.save_pushed.is_some() && !pushes.is_empty();
+        if (done == total && !pushes_pending) || trap(conn.is_closed().await)? {
             break;
         }
         if !quiet {

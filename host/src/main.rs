@@ -70,6 +70,10 @@ struct ServeArgs {
     /// connection, e.g. https://example.org (repeatable).
     #[arg(long = "origin", value_name = "ORIGIN", value_parser = parse_origin)]
     origins: Vec<String>,
+    /// Server push: with a GET for PAGE, push the listed files first, e.g.
+    /// --push /=/style.css,/app.js (repeatable; needs DIR).
+    #[arg(long = "push", value_name = "PAGE=ASSET,...", value_parser = parse_push, requires = "dir")]
+    push: Vec<(String, Vec<String>)>,
     /// Padding for the HEADERS and DATA frames sent (Node's paddingStrategy).
     #[arg(long, value_enum, default_value_t = Padding::None)]
     padding: Padding,
@@ -82,6 +86,16 @@ enum Padding {
     None,
     Aligned,
     Max,
+}
+
+fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
+    let usage = "expected PAGE=ASSET[,ASSET...] with absolute paths, e.g. /=/style.css,/app.js";
+    let (page, assets) = s.split_once('=').ok_or(usage)?;
+    let assets: Vec<String> = assets.split(',').map(str::to_string).collect();
+    if !page.starts_with('/') || assets.iter().any(|a| !a.starts_with('/')) {
+        return Err(usage.into());
+    }
+    Ok((page.to_string(), assets))
 }
 
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -115,6 +129,9 @@ struct GetArgs {
     /// Print settings, streams, resets and GOAWAY to stderr.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Save responses the server pushes under DIR (named by their paths).
+    #[arg(long, value_name = "DIR")]
+    save_pushed: Option<PathBuf>,
     /// Use cleartext HTTP/2 for http:// URLs without negotiation.
     #[arg(long)]
     prior_knowledge: bool,
@@ -196,7 +213,10 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let app: SharedApp = match &args.dir {
-        Some(dir) => Arc::new(h2wasm::apps::files::StaticFiles::new(dir)?),
+        Some(dir) => Arc::new(
+            h2wasm::apps::files::StaticFiles::new(dir)?
+                .with_push(args.push.iter().cloned().collect()),
+        ),
         None => Arc::new(h2wasm::apps::builtin::Builtin),
     };
     let tls = if args.h2c {
@@ -360,6 +380,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         trust,
         prior_knowledge: args.prior_knowledge,
         verbose: args.verbose,
+        save_pushed: args.save_pushed.clone(),
     };
     let runtime = load_runtime(&args.engine, 4)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;
@@ -379,6 +400,25 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         stdout.write_all(&r.body)?;
         if args.include && !r.trailers.is_empty() {
             write_headers(&mut stdout, &r.trailers)?;
+        }
+        for p in &r.pushed {
+            if args.verbose || p.saved_to.is_some() {
+                let saved = p
+                    .saved_to
+                    .as_ref()
+                    .map(|f| format!(" -> {}", f.display()))
+                    .unwrap_or_default();
+                let reset = p
+                    .reset
+                    .map(|c| format!(" (reset {c:#x})"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "h2wasm: pushed {} {} {} bytes{saved}{reset}",
+                    p.path(),
+                    p.status,
+                    p.body_len
+                );
+            }
         }
     }
     stdout.flush()?;

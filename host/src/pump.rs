@@ -382,6 +382,39 @@ async fn apply(
         Command::Consumed { stream_id, n } => {
             let _ = trap(conn.consume(stream_id, n).await)?;
         }
+        Command::Push {
+            stream_id,
+            headers,
+            reply,
+        } => {
+            let promised = match trap(conn.push_stream(stream_id, &to_fields(&headers)).await)? {
+                Ok(id) => {
+                    let text = |n: &str| {
+                        String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
+                    };
+                    let method =
+                        find(&headers, ":method").map_or("GET".into(), |_| text(":method"));
+                    st.streams.insert(
+                        id,
+                        StreamIo {
+                            body_tx: None,
+                            method: format!("PUSH {method}"),
+                            path: text(":path"),
+                            status: 0,
+                            bytes_out: 0,
+                            started: Instant::now(),
+                            trailers: None,
+                        },
+                    );
+                    Some(id)
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id, "push refused: {e:?}");
+                    None
+                }
+            };
+            let _ = reply.send(promised);
+        }
     }
     Ok(())
 }

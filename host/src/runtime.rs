@@ -1,8 +1,9 @@
 //! Compiling the engine component once and instantiating it per connection.
 
 use crate::bindings::{
-    CommandError, ConnectionError, Engine as EngineWorld, EnginePre, Event, HeaderField, Options,
-    RequestOptions, RespondOptions, Role, SessionState, Settings, StreamState,
+    AltsvcTarget, CommandError, ConnectionError, Engine as EngineWorld, EnginePre, Event,
+    HeaderField, Options, RequestOptions, RespondOptions, Role, SessionState, Settings,
+    StreamState,
 };
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context as _;
@@ -315,5 +316,40 @@ impl EngineConnection {
 
     pub async fn is_closed(&mut self) -> wasmtime::Result<bool> {
         guest_call!(self, call_is_closed)
+    }
+
+    pub async fn push_allowed(&mut self) -> wasmtime::Result<bool> {
+        guest_call!(self, call_push_allowed)
+    }
+
+    pub async fn push_stream(
+        &mut self,
+        parent: u32,
+        headers: &[HeaderField],
+    ) -> wasmtime::Result<Result<u32, CommandError>> {
+        guest_call!(self, call_push_stream, parent, headers)
+    }
+
+    pub async fn altsvc(
+        &mut self,
+        value: &str,
+        target: &AltsvcTarget,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_altsvc, value, target)
+    }
+
+    pub async fn origin(
+        &mut self,
+        origins: &[String],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_origin, origins)
+    }
+
+    pub async fn origin_set(&mut self) -> wasmtime::Result<Vec<String>> {
+        guest_call!(self, call_origin_set)
+    }
+
+    pub async fn session_memory(&mut self) -> wasmtime::Result<u64> {
+        guest_call!(self, call_session_memory)
     }
 }

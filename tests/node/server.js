@@ -1,5 +1,6 @@
 // A Node http2 server for h2wasm's client tests: prints its port, then
-// serves /hello, /echo (body back with an x-sha256 trailer) and /big.
+// serves /hello, /echo (body back with an x-sha256 trailer), /big, and
+// /pushy (pushes /pushed.txt before answering).
 // usage: node server.js [tls CERT KEY]
 'use strict';
 const http2 = require('node:http2');
@@ -22,6 +23,14 @@ server.on('stream', (stream, headers) => {
     stream.on('wantTrailers', () => stream.sendTrailers({ 'x-sha256': hash.digest('hex') }));
     stream.on('data', (c) => { hash.update(c); stream.write(c); });
     stream.on('end', () => stream.end());
+  } else if (path === '/pushy') {
+    stream.pushStream({ ':path': '/pushed.txt' }, (err, push) => {
+      if (err) { stream.respond({ ':status': 500 }); stream.end(); return; }
+      push.respond({ ':status': 200, 'content-type': 'text/plain' });
+      push.end('pushed by node\n');
+      stream.respond({ ':status': 200 });
+      stream.end('page\n');
+    });
   } else if (path === '/big') {
     stream.respond({ ':status': 200 });
     const chunk = Buffer.alloc(1 << 16, 7);

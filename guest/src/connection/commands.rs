@@ -11,6 +11,7 @@ use crate::frame::{MAX_STREAM_ID, Ping, PrioritySpec};
 use crate::headers::{self, BlockKind, HeaderField};
 use crate::options::Role;
 use crate::settings::Settings;
+use crate::stream::State;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use bytes::Bytes;
 
@@ -136,7 +137,8 @@ impl Connection {
         if s.headers_sent {
             return Err(CommandError::InvalidState("response already sent"));
         }
-        if !s.state.can_send() {
+        // A promised stream is answered from `reserved (local)`.
+        if !s.state.can_send() && s.state != State::ReservedLocal {
             return Err(CommandError::InvalidState("stream cannot send"));
         }
         if self.header_block_too_large(stream_id, &fields) {
@@ -289,7 +291,11 @@ impl Connection {
     /// the encoded size before encoding (as nghttp2 does), so the encoder's
     /// table never records a block that was not sent. Over the limit, a
     /// frame-error event is queued and the caller drops the stream.
-    fn header_block_too_large(&mut self, stream_id: u32, fields: &[HeaderField]) -> bool {
+    pub(super) fn header_block_too_large(
+        &mut self,
+        stream_id: u32,
+        fields: &[HeaderField],
+    ) -> bool {
         // Representation octet(s) and two length prefixes per field; a
         // Huffman-coded string is never longer than its literal.
         let bound = fields.iter().fold(16usize, |n, f| {

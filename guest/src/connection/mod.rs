@@ -7,6 +7,7 @@
 mod closed;
 mod commands;
 mod extensions;
+mod push;
 mod recv;
 mod send;
 mod state;

@@ -142,7 +142,7 @@ impl Connection {
 
     /// A stream error: RST_STREAM, and a strike against the peer
     /// (`maxSessionInvalidFrames`).
-    fn stream_error(&mut self, e: StreamError) -> Result<(), ConnectionError> {
+    pub(super) fn stream_error(&mut self, e: StreamError) -> Result<(), ConnectionError> {
         self.reset_stream(e.stream_id, e.code);
         self.invalid_frames = self.invalid_frames.saturating_add(1);
         if self.invalid_frames > self.opts.max_session_invalid_frames {
@@ -671,45 +671,6 @@ impl Connection {
             headers: fields,
         });
         self.commit_recv(id, FrameKind::Headers, true);
-        Ok(())
-    }
-
-    /// Client: a PUSH_PROMISE. Server push is not accepted yet: promised
-    /// streams are validated and then cancelled.
-    fn on_push_block(
-        &mut self,
-        id: u32,
-        promised_id: u32,
-        _decoded: Result<Vec<HeaderField>, DecodeError>,
-    ) -> Result<(), ConnectionError> {
-        if !self.local.enable_push
-            && self
-                .pending_local
-                .iter()
-                .all(|s| s.enable_push != Some(true))
-        {
-            return Err(ConnectionError::protocol(
-                "PUSH_PROMISE when push is disabled",
-            ));
-        }
-        if promised_id == 0 || !self.is_peer_initiated(promised_id) || !self.is_idle(promised_id) {
-            return Err(ConnectionError::protocol("invalid promised stream id"));
-        }
-        // The associated stream must be one we opened and the peer can still
-        // send on (§6.6).
-        let associated_ok = self
-            .streams
-            .get(&id)
-            .is_some_and(|s| s.state.can_recv() && !self.is_peer_initiated(id));
-        if !associated_ok {
-            return Err(ConnectionError::protocol(
-                "PUSH_PROMISE on a stream that cannot carry it",
-            ));
-        }
-        self.max_peer_id = promised_id;
-        self.write_rst(promised_id, ErrorCode::CANCEL);
-        self.closed
-            .insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
         Ok(())
     }
 

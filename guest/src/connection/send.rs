@@ -3,17 +3,19 @@
 
 use super::Connection;
 use crate::events::Event;
-use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, padding};
+use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
 use crate::headers::HeaderField;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use bytes::Bytes;
 
-/// How a header block starts on the wire (PUSH_PROMISE joins with push).
+/// How a header block starts on the wire.
 pub(super) enum BlockFrame {
     Headers {
         end_stream: bool,
         priority: Option<PrioritySpec>,
     },
+    /// On the associated stream, promising `promised_id` (§6.6).
+    PushPromise { promised_id: u32 },
 }
 
 impl Connection {
@@ -51,33 +53,49 @@ impl Connection {
         block.clear();
         self.encoder.encode(fields, &mut block);
         let frame_max = self.remote.max_frame_size as usize;
-        let BlockFrame::Headers {
-            end_stream,
-            priority,
-        } = start;
-        let first_room = frame_max
-            - if priority.is_some() {
-                PrioritySpec::LEN
-            } else {
-                0
-            };
         let mut rest = &block[..];
-        let first_len = rest.len().min(first_room);
-        let end_headers = first_len == rest.len();
-        let pad = padding::choose(
-            self.opts.padding_strategy,
-            first_len + frame_max - first_room,
-            first_room - first_len,
-        );
-        HeadersStart {
-            priority,
-            pad,
-            end_stream,
-            end_headers,
-        }
-        .encode(stream_id, first_len, &mut self.out);
-        self.out.extend_from_slice(&rest[..first_len]);
-        pad_out(&mut self.out, pad);
+        let first_len = match start {
+            BlockFrame::Headers {
+                end_stream,
+                priority,
+            } => {
+                let first_room = frame_max
+                    - if priority.is_some() {
+                        PrioritySpec::LEN
+                    } else {
+                        0
+                    };
+                let first_len = rest.len().min(first_room);
+                let pad = padding::choose(
+                    self.opts.padding_strategy,
+                    first_len + frame_max - first_room,
+                    first_room - first_len,
+                );
+                HeadersStart {
+                    priority,
+                    pad,
+                    end_stream,
+                    end_headers: first_len == rest.len(),
+                }
+                .encode(stream_id, first_len, &mut self.out);
+                self.out.extend_from_slice(&rest[..first_len]);
+                pad_out(&mut self.out, pad);
+                first_len
+            }
+            BlockFrame::PushPromise { promised_id } => {
+                let first_len = rest.len().min(frame_max - 4);
+                let end_headers = first_len == rest.len();
+                PushPromise::encode_header(
+                    stream_id,
+                    promised_id,
+                    first_len,
+                    end_headers,
+                    &mut self.out,
+                );
+                self.out.extend_from_slice(&rest[..first_len]);
+                first_len
+            }
+        };
         self.metrics.frames_sent += 1;
         rest = &rest[first_len..];
         while !rest.is_empty() {

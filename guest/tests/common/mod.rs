@@ -127,10 +127,13 @@ impl RawPeer {
 
     /// An engine client after the server's preface (empty SETTINGS + ACK).
     pub fn client() -> RawPeer {
-        let opts = Options {
+        Self::client_with(Options {
             authority: "example.com".into(),
             ..Options::default()
-        };
+        })
+    }
+
+    pub fn client_with(opts: Options) -> RawPeer {
         let mut conn = Connection::new(Role::Client, opts, 0).unwrap();
         // Strip the client magic so only frames remain to parse.
         let first = conn.poll_transmit(PREFACE.len()).unwrap();

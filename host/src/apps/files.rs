@@ -2,7 +2,7 @@
 //! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
 //! that would leave the directory are refused.
 
-use crate::app::{App, Header, Request, Response, header, headers};
+use crate::app::{App, Header, Request, Responder, Response, header, headers};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::future::Future;
@@ -50,6 +50,8 @@ struct Cache {
 pub struct StaticFiles {
     root: Arc<PathBuf>,
     cache: Arc<Mutex<Cache>>,
+    /// Page path → assets pushed with it.
+    push: Arc<HashMap<String, Vec<String>>>,
 }
 
 /// How a request is answered.
@@ -71,6 +73,14 @@ impl App for StaticFiles {
     }
 
     fn respond_now(&self, headers: &[Header]) -> Option<Response> {
+        // Pages with pushes go through `serve`, which can wait for promises.
+        let page = header(headers, ":path").unwrap_or("/");
+        if self
+            .push
+            .contains_key(page.split(['?', '#']).next().unwrap_or("/"))
+        {
+            return None;
+        }
         match self.reply(headers) {
             Reply::Ready(response) => Some(response),
             Reply::Stream { .. } => None,
@@ -90,12 +100,57 @@ impl StaticFiles {
         Ok(StaticFiles {
             root: Arc::new(root),
             cache: Arc::default(),
+            push: Arc::default(),
         })
     }
 
+    /// Server push: a GET for a page path (no query) in `rules` first
+    /// pushes its assets (paths under the same root), as `h2wasm serve
+    /// --push /=/style.css,/app.js` configures.
+    pub fn with_push(mut self, rules: HashMap<String, Vec<String>>) -> StaticFiles {
+        self.push = Arc::new(rules);
+        self
+    }
+
+    /// Pushes the assets configured for this page (see
+    /// [`StaticFiles::with_push`]), then answers the request.
     pub async fn serve(&self, req: Request) {
-        let (response, path, start, count) = match self.reply(&req.headers) {
-            Reply::Ready(r) => return req.responder.respond_bytes(r.headers, r.body).await,
+        let page = req.path().split(['?', '#']).next().unwrap_or("/");
+        if req.method() == "GET"
+            && let Some(assets) = self.push.get(page)
+        {
+            let authority = req
+                .header(":authority")
+                .or_else(|| req.header("host"))
+                .unwrap_or_default()
+                .to_string();
+            let scheme = req.header(":scheme").unwrap_or("https").to_string();
+            for asset in assets.iter() {
+                let promised = headers([
+                    (":method", "GET"),
+                    (":scheme", &scheme),
+                    (":authority", &authority),
+                    (":path", asset),
+                ]);
+                let reply = self.reply(&promised);
+                // Only what exists is worth promising.
+                if let Reply::Ready(r) = &reply
+                    && crate::convert::status_of(&r.headers) != 200
+                {
+                    continue;
+                }
+                if let Some(pushed) = req.responder.push(promised).await {
+                    let files = self.clone();
+                    tokio::spawn(async move { files.answer(reply, &pushed).await });
+                }
+            }
+        }
+        self.answer(self.reply(&req.headers), &req.responder).await;
+    }
+
+    async fn answer(&self, reply: Reply, responder: &Responder) {
+        let (response, path, start, count) = match reply {
+            Reply::Ready(r) => return responder.respond_bytes(r.headers, r.body).await,
             Reply::Stream {
                 headers,
                 path,
@@ -107,12 +162,12 @@ impl StaticFiles {
         // less than a hop through tokio's blocking thread pool.
         let mut file = match std::fs::File::open(&path) {
             Ok(f) => f,
-            Err(_) => return req.responder.reset(2).await,
+            Err(_) => return responder.reset(2).await,
         };
         if start > 0 && file.seek(std::io::SeekFrom::Start(start)).is_err() {
-            return req.responder.reset(2).await;
+            return responder.reset(2).await;
         }
-        let mut writer = req.responder.respond(response, false).await;
+        let mut writer = responder.respond(response, false).await;
         let mut left = count;
         while left > 0 {
             let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
@@ -122,7 +177,7 @@ impl StaticFiles {
                     // The file shrank or failed under us: the promised
                     // length cannot be met, so the stream must not end cleanly.
                     drop(writer);
-                    return req.responder.reset(2).await;
+                    return responder.reset(2).await;
                 }
                 Ok(n) => {
                     buf.truncate(n);
