@@ -505,6 +505,7 @@ fn options_from_wit(o: Options) -> NativeOptions {
         max_send_header_block_length: o.max_send_header_block_length,
         origins: o.origins,
         max_reserved_remote_streams: o.max_reserved_remote_streams,
+        auto_continue: o.auto_continue,
         ..NativeOptions::default()
     }
 }
@@ -536,6 +537,7 @@ fn options_to_wit(o: NativeOptions) -> Options {
         max_send_header_block_length: o.max_send_header_block_length,
         origins: o.origins,
         max_reserved_remote_streams: o.max_reserved_remote_streams,
+        auto_continue: o.auto_continue,
     }
 }
 

@@ -78,6 +78,11 @@ pub struct Options {
     /// Node's `maxReservedRemoteStreams`: pushed streams a client holds in
     /// `reserved (remote)` before it refuses more with REFUSED_STREAM.
     pub max_reserved_remote_streams: u32,
+    /// Server: answer `expect: 100-continue` with a 100 response as the
+    /// request arrives. Off is Node's `checkContinue` listener: the
+    /// application decides (`additional_headers` with 100, or a final
+    /// response such as 417).
+    pub auto_continue: bool,
     /// Node's `origins`: sent in an ORIGIN frame when a server starts.
     pub origins: Vec<String>,
 }
@@ -112,6 +117,7 @@ impl Default for Options {
             max_session_memory: 10,
             max_send_header_block_length: 64 * 1024,
             max_reserved_remote_streams: 200,
+            auto_continue: true,
             origins: Vec::new(),
         }
     }

@@ -830,3 +830,69 @@ fn response_started_before_request_body_arrives() {
             .any(|e| matches!(e, Event::WantTrailers { .. }))
     );
 }
+
+fn expect_continue_request(p: &mut Pair) -> u32 {
+    let mut fields = post_fields();
+    fields.push(h("expect", "100-continue"));
+    let id = p.client.request(fields, RequestOptions::default()).unwrap();
+    p.run().unwrap();
+    id
+}
+
+fn informational_statuses(events: &[Event], stream: u32) -> Vec<Vec<u8>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Informational { stream_id, headers } if *stream_id == stream => headers
+                .iter()
+                .find(|f| f.name == ":status")
+                .map(|f| f.value.to_vec()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn expect_100_continue_is_answered_automatically() {
+    let mut p = Pair::with_defaults().unwrap();
+    let id = expect_continue_request(&mut p);
+    assert_eq!(
+        informational_statuses(&p.client_events, id),
+        [b"100".to_vec()]
+    );
+    // The body then flows and the final response follows as usual.
+    p.client.write(id, Bytes::from_static(b"data")).unwrap();
+    p.client.end(id).unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.server_events, id), b"data");
+}
+
+#[test]
+fn without_auto_continue_the_application_decides() {
+    let client = Options {
+        authority: "localhost".into(),
+        ..Options::default()
+    };
+    let server = Options {
+        auto_continue: false,
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, server).unwrap();
+    let id = expect_continue_request(&mut p);
+    assert!(informational_statuses(&p.client_events, id).is_empty());
+    // Node's checkContinue handler refusing the body.
+    p.server
+        .respond(
+            id,
+            status("417"),
+            RespondOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    p.run().unwrap();
+    assert!(p.client_events.iter().any(|e| matches!(e,
+        Event::Response { stream_id, headers, .. }
+            if *stream_id == id && headers.iter().any(|f| f.name == ":status" && f.value == "417"))));
+}

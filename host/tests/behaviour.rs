@@ -334,3 +334,22 @@ fn get_verbose_prints_frames_both_ways() {
         assert!(err.contains(line), "missing {line:?} in\n{err}");
     }
 }
+
+#[test]
+fn expect_100_continue_gets_100_before_the_body() {
+    let server = TestServer::start(false, builtin());
+    let dir = tempfile::tempdir().unwrap();
+    let input = data_file(dir.path(), 50_000, 3);
+    let output = dir.path().join("out");
+    let o = run(curl_h2c()
+        .args(["-D", "-", "-H", "Expect: 100-continue", "--data-binary"])
+        .arg(format!("@{}", input.display()))
+        .arg("-o")
+        .arg(&output)
+        .arg(server.url("/echo")));
+    let head = stdout(&o);
+    let first = head.lines().next().unwrap_or_default();
+    assert!(first.starts_with("HTTP/2 100"), "{head}");
+    assert!(head.contains("HTTP/2 200"), "{head}");
+    assert_eq!(sha256_file(&output), sha256_file(&input));
+}

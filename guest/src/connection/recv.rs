@@ -554,12 +554,20 @@ impl Connection {
         };
         stream.expected_len = info.content_length;
         self.streams.insert(id, stream);
+        let continue_now = !end_stream
+            && self.opts.auto_continue
+            && headers::find(&fields, "expect")
+                .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         self.events.push_back(Event::Request {
             stream_id: id,
             headers: fields,
             end_stream,
         });
         self.commit_recv(id, FrameKind::Headers, end_stream);
+        if continue_now {
+            // The stream was just opened, so this cannot be refused.
+            let _ = self.additional_headers(id, vec![HeaderField::new(":status", "100")]);
+        }
         Ok(())
     }
 
