@@ -333,7 +333,26 @@ impl GuestConnection for ConnectionResource {
                 remote_close: s.remote_close,
                 buffer_size: s.buffer_size,
                 headers_sent: s.headers_sent,
+                closed: s.closed,
+                rst_code: s.rst_code,
+                aborted: s.aborted,
+                end_after_headers: s.end_after_headers,
+                sent_headers: fields_to_wit(s.sent_headers),
+                sent_info_headers: s.sent_info_headers.into_iter().map(fields_to_wit).collect(),
+                sent_trailers: fields_to_wit(s.sent_trailers),
             })
+    }
+
+    fn set_stream_timeout(
+        &self,
+        stream_id: u32,
+        now: u64,
+        timeout_ns: Option<u64>,
+    ) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .set_stream_timeout(stream_id, now, timeout_ns)
+            .map_err(cmd_error)
     }
 
     fn local_settings(&self) -> Settings {
@@ -632,6 +651,7 @@ fn event_to_wit(e: NativeEvent) -> Event {
             reason,
         }),
         NativeEvent::Timeout => Event::Timeout,
+        NativeEvent::StreamTimeout { stream_id } => Event::StreamTimeout(stream_id),
         NativeEvent::Closed { code } => Event::Closed(code.0),
         NativeEvent::AltSvc {
             stream_id,

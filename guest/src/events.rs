@@ -103,6 +103,8 @@ pub enum Event {
     Origin { origins: Vec<String> },
     /// No activity for the session's idle timeout (Node's `timeout`).
     Timeout,
+    /// No frames on this stream for its timeout (Node's stream `timeout`).
+    StreamTimeout { stream_id: u32 },
     /// Nothing more will happen on this connection; flush output and close
     /// the transport.
     Closed { code: ErrorCode },

@@ -99,6 +99,7 @@ impl Connection {
             },
             &fields,
         );
+        self.record_sent(id, fields);
         self.apply_local(
             id,
             StateEvent::Send {
@@ -160,6 +161,7 @@ impl Connection {
             },
             &fields,
         );
+        self.record_sent(stream_id, fields);
         self.apply_local(
             stream_id,
             StateEvent::Send {
@@ -210,7 +212,18 @@ impl Connection {
             },
             &fields,
         );
+        if let Some(s) = self.streams.get_mut(&stream_id) {
+            s.sent_info_headers.push(fields);
+        }
         Ok(())
+    }
+
+    /// Keeps the final headers sent (Node's `sentHeaders`): the list was
+    /// built for sending anyway, so this costs no copy.
+    fn record_sent(&mut self, stream_id: u32, fields: Vec<HeaderField>) {
+        if let Some(s) = self.streams.get_mut(&stream_id) {
+            s.sent_headers = Some(fields);
+        }
     }
 
     /// Queues body data. Returns `true` while the stream's queue is below
@@ -435,13 +448,5 @@ impl Connection {
         }
         self.write_goaway(code, self.max_peer_id, Bytes::new());
         self.terminate(code);
-    }
-
-    /// Node's `session.setTimeout(msecs)`: `Timeout` after this long without
-    /// input; `None` or 0 disables it.
-    pub fn set_timeout(&mut self, now: u64, timeout_ns: Option<u64>) {
-        self.now = self.now.max(now);
-        self.last_activity = self.now;
-        self.idle_timeout_ns = timeout_ns.filter(|&t| t > 0);
     }
 }

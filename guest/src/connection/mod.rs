@@ -11,6 +11,7 @@ mod push;
 mod recv;
 mod send;
 mod state;
+mod timers;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
@@ -125,6 +126,9 @@ pub struct Connection {
     reset_bucket: TokenBucket,
     /// Client: Node's `originSet`.
     origin_set: Vec<String>,
+    /// Streams with a per-stream timeout set (so timers skip the walk
+    /// when there are none).
+    stream_timeouts: usize,
     metrics: Metrics,
 }
 
@@ -189,6 +193,7 @@ impl Connection {
             rejected_streams: 0,
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             origin_set: Vec::new(),
+            stream_timeouts: 0,
             metrics: Metrics::default(),
             opts,
         };
@@ -246,26 +251,6 @@ impl Connection {
 
     pub fn metrics(&self) -> Metrics {
         self.metrics
-    }
-
-    /// Earliest time `handle_timeout` should be called, if any.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        if self.phase == Phase::Closed {
-            return None;
-        }
-        self.idle_timeout_ns
-            .map(|t| self.last_activity.saturating_add(t))
-    }
-
-    /// Advances time; fires the idle timeout when due.
-    pub fn handle_timeout(&mut self, now: u64) {
-        self.now = self.now.max(now);
-        if let Some(deadline) = self.poll_timeout()
-            && self.now >= deadline
-        {
-            self.last_activity = self.now;
-            self.events.push_back(Event::Timeout);
-        }
     }
 
     // ---- shared helpers -------------------------------------------------
@@ -414,6 +399,9 @@ impl Connection {
     /// Removes a closed stream, remembers how it closed, and reports it.
     fn finish_stream(&mut self, id: u32, cause: Cause) {
         if let Some(s) = self.streams.remove(&id) {
+            if s.timeout_ns.is_some() {
+                self.stream_timeouts = self.stream_timeouts.saturating_sub(1);
+            }
             // Data the peer sent that nobody consumed still occupies the
             // connection window; give it back so other streams keep flowing.
             let owed = s.recv_window.unannounced();

@@ -217,6 +217,7 @@ impl Connection {
     /// Commits a received frame's transition (already checked as allowed).
     fn commit_recv(&mut self, id: u32, kind: FrameKind, end_stream: bool) {
         if let Some(s) = self.streams.get_mut(&id) {
+            s.last_activity = self.now;
             let was_active = s.state.is_active();
             if let Ok(next) = s.state.transition(StateEvent::Recv { kind, end_stream }) {
                 s.state = next;
@@ -553,6 +554,7 @@ impl Connection {
             RecvPhase::Body
         };
         stream.expected_len = info.content_length;
+        stream.end_after_headers = end_stream;
         self.streams.insert(id, stream);
         let continue_now = !end_stream
             && self.opts.auto_continue
@@ -630,6 +632,7 @@ impl Connection {
                 reason: "content-length with empty body",
             });
         }
+        s.end_after_headers = end_stream;
         s.recv_phase = if end_stream {
             RecvPhase::Done
         } else {

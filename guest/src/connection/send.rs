@@ -168,6 +168,7 @@ impl Connection {
             let out = &mut self.out;
             s.send.take(n, |chunk| out.extend_from_slice(chunk));
             s.send_window.consume(flow);
+            s.last_activity = self.now;
             self.send_window.consume(flow);
             pad_out(&mut self.out, pad);
             self.metrics.frames_sent += 1;
@@ -196,6 +197,9 @@ impl Connection {
                 },
                 &trailers,
             );
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.sent_trailers = Some(trailers);
+            }
             self.apply_local(
                 id,
                 StateEvent::Send {

@@ -2,6 +2,8 @@
 //! `stream.state`).
 
 use super::Connection;
+use crate::error::ErrorCode;
+use crate::headers::HeaderField;
 use crate::stream::{Cause, State};
 
 /// Node's `http2session.state`.
@@ -27,8 +29,8 @@ pub struct SessionState {
     pub inflate_dynamic_table_size: u32,
 }
 
-/// Node's `http2stream.state`, plus the fields its stream objects expose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Node's `http2stream.state`, plus the facts its stream objects expose.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamStateInfo {
     /// nghttp2 state number as Node reports it (1 idle … 7 closed).
     pub state: u32,
@@ -43,6 +45,20 @@ pub struct StreamStateInfo {
     /// Octets queued by `write` and not yet sent (Node's `bufferSize`).
     pub buffer_size: u32,
     pub headers_sent: bool,
+    /// Node's `closed` (and `destroyed`: the engine keeps no stream object
+    /// beyond its close).
+    pub closed: bool,
+    /// Node's `rstCode`: the RST_STREAM code that closed it, NO_ERROR (0)
+    /// for a clean close; `None` while open.
+    pub rst_code: Option<u32>,
+    /// Node's `aborted`: closed by a reset with an error code.
+    pub aborted: bool,
+    /// Node's `endAfterHeaders`.
+    pub end_after_headers: bool,
+    /// Node's `sentHeaders`, `sentInfoHeaders` and `sentTrailers`.
+    pub sent_headers: Vec<HeaderField>,
+    pub sent_info_headers: Vec<Vec<HeaderField>>,
+    pub sent_trailers: Vec<HeaderField>,
 }
 
 impl Connection {
@@ -60,13 +76,16 @@ impl Connection {
         }
     }
 
-    /// State of a live stream; `None` once it is closed and forgotten.
+    /// State of a stream that is live or recently closed (the engine
+    /// remembers `max_closed_streams` of those); `None` for others.
     pub fn stream_state(&self, stream_id: u32) -> Option<StreamStateInfo> {
-        let s = self.streams.get(&stream_id)?;
+        let Some(s) = self.streams.get(&stream_id) else {
+            let cause = self.closed.get(stream_id)?;
+            return Some(closed_info(cause));
+        };
         let (local_close, remote_close) = match s.state {
             State::HalfClosedLocal => (true, false),
             State::HalfClosedRemote => (false, true),
-            State::Closed(Cause::EndStream { .. }) => (true, true),
             State::Closed(_) => (true, true),
             _ => (false, false),
         };
@@ -78,6 +97,13 @@ impl Connection {
             remote_close,
             buffer_size: u32::try_from(s.send.len()).unwrap_or(u32::MAX),
             headers_sent: s.headers_sent,
+            closed: s.state.is_closed(),
+            rst_code: None,
+            aborted: false,
+            end_after_headers: s.end_after_headers,
+            sent_headers: s.sent_headers.clone().unwrap_or_default(),
+            sent_info_headers: s.sent_info_headers.clone(),
+            sent_trailers: s.sent_trailers.clone().unwrap_or_default(),
         })
     }
 
@@ -86,5 +112,29 @@ impl Connection {
         let mut ids: Vec<u32> = self.streams.keys().copied().collect();
         ids.sort_unstable();
         ids
+    }
+}
+
+/// What is known of a stream after it closed: how, not what it carried.
+fn closed_info(cause: Cause) -> StreamStateInfo {
+    let (rst_code, aborted) = match cause {
+        Cause::EndStream { .. } => (ErrorCode::NO_ERROR, false),
+        Cause::LocalReset(c) | Cause::RemoteReset(c) => (c, c != ErrorCode::NO_ERROR),
+    };
+    StreamStateInfo {
+        state: State::Closed(cause).node_code(),
+        local_window_size: 0,
+        remote_window_size: 0,
+        local_close: true,
+        remote_close: true,
+        buffer_size: 0,
+        headers_sent: false,
+        closed: true,
+        rst_code: Some(rst_code.0),
+        aborted,
+        end_after_headers: false,
+        sent_headers: Vec::new(),
+        sent_info_headers: Vec::new(),
+        sent_trailers: Vec::new(),
     }
 }

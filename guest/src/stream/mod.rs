@@ -10,6 +10,7 @@ pub use send_queue::SendQueue;
 pub use state::{Cause, State};
 
 use crate::flow::{RecvWindow, SendWindow};
+use crate::headers::HeaderField;
 
 /// Where the incoming side of a stream is in its message (§8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +44,17 @@ pub struct Stream {
     pub drain_wanted: bool,
     /// The application reads this stream's data with explicit `consume`.
     pub manual_consume: bool,
+    /// The request or response HEADERS we received carried END_STREAM
+    /// (Node's `endAfterHeaders`).
+    pub end_after_headers: bool,
+    /// What we sent (Node's `sentHeaders`, `sentInfoHeaders`,
+    /// `sentTrailers`).
+    pub sent_headers: Option<Vec<HeaderField>>,
+    pub sent_info_headers: Vec<Vec<HeaderField>>,
+    pub sent_trailers: Option<Vec<HeaderField>>,
+    /// Node's `stream.setTimeout`, and when a frame last moved.
+    pub timeout_ns: Option<u64>,
+    pub last_activity: u64,
 }
 
 impl Stream {
@@ -61,6 +73,12 @@ impl Stream {
             scheduled: false,
             drain_wanted: false,
             manual_consume: false,
+            end_after_headers: false,
+            sent_headers: None,
+            sent_info_headers: Vec::new(),
+            sent_trailers: None,
+            timeout_ns: None,
+            last_activity: 0,
         }
     }
 
