@@ -9,7 +9,7 @@ use crate::error::{
 };
 use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
 use crate::frame::PrioritySpec;
-use crate::headers::HeaderField as NativeField;
+use crate::headers::{HeaderField as NativeField, NodeValue};
 use crate::options::{
     Options as NativeOptions, PaddingStrategy as NativePadding, Role as NativeRole,
 };
@@ -27,10 +27,10 @@ use exports::h2wasm::http2::session::{
     RespondOptions as WitRespondOptions,
 };
 use exports::h2wasm::http2::types::{
-    AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, DataEvent, Event,
-    FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics, Options,
-    Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent, ResetEvent, Role,
-    SessionState, Settings, StreamState,
+    AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
+    Event, FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics,
+    NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
+    PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamState,
 };
 
 struct Component;
@@ -56,6 +56,32 @@ impl wit_session::Guest for Component {
         NativeSettings::unpack(&packed)
             .map(settings_to_wit)
             .map_err(conn_error)
+    }
+
+    fn node_headers(headers: Vec<HeaderField>) -> Vec<NodeHeader> {
+        crate::headers::node_headers(&fields_from_wit(headers))
+            .into_iter()
+            .map(|(name, value)| NodeHeader {
+                name,
+                value: match value {
+                    NodeValue::Text(t) => NodeHeaderValue::Text(t),
+                    NodeValue::List(l) => NodeHeaderValue::Values(l),
+                    NodeValue::Number(n) => NodeHeaderValue::Number(n),
+                },
+            })
+            .collect()
+    }
+
+    fn constants() -> ConstantTable {
+        ConstantTable {
+            numbers: crate::constants::numbers()
+                .map(|(n, v)| (n.to_string(), v))
+                .collect(),
+            strings: crate::constants::STRINGS
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        }
     }
 
     fn error_code_value(code: KnownErrorCode) -> u32 {

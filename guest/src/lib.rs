@@ -8,6 +8,7 @@
 //! [`Connection::poll_event`], and passes time in.
 
 pub mod connection;
+pub mod constants;
 pub mod error;
 pub mod events;
 pub mod flow;

@@ -32,8 +32,9 @@ pub mod bindings {
 
     pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
-        AltsvcTarget, CommandError, ConnectionError, Event, HeaderField, Metrics, Options, Origin,
-        PaddingStrategy, Role, SessionState, Settings, StreamState,
+        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, HeaderField, Metrics,
+        NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Role, SessionState,
+        Settings, StreamState,
     };
 }
 

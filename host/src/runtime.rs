@@ -1,9 +1,9 @@
 //! Compiling the engine component once and instantiating it per connection.
 
 use crate::bindings::{
-    AltsvcTarget, CommandError, ConnectionError, Engine as EngineWorld, EnginePre, Event,
-    HeaderField, Options, RequestOptions, RespondOptions, Role, SessionState, Settings,
-    StreamState,
+    AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
+    Event, HeaderField, NodeHeader, Options, RequestOptions, RespondOptions, Role, SessionState,
+    Settings, StreamState,
 };
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context as _;
@@ -120,6 +120,33 @@ impl Runtime {
 
     /// Node's default options, as the engine reports them.
     pub async fn default_options(&self) -> wasmtime::Result<Options> {
+        let (mut store, bindings) = self.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_default_options(&mut store)
+            .await
+    }
+
+    /// Node's `http2.constants`, from the engine.
+    pub async fn constants(&self) -> wasmtime::Result<ConstantTable> {
+        let (mut store, bindings) = self.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_constants(&mut store)
+            .await
+    }
+
+    /// Node's incoming header object for received fields.
+    pub async fn node_headers(&self, headers: &[HeaderField]) -> wasmtime::Result<Vec<NodeHeader>> {
+        let (mut store, bindings) = self.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_node_headers(&mut store, headers)
+            .await
+    }
+
+    /// A short-lived instance for the engine's free functions.
+    async fn utility_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
         let mut store = Store::new(
             &self.engine,
             HostState {
@@ -128,10 +155,7 @@ impl Runtime {
             },
         );
         let bindings = self.pre.instantiate_async(&mut store).await?;
-        bindings
-            .h2wasm_http2_session()
-            .call_default_options(&mut store)
-            .await
+        Ok((store, bindings))
     }
 }
 

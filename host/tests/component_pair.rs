@@ -183,3 +183,60 @@ async fn malformed_input_is_an_error_value_not_a_trap() {
     assert_eq!(goaway.1[4..8], [0, 0, 0, 1], "PROTOCOL_ERROR");
     assert!(server.is_closed().await.unwrap());
 }
+
+#[tokio::test]
+async fn utilities_reach_embedders_through_wit() {
+    use h2wasm::bindings::NodeHeaderValue;
+    let runtime = Runtime::embedded(&RuntimeConfig {
+        max_connections: 4,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let table = runtime.constants().await.unwrap();
+    let number = |name: &str| {
+        table
+            .numbers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+    };
+    assert_eq!(number("NGHTTP2_REFUSED_STREAM"), Some(7));
+    assert_eq!(number("NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL"), Some(8));
+    assert_eq!(number("NGHTTP2_PUSH_PROMISE"), Some(5));
+    assert_eq!(number("HTTP_STATUS_NOT_FOUND"), Some(404));
+    assert!(
+        table
+            .strings
+            .contains(&("HTTP2_HEADER_CONTENT_TYPE".into(), "content-type".into()))
+    );
+    assert!(
+        table
+            .strings
+            .contains(&("HTTP2_METHOD_GET".into(), "GET".into()))
+    );
+
+    let view = runtime
+        .node_headers(&[
+            field(":status", b"200"),
+            field("set-cookie", b"a=1"),
+            field("set-cookie", b"b=2"),
+            field("cookie", b"x=1"),
+            field("cookie", b"y=2"),
+            field("content-length", b"5"),
+            field("content-length", b"6"),
+            field("vary", b"a"),
+            field("vary", b"b"),
+        ])
+        .await
+        .unwrap();
+    let get = |name: &str| {
+        view.iter()
+            .find(|h| h.name == name)
+            .map(|h| h.value.clone())
+    };
+    assert!(matches!(get(":status"), Some(NodeHeaderValue::Number(200))));
+    assert!(matches!(get("set-cookie"), Some(NodeHeaderValue::Values(v)) if v == ["a=1", "b=2"]));
+    assert!(matches!(get("cookie"), Some(NodeHeaderValue::Text(t)) if t == "x=1; y=2"));
+    assert!(matches!(get("content-length"), Some(NodeHeaderValue::Text(t)) if t == "5"));
+    assert!(matches!(get("vary"), Some(NodeHeaderValue::Text(t)) if t == "a, b"));
+}
