@@ -30,7 +30,7 @@ use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
     Event, FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics,
     NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
-    PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamState,
+    PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
 };
 
 struct Component;
@@ -402,6 +402,9 @@ impl GuestConnection for ConnectionResource {
             frames_sent: m.frames_sent,
             stream_count: m.stream_count,
             max_concurrent_streams: m.max_concurrent_streams,
+            ping_rtt_ns: m.ping_rtt_ns,
+            stream_average_duration_ns: m.stream_average_duration_ns,
+            duration_ns: m.duration_ns,
         }
     }
 
@@ -639,9 +642,21 @@ fn event_to_wit(e: NativeEvent) -> Event {
             code: code.0,
             origin: origin(o),
         }),
-        NativeEvent::StreamClosed { stream_id, code } => Event::StreamClosed(CloseEvent {
+        NativeEvent::StreamClosed {
+            stream_id,
+            code,
+            metrics: m,
+        } => Event::StreamClosed(CloseEvent {
             stream_id,
             code: code.0,
+            metrics: StreamMetrics {
+                bytes_read: m.bytes_read,
+                bytes_written: m.bytes_written,
+                duration_ns: m.duration_ns,
+                time_to_first_header_ns: m.time_to_first_header_ns,
+                time_to_first_byte_ns: m.time_to_first_byte_ns,
+                time_to_first_byte_sent_ns: m.time_to_first_byte_sent_ns,
+            },
         }),
         NativeEvent::Ping { payload } => Event::Ping(u64::from_be_bytes(payload)),
         NativeEvent::PingAck { payload, rtt_ns } => Event::PingAck(PingAckEvent {

@@ -4,6 +4,7 @@
 use crate::error::ErrorCode;
 use crate::headers::HeaderField;
 use crate::settings::Settings;
+use crate::stream::StreamMetrics;
 use bytes::Bytes;
 
 /// Which side a close or GOAWAY came from.
@@ -65,8 +66,12 @@ pub enum Event {
         origin: Origin,
     },
     /// The stream is closed and forgotten (Node's `close`; `code` is
-    /// `rstCode`: NO_ERROR for a clean close).
-    StreamClosed { stream_id: u32, code: ErrorCode },
+    /// `rstCode`: NO_ERROR for a clean close), with its performance entry.
+    StreamClosed {
+        stream_id: u32,
+        code: ErrorCode,
+        metrics: StreamMetrics,
+    },
     /// The peer sent a PING (already acknowledged by the engine).
     Ping { payload: [u8; 8] },
     /// Our PING was acknowledged; `rtt_ns` is the round trip.

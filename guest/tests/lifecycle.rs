@@ -132,3 +132,71 @@ fn stream_timeout_fires_once_per_quiet_period() {
     assert_eq!(p.server.poll_timeout(), None);
     assert!(p.server.set_stream_timeout(999, p.now, Some(MS)).is_err());
 }
+
+fn closed_metrics(events: &[Event], stream: u32) -> h2wasm_engine::stream::StreamMetrics {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::StreamClosed {
+                stream_id, metrics, ..
+            } if *stream_id == stream => Some(*metrics),
+            _ => None,
+        })
+        .expect("stream closed")
+}
+
+#[test]
+fn performance_entries_per_stream_and_session() {
+    let mut p = Pair::with_defaults().unwrap();
+    // The engine knows the time it is given: hosts pass it in with every
+    // `drive`; here the client learns it before opening the stream.
+    p.now = 1_000 * MS;
+    p.client.handle_timeout(p.now);
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .unwrap();
+    p.client.write(id, Bytes::from(vec![0u8; 1000])).unwrap();
+    p.client.end(id).unwrap();
+    p.now += 5 * MS;
+    p.run().unwrap();
+    p.now += 10 * MS;
+    p.server.handle_timeout(p.now);
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
+    p.run().unwrap();
+    p.now += 20 * MS;
+    p.server.handle_timeout(p.now);
+    p.server.write(id, Bytes::from(vec![0u8; 300])).unwrap();
+    p.server.end(id).unwrap();
+    p.run().unwrap();
+
+    let c = closed_metrics(&p.client_events, id);
+    assert_eq!((c.bytes_written, c.bytes_read), (1000, 300));
+    assert_eq!(
+        c.time_to_first_byte_sent_ns,
+        Some(0),
+        "queued with the request"
+    );
+    assert_eq!(c.time_to_first_header_ns, Some(15 * MS));
+    assert_eq!(c.time_to_first_byte_ns, Some(35 * MS));
+    assert_eq!(c.duration_ns, 35 * MS);
+    let s = closed_metrics(&p.server_events, id);
+    assert_eq!((s.bytes_read, s.bytes_written), (1000, 300));
+    assert_eq!(
+        s.time_to_first_byte_ns,
+        Some(0),
+        "request body arrived with it"
+    );
+    assert_eq!(s.duration_ns, 30 * MS);
+
+    p.client.ping(p.now, None).unwrap();
+    p.run().unwrap();
+    let m = p.client.metrics();
+    assert_eq!(m.ping_rtt_ns, Some(0));
+    assert_eq!(m.stream_count, 1);
+    assert_eq!(m.stream_average_duration_ns, 35 * MS);
+    assert_eq!(m.duration_ns, 1_035 * MS);
+    assert!(m.bytes_written > 1000 && m.frames_sent >= 4);
+}

@@ -442,6 +442,13 @@ where
                     }
                 }
                 Event::StreamClosed(c) => {
+                    if opts.verbose {
+                        eprintln!(
+                            "* stream {}: {}",
+                            c.stream_id,
+                            crate::report::stream_summary(&c.metrics)
+                        );
+                    }
                     if let Some(mut p) = active.remove(&c.stream_id) {
                         if let Some(f) = p.sink.as_mut() {
                             f.flush().await?;
@@ -525,6 +532,13 @@ where
     trap(conn.close().await)?;
     let _ = flush(&mut conn, &mut wr, trace.as_mut().map(|t| &mut t.0)).await;
     let _ = wr.shutdown().await;
+    if opts.verbose {
+        trap(conn.handle_timeout(now_ns()).await)?;
+        eprintln!(
+            "* session: {}",
+            crate::report::session_summary(&trap(conn.metrics().await)?)
+        );
+    }
     if done < total {
         return Err(error
             .unwrap_or_else(|| anyhow::anyhow!("connection ended before all responses arrived")));

@@ -16,6 +16,7 @@ mod convert;
 mod frametrace;
 mod io;
 pub mod pump;
+pub mod report;
 pub mod runtime;
 pub mod server;
 pub mod tls;
@@ -34,7 +35,7 @@ pub mod bindings {
     pub use exports::h2wasm::http2::types::{
         AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, HeaderField, Metrics,
         NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Role, SessionState,
-        Settings, StreamState,
+        Settings, StreamMetrics, StreamState,
     };
 }
 

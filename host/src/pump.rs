@@ -183,6 +183,11 @@ where
         .last_proc_stream_id
         .div_ceil(2)
         .into();
+    if tracing::enabled!(target: "h2wasm::session", tracing::Level::INFO) {
+        trap(conn.handle_timeout(now_ns()).await)?;
+        let m = trap(conn.metrics().await)?;
+        tracing::info!(target: "h2wasm::session", "{peer} {}", crate::report::session_summary(&m));
+    }
     Ok(summary)
 }
 

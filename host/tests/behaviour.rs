@@ -330,9 +330,49 @@ fn get_verbose_prints_frames_both_ways() {
         "* recv DATA stream=1 length=2",
         "* recv HEADERS stream=1 length=",
         "* send GOAWAY stream=0 length=8 last_stream=0 NO_ERROR",
+        // Node's performance entries: the stream's and the session's.
+        "* stream 1: closed after ",
+        "2 B read, 2 B written, first header ",
+        "* session: 1 streams (at most 1 at once",
     ] {
         assert!(err.contains(line), "missing {line:?} in\n{err}");
     }
+}
+
+#[test]
+fn server_logs_a_session_summary_at_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = h2wasm_bin()
+        .args(["serve", "--h2c", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "h2wasm::session=info")
+        .env("H2WASM_DATA_DIR", dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let url = loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if let Some(u) = line.trim().strip_prefix("h2wasm: serving HTTP/2 on ") {
+            break u.to_string();
+        }
+    };
+    let o = run(curl_h2c().arg(&url));
+    assert!(o.status.success());
+    let summary = loop {
+        line.clear();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if line.contains("streams (at most") {
+            break line.clone();
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        summary.contains("1 streams (at most 1 at once"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -80,6 +80,7 @@ impl Connection {
             self.events.push_back(Event::StreamClosed {
                 stream_id: id,
                 code: ErrorCode::INTERNAL_ERROR,
+                metrics: Default::default(),
             });
             return Ok(id);
         }

@@ -25,7 +25,7 @@ use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
 use crate::rate_limit::TokenBucket;
 use crate::settings::{Settings, SettingsValues};
-use crate::stream::{Cause, IdMap, State, Stream};
+use crate::stream::{Cause, IdMap, State, Stream, StreamMetrics};
 use bytes::{Bytes, BytesMut};
 use closed::ClosedStreams;
 use std::collections::VecDeque;
@@ -63,7 +63,7 @@ enum BlockStart {
     },
 }
 
-/// Counters behind Node's performance entries.
+/// Counters behind Node's session performance entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
     pub bytes_read: u64,
@@ -72,6 +72,23 @@ pub struct Metrics {
     pub frames_sent: u64,
     pub stream_count: u64,
     pub max_concurrent_streams: u32,
+    /// Round trip of the last acknowledged PING (Node's `pingRTT`).
+    pub ping_rtt_ns: Option<u64>,
+    /// Mean lifetime of the streams closed so far (Node's
+    /// `streamAverageDuration`).
+    pub stream_average_duration_ns: u64,
+    /// Since the session was created (the entry's `duration`).
+    pub duration_ns: u64,
+    closed_streams: u64,
+    closed_duration_total: u64,
+}
+
+impl Metrics {
+    fn record_stream_duration(&mut self, ns: u64) {
+        self.closed_streams += 1;
+        self.closed_duration_total = self.closed_duration_total.saturating_add(ns);
+        self.stream_average_duration_ns = self.closed_duration_total / self.closed_streams;
+    }
 }
 
 pub struct Connection {
@@ -126,6 +143,8 @@ pub struct Connection {
     reset_bucket: TokenBucket,
     /// Client: Node's `originSet`.
     origin_set: Vec<String>,
+    /// When the session was created (its performance entry's start).
+    created_at: u64,
     /// Streams with a per-stream timeout set (so timers skip the walk
     /// when there are none).
     stream_timeouts: usize,
@@ -194,6 +213,7 @@ impl Connection {
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             origin_set: Vec::new(),
             stream_timeouts: 0,
+            created_at: now,
             metrics: Metrics::default(),
             opts,
         };
@@ -249,8 +269,12 @@ impl Connection {
         self.pending_local.len()
     }
 
+    /// Node's session performance entry, as of the last time passed in.
     pub fn metrics(&self) -> Metrics {
-        self.metrics
+        Metrics {
+            duration_ns: self.now.saturating_sub(self.created_at),
+            ..self.metrics
+        }
     }
 
     // ---- shared helpers -------------------------------------------------
@@ -272,11 +296,14 @@ impl Connection {
     }
 
     fn new_stream(&self, id: u32) -> Stream {
-        Stream::new(
+        let mut s = Stream::new(
             id,
             self.remote.initial_window_size,
             self.local.initial_window_size,
-        )
+        );
+        s.timing.opened_at = self.now;
+        s.last_activity = self.now;
+        s
     }
 
     fn send_settings_frame(&mut self, settings: Settings) {
@@ -398,7 +425,10 @@ impl Connection {
 
     /// Removes a closed stream, remembers how it closed, and reports it.
     fn finish_stream(&mut self, id: u32, cause: Cause) {
+        let mut metrics = StreamMetrics::default();
         if let Some(s) = self.streams.remove(&id) {
+            metrics = s.timing.metrics(self.now);
+            self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
                 self.stream_timeouts = self.stream_timeouts.saturating_sub(1);
             }
@@ -417,6 +447,7 @@ impl Connection {
         self.events.push_back(Event::StreamClosed {
             stream_id: id,
             code,
+            metrics,
         });
         self.maybe_finish_closing();
     }
@@ -505,9 +536,12 @@ impl Connection {
                 if s.state.is_active() {
                     self.count_active(id, -1);
                 }
+                let metrics = s.timing.metrics(self.now);
+                self.metrics.record_stream_duration(metrics.duration_ns);
                 self.events.push_back(Event::StreamClosed {
                     stream_id: id,
                     code,
+                    metrics,
                 });
             }
         }

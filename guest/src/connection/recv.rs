@@ -218,6 +218,9 @@ impl Connection {
     fn commit_recv(&mut self, id: u32, kind: FrameKind, end_stream: bool) {
         if let Some(s) = self.streams.get_mut(&id) {
             s.last_activity = self.now;
+            if kind == FrameKind::Headers {
+                s.timing.first_header_at.get_or_insert(self.now);
+            }
             let was_active = s.state.is_active();
             if let Ok(next) = s.state.transition(StateEvent::Recv { kind, end_stream }) {
                 s.state = next;
@@ -274,6 +277,10 @@ impl Connection {
                 code: ErrorCode::PROTOCOL_ERROR,
                 reason,
             });
+        }
+        if !d.payload.is_empty() {
+            s.timing.first_byte_at.get_or_insert(self.now);
+            s.timing.bytes_read += d.payload.len() as u64;
         }
         // Padding is never delivered, so it is consumed at once.
         let auto = !s.manual_consume;
@@ -861,10 +868,9 @@ impl Connection {
                 .position(|(payload, _)| *payload == p.payload)
                 && let Some((payload, sent)) = self.pings.remove(pos)
             {
-                self.events.push_back(Event::PingAck {
-                    payload,
-                    rtt_ns: self.now.saturating_sub(sent),
-                });
+                let rtt_ns = self.now.saturating_sub(sent);
+                self.metrics.ping_rtt_ns = Some(rtt_ns);
+                self.events.push_back(Event::PingAck { payload, rtt_ns });
             }
             return Ok(());
         }

@@ -169,6 +169,8 @@ impl Connection {
             s.send.take(n, |chunk| out.extend_from_slice(chunk));
             s.send_window.consume(flow);
             s.last_activity = self.now;
+            s.timing.first_byte_sent_at.get_or_insert(self.now);
+            s.timing.bytes_written += n as u64;
             self.send_window.consume(flow);
             pad_out(&mut self.out, pad);
             self.metrics.frames_sent += 1;

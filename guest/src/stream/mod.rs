@@ -55,6 +55,45 @@ pub struct Stream {
     /// Node's `stream.setTimeout`, and when a frame last moved.
     pub timeout_ns: Option<u64>,
     pub last_activity: u64,
+    /// Facts behind Node's per-stream performance entry.
+    pub timing: StreamTiming,
+}
+
+/// When a stream's first frames moved, and how much DATA it carried.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamTiming {
+    pub opened_at: u64,
+    pub first_header_at: Option<u64>,
+    pub first_byte_at: Option<u64>,
+    pub first_byte_sent_at: Option<u64>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+/// Node's performance entry for one stream, reported when it closes.
+/// Times are nanoseconds since the stream opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StreamMetrics {
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub duration_ns: u64,
+    pub time_to_first_header_ns: Option<u64>,
+    pub time_to_first_byte_ns: Option<u64>,
+    pub time_to_first_byte_sent_ns: Option<u64>,
+}
+
+impl StreamTiming {
+    pub fn metrics(&self, now: u64) -> StreamMetrics {
+        let since = |t: Option<u64>| t.map(|t| t.saturating_sub(self.opened_at));
+        StreamMetrics {
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+            duration_ns: now.saturating_sub(self.opened_at),
+            time_to_first_header_ns: since(self.first_header_at),
+            time_to_first_byte_ns: since(self.first_byte_at),
+            time_to_first_byte_sent_ns: since(self.first_byte_sent_at),
+        }
+    }
 }
 
 impl Stream {
@@ -79,6 +118,7 @@ impl Stream {
             sent_trailers: None,
             timeout_ns: None,
             last_activity: 0,
+            timing: StreamTiming::default(),
         }
     }
 

@@ -60,7 +60,9 @@ pub fn ended(events: &[Event], stream: u32) -> bool {
 
 pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
     events.iter().find_map(|e| match e {
-        Event::StreamClosed { stream_id, code } if *stream_id == stream => Some(*code),
+        Event::StreamClosed {
+            stream_id, code, ..
+        } if *stream_id == stream => Some(*code),
         _ => None,
     })
 }
