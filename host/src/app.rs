@@ -103,6 +103,12 @@ impl BodyWriter {
     pub async fn write(&mut self, data: Bytes) -> bool {
         self.tx.send(data).await.is_ok()
     }
+
+    /// Resolves once the stream can take no more (reset, or the connection
+    /// closed): a handler waiting on some other source can stop then.
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 impl Responder {

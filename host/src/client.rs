@@ -173,6 +173,21 @@ pub async fn fetch(
     requests: Vec<Request>,
     opts: &ClientOptions,
 ) -> anyhow::Result<Vec<Response>> {
+    let (io, engine_opts) = connect(runtime, target, opts).await?;
+    run(runtime, &engine_opts, io, requests, opts).await
+}
+
+/// A byte stream to a server: TCP, or TLS over it.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
+
+/// Opens the transport to `target` (TLS with ALPN h2, or h2c with prior
+/// knowledge) and the engine options for a client session on it.
+pub async fn connect(
+    runtime: &Runtime,
+    target: &Target,
+    opts: &ClientOptions,
+) -> anyhow::Result<(Box<dyn Transport>, Options)> {
     if !target.tls && !opts.prior_knowledge {
         bail!("http:// URLs need --prior-knowledge (cleartext HTTP/2 without upgrade)");
     }
@@ -194,20 +209,19 @@ pub async fn fetch(
     // WINDOW_UPDATE round trips.
     engine_opts.connection_window_size = 16 << 20;
     engine_opts.settings.initial_window_size = Some(4 << 20);
-    if target.tls {
-        let config = tls::client_config(&opts.trust)?;
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let stream = connector
-            .connect(tls::server_name(&target.host)?, tcp)
-            .await
-            .with_context(|| format!("TLS handshake with {} failed", target.host))?;
-        if stream.get_ref().1.alpn_protocol() != Some(tls::ALPN_H2) {
-            bail!("{} did not negotiate HTTP/2 (ALPN h2)", target.host);
-        }
-        run(runtime, &engine_opts, stream, requests, opts).await
-    } else {
-        run(runtime, &engine_opts, tcp, requests, opts).await
+    if !target.tls {
+        return Ok((Box::new(tcp), engine_opts));
     }
+    let config = tls::client_config(&opts.trust)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let stream = connector
+        .connect(tls::server_name(&target.host)?, tcp)
+        .await
+        .with_context(|| format!("TLS handshake with {} failed", target.host))?;
+    if stream.get_ref().1.alpn_protocol() != Some(tls::ALPN_H2) {
+        bail!("{} did not negotiate HTTP/2 (ALPN h2)", target.host);
+    }
+    Ok((Box::new(stream), engine_opts))
 }
 
 /// A request body being sent.

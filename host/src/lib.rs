@@ -20,6 +20,7 @@ pub mod report;
 pub mod runtime;
 pub mod server;
 pub mod tls;
+pub mod tunnel;
 
 pub use runtime::{EngineConnection, Runtime, RuntimeConfig};
 

@@ -74,6 +74,10 @@ struct ServeArgs {
     /// --push /=/style.css,/app.js (repeatable; needs DIR).
     #[arg(long = "push", value_name = "PAGE=ASSET,...", value_parser = parse_push, requires = "dir")]
     push: Vec<(String, Vec<String>)>,
+    /// Act as a CONNECT proxy (RFC 9113 §8.5) to these targets only, e.g.
+    /// --allow-connect 127.0.0.1:7000,db.internal:5432 (repeatable).
+    #[arg(long = "allow-connect", value_name = "HOST:PORT,...", value_parser = parse_host_ports)]
+    allow_connect: Vec<Vec<String>>,
     /// Padding for the HEADERS and DATA frames sent (Node's paddingStrategy).
     #[arg(long, value_enum, default_value_t = Padding::None)]
     padding: Padding,
@@ -96,6 +100,19 @@ fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
         return Err(usage.into());
     }
     Ok((page.to_string(), assets))
+}
+
+fn parse_host_port(s: &str) -> Result<String, String> {
+    let usage = || format!("expected HOST:PORT, got {s:?}");
+    let (host, port) = s.rsplit_once(':').ok_or_else(usage)?;
+    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(usage());
+    }
+    Ok(s.to_string())
+}
+
+fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
+    s.split(',').map(parse_host_port).collect()
 }
 
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -129,6 +146,11 @@ struct GetArgs {
     /// Print settings, streams, resets and GOAWAY to stderr.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Open a CONNECT tunnel through the server at URL to HOST:PORT, copy
+    /// stdin into it and what comes back to stdout.
+    #[arg(long, value_name = "HOST:PORT", value_parser = parse_host_port,
+          conflicts_with_all = ["data", "output", "method", "save_pushed"])]
+    connect: Option<String>,
     /// Save responses the server pushes under DIR (named by their paths).
     #[arg(long, value_name = "DIR")]
     save_pushed: Option<PathBuf>,
@@ -218,6 +240,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .with_push(args.push.iter().cloned().collect()),
         ),
         None => Arc::new(h2wasm::apps::builtin::Builtin),
+    };
+    let allowed: Vec<String> = args.allow_connect.iter().flatten().cloned().collect();
+    let app: SharedApp = if allowed.is_empty() {
+        app
+    } else {
+        Arc::new(h2wasm::apps::connect::ConnectProxy::new(allowed, app))
     };
     let tls = if args.h2c {
         None
@@ -327,6 +355,28 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     let Some(target) = target else {
         bail!("no URL given");
     };
+    if let Some(authority) = &args.connect {
+        if args.urls.len() != 1 {
+            bail!("--connect takes exactly one URL (the proxy)");
+        }
+        let opts = ClientOptions {
+            trust: trust(&args),
+            prior_knowledge: args.prior_knowledge,
+            verbose: args.verbose,
+            save_pushed: None,
+        };
+        let runtime = load_runtime(&args.engine, 4)?;
+        h2wasm::tunnel::tunnel(
+            &runtime,
+            &target,
+            authority,
+            &opts,
+            tokio::io::stdin(),
+            tokio::io::stdout(),
+        )
+        .await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.output.len() > args.urls.len() {
         bail!("more -o files than URLs");
     }
@@ -371,13 +421,8 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
                 .map_or(Output::Memory, |p| Output::File(p.clone())),
         })
         .collect();
-    let trust = match (&args.cacert, args.insecure) {
-        (Some(ca), _) => Trust::CaFile(ca.clone()),
-        (None, true) => Trust::Insecure,
-        (None, false) => Trust::Platform,
-    };
     let opts = ClientOptions {
-        trust,
+        trust: trust(&args),
         prior_knowledge: args.prior_knowledge,
         verbose: args.verbose,
         save_pushed: args.save_pushed.clone(),
@@ -427,6 +472,14 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn trust(args: &GetArgs) -> Trust {
+    match (&args.cacert, args.insecure) {
+        (Some(ca), _) => Trust::CaFile(ca.clone()),
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::Platform,
+    }
 }
 
 fn write_headers(out: &mut impl Write, headers: &[(String, Vec<u8>)]) -> std::io::Result<()> {

@@ -1,11 +1,13 @@
 // A Node http2 server for h2wasm's client tests: prints its port, then
 // serves /hello, /echo (body back with an x-sha256 trailer), /big, and
-// /pushy (pushes /pushed.txt before answering).
+// /pushy (pushes /pushed.txt before answering); CONNECT tunnels to the
+// requested authority (Node's documented proxy example).
 // usage: node server.js [tls CERT KEY]
 'use strict';
 const http2 = require('node:http2');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const net = require('node:net');
 
 const [mode, cert, key] = process.argv.slice(2);
 const server = mode === 'tls'
@@ -13,6 +15,16 @@ const server = mode === 'tls'
   : http2.createServer();
 
 server.on('stream', (stream, headers) => {
+  if (headers[':method'] === 'CONNECT') {
+    const [host, port] = headers[':authority'].split(':');
+    const socket = net.connect(Number(port), host, () => {
+      stream.respond({ ':status': 200 });
+      socket.pipe(stream);
+      stream.pipe(socket);
+    });
+    socket.on('error', () => stream.close(http2.constants.NGHTTP2_CONNECT_ERROR));
+    return;
+  }
   const path = headers[':path'];
   if (path === '/hello') {
     stream.respond({ ':status': 200, 'content-type': 'text/plain', 'x-peer': 'node' });

@@ -1,4 +1,5 @@
 //! Built-in applications for `h2wasm serve`.
 
 pub mod builtin;
+pub mod connect;
 pub mod files;
