@@ -896,3 +896,48 @@ fn without_auto_continue_the_application_decides() {
         Event::Response { stream_id, headers, .. }
             if *stream_id == id && headers.iter().any(|f| f.name == ":status" && f.value == "417"))));
 }
+
+#[test]
+fn extended_connect_only_after_the_server_enables_it() {
+    let ws = || {
+        vec![
+            h(":method", "CONNECT"),
+            h(":protocol", "websocket"),
+            h(":path", "/chat"),
+        ]
+    };
+    // Without SETTINGS_ENABLE_CONNECT_PROTOCOL from the server (RFC 8441 §3).
+    let mut p = Pair::with_defaults().unwrap();
+    p.run().unwrap();
+    assert!(matches!(
+        p.client.request(ws(), RequestOptions::default()),
+        Err(h2wasm_engine::error::CommandError::InvalidHeader(_))
+    ));
+    let server = Options {
+        settings: Settings {
+            enable_connect_protocol: Some(true),
+            ..Settings::default()
+        },
+        ..Options::default()
+    };
+    let client = Options {
+        authority: "localhost".into(),
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, server).unwrap();
+    p.run().unwrap();
+    let id = p.client.request(ws(), RequestOptions::default()).unwrap();
+    p.client.write(id, Bytes::from_static(b"frame")).unwrap();
+    p.run().unwrap();
+    let request = p
+        .server_events
+        .iter()
+        .find_map(|e| match e {
+            Event::Request { headers, .. } => Some(headers.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(request.iter().any(|f| f.name == ":protocol" && f.value == "websocket"));
+    assert!(request.iter().any(|f| f.name == ":scheme"), "extended CONNECT keeps :scheme");
+    assert_eq!(body(&p.server_events, id), b"frame");
+}
