@@ -366,7 +366,22 @@ impl GuestConnection for ConnectionResource {
                 sent_headers: fields_to_wit(s.sent_headers),
                 sent_info_headers: s.sent_info_headers.into_iter().map(fields_to_wit).collect(),
                 sent_trailers: fields_to_wit(s.sent_trailers),
+                weight: s.weight,
+                sum_dependency_weight: s.sum_dependency_weight,
+                parent: s.parent,
             })
+    }
+
+    fn priority(
+        &self,
+        stream_id: u32,
+        priority: Priority,
+        silent: bool,
+    ) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .set_priority(stream_id, priority_from_wit(priority), silent)
+            .map_err(cmd_error)
     }
 
     fn set_stream_timeout(

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod hpack;
 pub mod options;
 pub mod pair;
+pub mod priority;
 mod rate_limit;
 pub mod settings;
 pub mod stream;

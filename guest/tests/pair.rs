@@ -937,7 +937,14 @@ fn extended_connect_only_after_the_server_enables_it() {
             _ => None,
         })
         .unwrap();
-    assert!(request.iter().any(|f| f.name == ":protocol" && f.value == "websocket"));
-    assert!(request.iter().any(|f| f.name == ":scheme"), "extended CONNECT keeps :scheme");
+    assert!(
+        request
+            .iter()
+            .any(|f| f.name == ":protocol" && f.value == "websocket")
+    );
+    assert!(
+        request.iter().any(|f| f.name == ":scheme"),
+        "extended CONNECT keeps :scheme"
+    );
     assert_eq!(body(&p.server_events, id), b"frame");
 }

@@ -7,7 +7,7 @@ use super::send::BlockFrame;
 use super::{Connection, Phase};
 use crate::error::{CommandError, ErrorCode};
 use crate::events::Event;
-use crate::frame::{MAX_STREAM_ID, Ping, PrioritySpec};
+use crate::frame::{MAX_STREAM_ID, Ping, Priority, PrioritySpec};
 use crate::headers::{self, BlockKind, HeaderField};
 use crate::options::Role;
 use crate::settings::Settings;
@@ -101,6 +101,9 @@ impl Connection {
             &fields,
         );
         self.record_sent(id, fields);
+        if let Some(p) = opts.priority {
+            self.priority.set(id, p);
+        }
         self.apply_local(
             id,
             StateEvent::Send {
@@ -324,6 +327,32 @@ impl Connection {
             stream_id,
         });
         true
+    }
+
+    /// Node's `stream.priority({exclusive, parent, weight, silent})`:
+    /// updates the dependency tree that orders our DATA and, unless
+    /// `silent`, tells the peer in a PRIORITY frame.
+    pub fn set_priority(
+        &mut self,
+        stream_id: u32,
+        spec: PrioritySpec,
+        silent: bool,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        if spec.dependency == stream_id || !(1..=256).contains(&spec.weight) {
+            return Err(CommandError::InvalidArgument(
+                "a stream cannot depend on itself; weight is 1 to 256",
+            ));
+        }
+        if !self.streams.contains_key(&stream_id) {
+            return Err(CommandError::UnknownStream);
+        }
+        self.priority.set(stream_id, spec);
+        if !silent {
+            Priority { stream_id, spec }.encode(&mut self.out);
+            self.metrics.frames_sent += 1;
+        }
+        Ok(())
     }
 
     /// Resets a stream with `code` (Node's `stream.close(code)`).

@@ -23,12 +23,16 @@ use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
+use crate::priority::PriorityTree;
 use crate::rate_limit::TokenBucket;
 use crate::settings::{Settings, SettingsValues};
 use crate::stream::{Cause, IdMap, State, Stream, StreamMetrics};
 use bytes::{Bytes, BytesMut};
 use closed::ClosedStreams;
 use std::collections::VecDeque;
+
+/// Streams (live, closed or idle) the priority tree may name.
+const PRIORITY_NODES: usize = 1024;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -145,6 +149,10 @@ pub struct Connection {
     origin_set: Vec<String>,
     /// When the session was created (its performance entry's start).
     created_at: u64,
+    /// The dependency tree (RFC 7540 §5.3) that orders outgoing DATA.
+    priority: PriorityTree,
+    /// The scheduler's virtual time: the pass of the last stream served.
+    vtime: u64,
     /// Streams with a per-stream timeout set (so timers skip the walk
     /// when there are none).
     stream_timeouts: usize,
@@ -213,6 +221,8 @@ impl Connection {
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             origin_set: Vec::new(),
             stream_timeouts: 0,
+            priority: PriorityTree::new(PRIORITY_NODES),
+            vtime: 0,
             created_at: now,
             metrics: Metrics::default(),
             opts,
@@ -357,6 +367,9 @@ impl Connection {
             && s.has_pending_output()
         {
             s.scheduled = true;
+            // A stream returning from idle competes from now, not from
+            // where it stopped (no burst of saved-up credit).
+            s.pass = s.pass.max(self.vtime);
             self.ready.push_back(id);
         }
     }
@@ -425,6 +438,7 @@ impl Connection {
 
     /// Removes a closed stream, remembers how it closed, and reports it.
     fn finish_stream(&mut self, id: u32, cause: Cause) {
+        self.priority.remove(id);
         let mut metrics = StreamMetrics::default();
         if let Some(s) = self.streams.remove(&id) {
             metrics = s.timing.metrics(self.now);

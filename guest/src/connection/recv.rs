@@ -462,6 +462,9 @@ impl Connection {
                 reason: "stream depends on itself",
             });
         }
+        if let Some(spec) = priority {
+            self.priority.set(id, spec);
+        }
         if opens_stream {
             return self.open_remote_stream(id, end_stream, decoded);
         }
@@ -694,9 +697,12 @@ impl Connection {
 
     // ---- PRIORITY, RST_STREAM, WINDOW_UPDATE -----------------------------
 
-    fn on_priority(&mut self, _id: u32, _spec: PrioritySpec) -> Result<(), ConnectionError> {
-        // Valid in every state, including idle (§6.3); RFC 9113 deprecates the
-        // scheme, and the frame was already validated by the decoder.
+    fn on_priority(&mut self, id: u32, spec: PrioritySpec) -> Result<(), ConnectionError> {
+        // Valid in every state, including idle (§6.3); the decoder already
+        // refused self-dependency. Closed streams are out of the tree.
+        if !matches!(self.classify(id), Known::Closed(_) | Known::Forgotten) {
+            self.priority.set(id, spec);
+        }
         Ok(())
     }
 

@@ -112,6 +112,9 @@ impl Connection {
     /// streams into the output until `max` octets are queued or nothing more
     /// can go.
     fn fill_data(&mut self, max: usize) {
+        if self.priority.used() {
+            return self.fill_data_by_priority(max);
+        }
         loop {
             let mut progressed = false;
             let round = self.ready.len();
@@ -134,6 +137,52 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// `fill_data` once priorities were signalled: a stream goes only when
+    /// none of its ancestors can (RFC 7540 §5.3.1), and among those that
+    /// may, the one with the least data sent per unit of weight (stride
+    /// scheduling) — so siblings share in proportion to their weights.
+    fn fill_data_by_priority(&mut self, max: usize) {
+        while self.out.len() < max {
+            let mut best: Option<(u64, u32)> = None;
+            for &id in &self.ready {
+                let Some(s) = self.streams.get(&id) else {
+                    continue;
+                };
+                if self.priority.ancestors(id).any(|a| self.can_progress(a)) {
+                    continue;
+                }
+                if best.is_none_or(|b| (s.pass, id) < b) {
+                    best = Some((s.pass, id));
+                }
+            }
+            let Some((pass, id)) = best else {
+                return;
+            };
+            self.ready.retain(|&r| r != id);
+            let before = self.out.len();
+            if !self.send_step(id) {
+                continue;
+            }
+            let sent = (self.out.len() - before) as u64;
+            let weight = u64::from(self.priority.weight(id));
+            self.vtime = pass;
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.pass = pass.saturating_add((sent + 1) * 256 / weight);
+            }
+            self.schedule(id);
+        }
+    }
+
+    /// Whether a stream could send something right now: output waiting and,
+    /// for DATA, window at both levels.
+    fn can_progress(&self, id: u32) -> bool {
+        self.streams.get(&id).is_some_and(|s| {
+            s.has_pending_output()
+                && (s.send.is_empty()
+                    || (s.send_window.available() > 0 && self.send_window.available() > 0))
+        })
     }
 
     /// One scheduling step for one stream; true if anything was written.

@@ -59,6 +59,11 @@ pub struct StreamStateInfo {
     pub sent_headers: Vec<HeaderField>,
     pub sent_info_headers: Vec<Vec<HeaderField>>,
     pub sent_trailers: Vec<HeaderField>,
+    /// Node's `state.weight` and `state.sumDependencyWeight`, and the
+    /// stream this one depends on (0: the root).
+    pub weight: u16,
+    pub sum_dependency_weight: u32,
+    pub parent: u32,
 }
 
 impl Connection {
@@ -104,6 +109,9 @@ impl Connection {
             sent_headers: s.sent_headers.clone().unwrap_or_default(),
             sent_info_headers: s.sent_info_headers.clone(),
             sent_trailers: s.sent_trailers.clone().unwrap_or_default(),
+            weight: self.priority.weight(stream_id),
+            sum_dependency_weight: self.priority.sum_dependency_weight(stream_id),
+            parent: self.priority.parent(stream_id),
         })
     }
 
@@ -136,5 +144,8 @@ fn closed_info(cause: Cause) -> StreamStateInfo {
         sent_headers: Vec::new(),
         sent_info_headers: Vec::new(),
         sent_trailers: Vec::new(),
+        weight: crate::priority::DEFAULT_WEIGHT,
+        sum_dependency_weight: 0,
+        parent: 0,
     }
 }

@@ -57,6 +57,9 @@ pub struct Stream {
     pub last_activity: u64,
     /// Facts behind Node's per-stream performance entry.
     pub timing: StreamTiming,
+    /// Weighted scheduling: grows with the octets sent, divided by weight;
+    /// the smallest eligible pass goes next.
+    pub pass: u64,
 }
 
 /// When a stream's first frames moved, and how much DATA it carried.
@@ -119,6 +122,7 @@ impl Stream {
             timeout_ns: None,
             last_activity: 0,
             timing: StreamTiming::default(),
+            pass: 0,
         }
     }
 
