@@ -28,8 +28,8 @@ use exports::h2wasm::http2::session::{
 };
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
-    Event, FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode, Metrics,
-    NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
+    Event, FileStat, FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode,
+    Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
     PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
 };
 
@@ -70,6 +70,12 @@ impl wit_session::Guest for Component {
                 },
             })
             .collect()
+    }
+
+    fn stat_file(path: String) -> Result<FileStat, CommandError> {
+        crate::connection::stat_file(&path)
+            .map(file_stat)
+            .map_err(cmd_error)
     }
 
     fn constants() -> ConstantTable {
@@ -427,6 +433,21 @@ impl GuestConnection for ConnectionResource {
         self.inner.borrow().is_closed()
     }
 
+    fn respond_with_file(
+        &self,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        path: String,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<FileStat, CommandError> {
+        self.inner
+            .borrow_mut()
+            .respond_with_file(stream_id, fields_from_wit(headers), &path, offset, length)
+            .map(file_stat)
+            .map_err(cmd_error)
+    }
+
     fn push_allowed(&self) -> bool {
         self.inner.borrow().push_allowed()
     }
@@ -464,6 +485,13 @@ impl GuestConnection for ConnectionResource {
 
 // ---- conversions ---------------------------------------------------------
 
+fn file_stat(s: crate::connection::FileStat) -> FileStat {
+    FileStat {
+        size: s.size,
+        modified_ns: s.modified_ns,
+    }
+}
+
 fn conn_error(e: NativeConnError) -> ConnectionError {
     ConnectionError {
         code: e.code.0,
@@ -481,6 +509,7 @@ fn cmd_error(e: NativeCommandError) -> CommandError {
         NativeCommandError::SessionClosed => CommandError::SessionClosed,
         NativeCommandError::StreamIdsExhausted => CommandError::StreamIdsExhausted,
         NativeCommandError::ConcurrencyLimit => CommandError::ConcurrencyLimit,
+        NativeCommandError::File(s) => CommandError::File(s),
     }
 }
 

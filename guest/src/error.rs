@@ -146,6 +146,8 @@ pub enum CommandError {
     StreamIdsExhausted,
     /// The peer's MAX_CONCURRENT_STREAMS would be exceeded.
     ConcurrencyLimit,
+    /// A file could not be opened or read (`respond_with_file`).
+    File(String),
 }
 
 impl fmt::Display for CommandError {
@@ -158,6 +160,7 @@ impl fmt::Display for CommandError {
             CommandError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
             CommandError::SessionClosed => f.write_str("session is closed or closing"),
             CommandError::StreamIdsExhausted => f.write_str("stream identifiers exhausted"),
+            CommandError::File(s) => write!(f, "file error: {s}"),
             CommandError::ConcurrencyLimit => {
                 f.write_str("peer's maximum concurrent streams reached")
             }

@@ -51,6 +51,15 @@ pub(crate) enum Command {
         stream_id: u32,
         n: u32,
     },
+    /// Respond with a file the engine reads itself (`respond-with-file`).
+    RespondWithFile {
+        stream_id: u32,
+        headers: Vec<Header>,
+        /// The path inside the instance (under [`crate::GUEST_FILES`]).
+        path: String,
+        offset: u64,
+        length: Option<u64>,
+    },
     /// Promise a pushed request on `stream_id`; the promised stream's id
     /// (or `None` if the push was refused) comes back on `reply`.
     Push {
@@ -156,6 +165,29 @@ impl Responder {
             stream_id,
             commands: self.commands.clone(),
         })
+    }
+
+    /// Responds with `length` octets of a file from `offset`, read by the
+    /// engine through wasi:filesystem as flow control allows (Node's
+    /// `respondWithFile`): `path` is inside the instance, under
+    /// [`crate::GUEST_FILES`] where the runtime pre-opened its
+    /// `files_root`. `content-length` is set; a file that cannot be read
+    /// resets the stream.
+    pub async fn respond_with_file(
+        &self,
+        headers: Vec<Header>,
+        path: String,
+        offset: u64,
+        length: Option<u64>,
+    ) {
+        self.send(Command::RespondWithFile {
+            stream_id: self.stream_id,
+            headers,
+            path,
+            offset,
+            length,
+        })
+        .await;
     }
 
     /// Sends a 1xx informational response (e.g. 103 Early Hints).

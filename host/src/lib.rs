@@ -22,7 +22,7 @@ pub mod server;
 pub mod tls;
 pub mod tunnel;
 
-pub use runtime::{EngineConnection, Runtime, RuntimeConfig};
+pub use runtime::{EngineConnection, GUEST_FILES, Runtime, RuntimeConfig};
 
 /// Generated bindings for the `h2wasm:http2/engine` world.
 pub mod bindings {
@@ -34,8 +34,8 @@ pub mod bindings {
 
     pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
-        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, HeaderField, Metrics,
-        NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Role, SessionState,
+        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FileStat, HeaderField,
+        Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Role, SessionState,
         Settings, StreamMetrics, StreamState,
     };
 }

@@ -206,9 +206,14 @@ fn init_logging() {
         .init();
 }
 
-fn load_runtime(engine: &EngineArg, max_connections: u32) -> anyhow::Result<Runtime> {
+fn load_runtime(
+    engine: &EngineArg,
+    max_connections: u32,
+    files_root: Option<PathBuf>,
+) -> anyhow::Result<Runtime> {
     let config = RuntimeConfig {
         max_connections,
+        files_root,
         ..RuntimeConfig::default()
     };
     let runtime = match &engine.engine {
@@ -223,7 +228,7 @@ fn load_runtime(engine: &EngineArg, max_connections: u32) -> anyhow::Result<Runt
 }
 
 async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
-    let runtime = load_runtime(&args, 4)?;
+    let runtime = load_runtime(&args, 4, None)?;
     let options = runtime
         .default_options()
         .await
@@ -237,7 +242,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let app: SharedApp = match &args.dir {
         Some(dir) => Arc::new(
             h2wasm::apps::files::StaticFiles::new(dir)?
-                .with_push(args.push.iter().cloned().collect()),
+                .with_push(args.push.iter().cloned().collect())
+                .with_engine_reads(),
         ),
         None => Arc::new(h2wasm::apps::builtin::Builtin),
     };
@@ -267,7 +273,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let port = if args.h2c { 8080 } else { 8443 };
         SocketAddr::from(([127, 0, 0, 1], port))
     });
-    let runtime = Arc::new(load_runtime(&args.engine, args.max_connections)?);
+    // The served directory is the one thing instances may read.
+    let files_root = match &args.dir {
+        Some(dir) => Some(
+            dir.canonicalize()
+                .with_context(|| format!("cannot serve {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let runtime = Arc::new(load_runtime(
+        &args.engine,
+        args.max_connections,
+        files_root,
+    )?);
     let mut options = runtime
         .default_options()
         .await
@@ -365,7 +383,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             verbose: args.verbose,
             save_pushed: None,
         };
-        let runtime = load_runtime(&args.engine, 4)?;
+        let runtime = load_runtime(&args.engine, 4, None)?;
         h2wasm::tunnel::tunnel(
             &runtime,
             &target,
@@ -427,7 +445,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         save_pushed: args.save_pushed.clone(),
     };
-    let runtime = load_runtime(&args.engine, 4)?;
+    let runtime = load_runtime(&args.engine, 4, None)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();

@@ -387,6 +387,31 @@ async fn apply(
         Command::Consumed { stream_id, n } => {
             let _ = trap(conn.consume(stream_id, n).await)?;
         }
+        Command::RespondWithFile {
+            stream_id,
+            headers,
+            path,
+            offset,
+            length,
+        } => {
+            let fields = to_fields(&headers);
+            match trap(
+                conn.respond_with_file(stream_id, &fields, &path, offset, length)
+                    .await,
+            )? {
+                Ok(stat) => {
+                    if let Some(s) = st.streams.get_mut(&stream_id) {
+                        s.status = status_of(&headers);
+                        let available = stat.size.saturating_sub(offset);
+                        s.bytes_out += length.map_or(available, |l| l.min(available));
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id, "respond-with-file refused: {e:?}");
+                    let _ = trap(conn.close_stream(stream_id, 2).await)?;
+                }
+            }
+        }
         Command::Push {
             stream_id,
             headers,

@@ -2,13 +2,13 @@
 
 use crate::bindings::{
     AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
-    Event, HeaderField, NodeHeader, Options, RequestOptions, RespondOptions, Role, SessionState,
-    Settings, StreamState,
+    Event, FileStat, HeaderField, NodeHeader, Options, RequestOptions, RespondOptions, Role,
+    SessionState, Settings, StreamState,
 };
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 
 /// Sizing for the instance pool.
 #[derive(Clone, Debug)]
@@ -17,19 +17,27 @@ pub struct RuntimeConfig {
     pub max_connections: u32,
     /// Linear-memory cap per instance, in bytes.
     pub max_memory_per_connection: usize,
+    /// A directory every instance may read (and nothing else), at
+    /// [`GUEST_FILES`] inside the guest: what `respond-with-file` serves.
+    pub files_root: Option<std::path::PathBuf>,
 }
+
+/// Where [`RuntimeConfig::files_root`] appears inside each instance.
+pub const GUEST_FILES: &str = "/files";
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_connections: 10_000,
             max_memory_per_connection: 64 << 20,
+            files_root: None,
         }
     }
 }
 
 /// Per-instance host state: the WASI context the guest's std needs (no
-/// filesystem, network, environment or arguments are granted).
+/// network, environment or arguments are granted; the filesystem is at
+/// most the files root, read-only).
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -48,6 +56,7 @@ impl WasiView for HostState {
 pub struct Runtime {
     engine: Engine,
     pre: EnginePre<HostState>,
+    files_root: Option<std::path::PathBuf>,
 }
 
 impl Runtime {
@@ -80,7 +89,16 @@ impl Runtime {
                 .context("the component does not fit the engine world")?,
         )
         .context("the component does not export h2wasm:http2/session")?;
-        Ok(Runtime { engine, pre })
+        if let Some(root) = &config.files_root
+            && !root.is_dir()
+        {
+            wasmtime::bail!("files root {} is not a directory", root.display());
+        }
+        Ok(Runtime {
+            engine,
+            pre,
+            files_root: config.files_root.clone(),
+        })
     }
 
     /// Compiles the engine embedded in this binary.
@@ -99,8 +117,13 @@ impl Runtime {
         options: &Options,
         now: u64,
     ) -> wasmtime::Result<EngineConnection> {
+        let mut wasi = WasiCtx::builder();
+        if let Some(root) = &self.files_root {
+            wasi.preopened_dir(root, GUEST_FILES, FsPerms::ReadOnly)
+                .with_context(|| format!("cannot open {}", root.display()))?;
+        }
         let state = HostState {
-            wasi: WasiCtx::builder().build(),
+            wasi: wasi.build(),
             table: ResourceTable::new(),
         };
         let mut store = Store::new(&self.engine, state);
@@ -340,6 +363,25 @@ impl EngineConnection {
 
     pub async fn is_closed(&mut self) -> wasmtime::Result<bool> {
         guest_call!(self, call_is_closed)
+    }
+
+    pub async fn respond_with_file(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+        path: &str,
+        offset: u64,
+        length: Option<u64>,
+    ) -> wasmtime::Result<Result<FileStat, CommandError>> {
+        guest_call!(
+            self,
+            call_respond_with_file,
+            stream_id,
+            headers,
+            path,
+            offset,
+            length
+        )
     }
 
     pub async fn push_allowed(&mut self) -> wasmtime::Result<bool> {

@@ -127,6 +127,7 @@ fn a_trapping_instance_closes_only_its_connection() {
     let runtime = Arc::new(
         Runtime::embedded(&RuntimeConfig {
             max_connections: 16,
+            files_root: None,
             max_memory_per_connection: 16 << 20,
         })
         .unwrap(),
@@ -342,33 +343,17 @@ fn get_verbose_prints_frames_both_ways() {
 #[test]
 fn server_logs_a_session_summary_at_close() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = h2wasm_bin()
-        .args(["serve", "--h2c", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "h2wasm::session=info")
-        .env("H2WASM_DATA_DIR", dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let url = loop {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
-        if let Some(u) = line.trim().strip_prefix("h2wasm: serving HTTP/2 on ") {
-            break u.to_string();
-        }
-    };
-    let o = run(curl_h2c().arg(&url));
+    let data_dir = dir.path().to_str().unwrap();
+    let mut server = Served::start(
+        &[],
+        &[
+            ("RUST_LOG", "h2wasm::session=info"),
+            ("H2WASM_DATA_DIR", data_dir),
+        ],
+    );
+    let o = run(curl_h2c().arg(&server.url));
     assert!(o.status.success());
-    let summary = loop {
-        line.clear();
-        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
-        if line.contains("streams (at most") {
-            break line.clone();
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let summary = server.log_line("streams (at most");
     assert!(
         summary.contains("1 streams (at most 1 at once"),
         "{summary}"
@@ -392,4 +377,84 @@ fn expect_100_continue_gets_100_before_the_body() {
     assert!(first.starts_with("HTTP/2 100"), "{head}");
     assert!(head.contains("HTTP/2 200"), "{head}");
     assert_eq!(sha256_file(&output), sha256_file(&input));
+}
+
+/// A `h2wasm serve` process, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    /// Its stderr, after the "serving" line.
+    log: std::io::BufReader<std::process::ChildStderr>,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    /// `h2wasm serve --h2c` on a free port with `args` and `env`.
+    fn start(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Served {
+        let mut cmd = h2wasm_bin();
+        cmd.args(["serve", "--h2c", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut served = Served {
+            child,
+            log,
+            url: String::new(),
+        };
+        let line = served.log_line("serving HTTP/2 on ");
+        served.url = line
+            .trim()
+            .trim_start_matches("h2wasm: serving HTTP/2 on ")
+            .trim_end_matches('/')
+            .to_string();
+        served
+    }
+
+    /// The next log line containing `needle`.
+    fn log_line(&mut self, needle: &str) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = std::io::BufRead::read_line(&mut self.log, &mut line).unwrap();
+            assert!(n > 0, "server log ended before {needle:?}");
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+}
+
+#[test]
+fn cli_serves_large_files_through_the_engines_file_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = data_file(dir.path(), 3 << 20, 21);
+    let name = blob.file_name().unwrap().to_str().unwrap().to_string();
+    let server = Served::start(&[dir.path().as_os_str()], &[("RUST_LOG", "warn")]);
+    let url = &server.url;
+    let out = dir.path().join("got");
+    let o = run(curl_h2c()
+        .args(["-o"])
+        .arg(&out)
+        .args(["-w", "%{http_code} %{size_download}"])
+        .arg(format!("{url}/{name}")));
+    assert_eq!(stdout(&o), format!("200 {}", 3 << 20));
+    assert_eq!(sha256_file(&out), sha256_file(&blob));
+    let o = run(curl_h2c()
+        .args(["-r", "1000000-1099999", "-o"])
+        .arg(&out)
+        .args(["-w", "%{http_code}"])
+        .arg(format!("{url}/{name}")));
+    assert_eq!(stdout(&o), "206");
+    let whole = std::fs::read(&blob).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_100_000]);
 }

@@ -240,3 +240,76 @@ async fn utilities_reach_embedders_through_wit() {
     assert!(matches!(get("content-length"), Some(NodeHeaderValue::Text(t)) if t == "5"));
     assert!(matches!(get("vary"), Some(NodeHeaderValue::Text(t)) if t == "a, b"));
 }
+
+#[tokio::test]
+async fn respond_with_file_reads_only_the_preopened_directory() {
+    use h2wasm::bindings::CommandError;
+    let root = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 249) as u8).collect();
+    std::fs::write(root.path().join("big.bin"), &data).unwrap();
+    // A secret next to the root, and a symlink inside pointing at it.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "no").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link")).unwrap();
+    let runtime = Runtime::embedded(&RuntimeConfig {
+        max_connections: 4,
+        files_root: Some(root.path().to_path_buf()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    let open = RequestOptions {
+        end_stream: true,
+        wait_for_trailers: false,
+        priority: None,
+        manual_consume: false,
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        ids.push(
+            client
+                .request(&[field(":path", b"/")], open)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    relay(&mut client, &mut server).await;
+    for path in [
+        "/files/../etc/passwd",
+        "/etc/passwd",
+        "/files/link",
+        "/files/missing",
+    ] {
+        let r = server
+            .respond_with_file(ids[0], &[], path, 0, None)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r,
+                Err(CommandError::File(_) | CommandError::InvalidArgument(_))
+            ),
+            "{path}: {r:?}"
+        );
+    }
+    let stat = server
+        .respond_with_file(ids[0], &[], "/files/big.bin", 100, Some(200_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stat.size, 300_000);
+    let (events, _) = relay(&mut client, &mut server).await;
+    let body: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) if d.stream_id == ids[0] => Some(d.data.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(body, &data[100..200_100]);
+}

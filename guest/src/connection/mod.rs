@@ -7,6 +7,7 @@
 mod closed;
 mod commands;
 mod extensions;
+mod files;
 mod push;
 mod recv;
 mod send;
@@ -15,6 +16,7 @@ mod timers;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
+pub use files::{FileStat, stat_file};
 pub use state::{SessionState, StreamStateInfo};
 
 use crate::error::{ConnectionError, ErrorCode};
@@ -499,7 +501,7 @@ impl Connection {
         const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
         const PING_COST: usize = 64;
         const SETTINGS_COST: usize = 256;
-        let queued: usize = self.streams.values().map(|s| s.send.len()).sum();
+        let queued: usize = self.streams.values().map(|s| s.send.buffered()).sum();
         self.streams.len() * STREAM_COST
             + self.encoder.table_fill() as usize
             + self.local.header_table_size as usize

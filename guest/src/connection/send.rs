@@ -2,6 +2,7 @@
 //! and the DATA scheduler that fills `poll_transmit` within flow control.
 
 use super::Connection;
+use crate::error::ErrorCode;
 use crate::events::Event;
 use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
 use crate::headers::HeaderField;
@@ -213,9 +214,15 @@ impl Connection {
             // Padding counts against flow control (§6.9.1) and the frame size.
             let pad = padding::choose(self.opts.padding_strategy, n, limit - n);
             let flow = n + pad.map_or(0, |p| 1 + usize::from(p));
+            let frame_start = self.out.len();
             Data::encode_padded_header(id, n, pad, end, &mut self.out);
-            let out = &mut self.out;
-            s.send.take(n, |chunk| out.extend_from_slice(chunk));
+            if s.send.take_into(n, &mut self.out).is_err() {
+                // A file body failed mid-way: what was promised cannot be
+                // delivered, so the stream must not end cleanly.
+                self.out.truncate(frame_start);
+                self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
+                return true;
+            }
             s.send_window.consume(flow);
             s.last_activity = self.now;
             s.timing.first_byte_sent_at.get_or_insert(self.now);

@@ -100,7 +100,7 @@ impl Connection {
             remote_window_size: s.send_window.value(),
             local_close,
             remote_close,
-            buffer_size: u32::try_from(s.send.len()).unwrap_or(u32::MAX),
+            buffer_size: u32::try_from(s.send.buffered()).unwrap_or(u32::MAX),
             headers_sent: s.headers_sent,
             closed: s.state.is_closed(),
             rst_code: None,

@@ -2,13 +2,25 @@
 //! connection's scheduler as flow control allows.
 
 use crate::headers::HeaderField;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::io::Read;
+
+/// A body read from a file as flow control lets it go
+/// (`respond_with_file`): only what is about to be sent is ever in memory.
+#[derive(Debug)]
+pub struct FileBody {
+    pub file: std::fs::File,
+    /// Octets still to send.
+    pub remaining: u64,
+}
 
 #[derive(Debug, Default)]
 pub struct SendQueue {
     chunks: VecDeque<Bytes>,
     len: usize,
+    /// The body comes from a file instead of `chunks`.
+    file: Option<FileBody>,
     /// The application called `end`: END_STREAM goes on the last frame.
     pub end_requested: bool,
     /// Trailers to send once the data is out (they carry END_STREAM).
@@ -21,12 +33,26 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
+    /// Octets still to send, in memory or in a file.
     pub fn len(&self) -> usize {
+        let file = self
+            .file
+            .as_ref()
+            .map_or(0, |f| usize::try_from(f.remaining).unwrap_or(usize::MAX));
+        self.len.saturating_add(file)
+    }
+
+    /// Octets held in memory (Node's `bufferSize`).
+    pub fn buffered(&self) -> usize {
         self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    pub fn has_file(&self) -> bool {
+        self.file.is_some()
     }
 
     pub fn push(&mut self, data: Bytes) {
@@ -36,16 +62,21 @@ impl SendQueue {
         }
     }
 
-    /// Takes up to `max` octets from the front, as one or more slices that
-    /// share the queued buffers (no copy here).
-    pub fn take(&mut self, max: usize, mut sink: impl FnMut(&[u8])) -> usize {
+    pub fn set_file(&mut self, body: FileBody) {
+        self.file = Some(body);
+    }
+
+    /// Appends up to `max` octets from the front to `out`: queued buffers
+    /// first, then the file. An error leaves `out` as it was; the stream
+    /// cannot go on (the promised length can no longer be met).
+    pub fn take_into(&mut self, max: usize, out: &mut BytesMut) -> std::io::Result<usize> {
         let mut taken = 0;
         while taken < max {
             let Some(front) = self.chunks.front_mut() else {
                 break;
             };
             let n = front.len().min(max - taken);
-            sink(&front[..n]);
+            out.extend_from_slice(&front[..n]);
             taken += n;
             if n == front.len() {
                 self.chunks.pop_front();
@@ -54,13 +85,30 @@ impl SendQueue {
             }
         }
         self.len -= taken;
-        taken
+        if taken < max
+            && let Some(f) = self.file.as_mut()
+        {
+            let want = (max - taken).min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
+            let start = out.len();
+            out.resize(start + want, 0);
+            if let Err(e) = f.file.read_exact(&mut out[start..]) {
+                out.truncate(start);
+                return Err(e);
+            }
+            f.remaining -= want as u64;
+            taken += want;
+            if f.remaining == 0 {
+                self.file = None;
+            }
+        }
+        Ok(taken)
     }
 
     /// Drops everything queued (the stream was reset).
     pub fn clear(&mut self) {
         self.chunks.clear();
         self.len = 0;
+        self.file = None;
         self.trailers = None;
     }
 }

@@ -52,6 +52,9 @@ pub struct StaticFiles {
     cache: Arc<Mutex<Cache>>,
     /// Page path → assets pushed with it.
     push: Arc<HashMap<String, Vec<String>>>,
+    /// The runtime pre-opened `root` for its instances: large files are
+    /// read by the engine itself (`respond-with-file`).
+    engine_reads: bool,
 }
 
 /// How a request is answered.
@@ -101,7 +104,16 @@ impl StaticFiles {
             root: Arc::new(root),
             cache: Arc::default(),
             push: Arc::default(),
+            engine_reads: false,
         })
+    }
+
+    /// Large files go out through the engine's `respond-with-file`, read
+    /// through wasi:filesystem from the root the runtime pre-opened
+    /// ([`crate::RuntimeConfig::files_root`] must be this same directory).
+    pub fn with_engine_reads(mut self) -> StaticFiles {
+        self.engine_reads = true;
+        self
     }
 
     /// Server push: a GET for a page path (no query) in `rules` first
@@ -158,6 +170,19 @@ impl StaticFiles {
                 count,
             } => (headers, path, start, count),
         };
+        if self.engine_reads
+            && let Ok(rel) = path.strip_prefix(self.root.as_ref())
+            && let Some(rel) = rel.to_str()
+        {
+            let inside = format!("{}/{rel}", crate::GUEST_FILES);
+            let status_only: Vec<Header> = response
+                .into_iter()
+                .filter(|(n, _)| n != "content-length")
+                .collect();
+            return responder
+                .respond_with_file(status_only, inside, start, Some(count))
+                .await;
+        }
         // Plain blocking calls: for files in the page cache they cost far
         // less than a hop through tokio's blocking thread pool.
         let mut file = match std::fs::File::open(&path) {

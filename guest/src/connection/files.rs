@@ -1,0 +1,122 @@
+//! Bodies read from files (Node's `respondWithFile`). In the component the
+//! engine reads through wasi:filesystem, so only directories the host
+//! pre-opened are reachable at all; paths with `..` are refused here too.
+
+use super::Connection;
+use super::commands::RespondOptions;
+use crate::error::CommandError;
+use crate::headers::HeaderField;
+use crate::options::Role;
+use crate::stream::FileBody;
+use std::io::{Seek, SeekFrom};
+use std::time::UNIX_EPOCH;
+
+/// What `stat_file` and `respond_with_file` report (Node's `statCheck`
+/// input): enough to answer 304 or compute validators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub modified_ns: Option<u64>,
+}
+
+fn check_path(path: &str) -> Result<(), CommandError> {
+    if path.is_empty() || path.contains('\0') || path.split(['/', '\\']).any(|p| p == "..") {
+        return Err(CommandError::InvalidArgument(
+            "file paths must be non-empty, without NUL or '..'",
+        ));
+    }
+    Ok(())
+}
+
+fn file_error(path: &str, e: std::io::Error) -> CommandError {
+    CommandError::File(format!("{path}: {e}"))
+}
+
+fn stat_of(meta: &std::fs::Metadata) -> FileStat {
+    let modified_ns = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| u64::try_from(d.as_nanos()).ok());
+    FileStat {
+        size: meta.len(),
+        modified_ns,
+    }
+}
+
+/// Facts about a regular file, for deciding how to answer before
+/// `respond_with_file` (Node's `statCheck`).
+pub fn stat_file(path: &str) -> Result<FileStat, CommandError> {
+    check_path(path)?;
+    let meta = std::fs::metadata(path).map_err(|e| file_error(path, e))?;
+    if !meta.is_file() {
+        return Err(CommandError::File(format!("{path}: not a regular file")));
+    }
+    Ok(stat_of(&meta))
+}
+
+impl Connection {
+    /// Server: responds with `fields` (`:status` defaults to 200) and the
+    /// file at `path` from `offset`, `length` octets at most, as the body.
+    /// `content-length` is set to what will be sent. The file is read as
+    /// flow control allows; a read failure resets the stream with
+    /// INTERNAL_ERROR. Returns the file's size and modification time.
+    pub fn respond_with_file(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+        path: &str,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<FileStat, CommandError> {
+        self.check_open()?;
+        if self.role != Role::Server {
+            return Err(CommandError::WrongRole);
+        }
+        check_path(path)?;
+        let mut file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        let meta = file.metadata().map_err(|e| file_error(path, e))?;
+        if !meta.is_file() {
+            return Err(CommandError::File(format!("{path}: not a regular file")));
+        }
+        let stat = stat_of(&meta);
+        let Some(available) = stat.size.checked_sub(offset) else {
+            return Err(CommandError::InvalidArgument(
+                "offset beyond the end of the file",
+            ));
+        };
+        let len = length.map_or(available, |l| l.min(available));
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| file_error(path, e))?;
+        }
+        let mut fields: Vec<HeaderField> = fields
+            .into_iter()
+            .filter(|f| !f.name.eq_ignore_ascii_case(b"content-length"))
+            .collect();
+        if !fields.iter().any(|f| f.name == ":status") {
+            fields.insert(0, HeaderField::new(":status", "200"));
+        }
+        fields.push(HeaderField::new("content-length", len.to_string()));
+        self.respond(
+            stream_id,
+            fields,
+            RespondOptions {
+                end_stream: len == 0,
+                wait_for_trailers: false,
+            },
+        )?;
+        if len > 0
+            && let Some(s) = self.streams.get_mut(&stream_id)
+        {
+            s.send.set_file(FileBody {
+                file,
+                remaining: len,
+            });
+            s.send.end_requested = true;
+            self.schedule(stream_id);
+        }
+        Ok(stat)
+    }
+}

@@ -1,0 +1,186 @@
+//! `respond_with_file` and `stat_file` (Node's `respondWithFile` and
+//! `statCheck`), natively on a temporary directory.
+
+mod common;
+
+use common::*;
+use h2wasm_engine::connection::{FileStat, stat_file};
+use h2wasm_engine::error::CommandError;
+use h2wasm_engine::pair::Pair;
+use h2wasm_engine::{ErrorCode, Event, Options, RequestOptions};
+use std::path::PathBuf;
+
+fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("h2wasm-files-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&path, &data).unwrap();
+    (path, data)
+}
+
+fn open_get(p: &mut Pair) -> u32 {
+    let id = p
+        .client
+        .request(
+            get("/file"),
+            RequestOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    p.run().unwrap();
+    id
+}
+
+fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::Response {
+            stream_id, headers, ..
+        } if *stream_id == stream => headers
+            .iter()
+            .find(|f| f.name == name.as_bytes())
+            .map(|f| String::from_utf8_lossy(&f.value).into_owned()),
+        _ => None,
+    })
+}
+
+#[test]
+fn whole_file_with_content_length_through_small_windows() {
+    let (path, data) = temp_file("whole.bin", 1 << 20);
+    // A small receive window on the client: the file is read as the
+    // window opens, never all at once.
+    let client = Options {
+        authority: "localhost".into(),
+        settings: h2wasm_engine::Settings {
+            initial_window_size: Some(16_384),
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, Options::default()).unwrap();
+    let id = open_get(&mut p);
+    let stat = p
+        .server
+        .respond_with_file(
+            id,
+            vec![h("content-type", "application/octet-stream")],
+            path.to_str().unwrap(),
+            0,
+            None,
+        )
+        .unwrap();
+    assert_eq!(stat.size, 1 << 20);
+    assert!(stat.modified_ns.is_some());
+    assert_eq!(stat_file(path.to_str().unwrap()).unwrap(), stat);
+    p.run().unwrap();
+    assert_eq!(
+        response_header(&p.client_events, id, ":status").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        response_header(&p.client_events, id, "content-length").as_deref(),
+        Some("1048576")
+    );
+    assert_eq!(body(&p.client_events, id), data);
+    assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::NO_ERROR));
+}
+
+#[test]
+fn offset_and_length_select_a_range() {
+    let (path, data) = temp_file("range.bin", 100_000);
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_get(&mut p);
+    p.server
+        .respond_with_file(id, status("206"), path.to_str().unwrap(), 1000, Some(5000))
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id), &data[1000..6000]);
+    assert_eq!(
+        response_header(&p.client_events, id, "content-length").as_deref(),
+        Some("5000")
+    );
+    // A length past the end is cut to the file.
+    let id = open_get(&mut p);
+    p.server
+        .respond_with_file(id, vec![], path.to_str().unwrap(), 99_000, Some(1 << 30))
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id), &data[99_000..]);
+}
+
+#[test]
+fn refusals_leave_the_stream_answerable() {
+    let (path, _) = temp_file("small.txt", 10);
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_get(&mut p);
+    let path = path.to_str().unwrap();
+    assert!(matches!(
+        p.server
+            .respond_with_file(id, vec![], "/definitely/missing", 0, None),
+        Err(CommandError::File(_))
+    ));
+    assert!(matches!(
+        p.server
+            .respond_with_file(id, vec![], &format!("{path}/../small.txt"), 0, None),
+        Err(CommandError::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        p.server.respond_with_file(id, vec![], path, 11, None),
+        Err(CommandError::InvalidArgument(_))
+    ));
+    let dir = std::path::Path::new(path)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(matches!(stat_file(dir), Err(CommandError::File(_))));
+    assert!(matches!(
+        p.client.respond_with_file(id, vec![], path, 0, None),
+        Err(CommandError::WrongRole)
+    ));
+    let stat: FileStat = p
+        .server
+        .respond_with_file(id, vec![], path, 0, None)
+        .unwrap();
+    assert_eq!(stat.size, 10);
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id).len(), 10);
+    // Nothing can be written after a file body.
+    assert!(p.server.write(id, bytes::Bytes::from_static(b"x")).is_err());
+}
+
+#[test]
+fn a_file_that_shrinks_mid_stream_resets_it() {
+    let (path, _) = temp_file("shrink.bin", 300_000);
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_get(&mut p);
+    p.server
+        .respond_with_file(id, vec![], path.to_str().unwrap(), 0, None)
+        .unwrap();
+    std::fs::write(&path, b"short now").unwrap();
+    p.run().unwrap();
+    assert_eq!(
+        closed_code(&p.client_events, id),
+        Some(ErrorCode::INTERNAL_ERROR)
+    );
+    assert!(body(&p.client_events, id).len() < 300_000);
+    // The connection goes on.
+    let next = open_get(&mut p);
+    p.server
+        .respond(
+            next,
+            status("204"),
+            h2wasm_engine::RespondOptions {
+                end_stream: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(
+        closed_code(&p.client_events, next),
+        Some(ErrorCode::NO_ERROR)
+    );
+}
