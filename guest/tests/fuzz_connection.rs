@@ -29,11 +29,12 @@ impl Rng {
 /// One random frame: mostly plausible types on plausible streams, with
 /// either a real header block or random payload.
 fn random_frame(rng: &mut Rng, enc: &mut h2wasm_engine::hpack::HeaderEncoder, buf: &mut BytesMut) {
-    let kind = match rng.below(14) {
+    let kind = match rng.below(15) {
         n @ 0..=9 => n as u8,
         10 => kind::HEADERS,
         11 => kind::DATA,
-        12 => 0xa,
+        12 => kind::ALTSVC,
+        13 => kind::ORIGIN,
         _ => rng.next() as u8,
     };
     let flags = match rng.below(4) {
@@ -48,8 +49,13 @@ fn random_frame(rng: &mut Rng, enc: &mut h2wasm_engine::hpack::HeaderEncoder, bu
         4 => (rng.below(4) * 2) as u32,
         _ => rng.next() as u32,
     };
-    let payload = if kind == kind::HEADERS && rng.below(3) > 0 {
+    let real_block = matches!(kind, kind::HEADERS | kind::PUSH_PROMISE) && rng.below(3) > 0;
+    let payload = if real_block {
         let mut block = Vec::new();
+        if kind == kind::PUSH_PROMISE {
+            // A promised (even, server-initiated) stream id first.
+            block.extend_from_slice(&((rng.below(16) * 2) as u32).to_be_bytes());
+        }
         let mut fields = request_fields("/fuzz");
         if rng.below(3) == 0 {
             fields.push(h("x-rand", "value"));
