@@ -244,12 +244,14 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// name and value checked, pseudo-headers moved first, and the kind's rules
 /// enforced. Node throws for the same inputs.
 pub fn prepare_outgoing(
-    fields: Vec<HeaderField>,
+    mut fields: Vec<HeaderField>,
     kind: BlockKind,
 ) -> Result<Vec<HeaderField>, CommandError> {
-    let mut pseudo = Vec::with_capacity(5);
-    let mut regular = Vec::with_capacity(fields.len());
-    for mut f in fields {
+    // Checked and fixed in place: the list is usually already in order.
+    let mut seen_regular = false;
+    let mut out_of_order = false;
+    for i in 0..fields.len() {
+        let Some(f) = fields.get_mut(i) else { break };
         if f.name.iter().any(u8::is_ascii_uppercase) {
             f.name = Bytes::from(f.name.to_ascii_lowercase());
         }
@@ -271,14 +273,16 @@ pub fn prepare_outgoing(
                 BlockKind::Response => &f.name[..] == b":status",
                 BlockKind::Trailers => false,
             };
-            if !allowed || pseudo.iter().any(|p: &HeaderField| p.name == f.name) {
+            let name = f.name.clone();
+            if !allowed || fields[..i].iter().any(|p| p.name == name) {
                 return Err(CommandError::InvalidHeader(format!(
                     "pseudo-header {:?} not allowed here",
-                    String::from_utf8_lossy(&f.name)
+                    String::from_utf8_lossy(&name)
                 )));
             }
-            pseudo.push(f);
+            out_of_order |= seen_regular;
         } else {
+            seen_regular = true;
             if is_connection_specific(&f.name)
                 || (&f.name[..] == b"te" && !f.value.eq_ignore_ascii_case(b"trailers"))
             {
@@ -295,18 +299,22 @@ pub fn prepare_outgoing(
             {
                 f.sensitive = true;
             }
-            regular.push(f);
         }
+    }
+    if out_of_order {
+        // Pseudo-headers first (§8.3), each group in its original order.
+        fields.sort_by_key(|f| !f.is_pseudo());
     }
     if kind == BlockKind::Response {
-        match pseudo.first() {
-            Some(status) if parse_status(&status.value).is_some() => {}
-            Some(_) => return Err(CommandError::InvalidHeader("invalid :status".into())),
-            None => return Err(CommandError::InvalidHeader("missing :status".into())),
+        match fields.first() {
+            Some(status) if status.is_pseudo() && parse_status(&status.value).is_some() => {}
+            Some(status) if status.is_pseudo() => {
+                return Err(CommandError::InvalidHeader("invalid :status".into()));
+            }
+            _ => return Err(CommandError::InvalidHeader("missing :status".into())),
         }
     }
-    pseudo.append(&mut regular);
-    Ok(pseudo)
+    Ok(fields)
 }
 
 /// Fills in Node's request defaults (`:method` GET, `:path` /, `:scheme`,

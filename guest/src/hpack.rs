@@ -98,6 +98,10 @@ pub struct HeaderDecoder {
     plain: Vec<u8>,
     /// One decoded string on its way into `plain`.
     string: Vec<u8>,
+    /// Per field: never-indexed (reused across blocks).
+    flags: Vec<bool>,
+    /// Per field: offsets into the shared buffer (reused across blocks).
+    spans: Vec<(usize, usize, usize)>,
 }
 
 impl HeaderDecoder {
@@ -109,6 +113,8 @@ impl HeaderDecoder {
             scratch: BytesMut::new(),
             plain: Vec::new(),
             string: Vec::new(),
+            flags: Vec::new(),
+            spans: Vec::new(),
         }
     }
 
@@ -117,22 +123,27 @@ impl HeaderDecoder {
         self.inner.set_max_allowed_table_size(size as usize);
     }
 
-    /// Decodes a complete block. All names and values share one buffer, so a
-    /// block costs two allocations however many fields it has.
+    /// Decodes a complete block. Names and values of many blocks share one
+    /// buffer, so a block usually costs one allocation (its field list).
     pub fn decode(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
     ) -> Result<Vec<HeaderField>, DecodeError> {
         let mut plain = std::mem::take(&mut self.plain);
+        let mut flags = std::mem::take(&mut self.flags);
         plain.clear();
-        let rewritten = match dehuffman(block, &mut plain, &mut self.string) {
-            Some(true) => true,
-            Some(false) => false,
-            None => return Err(DecodeError::Compression),
+        flags.clear();
+        let result = match prepare(block, &mut plain, &mut self.string, &mut flags) {
+            None => Err(DecodeError::Compression),
+            Some(p) => {
+                let input = if p.huffman { &plain[..] } else { block };
+                let never = p.never_indexed.then_some(&flags[..]);
+                self.decode_plain(input, limits, never)
+            }
         };
-        let result = self.decode_plain(if rewritten { &plain } else { block }, limits);
         self.plain = plain;
+        self.flags = flags;
         result
     }
 
@@ -140,12 +151,18 @@ impl HeaderDecoder {
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
+        never_indexed: Option<&[bool]>,
     ) -> Result<Vec<HeaderField>, DecodeError> {
-        let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+        let mut spans = std::mem::take(&mut self.spans);
+        spans.clear();
         let mut list_size = 0usize;
         let mut too_large = false;
         let scratch = &mut self.scratch;
-        scratch.clear();
+        // Blocks are carved from one shared allocation (`split` below keeps
+        // the spare capacity), refilled when it runs low.
+        if scratch.capacity() < block.len().saturating_mul(2).max(1024) {
+            scratch.reserve(SHARED_BUFFER.max(block.len() * 4));
+        }
         let result = self.inner.decode_with_cb(block, |name, value| {
             // Keep decoding past a limit (the table must stay in sync) but
             // stop storing: a small block can expand enormously (HPACK bomb).
@@ -159,67 +176,59 @@ impl HeaderDecoder {
             scratch.extend_from_slice(&value);
             spans.push((start, name.len(), value.len()));
         });
-        if result.is_err() {
-            return Err(DecodeError::Compression);
-        }
-        if too_large {
-            return Err(DecodeError::TooLarge);
-        }
-        let all: Bytes = scratch.split().freeze();
-        let mut never_indexed = never_indexed_flags(block).into_iter().flatten();
-        Ok(spans
-            .into_iter()
-            .map(|(start, n, v)| HeaderField {
-                name: all.slice(start..start + n),
-                value: all.slice(start + n..start + n + v),
-                sensitive: never_indexed.next().unwrap_or(false),
-            })
-            .collect())
-    }
-}
-
-/// Which fields of a (valid) block use the never-indexed representation
-/// (RFC 7541 §6.2.3), in field order. The `hpack` crate does not report it,
-/// so the block's representations are walked here: integers and string
-/// lengths only, nothing is decoded. `None` if the walk fails.
-fn never_indexed_flags(block: &[u8]) -> Option<Vec<bool>> {
-    let mut flags = Vec::new();
-    let mut pos = 0;
-    while let Some(&first) = block.get(pos) {
-        if first & 0x80 != 0 {
-            // Indexed field.
-            pos = skip_integer(block, pos, 7)?;
-            flags.push(false);
-        } else if first & 0xe0 == 0x20 {
-            // Dynamic table size update: not a field.
-            pos = skip_integer(block, pos, 5)?;
+        let fields = if result.is_err() {
+            scratch.clear();
+            Err(DecodeError::Compression)
+        } else if too_large {
+            scratch.clear();
+            Err(DecodeError::TooLarge)
         } else {
-            let (prefix, never) = if first & 0x40 != 0 {
-                (6, false)
-            } else {
-                (4, first & 0xf0 == 0x10)
-            };
-            let name_index_zero = first & ((1u8 << prefix) - 1) == 0;
-            pos = skip_integer(block, pos, prefix)?;
-            if name_index_zero {
-                pos = skip_string(block, pos)?;
-            }
-            pos = skip_string(block, pos)?;
-            flags.push(never);
-        }
+            let all: Bytes = scratch.split().freeze();
+            Ok(spans
+                .iter()
+                .enumerate()
+                .map(|(i, &(start, n, v))| HeaderField {
+                    name: all.slice(start..start + n),
+                    value: all.slice(start + n..start + n + v),
+                    sensitive: never_indexed
+                        .and_then(|f| f.get(i).copied())
+                        .unwrap_or(false),
+                })
+                .collect())
+        };
+        self.spans = spans;
+        fields
     }
-    Some(flags)
 }
 
-/// Rewrites `block` into `out` with every Huffman-coded string replaced by
-/// its raw literal, representations otherwise unchanged: the `hpack`
-/// crate's own Huffman decoder rebuilds hash tables for every string and
-/// walks them bit by bit. Returns
-/// `Some(false)` (and leaves `out` unused) when the block has no Huffman
-/// strings, `None` when it is malformed.
-fn dehuffman(block: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Option<bool> {
+/// Shared decode buffer size: room for the fields of many typical blocks.
+const SHARED_BUFFER: usize = 16 * 1024;
+
+/// What a walk over a block found.
+struct Prepared {
+    /// Some string was Huffman-coded: decode the rewritten block.
+    huffman: bool,
+    /// Some field used the never-indexed representation.
+    never_indexed: bool,
+}
+
+/// One walk over a block's representations (integers and string lengths)
+/// that (1) rewrites it into `out` with Huffman strings decoded, since the
+/// `hpack` crate's own Huffman decoder rebuilds hash tables for every
+/// string and walks them bit by bit, and (2) records which fields use the
+/// never-indexed representation (RFC 7541 §6.2.3), which the crate does
+/// not report. `None` when the block is malformed.
+fn prepare(
+    block: &[u8],
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    never: &mut Vec<bool>,
+) -> Option<Prepared> {
+    let mut found = Prepared {
+        huffman: false,
+        never_indexed: false,
+    };
     let mut pos = 0;
-    let mut any = false;
     while let Some(&first) = block.get(pos) {
         let (prefix, has_strings) = if first & 0x80 != 0 {
             (7, false)
@@ -230,6 +239,12 @@ fn dehuffman(block: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Option<b
         } else {
             (4, true)
         };
+        // Size updates are not fields; every other representation is one.
+        if first & 0xe0 != 0x20 {
+            let is_never = first & 0xf0 == 0x10;
+            found.never_indexed |= is_never;
+            never.push(is_never);
+        }
         let next = skip_integer(block, pos, prefix)?;
         out.extend_from_slice(block.get(pos..next)?);
         pos = next;
@@ -243,7 +258,7 @@ fn dehuffman(block: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Option<b
             let end = start.checked_add(len)?;
             let data = block.get(start..end)?;
             if h {
-                any = true;
+                found.huffman = true;
                 scratch.clear();
                 huffman::decode(data, scratch)?;
                 encoder::integer(scratch.len(), 7, 0, out);
@@ -254,7 +269,7 @@ fn dehuffman(block: &[u8], out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Option<b
             pos = end;
         }
     }
-    Some(any)
+    Some(found)
 }
 
 /// Reads an HPACK integer with an N-bit prefix starting at `pos`.
@@ -283,12 +298,6 @@ fn read_integer(block: &[u8], pos: usize, prefix: u8) -> Option<(usize, usize)> 
 
 fn skip_integer(block: &[u8], pos: usize, prefix: u8) -> Option<usize> {
     read_integer(block, pos, prefix).map(|(_, next)| next)
-}
-
-fn skip_string(block: &[u8], pos: usize) -> Option<usize> {
-    let (len, start) = read_integer(block, pos, 7)?;
-    let end = start.checked_add(len)?;
-    (end <= block.len()).then_some(end)
 }
 
 #[cfg(test)]

@@ -3,6 +3,19 @@
 use crate::app::Header;
 use crate::bindings::HeaderField;
 
+/// As `to_fields`, taking the list: names and values move, nothing is
+/// copied.
+pub fn into_fields(headers: Vec<Header>) -> Vec<HeaderField> {
+    headers
+        .into_iter()
+        .map(|(name, value)| HeaderField {
+            name,
+            value,
+            sensitive: false,
+        })
+        .collect()
+}
+
 pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
     headers
         .iter()

@@ -5,7 +5,7 @@
 use crate::app::{Body, BodyItem, Command, Request, Responder, Response, SharedApp};
 use crate::bindings::{Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
-use crate::convert::{code_name, find, from_fields, status_of, to_fields};
+use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
 use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::{EngineConnection, Runtime};
@@ -456,7 +456,8 @@ async fn send_whole(
     stream_id: u32,
     response: Response,
 ) -> anyhow::Result<()> {
-    let fields = to_fields(&response.headers);
+    let status = status_of(&response.headers);
+    let fields = into_fields(response.headers);
     let result = if response.body.is_empty() {
         let opts = RespondOptions {
             end_stream: true,
@@ -472,7 +473,7 @@ async fn send_whole(
     match result {
         Ok(()) => {
             if let Some(s) = st.streams.get_mut(&stream_id) {
-                s.status = status_of(&response.headers);
+                s.status = status;
                 s.bytes_out += response.body.len() as u64;
             }
         }
