@@ -368,6 +368,7 @@ impl GuestConnection for ConnectionResource {
                 closed: s.closed,
                 rst_code: s.rst_code,
                 aborted: s.aborted,
+                pending: s.pending,
                 end_after_headers: s.end_after_headers,
                 sent_headers: fields_to_wit(s.sent_headers),
                 sent_info_headers: s.sent_info_headers.into_iter().map(fields_to_wit).collect(),

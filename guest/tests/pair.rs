@@ -577,7 +577,7 @@ fn initial_window_change_mid_stream_resumes_sending() {
 }
 
 #[test]
-fn peer_concurrency_limit_refuses_extra_streams() {
+fn requests_past_the_peer_limit_wait_as_pending() {
     let server = Options {
         settings: Settings {
             max_concurrent_streams: Some(2),
@@ -585,18 +585,56 @@ fn peer_concurrency_limit_refuses_extra_streams() {
         },
         ..Options::default()
     };
-    let mut p = Pair::new(Options::default(), server).unwrap();
+    let client = Options {
+        authority: "localhost".into(),
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, server).unwrap();
     p.run().unwrap();
-    p.client
-        .request(get("/"), RequestOptions::default())
+    let open = |p: &mut Pair| {
+        p.client
+            .request(get("/"), RequestOptions::default())
+            .unwrap()
+    };
+    let (a, b, c) = (open(&mut p), open(&mut p), open(&mut p));
+    // A pending request takes body data; it goes out with the request.
+    p.client.write(c, Bytes::from_static(b"queued")).unwrap();
+    p.client.end(c).unwrap();
+    p.run().unwrap();
+    assert_eq!(request_id(&p.server_events), [a, b]);
+    let st = p.client.stream_state(c).unwrap();
+    assert!(st.pending && !st.headers_sent);
+    // One finishes: the waiting request is sent, in id order.
+    p.client.close_stream(a, ErrorCode::CANCEL).unwrap();
+    p.run().unwrap();
+    assert_eq!(request_id(&p.server_events), [a, b, c]);
+    assert!(!p.client.stream_state(c).unwrap().pending);
+    assert_eq!(body(&p.server_events, c), b"queued");
+    // A pending request can be cancelled without the peer ever seeing it,
+    // and GOAWAY refuses the ones still waiting.
+    let d = open(&mut p);
+    let e = open(&mut p);
+    let f = open(&mut p);
+    p.client.close_stream(d, ErrorCode::CANCEL).unwrap();
+    assert_eq!(closed_code_now(&mut p, d), Some(ErrorCode::CANCEL));
+    p.server
+        .goaway(ErrorCode::NO_ERROR, None, Bytes::new())
         .unwrap();
-    p.client
-        .request(get("/"), RequestOptions::default())
-        .unwrap();
+    p.run().unwrap();
     assert_eq!(
-        p.client.request(get("/"), RequestOptions::default()),
-        Err(h2wasm_engine::CommandError::ConcurrencyLimit)
+        closed_code(&p.client_events, e),
+        Some(ErrorCode::REFUSED_STREAM)
     );
+    assert_eq!(
+        closed_code(&p.client_events, f),
+        Some(ErrorCode::REFUSED_STREAM)
+    );
+    assert!(!request_id(&p.server_events).contains(&d));
+}
+
+fn closed_code_now(p: &mut Pair, id: u32) -> Option<ErrorCode> {
+    p.collect();
+    closed_code(&p.client_events, id)
 }
 
 #[test]

@@ -11,8 +11,8 @@ use crate::frame::{MAX_STREAM_ID, Ping, Priority, PrioritySpec};
 use crate::headers::{self, BlockKind, HeaderField};
 use crate::options::Role;
 use crate::settings::Settings;
-use crate::stream::State;
 use crate::stream::state::{Event as StateEvent, FrameKind};
+use crate::stream::{Cause, PendingRequest, State};
 use bytes::Bytes;
 
 /// Options for `request` (Node's `clientHttp2Session.request` options).
@@ -61,9 +61,6 @@ impl Connection {
         if id > MAX_STREAM_ID {
             return Err(CommandError::StreamIdsExhausted);
         }
-        if self.local_active >= self.remote.max_concurrent_streams {
-            return Err(CommandError::ConcurrencyLimit);
-        }
         let mut fields = headers::prepare_outgoing(fields, BlockKind::Request)?;
         headers::apply_request_defaults(&mut fields, &self.opts.scheme, &self.opts.authority);
         let info = headers::check_outgoing_request(&fields, self.remote.enable_connect_protocol)?;
@@ -87,32 +84,70 @@ impl Connection {
         let mut stream = self.new_stream(id);
         stream.head_request = info.head;
         stream.manual_consume = opts.manual_consume;
-        stream.headers_sent = true;
         stream.send.wait_for_trailers = opts.wait_for_trailers;
         stream.send.end_requested = opts.end_stream;
+        stream.pending = Some(PendingRequest {
+            fields,
+            end_on_headers: opts.end_stream && !opts.wait_for_trailers,
+            priority: opts.priority,
+        });
         self.streams.insert(id, stream);
-        let end_on_headers = opts.end_stream && !opts.wait_for_trailers;
-        self.write_header_block(
-            id,
-            BlockFrame::Headers {
-                end_stream: end_on_headers,
-                priority: opts.priority,
-            },
-            &fields,
-        );
-        self.record_sent(id, fields);
-        if let Some(p) = opts.priority {
-            self.priority.set(id, p);
-        }
-        self.apply_local(
-            id,
-            StateEvent::Send {
-                kind: FrameKind::Headers,
-                end_stream: end_on_headers,
-            },
-        );
-        self.schedule(id);
+        // Like Node, a request past the peer's MAX_CONCURRENT_STREAMS waits
+        // (`pending`) instead of failing; ids stay in order because waiting
+        // requests go out first come, first served.
+        self.pending_requests.push_back(id);
+        self.start_pending_requests();
         Ok(id)
+    }
+
+    /// Sends waiting requests while the peer's concurrency limit allows.
+    pub(super) fn start_pending_requests(&mut self) {
+        while self.local_active < self.remote.max_concurrent_streams {
+            let Some(id) = self.pending_requests.pop_front() else {
+                return;
+            };
+            let Some(pending) = self.streams.get_mut(&id).and_then(|s| s.pending.take()) else {
+                continue;
+            };
+            if let Some(s) = self.streams.get_mut(&id) {
+                s.headers_sent = true;
+            }
+            self.write_header_block(
+                id,
+                BlockFrame::Headers {
+                    end_stream: pending.end_on_headers,
+                    priority: pending.priority,
+                },
+                &pending.fields,
+            );
+            self.record_sent(id, pending.fields);
+            if let Some(p) = pending.priority {
+                self.priority.set(id, p);
+            }
+            self.apply_local(
+                id,
+                StateEvent::Send {
+                    kind: FrameKind::Headers,
+                    end_stream: pending.end_on_headers,
+                },
+            );
+            self.schedule(id);
+        }
+    }
+
+    /// Drops requests that never went out (GOAWAY, or the application
+    /// cancelling one), reporting them closed with `code`.
+    pub(super) fn drop_pending_request(&mut self, id: u32, code: ErrorCode) {
+        if self.streams.get(&id).is_some_and(|s| s.pending.is_some()) {
+            self.streams.remove(&id);
+            self.pending_requests.retain(|&p| p != id);
+            self.closed.insert(id, Cause::LocalReset(code));
+            self.events.push_back(Event::StreamClosed {
+                stream_id: id,
+                code,
+                metrics: Default::default(),
+            });
+        }
     }
 
     /// Server: sends the response headers (final status) on a request stream.
@@ -239,10 +274,11 @@ impl Connection {
             .streams
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
-        if !s.headers_sent {
+        let pending = s.pending.is_some();
+        if !s.headers_sent && !pending {
             return Err(CommandError::InvalidState("headers not sent"));
         }
-        if !s.state.can_send() || s.send.end_requested {
+        if (!s.state.can_send() && !pending) || s.send.end_requested {
             return Err(CommandError::InvalidState("stream already ended"));
         }
         s.send.push(data);
@@ -262,10 +298,11 @@ impl Connection {
             .streams
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
-        if !s.headers_sent {
+        let pending = s.pending.is_some();
+        if !s.headers_sent && !pending {
             return Err(CommandError::InvalidState("headers not sent"));
         }
-        if !s.state.can_send() || s.send.end_requested {
+        if (!s.state.can_send() && !pending) || s.send.end_requested {
             return Err(CommandError::InvalidState("stream already ended"));
         }
         s.send.end_requested = true;
@@ -358,10 +395,15 @@ impl Connection {
     /// Resets a stream with `code` (Node's `stream.close(code)`).
     pub fn close_stream(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), CommandError> {
         self.check_open()?;
-        if !self.streams.contains_key(&stream_id) {
+        let Some(s) = self.streams.get(&stream_id) else {
             return Err(CommandError::UnknownStream);
+        };
+        if s.pending.is_some() {
+            // Never sent: nothing to tell the peer.
+            self.drop_pending_request(stream_id, code);
+        } else {
+            self.reset_stream(stream_id, code);
         }
-        self.reset_stream(stream_id, code);
         Ok(())
     }
 

@@ -155,6 +155,8 @@ pub struct Connection {
     priority: PriorityTree,
     /// The scheduler's virtual time: the pass of the last stream served.
     vtime: u64,
+    /// Client: requests waiting for the peer's concurrency limit, in order.
+    pending_requests: VecDeque<u32>,
     /// Streams with a per-stream timeout set (so timers skip the walk
     /// when there are none).
     stream_timeouts: usize,
@@ -225,6 +227,7 @@ impl Connection {
             stream_timeouts: 0,
             priority: PriorityTree::new(PRIORITY_NODES),
             vtime: 0,
+            pending_requests: VecDeque::new(),
             created_at: now,
             metrics: Metrics::default(),
             opts,
@@ -421,6 +424,9 @@ impl Connection {
                 self.count_active(id, -1);
             }
             self.finish_stream(id, cause);
+            if was_active && !self.is_peer_initiated(id) {
+                self.start_pending_requests();
+            }
         }
     }
 

@@ -830,6 +830,7 @@ impl Connection {
         self.events.push_back(Event::RemoteSettings {
             settings: self.remote.to_settings(),
         });
+        self.start_pending_requests();
         self.schedule_all();
         Ok(())
     }
@@ -904,6 +905,10 @@ impl Connection {
             debug_data: g.debug_data,
             origin: Origin::Remote,
         });
+        // Requests still waiting never went out: refused, safe to retry.
+        for id in std::mem::take(&mut self.pending_requests) {
+            self.drop_pending_request(id, ErrorCode::REFUSED_STREAM);
+        }
         // Our streams above `last` were never processed: safe to retry.
         let mut refused: Vec<u32> = self
             .streams

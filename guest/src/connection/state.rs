@@ -53,6 +53,8 @@ pub struct StreamStateInfo {
     pub rst_code: Option<u32>,
     /// Node's `aborted`: closed by a reset with an error code.
     pub aborted: bool,
+    /// Node's `pending`: a request waiting for the peer's concurrency limit.
+    pub pending: bool,
     /// Node's `endAfterHeaders`.
     pub end_after_headers: bool,
     /// Node's `sentHeaders`, `sentInfoHeaders` and `sentTrailers`.
@@ -105,6 +107,7 @@ impl Connection {
             closed: s.state.is_closed(),
             rst_code: None,
             aborted: false,
+            pending: s.pending.is_some(),
             end_after_headers: s.end_after_headers,
             sent_headers: s.sent_headers.clone().unwrap_or_default(),
             sent_info_headers: s.sent_info_headers.clone(),
@@ -140,6 +143,7 @@ fn closed_info(cause: Cause) -> StreamStateInfo {
         closed: true,
         rst_code: Some(rst_code.0),
         aborted,
+        pending: false,
         end_after_headers: false,
         sent_headers: Vec::new(),
         sent_info_headers: Vec::new(),

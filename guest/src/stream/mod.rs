@@ -60,6 +60,17 @@ pub struct Stream {
     /// Weighted scheduling: grows with the octets sent, divided by weight;
     /// the smallest eligible pass goes next.
     pub pass: u64,
+    /// Client: a request waiting for the peer's MAX_CONCURRENT_STREAMS to
+    /// allow it (Node's `pending`): its headers, END_STREAM on them, and its
+    /// priority.
+    pub pending: Option<PendingRequest>,
+}
+
+#[derive(Debug)]
+pub struct PendingRequest {
+    pub fields: Vec<HeaderField>,
+    pub end_on_headers: bool,
+    pub priority: Option<crate::frame::PrioritySpec>,
 }
 
 /// When a stream's first frames moved, and how much DATA it carried.
@@ -123,6 +134,7 @@ impl Stream {
             last_activity: 0,
             timing: StreamTiming::default(),
             pass: 0,
+            pending: None,
         }
     }
 
