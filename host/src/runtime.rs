@@ -118,6 +118,9 @@ impl Runtime {
         now: u64,
     ) -> wasmtime::Result<EngineConnection> {
         let mut wasi = WasiCtx::builder();
+        // File reads come from the page cache and are short: doing them on
+        // this thread beats a hop through tokio's blocking pool per read.
+        wasi.allow_blocking_current_thread(true);
         if let Some(root) = &self.files_root {
             wasi.preopened_dir(root, GUEST_FILES, FsPerms::ReadOnly)
                 .with_context(|| format!("cannot open {}", root.display()))?;

@@ -113,6 +113,7 @@ impl Connection {
             s.send.set_file(FileBody {
                 file,
                 remaining: len,
+                ahead: Default::default(),
             });
             s.send.end_requested = true;
             self.schedule(stream_id);

@@ -507,7 +507,11 @@ impl Connection {
         const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
         const PING_COST: usize = 64;
         const SETTINGS_COST: usize = 256;
-        let queued: usize = self.streams.values().map(|s| s.send.buffered()).sum();
+        let queued: usize = self
+            .streams
+            .values()
+            .map(|s| s.send.buffered() + s.send.read_ahead())
+            .sum();
         self.streams.len() * STREAM_COST
             + self.encoder.table_fill() as usize
             + self.local.header_table_size as usize

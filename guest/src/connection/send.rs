@@ -216,7 +216,8 @@ impl Connection {
             let flow = n + pad.map_or(0, |p| 1 + usize::from(p));
             let frame_start = self.out.len();
             Data::encode_padded_header(id, n, pad, end, &mut self.out);
-            if s.send.take_into(n, &mut self.out).is_err() {
+            let sendable = s.send_window.available().min(conn_avail);
+            if s.send.take_into(n, sendable, &mut self.out).is_err() {
                 // A file body failed mid-way: what was promised cannot be
                 // delivered, so the stream must not end cleanly.
                 self.out.truncate(frame_start);

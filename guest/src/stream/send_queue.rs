@@ -7,13 +7,21 @@ use std::collections::VecDeque;
 use std::io::Read;
 
 /// A body read from a file as flow control lets it go
-/// (`respond_with_file`): only what is about to be sent is ever in memory.
+/// (`respond_with_file`): at most one read-ahead chunk is in memory.
 #[derive(Debug)]
 pub struct FileBody {
     pub file: std::fs::File,
-    /// Octets still to send.
+    /// Octets still to send, read-ahead included.
     pub remaining: u64,
+    /// Read but not yet sent. In the component every read is a call out
+    /// through wasi:filesystem, so reads are large and frames are cut from
+    /// them.
+    pub ahead: BytesMut,
 }
+
+/// Largest read-ahead per file body (also bounded by what flow control
+/// lets the stream send, and counted against `maxSessionMemory`).
+const READ_AHEAD: usize = 256 * 1024;
 
 #[derive(Debug, Default)]
 pub struct SendQueue {
@@ -47,6 +55,11 @@ impl SendQueue {
         self.len
     }
 
+    /// Octets of a file body read ahead of sending.
+    pub fn read_ahead(&self) -> usize {
+        self.file.as_ref().map_or(0, |f| f.ahead.len())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -69,7 +82,12 @@ impl SendQueue {
     /// Appends up to `max` octets from the front to `out`: queued buffers
     /// first, then the file. An error leaves `out` as it was; the stream
     /// cannot go on (the promised length can no longer be met).
-    pub fn take_into(&mut self, max: usize, out: &mut BytesMut) -> std::io::Result<usize> {
+    pub fn take_into(
+        &mut self,
+        max: usize,
+        sendable: usize,
+        out: &mut BytesMut,
+    ) -> std::io::Result<usize> {
         let mut taken = 0;
         while taken < max {
             let Some(front) = self.chunks.front_mut() else {
@@ -88,13 +106,20 @@ impl SendQueue {
         if taken < max
             && let Some(f) = self.file.as_mut()
         {
-            let want = (max - taken).min(usize::try_from(f.remaining).unwrap_or(usize::MAX));
-            let start = out.len();
-            out.resize(start + want, 0);
-            if let Err(e) = f.file.read_exact(&mut out[start..]) {
-                out.truncate(start);
-                return Err(e);
+            let remaining = usize::try_from(f.remaining).unwrap_or(usize::MAX);
+            let want = (max - taken).min(remaining);
+            if f.ahead.len() < want {
+                // Top up: at least this frame, at most what the windows
+                // let go soon, up to the read-ahead size.
+                let have = f.ahead.len();
+                let fill = remaining.min(READ_AHEAD.min(sendable).max(want));
+                f.ahead.resize(fill, 0);
+                if let Err(e) = f.file.read_exact(&mut f.ahead[have..]) {
+                    f.ahead.truncate(have);
+                    return Err(e);
+                }
             }
+            out.extend_from_slice(&f.ahead.split_to(want));
             f.remaining -= want as u64;
             taken += want;
             if f.remaining == 0 {
