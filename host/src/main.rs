@@ -66,6 +66,11 @@ struct ServeArgs {
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     grace: u64,
+    /// Seconds a TLS client may take to negotiate h2 before it is
+    /// disconnected (Node's unknownProtocolTimeout).
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    unknown_protocol_timeout: u64,
     /// Announce this origin in an ORIGIN frame (RFC 8336) on every
     /// connection, e.g. https://example.org (repeatable).
     #[arg(long = "origin", value_name = "ORIGIN", value_parser = parse_origin)]
@@ -308,6 +313,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         app,
         tls,
         grace: Duration::from_secs(args.grace),
+        handshake_timeout: Duration::from_secs(args.unknown_protocol_timeout),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

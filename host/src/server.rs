@@ -11,9 +11,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 pub struct Server {
     pub runtime: Arc<Runtime>,
     pub options: Options,
@@ -22,6 +19,10 @@ pub struct Server {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// After shutdown, how long open streams may take to finish.
     pub grace: Duration,
+    /// Node's `unknownProtocolTimeout` (10 s): a TLS client that has not
+    /// negotiated h2 by then is disconnected. One that negotiates anything
+    /// else is disconnected at once (no HTTP/1.1 fallback yet).
+    pub handshake_timeout: Duration,
 }
 
 impl Server {
@@ -93,7 +94,7 @@ impl Server {
             }
             Some(config) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
-                let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                let tls = tokio::time::timeout(self.handshake_timeout, acceptor.accept(tcp))
                     .await
                     .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
                 if tls.get_ref().1.alpn_protocol() != Some(crate::tls::ALPN_H2) {

@@ -397,8 +397,14 @@ impl Drop for Served {
 impl Served {
     /// `h2wasm serve --h2c` on a free port with `args` and `env`.
     fn start(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Served {
+        let mut all: Vec<&std::ffi::OsStr> = vec!["--h2c".as_ref()];
+        all.extend(args);
+        Served::start_tls_or_not(&all, env)
+    }
+
+    fn start_tls_or_not(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Served {
         let mut cmd = h2wasm_bin();
-        cmd.args(["serve", "--h2c", "--listen", "127.0.0.1:0"])
+        cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stderr(std::process::Stdio::piped());
         for (k, v) in env {
@@ -457,4 +463,32 @@ fn cli_serves_large_files_through_the_engines_file_reads() {
     assert_eq!(stdout(&o), "206");
     let whole = std::fs::read(&blob).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_100_000]);
+}
+
+#[test]
+fn tls_clients_that_never_negotiate_h2_are_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Served::start_tls_or_not(
+        &["--unknown-protocol-timeout".as_ref(), "1".as_ref()],
+        &[
+            ("RUST_LOG", "warn"),
+            ("H2WASM_DATA_DIR", dir.path().to_str().unwrap()),
+        ],
+    );
+    let addr = server.url.trim_start_matches("https://").to_string();
+    // A client that connects and says nothing: gone after the timeout.
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut silent, &mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the server closed the connection");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // A client that negotiates HTTP/1.1 only is refused at once.
+    let o = run(Command::new("curl")
+        .args(["-sS", "-k", "--http1.1", "--max-time", "5"])
+        .arg(format!("https://{addr}/")));
+    assert!(!o.status.success());
 }

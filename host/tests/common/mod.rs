@@ -94,6 +94,7 @@ impl TestServer {
                     app,
                     tls: tls_config,
                     grace: Duration::from_secs(5),
+                    handshake_timeout: Duration::from_secs(10),
                 });
                 server.run(listener, stop_rx).await.unwrap();
             });
