@@ -738,6 +738,7 @@ fn event_to_wit(e: NativeEvent) -> Event {
         }),
         NativeEvent::Timeout => Event::Timeout,
         NativeEvent::StreamTimeout { stream_id } => Event::StreamTimeout(stream_id),
+        NativeEvent::Continue { stream_id } => Event::Continue(stream_id),
         NativeEvent::Closed { code } => Event::Closed(code.0),
         NativeEvent::AltSvc {
             stream_id,

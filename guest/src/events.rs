@@ -37,6 +37,9 @@ pub enum Event {
         headers: Vec<HeaderField>,
         end_stream: bool,
     },
+    /// Client: the server sent 100 Continue (Node's `continue`), before
+    /// the `Informational` event carrying its headers.
+    Continue { stream_id: u32 },
     /// Client: a 1xx informational response (Node's `headers`).
     Informational {
         stream_id: u32,

@@ -918,6 +918,11 @@ fn without_auto_continue_the_application_decides() {
     let mut p = Pair::new(client, server).unwrap();
     let id = expect_continue_request(&mut p);
     assert!(informational_statuses(&p.client_events, id).is_empty());
+    assert!(
+        !p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::Continue { .. }))
+    );
     // Node's checkContinue handler refusing the body.
     p.server
         .respond(

@@ -621,6 +621,10 @@ impl Connection {
                     reason: "invalid informational response",
                 });
             }
+            if status == 100 {
+                // Node's `continue`: the server wants the request body.
+                self.events.push_back(Event::Continue { stream_id: id });
+            }
             self.events.push_back(Event::Informational {
                 stream_id: id,
                 headers: fields,
