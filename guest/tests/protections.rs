@@ -70,6 +70,20 @@ mod session_memory {
     use super::*;
     use h2wasm_engine::{Event, RespondOptions};
 
+    /// A stalled server whose stream 1 has `queued` octets it cannot send.
+    fn server_holding(opts: Options, queued: usize) -> RawPeer {
+        let mut p = stalled_server(opts);
+        p.send_headers(1, &request_fields("/"), true);
+        p.conn
+            .respond(1, status("200"), RespondOptions::default())
+            .unwrap();
+        p.conn
+            .write(1, bytes::Bytes::from(vec![7u8; queued]))
+            .unwrap();
+        p.pump();
+        p
+    }
+
     /// A server whose client grants no stream window, so whatever the
     /// application writes stays queued in the session.
     fn stalled_server(opts: Options) -> RawPeer {
@@ -97,18 +111,11 @@ mod session_memory {
 
     #[test]
     fn new_streams_are_refused_while_queued_data_exceeds_the_limit() {
-        let mut p = stalled_server(Options {
+        let opts = Options {
             max_session_memory: 1,
             ..Options::default()
-        });
-        p.send_headers(1, &request_fields("/"), true);
-        p.conn
-            .respond(1, status("200"), RespondOptions::default())
-            .unwrap();
-        p.conn
-            .write(1, bytes::Bytes::from(vec![7u8; 1_500_000]))
-            .unwrap();
-        p.pump();
+        };
+        let mut p = server_holding(opts, 1_500_000);
         assert!(p.conn.session_memory() > 1 << 20);
 
         p.send_headers(3, &request_fields("/"), true);
@@ -126,18 +133,12 @@ mod session_memory {
 
     #[test]
     fn refusals_count_towards_max_session_rejected_streams() {
-        let mut p = stalled_server(Options {
+        let opts = Options {
             max_session_memory: 1,
             max_session_rejected_streams: 3,
             ..Options::default()
-        });
-        p.send_headers(1, &request_fields("/"), true);
-        p.conn
-            .respond(1, status("200"), RespondOptions::default())
-            .unwrap();
-        p.conn
-            .write(1, bytes::Bytes::from(vec![7u8; 2_000_000]))
-            .unwrap();
+        };
+        let mut p = server_holding(opts, 2_000_000);
         for id in [3, 5, 7, 9] {
             p.send_headers(id, &request_fields("/"), true);
         }
