@@ -174,7 +174,7 @@ struct GetArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let _log = init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -201,14 +201,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs go through a writer thread with a buffer flushed whenever it runs
+/// dry: an access-log line per request must not cost the serving thread a
+/// write(2) each. The guard flushes what is left at exit.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,h2wasm=info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        // Under a flood, wait for the writer rather than drop lines.
+        .lossy(false)
+        .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_target(false)
         .init();
+    guard
 }
 
 fn load_runtime(
