@@ -79,6 +79,10 @@ struct ServeArgs {
     /// --push /=/style.css,/app.js (repeatable; needs DIR).
     #[arg(long = "push", value_name = "PAGE=ASSET,...", value_parser = parse_push, requires = "dir")]
     push: Vec<(String, Vec<String>)>,
+    /// Advertise an alternative service (RFC 7838) in an ALTSVC frame on
+    /// each connection's first request stream, e.g. 'h2=":443"; ma=3600'.
+    #[arg(long, value_name = "ALT-SVC", value_parser = parse_altsvc)]
+    altsvc: Option<String>,
     /// Act as a CONNECT proxy (RFC 9113 §8.5) to these targets only, e.g.
     /// --allow-connect 127.0.0.1:7000,db.internal:5432 (repeatable).
     #[arg(long = "allow-connect", value_name = "HOST:PORT,...", value_parser = parse_host_ports)]
@@ -118,6 +122,15 @@ fn parse_host_port(s: &str) -> Result<String, String> {
 
 fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
     s.split(',').map(parse_host_port).collect()
+}
+
+fn parse_altsvc(s: &str) -> Result<String, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') || s.len() > 16_000 {
+        return Err(
+            "expected an Alt-Svc field value in printable ASCII, e.g. 'h2=\":443\"'".into(),
+        );
+    }
+    Ok(s.to_string())
 }
 
 fn parse_origin(s: &str) -> Result<String, String> {
@@ -322,6 +335,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tls,
         grace: Duration::from_secs(args.grace),
         handshake_timeout: Duration::from_secs(args.unknown_protocol_timeout),
+        connection: h2wasm::pump::ConnectionConfig {
+            altsvc: args.altsvc.clone(),
+        },
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

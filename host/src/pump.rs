@@ -3,7 +3,7 @@
 //! response bodies back as flow control allows.
 
 use crate::app::{Body, BodyItem, Command, Request, Responder, Response, SharedApp};
-use crate::bindings::{Event, Options, RespondOptions, Role};
+use crate::bindings::{AltsvcTarget, Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
@@ -59,6 +59,14 @@ pub struct ConnectionSummary {
     pub bytes_written: u64,
 }
 
+/// What a server does on each connection beyond answering requests.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionConfig {
+    /// An Alt-Svc value (RFC 7838, e.g. `h2=":8443"; ma=3600`) advertised
+    /// in an ALTSVC frame on the first request stream of each connection.
+    pub altsvc: Option<String>,
+}
+
 /// Serves one HTTP/2 connection on `io` until it closes. `shutdown` turns
 /// true for a graceful close (GOAWAY, open streams finish). An `Err` means
 /// the transport failed or the instance trapped; either way only this
@@ -69,11 +77,29 @@ pub async fn serve_connection<IO>(
     io: IO,
     app: SharedApp,
     peer: &str,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<ConnectionSummary>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    let config = ConnectionConfig::default();
+    serve_connection_with(runtime, options, &config, io, app, peer, shutdown).await
+}
+
+/// As [`serve_connection`], with per-connection extras.
+pub async fn serve_connection_with<IO>(
+    runtime: &Runtime,
+    options: &Options,
+    config: &ConnectionConfig,
+    io: IO,
+    app: SharedApp,
+    peer: &str,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<ConnectionSummary>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
+    let mut altsvc_pending = config.altsvc.clone();
     let mut options = options.clone();
     options.manual_consume = true;
     let mut conn = runtime
@@ -117,6 +143,13 @@ where
             }
             let quiet = r.events.is_empty() && r.output.len() < IO_CHUNK;
             for event in r.events {
+                if let (Event::Request(h), Some(value)) = (&event, &altsvc_pending) {
+                    let target = AltsvcTarget::Stream(h.stream_id);
+                    if let Err(e) = trap(conn.altsvc(value, &target).await)? {
+                        tracing::debug!(%peer, "ALTSVC refused: {e:?}");
+                    }
+                    altsvc_pending = None;
+                }
                 on_event(event, &mut conn, &mut st, &app, &cmd_tx, peer).await?;
             }
             if quiet {

@@ -3,7 +3,7 @@
 
 use crate::app::SharedApp;
 use crate::bindings::Options;
-use crate::pump::serve_connection;
+use crate::pump::{ConnectionConfig, serve_connection_with};
 use crate::runtime::Runtime;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,8 @@ pub struct Server {
     /// negotiated h2 by then is disconnected. One that negotiates anything
     /// else is disconnected at once (no HTTP/1.1 fallback yet).
     pub handshake_timeout: Duration,
+    /// What each connection does besides answering (e.g. ALTSVC).
+    pub connection: ConnectionConfig,
 }
 
 impl Server {
@@ -82,9 +84,10 @@ impl Server {
     ) -> anyhow::Result<()> {
         let summary = match &self.tls {
             None => {
-                serve_connection(
+                serve_connection_with(
                     &self.runtime,
                     &self.options,
+                    &self.connection,
                     tcp,
                     self.app.clone(),
                     peer,
@@ -101,9 +104,10 @@ impl Server {
                     tracing::info!(%peer, "client did not negotiate HTTP/2 (ALPN h2); closing");
                     return Ok(());
                 }
-                serve_connection(
+                serve_connection_with(
                     &self.runtime,
                     &self.options,
+                    &self.connection,
                     tls,
                     self.app.clone(),
                     peer,

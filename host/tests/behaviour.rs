@@ -492,3 +492,43 @@ fn tls_clients_that_never_negotiate_h2_are_disconnected() {
         .arg(format!("https://{addr}/")));
     assert!(!o.status.success());
 }
+
+#[test]
+fn node_client_sees_the_altsvc_advertisement() {
+    let server = Served::start(
+        &["--altsvc".as_ref(), r#"h2=":8443"; ma=60"#.as_ref()],
+        &[("RUST_LOG", "warn")],
+    );
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1]);
+        s.on('altsvc', (alt, origin, streamId) => {
+            console.log(JSON.stringify({ alt, origin, streamId }));
+            s.close();
+        });
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+        const req = s.request({ ':path': '/' });
+        req.resume();
+    "#;
+    let o = run(Command::new("node").args(["-e", script]).arg(&server.url));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        r#"{"alt":"h2=\":8443\"; ma=60","origin":"","streamId":1}"#
+    );
+    // Our client shows it with -v.
+    let o = run(h2wasm_bin()
+        .args(["get", "-v", "--prior-knowledge"])
+        .arg(format!("{}/", server.url)));
+    assert!(
+        stderr(&o).contains(r#"* ALTSVC stream 1 origin "": h2=":8443"; ma=60"#),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(h2wasm_bin().args(["serve", "--altsvc", "bad\u{7f}value"]));
+    assert!(
+        stderr(&o).contains("expected an Alt-Svc field value"),
+        "{}",
+        stderr(&o)
+    );
+}

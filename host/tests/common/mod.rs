@@ -95,6 +95,7 @@ impl TestServer {
                     tls: tls_config,
                     grace: Duration::from_secs(5),
                     handshake_timeout: Duration::from_secs(10),
+                    connection: Default::default(),
                 });
                 server.run(listener, stop_rx).await.unwrap();
             });
