@@ -173,6 +173,16 @@ fn origin_syntax() {
     }
 }
 
+fn assert_no_extension_events(p: &RawPeer) {
+    assert!(
+        p.events
+            .iter()
+            .all(|e| !matches!(e, Event::AltSvc { .. } | Event::Origin { .. })),
+        "{:?}",
+        p.events
+    );
+}
+
 fn altsvc_payload(origin: &[u8], value: &[u8]) -> Vec<u8> {
     let mut p = (origin.len() as u16).to_be_bytes().to_vec();
     p.extend_from_slice(origin);
@@ -196,13 +206,7 @@ fn frames_breaking_the_rules_are_ignored() {
     p.send_frame(kind::ORIGIN, 0, 1, &altsvc_payload(b"https://x", b""));
     p.send_frame(kind::ORIGIN, 0, 0, &[0, 9, b'h']);
     assert_eq!(p.goaway(), None);
-    assert!(
-        p.events
-            .iter()
-            .all(|e| !matches!(e, Event::AltSvc { .. } | Event::Origin { .. })),
-        "{:?}",
-        p.events
-    );
+    assert_no_extension_events(&p);
     // A well-formed one still works afterwards.
     p.send_frame(kind::ALTSVC, 0, 0, &altsvc_payload(b"https://x", b"clear"));
     assert_eq!(
@@ -217,11 +221,5 @@ fn servers_ignore_both_frames() {
     p.send_frame(kind::ALTSVC, 0, 0, &altsvc_payload(b"https://x", b"clear"));
     p.send_frame(kind::ORIGIN, 0, 0, &altsvc_payload(b"https://x", b""));
     assert_eq!(p.goaway(), None);
-    assert!(
-        p.events
-            .iter()
-            .all(|e| !matches!(e, Event::AltSvc { .. } | Event::Origin { .. })),
-        "{:?}",
-        p.events
-    );
+    assert_no_extension_events(&p);
 }

@@ -1133,36 +1133,14 @@ mod s8_http_semantics {
 
     #[test]
     fn informational_response_with_end_stream_is_malformed() {
-        let mut p = RawPeer::client();
-        let id = p
-            .conn
-            .request(
-                get("/"),
-                RequestOptions {
-                    end_stream: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        p.pump();
+        let (mut p, id) = RawPeer::client_with_request();
         p.send_headers(id, &status("103"), true);
         assert_eq!(p.rst(id), Some(ErrorCode::PROTOCOL_ERROR));
     }
 
     #[test]
     fn response_without_status_is_malformed() {
-        let mut p = RawPeer::client();
-        let id = p
-            .conn
-            .request(
-                get("/"),
-                RequestOptions {
-                    end_stream: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        p.pump();
+        let (mut p, id) = RawPeer::client_with_request();
         p.send_headers(id, &[h("server", "x")], true);
         assert_eq!(p.rst(id), Some(ErrorCode::PROTOCOL_ERROR));
     }
@@ -1236,18 +1214,7 @@ mod s8_4_push {
 
     #[test]
     fn push_promise_with_odd_promised_id_is_protocol_error() {
-        let mut p = RawPeer::client();
-        let id = p
-            .conn
-            .request(
-                get("/"),
-                RequestOptions {
-                    end_stream: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        p.pump();
+        let (mut p, id) = RawPeer::client_with_request();
         let mut payload = 3u32.to_be_bytes().to_vec();
         payload.extend(p.block(&request_fields("/pushed")));
         p.send_frame(kind::PUSH_PROMISE, flag::END_HEADERS, id, &payload);
@@ -1256,18 +1223,7 @@ mod s8_4_push {
 
     /// A client with stream 1 open (request sent, response pending).
     fn client_with_request() -> RawPeer {
-        let mut p = RawPeer::client();
-        p.conn
-            .request(
-                get("/"),
-                RequestOptions {
-                    end_stream: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-        p.pump();
-        p
+        RawPeer::client_with_request().0
     }
 
     fn promise(p: &mut RawPeer, parent: u32, promised: u32, fields: &[h2wasm_engine::HeaderField]) {

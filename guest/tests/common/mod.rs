@@ -7,7 +7,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use h2wasm_engine::connection::PREFACE;
 use h2wasm_engine::frame::{FrameHeader, flag, kind};
 use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
-use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, Role};
+use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, RequestOptions, Role};
 
 pub fn h(name: &'static str, value: &'static str) -> HeaderField {
     HeaderField::new(name, value)
@@ -133,6 +133,23 @@ impl RawPeer {
             authority: "example.com".into(),
             ..Options::default()
         })
+    }
+
+    /// A client that sent a GET with END_STREAM; returns it and the id.
+    pub fn client_with_request() -> (RawPeer, u32) {
+        let mut p = RawPeer::client();
+        let id = p
+            .conn
+            .request(
+                get("/"),
+                RequestOptions {
+                    end_stream: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        p.pump();
+        (p, id)
     }
 
     pub fn client_with(opts: Options) -> RawPeer {
