@@ -2,7 +2,7 @@
 //! the engine instance, hands request streams to the application, and feeds
 //! response bodies back as flow control allows.
 
-use crate::app::{Body, BodyItem, Command, Request, Responder, Response, SharedApp};
+use crate::app::{Body, BodyItem, Command, Header, Request, Responder, Response, SharedApp};
 use crate::bindings::{AltsvcTarget, Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
@@ -32,6 +32,30 @@ struct StreamIo {
     started: Instant,
     /// Trailers the handler sent before the engine asked for them.
     trailers: Option<Vec<crate::app::Header>>,
+}
+
+impl StreamIo {
+    /// For a stream opened by `headers`; `prefix` marks the log's method
+    /// (pushed streams show as "PUSH GET"). `:method` defaults to GET.
+    fn new(
+        headers: &[Header],
+        prefix: &str,
+        body_tx: Option<mpsc::UnboundedSender<BodyItem>>,
+    ) -> Self {
+        let text = |n: &str| find(headers, n).map(|v| String::from_utf8_lossy(v).into_owned());
+        StreamIo {
+            body_tx,
+            method: format!(
+                "{prefix}{}",
+                text(":method").unwrap_or_else(|| "GET".into())
+            ),
+            path: text(":path").unwrap_or_default(),
+            status: 0,
+            bytes_out: 0,
+            started: Instant::now(),
+            trailers: None,
+        }
+    }
 }
 
 /// Everything the pump tracks besides the engine itself.
@@ -241,20 +265,7 @@ async fn on_event(
         Event::Request(h) => {
             let headers = from_fields(h.headers);
             let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
-            let io = |body_tx| {
-                let text = |n: &str| {
-                    String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
-                };
-                StreamIo {
-                    body_tx,
-                    method: text(":method"),
-                    path: text(":path"),
-                    status: 0,
-                    bytes_out: 0,
-                    started: Instant::now(),
-                    trailers: None,
-                }
-            };
+            let io = |body_tx| StreamIo::new(&headers, "", body_tx);
             if h.end_stream
                 && let Some(response) = app.respond_now(&headers)
             {
@@ -452,23 +463,8 @@ async fn apply(
         } => {
             let promised = match trap(conn.push_stream(stream_id, &to_fields(&headers)).await)? {
                 Ok(id) => {
-                    let text = |n: &str| {
-                        String::from_utf8_lossy(find(&headers, n).unwrap_or_default()).into_owned()
-                    };
-                    let method =
-                        find(&headers, ":method").map_or("GET".into(), |_| text(":method"));
-                    st.streams.insert(
-                        id,
-                        StreamIo {
-                            body_tx: None,
-                            method: format!("PUSH {method}"),
-                            path: text(":path"),
-                            status: 0,
-                            bytes_out: 0,
-                            started: Instant::now(),
-                            trailers: None,
-                        },
-                    );
+                    st.streams
+                        .insert(id, StreamIo::new(&headers, "PUSH ", None));
                     Some(id)
                 }
                 Err(e) => {
