@@ -2,7 +2,8 @@
 //! No protocol logic lives here.
 
 use crate::connection::{
-    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, RequestOptions, RespondOptions,
+    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, PreparedHeaders as NativePrepared,
+    RequestOptions, RespondOptions,
 };
 use crate::error::{
     CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
@@ -23,7 +24,8 @@ wit_bindgen::generate!({
 });
 
 use exports::h2wasm::http2::session::{
-    self as wit_session, DriveResult, GuestConnection, RequestOptions as WitRequestOptions,
+    self as wit_session, DriveResult, GuestConnection, GuestPreparedHeaders, PreparedHeaders,
+    PreparedHeadersBorrow, RequestOptions as WitRequestOptions,
     RespondOptions as WitRespondOptions,
 };
 use exports::h2wasm::http2::types::{
@@ -39,6 +41,7 @@ export!(Component);
 
 impl wit_session::Guest for Component {
     type Connection = ConnectionResource;
+    type PreparedHeaders = PreparedResource;
 
     fn default_settings() -> Settings {
         settings_to_wit(NativeSettings::node_defaults())
@@ -117,6 +120,22 @@ impl wit_session::Guest for Component {
 
 /// The `connection` resource: the native engine behind a RefCell, since
 /// WIT methods take `&self`. Calls never nest, so borrows never overlap.
+pub struct PreparedResource(NativePrepared);
+
+/// The body and end of a response whose headers went out without
+/// END_STREAM (`respond-with-body`, `respond-prepared`).
+fn end_with_body(engine: &mut Engine, stream_id: u32, body: Vec<u8>) -> Result<(), CommandError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    engine
+        .write(stream_id, Bytes::from(body))
+        .map_err(cmd_error)?;
+    engine.end(stream_id).map_err(cmd_error)
+}
+
+impl GuestPreparedHeaders for PreparedResource {}
+
 pub struct ConnectionResource {
     inner: RefCell<Engine>,
 }
@@ -207,13 +226,34 @@ impl GuestConnection for ConnectionResource {
         engine
             .respond(stream_id, fields_from_wit(headers), opts)
             .map_err(cmd_error)?;
-        if !end_stream {
-            engine
-                .write(stream_id, Bytes::from(body))
-                .map_err(cmd_error)?;
-            engine.end(stream_id).map_err(cmd_error)?;
-        }
-        Ok(())
+        end_with_body(&mut engine, stream_id, body)
+    }
+
+    fn prepare_headers(&self, headers: Vec<HeaderField>) -> Result<PreparedHeaders, CommandError> {
+        let engine = self.inner.borrow();
+        let prepared = engine
+            .prepare_headers(fields_from_wit(headers))
+            .map_err(cmd_error)?;
+        Ok(PreparedHeaders::new(PreparedResource(prepared)))
+    }
+
+    fn respond_prepared(
+        &self,
+        stream_id: u32,
+        headers: PreparedHeadersBorrow<'_>,
+        body: Vec<u8>,
+    ) -> Result<(), CommandError> {
+        let prepared = &headers.get::<PreparedResource>().0;
+        let mut engine = self.inner.borrow_mut();
+        let end_stream = body.is_empty();
+        let opts = RespondOptions {
+            end_stream,
+            wait_for_trailers: false,
+        };
+        engine
+            .respond_prepared(stream_id, prepared, opts)
+            .map_err(cmd_error)?;
+        end_with_body(&mut engine, stream_id, body)
     }
 
     fn request(

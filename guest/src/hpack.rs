@@ -10,6 +10,7 @@ mod static_table;
 use crate::headers::HeaderField;
 use bytes::{Bytes, BytesMut};
 use encoder::DynamicEncoder;
+use std::collections::HashMap;
 
 /// Encodes our header blocks. Its dynamic table follows the peer's
 /// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
@@ -20,7 +21,16 @@ pub struct HeaderEncoder {
     /// Size updates owed at the start of the next block (§4.2): the smallest
     /// size the table passed through, then the final size.
     pending_update: Option<(u32, u32)>,
+    /// Encoded blocks of prepared header lists by id, all encoded at table
+    /// generation `cached_at`: valid until the table changes.
+    cached: HashMap<u64, Vec<u8>>,
+    cached_at: (u64, u64),
 }
+
+/// Bounds on the prepared-block cache: a few dozen hot responses, each a
+/// small block, so it stays a few KiB per connection.
+const CACHED_BLOCKS: usize = 64;
+const CACHED_BLOCK_MAX: usize = 1024;
 
 impl HeaderEncoder {
     pub fn new(max_deflate_table_size: u32) -> Self {
@@ -29,6 +39,8 @@ impl HeaderEncoder {
             cap: max_deflate_table_size,
             table_size: 4096,
             pending_update: None,
+            cached: HashMap::new(),
+            cached_at: (0, 0),
         };
         // The peer's decoder starts at 4096; announce anything smaller.
         enc.set_peer_table_size(4096);
@@ -67,6 +79,35 @@ impl HeaderEncoder {
         }
         for f in fields {
             self.table.encode_field(&f.name, &f.value, f.sensitive, out);
+        }
+    }
+
+    /// `encode` for a prepared list known by `key` (unique per list): while
+    /// the dynamic table is unchanged since it was last encoded — the usual
+    /// case once a repeated response is fully indexed — its octets are
+    /// copied instead of encoded again.
+    pub fn encode_prepared(&mut self, key: u64, fields: &[HeaderField], out: &mut Vec<u8>) {
+        let generation = self.table.generation();
+        let settled = self.pending_update.is_none();
+        if settled {
+            if self.cached_at != generation {
+                self.cached.clear();
+                self.cached_at = generation;
+            }
+            if let Some(block) = self.cached.get(&key) {
+                out.extend_from_slice(block);
+                return;
+            }
+        }
+        let start = out.len();
+        self.encode(fields, out);
+        let unchanged = settled && self.table.generation() == generation;
+        if let Some(block) = out.get(start..)
+            && unchanged
+            && block.len() <= CACHED_BLOCK_MAX
+            && self.cached.len() < CACHED_BLOCKS
+        {
+            self.cached.insert(key, block.to_vec());
         }
     }
 }

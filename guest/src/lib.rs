@@ -26,7 +26,8 @@ pub mod stream;
 mod component;
 
 pub use connection::{
-    Connection, Metrics, RequestOptions, RespondOptions, SessionState, StreamStateInfo,
+    Connection, Metrics, PreparedHeaders, RequestOptions, RespondOptions, SessionState,
+    StreamStateInfo,
 };
 pub use error::{CommandError, ConnectionError, ErrorCode};
 pub use events::{Event, Origin};

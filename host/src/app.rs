@@ -7,6 +7,7 @@ use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc;
 
 /// A header as the host handles it: lower-case name, raw value.
@@ -269,9 +270,77 @@ pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
 /// A complete response known without waiting for anything.
 #[derive(Debug)]
 pub struct Response {
-    pub headers: Vec<Header>,
+    pub headers: ResponseHeaders,
     /// Empty: the headers end the stream.
     pub body: Bytes,
+}
+
+/// The headers of a [`Response`]: built for this one, or shared by many.
+#[derive(Clone, Debug)]
+pub enum ResponseHeaders {
+    Owned(Vec<Header>),
+    Shared(SharedHeaders),
+}
+
+impl ResponseHeaders {
+    pub fn as_slice(&self) -> &[Header] {
+        match self {
+            ResponseHeaders::Owned(h) => h,
+            ResponseHeaders::Shared(s) => s.headers(),
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<Header> {
+        match self {
+            ResponseHeaders::Owned(h) => h,
+            ResponseHeaders::Shared(s) => s.headers().to_vec(),
+        }
+    }
+}
+
+impl From<Vec<Header>> for ResponseHeaders {
+    fn from(headers: Vec<Header>) -> Self {
+        ResponseHeaders::Owned(headers)
+    }
+}
+
+impl From<SharedHeaders> for ResponseHeaders {
+    fn from(headers: SharedHeaders) -> Self {
+        ResponseHeaders::Shared(headers)
+    }
+}
+
+/// Final response headers built once and answered with many times (a
+/// cached file's, a fixed page's). The pump hands them to each
+/// connection's engine once (`prepare-headers`) and then answers with a
+/// handle: they cross into the sandbox and are checked once per
+/// connection, and their HPACK block is reused while the table allows.
+#[derive(Clone, Debug)]
+pub struct SharedHeaders(Arc<SharedInner>);
+
+#[derive(Debug)]
+struct SharedInner {
+    id: u64,
+    headers: Vec<Header>,
+}
+
+impl SharedHeaders {
+    pub fn new(headers: Vec<Header>) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        SharedHeaders(Arc::new(SharedInner {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            headers,
+        }))
+    }
+
+    pub fn headers(&self) -> &[Header] {
+        &self.0.headers
+    }
+
+    /// Unique in the process: what a connection knows this list by.
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
 }
 
 /// A server application: called once per request stream, on its own task.

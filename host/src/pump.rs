@@ -2,8 +2,11 @@
 //! the engine instance, hands request streams to the application, and feeds
 //! response bodies back as flow control allows.
 
-use crate::app::{Body, BodyItem, Command, Header, Request, Responder, Response, SharedApp};
-use crate::bindings::{AltsvcTarget, Event, Options, RespondOptions, Role};
+use crate::app::{
+    Body, BodyItem, Command, Header, Request, Responder, Response, ResponseHeaders, SharedApp,
+    SharedHeaders,
+};
+use crate::bindings::{AltsvcTarget, CommandError, Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
@@ -18,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt, StreamMap};
+use wasmtime::component::ResourceAny;
 
 /// A response body as the pump sees it: chunks, then `None` at the end.
 type BodyStream = Pin<Box<dyn Stream<Item = Option<Bytes>> + Send>>;
@@ -67,7 +71,14 @@ struct PumpState {
     parked: HashMap<u32, BodyStream>,
     /// The engine reported `closed`: flush and stop.
     closed: bool,
+    /// Shared response headers this connection's engine has prepared, by
+    /// [`SharedHeaders::id`].
+    prepared: HashMap<u64, ResourceAny>,
 }
+
+/// Prepared header lists kept per connection; past this the handles are
+/// released and prepared again as needed (a site's hot files fit easily).
+const PREPARED_PER_CONNECTION: usize = 256;
 
 impl PumpState {
     fn body_pending(&self, id: u32) -> bool {
@@ -137,6 +148,7 @@ where
         bodies: StreamMap::new(),
         parked: HashMap::new(),
         closed: false,
+        prepared: HashMap::new(),
     };
     let mut summary = ConnectionSummary::default();
     let mut buf = vec![0u8; IO_CHUNK];
@@ -368,7 +380,16 @@ async fn apply(
         } => {
             if body.is_none() && !trailers {
                 let body = whole.unwrap_or_default();
-                return send_whole(conn, st, stream_id, Response { headers, body }).await;
+                return send_whole(
+                    conn,
+                    st,
+                    stream_id,
+                    Response {
+                        headers: headers.into(),
+                        body,
+                    },
+                )
+                .await;
             }
             // A body follows, or trailers do.
             let fields = to_fields(&headers);
@@ -485,19 +506,30 @@ async fn send_whole(
     stream_id: u32,
     response: Response,
 ) -> anyhow::Result<()> {
-    let status = status_of(&response.headers);
-    let fields = into_fields(response.headers);
-    let result = if response.body.is_empty() {
-        let opts = RespondOptions {
-            end_stream: true,
-            wait_for_trailers: false,
-        };
-        trap(conn.respond(stream_id, &fields, opts).await)?
-    } else {
-        trap(
-            conn.respond_with_body(stream_id, &fields, &response.body)
-                .await,
-        )?
+    let status = status_of(response.headers.as_slice());
+    let result = match response.headers {
+        ResponseHeaders::Shared(shared) => match prepared(conn, st, &shared).await? {
+            Ok(handle) => trap(
+                conn.respond_prepared(stream_id, handle, &response.body)
+                    .await,
+            )?,
+            Err(e) => Err(e),
+        },
+        ResponseHeaders::Owned(headers) => {
+            let fields = into_fields(headers);
+            if response.body.is_empty() {
+                let opts = RespondOptions {
+                    end_stream: true,
+                    wait_for_trailers: false,
+                };
+                trap(conn.respond(stream_id, &fields, opts).await)?
+            } else {
+                trap(
+                    conn.respond_with_body(stream_id, &fields, &response.body)
+                        .await,
+                )?
+            }
+        }
     };
     match result {
         Ok(()) => {
@@ -509,6 +541,28 @@ async fn send_whole(
         Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
     }
     Ok(())
+}
+
+/// This connection's handle for `shared`, prepared on first use.
+async fn prepared(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    shared: &SharedHeaders,
+) -> anyhow::Result<Result<ResourceAny, CommandError>> {
+    if let Some(&handle) = st.prepared.get(&shared.id()) {
+        return Ok(Ok(handle));
+    }
+    if st.prepared.len() >= PREPARED_PER_CONNECTION {
+        for (_, handle) in st.prepared.drain() {
+            trap(conn.drop_prepared(handle).await)?;
+        }
+    }
+    let fields = to_fields(shared.headers());
+    let handle = trap(conn.prepare_headers(&fields).await)?;
+    if let Ok(h) = handle {
+        st.prepared.insert(shared.id(), h);
+    }
+    Ok(handle)
 }
 
 async fn write_body(

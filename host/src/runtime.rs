@@ -248,6 +248,29 @@ impl EngineConnection {
         guest_call!(self, call_respond_with_body, stream_id, headers, body)
     }
 
+    /// A handle to `headers` checked once in the engine, for
+    /// `respond_prepared` (see `prepared-headers` in the WIT). Release it
+    /// with `drop_prepared`, or it lives as long as this connection.
+    pub async fn prepare_headers(
+        &mut self,
+        headers: &[HeaderField],
+    ) -> wasmtime::Result<Result<ResourceAny, CommandError>> {
+        guest_call!(self, call_prepare_headers, headers)
+    }
+
+    pub async fn respond_prepared(
+        &mut self,
+        stream_id: u32,
+        headers: ResourceAny,
+        body: &[u8],
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_respond_prepared, stream_id, headers, body)
+    }
+
+    pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {
+        headers.resource_drop_async(&mut self.store).await
+    }
+
     pub async fn request(
         &mut self,
         headers: &[HeaderField],

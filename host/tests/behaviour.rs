@@ -120,6 +120,70 @@ fn static_files_ranges_validators_and_traversal() {
     }
 }
 
+/// Cached files and built-in pages answer with headers prepared once per
+/// connection, their HPACK block reused while the table is unchanged: two
+/// independent decoders (nghttp2's in h2load, ours in `get`) must see the
+/// right fields on every stream, however responses interleave.
+#[test]
+fn repeated_responses_with_prepared_headers_decode_right_on_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.html"), "aaa").unwrap();
+    std::fs::write(dir.path().join("b.css"), "bb").unwrap();
+    let app: SharedApp = Arc::new(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
+    let server = TestServer::start(false, app);
+    let (a, b, missing) = (
+        server.url("/a.html"),
+        server.url("/b.css"),
+        server.url("/x"),
+    );
+
+    let o = run(Command::new("h2load")
+        .args(["-n", "3000", "-c", "1", "-m", "50"])
+        .args([&a, &b, &missing]));
+    let out = stdout(&o);
+    // h2load counts the 404s as failed; an HPACK error would show as errored.
+    assert!(
+        out.contains("3000 done, 2000 succeeded, 1000 failed, 0 errored"),
+        "{out}"
+    );
+    assert!(out.contains("2000 2xx, 0 3xx, 1000 4xx"), "{out}");
+    // Each query string is its own cache entry with its own headers: more
+    // than a connection keeps prepared, so it releases and prepares again.
+    let many: Vec<String> = (0..400).map(|i| format!("{a}?v={i}")).collect();
+    let o = run(Command::new("h2load")
+        .args(["-n", "1200", "-c", "1", "-m", "50"])
+        .args(&many));
+    let out = stdout(&o);
+    assert!(
+        out.contains("1200 done, 1200 succeeded, 0 failed, 0 errored"),
+        "{out}"
+    );
+
+    let o = run(h2wasm_bin()
+        .args(["get", "--prior-knowledge", "-i"])
+        .args([&a, &b, &a, &missing, &a, &b, &a]));
+    let out = stdout(&o);
+    let responses: Vec<&str> = out.split(":status: ").skip(1).collect();
+    assert_eq!(responses.len(), 7, "{out}");
+    for (i, r) in responses.iter().enumerate() {
+        let (status, ctype, len, body) = match i {
+            0 | 2 | 4 | 6 => ("200", "text/html", "3", "aaa"),
+            1 | 5 => ("200", "text/css", "2", "bb"),
+            _ => ("404", "text/plain", "10", "not found\n"),
+        };
+        assert!(r.starts_with(status), "response {i}: {r}");
+        assert!(
+            r.contains(&format!("content-type: {ctype}")),
+            "response {i}: {r}"
+        );
+        assert!(
+            r.contains(&format!("content-length: {len}\n")),
+            "response {i}: {r}"
+        );
+        assert!(r.ends_with(body), "response {i}: {r}");
+    }
+}
+
 #[test]
 fn a_trapping_instance_closes_only_its_connection() {
     // 16 MiB of linear memory per instance; /explode asks the engine to

@@ -3,6 +3,7 @@
 //! by the peer, and misuse returns a `CommandError` instead of touching the
 //! wire.
 
+use super::prepared::{PreparedHeaders, final_response_headers};
 use super::send::BlockFrame;
 use super::{Connection, Phase};
 use crate::error::{CommandError, ErrorCode};
@@ -14,6 +15,7 @@ use crate::settings::Settings;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use crate::stream::{Cause, PendingRequest, State};
 use bytes::Bytes;
+use std::sync::Arc;
 
 /// Options for `request` (Node's `clientHttp2Session.request` options).
 #[derive(Clone, Debug, Default)]
@@ -120,7 +122,7 @@ impl Connection {
                 },
                 &pending.fields,
             );
-            self.record_sent(id, pending.fields);
+            self.record_sent(id, pending.fields.into());
             if let Some(p) = pending.priority {
                 self.priority.set(id, p);
             }
@@ -157,19 +159,52 @@ impl Connection {
         fields: Vec<HeaderField>,
         opts: RespondOptions,
     ) -> Result<(), CommandError> {
+        self.check_server()?;
+        let fields = final_response_headers(fields)?;
+        self.send_response(stream_id, &fields, None, opts)?;
+        self.record_sent(stream_id, fields.into());
+        Ok(())
+    }
+
+    /// Server: `respond` with headers checked once by `prepare_headers`.
+    pub fn respond_prepared(
+        &mut self,
+        stream_id: u32,
+        prepared: &PreparedHeaders,
+        opts: RespondOptions,
+    ) -> Result<(), CommandError> {
+        self.check_server()?;
+        self.send_response(stream_id, prepared.fields(), Some(prepared), opts)?;
+        self.record_sent(stream_id, prepared.shared_fields());
+        Ok(())
+    }
+
+    /// Checks final response headers once, for any number of
+    /// `respond_prepared` calls on any connection.
+    pub fn prepare_headers(
+        &self,
+        fields: Vec<HeaderField>,
+    ) -> Result<PreparedHeaders, CommandError> {
+        final_response_headers(fields).map(PreparedHeaders::new)
+    }
+
+    fn check_server(&self) -> Result<(), CommandError> {
         self.check_open()?;
         if self.role != Role::Server {
             return Err(CommandError::WrongRole);
         }
-        let fields = headers::prepare_outgoing(fields, BlockKind::Response)?;
-        let status = headers::find(&fields, ":status")
-            .cloned()
-            .unwrap_or_default();
-        if status.first() == Some(&b'1') {
-            return Err(CommandError::InvalidHeader(
-                "1xx status: use additional_headers".into(),
-            ));
-        }
+        Ok(())
+    }
+
+    /// The final response on `stream_id`, from checked `fields`
+    /// (`prepared` when they are a prepared list).
+    fn send_response(
+        &mut self,
+        stream_id: u32,
+        fields: &[HeaderField],
+        prepared: Option<&PreparedHeaders>,
+        opts: RespondOptions,
+    ) -> Result<(), CommandError> {
         let s = self
             .streams
             .get_mut(&stream_id)
@@ -181,7 +216,7 @@ impl Connection {
         if !s.state.can_send() && s.state != State::ReservedLocal {
             return Err(CommandError::InvalidState("stream cannot send"));
         }
-        if self.header_block_too_large(stream_id, &fields) {
+        if self.header_block_too_large(stream_id, fields) {
             self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
             return Ok(());
         }
@@ -192,15 +227,14 @@ impl Connection {
         s.send.wait_for_trailers = opts.wait_for_trailers;
         s.send.end_requested = opts.end_stream;
         let end_on_headers = opts.end_stream && !opts.wait_for_trailers;
-        self.write_header_block(
-            stream_id,
-            BlockFrame::Headers {
-                end_stream: end_on_headers,
-                priority: None,
-            },
-            &fields,
-        );
-        self.record_sent(stream_id, fields);
+        let start = BlockFrame::Headers {
+            end_stream: end_on_headers,
+            priority: None,
+        };
+        match prepared {
+            Some(p) => self.write_prepared_block(stream_id, start, p),
+            None => self.write_header_block(stream_id, start, fields),
+        }
         self.apply_local(
             stream_id,
             StateEvent::Send {
@@ -257,9 +291,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Keeps the final headers sent (Node's `sentHeaders`): the list was
-    /// built for sending anyway, so this costs no copy.
-    fn record_sent(&mut self, stream_id: u32, fields: Vec<HeaderField>) {
+    /// Keeps the final headers sent (Node's `sentHeaders`); prepared
+    /// headers are shared, not copied.
+    fn record_sent(&mut self, stream_id: u32, fields: Arc<[HeaderField]>) {
         if let Some(s) = self.streams.get_mut(&stream_id) {
             s.sent_headers = Some(fields);
         }

@@ -8,6 +8,7 @@ mod closed;
 mod commands;
 mod extensions;
 mod files;
+mod prepared;
 mod push;
 mod recv;
 mod send;
@@ -17,6 +18,7 @@ mod timers;
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
 pub use files::{FileStat, stat_file};
+pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
 
 use crate::error::{ConnectionError, ErrorCode};

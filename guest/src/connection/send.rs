@@ -1,7 +1,7 @@
 //! The send path: header blocks (HPACK + HEADERS/CONTINUATION split),
 //! and the DATA scheduler that fills `poll_transmit` within flow control.
 
-use super::Connection;
+use super::{Connection, PreparedHeaders};
 use crate::error::ErrorCode;
 use crate::events::Event;
 use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
@@ -53,8 +53,31 @@ impl Connection {
         let mut block = std::mem::take(&mut self.hpack_buf);
         block.clear();
         self.encoder.encode(fields, &mut block);
+        self.frame_block(stream_id, start, &block);
+        self.hpack_buf = block;
+    }
+
+    /// `write_header_block` for prepared headers: their encoded block is
+    /// reused while the HPACK table is unchanged (`encode_prepared`).
+    pub(super) fn write_prepared_block(
+        &mut self,
+        stream_id: u32,
+        start: BlockFrame,
+        prepared: &PreparedHeaders,
+    ) {
+        let mut block = std::mem::take(&mut self.hpack_buf);
+        block.clear();
+        self.encoder
+            .encode_prepared(prepared.id(), prepared.fields(), &mut block);
+        self.frame_block(stream_id, start, &block);
+        self.hpack_buf = block;
+    }
+
+    /// Writes an encoded block as HEADERS (or PUSH_PROMISE) plus
+    /// CONTINUATIONs within the peer's frame size.
+    fn frame_block(&mut self, stream_id: u32, start: BlockFrame, block: &[u8]) {
         let frame_max = self.remote.max_frame_size as usize;
-        let mut rest = &block[..];
+        let mut rest = block;
         let first_len = match start {
             BlockFrame::Headers {
                 end_stream,
@@ -106,7 +129,6 @@ impl Connection {
             self.metrics.frames_sent += 1;
             rest = &rest[n..];
         }
-        self.hpack_buf = block;
     }
 
     /// Moves DATA (and END_STREAM, trailers, want-trailers) from ready

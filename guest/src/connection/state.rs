@@ -109,7 +109,11 @@ impl Connection {
             aborted: false,
             pending: s.pending.is_some(),
             end_after_headers: s.end_after_headers,
-            sent_headers: s.sent_headers.clone().unwrap_or_default(),
+            sent_headers: s
+                .sent_headers
+                .as_deref()
+                .map(<[_]>::to_vec)
+                .unwrap_or_default(),
             sent_info_headers: s.sent_info_headers.clone(),
             sent_trailers: s.sent_trailers.clone().unwrap_or_default(),
             weight: self.priority.weight(stream_id),

@@ -37,6 +37,8 @@ pub struct DynamicEncoder {
     size: usize,
     max_size: usize,
     inserted: u64,
+    /// Changes of the maximum size; with `inserted`, the table's generation.
+    resized: u64,
     /// Hash of (name, value) or of name → the newest entry with it. A hit is
     /// checked against the entry, so a collision is only a miss.
     by_field: Lookup,
@@ -50,9 +52,16 @@ impl DynamicEncoder {
             size: 0,
             max_size,
             inserted: 0,
+            resized: 0,
             by_field: Lookup::default(),
             by_name: Lookup::default(),
         }
+    }
+
+    /// Changes whenever the table does (an insertion, a new maximum size):
+    /// equal generations encode the same fields to the same octets.
+    pub fn generation(&self) -> (u64, u64) {
+        (self.inserted, self.resized)
     }
 
     /// Octets the table holds now (§4.1 accounting).
@@ -63,6 +72,7 @@ impl DynamicEncoder {
     /// Takes a new maximum size, evicting as needed (§4.3). The caller
     /// signals the change in the next block.
     pub fn set_max_size(&mut self, max: usize) {
+        self.resized += 1;
         self.max_size = max;
         self.evict_to(max);
     }

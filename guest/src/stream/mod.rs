@@ -49,7 +49,7 @@ pub struct Stream {
     pub end_after_headers: bool,
     /// What we sent (Node's `sentHeaders`, `sentInfoHeaders`,
     /// `sentTrailers`).
-    pub sent_headers: Option<Vec<HeaderField>>,
+    pub sent_headers: Option<std::sync::Arc<[HeaderField]>>,
     pub sent_info_headers: Vec<Vec<HeaderField>>,
     pub sent_trailers: Option<Vec<HeaderField>>,
     /// Node's `stream.setTimeout`, and when a frame last moved.

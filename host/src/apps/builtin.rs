@@ -1,10 +1,11 @@
 //! The site served when no directory is given: an index page and `/echo`,
 //! which streams the request body back and reports its size in trailers.
 
-use crate::app::{App, BodyItem, Header, Request, Response, header, headers};
+use crate::app::{App, BodyItem, Header, Request, Response, SharedHeaders, header, headers};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>h2wasm</title></head>
@@ -15,6 +16,8 @@ const INDEX: &str = "<!doctype html>
 <code>x-echo-bytes</code> trailer.</p>
 </body></html>
 ";
+
+const NOT_FOUND: &str = "not found\n";
 
 /// The built-in site as an [`App`].
 pub struct Builtin;
@@ -34,30 +37,37 @@ impl App for Builtin {
 
 /// The fixed pages: everything but `/echo`.
 fn page(method: &str, path: &str) -> Option<Response> {
+    // Built once: every connection prepares each page's headers only once.
+    static INDEX_PAGE: LazyLock<SharedHeaders> =
+        LazyLock::new(|| page_headers("200", "text/html; charset=utf-8", INDEX));
+    static NOT_FOUND_PAGE: LazyLock<SharedHeaders> =
+        LazyLock::new(|| page_headers("404", "text/plain", NOT_FOUND));
     let path = path.split(['?', '#']).next().unwrap_or("/");
-    let (status, content_type, body) = match (method, path) {
+    let (headers, body) = match (method, path) {
         (_, "/echo") => return None,
-        ("GET" | "HEAD", "/") => ("200", "text/html; charset=utf-8", INDEX),
-        _ => ("404", "text/plain", "not found\n"),
+        ("GET" | "HEAD", "/") => (&*INDEX_PAGE, INDEX),
+        _ => (&*NOT_FOUND_PAGE, NOT_FOUND),
     };
-    let len = body.len().to_string();
-    let headers = headers([
-        (":status", status),
-        ("content-type", content_type),
-        ("content-length", &len),
-    ]);
     let body = if method == "HEAD" { "" } else { body };
     Some(Response {
-        headers,
+        headers: headers.clone().into(),
         body: Bytes::from_static(body.as_bytes()),
     })
+}
+
+fn page_headers(status: &str, content_type: &str, body: &str) -> SharedHeaders {
+    SharedHeaders::new(headers([
+        (":status", status),
+        ("content-type", content_type),
+        ("content-length", &body.len().to_string()),
+    ]))
 }
 
 pub async fn handle(mut req: Request) {
     if let Some(response) = page(req.method(), req.path()) {
         return req
             .responder
-            .respond_bytes(response.headers, response.body)
+            .respond_bytes(response.headers.into_vec(), response.body)
             .await;
     }
     let mut h = headers([(":status", "200")]);

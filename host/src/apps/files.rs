@@ -2,7 +2,9 @@
 //! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
 //! that would leave the directory are refused.
 
-use crate::app::{App, Header, Request, Responder, Response, header, headers};
+use crate::app::{
+    App, Header, Request, Responder, Response, ResponseHeaders, SharedHeaders, header, headers,
+};
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,6 +39,8 @@ struct FileInfo {
     content_type: &'static str,
     /// The whole content, for files up to [`SMALL`].
     body: Option<Bytes>,
+    /// The headers of a 200 for the whole file (and of a HEAD).
+    whole: SharedHeaders,
     checked: Instant,
 }
 
@@ -147,7 +151,7 @@ impl StaticFiles {
                 let reply = self.reply(&promised);
                 // Only what exists is worth promising.
                 if let Reply::Ready(r) = &reply
-                    && crate::convert::status_of(&r.headers) != 200
+                    && crate::convert::status_of(r.headers.as_slice()) != 200
                 {
                     continue;
                 }
@@ -162,7 +166,7 @@ impl StaticFiles {
 
     async fn answer(&self, reply: Reply, responder: &Responder) {
         let (response, path, start, count) = match reply {
-            Reply::Ready(r) => return responder.respond_bytes(r.headers, r.body).await,
+            Reply::Ready(r) => return responder.respond_bytes(r.headers.into_vec(), r.body).await,
             Reply::Stream {
                 headers,
                 path,
@@ -224,39 +228,37 @@ impl StaticFiles {
             return simple("404", "not found\n");
         };
         let len = info.len;
-        let mut h = headers([("content-type", info.content_type)]);
-        h.push(("etag".into(), info.etag.clone().into_bytes()));
-        h.push((
-            "last-modified".into(),
-            info.last_modified.clone().into_bytes(),
-        ));
-        h.push(("accept-ranges".into(), b"bytes".to_vec()));
         if not_modified(req, &info.etag, info.mtime) {
             let mut r = headers([(":status", "304")]);
-            r.extend(h.into_iter().filter(|(n, _)| n != "content-type"));
+            r.extend(info.validators());
             return empty(r);
         }
-        let (status, start, count) = match header(req, "range").map(|r| parse_range(r, len)) {
-            None | Some(RangeResult::Ignore) => ("200", 0, len),
-            Some(RangeResult::Unsatisfiable) => {
-                let mut r = headers([(":status", "416")]);
-                r.push((
-                    "content-range".into(),
-                    format!("bytes */{len}").into_bytes(),
-                ));
-                return empty(r);
-            }
-            Some(RangeResult::Range(a, b)) => {
-                h.push((
-                    "content-range".into(),
-                    format!("bytes {a}-{b}/{len}").into_bytes(),
-                ));
-                ("206", a, b - a + 1)
-            }
-        };
-        let mut response: Vec<Header> = headers([(":status", status)]);
-        response.push(("content-length".into(), count.to_string().into_bytes()));
-        response.extend(h);
+        let (response, start, count): (ResponseHeaders, _, _) =
+            match header(req, "range").map(|r| parse_range(r, len)) {
+                None | Some(RangeResult::Ignore) => (info.whole.clone().into(), 0, len),
+                Some(RangeResult::Unsatisfiable) => {
+                    let mut r = headers([(":status", "416")]);
+                    r.push((
+                        "content-range".into(),
+                        format!("bytes */{len}").into_bytes(),
+                    ));
+                    return empty(r);
+                }
+                Some(RangeResult::Range(a, b)) => {
+                    let count = b - a + 1;
+                    let mut r = headers([
+                        (":status", "206"),
+                        ("content-length", &count.to_string()),
+                        ("content-type", info.content_type),
+                    ]);
+                    r.extend(info.validators());
+                    r.push((
+                        "content-range".into(),
+                        format!("bytes {a}-{b}/{len}").into_bytes(),
+                    ));
+                    (r.into(), a, count)
+                }
+            };
         if method == "HEAD" || count == 0 {
             return empty(response);
         }
@@ -269,7 +271,7 @@ impl StaticFiles {
                 body: body.slice(a..b),
             }),
             _ => Reply::Stream {
-                headers: response,
+                headers: response.into_vec(),
                 path: info.path.clone(),
                 start,
                 count,
@@ -358,17 +360,40 @@ impl FileInfo {
         } else {
             None
         };
+        let etag = format!("\"{len:x}-{mtime_ns:x}\"");
+        let last_modified = httpdate::fmt_http_date(mtime);
+        let content_type = content_type(&path);
+        let mut whole = headers([
+            (":status", "200"),
+            ("content-length", &len.to_string()),
+            ("content-type", content_type),
+        ]);
+        whole.extend(validator_headers(&etag, &last_modified));
         Some(FileInfo {
-            content_type: content_type(&path),
+            content_type,
             path,
             len,
             mtime,
-            etag: format!("\"{len:x}-{mtime_ns:x}\""),
-            last_modified: httpdate::fmt_http_date(mtime),
+            etag,
+            last_modified,
             body,
+            whole: SharedHeaders::new(whole),
             checked: now,
         })
     }
+
+    /// ETag, Last-Modified and Accept-Ranges: sent with 200, 206 and 304.
+    fn validators(&self) -> [Header; 3] {
+        validator_headers(&self.etag, &self.last_modified)
+    }
+}
+
+fn validator_headers(etag: &str, last_modified: &str) -> [Header; 3] {
+    [
+        ("etag".into(), etag.as_bytes().to_vec()),
+        ("last-modified".into(), last_modified.as_bytes().to_vec()),
+        ("accept-ranges".into(), b"bytes".to_vec()),
+    ]
 }
 
 impl Cache {
@@ -394,14 +419,15 @@ fn simple(status: &str, body: &'static str) -> Reply {
             (":status", status),
             ("content-type", "text/plain"),
             ("content-length", &len),
-        ]),
+        ])
+        .into(),
         body: Bytes::from_static(body.as_bytes()),
     })
 }
 
-fn empty(headers: Vec<Header>) -> Reply {
+fn empty(headers: impl Into<ResponseHeaders>) -> Reply {
     Reply::Ready(Response {
-        headers,
+        headers: headers.into(),
         body: Bytes::new(),
     })
 }
