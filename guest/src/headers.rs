@@ -85,16 +85,28 @@ pub struct MessageInfo {
 }
 
 /// RFC 9110 `tchar`, lower-case only (RFC 9113 §8.2.1 forbids upper case).
-fn is_name_byte(b: u8) -> bool {
+const fn is_name_byte(b: u8) -> bool {
     matches!(b,
         b'a'..=b'z' | b'0'..=b'9'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.'
         | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
+/// `is_name_byte` for every octet: one load per octet on the hot path
+/// (every received and sent name is checked).
+static NAME_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_name_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
 pub fn valid_name(name: &[u8]) -> bool {
     let body = name.strip_prefix(b":").unwrap_or(name);
-    !body.is_empty() && body.iter().all(|&b| is_name_byte(b))
+    !body.is_empty() && body.iter().all(|&b| NAME_BYTES[usize::from(b)])
 }
 
 /// RFC 9113 §8.2.1: no NUL, CR or LF, and no leading or trailing SP/HTAB.

@@ -2,7 +2,7 @@
 //! knowledge) carrying several concurrent requests.
 
 use crate::app::Header;
-use crate::bindings::{Event, Options, RequestOptions, Role};
+use crate::bindings::{Event, Options, Priority, RequestOptions, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, from_fields, status_of, to_fields};
 use crate::io::{IO_CHUNK, flush, trap};
@@ -41,6 +41,9 @@ pub struct Request {
     pub headers: Vec<Header>,
     pub body: Option<BodySource>,
     pub output: Output,
+    /// Stream weight 1..=256 sent in the HEADERS frame (Node's `weight`
+    /// request option); `None` leaves the default (16).
+    pub weight: Option<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -278,7 +281,11 @@ where
             let ro = RequestOptions {
                 end_stream: req.body.is_none(),
                 wait_for_trailers: false,
-                priority: None,
+                priority: req.weight.map(|weight| Priority {
+                    parent: 0,
+                    exclusive: false,
+                    weight,
+                }),
                 manual_consume: false,
             };
             match trap(conn.request(&to_fields(&fields), ro).await)? {

@@ -35,8 +35,8 @@ pub mod bindings {
     pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
     pub use exports::h2wasm::http2::types::{
         AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FileStat, HeaderField,
-        Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Role, SessionState,
-        Settings, StreamMetrics, StreamState,
+        Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role,
+        SessionState, Settings, StreamMetrics, StreamState,
     };
 }
 

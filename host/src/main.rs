@@ -158,6 +158,11 @@ struct GetArgs {
     /// Write the body of the corresponding URL to FILE (repeatable, in URL order).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Vec<PathBuf>,
+    /// Stream weight 1-256 for the request of the corresponding URL
+    /// (repeatable, in URL order), sent in its HEADERS frame; the server
+    /// shares bandwidth among streams by weight.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    weight: Vec<u16>,
     /// Print the response status and headers before the body.
     #[arg(short = 'i', long = "include")]
     include: bool,
@@ -428,6 +433,9 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
     if args.output.len() > args.urls.len() {
         bail!("more -o files than URLs");
     }
+    if args.weight.len() > args.urls.len() {
+        bail!("more --weight values than URLs");
+    }
     let headers = args
         .headers
         .iter()
@@ -467,6 +475,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
                 .output
                 .get(i)
                 .map_or(Output::Memory, |p| Output::File(p.clone())),
+            weight: args.weight.get(i).copied(),
         })
         .collect();
     let opts = ClientOptions {

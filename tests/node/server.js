@@ -1,6 +1,7 @@
 // A Node http2 server for h2wasm's client tests: prints its port, then
-// serves /hello, /echo (body back with an x-sha256 trailer), /big, and
-// /pushy (pushes /pushed.txt before answering); CONNECT tunnels to the
+// serves /hello, /echo (body back with an x-sha256 trailer), /big,
+// /pushy (pushes /pushed.txt before answering) and /stream-state (the
+// stream's priority as Node sees it, JSON); CONNECT tunnels to the
 // requested authority (Node's documented proxy example).
 // usage: node server.js [tls CERT KEY]
 'use strict';
@@ -43,6 +44,10 @@ server.on('stream', (stream, headers) => {
       stream.respond({ ':status': 200 });
       stream.end('page\n');
     });
+  } else if (path === '/stream-state') {
+    const { weight, sumDependencyWeight } = stream.state;
+    stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    stream.end(JSON.stringify({ weight, sumDependencyWeight }));
   } else if (path === '/big') {
     stream.respond({ ':status': 200 });
     const chunk = Buffer.alloc(1 << 16, 7);
