@@ -2,8 +2,8 @@
 //! No protocol logic lives here.
 
 use crate::connection::{
-    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, PreparedHeaders as NativePrepared,
-    RequestOptions, RespondOptions,
+    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, FileStat as NativeFileStat,
+    PreparedHeaders as NativePrepared, RequestOptions, RespondOptions, body_length,
 };
 use crate::error::{
     CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
@@ -21,6 +21,9 @@ use std::cell::RefCell;
 wit_bindgen::generate!({
     world: "engine",
     path: "../wit",
+    // The wasi:filesystem interfaces `respond-with-fd` takes a descriptor
+    // from (and the io and clocks types they use).
+    generate_all,
 });
 
 use exports::h2wasm::http2::session::{
@@ -34,6 +37,7 @@ use exports::h2wasm::http2::types::{
     Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
     PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
 };
+use wasi::filesystem::types::{Descriptor, DescriptorType};
 
 struct Component;
 
@@ -121,6 +125,36 @@ impl wit_session::Guest for Component {
 /// The `connection` resource: the native engine behind a RefCell, since
 /// WIT methods take `&self`. Calls never nest, so borrows never overlap.
 pub struct PreparedResource(NativePrepared);
+
+/// A descriptor handed over by `respond-with-fd`, read in order from where
+/// the body starts.
+struct DescriptorReader {
+    fd: Descriptor,
+    pos: u64,
+}
+
+impl std::fmt::Debug for DescriptorReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DescriptorReader at {}", self.pos)
+    }
+}
+
+impl std::io::Read for DescriptorReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let want = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        let (data, _end) = self
+            .fd
+            .read(want, self.pos)
+            .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+        let n = data.len().min(buf.len());
+        buf.get_mut(..n)
+            .zip(data.get(..n))
+            .map(|(to, from)| to.copy_from_slice(from))
+            .ok_or_else(|| std::io::Error::other("short buffer"))?;
+        self.pos = self.pos.saturating_add(n as u64);
+        Ok(n)
+    }
+}
 
 /// The body and end of a response whose headers went out without
 /// END_STREAM (`respond-with-body`, `respond-prepared`).
@@ -487,6 +521,37 @@ impl GuestConnection for ConnectionResource {
             .respond_with_file(stream_id, fields_from_wit(headers), &path, offset, length)
             .map(file_stat)
             .map_err(cmd_error)
+    }
+
+    fn respond_with_fd(
+        &self,
+        stream_id: u32,
+        fd: Descriptor,
+        headers: Vec<HeaderField>,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<FileStat, CommandError> {
+        let stat = fd
+            .stat()
+            .map_err(|e| CommandError::File(format!("{e:?}")))?;
+        if stat.type_ != DescriptorType::RegularFile {
+            return Err(CommandError::File("not a regular file".into()));
+        }
+        let native = NativeFileStat {
+            size: stat.size,
+            modified_ns: stat.data_modification_timestamp.and_then(|t| {
+                t.seconds
+                    .checked_mul(1_000_000_000)?
+                    .checked_add(t.nanoseconds.into())
+            }),
+        };
+        let len = body_length(native, offset, length).map_err(cmd_error)?;
+        let reader = DescriptorReader { fd, pos: offset };
+        self.inner
+            .borrow_mut()
+            .respond_with_reader(stream_id, fields_from_wit(headers), Box::new(reader), len)
+            .map_err(cmd_error)?;
+        Ok(file_stat(native))
     }
 
     fn push_allowed(&self) -> bool {

@@ -184,3 +184,42 @@ fn a_file_that_shrinks_mid_stream_resets_it() {
         Some(ErrorCode::NO_ERROR)
     );
 }
+
+#[test]
+fn an_open_file_serves_a_range_and_stays_usable_to_its_owner() {
+    use std::io::{Read, Seek};
+    let (path, data) = temp_file("fd.bin", 100_000);
+    let mut mine = std::fs::File::open(&path).unwrap();
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_get(&mut p);
+    // Node's respondWithFD: the engine reads its own handle of the file.
+    let stat = p
+        .server
+        .respond_with_fd(id, mine.try_clone().unwrap(), vec![], 1_000, Some(50_000))
+        .unwrap();
+    assert_eq!(stat.size, 100_000);
+    p.run().unwrap();
+    assert_eq!(
+        response_header(&p.client_events, id, "content-length").as_deref(),
+        Some("50000")
+    );
+    assert_eq!(body(&p.client_events, id), &data[1_000..51_000]);
+    assert!(ended(&p.client_events, id));
+    // The caller's own handle is still open and reads the whole file.
+    let mut all = Vec::new();
+    mine.seek(std::io::SeekFrom::Start(0)).unwrap();
+    mine.read_to_end(&mut all).unwrap();
+    assert_eq!(all, data);
+
+    let id = open_get(&mut p);
+    let dir = std::fs::File::open(path.parent().unwrap()).unwrap();
+    assert!(matches!(
+        p.server.respond_with_fd(id, dir, vec![], 0, None),
+        Err(CommandError::File(_))
+    ));
+    let file = std::fs::File::open(&path).unwrap();
+    assert!(matches!(
+        p.server.respond_with_fd(id, file, vec![], 100_001, None),
+        Err(CommandError::InvalidArgument(_))
+    ));
+}

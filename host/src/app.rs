@@ -52,12 +52,12 @@ pub(crate) enum Command {
         stream_id: u32,
         n: u32,
     },
-    /// Respond with a file the engine reads itself (`respond-with-file`).
+    /// Respond with a file the engine reads itself (`respond-with-file`,
+    /// `respond-with-fd`).
     RespondWithFile {
         stream_id: u32,
         headers: Vec<Header>,
-        /// The path inside the instance (under [`crate::GUEST_FILES`]).
-        path: String,
+        file: FileSource,
         offset: u64,
         length: Option<u64>,
     },
@@ -68,6 +68,15 @@ pub(crate) enum Command {
         headers: Vec<Header>,
         reply: tokio::sync::oneshot::Sender<Option<u32>>,
     },
+}
+
+/// Where the engine reads a file response from.
+#[derive(Debug)]
+pub enum FileSource {
+    /// A path inside the instance (under [`crate::GUEST_FILES`]).
+    Path(String),
+    /// A file the host opened, handed over as a descriptor.
+    Open(std::fs::File),
 }
 
 /// The request body, delivered with flow control: the peer can send more
@@ -184,7 +193,28 @@ impl Responder {
         self.send(Command::RespondWithFile {
             stream_id: self.stream_id,
             headers,
-            path,
+            file: FileSource::Path(path),
+            offset,
+            length,
+        })
+        .await;
+    }
+
+    /// [`Responder::respond_with_file`] from a file already open (Node's
+    /// `respondWithFD`), wherever it is: the engine gets a read-only
+    /// descriptor of it and drops it once the body is sent. Pass a
+    /// `try_clone` to keep the file open here.
+    pub async fn respond_with_fd(
+        &self,
+        headers: Vec<Header>,
+        file: std::fs::File,
+        offset: u64,
+        length: Option<u64>,
+    ) {
+        self.send(Command::RespondWithFile {
+            stream_id: self.stream_id,
+            headers,
+            file: FileSource::Open(file),
             offset,
             length,
         })

@@ -30,6 +30,13 @@ pub mod bindings {
         world: "engine",
         path: "../wit",
         exports: { default: async },
+        // `respond-with-fd` takes a wasi:filesystem descriptor: the same
+        // resource wasmtime-wasi hands the engine's own file reads.
+        with: {
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
+        },
     });
 
     pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};

@@ -3,8 +3,8 @@
 //! response bodies back as flow control allows.
 
 use crate::app::{
-    Body, BodyItem, Command, Header, Request, Responder, Response, ResponseHeaders, SharedApp,
-    SharedHeaders,
+    Body, BodyItem, Command, FileSource, Header, Request, Responder, Response, ResponseHeaders,
+    SharedApp, SharedHeaders,
 };
 use crate::bindings::{AltsvcTarget, CommandError, Event, Options, RespondOptions, Role};
 use crate::clock::{instant_at, now_ns};
@@ -455,15 +455,22 @@ async fn apply(
         Command::RespondWithFile {
             stream_id,
             headers,
-            path,
+            file,
             offset,
             length,
         } => {
             let fields = to_fields(&headers);
-            match trap(
-                conn.respond_with_file(stream_id, &fields, &path, offset, length)
-                    .await,
-            )? {
+            let result = match file {
+                FileSource::Path(path) => {
+                    conn.respond_with_file(stream_id, &fields, &path, offset, length)
+                        .await
+                }
+                FileSource::Open(file) => {
+                    conn.respond_with_fd(stream_id, file, &fields, offset, length)
+                        .await
+                }
+            };
+            match trap(result)? {
                 Ok(stat) => {
                     if let Some(s) = st.streams.get_mut(&stream_id) {
                         s.status = status_of(&headers);

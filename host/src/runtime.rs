@@ -8,7 +8,8 @@ use crate::bindings::{
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::filesystem::{Descriptor, File as WasiFile};
+use wasmtime_wasi::{FsPerms, OpenMode, WasiCtx, WasiCtxView, WasiView};
 
 /// Sizing for the instance pool.
 #[derive(Clone, Debug)]
@@ -265,6 +266,33 @@ impl EngineConnection {
         body: &[u8],
     ) -> wasmtime::Result<Result<(), CommandError>> {
         guest_call!(self, call_respond_prepared, stream_id, headers, body)
+    }
+
+    /// `respond-with-fd` (Node's `respondWithFD`): the engine reads the
+    /// response body from `file` — any file the host opened, inside a
+    /// pre-opened directory or not — through a read-only wasi:filesystem
+    /// descriptor it owns until the body is sent. Clone the `File` (e.g.
+    /// `try_clone`) to keep using it.
+    pub async fn respond_with_fd(
+        &mut self,
+        stream_id: u32,
+        file: std::fs::File,
+        headers: &[HeaderField],
+        offset: u64,
+        length: Option<u64>,
+    ) -> wasmtime::Result<Result<FileStat, CommandError>> {
+        let descriptor =
+            Descriptor::File(WasiFile::new(file, FsPerms::ReadOnly, OpenMode::READ, true));
+        let fd = self.store.data_mut().table.push(descriptor)?;
+        guest_call!(
+            self,
+            call_respond_with_fd,
+            stream_id,
+            fd,
+            headers,
+            offset,
+            length
+        )
     }
 
     pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {

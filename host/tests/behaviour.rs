@@ -529,6 +529,53 @@ fn cli_serves_large_files_through_the_engines_file_reads() {
     assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_100_000]);
 }
 
+/// Node's respondWithFD: the host opens a file — here with no directory
+/// pre-opened for the instance at all — and the engine reads the body
+/// through the descriptor it is handed.
+#[test]
+fn responses_from_files_the_host_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = data_file(dir.path(), 2 << 20, 5);
+    let (path, dir_path) = (blob.clone(), dir.path().to_path_buf());
+    let app: SharedApp = Arc::new(move |req: Request| {
+        let (path, dir_path) = (path.clone(), dir_path.clone());
+        async move {
+            let (file, offset, length) = match req.path() {
+                "/whole" => (std::fs::File::open(&path), 0, None),
+                "/range" => (std::fs::File::open(&path), 1_000_000, Some(70_000)),
+                _ => (std::fs::File::open(&dir_path), 0, None),
+            };
+            let status = headers([(":status", "200"), ("content-type", "application/x-test")]);
+            req.responder
+                .respond_with_fd(status, file.unwrap(), offset, length)
+                .await;
+        }
+    });
+    let server = TestServer::start(false, app);
+    let out = dir.path().join("got");
+    let o = run(curl_h2c()
+        .arg("-o")
+        .arg(&out)
+        .args(["-w", "%{http_code} %{size_download} %{content_type}"])
+        .arg(server.url("/whole")));
+    assert_eq!(stdout(&o), format!("200 {} application/x-test", 2 << 20));
+    assert_eq!(sha256_file(&out), sha256_file(&blob));
+    let o = run(curl_h2c()
+        .args(["-D", "-", "-o"])
+        .arg(&out)
+        .arg(server.url("/range")));
+    assert!(
+        stdout(&o).contains("content-length: 70000"),
+        "{}",
+        stdout(&o)
+    );
+    let whole = std::fs::read(&blob).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_070_000]);
+    // A directory is no body: the engine refuses and the stream is reset.
+    let o = run(curl_h2c().arg(server.url("/dir")));
+    assert!(!o.status.success(), "{}", stdout(&o));
+}
+
 #[test]
 fn tls_clients_that_never_negotiate_h2_are_disconnected() {
     let dir = tempfile::tempdir().unwrap();

@@ -188,7 +188,7 @@ impl Connection {
         final_response_headers(fields).map(PreparedHeaders::new)
     }
 
-    fn check_server(&self) -> Result<(), CommandError> {
+    pub(super) fn check_server(&self) -> Result<(), CommandError> {
         self.check_open()?;
         if self.role != Role::Server {
             return Err(CommandError::WrongRole);

@@ -6,8 +6,7 @@ use super::Connection;
 use super::commands::RespondOptions;
 use crate::error::CommandError;
 use crate::headers::HeaderField;
-use crate::options::Role;
-use crate::stream::FileBody;
+use crate::stream::{BodyReader, FileBody};
 use std::io::{Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
 
@@ -70,27 +69,52 @@ impl Connection {
         offset: u64,
         length: Option<u64>,
     ) -> Result<FileStat, CommandError> {
-        self.check_open()?;
-        if self.role != Role::Server {
-            return Err(CommandError::WrongRole);
-        }
+        self.check_server()?;
         check_path(path)?;
-        let mut file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
-        let meta = file.metadata().map_err(|e| file_error(path, e))?;
+        let file = std::fs::File::open(path).map_err(|e| file_error(path, e))?;
+        self.respond_with_fd(stream_id, file, fields, offset, length)
+            .map_err(|e| match e {
+                CommandError::File(why) => CommandError::File(format!("{path}: {why}")),
+                other => other,
+            })
+    }
+
+    /// `respond_with_file` from a file already open (Node's
+    /// `respondWithFD`); the engine keeps it until the body is sent.
+    pub fn respond_with_fd(
+        &mut self,
+        stream_id: u32,
+        mut file: std::fs::File,
+        fields: Vec<HeaderField>,
+        offset: u64,
+        length: Option<u64>,
+    ) -> Result<FileStat, CommandError> {
+        self.check_server()?;
+        let meta = file
+            .metadata()
+            .map_err(|e| CommandError::File(e.to_string()))?;
         if !meta.is_file() {
-            return Err(CommandError::File(format!("{path}: not a regular file")));
+            return Err(CommandError::File("not a regular file".into()));
         }
         let stat = stat_of(&meta);
-        let Some(available) = stat.size.checked_sub(offset) else {
-            return Err(CommandError::InvalidArgument(
-                "offset beyond the end of the file",
-            ));
-        };
-        let len = length.map_or(available, |l| l.min(available));
+        let len = body_length(stat, offset, length)?;
         if offset > 0 {
             file.seek(SeekFrom::Start(offset))
-                .map_err(|e| file_error(path, e))?;
+                .map_err(|e| CommandError::File(e.to_string()))?;
         }
+        self.respond_with_reader(stream_id, fields, Box::new(file), len)?;
+        Ok(stat)
+    }
+
+    /// The common end of the file responses: `body` yields the `len`
+    /// octets to send, read as flow control allows.
+    pub fn respond_with_reader(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+        body: Box<dyn BodyReader>,
+        len: u64,
+    ) -> Result<(), CommandError> {
         let mut fields: Vec<HeaderField> = fields
             .into_iter()
             .filter(|f| !f.name.eq_ignore_ascii_case(b"content-length"))
@@ -111,13 +135,23 @@ impl Connection {
             && let Some(s) = self.streams.get_mut(&stream_id)
         {
             s.send.set_file(FileBody {
-                file,
+                file: body,
                 remaining: len,
                 ahead: Default::default(),
             });
             s.send.end_requested = true;
             self.schedule(stream_id);
         }
-        Ok(stat)
+        Ok(())
     }
+}
+
+/// Octets a file response sends: from `offset`, at most `length`.
+pub fn body_length(stat: FileStat, offset: u64, length: Option<u64>) -> Result<u64, CommandError> {
+    let Some(available) = stat.size.checked_sub(offset) else {
+        return Err(CommandError::InvalidArgument(
+            "offset beyond the end of the file",
+        ));
+    };
+    Ok(length.map_or(available, |l| l.min(available)))
 }

@@ -17,7 +17,7 @@ mod timers;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
-pub use files::{FileStat, stat_file};
+pub use files::{FileStat, body_length, stat_file};
 pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
 

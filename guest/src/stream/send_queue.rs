@@ -10,7 +10,7 @@ use std::io::Read;
 /// (`respond_with_file`): at most one read-ahead chunk is in memory.
 #[derive(Debug)]
 pub struct FileBody {
-    pub file: std::fs::File,
+    pub file: Box<dyn BodyReader>,
     /// Octets still to send, read-ahead included.
     pub remaining: u64,
     /// Read but not yet sent. In the component every read is a call out
@@ -18,6 +18,12 @@ pub struct FileBody {
     /// them.
     pub ahead: BytesMut,
 }
+
+/// Where a file body is read from, positioned at its first octet: an open
+/// file natively, a wasi:filesystem descriptor in the component.
+pub trait BodyReader: std::io::Read + std::fmt::Debug {}
+
+impl<T: std::io::Read + std::fmt::Debug> BodyReader for T {}
 
 /// Largest read-ahead per file body (also bounded by what flow control
 /// lets the stream send, and counted against `maxSessionMemory`).
