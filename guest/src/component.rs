@@ -28,7 +28,7 @@ wit_bindgen::generate!({
 
 use exports::h2wasm::http2::session::{
     self as wit_session, DriveResult, GuestConnection, GuestPreparedHeaders, PreparedHeaders,
-    PreparedHeadersBorrow, RequestOptions as WitRequestOptions,
+    PreparedHeadersBorrow, PreparedResponse, RequestOptions as WitRequestOptions,
     RespondOptions as WitRespondOptions,
 };
 use exports::h2wasm::http2::types::{
@@ -156,6 +156,23 @@ impl std::io::Read for DescriptorReader {
     }
 }
 
+/// Prepared headers, `body` and the end of the stream.
+fn respond_whole(
+    engine: &mut Engine,
+    stream_id: u32,
+    prepared: &NativePrepared,
+    body: Vec<u8>,
+) -> Result<(), CommandError> {
+    let opts = RespondOptions {
+        end_stream: body.is_empty(),
+        wait_for_trailers: false,
+    };
+    engine
+        .respond_prepared(stream_id, prepared, opts)
+        .map_err(cmd_error)?;
+    end_with_body(engine, stream_id, body)
+}
+
 /// The body and end of a response whose headers went out without
 /// END_STREAM (`respond-with-body`, `respond-prepared`).
 fn end_with_body(engine: &mut Engine, stream_id: u32, body: Vec<u8>) -> Result<(), CommandError> {
@@ -278,16 +295,23 @@ impl GuestConnection for ConnectionResource {
         body: Vec<u8>,
     ) -> Result<(), CommandError> {
         let prepared = &headers.get::<PreparedResource>().0;
+        respond_whole(&mut self.inner.borrow_mut(), stream_id, prepared, body)
+    }
+
+    fn respond_prepared_batch(
+        &self,
+        responses: Vec<PreparedResponse<'_>>,
+    ) -> Vec<(u32, CommandError)> {
         let mut engine = self.inner.borrow_mut();
-        let end_stream = body.is_empty();
-        let opts = RespondOptions {
-            end_stream,
-            wait_for_trailers: false,
-        };
-        engine
-            .respond_prepared(stream_id, prepared, opts)
-            .map_err(cmd_error)?;
-        end_with_body(&mut engine, stream_id, body)
+        responses
+            .into_iter()
+            .filter_map(|r| {
+                let prepared = &r.headers.get::<PreparedResource>().0;
+                respond_whole(&mut engine, r.stream_id, prepared, r.body)
+                    .err()
+                    .map(|e| (r.stream_id, e))
+            })
+            .collect()
     }
 
     fn request(

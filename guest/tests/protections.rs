@@ -245,3 +245,42 @@ mod max_send_header_block_length {
         );
     }
 }
+
+mod peer_max_concurrent_streams {
+    use super::*;
+    use h2wasm_engine::pair::Pair;
+    use h2wasm_engine::{Event, RequestOptions};
+
+    /// Node's `peerMaxConcurrentStreams`: the peer's limit assumed until its
+    /// SETTINGS say otherwise.
+    #[test]
+    fn applies_until_the_peers_settings_replace_it() {
+        let client = Options {
+            peer_max_concurrent_streams: 2,
+            authority: "localhost".into(),
+            ..Options::default()
+        };
+        let mut p = Pair::new(client, Options::default()).unwrap();
+        let open = RequestOptions {
+            end_stream: true,
+            ..Default::default()
+        };
+        let ids: Vec<u32> = (0..3)
+            .map(|_| p.client.request(get("/"), open.clone()).unwrap())
+            .collect();
+        let pending = |p: &Pair, id| p.client.stream_state(id).is_some_and(|s| s.pending);
+        assert!(!pending(&p, ids[0]) && !pending(&p, ids[1]));
+        assert!(
+            pending(&p, ids[2]),
+            "a third stream waits for the assumed limit"
+        );
+        // The server's SETTINGS (no limit of 2) release it.
+        p.run().unwrap();
+        let requests = p
+            .server_events
+            .iter()
+            .filter(|e| matches!(e, Event::Request { .. }))
+            .count();
+        assert_eq!(requests, 3);
+    }
+}

@@ -39,7 +39,9 @@ pub mod bindings {
         },
     });
 
-    pub use exports::h2wasm::http2::session::{DriveResult, RequestOptions, RespondOptions};
+    pub use exports::h2wasm::http2::session::{
+        DriveResult, PreparedResponse, RequestOptions, RespondOptions,
+    };
     pub use exports::h2wasm::http2::types::{
         AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FileStat, HeaderField,
         Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role,

@@ -6,7 +6,9 @@ use crate::app::{
     Body, BodyItem, Command, FileSource, Header, Request, Responder, Response, ResponseHeaders,
     SharedApp, SharedHeaders,
 };
-use crate::bindings::{AltsvcTarget, CommandError, Event, Options, RespondOptions, Role};
+use crate::bindings::{
+    AltsvcTarget, CommandError, Event, Options, PreparedResponse, RespondOptions, Role,
+};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
@@ -74,6 +76,10 @@ struct PumpState {
     /// Shared response headers this connection's engine has prepared, by
     /// [`SharedHeaders::id`].
     prepared: HashMap<u64, ResourceAny>,
+    /// Whole responses with prepared headers, sent in one call before the
+    /// next `drive` (see `flush_batch`), and their statuses for the log.
+    batch: Vec<PreparedResponse>,
+    batch_status: Vec<u16>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -149,6 +155,8 @@ where
         parked: HashMap::new(),
         closed: false,
         prepared: HashMap::new(),
+        batch: Vec::new(),
+        batch_status: Vec::new(),
     };
     let mut summary = ConnectionSummary::default();
     let mut buf = vec![0u8; IO_CHUNK];
@@ -166,6 +174,7 @@ where
         let mut input = &buf[..input_len];
         let mut wrote = false;
         loop {
+            flush_batch(&mut conn, &mut st).await?;
             let r = trap(conn.drive(now_ns(), input, IO_CHUNK as u32).await)?;
             input = &[];
             if let Some(e) = r.error {
@@ -515,11 +524,18 @@ async fn send_whole(
 ) -> anyhow::Result<()> {
     let status = status_of(response.headers.as_slice());
     let result = match response.headers {
+        // Queued: every such answer of this pass goes in one call.
         ResponseHeaders::Shared(shared) => match prepared(conn, st, &shared).await? {
-            Ok(handle) => trap(
-                conn.respond_prepared(stream_id, handle, &response.body)
-                    .await,
-            )?,
+            Ok(headers) => {
+                let response = PreparedResponse {
+                    stream_id,
+                    headers,
+                    body: response.body.to_vec(),
+                };
+                st.batch.push(response);
+                st.batch_status.push(status);
+                return Ok(());
+            }
             Err(e) => Err(e),
         },
         ResponseHeaders::Owned(headers) => {
@@ -539,15 +555,35 @@ async fn send_whole(
         }
     };
     match result {
-        Ok(()) => {
-            if let Some(s) = st.streams.get_mut(&stream_id) {
-                s.status = status;
-                s.bytes_out += response.body.len() as u64;
-            }
-        }
+        Ok(()) => responded(st, stream_id, status, response.body.len()),
         Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
     }
     Ok(())
+}
+
+/// Sends the queued whole responses in one call.
+async fn flush_batch(conn: &mut EngineConnection, st: &mut PumpState) -> anyhow::Result<()> {
+    if st.batch.is_empty() {
+        return Ok(());
+    }
+    let refused = trap(conn.respond_prepared_batch(&st.batch).await)?;
+    let batch = std::mem::take(&mut st.batch);
+    let statuses = std::mem::take(&mut st.batch_status);
+    for (response, status) in batch.iter().zip(statuses) {
+        match refused.iter().find(|(id, _)| *id == response.stream_id) {
+            None => responded(st, response.stream_id, status, response.body.len()),
+            Some((id, e)) => tracing::debug!(stream_id = id, "respond refused: {e:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// Notes a sent response for the access log.
+fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
+    if let Some(s) = st.streams.get_mut(&stream_id) {
+        s.status = status;
+        s.bytes_out += body_len as u64;
+    }
 }
 
 /// This connection's handle for `shared`, prepared on first use.
@@ -560,6 +596,8 @@ async fn prepared(
         return Ok(Ok(handle));
     }
     if st.prepared.len() >= PREPARED_PER_CONNECTION {
+        // Queued answers borrow these handles: send them first.
+        flush_batch(conn, st).await?;
         for (_, handle) in st.prepared.drain() {
             trap(conn.drop_prepared(handle).await)?;
         }

@@ -2,8 +2,8 @@
 
 use crate::bindings::{
     AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
-    Event, FileStat, HeaderField, NodeHeader, Options, RequestOptions, RespondOptions, Role,
-    SessionState, Settings, StreamState,
+    Event, FileStat, HeaderField, NodeHeader, Options, PreparedResponse, RequestOptions,
+    RespondOptions, Role, SessionState, Settings, StreamState,
 };
 use wasmtime::component::{Component, Linker, ResourceAny, ResourceTable};
 use wasmtime::error::Context as _;
@@ -293,6 +293,15 @@ impl EngineConnection {
             offset,
             length
         )
+    }
+
+    /// `respond_prepared` for many streams in one call; returns the
+    /// refused ones.
+    pub async fn respond_prepared_batch(
+        &mut self,
+        responses: &[PreparedResponse],
+    ) -> wasmtime::Result<Vec<(u32, CommandError)>> {
+        guest_call!(self, call_respond_prepared_batch, responses)
     }
 
     pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {

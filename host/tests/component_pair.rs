@@ -313,3 +313,101 @@ async fn respond_with_file_reads_only_the_preopened_directory() {
         .collect();
     assert_eq!(body, &data[100..200_100]);
 }
+
+/// Prepared headers through the WIT: one handle answers many streams,
+/// singly and in a batch; refusals come back per stream, and the client
+/// instance (a separate HPACK decoder state) decodes every block.
+#[tokio::test]
+async fn prepared_headers_answer_streams_singly_and_in_batches() {
+    use h2wasm::bindings::{CommandError, PreparedResponse};
+    let runtime = Runtime::embedded(&RuntimeConfig {
+        max_connections: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    let get = RequestOptions {
+        end_stream: true,
+        wait_for_trailers: false,
+        priority: None,
+        manual_consume: false,
+    };
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(client.request(&[], get).await.unwrap().unwrap());
+    }
+    relay(&mut client, &mut server).await;
+
+    let page = [
+        field(":status", b"200"),
+        field("content-type", b"text/html"),
+        field("x-page", b"cached"),
+    ];
+    let handle = server.prepare_headers(&page).await.unwrap().unwrap();
+    assert!(matches!(
+        server
+            .prepare_headers(&[field(":status", b"100")])
+            .await
+            .unwrap(),
+        Err(CommandError::InvalidHeader(_))
+    ));
+    server
+        .respond_prepared(ids[0], handle, b"one")
+        .await
+        .unwrap()
+        .unwrap();
+    let batch: Vec<PreparedResponse> = ids[1..]
+        .iter()
+        .map(|&stream_id| PreparedResponse {
+            stream_id,
+            headers: handle,
+            body: if stream_id == ids[5] {
+                Vec::new()
+            } else {
+                b"many".to_vec()
+            },
+        })
+        .chain([PreparedResponse {
+            stream_id: 99,
+            headers: handle,
+            body: Vec::new(),
+        }])
+        .collect();
+    let refused = server.respond_prepared_batch(&batch).await.unwrap();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].0, 99);
+    assert!(matches!(refused[0].1, CommandError::UnknownStream));
+    server.drop_prepared(handle).await.unwrap();
+
+    let (events, _) = relay(&mut client, &mut server).await;
+    let mut bodies: HashMap<u32, Vec<u8>> = HashMap::new();
+    let mut heads = 0;
+    for e in events {
+        match e {
+            Event::Response(h) => {
+                let got: Vec<(&str, &[u8])> = h
+                    .headers
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.value.as_slice()))
+                    .collect();
+                let want: Vec<(&str, &[u8])> = page
+                    .iter()
+                    .map(|f| (f.name.as_str(), f.value.as_slice()))
+                    .collect();
+                assert_eq!(got, want, "stream {}", h.stream_id);
+                assert_eq!(h.end_stream, h.stream_id == ids[5]);
+                heads += 1;
+            }
+            Event::Data(d) => bodies.entry(d.stream_id).or_default().extend(&d.data),
+            _ => {}
+        }
+    }
+    assert_eq!(heads, 6);
+    assert_eq!(bodies[&ids[0]], b"one");
+    for id in &ids[1..5] {
+        assert_eq!(bodies[id], b"many");
+    }
+}
