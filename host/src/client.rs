@@ -233,8 +233,14 @@ enum Upload {
     File(tokio::fs::File),
 }
 
+const REFUSED_STREAM: u32 = 0x7;
+/// Times one request is sent again after REFUSED_STREAM.
+const MAX_RETRIES: u8 = 3;
+
 struct Pending {
     index: usize,
+    /// Kept to send again if the server refuses the stream unprocessed.
+    request: Request,
     upload: Option<Upload>,
     sink: Option<tokio::fs::File>,
     /// The engine reported the stream's queue full; wait for Drain.
@@ -259,6 +265,7 @@ where
     let mut responses: Vec<Response> = requests.iter().map(|_| Response::default()).collect();
     let mut queue: VecDeque<(usize, Request)> = requests.into_iter().enumerate().collect();
     let mut active: HashMap<u32, Pending> = HashMap::new();
+    let mut attempts = vec![0u8; responses.len()];
     let mut pushes: HashMap<u32, PushSink> = HashMap::new();
     let mut done = 0usize;
     let total = responses.len();
@@ -271,7 +278,8 @@ where
         )
     });
     loop {
-        // Start as many queued requests as the peer allows.
+        // Start every request: past the peer's MAX_CONCURRENT_STREAMS the
+        // engine keeps them pending and sends them as streams close.
         while let Some((index, req)) = queue.pop_front() {
             let mut fields = vec![
                 (":method".to_string(), req.method.clone().into_bytes()),
@@ -314,16 +322,13 @@ where
                         id,
                         Pending {
                             index,
+                            request: req,
                             upload,
                             sink,
                             blocked: false,
                         },
                     );
                     feed(&mut conn, id, active.get_mut(&id)).await?;
-                }
-                Err(crate::bindings::CommandError::ConcurrencyLimit) => {
-                    queue.push_front((index, req));
-                    break;
                 }
                 Err(e) => bail!("request {} {} refused: {e:?}", req.method, req.path),
             }
@@ -473,6 +478,23 @@ where
                     if let Some(mut p) = active.remove(&c.stream_id) {
                         if let Some(f) = p.sink.as_mut() {
                             f.flush().await?;
+                        }
+                        // §8.7: REFUSED_STREAM means nothing was processed, so
+                        // the request is safe to send again — typically one
+                        // sent before the server's SETTINGS lowered its
+                        // concurrency limit, which the engine now honours.
+                        let retries = &mut attempts[p.index];
+                        if c.code == REFUSED_STREAM
+                            && responses[p.index].status == 0
+                            && *retries < MAX_RETRIES
+                        {
+                            *retries += 1;
+                            responses[p.index] = Response::default();
+                            if opts.verbose {
+                                eprintln!("* stream {}: refused, sending again", c.stream_id);
+                            }
+                            queue.push_back((p.index, p.request));
+                            continue;
                         }
                         if c.code != 0 {
                             responses[p.index].reset.get_or_insert(c.code);
