@@ -156,6 +156,18 @@ impl std::io::Read for DescriptorReader {
     }
 }
 
+/// Test builds only (feature `hang-for-tests`, never in a shipped
+/// component): input containing `HANGHANG` spins forever, so the host's
+/// per-call time budget can be shown to end just that connection.
+#[cfg(feature = "hang-for-tests")]
+fn hang_on_magic(data: &[u8]) {
+    if data.windows(8).any(|w| w == b"HANGHANG") {
+        loop {
+            std::hint::black_box(());
+        }
+    }
+}
+
 /// Prepared headers, `body` and the end of the stream.
 fn respond_whole(
     engine: &mut Engine,
@@ -208,6 +220,8 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn receive(&self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
+        #[cfg(feature = "hang-for-tests")]
+        hang_on_magic(&data);
         self.inner
             .borrow_mut()
             .receive(now, &data)

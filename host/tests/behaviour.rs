@@ -191,8 +191,8 @@ fn a_trapping_instance_closes_only_its_connection() {
     let runtime = Arc::new(
         Runtime::embedded(&RuntimeConfig {
             max_connections: 16,
-            files_root: None,
             max_memory_per_connection: 16 << 20,
+            ..Default::default()
         })
         .unwrap(),
     );
@@ -258,6 +258,92 @@ fn a_trapping_instance_closes_only_its_connection() {
         .args(["-o", "/dev/null", "-w", "%{http_code}"])
         .arg(server.url("/")));
     assert_eq!(stdout(&o), "200", "new connections are served");
+}
+
+/// The engine built with its test-only `hang-for-tests` feature: input
+/// containing `HANGHANG` makes it spin forever.
+fn hanging_engine() -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("engine-hang");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "h2wasm-engine",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .args(["--features", "hang-for-tests", "--manifest-path"])
+        .arg(root.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the hanging test engine");
+    std::fs::read(target.join("wasm32-wasip2/release/h2wasm_engine.wasm")).unwrap()
+}
+
+/// A guest stuck in a loop is interrupted once its call has run for
+/// `max_call_time`: that connection ends, and the server serves others
+/// meanwhile and afterwards.
+#[test]
+fn a_stuck_instance_is_stopped_after_its_call_budget() {
+    use std::io::{Read, Write};
+    let budget = Duration::from_millis(500);
+    let runtime = Arc::new(
+        Runtime::new(
+            &hanging_engine(),
+            &RuntimeConfig {
+                max_connections: 16,
+                max_call_time: Some(budget),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let server = TestServer::start_with(runtime, false, builtin());
+    let mut stuck = std::net::TcpStream::connect(server.addr).unwrap();
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let started = Instant::now();
+    stuck
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nHANGHANG")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let o = run(curl_h2c()
+        .args(["-w", "%{http_code}", "-o", "/dev/null"])
+        .arg(server.url("/")));
+    assert_eq!(stdout(&o), "200", "served while another instance spins");
+    let mut rest = Vec::new();
+    match stuck.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= budget && took < Duration::from_secs(20),
+        "the stuck connection ended after {took:?}"
+    );
+    let o = run(curl_h2c()
+        .args(["-w", "%{http_code}", "-o", "/dev/null"])
+        .arg(server.url("/")));
+    assert_eq!(
+        stdout(&o),
+        "200",
+        "served after the stuck instance was stopped"
+    );
 }
 
 #[test]
