@@ -270,6 +270,9 @@ impl Responder {
 /// One request stream handed to the application.
 pub struct Request {
     pub headers: Vec<Header>,
+    /// Names of the fields the client sent never-indexed (Node's
+    /// `headers[http2.sensitiveHeaders]`).
+    pub sensitive: Vec<String>,
     pub body: Body,
     pub responder: Responder,
 }

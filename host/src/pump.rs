@@ -284,6 +284,12 @@ async fn on_event(
     tracing::trace!("event {event:?}");
     match event {
         Event::Request(h) => {
+            let sensitive = h
+                .headers
+                .iter()
+                .filter(|f| f.sensitive)
+                .map(|f| f.name.clone())
+                .collect();
             let headers = from_fields(h.headers);
             let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
             let io = |body_tx| StreamIo::new(&headers, "", body_tx);
@@ -300,6 +306,7 @@ async fn on_event(
                 .insert(h.stream_id, io((!h.end_stream).then_some(body_tx)));
             let request = Request {
                 headers,
+                sensitive,
                 body: Body {
                     stream_id: h.stream_id,
                     rx: body_rx,

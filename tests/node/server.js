@@ -1,7 +1,8 @@
 // A Node http2 server for h2wasm's client tests: prints its port, then
 // serves /hello, /echo (body back with an x-sha256 trailer), /big,
-// /pushy (pushes /pushed.txt before answering) and /stream-state (the
-// stream's priority as Node sees it, JSON); CONNECT tunnels to the
+// /pushy (pushes /pushed.txt before answering), /stream-state (the
+// stream's priority as Node sees it, JSON) and /sensitive (the request
+// fields that arrived never-indexed, JSON); CONNECT tunnels to the
 // requested authority (Node's documented proxy example).
 // usage: node server.js [tls CERT KEY]
 'use strict';
@@ -44,6 +45,10 @@ server.on('stream', (stream, headers) => {
       stream.respond({ ':status': 200 });
       stream.end('page\n');
     });
+  } else if (path === '/sensitive') {
+    // Names the client sent never-indexed.
+    stream.respond({ ':status': 200, 'content-type': 'application/json' });
+    stream.end(JSON.stringify(headers[http2.sensitiveHeaders] || []));
   } else if (path === '/stream-state') {
     const { weight, sumDependencyWeight } = stream.state;
     stream.respond({ ':status': 200, 'content-type': 'application/json' });

@@ -1,0 +1,105 @@
+//! Session and informational features with Node's http2 as the peer:
+//! PING, SETTINGS acknowledgement, 103 Early Hints, Expect: 100-continue,
+//! and sensitive (never-indexed) fields both ways.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use h2wasm::app::{BodyItem, Request, SharedApp, headers};
+use std::process::Command;
+use std::sync::Arc;
+
+fn app() -> SharedApp {
+    Arc::new(|mut req: Request| async move {
+        match req.path() {
+            "/early" => {
+                let hints = headers([(":status", "103"), ("link", "</s.css>; rel=preload")]);
+                req.responder.informational(hints).await;
+                req.responder
+                    .respond_bytes(headers([(":status", "200")]), Bytes::from_static(b"page"))
+                    .await;
+            }
+            "/expect" => {
+                let mut body = Vec::new();
+                while let Some(item) = req.body.next().await {
+                    if let BodyItem::Data(d) = item {
+                        body.extend_from_slice(&d);
+                    }
+                }
+                req.responder
+                    .respond_bytes(headers([(":status", "200")]), Bytes::from(body))
+                    .await;
+            }
+            _ => {
+                let mut names = req.sensitive.clone();
+                names.sort();
+                let seen = names.join(",");
+                req.responder
+                    .respond_empty(headers([
+                        (":status", "200"),
+                        ("x-sensitive-received", &seen),
+                    ]))
+                    .await;
+            }
+        }
+    })
+}
+
+#[test]
+fn node_client_session_and_informational_features() {
+    let server = TestServer::start(false, app());
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/session.js");
+    let o = run(Command::new("node").arg(script).arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = stdout(&o);
+    for expected in [
+        r#""ping":"h2wasm!!""#,
+        r#""settingsAcked":true"#,
+        r#""early":["103 </s.css>; rel=preload"]"#,
+        r#""earlyFinal":200"#,
+        r#""earlyBody":"page""#,
+        r#""continued":true"#,
+        r#""expectBody":"sent after 100""#,
+        // Node marks `authorization` itself; `x-secret` was asked for.
+        r#""sensitiveReceived":"authorization,x-secret""#,
+    ] {
+        assert!(
+            report.contains(expected),
+            "{expected} missing from {report}"
+        );
+    }
+}
+
+#[test]
+fn node_server_sees_the_fields_our_client_sends_never_indexed() {
+    let node = NodeServer::start(&[]);
+    let url = format!("http://127.0.0.1:{}/sensitive", node.port);
+    let o = run(h2wasm_bin()
+        .args(["get", "--prior-knowledge"])
+        .args([
+            "-H",
+            "authorization: Bearer t",
+            "-H",
+            "cookie: a=1",
+            "-H",
+            "x-plain: v",
+        ])
+        .arg(&url));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // authorization and short cookies go never-indexed (RFC 7541 §7.1.3).
+    let mut names: Vec<String> = json_names(&stdout(&o));
+    names.sort();
+    assert_eq!(names, ["authorization", "cookie"], "{}", stdout(&o));
+}
+
+/// The names in a JSON array of strings such as `["a","b"]`.
+fn json_names(json: &str) -> Vec<String> {
+    json.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_matches('"').to_string())
+        .collect()
+}
