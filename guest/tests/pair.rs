@@ -202,20 +202,7 @@ fn large_body_respects_windows_and_max_frame_size() {
 #[test]
 fn many_concurrent_streams_interleave() {
     let mut p = Pair::with_defaults().unwrap();
-    let ids: Vec<u32> = (0..50)
-        .map(|_| {
-            p.client
-                .request(
-                    get("/x"),
-                    RequestOptions {
-                        end_stream: true,
-                        ..Default::default()
-                    },
-                )
-                .unwrap()
-        })
-        .collect();
-    p.run().unwrap();
+    let ids = open_gets(&mut p, "/x", 50);
     assert_eq!(request_id(&p.server_events), ids);
     for &id in &ids {
         p.server

@@ -9,33 +9,13 @@ use bytes::Bytes;
 use common::*;
 use h2wasm_engine::pair::Pair;
 use h2wasm_engine::settings::Settings;
-use h2wasm_engine::{
-    CommandError, Event, HeaderField, PreparedHeaders, RequestOptions, RespondOptions,
-};
+use h2wasm_engine::{CommandError, Event, HeaderField, PreparedHeaders, RespondOptions};
 
 fn done() -> RespondOptions {
     RespondOptions {
         end_stream: true,
         ..Default::default()
     }
-}
-
-fn open_requests(p: &mut Pair, n: usize) -> Vec<u32> {
-    let ids = (0..n)
-        .map(|_| {
-            p.client
-                .request(
-                    get("/"),
-                    RequestOptions {
-                        end_stream: true,
-                        ..Default::default()
-                    },
-                )
-                .unwrap()
-        })
-        .collect();
-    p.run().unwrap();
-    ids
 }
 
 fn response_headers(events: &[Event], id: u32) -> Vec<HeaderField> {
@@ -71,7 +51,7 @@ fn page(p: &Pair) -> PreparedHeaders {
 #[test]
 fn a_prepared_list_decodes_the_same_however_the_table_moves_between_uses() {
     let mut p = Pair::with_defaults().unwrap();
-    let ids = open_requests(&mut p, 8);
+    let ids = open_gets(&mut p, "/", 8);
     let page = page(&p);
     // Each plain response adds a new field to the table, shifting every
     // index the prepared block would have used.
@@ -101,7 +81,7 @@ fn a_prepared_list_decodes_the_same_however_the_table_moves_between_uses() {
 #[test]
 fn a_prepared_block_follows_a_table_size_change() {
     let mut p = Pair::with_defaults().unwrap();
-    let ids = open_requests(&mut p, 4);
+    let ids = open_gets(&mut p, "/", 4);
     let page = page(&p);
     p.server.respond_prepared(ids[0], &page, done()).unwrap();
     p.server.respond_prepared(ids[1], &page, done()).unwrap();
@@ -137,8 +117,8 @@ fn one_prepared_list_serves_several_connections() {
     let mut a = Pair::with_defaults().unwrap();
     let mut b = Pair::with_defaults().unwrap();
     let page = page(&a);
-    let a_ids = open_requests(&mut a, 3);
-    let b_ids = open_requests(&mut b, 3);
+    let a_ids = open_gets(&mut a, "/", 3);
+    let b_ids = open_gets(&mut b, "/", 3);
     // Interleaved, so each connection's encoder sees the list at a
     // different table state than the other's.
     for (&x, &y) in a_ids.iter().zip(&b_ids) {
@@ -149,7 +129,7 @@ fn one_prepared_list_serves_several_connections() {
             .unwrap();
         b.run().unwrap();
     }
-    let c_ids = open_requests(&mut b, 2);
+    let c_ids = open_gets(&mut b, "/", 2);
     for &y in &c_ids {
         b.server.respond_prepared(y, &page, done()).unwrap();
         b.run().unwrap();
@@ -205,7 +185,7 @@ fn respond_prepared_keeps_respond_rules_and_stream_facts() {
         p.server.respond_prepared(1, &page, done()),
         Err(CommandError::UnknownStream)
     );
-    let id = open_requests(&mut p, 1)[0];
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond_prepared(id, &page, RespondOptions::default())
         .unwrap();

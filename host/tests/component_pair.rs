@@ -14,6 +14,24 @@ fn field(name: &str, value: &[u8]) -> HeaderField {
     }
 }
 
+/// A GET with no body.
+const GET: RequestOptions = RequestOptions {
+    end_stream: true,
+    wait_for_trailers: false,
+    priority: None,
+    manual_consume: false,
+};
+
+/// A client and a server connection, each in its own instance.
+async fn connected(config: RuntimeConfig) -> (Runtime, EngineConnection, EngineConnection) {
+    let runtime = Runtime::embedded(&config).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    (runtime, client, server)
+}
+
 /// Moves bytes both ways until both sides are idle; returns the events
 /// each side produced.
 async fn relay(
@@ -40,15 +58,11 @@ async fn relay(
 
 #[tokio::test]
 async fn client_and_server_instances_exchange_requests_with_bodies() {
-    let runtime = Runtime::embedded(&RuntimeConfig {
+    let (_runtime, mut client, mut server) = connected(RuntimeConfig {
         max_connections: 4,
         ..Default::default()
     })
-    .unwrap();
-    let mut options = runtime.default_options().await.unwrap();
-    options.authority = "localhost".into();
-    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
-    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    .await;
 
     // Three POSTs with bodies of different sizes, concurrently.
     let sizes = [0usize, 70_000, 300_000];
@@ -251,27 +265,17 @@ async fn respond_with_file_reads_only_the_preopened_directory() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("secret"), "no").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link")).unwrap();
-    let runtime = Runtime::embedded(&RuntimeConfig {
+    let (_runtime, mut client, mut server) = connected(RuntimeConfig {
         max_connections: 4,
         files_root: Some(root.path().to_path_buf()),
         ..Default::default()
     })
-    .unwrap();
-    let mut options = runtime.default_options().await.unwrap();
-    options.authority = "localhost".into();
-    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
-    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
-    let open = RequestOptions {
-        end_stream: true,
-        wait_for_trailers: false,
-        priority: None,
-        manual_consume: false,
-    };
+    .await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         ids.push(
             client
-                .request(&[field(":path", b"/")], open)
+                .request(&[field(":path", b"/")], GET)
                 .await
                 .unwrap()
                 .unwrap(),
@@ -320,24 +324,14 @@ async fn respond_with_file_reads_only_the_preopened_directory() {
 #[tokio::test]
 async fn prepared_headers_answer_streams_singly_and_in_batches() {
     use h2wasm::bindings::{CommandError, PreparedResponse};
-    let runtime = Runtime::embedded(&RuntimeConfig {
+    let (_runtime, mut client, mut server) = connected(RuntimeConfig {
         max_connections: 4,
         ..Default::default()
     })
-    .unwrap();
-    let mut options = runtime.default_options().await.unwrap();
-    options.authority = "localhost".into();
-    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
-    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
-    let get = RequestOptions {
-        end_stream: true,
-        wait_for_trailers: false,
-        priority: None,
-        manual_consume: false,
-    };
+    .await;
     let mut ids = Vec::new();
     for _ in 0..6 {
-        ids.push(client.request(&[], get).await.unwrap().unwrap());
+        ids.push(client.request(&[], GET).await.unwrap().unwrap());
     }
     relay(&mut client, &mut server).await;
 

@@ -9,6 +9,26 @@ use h2wasm_engine::frame::{FrameHeader, flag, kind};
 use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
 use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, RequestOptions, Role};
 
+/// Opens `n` GETs of `path` with no body and runs the pair until the
+/// server has them.
+pub fn open_gets(p: &mut h2wasm_engine::pair::Pair, path: &'static str, n: usize) -> Vec<u32> {
+    let ids = (0..n)
+        .map(|_| {
+            p.client
+                .request(
+                    get(path),
+                    RequestOptions {
+                        end_stream: true,
+                        ..Default::default()
+                    },
+                )
+                .expect("request accepted")
+        })
+        .collect();
+    p.run().expect("the pair runs");
+    ids
+}
+
 pub fn h(name: &'static str, value: &'static str) -> HeaderField {
     HeaderField::new(name, value)
 }
