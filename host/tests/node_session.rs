@@ -1,6 +1,6 @@
 //! Session and informational features with Node's http2 as the peer:
-//! PING, SETTINGS acknowledgement, 103 Early Hints, Expect: 100-continue,
-//! and sensitive (never-indexed) fields both ways.
+//! PING, SETTINGS acknowledgement, custom settings, 103 Early Hints,
+//! Expect: 100-continue, and sensitive (never-indexed) fields both ways.
 
 mod common;
 
@@ -102,4 +102,27 @@ fn json_names(json: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.trim_matches('"').to_string())
         .collect()
+}
+
+/// Node's `customSettings`: a setting Node does not know, sent in our
+/// SETTINGS, reaches a Node client that lists it in `remoteCustomSettings`.
+#[test]
+fn node_client_receives_our_custom_settings() {
+    let server = TestServer::start_configured(runtime(), false, app(), |o| {
+        o.settings.custom = vec![(0x1234, 77)];
+    });
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1], { remoteCustomSettings: [0x1234] });
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+        s.once('remoteSettings', (settings) => {
+          console.log(JSON.stringify(settings.customSettings));
+          s.close();
+        });
+    "#;
+    let o = run(Command::new("node")
+        .args(["-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), r#"{"4660":77}"#);
 }
