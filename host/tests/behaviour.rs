@@ -400,6 +400,25 @@ fn cli_rejects_bad_input_clearly() {
         (&["serve", "--cert", "/nope.pem"], "--key"),
         (&["serve", "--max-connections", "0"], "invalid value"),
         (
+            &["serve", "--max-call-time", "99999999"],
+            "not in 0..=3600000",
+        ),
+        (
+            &["get", "--weight", "300", "http://127.0.0.1:9/"],
+            "not in 1..=256",
+        ),
+        (
+            &[
+                "get",
+                "--weight",
+                "8",
+                "--weight",
+                "9",
+                "http://127.0.0.1:9/",
+            ],
+            "more --weight values than URLs",
+        ),
+        (
             &["serve", "--origin", "https://example.org/path"],
             "expected scheme://host[:port]",
         ),
