@@ -7,7 +7,7 @@ use common::*;
 use h2wasm_engine::connection::{FileStat, stat_file};
 use h2wasm_engine::error::CommandError;
 use h2wasm_engine::pair::Pair;
-use h2wasm_engine::{ErrorCode, Event, Options, RequestOptions};
+use h2wasm_engine::{ErrorCode, Event, Options};
 use std::path::PathBuf;
 
 fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
@@ -20,18 +20,7 @@ fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
 }
 
 fn open_get(p: &mut Pair) -> u32 {
-    let id = p
-        .client
-        .request(
-            get("/file"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
-    id
+    open_gets(p, "/file", 1)[0]
 }
 
 fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {

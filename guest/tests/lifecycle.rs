@@ -21,11 +21,7 @@ fn names(fields: &[h2wasm_engine::HeaderField]) -> Vec<String> {
 #[test]
 fn sent_headers_info_headers_and_trailers_are_kept_while_open() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(post_fields(), RequestOptions::default())
-        .unwrap();
-    p.run().unwrap();
+    let id = open_post(&mut p);
     let client_view = p.client.stream_state(id).unwrap();
     assert!(client_view.headers_sent);
     assert!(names(&client_view.sent_headers).contains(&":method".to_string()));
@@ -94,11 +90,7 @@ fn closed_streams_report_how_they_closed() {
 #[test]
 fn stream_timeout_fires_once_per_quiet_period() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(post_fields(), RequestOptions::default())
-        .unwrap();
-    p.run().unwrap();
+    let id = open_post(&mut p);
     p.server
         .set_stream_timeout(id, p.now, Some(100 * MS))
         .unwrap();

@@ -138,17 +138,7 @@ fn bodies_of_edge_sizes_cross_intact() {
 #[test]
 fn large_body_respects_windows_and_max_frame_size() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())
         .unwrap();
@@ -169,17 +159,7 @@ fn large_body_respects_windows_and_max_frame_size() {
     p.run().unwrap();
     // Feed what was already taken? It was dropped above, so start over.
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())
         .unwrap();
@@ -310,11 +290,7 @@ fn trailers_may_not_carry_pseudo_headers() {
 #[test]
 fn stream_reset_by_client_reaches_server() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(post_fields(), RequestOptions::default())
-        .unwrap();
-    p.run().unwrap();
+    let id = open_post(&mut p);
     p.client.close_stream(id, ErrorCode::CANCEL).unwrap();
     p.run().unwrap();
     assert!(p.server_events.iter().any(|e| matches!(e,
@@ -328,17 +304,7 @@ fn stream_reset_by_client_reaches_server() {
 #[test]
 fn graceful_close_finishes_open_streams_and_refuses_new_ones() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server.close();
     p.run().unwrap();
     assert!(p.client_events.iter().any(|e| matches!(
@@ -380,17 +346,7 @@ fn graceful_close_finishes_open_streams_and_refuses_new_ones() {
 #[test]
 fn goaway_refuses_streams_above_last_id() {
     let mut p = Pair::with_defaults().unwrap();
-    let a = p
-        .client
-        .request(
-            get("/a"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let a = open_gets(&mut p, "/a", 1)[0];
     let b = p
         .client
         .request(
@@ -495,17 +451,7 @@ fn settings_change_is_acknowledged_and_applied() {
             .any(|e| matches!(e, Event::RemoteSettings { .. }))
     );
     // Larger frames and a larger window now flow.
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())
         .unwrap();
@@ -535,17 +481,7 @@ fn initial_window_change_mid_stream_resumes_sending() {
         })
         .unwrap();
     p.run().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())
         .unwrap();
@@ -627,17 +563,7 @@ fn closed_code_now(p: &mut Pair, id: u32) -> Option<ErrorCode> {
 #[test]
 fn backpressure_reports_full_then_drain() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())
         .unwrap();
@@ -689,11 +615,7 @@ fn manual_consume_holds_window_updates() {
 #[test]
 fn informational_then_final_response() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(post_fields(), RequestOptions::default())
-        .unwrap();
-    p.run().unwrap();
+    let id = open_post(&mut p);
     p.server.additional_headers(id, status("103")).unwrap();
     p.server
         .respond(
@@ -742,17 +664,7 @@ fn large_header_block_uses_continuation() {
 #[test]
 fn session_state_reports_windows_and_ids() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(
-            get("/"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
     let s = p.server.session_state();
     assert_eq!(s.last_proc_stream_id, id);
     assert_eq!(s.remote_window_size, 65_535);
@@ -822,11 +734,7 @@ fn response_body_then_trailers_after_request_ended() {
 #[test]
 fn response_started_before_request_body_arrives() {
     let mut p = Pair::with_defaults().unwrap();
-    let id = p
-        .client
-        .request(post_fields(), RequestOptions::default())
-        .unwrap();
-    p.run().unwrap();
+    let id = open_post(&mut p);
     p.server
         .respond(
             id,

@@ -7,7 +7,7 @@ use common::*;
 use h2wasm_engine::error::CommandError;
 use h2wasm_engine::pair::Pair;
 use h2wasm_engine::settings::Settings;
-use h2wasm_engine::{ErrorCode, Event, Options, Origin, RequestOptions, RespondOptions};
+use h2wasm_engine::{ErrorCode, Event, Options, Origin, RespondOptions};
 
 fn pair(client: Options) -> Pair {
     let client = Options {
@@ -18,18 +18,7 @@ fn pair(client: Options) -> Pair {
 }
 
 fn open(p: &mut Pair) -> u32 {
-    let id = p
-        .client
-        .request(
-            get("/page"),
-            RequestOptions {
-                end_stream: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    p.run().unwrap();
-    id
+    open_gets(p, "/page", 1)[0]
 }
 
 fn pushed(path: &'static str) -> Vec<h2wasm_engine::HeaderField> {

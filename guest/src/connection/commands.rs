@@ -13,7 +13,7 @@ use crate::headers::{self, BlockKind, HeaderField};
 use crate::options::Role;
 use crate::settings::Settings;
 use crate::stream::state::{Event as StateEvent, FrameKind};
-use crate::stream::{Cause, PendingRequest, State};
+use crate::stream::{Cause, PendingRequest, State, Stream};
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -299,11 +299,10 @@ impl Connection {
         }
     }
 
-    /// Queues body data. Returns `true` while the stream's queue is below
-    /// the high-water mark; on `false` wait for `Event::Drain`.
-    pub fn write(&mut self, stream_id: u32, data: Bytes) -> Result<bool, CommandError> {
+    /// The stream `write` and `end` act on: open, headers sent (or a
+    /// request still pending), its body not yet ended.
+    fn body_stream(&mut self, stream_id: u32) -> Result<&mut Stream, CommandError> {
         self.check_open()?;
-        let hwm = self.opts.stream_high_water_mark as usize;
         let s = self
             .streams
             .get_mut(&stream_id)
@@ -315,6 +314,14 @@ impl Connection {
         if (!s.state.can_send() && !pending) || s.send.end_requested {
             return Err(CommandError::InvalidState("stream already ended"));
         }
+        Ok(s)
+    }
+
+    /// Queues body data. Returns `true` while the stream's queue is below
+    /// the high-water mark; on `false` wait for `Event::Drain`.
+    pub fn write(&mut self, stream_id: u32, data: Bytes) -> Result<bool, CommandError> {
+        let hwm = self.opts.stream_high_water_mark as usize;
+        let s = self.body_stream(stream_id)?;
         s.send.push(data);
         let below = s.send.len() < hwm;
         if !below {
@@ -327,18 +334,7 @@ impl Connection {
     /// Ends the outgoing side (after any queued data). With
     /// `wait_for_trailers`, `WantTrailers` follows instead of END_STREAM.
     pub fn end(&mut self, stream_id: u32) -> Result<(), CommandError> {
-        self.check_open()?;
-        let s = self
-            .streams
-            .get_mut(&stream_id)
-            .ok_or(CommandError::UnknownStream)?;
-        let pending = s.pending.is_some();
-        if !s.headers_sent && !pending {
-            return Err(CommandError::InvalidState("headers not sent"));
-        }
-        if (!s.state.can_send() && !pending) || s.send.end_requested {
-            return Err(CommandError::InvalidState("stream already ended"));
-        }
+        let s = self.body_stream(stream_id)?;
         s.send.end_requested = true;
         self.schedule(stream_id);
         Ok(())

@@ -29,6 +29,16 @@ pub fn open_gets(p: &mut h2wasm_engine::pair::Pair, path: &'static str, n: usize
     ids
 }
 
+/// Opens a POST (body to follow) and runs the pair until the server has it.
+pub fn open_post(p: &mut h2wasm_engine::pair::Pair) -> u32 {
+    let id = p
+        .client
+        .request(post_fields(), RequestOptions::default())
+        .expect("request accepted");
+    p.run().expect("the pair runs");
+    id
+}
+
 pub fn h(name: &'static str, value: &'static str) -> HeaderField {
     HeaderField::new(name, value)
 }
