@@ -10,10 +10,24 @@ use std::process::Command;
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dest = out.join("h2wasm_engine.wasm");
+    build_engine(&dest);
+    // What the CLI keys its compiled copy by, computed here so that the
+    // serving process need not read the embedded bytes to know it.
+    let wasm = std::fs::read(&dest).unwrap_or_else(|e| panic!("reading {}: {e}", dest.display()));
+    let hash = wasm.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    std::fs::write(out.join("h2wasm_engine_hash.rs"), format!("{hash:#018x}"))
+        .unwrap_or_else(|e| panic!("writing the engine hash: {e}"));
+}
+
+/// Writes the engine component to `dest`: a prebuilt one, or built from
+/// `guest/`.
+fn build_engine(dest: &Path) {
     println!("cargo:rerun-if-env-changed=H2WASM_ENGINE_WASM");
     if let Some(prebuilt) = env::var_os("H2WASM_ENGINE_WASM") {
         println!("cargo:rerun-if-changed={}", Path::new(&prebuilt).display());
-        std::fs::copy(&prebuilt, &dest).unwrap_or_else(|e| {
+        std::fs::copy(&prebuilt, dest).unwrap_or_else(|e| {
             panic!("H2WASM_ENGINE_WASM={}: {e}", Path::new(&prebuilt).display())
         });
         return;
@@ -67,5 +81,5 @@ fn main() {
         );
     }
     let built = target_dir.join("wasm32-wasip2/release/h2wasm_engine.wasm");
-    std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
+    std::fs::copy(&built, dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
 }

@@ -219,6 +219,22 @@ impl GuestConnection for ConnectionResource {
         }))
     }
 
+    fn resume(
+        options: Options,
+        snapshot: Vec<u8>,
+        now: u64,
+    ) -> Result<wit_session::Connection, CommandError> {
+        let engine =
+            Engine::resume(options_from_wit(options), &snapshot, now).map_err(cmd_error)?;
+        Ok(wit_session::Connection::new(ConnectionResource {
+            inner: RefCell::new(engine),
+        }))
+    }
+
+    fn hibernate(&self) -> Result<Vec<u8>, CommandError> {
+        self.inner.borrow().hibernate().map_err(cmd_error)
+    }
+
     fn receive(&self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
         #[cfg(feature = "hang-for-tests")]
         hang_on_magic(&data);
@@ -271,7 +287,9 @@ impl GuestConnection for ConnectionResource {
         DriveResult {
             error,
             output,
+            queued: u32::try_from(engine.outbound_queue_size()).unwrap_or(u32::MAX),
             events,
+            open_streams: u32::try_from(engine.open_streams()).unwrap_or(u32::MAX),
             timeout: engine.poll_timeout(),
         }
     }
@@ -540,6 +558,10 @@ impl GuestConnection for ConnectionResource {
             stream_average_duration_ns: m.stream_average_duration_ns,
             duration_ns: m.duration_ns,
         }
+    }
+
+    fn set_refusing_streams(&self, refusing: bool) {
+        self.inner.borrow_mut().set_refusing_streams(refusing);
     }
 
     fn is_closed(&self) -> bool {

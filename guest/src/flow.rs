@@ -3,6 +3,7 @@
 //! (§6.9.2), and every change is checked against the 2^31−1 ceiling.
 
 use crate::settings::MAX_WINDOW_SIZE;
+use crate::snapshot::{Corrupt, Reader, Writer};
 
 /// Our permission to send: decreased as we send DATA, increased by the peer's
 /// WINDOW_UPDATE frames and SETTINGS changes.
@@ -27,6 +28,18 @@ impl SendWindow {
         self.0
     }
 
+    pub fn write(&self, w: &mut Writer) {
+        w.i64(self.0);
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let v = r.i64()?;
+        if v > i64::from(MAX_WINDOW_SIZE) || v < -i64::from(MAX_WINDOW_SIZE) {
+            return Err(Corrupt);
+        }
+        Ok(SendWindow(v))
+    }
+
     /// Records `n` octets sent. Callers never send more than `available()`.
     pub fn consume(&mut self, n: usize) {
         self.0 -= i64::try_from(n).unwrap_or(i64::MAX);
@@ -45,12 +58,24 @@ impl SendWindow {
 }
 
 /// The peer's permission to send to us, and what we owe it in WINDOW_UPDATEs.
+///
+/// Every octet the peer sends moves through three counters: `unconsumed`
+/// (received, the application has not processed it), `unannounced`
+/// (processed, not yet handed back in a WINDOW_UPDATE) and back into
+/// `window`. The sum `window + unconsumed + unannounced` is the credit the
+/// peer has been given, so nothing is returned twice or lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecvWindow {
     /// Octets the peer may still send before it must wait.
     window: i64,
+    /// Octets received that the application has not consumed yet.
+    unconsumed: u32,
     /// Octets the application has consumed but we have not yet announced.
     unannounced: u32,
+    /// How much the target shrank while the peer still held the credit:
+    /// withheld from future updates instead of taken back (§6.9: credit
+    /// already granted cannot be revoked; nghttp2's recv_reduction).
+    reduction: u32,
     /// The window size we aim to keep open.
     target: u32,
 }
@@ -63,7 +88,9 @@ impl RecvWindow {
     pub fn new(size: u32) -> Self {
         RecvWindow {
             window: i64::from(size),
+            unconsumed: 0,
             unannounced: 0,
+            reduction: 0,
             target: size,
         }
     }
@@ -76,9 +103,38 @@ impl RecvWindow {
         self.target
     }
 
-    /// Octets received but not yet handed back to the peer.
-    pub fn unannounced(&self) -> u32 {
-        self.unannounced
+    /// Octets received since the last WINDOW_UPDATE covering them, consumed
+    /// or not (Node's `effectiveRecvDataLength`).
+    pub fn received_unannounced(&self) -> u32 {
+        self.unconsumed.saturating_add(self.unannounced)
+    }
+
+    /// Octets received that the application has not consumed.
+    pub fn unconsumed(&self) -> u32 {
+        self.unconsumed
+    }
+
+    /// For a hibernated connection's snapshot.
+    pub fn write(&self, w: &mut Writer) {
+        w.i64(self.window);
+        w.u32(self.unconsumed);
+        w.u32(self.unannounced);
+        w.u32(self.reduction);
+        w.u32(self.target);
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let w = RecvWindow {
+            window: r.i64()?,
+            unconsumed: r.u32()?,
+            unannounced: r.u32()?,
+            reduction: r.u32()?,
+            target: r.u32()?,
+        };
+        if w.window > i64::from(MAX_WINDOW_SIZE) || w.window < -i64::from(MAX_WINDOW_SIZE) {
+            return Err(Corrupt);
+        }
+        Ok(w)
     }
 
     /// A DATA frame of `n` octets (padding included) arrived.
@@ -87,15 +143,25 @@ impl RecvWindow {
             return Err(WindowExceeded);
         }
         self.window -= i64::from(n);
+        self.unconsumed = self.unconsumed.saturating_add(n);
         Ok(())
     }
 
-    /// The application consumed `n` octets. Returns the WINDOW_UPDATE
-    /// increment to send now, if any: updates are batched until half the
-    /// target window is owed, so a stream of small frames costs few updates.
+    /// The application consumed `n` octets (at most what was received and
+    /// not consumed: more is ignored). Returns the WINDOW_UPDATE increment
+    /// to send now, if any: updates are batched until half the target
+    /// window is owed, so a stream of small frames costs few updates.
     pub fn consume(&mut self, n: u32) -> Option<u32> {
+        let n = n.min(self.unconsumed);
+        self.unconsumed -= n;
         self.unannounced = self.unannounced.saturating_add(n);
         self.take_update(false)
+    }
+
+    /// Everything received and not consumed, now given up (its stream
+    /// closed): the caller returns it to the connection window.
+    pub fn take_unconsumed(&mut self) -> u32 {
+        std::mem::take(&mut self.unconsumed)
     }
 
     /// Changes the target window (Node's `setLocalWindowSize`, or a new
@@ -104,14 +170,16 @@ impl RecvWindow {
     pub fn set_target(&mut self, target: u32) -> Option<u32> {
         let delta = i64::from(target) - i64::from(self.target);
         self.target = target;
+        let delta_abs = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
         if delta < 0 {
-            // Shrinking needs no frame; the peer's window shrinks as it sends.
-            self.window += delta;
+            // The peer keeps the credit it holds; what it sends from now on
+            // is not handed back until the shrink is absorbed.
+            self.reduction = self.reduction.saturating_add(delta_abs);
             return None;
         }
-        self.unannounced = self
-            .unannounced
-            .saturating_add(u32::try_from(delta).unwrap_or(u32::MAX));
+        let cancelled = delta_abs.min(self.reduction);
+        self.reduction -= cancelled;
+        self.unannounced = self.unannounced.saturating_add(delta_abs - cancelled);
         self.take_update(true)
     }
 
@@ -123,6 +191,9 @@ impl RecvWindow {
     }
 
     fn take_update(&mut self, force: bool) -> Option<u32> {
+        let absorbed = self.unannounced.min(self.reduction);
+        self.unannounced -= absorbed;
+        self.reduction -= absorbed;
         if self.unannounced == 0 {
             return None;
         }
@@ -130,7 +201,7 @@ impl RecvWindow {
         if !force && self.unannounced < threshold {
             return None;
         }
-        // Never open the window past what we want nor past 2^31−1.
+        // Never open the window past 2^31−1.
         let room = i64::from(MAX_WINDOW_SIZE) - self.window;
         let inc = i64::from(self.unannounced).min(room);
         let inc = u32::try_from(inc.max(0)).unwrap_or(0);

@@ -8,9 +8,10 @@ mod huffman;
 mod static_table;
 
 use crate::headers::HeaderField;
+use crate::snapshot::{Corrupt, Reader, Writer};
 use bytes::{Bytes, BytesMut};
 use encoder::DynamicEncoder;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 /// Encodes our header blocks. Its dynamic table follows the peer's
 /// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
@@ -63,8 +64,11 @@ impl HeaderEncoder {
         if size == self.table_size && self.pending_update.is_none() {
             return;
         }
+        // The smallest size set since the last block, if below the final
+        // one, is signalled first (§4.2); the size in force before the
+        // changes is not one of them.
         let min = self.pending_update.map_or(size, |(m, _)| m.min(size));
-        self.pending_update = Some((min.min(self.table_size), size));
+        self.pending_update = Some((min, size));
         self.table_size = size;
         self.table.set_max_size(size as usize);
     }
@@ -112,6 +116,48 @@ impl HeaderEncoder {
     }
 }
 
+impl HeaderEncoder {
+    /// The state a hibernated connection needs: sizes, the update owed and
+    /// the table (the prepared-block cache is not kept).
+    pub fn write(&self, w: &mut Writer) {
+        w.u32(self.cap);
+        w.u32(self.table_size);
+        w.bool(self.pending_update.is_some());
+        let (min, last) = self.pending_update.unwrap_or((0, 0));
+        w.u32(min);
+        w.u32(last);
+        let entries: Vec<(&[u8], &[u8])> = self.table.entries_oldest_first().collect();
+        w.len(entries.len());
+        for (name, value) in entries {
+            w.bytes(name);
+            w.bytes(value);
+        }
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let cap = r.u32()?;
+        let table_size = r.u32()?;
+        let pending = r.bool()?;
+        let (min, last) = (r.u32()?, r.u32()?);
+        if table_size > cap.max(4096) {
+            return Err(Corrupt);
+        }
+        let mut enc = HeaderEncoder {
+            table: DynamicEncoder::new(table_size as usize),
+            cap,
+            table_size,
+            pending_update: pending.then_some((min, last)),
+            cached: HashMap::new(),
+            cached_at: (0, 0),
+        };
+        for _ in 0..r.len(8)? {
+            let (name, value) = (r.bytes()?, r.bytes()?);
+            enc.table.restore(name, value);
+        }
+        Ok(enc)
+    }
+}
+
 /// Limits applied while decoding one block.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeLimits {
@@ -131,37 +177,116 @@ pub enum DecodeError {
 }
 
 /// Decodes peer header blocks with a dynamic table bound by our own
-/// SETTINGS_HEADER_TABLE_SIZE.
+/// SETTINGS_HEADER_TABLE_SIZE. Size updates are handled here, not by the
+/// `hpack` crate: where they may appear (RFC 7541 §4.2: only at the start
+/// of a block, and first after we lowered our setting) and blocks that
+/// hold nothing else.
 pub struct HeaderDecoder {
     inner: hpack::Decoder<'static>,
+    /// What the crate's dynamic table holds, kept in step with it (it does
+    /// not expose its table): a hibernated connection rebuilds from this.
+    table: DecoderTable,
+    /// Our acknowledged SETTINGS_HEADER_TABLE_SIZE: the largest size the
+    /// peer may signal.
+    allowed: u32,
+    /// Set when `allowed` fell below the table's size: the next block must
+    /// start with a size update no larger than this (RFC 7541 §4.2).
+    update_required: Option<u32>,
     scratch: BytesMut,
-    /// The block with its Huffman strings decoded (see `dehuffman`).
+    /// The block with its Huffman strings decoded (see `prepare`).
     plain: Vec<u8>,
     /// One decoded string on its way into `plain`.
     string: Vec<u8>,
-    /// Per field: never-indexed (reused across blocks).
-    flags: Vec<bool>,
+    /// Per field: how it was represented (reused across blocks).
+    kinds: Vec<FieldKind>,
+    /// Size updates at the start of the block (reused across blocks).
+    updates: Vec<u32>,
     /// Per field: offsets into the shared buffer (reused across blocks).
     spans: Vec<(usize, usize, usize)>,
+}
+
+/// A field representation's effect on the table and on intermediaries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldKind {
+    Indexed,
+    /// Literal with incremental indexing: enters the dynamic table.
+    Inserted,
+    WithoutIndexing,
+    NeverIndexed,
+}
+
+/// The decoder's dynamic table as RFC 7541 §4 defines it, newest first.
+#[derive(Default)]
+struct DecoderTable {
+    entries: VecDeque<(Bytes, Bytes)>,
+    size: usize,
+    max_size: usize,
+}
+
+impl DecoderTable {
+    fn insert(&mut self, name: &[u8], value: &[u8]) {
+        self.size += name.len() + value.len() + 32;
+        self.entries
+            .push_front((Bytes::copy_from_slice(name), Bytes::copy_from_slice(value)));
+        self.evict();
+    }
+
+    fn set_max_size(&mut self, max: usize) {
+        self.max_size = max;
+        self.evict();
+    }
+
+    /// §4.4: oldest first until the table fits (a new entry larger than
+    /// the table leaves it empty).
+    fn evict(&mut self) {
+        while self.size > self.max_size {
+            let Some((n, v)) = self.entries.pop_back() else {
+                self.size = 0;
+                break;
+            };
+            self.size -= n.len() + v.len() + 32;
+        }
+    }
 }
 
 impl HeaderDecoder {
     pub fn new(max_table_size: u32) -> Self {
         let mut inner = hpack::Decoder::new();
         inner.set_max_allowed_table_size(max_table_size as usize);
+        inner.set_max_table_size(max_table_size as usize);
         HeaderDecoder {
             inner,
+            table: DecoderTable {
+                max_size: max_table_size as usize,
+                ..DecoderTable::default()
+            },
+            allowed: max_table_size,
+            update_required: None,
             scratch: BytesMut::new(),
             plain: Vec::new(),
             string: Vec::new(),
-            flags: Vec::new(),
+            kinds: Vec::new(),
+            updates: Vec::new(),
             spans: Vec::new(),
         }
     }
 
-    /// The largest dynamic-table size update the peer may signal.
+    /// Our SETTINGS_HEADER_TABLE_SIZE took effect (the peer acknowledged
+    /// it): the largest dynamic-table size update the peer may signal. A
+    /// size below the table's current one must be signalled by the peer
+    /// before it uses the table again.
     pub fn set_max_allowed_table_size(&mut self, size: u32) {
+        self.allowed = size;
         self.inner.set_max_allowed_table_size(size as usize);
+        if (size as usize) < self.table.max_size {
+            let limit = self.update_required.map_or(size, |r| r.min(size));
+            self.update_required = Some(limit);
+        }
+    }
+
+    /// Octets the dynamic table holds now (§4.1 accounting).
+    pub fn table_fill(&self) -> usize {
+        self.table.size
     }
 
     /// Decodes a complete block. Names and values of many blocks share one
@@ -172,39 +297,80 @@ impl HeaderDecoder {
         limits: DecodeLimits,
     ) -> Result<Vec<HeaderField>, DecodeError> {
         let mut plain = std::mem::take(&mut self.plain);
-        let mut flags = std::mem::take(&mut self.flags);
+        let mut kinds = std::mem::take(&mut self.kinds);
+        let mut updates = std::mem::take(&mut self.updates);
         plain.clear();
-        flags.clear();
-        let result = match prepare(block, &mut plain, &mut self.string, &mut flags) {
+        kinds.clear();
+        updates.clear();
+        let result = match prepare(
+            block,
+            &mut plain,
+            &mut self.string,
+            &mut kinds,
+            &mut updates,
+        ) {
             None => Err(DecodeError::Compression),
-            Some(p) => {
-                let input = if p.huffman { &plain[..] } else { block };
-                let never = p.never_indexed.then_some(&flags[..]);
-                self.decode_plain(input, limits, never)
-            }
+            Some(p) => match self.apply_size_updates(&updates) {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let input = if p.huffman {
+                        &plain[..]
+                    } else {
+                        &block[p.fields_start..]
+                    };
+                    self.decode_plain(input, limits, &kinds)
+                }
+            },
         };
         self.plain = plain;
-        self.flags = flags;
+        self.kinds = kinds;
+        self.updates = updates;
         result
+    }
+
+    /// The size updates a block starts with (§4.2, §6.3): each within our
+    /// setting, and the first no larger than the smallest setting since
+    /// the last block when we lowered it.
+    fn apply_size_updates(&mut self, updates: &[u32]) -> Result<(), DecodeError> {
+        if let Some(limit) = self.update_required {
+            match updates.first() {
+                Some(&first) if first <= limit => self.update_required = None,
+                _ => return Err(DecodeError::Compression),
+            }
+        }
+        for &size in updates {
+            if size > self.allowed {
+                return Err(DecodeError::Compression);
+            }
+            self.inner.set_max_table_size(size as usize);
+            self.table.set_max_size(size as usize);
+        }
+        Ok(())
     }
 
     fn decode_plain(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
-        never_indexed: Option<&[bool]>,
+        kinds: &[FieldKind],
     ) -> Result<Vec<HeaderField>, DecodeError> {
         let mut spans = std::mem::take(&mut self.spans);
         spans.clear();
         let mut list_size = 0usize;
         let mut too_large = false;
+        let mut index = 0usize;
         let scratch = &mut self.scratch;
+        let table = &mut self.table;
         // Blocks are carved from one shared allocation (`split` below keeps
         // the spare capacity), refilled when it runs low.
         if scratch.capacity() < block.len().saturating_mul(2).max(1024) {
             scratch.reserve(SHARED_BUFFER.max(block.len() * 4));
         }
         let result = self.inner.decode_with_cb(block, |name, value| {
+            if kinds.get(index) == Some(&FieldKind::Inserted) {
+                table.insert(&name, &value);
+            }
+            index += 1;
             // Keep decoding past a limit (the table must stay in sync) but
             // stop storing: a small block can expand enormously (HPACK bomb).
             list_size = list_size.saturating_add(name.len() + value.len() + 32);
@@ -227,18 +393,63 @@ impl HeaderDecoder {
             let all: Bytes = scratch.split().freeze();
             Ok(spans
                 .iter()
-                .enumerate()
-                .map(|(i, &(start, n, v))| HeaderField {
+                .zip(kinds)
+                .map(|(&(start, n, v), kind)| HeaderField {
                     name: all.slice(start..start + n),
                     value: all.slice(start + n..start + n + v),
-                    sensitive: never_indexed
-                        .and_then(|f| f.get(i).copied())
-                        .unwrap_or(false),
+                    sensitive: *kind == FieldKind::NeverIndexed,
                 })
                 .collect())
         };
         self.spans = spans;
         fields
+    }
+
+    /// The state a hibernated connection needs: settings and the table.
+    pub fn write(&self, w: &mut Writer) {
+        w.u32(self.allowed);
+        w.opt_u32(self.update_required);
+        w.u32(u32::try_from(self.table.max_size).unwrap_or(u32::MAX));
+        w.len(self.table.entries.len());
+        // Oldest first: the order they are inserted again.
+        for (name, value) in self.table.entries.iter().rev() {
+            w.bytes(name);
+            w.bytes(value);
+        }
+    }
+
+    /// Rebuilds a decoder from [`HeaderDecoder::write`]: the crate's table
+    /// is refilled by decoding the entries as literals with incremental
+    /// indexing, as the peer once sent them.
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let allowed = r.u32()?;
+        let update_required = r.opt_u32()?;
+        let max_size = r.u32()?;
+        // Above our setting only while the peer owes the update (§4.2).
+        if max_size > allowed && update_required.is_none() {
+            return Err(Corrupt);
+        }
+        let mut dec = HeaderDecoder::new(allowed.max(max_size));
+        dec.inner.set_max_table_size(max_size as usize);
+        dec.table.set_max_size(max_size as usize);
+        let n = r.len(8)?;
+        let mut block = Vec::new();
+        for _ in 0..n {
+            let (name, value) = (r.bytes()?, r.bytes()?);
+            block.push(0x40);
+            encoder::integer(name.len(), 7, 0, &mut block);
+            block.extend_from_slice(name);
+            encoder::integer(value.len(), 7, 0, &mut block);
+            block.extend_from_slice(value);
+            dec.table.insert(name, value);
+        }
+        dec.inner
+            .decode_with_cb(&block, |_, _| {})
+            .map_err(|_| Corrupt)?;
+        dec.allowed = allowed;
+        dec.inner.set_max_allowed_table_size(allowed as usize);
+        dec.update_required = update_required;
+        Ok(dec)
     }
 }
 
@@ -249,43 +460,51 @@ const SHARED_BUFFER: usize = 16 * 1024;
 struct Prepared {
     /// Some string was Huffman-coded: decode the rewritten block.
     huffman: bool,
-    /// Some field used the never-indexed representation.
-    never_indexed: bool,
+    /// Where the fields start, after the size updates.
+    fields_start: usize,
 }
 
 /// One walk over a block's representations (integers and string lengths)
-/// that (1) rewrites it into `out` with Huffman strings decoded, since the
-/// `hpack` crate's own Huffman decoder rebuilds hash tables for every
-/// string and walks them bit by bit, and (2) records which fields use the
-/// never-indexed representation (RFC 7541 §6.2.3), which the crate does
-/// not report. `None` when the block is malformed.
+/// that (1) rewrites its fields into `out` with Huffman strings decoded,
+/// since the `hpack` crate's own Huffman decoder rebuilds hash tables for
+/// every string and walks them bit by bit, (2) records each field's
+/// representation in `kinds` (never-indexed, RFC 7541 §6.2.3, which the
+/// crate does not report; and what enters the table), and (3) takes the
+/// dynamic table size updates into `updates`: they may only open a block
+/// (§4.2), and are left out of `out`. `None` when the block is malformed.
 fn prepare(
     block: &[u8],
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
-    never: &mut Vec<bool>,
+    kinds: &mut Vec<FieldKind>,
+    updates: &mut Vec<u32>,
 ) -> Option<Prepared> {
     let mut found = Prepared {
         huffman: false,
-        never_indexed: false,
+        fields_start: 0,
     };
     let mut pos = 0;
     while let Some(&first) = block.get(pos) {
-        let (prefix, has_strings) = if first & 0x80 != 0 {
-            (7, false)
+        let (prefix, has_strings, kind) = if first & 0x80 != 0 {
+            (7, false, FieldKind::Indexed)
         } else if first & 0xe0 == 0x20 {
-            (5, false)
+            // A size update after a field is a decoding error (§4.2).
+            if !kinds.is_empty() {
+                return None;
+            }
+            let (size, next) = read_integer(block, pos, 5)?;
+            updates.push(u32::try_from(size).ok()?);
+            pos = next;
+            found.fields_start = pos;
+            continue;
         } else if first & 0x40 != 0 {
-            (6, true)
+            (6, true, FieldKind::Inserted)
+        } else if first & 0xf0 == 0x10 {
+            (4, true, FieldKind::NeverIndexed)
         } else {
-            (4, true)
+            (4, true, FieldKind::WithoutIndexing)
         };
-        // Size updates are not fields; every other representation is one.
-        if first & 0xe0 != 0x20 {
-            let is_never = first & 0xf0 == 0x10;
-            found.never_indexed |= is_never;
-            never.push(is_never);
-        }
+        kinds.push(kind);
         let next = skip_integer(block, pos, prefix)?;
         out.extend_from_slice(block.get(pos..next)?);
         pos = next;

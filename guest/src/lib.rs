@@ -20,6 +20,7 @@ pub mod pair;
 pub mod priority;
 mod rate_limit;
 pub mod settings;
+mod snapshot;
 pub mod stream;
 
 #[cfg(target_arch = "wasm32")]

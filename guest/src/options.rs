@@ -108,7 +108,8 @@ impl Default for Options {
             connection_window_size: 65_535,
             stream_high_water_mark: 16_384,
             max_continuation_frames: 64,
-            max_outbound_control: 1 << 20,
+            // About 4,000 PING ACKs: nghttp2 stops at 1,000 queued ACKs.
+            max_outbound_control: 64 * 1024,
             max_closed_streams: 256,
             manual_consume: false,
             stream_reset_burst: 1000,

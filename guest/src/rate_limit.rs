@@ -3,6 +3,8 @@
 //! RST_STREAM this way (Node's `streamResetBurst`/`streamResetRate`), the
 //! defence against "rapid reset" (CVE-2023-44487).
 
+use crate::snapshot::{Corrupt, Reader, Writer};
+
 const NS_PER_SEC: u64 = 1_000_000_000;
 
 #[derive(Clone, Debug)]
@@ -24,6 +26,19 @@ impl TokenBucket {
             rate: u64::from(rate),
             last: now,
         }
+    }
+
+    pub fn write(&self, w: &mut Writer) {
+        w.u64(self.credit);
+        w.u64(self.last);
+    }
+
+    /// The bucket as `write` left it, for the same burst and rate.
+    pub fn read(r: &mut Reader<'_>, burst: u32, rate: u32) -> Result<Self, Corrupt> {
+        let mut b = TokenBucket::new(burst, rate, 0);
+        b.credit = r.u64()?.min(b.cap);
+        b.last = r.u64()?;
+        Ok(b)
     }
 
     /// Takes one token; false when none is left.

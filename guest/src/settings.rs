@@ -3,6 +3,7 @@
 //! values in force on each side, validation, and packing.
 
 use crate::error::{ConnectionError, ErrorCode};
+use crate::snapshot::{Corrupt, Reader, Writer};
 
 /// Setting identifiers.
 pub mod id {
@@ -222,6 +223,46 @@ impl SettingsValues {
                 None => self.custom.push((ident, value)),
             }
         }
+    }
+
+    /// For a hibernated connection's snapshot.
+    pub fn write(&self, w: &mut Writer) {
+        w.u32(self.header_table_size);
+        w.bool(self.enable_push);
+        w.u32(self.max_concurrent_streams);
+        w.u32(self.initial_window_size);
+        w.u32(self.max_frame_size);
+        w.u32(self.max_header_list_size);
+        w.bool(self.enable_connect_protocol);
+        w.len(self.custom.len());
+        for &(ident, value) in &self.custom {
+            w.u16(ident);
+            w.u32(value);
+        }
+    }
+
+    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let mut v = SettingsValues {
+            header_table_size: r.u32()?,
+            enable_push: r.bool()?,
+            max_concurrent_streams: r.u32()?,
+            initial_window_size: r.u32()?,
+            max_frame_size: r.u32()?,
+            max_header_list_size: r.u32()?,
+            enable_connect_protocol: r.bool()?,
+            custom: Vec::new(),
+        };
+        let n = r.len(6)?;
+        if n > MAX_CUSTOM_SETTINGS
+            || v.initial_window_size > MAX_WINDOW_SIZE
+            || !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&v.max_frame_size)
+        {
+            return Err(Corrupt);
+        }
+        for _ in 0..n {
+            v.custom.push((r.u16()?, r.u32()?));
+        }
+        Ok(v)
     }
 
     /// Every value as a full `Settings` object (Node's `localSettings` /

@@ -212,3 +212,43 @@ fn an_open_file_serves_a_range_and_stays_usable_to_its_owner() {
         Err(CommandError::InvalidArgument(_))
     ));
 }
+
+/// Many file responses to a client with open windows that does not read
+/// (the host takes only a little output): what the files have read ahead
+/// is bounded per connection, not per stream, and is counted in session
+/// memory.
+#[test]
+fn read_ahead_is_bounded_per_connection() {
+    let (path, _) = temp_file("many.bin", 1 << 20);
+    let big = (1u32 << 31) - 1;
+    let client = Options {
+        authority: "localhost".into(),
+        settings: h2wasm_engine::Settings {
+            initial_window_size: Some(big),
+            ..Default::default()
+        },
+        connection_window_size: big,
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, Options::default()).unwrap();
+    let ids = open_gets(&mut p, "/file", 100);
+    let before = p.server.session_memory();
+    for &id in &ids {
+        p.server
+            .respond_with_file(id, Vec::new(), path.to_str().unwrap(), 0, None)
+            .unwrap();
+    }
+    // One host-sized batch of output, as a host whose socket is full
+    // takes no more.
+    let mut taken = 0;
+    while let Some(b) = p.server.poll_transmit(256 * 1024 - taken) {
+        taken += b.len();
+        if taken >= 256 * 1024 {
+            break;
+        }
+    }
+    let held = p.server.session_memory() - before;
+    // Each stream sent one 16 KiB frame; what is read beyond that is
+    // shared: at most 256 KiB plus a frame, not 100 x 256 KiB.
+    assert!(held < 300 * 1024, "read ahead: {held} octets");
+}

@@ -105,6 +105,29 @@ impl Body {
     }
 }
 
+impl Drop for Body {
+    /// Data queued for a handler that stopped reading still holds the
+    /// peer's flow-control credit: hand it back, or an upload the handler
+    /// ignored would stall once it filled the window. (Data arriving after
+    /// this is handed back by the pump.)
+    fn drop(&mut self) {
+        self.rx.close();
+        let mut unread: u64 = 0;
+        while let Ok(item) = self.rx.try_recv() {
+            if let BodyItem::Data(d) = item {
+                unread += d.len() as u64;
+            }
+        }
+        if unread > 0 {
+            let n = u32::try_from(unread).unwrap_or(u32::MAX);
+            let _ = self.commands.try_send(Command::Consumed {
+                stream_id: self.stream_id,
+                n,
+            });
+        }
+    }
+}
+
 /// Answers one stream.
 pub struct Responder {
     pub(crate) stream_id: u32,

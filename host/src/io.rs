@@ -26,6 +26,23 @@ pub(crate) fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::Error::new(Trap(format!("{e:#}"))))
 }
 
+/// What the host sends, with no instance, to a connection it cannot
+/// serve: an empty SETTINGS (the server preface) and GOAWAY with last
+/// stream 0 and REFUSED_STREAM — nothing was processed, so every request
+/// may be retried (RFC 9113 §6.8, §8.7) — with `why` as debug data.
+pub fn refusal(why: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + 17 + why.len());
+    // SETTINGS, empty.
+    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    let len = 8 + why.len();
+    out.extend_from_slice(&u32::try_from(len).unwrap_or(0).to_be_bytes()[1..]);
+    out.extend_from_slice(&[0x7, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&h2wasm_engine::ErrorCode::REFUSED_STREAM.0.to_be_bytes());
+    out.extend_from_slice(why.as_bytes());
+    out
+}
+
 /// Writes everything the engine has queued (showing it to `trace` when
 /// given); returns the octets written.
 pub(crate) async fn flush<W: AsyncWrite + Unpin>(

@@ -35,6 +35,21 @@ enum Command {
     Get(GetArgs),
     /// Load the engine component and print its default settings.
     Info(EngineArg),
+    /// Compile the engine to native code for the given settings (what
+    /// serve runs in a child process; the result is kept and reused).
+    #[command(hide = true)]
+    CompileEngine(CompileArgs),
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// Where to write the compiled engine.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    max_connections: u32,
+    #[command(flatten)]
+    engine: EngineArg,
 }
 
 #[derive(Args)]
@@ -66,14 +81,39 @@ struct ServeArgs {
     /// Private key (PEM) for --cert.
     #[arg(long, value_name = "FILE", requires = "cert", conflicts_with = "h2c")]
     key: Option<PathBuf>,
-    /// Live connections to size the instance pool for.
+    /// Connections held at once; each one beyond is refused (SETTINGS,
+    /// then GOAWAY REFUSED_STREAM; over TLS, closed). The instance pool is
+    /// sized for this many live connections.
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     max_connections: u32,
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open on
+    /// one connection; beyond it they are refused with REFUSED_STREAM, and
+    /// a client that keeps opening them gets GOAWAY.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_concurrent_streams: u32,
+    /// Seconds a connection with no open streams is kept before it is
+    /// closed with GOAWAY NO_ERROR; 0 keeps it for ever.
+    #[arg(long, value_name = "SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    idle_timeout: u64,
+    /// Resident memory the server may use, e.g. 512M or 4G: above it, new
+    /// connections and new streams are refused (REFUSED_STREAM) until it
+    /// falls again [default: half the machine's memory].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
+    /// Milliseconds a connection with nothing in flight keeps its engine
+    /// instance; then it hibernates (a few KiB) until the client sends
+    /// again. 0 turns hibernation off.
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    hibernate_after: u64,
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     grace: u64,
-    /// Seconds a TLS client may take to negotiate h2 before it is
-    /// disconnected (Node's unknownProtocolTimeout).
+    /// Seconds a client may take to negotiate h2 (TLS and ALPN) and send
+    /// the HTTP/2 preface and SETTINGS before it is disconnected (Node's
+    /// unknownProtocolTimeout).
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     unknown_protocol_timeout: u64,
@@ -105,6 +145,31 @@ enum Padding {
     None,
     Aligned,
     Max,
+}
+
+/// A size in bytes, with an optional K, M, G or T suffix (powers of 1024).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let usage = || format!("expected a size such as 512M or 4G, got {s:?}");
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(usage()),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| usage())?;
+    let bytes = n.checked_mul(1u64 << shift).ok_or_else(usage)?;
+    if bytes < 16 << 20 {
+        return Err(format!("{s:?} is too small: the server needs at least 16M"));
+    }
+    Ok(bytes)
 }
 
 fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
@@ -214,6 +279,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve(args).await,
             Command::Get(args) => get(args).await,
             Command::Info(args) => info(args).await,
+            Command::CompileEngine(args) => compile_engine(args),
         }
     });
     match result {
@@ -243,27 +309,106 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-fn load_runtime(
+fn runtime_config(
     engine: &EngineArg,
     max_connections: u32,
     files_root: Option<PathBuf>,
-) -> anyhow::Result<Runtime> {
-    let config = RuntimeConfig {
+) -> RuntimeConfig {
+    RuntimeConfig {
         max_connections,
         files_root,
         max_call_time: (engine.max_call_time > 0)
             .then(|| std::time::Duration::from_millis(engine.max_call_time)),
         ..RuntimeConfig::default()
-    };
-    let runtime = match &engine.engine {
+    }
+}
+
+/// The engine component's bytes and their hash.
+fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'static, [u8]>, u64)> {
+    match &engine.engine {
         Some(path) => {
             let wasm = std::fs::read(path)
                 .with_context(|| format!("cannot read engine {}", path.display()))?;
-            Runtime::new(&wasm, &config)
+            let hash = h2wasm::engine_cache::wasm_hash(&wasm);
+            Ok((wasm.into(), hash))
         }
-        None => Runtime::embedded(&config),
+        None => Ok((h2wasm::EMBEDDED_ENGINE.into(), h2wasm::EMBEDDED_ENGINE_HASH)),
+    }
+}
+
+/// The engine, compiled to native code in a child process the first time
+/// (and kept under the data directory): the compiler's memory never
+/// becomes the server's. Where nothing can be kept, it compiles here.
+fn load_runtime(
+    engine: &EngineArg,
+    max_connections: u32,
+    files_root: Option<PathBuf>,
+) -> anyhow::Result<Runtime> {
+    let config = runtime_config(engine, max_connections, files_root);
+    let fail = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
+    let hash = match &engine.engine {
+        Some(_) => engine_wasm(engine)?.1,
+        None => h2wasm::EMBEDDED_ENGINE_HASH,
     };
-    runtime.map_err(|e| anyhow::anyhow!("{e:#}"))
+    let compiled = h2wasm::engine_cache::compiled_path(hash, &config).map_err(fail)?;
+    if !compiled.exists()
+        && let Err(e) = compile_in_child(engine, max_connections, &compiled)
+    {
+        tracing::debug!("compiling the engine in this process: {e:#}");
+        let (wasm, _) = engine_wasm(engine)?;
+        return Runtime::new(&wasm, &config).map_err(fail);
+    }
+    // SAFETY: the file is one this program wrote into its own data
+    // directory (wasmtime checks its format and version).
+    match unsafe { Runtime::from_precompiled(&compiled, &config) } {
+        Ok(runtime) => Ok(runtime),
+        Err(e) => {
+            // Damaged or from another build: compile again next time.
+            tracing::warn!("{e:#}; compiling the engine again");
+            let _ = std::fs::remove_file(&compiled);
+            let (wasm, _) = engine_wasm(engine)?;
+            Runtime::new(&wasm, &config).map_err(fail)
+        }
+    }
+}
+
+fn compile_in_child(
+    engine: &EngineArg,
+    max_connections: u32,
+    dest: &std::path::Path,
+) -> anyhow::Result<()> {
+    let dir = dest
+        .parent()
+        .context("no directory for the compiled engine")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let partial = dest.with_extension(format!("partial-{}", std::process::id()));
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg("compile-engine")
+        .arg("--out")
+        .arg(&partial)
+        .arg("--max-connections")
+        .arg(max_connections.to_string())
+        .arg("--max-call-time")
+        .arg(engine.max_call_time.to_string());
+    if let Some(path) = &engine.engine {
+        cmd.arg("--engine").arg(path);
+    }
+    let status = cmd.status().context("cannot start the engine compiler")?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&partial);
+        bail!("the engine compiler failed ({status})");
+    }
+    std::fs::rename(&partial, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+    Ok(())
+}
+
+fn compile_engine(args: CompileArgs) -> anyhow::Result<ExitCode> {
+    let config = runtime_config(&args.engine, args.max_connections, None);
+    let (wasm, _) = engine_wasm(&args.engine)?;
+    let compiled = Runtime::precompile(&wasm, &config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    std::fs::write(&args.out, compiled)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
@@ -330,6 +475,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     options.origins = args.origins.clone();
+    options.settings.max_concurrent_streams = Some(args.max_concurrent_streams);
     options.padding_strategy = match args.padding {
         Padding::None => PaddingStrategy::None,
         Padding::Aligned => PaddingStrategy::Aligned,
@@ -347,9 +493,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         app,
         tls,
         grace: Duration::from_secs(args.grace),
-        handshake_timeout: Duration::from_secs(args.unknown_protocol_timeout),
         connection: h2wasm::pump::ConnectionConfig {
             altsvc: args.altsvc.clone(),
+            handshake_timeout: Duration::from_secs(args.unknown_protocol_timeout),
+            idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+            hibernate_after: (args.hibernate_after > 0)
+                .then(|| Duration::from_millis(args.hibernate_after)),
+            limits: Some(h2wasm::limits::Limits::new(
+                args.max_connections as usize,
+                Some(
+                    args.max_memory
+                        .unwrap_or_else(h2wasm::limits::default_max_memory),
+                ),
+            )),
         },
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -12,14 +12,17 @@ use crate::bindings::{
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
-use crate::io::{IO_CHUNK, flush, trap};
+use crate::io::{IO_CHUNK, trap};
+use crate::limits::Limits;
 use crate::runtime::{EngineConnection, Runtime};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt, StreamMap};
@@ -64,7 +67,9 @@ impl StreamIo {
     }
 }
 
-/// Everything the pump tracks besides the engine itself.
+/// Everything the pump tracks besides the engine itself, while the
+/// connection has an instance.
+#[derive(Default)]
 struct PumpState {
     streams: HashMap<u32, StreamIo>,
     /// Response bodies the pump pulls from.
@@ -98,15 +103,70 @@ pub struct ConnectionSummary {
     pub streams: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
+    /// Times the connection gave its instance back while idle.
+    pub hibernations: u32,
 }
 
-/// What a server does on each connection beyond answering requests.
-#[derive(Clone, Debug, Default)]
+/// How each connection is run, beyond answering requests.
+#[derive(Clone)]
 pub struct ConnectionConfig {
     /// An Alt-Svc value (RFC 7838, e.g. `h2=":8443"; ma=3600`) advertised
     /// in an ALTSVC frame on the first request stream of each connection.
     pub altsvc: Option<String>,
+    /// The client preface and SETTINGS must arrive within this, or the
+    /// connection is closed (nothing has been said in HTTP/2 yet).
+    pub handshake_timeout: Duration,
+    /// A connection with no open streams for this long is closed with
+    /// GOAWAY NO_ERROR. `None` (Node's default): never.
+    pub idle_timeout: Option<Duration>,
+    /// A connection with nothing in flight for this long hibernates: the
+    /// engine writes it out (a few KiB), its instance goes back to the
+    /// pool, and the peer's next octet resumes it in a fresh one. `None`:
+    /// never.
+    pub hibernate_after: Option<Duration>,
+    /// Process-wide limits and counters: while the memory budget is spent,
+    /// new streams are refused with REFUSED_STREAM.
+    pub limits: Option<Arc<Limits>>,
 }
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            altsvc: None,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            hibernate_after: Some(Duration::from_secs(1)),
+            limits: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("altsvc", &self.altsvc)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("hibernate_after", &self.hibernate_after)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Input read per wake-up: it bounds how long one connection's turn takes
+/// (a flood of small frames is processed in slices), so others are served.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Octets the engine may hold ready to send while the peer is not reading
+/// before we stop reading from it. Larger than the engine's bound on
+/// unread acknowledgements, so PING and SETTINGS floods end the connection
+/// (ENHANCE_YOUR_CALM) rather than stall it.
+const READ_GATE: u32 = 256 * 1024;
+
+/// Once the engine has closed, how long what is left may take to send.
+const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+
+/// Work one connection does before it lets other tasks run.
+const FAIR_SLICE: Duration = Duration::from_millis(1);
 
 /// Serves one HTTP/2 connection on `io` until it closes. `shutdown` turns
 /// true for a graceful close (GOAWAY, open streams finish). An `Err` means
@@ -127,7 +187,11 @@ where
     serve_connection_with(runtime, options, &config, io, app, peer, shutdown).await
 }
 
-/// As [`serve_connection`], with per-connection extras.
+/// As [`serve_connection`], with per-connection settings.
+///
+/// The connection takes an instance only when the peer has something to
+/// say: none while it waits for the first octet, and none while it
+/// hibernates (see [`ConnectionConfig::hibernate_after`]).
 pub async fn serve_connection_with<IO>(
     runtime: &Runtime,
     options: &Options,
@@ -135,142 +199,442 @@ pub async fn serve_connection_with<IO>(
     io: IO,
     app: SharedApp,
     peer: &str,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<ConnectionSummary>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let mut altsvc_pending = config.altsvc.clone();
     let mut options = options.clone();
     options.manual_consume = true;
-    let mut conn = runtime
-        .connect(Role::Server, &options, now_ns())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
-    let mut st = PumpState {
-        streams: HashMap::new(),
-        bodies: StreamMap::new(),
-        parked: HashMap::new(),
-        closed: false,
-        prepared: HashMap::new(),
-        batch: Vec::new(),
-        batch_status: Vec::new(),
+    let (rd, wr) = tokio::io::split(io);
+    let now = Instant::now();
+    let shutting_down = *shutdown.borrow();
+    let mut s = Session {
+        runtime,
+        options,
+        config,
+        app,
+        peer,
+        rd,
+        wr,
+        shutting_down,
+        shutdown,
+        summary: ConnectionSummary::default(),
+        altsvc_pending: config.altsvc.clone(),
+        opened: now,
+        handshaken: false,
+        idle_since: Some(now),
+        idle_closing: false,
     };
-    let mut summary = ConnectionSummary::default();
-    let mut buf = vec![0u8; IO_CHUNK];
-    let mut shutting_down = *shutdown.borrow();
-    let mut deadline: Option<u64>;
-    if shutting_down {
-        trap(conn.close().await)?;
-    }
-    // Octets read from the transport and not yet given to the engine.
-    let mut input_len = 0usize;
+    let mut snapshot: Option<Vec<u8>> = None;
     loop {
-        // One `drive` feeds input, takes output and events. Handling events
-        // can queue more output, and sending can raise events (want-trailers,
-        // drain): go round until a call brings nothing new.
-        let mut input = &buf[..input_len];
-        let mut wrote = false;
-        loop {
-            flush_batch(&mut conn, &mut st).await?;
-            let r = trap(conn.drive(now_ns(), input, IO_CHUNK as u32).await)?;
-            input = &[];
-            if let Some(e) = r.error {
-                tracing::debug!(%peer, "connection error {}: {}", code_name(e.code), e.reason);
-            }
-            deadline = r.timeout;
-            if !r.output.is_empty() {
-                wr.write_all(&r.output).await?;
-                summary.bytes_written += r.output.len() as u64;
-                wrote = true;
-            }
-            let quiet = r.events.is_empty() && r.output.len() < IO_CHUNK;
-            for event in r.events {
-                if let (Event::Request(h), Some(value)) = (&event, &altsvc_pending) {
-                    let target = AltsvcTarget::Stream(h.stream_id);
-                    if let Err(e) = trap(conn.altsvc(value, &target).await)? {
-                        tracing::debug!(%peer, "ALTSVC refused: {e:?}");
-                    }
-                    altsvc_pending = None;
+        let start = match s.wait().await {
+            Wake::Input(octet) => Start::Input(octet),
+            Wake::Close if snapshot.is_some() => Start::Close,
+            Wake::Close | Wake::Gone => break,
+        };
+        let conn = match snapshot.take() {
+            None => trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await),
+            Some(saved) => {
+                let resumed = trap(s.runtime.resume(&s.options, &saved, now_ns()).await)?;
+                if let Some(limits) = &s.config.limits {
+                    limits.count_resumed();
                 }
-                on_event(event, &mut conn, &mut st, &app, &cmd_tx, peer).await?;
+                resumed.map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}"))
             }
-            if quiet {
-                break;
+        };
+        let conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                // No instance to be had: say so in HTTP/2 and close.
+                tracing::warn!(peer = %s.peer, "cannot serve the connection: {e:#}");
+                let _ =
+                    s.wr.write_all(&crate::io::refusal("no engine instance free"))
+                        .await;
+                let _ = s.wr.shutdown().await;
+                return Err(e);
+            }
+        };
+        // The active phase is boxed: a hibernated connection's task keeps
+        // only `Session` and a one-octet read.
+        let outcome = Box::pin(s.active(conn, start)).await;
+        crate::trim::freed();
+        match outcome? {
+            Outcome::Ended => break,
+            Outcome::Hibernated(saved) => {
+                s.summary.hibernations += 1;
+                if let Some(limits) = &s.config.limits {
+                    limits.count_hibernated();
+                }
+                tracing::debug!(peer = %s.peer, bytes = saved.len(), "hibernated");
+                snapshot = Some(saved);
             }
         }
-        input_len = 0;
-        if wrote {
-            wr.flush().await?;
-        }
-        if st.closed {
-            break;
-        }
+    }
+    let _ = s.wr.shutdown().await;
+    Ok(s.summary)
+}
+
+/// What woke a connection that holds no instance.
+enum Wake {
+    /// The peer sent this octet (more may follow).
+    Input(u8),
+    /// Close gracefully: idle too long, or the server is shutting down.
+    Close,
+    /// Nothing more to do: the peer left, or never said hello in time.
+    Gone,
+}
+
+/// How an instance's turn starts.
+enum Start {
+    Input(u8),
+    Close,
+}
+
+enum Outcome {
+    Ended,
+    Hibernated(Vec<u8>),
+}
+
+/// One connection's state that outlives its instances.
+struct Session<'a, IO> {
+    runtime: &'a Runtime,
+    options: Options,
+    config: &'a ConnectionConfig,
+    app: SharedApp,
+    peer: &'a str,
+    rd: ReadHalf<IO>,
+    wr: WriteHalf<IO>,
+    shutdown: watch::Receiver<bool>,
+    shutting_down: bool,
+    summary: ConnectionSummary,
+    altsvc_pending: Option<String>,
+    opened: Instant,
+    /// The peer's SETTINGS arrived (with the preface before them).
+    handshaken: bool,
+    /// Since when nothing has been open or in flight.
+    idle_since: Option<Instant>,
+    /// The idle timeout passed and GOAWAY went out.
+    idle_closing: bool,
+}
+
+impl<IO> Session<'_, IO>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    /// Waits, with no instance, for the peer's next octet.
+    async fn wait(&mut self) -> Wake {
+        let deadline = if !self.handshaken {
+            Some(self.opened + self.config.handshake_timeout)
+        } else {
+            self.config
+                .idle_timeout
+                .zip(self.idle_since)
+                .map(|(t, since)| since + t)
+        };
+        let mut octet = [0u8; 1];
         tokio::select! {
-            biased;
-            Some(cmd) = cmd_rx.recv() => {
-                apply(cmd, &mut conn, &mut st).await?;
-            }
-            Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
-                write_body(id, item, &mut conn, &mut st).await?;
-            }
-            read = rd.read(&mut buf) => {
-                let n = match read {
-                    Ok(n) => n,
-                    // TLS peers that close without close_notify: an ordinary end.
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-                    Err(e) => return Err(e.into()),
-                };
-                if n == 0 {
-                    // The peer closed its side: nothing more can arrive.
-                    trap(conn.destroy(0).await)?;
-                    let _ = flush(&mut conn, &mut wr, None).await;
-                    break;
+            read = self.rd.read(&mut octet) => match read {
+                Ok(1) => {
+                    self.summary.bytes_read += 1;
+                    Wake::Input(octet[0])
                 }
-                summary.bytes_read += n as u64;
-                input_len = n;
+                _ => Wake::Gone,
+            },
+            _ = sleep_until_opt(deadline) => {
+                if self.handshaken {
+                    self.count_idle_close();
+                    Wake::Close
+                } else {
+                    self.handshake_timed_out();
+                    Wake::Gone
+                }
             }
-            _ = tokio::time::sleep_until(deadline.map_or_else(far_future, |d| instant_at(d).into())), if deadline.is_some() => {
-                trap(conn.handle_timeout(now_ns()).await)?;
+            _ = self.shutdown.changed(), if !self.shutting_down => {
+                self.shutting_down = true;
+                Wake::Close
             }
-            _ = shutdown.changed(), if !shutting_down => {
-                shutting_down = true;
+        }
+    }
+
+    fn handshake_timed_out(&self) {
+        tracing::debug!(peer = %self.peer, "no HTTP/2 preface and SETTINGS in time; closing");
+        if let Some(limits) = &self.config.limits {
+            limits.count_handshake_timeout();
+        }
+    }
+
+    fn count_idle_close(&self) {
+        tracing::debug!(peer = %self.peer, "idle timeout; closing with GOAWAY");
+        if let Some(limits) = &self.config.limits {
+            limits.count_idle_closed();
+        }
+    }
+
+    /// Runs the connection in `conn` until it ends, or until it has had
+    /// nothing in flight for `hibernate_after` and writes itself out.
+    async fn active(
+        &mut self,
+        mut conn: EngineConnection,
+        start: Start,
+    ) -> anyhow::Result<Outcome> {
+        let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
+        let mut st = PumpState::default();
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut input_len = 0;
+        match start {
+            Start::Input(octet) => {
+                buf[0] = octet;
+                input_len = 1;
+            }
+            Start::Close => {
+                self.idle_closing = true;
                 trap(conn.close().await)?;
             }
         }
-        // Take whatever else is ready now, so one flush (one syscall) carries
-        // the output of many commands and body chunks.
+        if self.shutting_down {
+            trap(conn.close().await)?;
+        }
+        // Output taken from the engine, not yet written.
+        let mut out: Vec<u8> = Vec::new();
+        let mut out_pos = 0usize;
+        let mut queued;
+        let mut open_streams;
+        let mut deadline;
+        let mut refusing = false;
+        let mut closed_at: Option<Instant> = None;
+        let mut last_yield = Instant::now();
         loop {
-            if let Ok(cmd) = cmd_rx.try_recv() {
-                apply(cmd, &mut conn, &mut st).await?;
-                continue;
+            let over_budget = self
+                .config
+                .limits
+                .as_ref()
+                .is_some_and(|l| l.memory_exhausted());
+            if over_budget != refusing {
+                trap(conn.set_refusing_streams(over_budget).await)?;
+                refusing = over_budget;
             }
-            if st.bodies.is_empty() {
+            // One `drive` feeds input, takes output and events. Handling
+            // events can queue more output, and sending can raise events
+            // (want-trailers, drain): go round until a call brings nothing
+            // new. Output is taken only when the last batch is written.
+            let mut input = &buf[..input_len];
+            loop {
+                flush_batch(&mut conn, &mut st).await?;
+                let max = if out.is_empty() { IO_CHUNK } else { 0 };
+                let r = trap(conn.drive(now_ns(), input, max as u32).await)?;
+                input = &[];
+                if let Some(e) = r.error {
+                    tracing::debug!(peer = %self.peer, "connection error {}: {}", code_name(e.code), e.reason);
+                }
+                deadline = r.timeout;
+                queued = r.queued;
+                open_streams = r.open_streams;
+                let full = r.output.len() >= max && max > 0;
+                if !r.output.is_empty() {
+                    self.summary.bytes_written += r.output.len() as u64;
+                    out = r.output;
+                    out_pos = 0;
+                }
+                let quiet = r.events.is_empty() && !full;
+                for event in r.events {
+                    match &event {
+                        Event::RemoteSettings(_) => self.handshaken = true,
+                        Event::Request(h) => {
+                            if let Some(value) = self.altsvc_pending.take() {
+                                let target = AltsvcTarget::Stream(h.stream_id);
+                                if let Err(e) = trap(conn.altsvc(&value, &target).await)? {
+                                    tracing::debug!(peer = %self.peer, "ALTSVC refused: {e:?}");
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                    on_event(event, &mut conn, &mut st, &self.app, &cmd_tx, self.peer).await?;
+                }
+                if quiet {
+                    break;
+                }
+            }
+            input_len = 0;
+            let now = Instant::now();
+            if st.closed {
+                if out.is_empty() && queued == 0 {
+                    break;
+                }
+                let since = *closed_at.get_or_insert(now);
+                if now >= since + CLOSE_FLUSH {
+                    tracing::debug!(peer = %self.peer, "peer not reading; closing without flushing");
+                    break;
+                }
+            }
+            // Idle: nothing open in the engine, nothing in flight here.
+            let idle = !st.closed
+                && open_streams == 0
+                && st.bodies.is_empty()
+                && st.parked.is_empty()
+                && st.batch.is_empty()
+                && cmd_rx.is_empty()
+                && cmd_rx.sender_strong_count() == 1
+                && out.is_empty()
+                && queued == 0;
+            if !idle {
+                self.idle_since = None;
+            } else if self.idle_since.is_none() {
+                self.idle_since = Some(now);
+            }
+            let idle_close_at = self
+                .config
+                .idle_timeout
+                .zip(self.idle_since)
+                .filter(|_| !self.idle_closing && !st.closed)
+                .map(|(t, since)| since + t);
+            let hibernate_at = self
+                .config
+                .hibernate_after
+                .zip(self.idle_since)
+                .filter(|_| self.handshaken && !self.idle_closing && !self.shutting_down)
+                .map(|(t, since)| since + t);
+            let handshake_at =
+                (!self.handshaken).then_some(self.opened + self.config.handshake_timeout);
+            let flush_at = closed_at.map(|t| t + CLOSE_FLUSH);
+            let engine_at = deadline.map(instant_at);
+            if handshake_at.is_some_and(|t| now >= t) {
+                self.handshake_timed_out();
                 break;
             }
-            match st.bodies.next().now_or_never() {
-                Some(Some((id, item))) => write_body(id, item, &mut conn, &mut st).await?,
-                _ => break,
+            if idle_close_at.is_some_and(|t| now >= t) {
+                self.count_idle_close();
+                self.idle_closing = true;
+                trap(conn.close().await)?;
+                continue;
+            }
+            if hibernate_at.is_some_and(|t| now >= t) {
+                match trap(conn.hibernate().await)? {
+                    Ok(saved) => return Ok(Outcome::Hibernated(saved)),
+                    // Something is still in flight in the engine (a PING
+                    // or SETTINGS awaiting acknowledgement): try later.
+                    Err(e) => {
+                        tracing::trace!(peer = %self.peer, "not hibernating yet: {e:?}");
+                        self.idle_since = Some(now);
+                    }
+                }
+            }
+            if engine_at.is_some_and(|t| now >= t) {
+                trap(conn.handle_timeout(now_ns()).await)?;
+                continue;
+            }
+            let wake_at = [
+                idle_close_at,
+                hibernate_at,
+                handshake_at,
+                flush_at,
+                engine_at,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let reading = !st.closed && queued < READ_GATE;
+            let waited_from = Instant::now();
+            tokio::select! {
+                biased;
+                written = write_out(&mut self.wr, &out, &mut out_pos), if !out.is_empty() => {
+                    written?;
+                    out = Vec::new();
+                }
+                Some(cmd) = cmd_rx.recv() => {
+                    apply(cmd, &mut conn, &mut st).await?;
+                }
+                Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
+                    write_body(id, item, &mut conn, &mut st).await?;
+                }
+                read = self.rd.read(&mut buf), if reading => {
+                    let n = match read {
+                        Ok(n) => n,
+                        // TLS peers that close without close_notify: an ordinary end.
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                        Err(e) => return Err(e.into()),
+                    };
+                    if n == 0 {
+                        // The peer closed its side: nothing more can arrive.
+                        trap(conn.destroy(0).await)?;
+                    } else {
+                        self.summary.bytes_read += n as u64;
+                        input_len = n;
+                    }
+                }
+                _ = sleep_until_opt(wake_at), if wake_at.is_some() => {}
+                _ = self.shutdown.changed(), if !self.shutting_down => {
+                    self.shutting_down = true;
+                    trap(conn.close().await)?;
+                }
+            }
+            if waited_from.elapsed() >= FAIR_SLICE {
+                // Parked in select: others had their turn.
+                last_yield = Instant::now();
+            }
+            // Take whatever else is ready now, so one flush (one syscall)
+            // carries the output of many commands and body chunks.
+            loop {
+                if let Ok(cmd) = cmd_rx.try_recv() {
+                    apply(cmd, &mut conn, &mut st).await?;
+                    continue;
+                }
+                if st.bodies.is_empty() {
+                    break;
+                }
+                match st.bodies.next().now_or_never() {
+                    Some(Some((id, item))) => write_body(id, item, &mut conn, &mut st).await?,
+                    _ => break,
+                }
+            }
+            if last_yield.elapsed() >= FAIR_SLICE {
+                tokio::task::yield_now().await;
+                last_yield = Instant::now();
             }
         }
+        self.summary.streams = trap(conn.state().await)?
+            .last_proc_stream_id
+            .div_ceil(2)
+            .into();
+        if tracing::enabled!(target: "h2wasm::session", tracing::Level::INFO) {
+            trap(conn.handle_timeout(now_ns()).await)?;
+            let m = trap(conn.metrics().await)?;
+            tracing::info!(target: "h2wasm::session", "{} {}", self.peer, crate::report::session_summary(&m));
+        }
+        Ok(Outcome::Ended)
     }
-    let _ = wr.shutdown().await;
-    summary.streams = trap(conn.state().await)?
-        .last_proc_stream_id
-        .div_ceil(2)
-        .into();
-    if tracing::enabled!(target: "h2wasm::session", tracing::Level::INFO) {
-        trap(conn.handle_timeout(now_ns()).await)?;
-        let m = trap(conn.metrics().await)?;
-        tracing::info!(target: "h2wasm::session", "{peer} {}", crate::report::session_summary(&m));
-    }
-    Ok(summary)
 }
 
-fn far_future() -> tokio::time::Instant {
-    tokio::time::Instant::now() + std::time::Duration::from_secs(86_400)
+/// Writes `out[*pos..]` and flushes. Progress is kept in `pos`, so the
+/// future can be dropped (another branch of a `select!` won) and made
+/// again without losing or repeating a byte.
+async fn write_out<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    out: &[u8],
+    pos: &mut usize,
+) -> std::io::Result<()> {
+    std::future::poll_fn(|cx| {
+        while *pos < out.len() {
+            match Pin::new(&mut *wr).poll_write(cx, &out[*pos..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => *pos += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Pin::new(&mut *wr).poll_flush(cx)
+    })
+    .await
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn on_event(
@@ -320,15 +684,24 @@ async fn on_event(
             tokio::spawn(app.handle(request));
         }
         Event::Data(d) => {
+            let len = u32::try_from(d.data.len()).unwrap_or(u32::MAX);
+            let mut unread = len > 0;
             if let Some(s) = st.streams.get_mut(&d.stream_id) {
                 if let Some(tx) = &s.body_tx
-                    && !d.data.is_empty()
+                    && len > 0
                 {
-                    let _ = tx.send(BodyItem::Data(Bytes::from(d.data)));
+                    // Delivered: the handler consumes it as it reads.
+                    unread = tx.send(BodyItem::Data(Bytes::from(d.data))).is_err();
                 }
                 if d.end_stream {
                     s.body_tx = None;
                 }
+            }
+            if unread {
+                // Nobody will read it (the handler dropped the body, or
+                // answered without one): hand the credit back at once so
+                // the upload runs to its end instead of stalling.
+                let _ = trap(conn.consume(d.stream_id, len).await)?;
             }
         }
         Event::Trailers(t) => {

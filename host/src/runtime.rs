@@ -84,6 +84,7 @@ impl WasiView for HostState {
 
 /// The compiled engine component, ready to instantiate.
 pub struct Runtime {
+    max_connections: u32,
     engine: Engine,
     pre: EnginePre<HostState>,
     files_root: Option<std::path::PathBuf>,
@@ -122,29 +123,107 @@ impl Drop for EpochTicker {
     }
 }
 
+/// Above this many pooled instances, linear memories are reserved at their
+/// cap instead of 4 GiB each, so the pool fits in the address space (about
+/// 128 TiB): bounds checks then cost a few per cent of engine time.
+const LARGE_POOL: u32 = 16_384;
+
+/// Instances beyond `max_connections` for the engine's free functions
+/// (default options, constants) and the moment a closing connection's
+/// instance overlaps its successor.
+const SPARE_INSTANCES: u32 = 16;
+
 impl Runtime {
-    /// Compiles `wasm` (a component exporting `h2wasm:http2/session`).
-    pub fn new(wasm: &[u8], config: &RuntimeConfig) -> wasmtime::Result<Runtime> {
-        let n = config.max_connections.max(1);
+    /// The wasmtime engine for `config`: a pooling allocator in which every
+    /// resource an instance takes (component and core instances, tables,
+    /// memories, async stacks) is sized for `max_connections`.
+    fn wasmtime_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
+        let n = config
+            .max_connections
+            .max(1)
+            .saturating_add(SPARE_INSTANCES);
         let mut pool = PoolingAllocationConfig::default();
         // A std guest needs about three core instances, two tables and one
-        // memory per component instance.
+        // memory per component instance; every async call runs on a fiber
+        // stack, which a live store keeps between calls.
         pool.total_component_instances(n)
             .total_core_instances(n.saturating_mul(4))
             .total_tables(n.saturating_mul(3))
             .total_memories(n)
+            .total_stacks(n)
             .max_memory_size(config.max_memory_per_connection);
+        // A store keeps the fiber stack of its last call, and a freed stack
+        // stays resident unless it is reset: hibernated and closed
+        // connections give the pages back.
+        pool.async_stack_keep_resident(0);
         let mut wasm_config = Config::new();
+        wasm_config.async_stack_zeroing(true);
         // `H2WASM_PERFMAP=1` names JIT code for `perf report`.
         if std::env::var_os("H2WASM_PERFMAP").is_some() {
             wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        if n > LARGE_POOL {
+            wasm_config
+                .memory_reservation(config.max_memory_per_connection as u64)
+                .memory_reservation_for_growth(0)
+                .memory_guard_size(64 << 10);
         }
         wasm_config
             .wasm_component_model(true)
             .epoch_interruption(config.max_call_time.is_some())
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&wasm_config).context("creating the wasmtime engine")?;
+        Engine::new(&wasm_config).context("creating the wasmtime engine")
+    }
+
+    /// Compiles `wasm` (a component exporting `h2wasm:http2/session`).
+    pub fn new(wasm: &[u8], config: &RuntimeConfig) -> wasmtime::Result<Runtime> {
+        let engine = Self::wasmtime_engine(config)?;
         let component = Component::new(&engine, wasm).context("compiling the engine component")?;
+        Self::with_component(engine, component, config)
+    }
+
+    /// Compiles `wasm` for `config` to native code that
+    /// [`Runtime::from_precompiled`] loads without compiling. The CLI does
+    /// this in a child process and keeps the result, so that the serving
+    /// process never holds the compiler's memory.
+    pub fn precompile(wasm: &[u8], config: &RuntimeConfig) -> wasmtime::Result<Vec<u8>> {
+        Self::wasmtime_engine(config)?
+            .precompile_component(wasm)
+            .context("compiling the engine component")
+    }
+
+    /// What a precompiled engine must have been compiled for: equal keys,
+    /// compatible code.
+    pub fn compatibility_key(config: &RuntimeConfig) -> wasmtime::Result<u64> {
+        use std::hash::{Hash, Hasher};
+        let engine = Self::wasmtime_engine(config)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        Ok(h.finish())
+    }
+
+    /// Loads an engine [`Runtime::precompile`]d for the same `config`.
+    ///
+    /// # Safety
+    /// The file must be what `precompile` wrote (wasmtime checks its
+    /// format and version, but trusts the code in it): keep it where only
+    /// this user can write.
+    pub unsafe fn from_precompiled(
+        path: &std::path::Path,
+        config: &RuntimeConfig,
+    ) -> wasmtime::Result<Runtime> {
+        let engine = Self::wasmtime_engine(config)?;
+        // SAFETY: the caller vouches for the file (see above).
+        let component = unsafe { Component::deserialize_file(&engine, path) }
+            .with_context(|| format!("loading the precompiled engine {}", path.display()))?;
+        Self::with_component(engine, component, config)
+    }
+
+    fn with_component(
+        engine: Engine,
+        component: Component,
+        config: &RuntimeConfig,
+    ) -> wasmtime::Result<Runtime> {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
         let pre = EnginePre::new(
@@ -164,6 +243,7 @@ impl Runtime {
                 .max(1)
         });
         Ok(Runtime {
+            max_connections: config.max_connections,
             _ticker: match call_budget {
                 Some(_) => Some(EpochTicker::start(engine.clone())?),
                 None => None,
@@ -180,6 +260,11 @@ impl Runtime {
         Runtime::new(crate::EMBEDDED_ENGINE, config)
     }
 
+    /// Live connections the instance pool is sized for.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -191,16 +276,7 @@ impl Runtime {
         options: &Options,
         now: u64,
     ) -> wasmtime::Result<EngineConnection> {
-        let mut wasi = WasiCtx::builder();
-        // File reads come from the page cache and are short: doing them on
-        // this thread beats a hop through tokio's blocking pool per read.
-        wasi.allow_blocking_current_thread(true);
-        if let Some(root) = &self.files_root {
-            wasi.preopened_dir(root, GUEST_FILES, FsPerms::ReadOnly)
-                .with_context(|| format!("cannot open {}", root.display()))?;
-        }
-        let mut store = self.store(HostState::new(wasi.build()));
-        let bindings = self.pre.instantiate_async(&mut store).await?;
+        let (mut store, bindings) = self.connection_instance().await?;
         let created = bindings
             .h2wasm_http2_session()
             .connection()
@@ -212,6 +288,42 @@ impl Runtime {
             bindings,
             conn,
         })
+    }
+
+    /// A fresh instance holding the connection `snapshot` describes (see
+    /// [`EngineConnection::hibernate`]); `options` are those it was created
+    /// with. The inner error is a snapshot the engine refused.
+    pub async fn resume(
+        &self,
+        options: &Options,
+        snapshot: &[u8],
+        now: u64,
+    ) -> wasmtime::Result<Result<EngineConnection, CommandError>> {
+        let (mut store, bindings) = self.connection_instance().await?;
+        let resumed = bindings
+            .h2wasm_http2_session()
+            .connection()
+            .call_resume(&mut store, options, snapshot, now)
+            .await?;
+        Ok(resumed.map(|conn| EngineConnection {
+            store,
+            bindings,
+            conn,
+        }))
+    }
+
+    async fn connection_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
+        let mut wasi = WasiCtx::builder();
+        // File reads come from the page cache and are short: doing them on
+        // this thread beats a hop through tokio's blocking pool per read.
+        wasi.allow_blocking_current_thread(true);
+        if let Some(root) = &self.files_root {
+            wasi.preopened_dir(root, GUEST_FILES, FsPerms::ReadOnly)
+                .with_context(|| format!("cannot open {}", root.display()))?;
+        }
+        let mut store = self.store(HostState::new(wasi.build()));
+        let bindings = self.pre.instantiate_async(&mut store).await?;
+        Ok((store, bindings))
     }
 
     /// Node's default options, as the engine reports them.
@@ -295,6 +407,13 @@ impl EngineConnection {
     fn start_call(&mut self) {
         self.store.data_mut().ticks_in_call = 0;
         self.store.set_epoch_deadline(1);
+    }
+
+    /// Writes out a connection with nothing in flight; the instance can
+    /// then be dropped and the connection rebuilt with [`Runtime::resume`].
+    /// The inner error says what is still in flight.
+    pub async fn hibernate(&mut self) -> wasmtime::Result<Result<Vec<u8>, CommandError>> {
+        guest_call!(self, call_hibernate)
     }
 
     pub async fn receive(
@@ -493,6 +612,11 @@ impl EngineConnection {
         settings: &Settings,
     ) -> wasmtime::Result<Result<(), CommandError>> {
         guest_call!(self, call_settings, settings)
+    }
+
+    /// Refuse (or stop refusing) new peer streams with REFUSED_STREAM.
+    pub async fn set_refusing_streams(&mut self, refusing: bool) -> wasmtime::Result<()> {
+        guest_call!(self, call_set_refusing_streams, refusing)
     }
 
     pub async fn close(&mut self) -> wasmtime::Result<()> {

@@ -346,6 +346,33 @@ fn a_stuck_instance_is_stopped_after_its_call_budget() {
     );
 }
 
+/// RFC 9113 §5.2/§6.9: request bodies the application never reads (the
+/// built-in site answers 404 to a POST without reading it) hand their
+/// flow-control credit back, so neither those uploads nor later ones on the
+/// same connection stall. Each body is larger than both the stream and the
+/// connection window (64 KiB), so one octet held back would hang the fetch.
+#[test]
+fn uploads_the_application_never_reads_do_not_stall_the_connection() {
+    let server = TestServer::start(false, builtin());
+    let dir = tempfile::tempdir().unwrap();
+    let upload = data_file(dir.path(), 300_000, 21);
+    let echoed = dir.path().join("echoed");
+    let mut get = Command::new("timeout");
+    get.arg("60").arg(env!("CARGO_BIN_EXE_h2wasm"));
+    get.args(["get", "--prior-knowledge", "-d"])
+        .arg(format!("@{}", upload.display()));
+    for _ in 0..3 {
+        get.args(["-o", "/dev/null"]);
+    }
+    get.arg("-o").arg(&echoed);
+    for path in ["/ignored-1", "/ignored-2", "/ignored-3", "/echo"] {
+        get.arg(server.url(path));
+    }
+    let o = run(&mut get);
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert_eq!(sha256_file(&echoed), sha256_file(&upload));
+}
+
 #[test]
 fn graceful_shutdown_lets_open_streams_finish() {
     let app: SharedApp = Arc::new(|req: Request| async move {

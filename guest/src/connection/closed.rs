@@ -32,6 +32,13 @@ impl ClosedStreams {
         }
     }
 
+    /// Oldest first, as they were inserted.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Cause)> + '_ {
+        self.order
+            .iter()
+            .filter_map(|id| Some((*id, *self.causes.get(id)?)))
+    }
+
     pub fn get(&self, id: u32) -> Option<Cause> {
         self.causes.get(&id).copied()
     }

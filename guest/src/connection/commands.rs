@@ -529,6 +529,13 @@ impl Connection {
         Ok(())
     }
 
+    /// While on, streams the peer opens are refused with REFUSED_STREAM
+    /// (safe to retry, RFC 9113 §8.7) and not counted against it: what a
+    /// host does when it runs short of memory. Open streams go on.
+    pub fn set_refusing_streams(&mut self, refusing: bool) {
+        self.refusing_streams = refusing;
+    }
+
     /// Graceful close (Node's `session.close()`): GOAWAY, no new streams,
     /// open streams finish, then `Closed`.
     pub fn close(&mut self) {

@@ -8,6 +8,7 @@ mod closed;
 mod commands;
 mod extensions;
 mod files;
+mod hibernate;
 mod prepared;
 mod push;
 mod recv;
@@ -147,6 +148,8 @@ pub struct Connection {
 
     invalid_frames: u32,
     rejected_streams: u32,
+    /// The host asked us to refuse new peer streams (it is short of memory).
+    refusing_streams: bool,
     /// Server: RST_STREAM frames the client may still send (rapid reset).
     reset_bucket: TokenBucket,
     /// Client: Node's `originSet`.
@@ -181,11 +184,36 @@ impl Connection {
         let conn_window = opts
             .connection_window_size
             .max(crate::settings::DEFAULT_WINDOW_SIZE);
+        let mut conn = Connection::blank(role, opts, now);
+        if role == Role::Client {
+            conn.out.extend_from_slice(PREFACE);
+        }
+        conn.send_settings_frame(settings);
+        if role == Role::Server && !conn.opts.origins.is_empty() {
+            extensions::check_origins(&conn.opts.origins).map_err(|_| {
+                ConnectionError::new(ErrorCode::INTERNAL_ERROR, "invalid origins option")
+            })?;
+            let origins = conn.opts.origins.clone();
+            conn.write_origin(&origins);
+        }
+        if role == Role::Client && !conn.opts.authority.is_empty() {
+            let origin = format!("{}://{}", conn.opts.scheme, conn.opts.authority);
+            conn.origin_set.push(origin);
+        }
+        if let Some(inc) = conn.recv_window.set_target(conn_window) {
+            conn.write_window_update(0, inc);
+        }
+        Ok(conn)
+    }
+
+    /// A connection in its first state, with nothing queued: what `new`
+    /// starts from, and what `resume` fills from a snapshot.
+    fn blank(role: Role, opts: Options, now: u64) -> Connection {
         let remote = SettingsValues {
             max_concurrent_streams: opts.peer_max_concurrent_streams,
             ..SettingsValues::default()
         };
-        let mut conn = Connection {
+        Connection {
             role,
             phase: match role {
                 Role::Server => Phase::AwaitMagic(0),
@@ -224,6 +252,7 @@ impl Connection {
             last_activity: now,
             invalid_frames: 0,
             rejected_streams: 0,
+            refusing_streams: false,
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             origin_set: Vec::new(),
             stream_timeouts: 0,
@@ -233,26 +262,7 @@ impl Connection {
             created_at: now,
             metrics: Metrics::default(),
             opts,
-        };
-        if role == Role::Client {
-            conn.out.extend_from_slice(PREFACE);
         }
-        conn.send_settings_frame(settings);
-        if role == Role::Server && !conn.opts.origins.is_empty() {
-            extensions::check_origins(&conn.opts.origins).map_err(|_| {
-                ConnectionError::new(ErrorCode::INTERNAL_ERROR, "invalid origins option")
-            })?;
-            let origins = conn.opts.origins.clone();
-            conn.write_origin(&origins);
-        }
-        if role == Role::Client && !conn.opts.authority.is_empty() {
-            let origin = format!("{}://{}", conn.opts.scheme, conn.opts.authority);
-            conn.origin_set.push(origin);
-        }
-        if let Some(inc) = conn.recv_window.set_target(conn_window) {
-            conn.write_window_update(0, inc);
-        }
-        Ok(conn)
     }
 
     pub fn role(&self) -> Role {
@@ -450,7 +460,7 @@ impl Connection {
     fn finish_stream(&mut self, id: u32, cause: Cause) {
         self.priority.remove(id);
         let mut metrics = StreamMetrics::default();
-        if let Some(s) = self.streams.remove(&id) {
+        if let Some(mut s) = self.streams.remove(&id) {
             metrics = s.timing.metrics(self.now);
             self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
@@ -458,7 +468,9 @@ impl Connection {
             }
             // Data the peer sent that nobody consumed still occupies the
             // connection window; give it back so other streams keep flowing.
-            let owed = s.recv_window.unannounced();
+            // Consumed octets went back to the connection as they were
+            // consumed (`consume_stream`), so only the rest is owed.
+            let owed = s.recv_window.take_unconsumed();
             if owed > 0 {
                 self.consume_connection(owed);
             }
@@ -516,7 +528,9 @@ impl Connection {
             .sum();
         self.streams.len() * STREAM_COST
             + self.encoder.table_fill() as usize
-            + self.local.header_table_size as usize
+            // The decoding table is held twice: by the `hpack` crate and
+            // by our copy of it (see `HeaderDecoder`).
+            + 2 * self.decoder.table_fill()
             + self.out.len()
             + self.inbuf.len()
             + self.block.as_ref().map_or(0, |b| b.fragment.len())

@@ -271,7 +271,8 @@ impl Connection {
             }
         };
         if let Some(reason) = malformed {
-            self.consume_connection(d.flow_len);
+            // The reset closes the stream, which hands its unconsumed
+            // octets (these included) back to the connection.
             return self.stream_error(StreamError {
                 stream_id: id,
                 code: ErrorCode::PROTOCOL_ERROR,
@@ -304,14 +305,15 @@ impl Connection {
 
     /// Consumed octets of a stream: window updates for both levels (no
     /// stream update once the peer has finished sending).
+    /// Octets beyond what the stream received and has not consumed are
+    /// ignored: the connection is credited exactly once per octet.
     pub(super) fn consume_stream(&mut self, id: u32, n: u32) {
-        let mut inc = None;
-        if let Some(s) = self.streams.get_mut(&id) {
-            let update = s.recv_window.consume(n);
-            if s.state.can_recv() && s.recv_phase != RecvPhase::Done {
-                inc = update;
-            }
-        }
+        let Some(s) = self.streams.get_mut(&id) else {
+            return;
+        };
+        let n = n.min(s.recv_window.unconsumed());
+        let update = s.recv_window.consume(n);
+        let inc = update.filter(|_| s.state.can_recv() && s.recv_phase != RecvPhase::Done);
         if let Some(inc) = inc {
             self.write_window_update(id, inc);
         }
@@ -515,6 +517,8 @@ impl Connection {
             None
         };
         if let Some(code) = refusal {
+            // Node's maxSessionRejectedStreams: a peer that keeps opening
+            // streams we must refuse is ended.
             self.rejected_streams = self.rejected_streams.saturating_add(1);
             if self.rejected_streams > self.opts.max_session_rejected_streams {
                 return Err(ConnectionError::new(
@@ -525,6 +529,14 @@ impl Connection {
             self.reset_stream(id, code);
             return Ok(());
         }
+        if self.refusing_streams {
+            // The host is short of memory: not the peer's doing, so not
+            // counted against it; REFUSED_STREAM tells it to retry (§8.7).
+            self.reset_stream(id, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        // As Node does: the count is of refusals in a row.
+        self.rejected_streams = 0;
         let fields = match decoded {
             Ok(f) => f,
             Err(_) => {

@@ -9,6 +9,10 @@ use crate::headers::HeaderField;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use bytes::Bytes;
 
+/// Octets of file bodies read ahead of sending, across a connection's
+/// streams (each read is at least the frame being sent).
+const CONNECTION_READ_AHEAD: usize = 256 * 1024;
+
 /// How a header block starts on the wire.
 pub(super) enum BlockFrame {
     Headers {
@@ -39,6 +43,11 @@ impl Connection {
     /// Octets queued for the transport but not yet taken by `poll_transmit`.
     pub fn outbound_queue_size(&self) -> usize {
         self.out.len()
+    }
+
+    /// Streams open (or reserved, or pending) on this connection.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
     }
 
     /// HPACK-encodes `fields` and writes HEADERS (or PUSH_PROMISE) plus
@@ -208,8 +217,25 @@ impl Connection {
         })
     }
 
+    /// Octets file bodies of streams other than `id` have read ahead.
+    fn read_ahead_elsewhere(&self, id: u32) -> usize {
+        self.streams
+            .values()
+            .filter(|s| s.id != id)
+            .map(|s| s.send.read_ahead())
+            .sum()
+    }
+
     /// One scheduling step for one stream; true if anything was written.
     fn send_step(&mut self, id: u32) -> bool {
+        // File bodies share one read-ahead allowance per connection, so
+        // many slow streams cannot each hold a large buffer.
+        let file_room = match self.streams.get(&id) {
+            Some(s) if s.send.has_file() => {
+                CONNECTION_READ_AHEAD.saturating_sub(self.read_ahead_elsewhere(id))
+            }
+            _ => 0,
+        };
         let conn_avail = self.send_window.available();
         let frame_max = self.remote.max_frame_size as usize;
         let hwm = self.opts.stream_high_water_mark as usize;
@@ -238,7 +264,7 @@ impl Connection {
             let flow = n + pad.map_or(0, |p| 1 + usize::from(p));
             let frame_start = self.out.len();
             Data::encode_padded_header(id, n, pad, end, &mut self.out);
-            let sendable = s.send_window.available().min(conn_avail);
+            let sendable = s.send_window.available().min(conn_avail).min(file_room);
             if s.send.take_into(n, sendable, &mut self.out).is_err() {
                 // A file body failed mid-way: what was promised cannot be
                 // delivered, so the stream must not end cleanly.

@@ -72,14 +72,15 @@ impl Connection {
     pub fn session_state(&self) -> SessionState {
         SessionState {
             effective_local_window_size: self.recv_window.window(),
-            effective_recv_data_length: self.recv_window.unannounced(),
+            effective_recv_data_length: self.recv_window.received_unannounced(),
             next_stream_id: self.next_local_id,
             local_window_size: self.recv_window.target(),
             last_proc_stream_id: self.max_peer_id,
             remote_window_size: self.send_window.value(),
             outbound_queue_size: u32::try_from(self.out.len()).unwrap_or(u32::MAX),
             deflate_dynamic_table_size: self.encoder.table_fill(),
-            inflate_dynamic_table_size: self.local.header_table_size,
+            inflate_dynamic_table_size: u32::try_from(self.decoder.table_fill())
+                .unwrap_or(u32::MAX),
         }
     }
 

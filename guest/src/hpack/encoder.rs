@@ -77,6 +77,20 @@ impl DynamicEncoder {
         self.evict_to(max);
     }
 
+    /// The entries, oldest first: inserted again in this order (with
+    /// [`DynamicEncoder::restore`]) they rebuild the same table.
+    pub fn entries_oldest_first(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.entries
+            .iter()
+            .rev()
+            .map(|e| (&e.name[..], &e.value[..]))
+    }
+
+    /// Inserts an entry as encoding it once did.
+    pub fn restore(&mut self, name: &[u8], value: &[u8]) {
+        self.insert(name, value, hash(name, Some(value)), hash(name, None));
+    }
+
     /// Appends one field's representation to `out`.
     pub fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, out: &mut Vec<u8>) {
         let found = static_table::find(name, value);

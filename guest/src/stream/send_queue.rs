@@ -86,7 +86,9 @@ impl SendQueue {
     }
 
     /// Appends up to `max` octets from the front to `out`: queued buffers
-    /// first, then the file. An error leaves `out` as it was; the stream
+    /// first, then the file. A file is read ahead by at most `sendable`
+    /// octets (what the windows and the connection's read-ahead allowance
+    /// let go soon), and always by what this frame needs. An error leaves `out` as it was; the stream
     /// cannot go on (the promised length can no longer be met).
     pub fn take_into(
         &mut self,

@@ -5,6 +5,7 @@
 
 use h2wasm::app::SharedApp;
 use h2wasm::bindings::Options;
+use h2wasm::pump::ConnectionConfig;
 use h2wasm::server::Server;
 use h2wasm::{Runtime, RuntimeConfig};
 use std::net::SocketAddr;
@@ -71,6 +72,17 @@ impl TestServer {
         app: SharedApp,
         tweak: impl FnOnce(&mut Options) + Send + 'static,
     ) -> TestServer {
+        Self::start_full(runtime, tls, app, tweak, ConnectionConfig::default())
+    }
+
+    /// As `start_configured`, with how connections are run.
+    pub fn start_full(
+        runtime: Arc<Runtime>,
+        tls: bool,
+        app: SharedApp,
+        tweak: impl FnOnce(&mut Options) + Send + 'static,
+        connection: ConnectionConfig,
+    ) -> TestServer {
         let (stop, stop_rx) = watch::channel(false);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -94,8 +106,7 @@ impl TestServer {
                     app,
                     tls: tls_config,
                     grace: Duration::from_secs(5),
-                    handshake_timeout: Duration::from_secs(10),
-                    connection: Default::default(),
+                    connection,
                 });
                 server.run(listener, stop_rx).await.unwrap();
             });

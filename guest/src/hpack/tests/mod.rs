@@ -236,3 +236,127 @@ fn random_blocks_round_trip_through_table_size_changes() {
         assert!(enc.table_fill() <= enc.table_size());
     }
 }
+
+/// RFC 7541 §4.2: a dynamic table size update after a field is a decoding
+/// error (nghttp2 and Python's hpack reject both blocks).
+#[test]
+fn size_update_after_a_field_is_compression_error() {
+    for block in [
+        &[0x82, 0x87, 0x20, 0x84, 0x41, 0x01, 0x61][..],
+        &[0x82, 0x3f, 0xe1, 0x1f, 0x82],
+    ] {
+        let mut dec = HeaderDecoder::new(4096);
+        assert_eq!(dec.decode(block, LIMITS), Err(DecodeError::Compression));
+    }
+}
+
+/// RFC 7541 §4.2: a block may hold nothing but size updates (what an
+/// encoder sends for an empty list right after a table-size change).
+#[test]
+fn blocks_of_only_size_updates_decode_to_nothing() {
+    for block in [&[0x3f, 0xe1, 0x1f][..], &[0x20, 0x3f, 0xe1, 0x1f], &[0x20]] {
+        let mut dec = HeaderDecoder::new(4096);
+        assert_eq!(dec.decode(block, LIMITS), Ok(Vec::new()));
+    }
+    // Our own encoder makes one after the peer lowered its table size.
+    let mut enc = HeaderEncoder::new(4096);
+    enc.set_peer_table_size(1000);
+    let mut buf = Vec::new();
+    enc.encode(&[], &mut buf);
+    assert_eq!(buf, [0x3f, 0xc9, 0x07]);
+    let mut dec = HeaderDecoder::new(4096);
+    assert_eq!(dec.decode(&buf, LIMITS), Ok(Vec::new()));
+}
+
+/// RFC 7541 §4.2: once our smaller SETTINGS_HEADER_TABLE_SIZE is
+/// acknowledged, the peer must open its next block with a size update no
+/// larger than it before using the table.
+#[test]
+fn lowering_our_table_size_requires_an_update_before_the_table_is_used() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut dec = HeaderDecoder::new(4096);
+    let fields = [HeaderField::new("x-kept", "in-the-table")];
+    let mut buf = Vec::new();
+    enc.encode(&fields, &mut buf);
+    assert_eq!(dec.decode(&buf, LIMITS).unwrap(), fields);
+    dec.set_max_allowed_table_size(0);
+    // A reference to the old entry without the update first.
+    assert_eq!(
+        dec.decode(&[0x80 | 62], LIMITS),
+        Err(DecodeError::Compression)
+    );
+    let mut dec2 = HeaderDecoder::new(4096);
+    dec2.decode(&buf, LIMITS).unwrap();
+    dec2.set_max_allowed_table_size(0);
+    // An update that is still too large is refused as well.
+    assert_eq!(
+        dec2.decode(&[0x3f, 0x01, 0x82], LIMITS),
+        Err(DecodeError::Compression)
+    );
+    let mut dec3 = HeaderDecoder::new(4096);
+    dec3.decode(&buf, LIMITS).unwrap();
+    dec3.set_max_allowed_table_size(0);
+    // With the update the block decodes, and the old entry is gone.
+    assert_eq!(
+        dec3.decode(&[0x20, 0x82], LIMITS).unwrap(),
+        [HeaderField::new(":method", "GET")]
+    );
+    assert_eq!(dec3.table_fill(), 0);
+    assert_eq!(
+        dec3.decode(&[0x80 | 62], LIMITS),
+        Err(DecodeError::Compression)
+    );
+    // Later blocks need no further update.
+    assert!(dec3.decode(&[0x82], LIMITS).is_ok());
+}
+
+/// RFC 7541 §4.2: only sizes set since the last block are signalled; when
+/// the allowed size grows there is one update, to the new size (not one
+/// to the current size first: `3f b6 0a` before `3f 8b 15` wasted 3 octets).
+#[test]
+fn a_growing_table_is_signalled_once() {
+    let mut enc = HeaderEncoder::new(65_536);
+    let mut buf = Vec::new();
+    enc.set_peer_table_size(2741);
+    enc.encode(&[], &mut buf);
+    assert_eq!(buf, [0x3f, 0x96, 0x15]);
+    buf.clear();
+    enc.set_peer_table_size(8192);
+    enc.encode(&[], &mut buf);
+    assert_eq!(buf, [0x3f, 0xe1, 0x3f], "one update, to 8192");
+    // Down then up between blocks: the smallest, then the final size.
+    buf.clear();
+    enc.set_peer_table_size(100);
+    enc.set_peer_table_size(4096);
+    enc.encode(&[], &mut buf);
+    assert_eq!(buf, [0x3f, 0x45, 0x3f, 0xe1, 0x1f]);
+}
+
+#[test]
+fn tables_written_out_and_read_back_encode_and_decode_alike() {
+    let mut enc = HeaderEncoder::new(4096);
+    let mut dec = HeaderDecoder::new(4096);
+    let mut buf = Vec::new();
+    let fields = [
+        HeaderField::new("x-a", "1"),
+        HeaderField::new("x-b", "two"),
+        HeaderField::new("content-type", "text/plain"),
+    ];
+    enc.encode(&fields, &mut buf);
+    dec.decode(&buf, LIMITS).unwrap();
+    let mut w = crate::snapshot::Writer::new();
+    enc.write(&mut w);
+    dec.write(&mut w);
+    let bytes = w.finish();
+    let mut r = crate::snapshot::Reader::new(&bytes).unwrap();
+    let mut enc2 = HeaderEncoder::read(&mut r).unwrap();
+    let mut dec2 = HeaderDecoder::read(&mut r).unwrap();
+    r.finish().unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    enc.encode(&fields, &mut a);
+    enc2.encode(&fields, &mut b);
+    assert_eq!(a, b, "the same table encodes the same octets");
+    assert!(a.len() <= 3, "every field indexed: {a:02x?}");
+    assert_eq!(dec2.decode(&b, LIMITS).unwrap(), fields);
+    assert_eq!(dec2.table_fill(), dec.table_fill());
+}

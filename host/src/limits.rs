@@ -1,0 +1,268 @@
+//! Process-wide limits of a server: how many connections it holds and how
+//! much memory it may use, with the counters behind them. Reaching a
+//! limit refuses new work (connections, streams) properly and says so in
+//! the log, at most once per [`WARN_INTERVAL`].
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Refusals are logged at most this often (with how many there were).
+pub const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How often the process's resident memory is read.
+const MEMORY_SAMPLE: Duration = Duration::from_millis(50);
+
+/// Counters a server keeps; read them with [`Limits::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Connections taken on.
+    pub accepted: u64,
+    /// Connections refused because `max_connections` were open.
+    pub refused_at_capacity: u64,
+    /// Connections refused because the memory budget was spent.
+    pub refused_for_memory: u64,
+    /// Connections open now.
+    pub open: u64,
+    /// Times an idle connection gave its instance back.
+    pub hibernated: u64,
+    /// Times a hibernated connection took an instance again.
+    pub resumed: u64,
+    /// Connections closed for not completing the HTTP/2 handshake in time.
+    pub handshake_timeouts: u64,
+    /// Connections closed (GOAWAY NO_ERROR) after the idle timeout.
+    pub idle_closed: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    refused_at_capacity: AtomicU64,
+    refused_for_memory: AtomicU64,
+    hibernated: AtomicU64,
+    resumed: AtomicU64,
+    handshake_timeouts: AtomicU64,
+    idle_closed: AtomicU64,
+}
+
+/// Why a connection was not taken on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// `max_connections` connections are open.
+    Capacity,
+    /// The process is above its memory budget.
+    Memory,
+}
+
+/// The limits and counters shared by every connection of a server.
+pub struct Limits {
+    max_connections: usize,
+    open: AtomicUsize,
+    memory: Option<MemoryBudget>,
+    counters: Counters,
+    /// Refusals since the last warning, and when that was.
+    warned: Mutex<(u64, Option<Instant>)>,
+}
+
+/// Held while a connection is open; dropping it frees the slot.
+pub struct ConnectionSlot(Arc<Limits>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Limits {
+    /// At most `max_connections` open at once; with `max_memory`, new
+    /// connections and new streams are refused while the process's
+    /// resident memory is above it (Linux: read from /proc every 50 ms).
+    pub fn new(max_connections: usize, max_memory: Option<u64>) -> Arc<Limits> {
+        Arc::new(Limits {
+            max_connections: max_connections.max(1),
+            open: AtomicUsize::new(0),
+            memory: max_memory.map(MemoryBudget::start),
+            counters: Counters::default(),
+            warned: Mutex::new((0, None)),
+        })
+    }
+
+    /// Takes a connection slot, or says why not (and warns, rate-limited).
+    pub fn admit(self: &Arc<Self>) -> Result<ConnectionSlot, Refusal> {
+        if self.memory_exhausted() {
+            self.counters
+                .refused_for_memory
+                .fetch_add(1, Ordering::Relaxed);
+            self.warn_refused("the memory budget is spent");
+            return Err(Refusal::Memory);
+        }
+        let taken = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max_connections).then_some(n + 1)
+            });
+        if taken.is_err() {
+            self.counters
+                .refused_at_capacity
+                .fetch_add(1, Ordering::Relaxed);
+            self.warn_refused(&format!(
+                "{} connections are open (--max-connections)",
+                self.max_connections
+            ));
+            return Err(Refusal::Capacity);
+        }
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(ConnectionSlot(self.clone()))
+    }
+
+    /// The process is above its memory budget: refuse new work.
+    pub fn memory_exhausted(&self) -> bool {
+        self.memory
+            .as_ref()
+            .is_some_and(|m| m.over.load(Ordering::Relaxed))
+    }
+
+    /// Resident memory at the last sample, if it is being watched.
+    pub fn resident(&self) -> Option<u64> {
+        self.memory
+            .as_ref()
+            .map(|m| m.resident.load(Ordering::Relaxed) as u64)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            accepted: get(&c.accepted),
+            refused_at_capacity: get(&c.refused_at_capacity),
+            refused_for_memory: get(&c.refused_for_memory),
+            open: self.open.load(Ordering::Relaxed) as u64,
+            hibernated: get(&c.hibernated),
+            resumed: get(&c.resumed),
+            handshake_timeouts: get(&c.handshake_timeouts),
+            idle_closed: get(&c.idle_closed),
+        }
+    }
+
+    pub(crate) fn count_hibernated(&self) {
+        self.counters.hibernated.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_resumed(&self) {
+        self.counters.resumed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_handshake_timeout(&self) {
+        self.counters
+            .handshake_timeouts
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_idle_closed(&self) {
+        self.counters.idle_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One warning per interval, with the number of refusals it covers.
+    fn warn_refused(&self, why: &str) {
+        let Ok(mut warned) = self.warned.lock() else {
+            return;
+        };
+        warned.0 += 1;
+        let due = warned.1.is_none_or(|at| at.elapsed() >= WARN_INTERVAL);
+        if due {
+            tracing::warn!(
+                "refusing connections: {why}; {} refused since the last warning",
+                warned.0
+            );
+            *warned = (0, Some(Instant::now()));
+        }
+    }
+}
+
+/// The process's resident memory against a budget, sampled on a thread of
+/// its own that ends with the [`Limits`] it belongs to.
+struct MemoryBudget {
+    over: Arc<AtomicBool>,
+    resident: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for MemoryBudget {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl MemoryBudget {
+    fn start(limit: u64) -> MemoryBudget {
+        let over = Arc::new(AtomicBool::new(false));
+        let resident = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (o, r, s) = (over.clone(), resident.clone(), stop.clone());
+        let spawned = std::thread::Builder::new()
+            .name("h2wasm-memory".into())
+            .spawn(move || {
+                let mut was_over = false;
+                // Back under at 90%, so a server near its budget does not
+                // flap between refusing and accepting.
+                let resume_below = limit / 10 * 9;
+                while !s.load(Ordering::Relaxed) {
+                    if let Some(rss) = resident_bytes() {
+                        r.store(
+                            usize::try_from(rss).unwrap_or(usize::MAX),
+                            Ordering::Relaxed,
+                        );
+                        let now_over = if was_over {
+                            rss >= resume_below
+                        } else {
+                            rss > limit
+                        };
+                        if now_over != was_over {
+                            if now_over {
+                                tracing::warn!(
+                                    "memory budget reached: {} MiB resident of {} MiB \
+                                     (--max-memory); refusing new connections and streams",
+                                    rss >> 20,
+                                    limit >> 20
+                                );
+                            } else {
+                                tracing::warn!(
+                                    "memory back under budget: {} MiB resident; accepting again",
+                                    rss >> 20
+                                );
+                            }
+                            o.store(now_over, Ordering::Relaxed);
+                            was_over = now_over;
+                        }
+                    }
+                    std::thread::sleep(MEMORY_SAMPLE);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot watch memory use ({e}); --max-memory is not enforced");
+        }
+        MemoryBudget {
+            over,
+            resident,
+            stop,
+        }
+    }
+}
+
+/// Resident set size of this process (Linux; `None` elsewhere).
+pub fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Half the machine's memory (Linux), or 2 GiB where that is unknown: the
+/// default memory budget.
+pub fn default_max_memory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()
+    });
+    total.map_or(2 << 30, |kib| kib * 1024 / 2)
+}
