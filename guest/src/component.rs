@@ -251,7 +251,15 @@ impl GuestConnection for ConnectionResource {
     fn poll_transmit(&self, max: u32) -> Vec<u8> {
         let mut engine = self.inner.borrow_mut();
         let max = max as usize;
-        let mut out = Vec::new();
+        if max == 0 {
+            return Vec::new();
+        }
+        // The first chunk is usually all of it, and becomes the list
+        // without a copy.
+        let mut out: Vec<u8> = match engine.poll_transmit(max) {
+            Some(b) => b.into(),
+            None => return Vec::new(),
+        };
         // Gather several chunks into one list so a call moves a full buffer.
         while out.len() < max {
             match engine.poll_transmit(max - out.len()) {

@@ -248,7 +248,7 @@ fn read_ahead_is_bounded_per_connection() {
         }
     }
     let held = p.server.session_memory() - before;
-    // Each stream sent one 16 KiB frame; what is read beyond that is
-    // shared: at most 256 KiB plus a frame, not 100 x 256 KiB.
-    assert!(held < 300 * 1024, "read ahead: {held} octets");
+    // Each stream sent a 16 KiB frame; what is read beyond that is shared:
+    // at most 32 KiB plus a frame, not 100 x 32 KiB.
+    assert!(held < 48 * 1024, "read ahead: {held} octets");
 }

@@ -83,14 +83,15 @@ pub enum FileSource {
 /// only as the handler reads.
 pub struct Body {
     pub(crate) stream_id: u32,
-    pub(crate) rx: mpsc::UnboundedReceiver<BodyItem>,
+    /// `None`: the request ended with its headers.
+    pub(crate) rx: Option<mpsc::UnboundedReceiver<BodyItem>>,
     pub(crate) commands: mpsc::Sender<Command>,
 }
 
 impl Body {
     /// The next chunk or the trailers; `None` at the end of the body.
     pub async fn next(&mut self) -> Option<BodyItem> {
-        let item = self.rx.recv().await?;
+        let item = self.rx.as_mut()?.recv().await?;
         if let BodyItem::Data(d) = &item {
             let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
             let _ = self
@@ -111,9 +112,12 @@ impl Drop for Body {
     /// ignored would stall once it filled the window. (Data arriving after
     /// this is handed back by the pump.)
     fn drop(&mut self) {
-        self.rx.close();
+        let Some(rx) = self.rx.as_mut() else {
+            return;
+        };
+        rx.close();
         let mut unread: u64 = 0;
-        while let Ok(item) = self.rx.try_recv() {
+        while let Ok(item) = rx.try_recv() {
             if let BodyItem::Data(d) = item {
                 unread += d.len() as u64;
             }
@@ -327,8 +331,59 @@ pub fn header<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
 #[derive(Debug)]
 pub struct Response {
     pub headers: ResponseHeaders,
-    /// Empty: the headers end the stream.
-    pub body: Bytes,
+    pub body: ResponseBody,
+}
+
+/// The body of a [`Response`].
+#[derive(Debug)]
+pub enum ResponseBody {
+    /// In memory; empty: the headers end the stream.
+    Bytes(Bytes),
+    /// `length` octets of a file from `offset`, read by the engine as flow
+    /// control allows (see [`Responder::respond_with_file`]); `path` is
+    /// inside the instance. `content-length` is set.
+    File {
+        path: String,
+        offset: u64,
+        length: u64,
+    },
+}
+
+impl From<Bytes> for ResponseBody {
+    fn from(b: Bytes) -> Self {
+        ResponseBody::Bytes(b)
+    }
+}
+
+impl ResponseBody {
+    /// Octets the body holds.
+    pub fn len(&self) -> u64 {
+        match self {
+            ResponseBody::Bytes(b) => b.len() as u64,
+            ResponseBody::File { length, .. } => *length,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Responder {
+    /// Sends a complete [`Response`].
+    pub async fn respond_with(&self, response: Response) {
+        match response.body {
+            ResponseBody::Bytes(b) => self.respond_bytes(response.headers.into_vec(), b).await,
+            ResponseBody::File {
+                path,
+                offset,
+                length,
+            } => {
+                self.respond_with_file(response.headers.into_vec(), path, offset, Some(length))
+                    .await
+            }
+        }
+    }
 }
 
 /// The headers of a [`Response`]: built for this one, or shared by many.

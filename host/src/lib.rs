@@ -13,7 +13,6 @@ pub mod apps;
 pub mod client;
 mod clock;
 mod convert;
-pub mod engine_cache;
 mod frametrace;
 mod io;
 pub mod limits;
@@ -55,5 +54,5 @@ pub mod bindings {
 /// The engine component built from `guest/` and embedded at compile time.
 pub static EMBEDDED_ENGINE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/h2wasm_engine.wasm"));
 
-/// FNV-1a of [`EMBEDDED_ENGINE`] (see [`engine_cache::wasm_hash`]).
+/// FNV-1a of [`EMBEDDED_ENGINE`] (see [`runtime::wasm_hash`]).
 pub const EMBEDDED_ENGINE_HASH: u64 = include!(concat!(env!("OUT_DIR"), "/h2wasm_engine_hash.rs"));

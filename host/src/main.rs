@@ -48,6 +48,8 @@ struct CompileArgs {
     out: PathBuf,
     #[arg(long, value_name = "N", default_value_t = 4)]
     max_connections: u32,
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    max_live: u32,
     #[command(flatten)]
     engine: EngineArg,
 }
@@ -83,9 +85,15 @@ struct ServeArgs {
     key: Option<PathBuf>,
     /// Connections held at once; each one beyond is refused (SETTINGS,
     /// then GOAWAY REFUSED_STREAM; over TLS, closed). The instance pool is
-    /// sized for this many live connections.
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    /// sized for the live ones (see --max-live).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     max_connections: u32,
+    /// Connections that may hold an engine instance at once (the instance
+    /// pool); an idle connection hibernates and holds none. One that needs
+    /// an instance while all are taken waits for one [default: 10,000, or
+    /// --max-connections if that is less].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16_384))]
+    max_live: Option<u32>,
     /// SETTINGS_MAX_CONCURRENT_STREAMS: streams a client may have open on
     /// one connection; beyond it they are refused with REFUSED_STREAM, and
     /// a client that keeps opening them gets GOAWAY.
@@ -300,6 +308,8 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         // Under a flood, wait for the writer rather than drop lines.
         .lossy(false)
+        // Lines waiting for the writer; each slot is allocated up front.
+        .buffered_lines_limit(4096)
         .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -309,13 +319,23 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     guard
 }
 
-fn runtime_config(
-    engine: &EngineArg,
+/// Connections served, and how many of them may hold an instance.
+#[derive(Clone, Copy)]
+struct Pool {
     max_connections: u32,
-    files_root: Option<PathBuf>,
-) -> RuntimeConfig {
+    max_live: u32,
+}
+
+/// What one-shot commands (get, info) need.
+const CLIENT_POOL: Pool = Pool {
+    max_connections: 4,
+    max_live: 4,
+};
+
+fn runtime_config(engine: &EngineArg, pool: Pool, files_root: Option<PathBuf>) -> RuntimeConfig {
     RuntimeConfig {
-        max_connections,
+        max_connections: pool.max_connections,
+        max_live: pool.max_live,
         files_root,
         max_call_time: (engine.max_call_time > 0)
             .then(|| std::time::Duration::from_millis(engine.max_call_time)),
@@ -329,7 +349,7 @@ fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'static, 
         Some(path) => {
             let wasm = std::fs::read(path)
                 .with_context(|| format!("cannot read engine {}", path.display()))?;
-            let hash = h2wasm::engine_cache::wasm_hash(&wasm);
+            let hash = h2wasm::runtime::wasm_hash(&wasm);
             Ok((wasm.into(), hash))
         }
         None => Ok((h2wasm::EMBEDDED_ENGINE.into(), h2wasm::EMBEDDED_ENGINE_HASH)),
@@ -337,46 +357,32 @@ fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'static, 
 }
 
 /// The engine, compiled to native code in a child process the first time
-/// (and kept under the data directory): the compiler's memory never
-/// becomes the server's. Where nothing can be kept, it compiles here.
+/// and kept under the data directory: the compiler's memory never becomes
+/// the server's. Where nothing can be kept, it compiles here.
 fn load_runtime(
     engine: &EngineArg,
-    max_connections: u32,
+    pool: Pool,
     files_root: Option<PathBuf>,
 ) -> anyhow::Result<Runtime> {
-    let config = runtime_config(engine, max_connections, files_root);
-    let fail = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
+    let config = runtime_config(engine, pool, files_root);
     let hash = match &engine.engine {
         Some(_) => engine_wasm(engine)?.1,
         None => h2wasm::EMBEDDED_ENGINE_HASH,
     };
-    let compiled = h2wasm::engine_cache::compiled_path(hash, &config).map_err(fail)?;
-    if !compiled.exists()
-        && let Err(e) = compile_in_child(engine, max_connections, &compiled)
-    {
-        tracing::debug!("compiling the engine in this process: {e:#}");
-        let (wasm, _) = engine_wasm(engine)?;
-        return Runtime::new(&wasm, &config).map_err(fail);
-    }
-    // SAFETY: the file is one this program wrote into its own data
-    // directory (wasmtime checks its format and version).
-    match unsafe { Runtime::from_precompiled(&compiled, &config) } {
+    let dir = h2wasm::tls::data_dir().join("engines");
+    let compile = |dest: &std::path::Path| compile_in_child(engine, pool, dest);
+    // SAFETY: the data directory is this user's own (see `data_dir`).
+    match unsafe { Runtime::load_compiled(hash, &dir, &config, compile) } {
         Ok(runtime) => Ok(runtime),
         Err(e) => {
-            // Damaged or from another build: compile again next time.
-            tracing::warn!("{e:#}; compiling the engine again");
-            let _ = std::fs::remove_file(&compiled);
+            tracing::debug!("compiling the engine in this process: {e:#}");
             let (wasm, _) = engine_wasm(engine)?;
-            Runtime::new(&wasm, &config).map_err(fail)
+            Runtime::new(&wasm, &config).map_err(|e| anyhow::anyhow!("{e:#}"))
         }
     }
 }
 
-fn compile_in_child(
-    engine: &EngineArg,
-    max_connections: u32,
-    dest: &std::path::Path,
-) -> anyhow::Result<()> {
+fn compile_in_child(engine: &EngineArg, pool: Pool, dest: &std::path::Path) -> anyhow::Result<()> {
     let dir = dest
         .parent()
         .context("no directory for the compiled engine")?;
@@ -387,7 +393,9 @@ fn compile_in_child(
         .arg("--out")
         .arg(&partial)
         .arg("--max-connections")
-        .arg(max_connections.to_string())
+        .arg(pool.max_connections.to_string())
+        .arg("--max-live")
+        .arg(pool.max_live.to_string())
         .arg("--max-call-time")
         .arg(engine.max_call_time.to_string());
     if let Some(path) = &engine.engine {
@@ -403,7 +411,11 @@ fn compile_in_child(
 }
 
 fn compile_engine(args: CompileArgs) -> anyhow::Result<ExitCode> {
-    let config = runtime_config(&args.engine, args.max_connections, None);
+    let pool = Pool {
+        max_connections: args.max_connections,
+        max_live: args.max_live,
+    };
+    let config = runtime_config(&args.engine, pool, None);
     let (wasm, _) = engine_wasm(&args.engine)?;
     let compiled = Runtime::precompile(&wasm, &config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     std::fs::write(&args.out, compiled)
@@ -412,7 +424,7 @@ fn compile_engine(args: CompileArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
-    let runtime = load_runtime(&args, 4, None)?;
+    let runtime = load_runtime(&args, CLIENT_POOL, None)?;
     let options = runtime
         .default_options()
         .await
@@ -465,11 +477,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => None,
     };
-    let runtime = Arc::new(load_runtime(
-        &args.engine,
-        args.max_connections,
-        files_root,
-    )?);
+    let pool = Pool {
+        max_connections: args.max_connections,
+        max_live: args
+            .max_live
+            .unwrap_or(RuntimeConfig::default().max_live)
+            .min(args.max_connections),
+    };
+    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root)?);
     let mut options = runtime
         .default_options()
         .await
@@ -582,7 +597,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             verbose: args.verbose,
             save_pushed: None,
         };
-        let runtime = load_runtime(&args.engine, 4, None)?;
+        let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
         h2wasm::tunnel::tunnel(
             &runtime,
             &target,
@@ -648,7 +663,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         verbose: args.verbose,
         save_pushed: args.save_pushed.clone(),
     };
-    let runtime = load_runtime(&args.engine, 4, None)?;
+    let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();

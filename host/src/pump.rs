@@ -3,8 +3,8 @@
 //! response bodies back as flow control allows.
 
 use crate::app::{
-    Body, BodyItem, Command, FileSource, Header, Request, Responder, Response, ResponseHeaders,
-    SharedApp, SharedHeaders,
+    Body, BodyItem, Command, FileSource, Header, Request, Responder, Response, ResponseBody,
+    ResponseHeaders, SharedApp, SharedHeaders,
 };
 use crate::bindings::{
     AltsvcTarget, CommandError, Event, Options, PreparedResponse, RespondOptions, Role,
@@ -12,7 +12,7 @@ use crate::bindings::{
 use crate::clock::{instant_at, now_ns};
 use crate::convert::{code_name, find, from_fields, into_fields, status_of, to_fields};
 pub use crate::io::Trap;
-use crate::io::{IO_CHUNK, trap};
+use crate::io::trap;
 use crate::limits::Limits;
 use crate::runtime::{EngineConnection, Runtime};
 use bytes::Bytes;
@@ -152,9 +152,17 @@ impl std::fmt::Debug for ConnectionConfig {
     }
 }
 
+/// Output taken from the engine at a time: it starts at `FIRST_BATCH`,
+/// doubles up to `MAX_BATCH` while the peer keeps up, and falls to
+/// `SLOW_BATCH` when a write has to wait. The engine holds at most one
+/// batch, and so do we.
+const FIRST_BATCH: usize = 16 * 1024;
+const MAX_BATCH: usize = 32 * 1024;
+const SLOW_BATCH: usize = 16 * 1024;
+
 /// Input read per wake-up: it bounds how long one connection's turn takes
 /// (a flood of small frames is processed in slices), so others are served.
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 32 * 1024;
 
 /// Octets the engine may hold ready to send while the peer is not reading
 /// before we stop reading from it. Larger than the engine's bound on
@@ -233,19 +241,24 @@ where
             Wake::Close if snapshot.is_some() => Start::Close,
             Wake::Close | Wake::Gone => break,
         };
-        let conn = match snapshot.take() {
-            None => trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await),
-            Some(saved) => {
-                let resumed = trap(s.runtime.resume(&s.options, &saved, now_ns()).await)?;
-                if let Some(limits) = &s.config.limits {
-                    limits.count_resumed();
-                }
-                resumed.map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}"))
+        // An instance, waiting for one if all are taken (max_live), but
+        // not for longer than a handshake may take.
+        let saved = snapshot.take();
+        let resuming = saved.is_some();
+        let take = async {
+            match &saved {
+                None => trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await),
+                Some(saved) => trap(s.runtime.resume(&s.options, saved, now_ns()).await)?
+                    .map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}")),
             }
         };
-        let conn = match conn {
-            Ok(c) => c,
-            Err(e) => {
+        let conn = match tokio::time::timeout(s.config.handshake_timeout, take).await {
+            Ok(Ok(c)) => c,
+            failed => {
+                let e = match failed {
+                    Ok(Err(e)) => e,
+                    _ => anyhow::anyhow!("no engine instance free"),
+                };
                 // No instance to be had: say so in HTTP/2 and close.
                 tracing::warn!(peer = %s.peer, "cannot serve the connection: {e:#}");
                 let _ =
@@ -255,6 +268,9 @@ where
                 return Err(e);
             }
         };
+        if resuming && let Some(limits) = &s.config.limits {
+            limits.count_resumed();
+        }
         // The active phase is boxed: a hibernated connection's task keeps
         // only `Session` and a one-octet read.
         let outcome = Box::pin(s.active(conn, start)).await;
@@ -380,13 +396,11 @@ where
     ) -> anyhow::Result<Outcome> {
         let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(1024);
         let mut st = PumpState::default();
-        let mut buf = vec![0u8; READ_CHUNK];
-        let mut input_len = 0;
+        // Filled only as far as reads go (a read of 100 octets touches one
+        // page, not READ_CHUNK).
+        let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
         match start {
-            Start::Input(octet) => {
-                buf[0] = octet;
-                input_len = 1;
-            }
+            Start::Input(octet) => buf.extend_from_slice(&[octet]),
             Start::Close => {
                 self.idle_closing = true;
                 trap(conn.close().await)?;
@@ -395,9 +409,13 @@ where
         if self.shutting_down {
             trap(conn.close().await)?;
         }
-        // Output taken from the engine, not yet written.
+        // Output taken from the engine, not yet written; and how much to
+        // take at a time: more while the peer keeps up, little once it
+        // does not (what a slow reader makes us hold stays small).
         let mut out: Vec<u8> = Vec::new();
         let mut out_pos = 0usize;
+        let mut batch = FIRST_BATCH;
+        let mut stalled = false;
         let mut queued;
         let mut open_streams;
         let mut deadline;
@@ -418,10 +436,10 @@ where
             // events can queue more output, and sending can raise events
             // (want-trailers, drain): go round until a call brings nothing
             // new. Output is taken only when the last batch is written.
-            let mut input = &buf[..input_len];
+            let mut input = &buf[..];
             loop {
                 flush_batch(&mut conn, &mut st).await?;
-                let max = if out.is_empty() { IO_CHUNK } else { 0 };
+                let max = if out.is_empty() { batch } else { 0 };
                 let r = trap(conn.drive(now_ns(), input, max as u32).await)?;
                 input = &[];
                 if let Some(e) = r.error {
@@ -456,7 +474,7 @@ where
                     break;
                 }
             }
-            input_len = 0;
+            buf.clear();
             let now = Instant::now();
             if st.closed {
                 if out.is_empty() && queued == 0 {
@@ -538,9 +556,14 @@ where
             let waited_from = Instant::now();
             tokio::select! {
                 biased;
-                written = write_out(&mut self.wr, &out, &mut out_pos), if !out.is_empty() => {
+                written = write_out(&mut self.wr, &out, &mut out_pos, &mut stalled), if !out.is_empty() => {
                     written?;
                     out = Vec::new();
+                    batch = if std::mem::take(&mut stalled) {
+                        SLOW_BATCH
+                    } else {
+                        (batch * 2).min(MAX_BATCH)
+                    };
                 }
                 Some(cmd) = cmd_rx.recv() => {
                     apply(cmd, &mut conn, &mut st).await?;
@@ -548,7 +571,7 @@ where
                 Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
                     write_body(id, item, &mut conn, &mut st).await?;
                 }
-                read = self.rd.read(&mut buf), if reading => {
+                read = self.rd.read_buf(&mut buf), if reading => {
                     let n = match read {
                         Ok(n) => n,
                         // TLS peers that close without close_notify: an ordinary end.
@@ -560,7 +583,6 @@ where
                         trap(conn.destroy(0).await)?;
                     } else {
                         self.summary.bytes_read += n as u64;
-                        input_len = n;
                     }
                 }
                 _ = sleep_until_opt(wake_at), if wake_at.is_some() => {}
@@ -608,11 +630,13 @@ where
 
 /// Writes `out[*pos..]` and flushes. Progress is kept in `pos`, so the
 /// future can be dropped (another branch of a `select!` won) and made
-/// again without losing or repeating a byte.
+/// again without losing or repeating a byte. `stalled` is set when the
+/// transport could not take everything at once.
 async fn write_out<W: AsyncWrite + Unpin>(
     wr: &mut W,
     out: &[u8],
     pos: &mut usize,
+    stalled: &mut bool,
 ) -> std::io::Result<()> {
     std::future::poll_fn(|cx| {
         while *pos < out.len() {
@@ -622,10 +646,17 @@ async fn write_out<W: AsyncWrite + Unpin>(
                 }
                 Poll::Ready(Ok(n)) => *pos += n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    *stalled = true;
+                    return Poll::Pending;
+                }
             }
         }
-        Pin::new(&mut *wr).poll_flush(cx)
+        let flushed = Pin::new(&mut *wr).poll_flush(cx);
+        if flushed.is_pending() {
+            *stalled = true;
+        }
+        flushed
     })
     .await
 }
@@ -665,9 +696,15 @@ async fn on_event(
                 }
                 return send_whole(conn, st, h.stream_id, response).await;
             }
-            let (body_tx, body_rx) = mpsc::unbounded_channel();
-            st.streams
-                .insert(h.stream_id, io((!h.end_stream).then_some(body_tx)));
+            // A channel only for a body that will come.
+            let (body_tx, body_rx) = match h.end_stream {
+                true => (None, None),
+                false => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    (Some(tx), Some(rx))
+                }
+            };
+            st.streams.insert(h.stream_id, io(body_tx));
             let request = Request {
                 headers,
                 sensitive,
@@ -775,7 +812,7 @@ async fn apply(
                     stream_id,
                     Response {
                         headers: headers.into(),
-                        body,
+                        body: body.into(),
                     },
                 )
                 .await;
@@ -848,30 +885,7 @@ async fn apply(
             offset,
             length,
         } => {
-            let fields = to_fields(&headers);
-            let result = match file {
-                FileSource::Path(path) => {
-                    conn.respond_with_file(stream_id, &fields, &path, offset, length)
-                        .await
-                }
-                FileSource::Open(file) => {
-                    conn.respond_with_fd(stream_id, file, &fields, offset, length)
-                        .await
-                }
-            };
-            match trap(result)? {
-                Ok(stat) => {
-                    if let Some(s) = st.streams.get_mut(&stream_id) {
-                        s.status = status_of(&headers);
-                        let available = stat.size.saturating_sub(offset);
-                        s.bytes_out += length.map_or(available, |l| l.min(available));
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(stream_id, "respond-with-file refused: {e:?}");
-                    let _ = trap(conn.close_stream(stream_id, 2).await)?;
-                }
-            }
+            respond_with_file(conn, st, stream_id, &headers, file, offset, length).await?;
         }
         Command::Push {
             stream_id,
@@ -895,13 +909,27 @@ async fn apply(
     Ok(())
 }
 
-/// Headers, the whole body and the end of the stream, in one call.
+/// Headers, the whole body and the end of the stream, in one call (a
+/// file body: as the engine reads it).
 async fn send_whole(
     conn: &mut EngineConnection,
     st: &mut PumpState,
     stream_id: u32,
     response: Response,
 ) -> anyhow::Result<()> {
+    let body = match response.body {
+        ResponseBody::Bytes(b) => b,
+        ResponseBody::File {
+            path,
+            offset,
+            length,
+        } => {
+            let headers = response.headers.into_vec();
+            let file = FileSource::Path(path);
+            return respond_with_file(conn, st, stream_id, &headers, file, offset, Some(length))
+                .await;
+        }
+    };
     let status = status_of(response.headers.as_slice());
     let result = match response.headers {
         // Queued: every such answer of this pass goes in one call.
@@ -910,7 +938,7 @@ async fn send_whole(
                 let response = PreparedResponse {
                     stream_id,
                     headers,
-                    body: response.body.to_vec(),
+                    body: body.to_vec(),
                 };
                 st.batch.push(response);
                 st.batch_status.push(status);
@@ -920,23 +948,58 @@ async fn send_whole(
         },
         ResponseHeaders::Owned(headers) => {
             let fields = into_fields(headers);
-            if response.body.is_empty() {
+            if body.is_empty() {
                 let opts = RespondOptions {
                     end_stream: true,
                     wait_for_trailers: false,
                 };
                 trap(conn.respond(stream_id, &fields, opts).await)?
             } else {
-                trap(
-                    conn.respond_with_body(stream_id, &fields, &response.body)
-                        .await,
-                )?
+                trap(conn.respond_with_body(stream_id, &fields, &body).await)?
             }
         }
     };
     match result {
-        Ok(()) => responded(st, stream_id, status, response.body.len()),
+        Ok(()) => responded(st, stream_id, status, body.len()),
         Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
+    }
+    Ok(())
+}
+
+/// `respond-with-file` or `respond-with-fd`; a file the engine cannot
+/// take resets the stream (INTERNAL_ERROR).
+async fn respond_with_file(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    headers: &[Header],
+    file: FileSource,
+    offset: u64,
+    length: Option<u64>,
+) -> anyhow::Result<()> {
+    let fields = to_fields(headers);
+    let result = match file {
+        FileSource::Path(path) => {
+            conn.respond_with_file(stream_id, &fields, &path, offset, length)
+                .await
+        }
+        FileSource::Open(file) => {
+            conn.respond_with_fd(stream_id, file, &fields, offset, length)
+                .await
+        }
+    };
+    match trap(result)? {
+        Ok(stat) => {
+            if let Some(s) = st.streams.get_mut(&stream_id) {
+                s.status = status_of(headers);
+                let available = stat.size.saturating_sub(offset);
+                s.bytes_out += length.map_or(available, |l| l.min(available));
+            }
+        }
+        Err(e) => {
+            tracing::debug!(stream_id, "respond-with-file refused: {e:?}");
+            let _ = trap(conn.close_stream(stream_id, 2).await)?;
+        }
     }
     Ok(())
 }

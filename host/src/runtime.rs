@@ -19,8 +19,15 @@ use wasmtime_wasi::{FsPerms, OpenMode, WasiCtx, WasiCtxView, WasiView};
 /// Sizing for the instance pool.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
-    /// Live connections (instances) the pool holds at once.
+    /// Connections served at once. Most connections are idle most of the
+    /// time, and an idle one hibernates: it holds no instance.
     pub max_connections: u32,
+    /// Connections that may hold an engine instance at once: the size of
+    /// the instance pool, in which every resource (instances, tables,
+    /// memories, async stacks) is sized for this many. A connection that
+    /// needs an instance while all are taken waits for one. At most
+    /// [`MAX_LIVE`], and never more than `max_connections`.
+    pub max_live: u32,
     /// Linear-memory cap per instance, in bytes.
     pub max_memory_per_connection: usize,
     /// A directory every instance may read (and nothing else), at
@@ -42,10 +49,18 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Where [`RuntimeConfig::files_root`] appears inside each instance.
 pub const GUEST_FILES: &str = "/files";
 
+/// The largest instance pool: 4 GiB of address space is reserved per
+/// linear memory (so the engine's memory accesses need no bounds checks),
+/// and 16,384 of them fill half of what x86-64 and aarch64 give a
+/// process. Every live instance also takes a few memory mappings of the
+/// kernel's `vm.max_map_count` (65,530 by default).
+pub const MAX_LIVE: u32 = 16_384;
+
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_connections: 10_000,
+            max_live: 10_000,
             max_memory_per_connection: 64 << 20,
             files_root: None,
             max_call_time: Some(Duration::from_secs(2)),
@@ -85,6 +100,8 @@ impl WasiView for HostState {
 /// The compiled engine component, ready to instantiate.
 pub struct Runtime {
     max_connections: u32,
+    /// One permit per live instance a connection may hold.
+    live: Arc<tokio::sync::Semaphore>,
     engine: Engine,
     pre: EnginePre<HostState>,
     files_root: Option<std::path::PathBuf>,
@@ -123,32 +140,47 @@ impl Drop for EpochTicker {
     }
 }
 
-/// Above this many pooled instances, linear memories are reserved at their
-/// cap instead of 4 GiB each, so the pool fits in the address space (about
-/// 128 TiB): bounds checks then cost a few per cent of engine time.
-const LARGE_POOL: u32 = 16_384;
+/// FNV-1a over a component's bytes: what [`Runtime::load_compiled`] names
+/// its compiled copy by (the embedded engine's is computed at build time,
+/// [`crate::EMBEDDED_ENGINE_HASH`]).
+pub fn wasm_hash(wasm: &[u8]) -> u64 {
+    wasm.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
 
-/// Instances beyond `max_connections` for the engine's free functions
-/// (default options, constants) and the moment a closing connection's
-/// instance overlaps its successor.
+/// Instances beyond `max_live` for the engine's free functions (default
+/// options, constants).
 const SPARE_INSTANCES: u32 = 16;
+
+impl RuntimeConfig {
+    /// Live instances: `max_live`, within `max_connections`.
+    fn live(&self) -> u32 {
+        self.max_live.min(self.max_connections).max(1)
+    }
+}
 
 impl Runtime {
     /// The wasmtime engine for `config`: a pooling allocator in which every
     /// resource an instance takes (component and core instances, tables,
-    /// memories, async stacks) is sized for `max_connections`.
+    /// memories, async stacks) is sized for the live instances.
     fn wasmtime_engine(config: &RuntimeConfig) -> wasmtime::Result<Engine> {
-        let n = config
-            .max_connections
-            .max(1)
-            .saturating_add(SPARE_INSTANCES);
+        if config.live() > MAX_LIVE {
+            wasmtime::bail!(
+                "at most {MAX_LIVE} live instances (max_live), not {}",
+                config.max_live
+            );
+        }
+        let n = config.live() + SPARE_INSTANCES;
         let mut pool = PoolingAllocationConfig::default();
-        // A std guest needs about three core instances, two tables and one
-        // memory per component instance; every async call runs on a fiber
-        // stack, which a live store keeps between calls.
+        // The engine component is three core instances (its module and
+        // the two wit-component shims), two tables and one memory; every
+        // async call runs on a fiber stack, which a live store keeps
+        // between calls. Each slot costs some memory up front, so the
+        // pool has no more than that.
         pool.total_component_instances(n)
-            .total_core_instances(n.saturating_mul(4))
-            .total_tables(n.saturating_mul(3))
+            .total_core_instances(n.saturating_mul(3))
+            .total_tables(n.saturating_mul(2))
             .total_memories(n)
             .total_stacks(n)
             .max_memory_size(config.max_memory_per_connection);
@@ -161,12 +193,6 @@ impl Runtime {
         // `H2WASM_PERFMAP=1` names JIT code for `perf report`.
         if std::env::var_os("H2WASM_PERFMAP").is_some() {
             wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
-        }
-        if n > LARGE_POOL {
-            wasm_config
-                .memory_reservation(config.max_memory_per_connection as u64)
-                .memory_reservation_for_growth(0)
-                .memory_guard_size(64 << 10);
         }
         wasm_config
             .wasm_component_model(true)
@@ -192,31 +218,38 @@ impl Runtime {
             .context("compiling the engine component")
     }
 
-    /// What a precompiled engine must have been compiled for: equal keys,
-    /// compatible code.
-    pub fn compatibility_key(config: &RuntimeConfig) -> wasmtime::Result<u64> {
-        use std::hash::{Hash, Hasher};
-        let engine = Self::wasmtime_engine(config)?;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut h);
-        Ok(h.finish())
-    }
-
-    /// Loads an engine [`Runtime::precompile`]d for the same `config`.
+    /// The engine `wasm_hash` names (see [`wasm_hash`]), compiled for
+    /// `config` and kept in `dir`: loaded from there, or first written
+    /// there by `compile(path)` (which should call
+    /// [`Runtime::precompile`]; the CLI runs it in a child process, so
+    /// the compiler's memory never becomes the server's). Files are named
+    /// by the component and by everything about the compiler and its
+    /// settings that the code depends on.
     ///
     /// # Safety
-    /// The file must be what `precompile` wrote (wasmtime checks its
-    /// format and version, but trusts the code in it): keep it where only
-    /// this user can write.
-    pub unsafe fn from_precompiled(
-        path: &std::path::Path,
+    /// `dir` must be writable only by this user: wasmtime checks a
+    /// compiled file's format and version but trusts the code in it.
+    pub unsafe fn load_compiled(
+        wasm_hash: u64,
+        dir: &std::path::Path,
         config: &RuntimeConfig,
-    ) -> wasmtime::Result<Runtime> {
-        let engine = Self::wasmtime_engine(config)?;
-        // SAFETY: the caller vouches for the file (see above).
-        let component = unsafe { Component::deserialize_file(&engine, path) }
-            .with_context(|| format!("loading the precompiled engine {}", path.display()))?;
-        Self::with_component(engine, component, config)
+        compile: impl FnOnce(&std::path::Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Runtime> {
+        use std::hash::{Hash, Hasher};
+        let engine = Self::wasmtime_engine(config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        let path = dir.join(format!("{wasm_hash:016x}-{:016x}.cwasm", h.finish()));
+        if !path.exists() {
+            compile(&path)?;
+        }
+        // SAFETY: the caller vouches for the directory (see above).
+        let component = unsafe { Component::deserialize_file(&engine, &path) }.map_err(|e| {
+            // Damaged, or from another build: compile afresh next time.
+            let _ = std::fs::remove_file(&path);
+            anyhow::anyhow!("loading the compiled engine {}: {e:#}", path.display())
+        })?;
+        Self::with_component(engine, component, config).map_err(|e| anyhow::anyhow!("{e:#}"))
     }
 
     fn with_component(
@@ -244,6 +277,7 @@ impl Runtime {
         });
         Ok(Runtime {
             max_connections: config.max_connections,
+            live: Arc::new(tokio::sync::Semaphore::new(config.live() as usize)),
             _ticker: match call_budget {
                 Some(_) => Some(EpochTicker::start(engine.clone())?),
                 None => None,
@@ -276,6 +310,7 @@ impl Runtime {
         options: &Options,
         now: u64,
     ) -> wasmtime::Result<EngineConnection> {
+        let permit = self.live_permit().await;
         let (mut store, bindings) = self.connection_instance().await?;
         let created = bindings
             .h2wasm_http2_session()
@@ -287,6 +322,7 @@ impl Runtime {
             store,
             bindings,
             conn,
+            _permit: permit,
         })
     }
 
@@ -299,6 +335,7 @@ impl Runtime {
         snapshot: &[u8],
         now: u64,
     ) -> wasmtime::Result<Result<EngineConnection, CommandError>> {
+        let permit = self.live_permit().await;
         let (mut store, bindings) = self.connection_instance().await?;
         let resumed = bindings
             .h2wasm_http2_session()
@@ -309,7 +346,18 @@ impl Runtime {
             store,
             bindings,
             conn,
+            _permit: permit,
         }))
+    }
+
+    /// Waits until a connection may hold an instance (see
+    /// [`RuntimeConfig::max_live`]).
+    async fn live_permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.live
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
     }
 
     async fn connection_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
@@ -388,6 +436,7 @@ pub struct EngineConnection {
     store: Store<HostState>,
     bindings: EngineWorld,
     conn: ResourceAny,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 macro_rules! guest_call {

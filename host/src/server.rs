@@ -44,6 +44,8 @@ impl Server {
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let limits = self.limits();
+        // What loading the engine allocated and freed goes back first.
+        crate::trim::freed();
         let mut tasks = JoinSet::new();
         loop {
             tokio::select! {

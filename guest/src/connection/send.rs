@@ -7,11 +7,15 @@ use crate::events::Event;
 use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
 use crate::headers::HeaderField;
 use crate::stream::state::{Event as StateEvent, FrameKind};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+
+/// What a batch may run past its size: one DATA frame at the usual size,
+/// with its header and padding.
+const MAX_FRAME_HEADROOM: usize = 16 * 1024 + 9 + 256;
 
 /// Octets of file bodies read ahead of sending, across a connection's
 /// streams (each read is at least the frame being sent).
-const CONNECTION_READ_AHEAD: usize = 256 * 1024;
+const CONNECTION_READ_AHEAD: usize = 32 * 1024;
 
 /// How a header block starts on the wire.
 pub(super) enum BlockFrame {
@@ -30,6 +34,11 @@ impl Connection {
     pub fn poll_transmit(&mut self, max: usize) -> Option<Bytes> {
         let max = max.max(1);
         if self.out.len() < max && self.phase != super::Phase::Closed {
+            if !self.ready.is_empty() && self.out.capacity() < max {
+                // DATA is coming: room for the batch at once, not by
+                // doubling (each doubling copies what is there).
+                self.out.reserve(max + MAX_FRAME_HEADROOM - self.out.len());
+            }
             self.fill_data(max);
         }
         if self.out.is_empty() {
@@ -37,7 +46,18 @@ impl Connection {
         }
         let n = self.out.len().min(max);
         self.metrics.bytes_written += n as u64;
-        Some(self.out.split_to(n).freeze())
+        // Taking everything hands over the buffer itself (no copy, and
+        // the engine keeps no allocation between batches).
+        let chunk = if n == self.out.len() {
+            std::mem::take(&mut self.out)
+        } else {
+            let chunk = self.out.split_to(n);
+            // The little that ran past goes into a buffer of its own, so
+            // the batch's buffer leaves with the batch.
+            self.out = BytesMut::from(&self.out[..]);
+            chunk
+        };
+        Some(chunk.freeze())
     }
 
     /// Octets queued for the transport but not yet taken by `poll_transmit`.
@@ -247,7 +267,7 @@ impl Connection {
             return false;
         }
         if !s.send.is_empty() {
-            // Frames are not shrunk to fit `budget`: the output may run one
+            // Frames are not shrunk to fit the batch: the output may run one
             // frame past it, and full frames cost the peer less.
             let limit = s.send_window.available().min(conn_avail).min(frame_max);
             let n = s.send.len().min(limit);

@@ -27,7 +27,7 @@ impl<T: std::io::Read + std::fmt::Debug> BodyReader for T {}
 
 /// Largest read-ahead per file body (also bounded by what flow control
 /// lets the stream send, and counted against `maxSessionMemory`).
-const READ_AHEAD: usize = 256 * 1024;
+const READ_AHEAD: usize = 32 * 1024;
 
 #[derive(Debug, Default)]
 pub struct SendQueue {
@@ -61,9 +61,9 @@ impl SendQueue {
         self.len
     }
 
-    /// Octets of a file body read ahead of sending.
+    /// Memory a file body holds for what it read ahead of sending.
     pub fn read_ahead(&self) -> usize {
-        self.file.as_ref().map_or(0, |f| f.ahead.len())
+        self.file.as_ref().map_or(0, |f| f.ahead.capacity())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -116,18 +116,33 @@ impl SendQueue {
         {
             let remaining = usize::try_from(f.remaining).unwrap_or(usize::MAX);
             let want = (max - taken).min(remaining);
-            if f.ahead.len() < want {
-                // Top up: at least this frame, at most what the windows
-                // let go soon, up to the read-ahead size.
-                let have = f.ahead.len();
-                let fill = remaining.min(READ_AHEAD.min(sendable).max(want));
-                f.ahead.resize(fill, 0);
-                if let Err(e) = f.file.read_exact(&mut f.ahead[have..]) {
-                    f.ahead.truncate(have);
+            let fill = remaining.min(READ_AHEAD.min(sendable).max(want));
+            if f.ahead.is_empty() && fill == want {
+                // Nothing to read ahead: straight into the output.
+                let start = out.len();
+                out.resize(start + want, 0);
+                if let Err(e) = f.file.read_exact(&mut out[start..]) {
+                    out.truncate(start);
                     return Err(e);
                 }
+            } else {
+                if f.ahead.len() < want {
+                    // Top up: at least this frame, at most what the windows
+                    // let go soon, up to the read-ahead size.
+                    let have = f.ahead.len();
+                    f.ahead.resize(fill.max(want), 0);
+                    if let Err(e) = f.file.read_exact(&mut f.ahead[have..]) {
+                        f.ahead.truncate(have);
+                        return Err(e);
+                    }
+                }
+                out.extend_from_slice(&f.ahead[..want]);
+                let _ = f.ahead.split_to(want);
+                if f.ahead.is_empty() {
+                    // Do not keep the buffer between frames.
+                    f.ahead = BytesMut::new();
+                }
             }
-            out.extend_from_slice(&f.ahead.split_to(want));
             f.remaining -= want as u64;
             taken += want;
             if f.remaining == 0 {

@@ -51,7 +51,7 @@ fn page(method: &str, path: &str) -> Option<Response> {
     let body = if method == "HEAD" { "" } else { body };
     Some(Response {
         headers: headers.clone().into(),
-        body: Bytes::from_static(body.as_bytes()),
+        body: Bytes::from_static(body.as_bytes()).into(),
     })
 }
 
@@ -65,10 +65,7 @@ fn page_headers(status: &str, content_type: &str, body: &str) -> SharedHeaders {
 
 pub async fn handle(mut req: Request) {
     if let Some(response) = page(req.method(), req.path()) {
-        return req
-            .responder
-            .respond_bytes(response.headers.into_vec(), response.body)
-            .await;
+        return req.responder.respond_with(response).await;
     }
     let mut h = headers([(":status", "200")]);
     if let Some(ct) = req.header("content-type") {

@@ -3,7 +3,8 @@
 //! that would leave the directory are refused.
 
 use crate::app::{
-    App, Header, Request, Responder, Response, ResponseHeaders, SharedHeaders, header, headers,
+    App, Header, Request, Responder, Response, ResponseBody, ResponseHeaders, SharedHeaders,
+    header, headers,
 };
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
@@ -166,7 +167,7 @@ impl StaticFiles {
 
     async fn answer(&self, reply: Reply, responder: &Responder) {
         let (response, path, start, count) = match reply {
-            Reply::Ready(r) => return responder.respond_bytes(r.headers.into_vec(), r.body).await,
+            Reply::Ready(r) => return responder.respond_with(r).await,
             Reply::Stream {
                 headers,
                 path,
@@ -174,19 +175,6 @@ impl StaticFiles {
                 count,
             } => (headers, path, start, count),
         };
-        if self.engine_reads
-            && let Ok(rel) = path.strip_prefix(self.root.as_ref())
-            && let Some(rel) = rel.to_str()
-        {
-            let inside = format!("{}/{rel}", crate::GUEST_FILES);
-            let status_only: Vec<Header> = response
-                .into_iter()
-                .filter(|(n, _)| n != "content-length")
-                .collect();
-            return responder
-                .respond_with_file(status_only, inside, start, Some(count))
-                .await;
-        }
         // Plain blocking calls: for files in the page cache they cost far
         // less than a hop through tokio's blocking thread pool.
         let mut file = match std::fs::File::open(&path) {
@@ -268,8 +256,23 @@ impl StaticFiles {
         match (&info.body, range) {
             (Some(body), Some((a, b))) if b <= body.len() => Reply::Ready(Response {
                 headers: response,
-                body: body.slice(a..b),
+                body: body.slice(a..b).into(),
             }),
+            // Read by the engine: answered as soon as the request is.
+            _ if self.engine_reads
+                && let Some(inside) = self.inside(&info.path) =>
+            {
+                let mut headers = response.into_vec();
+                headers.retain(|(n, _)| n != "content-length");
+                Reply::Ready(Response {
+                    headers: headers.into(),
+                    body: ResponseBody::File {
+                        path: inside,
+                        offset: start,
+                        length: count,
+                    },
+                })
+            }
             _ => Reply::Stream {
                 headers: response.into_vec(),
                 path: info.path.clone(),
@@ -277,6 +280,13 @@ impl StaticFiles {
                 count,
             },
         }
+    }
+
+    /// Where a file under the root is inside the instance (the runtime
+    /// pre-opens the root at [`crate::GUEST_FILES`]).
+    fn inside(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(self.root.as_ref()).ok()?.to_str()?;
+        Some(format!("{}/{rel}", crate::GUEST_FILES))
     }
 
     /// The file for a request path, through the cache.
@@ -421,14 +431,14 @@ fn simple(status: &str, body: &'static str) -> Reply {
             ("content-length", &len),
         ])
         .into(),
-        body: Bytes::from_static(body.as_bytes()),
+        body: Bytes::from_static(body.as_bytes()).into(),
     })
 }
 
 fn empty(headers: impl Into<ResponseHeaders>) -> Reply {
     Reply::Ready(Response {
         headers: headers.into(),
-        body: Bytes::new(),
+        body: Bytes::new().into(),
     })
 }
 
