@@ -3,6 +3,8 @@
 //! runtime, so tests can block on external peers), and certificates.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use h2wasm::app::SharedApp;
 use h2wasm::bindings::Options;
 use h2wasm::pump::ConnectionConfig;
