@@ -131,6 +131,36 @@ mod session_memory {
         assert_eq!(requests(&p), [1, 5]);
     }
 
+    /// Request bodies delivered but not yet consumed (with `consume`, they
+    /// wait in the application's buffers) count too: uploads the
+    /// application does not read cannot grow memory past the limit.
+    #[test]
+    fn unconsumed_request_bodies_count_against_the_limit() {
+        let big = (1u32 << 31) - 1;
+        let mut p = RawPeer::server_with(Options {
+            max_session_memory: 1,
+            manual_consume: true,
+            settings: h2wasm_engine::Settings {
+                initial_window_size: Some(big),
+                ..Default::default()
+            },
+            connection_window_size: big,
+            ..Options::default()
+        });
+        p.send_headers(1, &post_fields(), false);
+        for _ in 0..70 {
+            p.send_data(1, &[1; 16_000], false);
+        }
+        assert!(p.conn.session_memory() > 1 << 20);
+        p.send_headers(3, &post_fields(), false);
+        assert_eq!(p.rst(3), Some(ErrorCode::ENHANCE_YOUR_CALM));
+        // Consumed, it no longer counts.
+        p.conn.consume(1, 70 * 16_000).unwrap();
+        p.send_headers(5, &post_fields(), false);
+        assert_eq!(p.rst(5), None);
+        assert!(requests(&p).contains(&5));
+    }
+
     #[test]
     fn refusals_count_towards_max_session_rejected_streams() {
         let opts = Options {

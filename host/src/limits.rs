@@ -249,12 +249,24 @@ impl MemoryBudget {
     }
 }
 
-/// Resident set size of this process (Linux; `None` elsewhere).
+/// Resident set size of this process (Linux; `None` elsewhere). Reads
+/// into a buffer on the stack: the sampling thread never allocates (a
+/// thread that does gets an allocator arena of its own).
 pub fn resident_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let mut f = std::fs::File::open("/proc/self/statm").ok()?;
+    let n = f.read(&mut buf).ok()?;
+    // statm: size resident shared text lib data dt, in pages.
+    let text = std::str::from_utf8(&buf[..n]).ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(size).unwrap_or(4096)
 }
 
 /// Half the machine's memory (Linux), or 2 GiB where that is unknown: the

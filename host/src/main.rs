@@ -309,7 +309,7 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         // Under a flood, wait for the writer rather than drop lines.
         .lossy(false)
         // Lines waiting for the writer; each slot is allocated up front.
-        .buffered_lines_limit(4096)
+        .buffered_lines_limit(1024)
         .finish(std::io::BufWriter::new(std::io::stderr()));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -162,7 +162,7 @@ const SLOW_BATCH: usize = 16 * 1024;
 
 /// Input read per wake-up: it bounds how long one connection's turn takes
 /// (a flood of small frames is processed in slices), so others are served.
-const READ_CHUNK: usize = 32 * 1024;
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Octets the engine may hold ready to send while the peer is not reading
 /// before we stop reading from it. Larger than the engine's bound on
@@ -174,7 +174,7 @@ const READ_GATE: u32 = 256 * 1024;
 const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 
 /// Work one connection does before it lets other tasks run.
-const FAIR_SLICE: Duration = Duration::from_millis(1);
+const FAIR_SLICE: Duration = Duration::from_micros(200);
 
 /// Serves one HTTP/2 connection on `io` until it closes. `shutdown` turns
 /// true for a graceful close (GOAWAY, open streams finish). An `Err` means

@@ -427,6 +427,19 @@ fn cli_rejects_bad_input_clearly() {
         (&["serve", "--cert", "/nope.pem"], "--key"),
         (&["serve", "--max-connections", "0"], "invalid value"),
         (
+            &["serve", "--max-connections", "1000001"],
+            "not in 1..=1000000",
+        ),
+        (&["serve", "--max-live", "16385"], "not in 1..=16384"),
+        (&["serve", "--max-concurrent-streams", "0"], "invalid value"),
+        (
+            &["serve", "--max-memory", "lots"],
+            "expected a size such as 512M",
+        ),
+        (&["serve", "--max-memory", "1M"], "too small"),
+        (&["serve", "--idle-timeout", "-1"], "unexpected argument"),
+        (&["serve", "--hibernate-after", "x"], "invalid value"),
+        (
             &["serve", "--max-call-time", "99999999"],
             "not in 0..=3600000",
         ),

@@ -413,3 +413,52 @@ fn serve_advertises_100_concurrent_streams_by_default() {
     terminate(&child);
     let _ = child.wait();
 }
+
+/// `--max-connections` goes to 100,000 (and beyond) with the largest pool
+/// of live instances; the server starts and serves.
+#[test]
+fn a_server_for_100000_connections_starts_and_serves() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = h2wasm_bin()
+        .args([
+            "serve",
+            "--h2c",
+            "--max-connections",
+            "100000",
+            "--max-live",
+            "16384",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let o = run(Command::new("curl")
+            .args([
+                "-sS",
+                "--http2-prior-knowledge",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(&url));
+        if stdout(&o) == "200" {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            panic!("{status}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    terminate(&child);
+    let _ = child.wait();
+}

@@ -514,24 +514,31 @@ impl Connection {
         }
     }
 
-    /// What Node counts against `maxSessionMemory`: streams, both HPACK
-    /// tables, data queued to send, and unacknowledged PINGs and SETTINGS.
-    /// Walks the streams, so it is computed only when a stream opens.
+    /// What counts against `maxSessionMemory`: what Node counts (streams,
+    /// both HPACK tables, data queued to send, unacknowledged PINGs and
+    /// SETTINGS), plus file read-ahead, the output buffer at its capacity,
+    /// and received data not yet consumed. Walks the streams (at most
+    /// MAX_CONCURRENT_STREAMS of them), so it is computed only when a
+    /// stream opens.
     pub fn session_memory(&self) -> usize {
         const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
         const PING_COST: usize = 64;
         const SETTINGS_COST: usize = 256;
+        // Per stream: data queued to send, file read-ahead, and data
+        // received and delivered but not yet consumed — with `consume`
+        // (the host's way) that is what waits in the application's
+        // buffers, outside the engine.
         let queued: usize = self
             .streams
             .values()
-            .map(|s| s.send.buffered() + s.send.read_ahead())
+            .map(|s| s.send.buffered() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
             .sum();
         self.streams.len() * STREAM_COST
             + self.encoder.table_fill() as usize
             // The decoding table is held twice: by the `hpack` crate and
             // by our copy of it (see `HeaderDecoder`).
             + 2 * self.decoder.table_fill()
-            + self.out.len()
+            + self.out.capacity()
             + self.inbuf.len()
             + self.block.as_ref().map_or(0, |b| b.fragment.len())
             + queued
