@@ -100,10 +100,10 @@ impl Settings {
                     s.enable_connect_protocol =
                         Some(flag(value, "ENABLE_CONNECT_PROTOCOL not 0 or 1")?)
                 }
-                other => match s.custom.iter_mut().find(|(i, _)| *i == other) {
-                    Some(slot) => slot.1 = value,
-                    None => s.custom.push((other, value)),
-                },
+                // §6.5.2: unknown identifiers (0 among them) are ignored;
+                // up to ten are kept as custom settings, as Node does.
+                0 => {}
+                other => put_custom(&mut s.custom, other, value),
             }
         }
         s.validate()?;
@@ -163,6 +163,17 @@ impl Settings {
     }
 }
 
+/// Sets a custom setting. At most [`MAX_CUSTOM_SETTINGS`] distinct ones
+/// are kept (Node's limit); later new ones are ignored (§6.5.2), so a peer
+/// cannot grow them without bound.
+fn put_custom(custom: &mut Vec<(u16, u32)>, ident: u16, value: u32) {
+    if let Some(slot) = custom.iter_mut().find(|(i, _)| *i == ident) {
+        slot.1 = value;
+    } else if custom.len() < MAX_CUSTOM_SETTINGS {
+        custom.push((ident, value));
+    }
+}
+
 /// The values in force for one side of the connection (RFC defaults until a
 /// SETTINGS frame changes them).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,10 +229,7 @@ impl SettingsValues {
             self.enable_connect_protocol = v;
         }
         for &(ident, value) in &s.custom {
-            match self.custom.iter_mut().find(|(i, _)| *i == ident) {
-                Some(slot) => slot.1 = value,
-                None => self.custom.push((ident, value)),
-            }
+            put_custom(&mut self.custom, ident, value);
         }
     }
 

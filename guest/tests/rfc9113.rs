@@ -1292,3 +1292,269 @@ mod s8_4_push {
         assert_eq!(p.goaway(), None);
     }
 }
+
+/// Defects found in review, each under the section it breaks.
+mod review {
+    use super::*;
+    use bytes::Bytes;
+    use h2wasm_engine::RespondOptions;
+
+    /// A client whose server allows one stream: stream 1 is sent, stream 3
+    /// waits as pending (never sent).
+    fn client_with_a_pending_request() -> RawPeer {
+        let opts = Options {
+            authority: "example.com".into(),
+            ..Options::default()
+        };
+        let mut conn =
+            h2wasm_engine::Connection::new(h2wasm_engine::Role::Client, opts, 0).unwrap();
+        let magic = conn.poll_transmit(24).unwrap();
+        assert_eq!(magic.len(), 24);
+        let mut p = RawPeer::new(conn);
+        p.send_frame(
+            kind::SETTINGS,
+            0,
+            0,
+            &settings_payload(&[(id::MAX_CONCURRENT_STREAMS, 1)]),
+        );
+        p.send_frame(kind::SETTINGS, flag::ACK, 0, &[]);
+        for _ in 0..2 {
+            p.conn
+                .request(
+                    get("/"),
+                    RequestOptions {
+                        end_stream: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+        }
+        p.pump();
+        assert!(p.conn.stream_state(3).unwrap().pending);
+        p
+    }
+
+    /// §5.1: a pending request was never sent, so its stream is idle to
+    /// the peer: HEADERS on it is a PROTOCOL_ERROR, not a response.
+    #[test]
+    fn s5_1_headers_on_a_pending_request_is_protocol_error() {
+        let mut p = client_with_a_pending_request();
+        p.send_headers(3, &status("200"), true);
+        assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
+        assert!(
+            !p.events
+                .iter()
+                .any(|e| matches!(e, Event::Response { stream_id: 3, .. }))
+        );
+    }
+
+    /// §6.4: RST_STREAM on an idle stream (a pending request) is a
+    /// PROTOCOL_ERROR.
+    #[test]
+    fn s6_4_rst_stream_on_a_pending_request_is_protocol_error() {
+        let mut p = client_with_a_pending_request();
+        p.send_frame(kind::RST_STREAM, 0, 3, &ErrorCode::CANCEL.0.to_be_bytes());
+        assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
+    }
+
+    /// §5.1: PUSH_PROMISE may arrive after we reset its stream; the
+    /// promised stream is refused and the connection goes on.
+    #[test]
+    fn s5_1_push_promise_after_we_reset_the_parent_is_refused() {
+        let (mut p, id) = RawPeer::client_with_request();
+        p.conn.close_stream(id, ErrorCode::CANCEL).unwrap();
+        p.pump();
+        let block = p.block(&request_fields("/pushed"));
+        let mut payload = 2u32.to_be_bytes().to_vec();
+        payload.extend_from_slice(&block);
+        p.send_frame(kind::PUSH_PROMISE, flag::END_HEADERS, id, &payload);
+        assert_eq!(p.goaway(), None);
+        assert_eq!(p.rst(2), Some(ErrorCode::CANCEL));
+        // The promised stream is closed: its response is ignored.
+        p.send_headers(2, &status("200"), true);
+        assert_eq!(p.goaway(), None);
+    }
+
+    /// §6.5.2: unknown settings are ignored; identifier 0 is one of them.
+    #[test]
+    fn s6_5_2_setting_identifier_zero_is_ignored() {
+        let mut p = RawPeer::server();
+        p.send_frame(kind::SETTINGS, 0, 0, &settings_payload(&[(0, 7)]));
+        assert_eq!(p.goaway(), None);
+        assert!(
+            p.received
+                .iter()
+                .filter(|f| f.head.kind == kind::SETTINGS && f.head.flags == flag::ACK)
+                .count()
+                >= 2
+        );
+    }
+
+    /// §6.5.2: unknown settings cannot grow memory: at most ten custom ones
+    /// are kept (Node's limit), the rest are ignored.
+    #[test]
+    fn s6_5_2_unknown_settings_are_bounded() {
+        let mut p = RawPeer::server();
+        for frame_no in 0..2000u16 {
+            let params: Vec<(u16, u32)> = (0..32)
+                .map(|i| (0x100 + frame_no.wrapping_mul(32).wrapping_add(i), 1))
+                .collect();
+            p.send_frame(kind::SETTINGS, 0, 0, &settings_payload(&params));
+            p.received.clear();
+            p.events.clear();
+        }
+        assert_eq!(p.goaway(), None);
+        assert!(p.conn.remote_settings().custom.len() <= 10);
+        p.send_frame(kind::SETTINGS, 0, 0, &[]);
+        let sizes: usize = p
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::RemoteSettings { settings } => settings.custom.len(),
+                _ => 0,
+            })
+            .sum();
+        assert!(sizes <= 10, "{sizes}");
+    }
+
+    /// §6.2: padding that reaches into the priority fields exceeds the
+    /// room left for the field block: PROTOCOL_ERROR, not FRAME_SIZE_ERROR.
+    #[test]
+    fn s6_2_padding_over_the_priority_fields_is_protocol_error() {
+        let mut p = RawPeer::server();
+        p.send_frame(
+            kind::HEADERS,
+            flag::PADDED | flag::PRIORITY | flag::END_HEADERS,
+            1,
+            &[0x01, 0x00, 0x00, 0x00, 0x00, 0x0f],
+        );
+        assert_eq!(p.goaway(), Some(ErrorCode::PROTOCOL_ERROR));
+        // Too short for the priority fields at all is still a size error.
+        let mut p = RawPeer::server();
+        p.send_frame(
+            kind::HEADERS,
+            flag::PADDED | flag::PRIORITY | flag::END_HEADERS,
+            1,
+            &[0x00, 0x00, 0x00],
+        );
+        assert_eq!(p.goaway(), Some(ErrorCode::FRAME_SIZE_ERROR));
+    }
+
+    /// §6.8: "Endpoints MUST NOT increase the value they send in the last
+    /// stream identifier".
+    #[test]
+    fn s6_8_a_later_goaway_never_raises_the_last_stream_id() {
+        let mut p = RawPeer::server();
+        p.send_headers(1, &request_fields("/"), true);
+        p.send_headers(3, &request_fields("/"), true);
+        p.conn
+            .goaway(ErrorCode::NO_ERROR, Some(1), Bytes::new())
+            .unwrap();
+        p.conn
+            .goaway(ErrorCode::NO_ERROR, Some(3), Bytes::new())
+            .unwrap();
+        p.pump();
+        let lasts: Vec<u32> = p
+            .received
+            .iter()
+            .filter(|f| f.head.kind == kind::GOAWAY)
+            .map(|f| u32::from_be_bytes(f.payload[..4].try_into().unwrap()))
+            .collect();
+        assert_eq!(lasts, [1, 1]);
+    }
+
+    /// §5.1.2 refusals (REFUSED_STREAM past MAX_CONCURRENT_STREAMS) count
+    /// towards Node's maxSessionRejectedStreams in a row: a stream accepted
+    /// in between starts the count again, as Node does.
+    #[test]
+    fn s5_1_2_rejected_streams_are_counted_in_a_row() {
+        let mut p = RawPeer::server_with(Options {
+            settings: h2wasm_engine::Settings {
+                max_concurrent_streams: Some(1),
+                ..Default::default()
+            },
+            max_session_rejected_streams: 3,
+            ..Options::default()
+        });
+        let mut id = 1;
+        for _ in 0..10 {
+            // Accepted, then one refused while it is open, then it closes.
+            p.send_headers(id, &post_fields(), false);
+            p.send_headers(id + 2, &post_fields(), false);
+            assert_eq!(p.rst(id + 2), Some(ErrorCode::REFUSED_STREAM));
+            p.send_frame(kind::RST_STREAM, 0, id, &ErrorCode::CANCEL.0.to_be_bytes());
+            id += 4;
+        }
+        assert_eq!(p.goaway(), None);
+        // Four refusals in a row do end it.
+        p.send_headers(id, &post_fields(), false);
+        for n in 1..=4 {
+            p.send_headers(id + 2 * n, &post_fields(), false);
+        }
+        assert_eq!(p.goaway(), Some(ErrorCode::ENHANCE_YOUR_CALM));
+    }
+
+    /// §5.3 (RFC 7540 §5.3 scheduling): reset streams leave the priority
+    /// scheduler's list (it used to keep them, and every later send walked
+    /// them all).
+    #[test]
+    fn s5_3_reset_streams_leave_the_priority_scheduler() {
+        let mut p = RawPeer::server();
+        // One PRIORITY frame turns priority scheduling on.
+        p.send_frame(kind::PRIORITY, 0, 1, &[0, 0, 0, 0, 15]);
+        let mut id = 1;
+        for _ in 0..50 {
+            p.send_headers(id, &request_fields("/"), true);
+            p.conn
+                .respond(id, status("200"), RespondOptions::default())
+                .unwrap();
+            p.conn.write(id, Bytes::from(vec![1u8; 1000])).unwrap();
+            // Reset while its response waits to be sent.
+            let _ = p.conn.receive(0, &{
+                let mut b = bytes::BytesMut::new();
+                frame(
+                    &mut b,
+                    kind::RST_STREAM,
+                    0,
+                    id,
+                    &ErrorCode::CANCEL.0.to_be_bytes(),
+                );
+                b
+            });
+            p.pump();
+            id += 2;
+        }
+        assert_eq!(p.goaway(), None);
+        assert_eq!(p.conn.scheduled_streams(), 0);
+    }
+
+    /// RFC 9110 §6.4.1 (§8.1.1 here): a response to HEAD, and a 204 or 304,
+    /// has no content; DATA with a payload makes it malformed.
+    #[test]
+    fn s8_1_1_data_on_a_bodyless_response_is_malformed() {
+        for (method, code) in [("HEAD", "200"), ("GET", "204"), ("GET", "304")] {
+            let mut p = RawPeer::client();
+            let id = p
+                .conn
+                .request(
+                    vec![h(":method", method), h(":path", "/")],
+                    RequestOptions {
+                        end_stream: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            p.pump();
+            let mut fields = status(code);
+            fields.push(h("content-length", "10"));
+            p.send_headers(id, &fields, false);
+            p.send_data(id, b"0123456789", true);
+            assert_eq!(
+                p.rst(id),
+                Some(ErrorCode::PROTOCOL_ERROR),
+                "{method} {code}"
+            );
+            assert!(body(&p.events, id).is_empty());
+        }
+    }
+}

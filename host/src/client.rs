@@ -158,6 +158,9 @@ pub struct ClientOptions {
     /// Save pushed responses under this directory (and wait for them);
     /// without it they are kept in memory until the requests finish.
     pub save_pushed: Option<PathBuf>,
+    /// Draw a progress meter on stderr for bodies written to files (for a
+    /// terminal).
+    pub progress: bool,
 }
 
 /// A pushed stream being received: its response and pushed index, and
@@ -271,6 +274,7 @@ where
     let total = responses.len();
     let mut buf = vec![0u8; IO_CHUNK];
     let mut error: Option<anyhow::Error> = None;
+    let mut progress = opts.progress.then(crate::progress::Progress::new);
     let mut trace = opts.verbose.then(|| {
         (
             crate::frametrace::FrameTrace::new("send", 24),
@@ -421,6 +425,11 @@ where
                         let r = &mut responses[p.index];
                         r.headers = from_fields(h.headers);
                         r.status = status_of(&r.headers);
+                        if let (Some(meter), Some(_)) = (progress.as_mut(), &p.sink) {
+                            let length = crate::convert::find(&r.headers, "content-length")
+                                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+                            meter.expect(length);
+                        }
                         if opts.verbose {
                             eprintln!("* stream {}: response {}", h.stream_id, r.status);
                         }
@@ -438,7 +447,12 @@ where
                         let r = &mut responses[p.index];
                         r.body_len += d.data.len() as u64;
                         match &mut p.sink {
-                            Some(f) => f.write_all(&d.data).await?,
+                            Some(f) => {
+                                f.write_all(&d.data).await?;
+                                if let Some(meter) = progress.as_mut() {
+                                    meter.add(d.data.len() as u64);
+                                }
+                            }
                             None => r.body.extend_from_slice(&d.data),
                         }
                     }
@@ -581,6 +595,9 @@ where
             "* session: {}",
             crate::report::session_summary(&trap(conn.metrics().await)?)
         );
+    }
+    if let Some(meter) = progress.as_mut() {
+        meter.finish();
     }
     if done < total {
         return Err(error

@@ -16,6 +16,7 @@ mod convert;
 mod frametrace;
 mod io;
 pub mod limits;
+mod progress;
 pub mod pump;
 pub mod report;
 pub mod runtime;

@@ -9,7 +9,7 @@ use h2wasm::bindings::PaddingStrategy;
 use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
 use h2wasm::tls::Trust;
 use h2wasm::{Runtime, RuntimeConfig};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -315,6 +315,8 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_target(false)
+        // Colour only for a terminal: a log file gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     guard
 }
@@ -596,6 +598,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             prior_knowledge: args.prior_knowledge,
             verbose: args.verbose,
             save_pushed: None,
+            progress: false,
         };
         let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
         h2wasm::tunnel::tunnel(
@@ -662,6 +665,8 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         prior_knowledge: args.prior_knowledge,
         verbose: args.verbose,
         save_pushed: args.save_pushed.clone(),
+        // curl's habit: a meter for downloads to files, on a terminal only.
+        progress: !args.output.is_empty() && std::io::stderr().is_terminal(),
     };
     let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;

@@ -788,3 +788,76 @@ fn node_client_sees_the_altsvc_advertisement() {
         stderr(&o)
     );
 }
+
+/// Logs carry no colour codes when stderr is not a terminal (a log file
+/// stays plain text).
+#[test]
+fn logs_are_plain_text_off_a_terminal() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = h2wasm_bin()
+        .args(["serve", "--h2c", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stdout(&run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(&url)))
+        != "200"
+    {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("\"GET /\" 200"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}
+
+/// `get -o FILE` shows a progress meter on a terminal, as curl does —
+/// size, rate and time left when the length is known — and nothing
+/// otherwise.
+#[test]
+fn get_shows_progress_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = data_file(dir.path(), 3 << 20, 5);
+    let name = file.file_name().unwrap().to_str().unwrap().to_string();
+    let app: SharedApp = Arc::new(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
+    let server = TestServer::start(false, app);
+    let out_file = dir.path().join("got.bin");
+    let get = format!(
+        "{} get --prior-knowledge -o {} {}",
+        env!("CARGO_BIN_EXE_h2wasm"),
+        out_file.display(),
+        server.url(&format!("/{name}"))
+    );
+    // A terminal: `script` runs the command on a pseudo-terminal.
+    let o = run(Command::new("script").args(["-qfec", &get, "/dev/null"]));
+    assert!(o.status.success(), "{}", stdout(&o));
+    let screen = stdout(&o);
+    assert!(screen.contains("3.0 MiB / 3.0 MiB"), "{screen:?}");
+    assert!(
+        screen.contains("/s") && screen.contains("left"),
+        "{screen:?}"
+    );
+    assert_eq!(sha256_file(&out_file), sha256_file(&file));
+    // Not a terminal: silent.
+    std::fs::remove_file(&out_file).unwrap();
+    let o = run(h2wasm_bin()
+        .args(["get", "--prior-knowledge", "-o"])
+        .arg(&out_file)
+        .arg(server.url(&format!("/{name}"))));
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "");
+    assert_eq!(sha256_file(&out_file), sha256_file(&file));
+}

@@ -500,7 +500,8 @@ impl Connection {
     }
 
     /// Sends GOAWAY without closing (Node's `session.goaway`). The last
-    /// stream id defaults to the last one the peer opened.
+    /// stream id defaults to the last one the peer opened, and is never
+    /// above an earlier GOAWAY's (§6.8).
     pub fn goaway(
         &mut self,
         code: ErrorCode,

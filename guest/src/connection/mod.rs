@@ -358,6 +358,10 @@ impl Connection {
     }
 
     fn write_goaway(&mut self, code: ErrorCode, last_stream_id: u32, debug: Bytes) {
+        // §6.8: the last stream id never grows from one GOAWAY to the next.
+        let last_stream_id = self
+            .goaway_sent
+            .map_or(last_stream_id, |l| l.min(last_stream_id));
         GoAway {
             last_stream_id,
             code,

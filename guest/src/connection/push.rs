@@ -114,6 +114,15 @@ impl Connection {
         if promised_id == 0 || !self.is_peer_initiated(promised_id) || !self.is_idle(promised_id) {
             return Err(ConnectionError::protocol("invalid promised stream id"));
         }
+        // §5.1: a promise may still arrive after we reset its stream; the
+        // promised stream is refused, the connection goes on.
+        if matches!(self.closed.get(id), Some(Cause::LocalReset(_))) {
+            self.max_peer_id = promised_id;
+            self.write_rst(promised_id, ErrorCode::CANCEL);
+            self.closed
+                .insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
+            return Ok(());
+        }
         // The associated stream must be one we opened and the peer can still
         // send on (§6.6).
         let associated_ok = self

@@ -155,8 +155,14 @@ impl Connection {
     }
 
     fn classify(&self, id: u32) -> Known {
-        if self.streams.contains_key(&id) {
-            Known::Open
+        if let Some(s) = self.streams.get(&id) {
+            // A request still pending (past the peer's concurrency limit)
+            // was never sent: to the peer the stream is idle (§5.1).
+            if s.pending.is_some() {
+                Known::Idle
+            } else {
+                Known::Open
+            }
         } else if let Some(cause) = self.closed.get(id) {
             Known::Closed(cause)
         } else if self.is_idle(id) {
@@ -650,7 +656,11 @@ impl Connection {
         // HEAD responses and 204/304 carry no content whatever
         // content-length says (RFC 9110 §6.4.1).
         let bodyless = s.head_request || status == 204 || status == 304;
-        s.expected_len = if bodyless { None } else { info.content_length };
+        s.expected_len = if bodyless {
+            Some(0)
+        } else {
+            info.content_length
+        };
         if end_stream && s.expected_len.is_some_and(|n| n > 0) {
             return self.stream_error(StreamError {
                 stream_id: id,

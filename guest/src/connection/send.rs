@@ -65,6 +65,11 @@ impl Connection {
         self.out.len()
     }
 
+    /// Streams waiting in the send scheduler's list.
+    pub fn scheduled_streams(&self) -> usize {
+        self.ready.len()
+    }
+
     /// Streams open (or reserved, or pending) on this connection.
     pub fn open_streams(&self) -> usize {
         self.streams.len()
@@ -196,6 +201,9 @@ impl Connection {
     /// may, the one with the least data sent per unit of weight (stride
     /// scheduling) — so siblings share in proportion to their weights.
     fn fill_data_by_priority(&mut self, max: usize) {
+        // Streams that closed while listed (a reset, say) leave the list.
+        let streams = &self.streams;
+        self.ready.retain(|id| streams.contains_key(id));
         while self.out.len() < max {
             let mut best: Option<(u64, u32)> = None;
             for &id in &self.ready {

@@ -18,8 +18,13 @@ pub struct Headers {
 impl Headers {
     pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Headers, ProtocolError> {
         require_stream(head, "HEADERS on stream 0")?;
+        let fixed = if head.has(flag::PRIORITY) {
+            PrioritySpec::LEN
+        } else {
+            0
+        };
         let mut rest = if head.has(flag::PADDED) {
-            padding::strip(payload)?.0
+            padding::strip_after(payload, fixed)?.0
         } else {
             payload
         };

@@ -16,7 +16,7 @@ impl PushPromise {
     pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<PushPromise, ProtocolError> {
         require_stream(head, "PUSH_PROMISE on stream 0")?;
         let mut rest = if head.has(flag::PADDED) {
-            padding::strip(payload)?.0
+            padding::strip_after(payload, 4)?.0
         } else {
             payload
         };

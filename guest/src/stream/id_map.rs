@@ -1,6 +1,7 @@
 //! Maps keyed by stream id. SipHash (std's default) is slow, worst of all in
 //! wasm; stream ids are small, peer-chosen but strictly increasing and
-//! bounded in number by our limits, so a multiplicative hash is enough.
+//! bounded in number by our limits, so a folded multiplicative hash is
+//! enough.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -24,9 +25,30 @@ impl Hasher for IdHasher {
     }
 
     fn write_u32(&mut self, id: u32) {
-        // Fibonacci hashing: spreads consecutive odd ids over all bits.
-        self.0 = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // Fibonacci hashing spreads consecutive odd ids over the high bits;
+        // folding them down makes the low bits (the table's bucket) depend
+        // on every bit of the id, so ids a peer picks 2^16 apart do not
+        // share buckets.
+        let h = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
     }
 }
 
 pub type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    /// Ids a peer picks 2^16 apart must not share a table's buckets.
+    #[test]
+    fn ids_far_apart_spread_over_buckets() {
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let mask = 1023u64;
+        let buckets: std::collections::HashSet<u64> = (0..1000u32)
+            .map(|k| build.hash_one(1 + (k << 16)) & mask)
+            .collect();
+        assert!(buckets.len() > 500, "{} buckets", buckets.len());
+    }
+}
