@@ -886,3 +886,33 @@ fn extended_connect_only_after_the_server_enables_it() {
     );
     assert_eq!(body(&p.server_events, id), b"frame");
 }
+
+/// A body streamed without `wait_for_trailers` may still end with
+/// trailers, sent when the host learns of them.
+#[test]
+fn trailers_after_a_streamed_body_without_waiting_for_them() {
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_gets(&mut p, "/", 1)[0];
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
+    p.server.write(id, Bytes::from_static(b"part one")).unwrap();
+    p.run().unwrap();
+    p.server
+        .send_trailers(id, vec![h("x-done", "yes")])
+        .unwrap();
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, id), b"part one");
+    assert!(
+        p.client_events.iter().any(|e| matches!(e,
+        Event::Trailers { stream_id, headers } if *stream_id == id && headers[0].name == "x-done"))
+    );
+    assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::NO_ERROR));
+    // Once ended, no trailers.
+    let id = open_gets(&mut p, "/", 1)[0];
+    p.server
+        .respond(id, status("200"), RespondOptions::default())
+        .unwrap();
+    p.server.end(id).unwrap();
+    assert!(p.server.send_trailers(id, vec![h("x-late", "1")]).is_err());
+}

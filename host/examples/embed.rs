@@ -4,9 +4,8 @@
 //!
 //! Run with `cargo run -p h2wasm --example embed`.
 
-use bytes::Bytes;
-use h2wasm::app::{Request, SharedApp, headers};
 use h2wasm::bindings::{Event, HeaderField, RequestOptions, Role};
+use h2wasm::service::{full, shared};
 use h2wasm::{Runtime, RuntimeConfig};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,12 +24,16 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
-    // The application: greet whoever asks.
-    let app: SharedApp = Arc::new(|req: Request| async move {
-        let body = format!("hello, {}\n", req.path());
-        let h = headers([(":status", "200"), ("content-type", "text/plain")]);
-        req.responder.respond_bytes(h, Bytes::from(body)).await;
-    });
+    // The application: any tower service of http requests (an axum
+    // Router would do); this one greets whoever asks.
+    let app = shared(tower::service_fn(
+        |req: http::Request<h2wasm::body::Incoming>| async move {
+            let body = full(format!("hello, {}\n", req.uri().path()));
+            http::Response::builder()
+                .header("content-type", "text/plain")
+                .body(body)
+        },
+    ));
 
     // Any AsyncRead + AsyncWrite works as the transport.
     let (server_io, mut client_io) = tokio::io::duplex(64 * 1024);

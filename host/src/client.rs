@@ -1,9 +1,11 @@
 //! The client side: one HTTP/2 connection (h2 over TLS, or h2c with prior
-//! knowledge) carrying several concurrent requests.
+//! knowledge) carrying several concurrent requests; or, with a server that
+//! does not speak HTTP/2, HTTP/1.1 through hyper, one request after another
+//! on one kept-alive connection.
 
-use crate::app::Header;
 use crate::bindings::{Event, Options, Priority, RequestOptions, Role};
 use crate::clock::{instant_at, now_ns};
+pub use crate::convert::Header;
 use crate::convert::{code_name, from_fields, status_of, to_fields};
 use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::{EngineConnection, Runtime};
@@ -161,6 +163,26 @@ pub struct ClientOptions {
     /// Draw a progress meter on stderr for bodies written to files (for a
     /// terminal).
     pub progress: bool,
+    /// When HTTP/1.1 is used.
+    pub http1: Http1,
+}
+
+/// When the client speaks HTTP/1.1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Http1 {
+    /// Over TLS, when the server does not offer `h2` by ALPN (it picks
+    /// `http/1.1`, or nothing); cleartext is HTTP/2 with prior knowledge.
+    #[default]
+    Fallback,
+    /// Always (`--http1.1`): over TLS `http/1.1` is the only ALPN offered.
+    Force,
+}
+
+/// A connection made, and the protocol it speaks.
+pub enum Connected {
+    /// The engine's options for a client session on it.
+    Http2(Box<dyn Transport>, Options),
+    Http1(Box<dyn Transport>),
 }
 
 /// A pushed stream being received: its response and pushed index, and
@@ -179,23 +201,40 @@ pub async fn fetch(
     requests: Vec<Request>,
     opts: &ClientOptions,
 ) -> anyhow::Result<Vec<Response>> {
-    let (io, engine_opts) = connect(runtime, target, opts).await?;
-    run(runtime, &engine_opts, io, requests, opts).await
+    match connect(runtime, target, opts).await? {
+        Connected::Http2(io, engine_opts) => {
+            if opts.verbose {
+                eprintln!("* HTTP/2");
+            }
+            run(runtime, &engine_opts, io, requests, opts).await
+        }
+        Connected::Http1(io) => {
+            if opts.verbose {
+                eprintln!("* HTTP/1.1");
+            }
+            crate::client_http1::run(io, target, requests, opts).await
+        }
+    }
 }
 
 /// A byte stream to a server: TCP, or TLS over it.
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
 
-/// Opens the transport to `target` (TLS with ALPN h2, or h2c with prior
-/// knowledge) and the engine options for a client session on it.
+/// Opens the transport to `target`: TLS with ALPN (h2, or http/1.1 when
+/// the server offers nothing better or `Http1::Force` asks for it),
+/// cleartext HTTP/2 with prior knowledge, or cleartext HTTP/1.1 when
+/// forced.
 pub async fn connect(
     runtime: &Runtime,
     target: &Target,
     opts: &ClientOptions,
-) -> anyhow::Result<(Box<dyn Transport>, Options)> {
-    if !target.tls && !opts.prior_knowledge {
-        bail!("http:// URLs need --prior-knowledge (cleartext HTTP/2 without upgrade)");
+) -> anyhow::Result<Connected> {
+    let force1 = opts.http1 == Http1::Force;
+    if !target.tls && !opts.prior_knowledge && !force1 {
+        bail!(
+            "http:// URLs need --prior-knowledge (cleartext HTTP/2 without upgrade) or --http1.1"
+        );
     }
     let addr = (
         target.host.trim_start_matches('[').trim_end_matches(']'),
@@ -216,18 +255,30 @@ pub async fn connect(
     engine_opts.connection_window_size = 16 << 20;
     engine_opts.settings.initial_window_size = Some(4 << 20);
     if !target.tls {
-        return Ok((Box::new(tcp), engine_opts));
+        return Ok(match force1 {
+            true => Connected::Http1(Box::new(tcp)),
+            false => Connected::Http2(Box::new(tcp), engine_opts),
+        });
     }
-    let config = tls::client_config(&opts.trust)?;
-    let connector = tokio_rustls::TlsConnector::from(config);
+    let mut config = (*tls::client_config(&opts.trust, true)?).clone();
+    if force1 {
+        config.alpn_protocols = vec![tls::ALPN_HTTP1.to_vec()];
+    }
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
     let stream = connector
         .connect(tls::server_name(&target.host)?, tcp)
         .await
         .with_context(|| format!("TLS handshake with {} failed", target.host))?;
-    if stream.get_ref().1.alpn_protocol() != Some(tls::ALPN_H2) {
-        bail!("{} did not negotiate HTTP/2 (ALPN h2)", target.host);
+    let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+    if opts.verbose {
+        let said = alpn.as_deref().map(String::from_utf8_lossy);
+        eprintln!("* TLS, ALPN {}", said.as_deref().unwrap_or("none"));
     }
-    Ok((Box::new(stream), engine_opts))
+    Ok(match alpn.as_deref() {
+        Some(tls::ALPN_H2) => Connected::Http2(Box::new(stream), engine_opts),
+        // http/1.1 by ALPN, or a server that does not do ALPN.
+        _ => Connected::Http1(Box::new(stream)),
+    })
 }
 
 /// A request body being sent.

@@ -1,20 +1,16 @@
 //! Conversions between host header pairs and WIT header fields.
 
-use crate::app::Header;
-use crate::bindings::HeaderField;
+/// A header as the client handles it: lower-case name, raw value.
+pub type Header = (String, Vec<u8>);
 
-/// As `to_fields`, taking the list: names and values move, nothing is
-/// copied.
-pub fn into_fields(headers: Vec<Header>) -> Vec<HeaderField> {
-    headers
+/// Builds a header list from `(":method", "GET")` style pairs.
+pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Header> {
+    pairs
         .into_iter()
-        .map(|(name, value)| HeaderField {
-            name,
-            value,
-            sensitive: false,
-        })
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
         .collect()
 }
+use crate::bindings::HeaderField;
 
 pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
     headers

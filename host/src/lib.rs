@@ -8,12 +8,14 @@
 //!   does the same for any byte stream you already have.
 //! - [`client::fetch`] sends requests over one connection.
 
-pub mod app;
 pub mod apps;
+pub mod body;
 pub mod client;
+mod client_http1;
 mod clock;
 mod convert;
 mod frametrace;
+pub mod http1;
 mod io;
 pub mod limits;
 mod progress;
@@ -21,6 +23,8 @@ pub mod pump;
 pub mod report;
 pub mod runtime;
 pub mod server;
+pub mod service;
+mod sniff;
 pub mod tls;
 mod trim;
 pub mod tunnel;

@@ -4,9 +4,9 @@
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
-use h2wasm::app::SharedApp;
 use h2wasm::bindings::PaddingStrategy;
 use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
+use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
 use h2wasm::{Runtime, RuntimeConfig};
 use std::io::{IsTerminal, Write};
@@ -74,9 +74,14 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --h2c].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Cleartext HTTP/2 with prior knowledge instead of TLS.
+    /// Cleartext instead of TLS: HTTP/2 with prior knowledge, and
+    /// HTTP/1.1 for clients that do not open with the HTTP/2 preface.
     #[arg(long)]
     h2c: bool,
+    /// Serve HTTP/2 only: no HTTP/1.1 for clients that do not speak it
+    /// (Node's allowHTTP1 off); they are disconnected.
+    #[arg(long)]
+    no_http1: bool,
     /// Certificate chain (PEM); without it a development certificate is generated.
     #[arg(long, value_name = "FILE", requires = "key", conflicts_with = "h2c")]
     cert: Option<PathBuf>,
@@ -257,8 +262,12 @@ struct GetArgs {
     #[arg(long, value_name = "DIR")]
     save_pushed: Option<PathBuf>,
     /// Use cleartext HTTP/2 for http:// URLs without negotiation.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http1_1")]
     prior_knowledge: bool,
+    /// Speak HTTP/1.1 only (over TLS, offer only http/1.1 by ALPN).
+    /// Without it, HTTP/1.1 is used when a TLS server does not offer h2.
+    #[arg(long = "http1.1", id = "http1_1")]
+    http1_1: bool,
     /// Do not verify the server certificate.
     #[arg(short = 'k', long)]
     insecure: bool,
@@ -437,19 +446,19 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let app: SharedApp = match &args.dir {
-        Some(dir) => Arc::new(
+    let service: SharedService = match &args.dir {
+        Some(dir) => shared(
             h2wasm::apps::files::StaticFiles::new(dir)?
                 .with_push(args.push.iter().cloned().collect())
                 .with_engine_reads(),
         ),
-        None => Arc::new(h2wasm::apps::builtin::Builtin),
+        None => shared(h2wasm::apps::builtin::Builtin),
     };
     let allowed: Vec<String> = args.allow_connect.iter().flatten().cloned().collect();
-    let app: SharedApp = if allowed.is_empty() {
-        app
+    let service = if allowed.is_empty() {
+        service
     } else {
-        Arc::new(h2wasm::apps::connect::ConnectProxy::new(allowed, app))
+        shared(h2wasm::apps::connect::ConnectProxy::new(allowed, service))
     };
     let tls = if args.h2c {
         None
@@ -465,7 +474,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 (c, k)
             }
         };
-        Some(h2wasm::tls::server_config(&cert, &key)?)
+        Some(h2wasm::tls::server_config(&cert, &key, !args.no_http1)?)
     };
     let listen = args.listen.unwrap_or_else(|| {
         let port = if args.h2c { 8080 } else { 8443 };
@@ -486,7 +495,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(RuntimeConfig::default().max_live)
             .min(args.max_connections),
     };
-    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root)?);
+    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root.clone())?);
     let mut options = runtime
         .default_options()
         .await
@@ -504,26 +513,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("h2wasm: serving HTTP/2 on {scheme}://{local}/");
+    let limits = h2wasm::limits::Limits::new(
+        args.max_connections as usize,
+        Some(
+            args.max_memory
+                .unwrap_or_else(h2wasm::limits::default_max_memory),
+        ),
+    );
+    let idle_timeout = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    let handshake_timeout = Duration::from_secs(args.unknown_protocol_timeout);
     let server = Arc::new(h2wasm::server::Server {
         runtime,
         options,
-        app,
+        service,
         tls,
         grace: Duration::from_secs(args.grace),
         connection: h2wasm::pump::ConnectionConfig {
             altsvc: args.altsvc.clone(),
-            handshake_timeout: Duration::from_secs(args.unknown_protocol_timeout),
-            idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
+            handshake_timeout,
+            idle_timeout,
             hibernate_after: (args.hibernate_after > 0)
                 .then(|| Duration::from_millis(args.hibernate_after)),
-            limits: Some(h2wasm::limits::Limits::new(
-                args.max_connections as usize,
-                Some(
-                    args.max_memory
-                        .unwrap_or_else(h2wasm::limits::default_max_memory),
-                ),
-            )),
+            limits: Some(limits.clone()),
         },
+        http1: (!args.no_http1).then(|| h2wasm::http1::Http1Config {
+            // A kept-alive HTTP/1.1 connection waits for its next request
+            // as long as an idle HTTP/2 one is kept.
+            header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
+            files_root,
+            limits: Some(limits),
+        }),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -599,6 +618,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             verbose: args.verbose,
             save_pushed: None,
             progress: false,
+            http1: h2wasm::client::Http1::Fallback,
         };
         let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
         h2wasm::tunnel::tunnel(
@@ -667,6 +687,10 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
         save_pushed: args.save_pushed.clone(),
         // curl's habit: a meter for downloads to files, on a terminal only.
         progress: !args.output.is_empty() && std::io::stderr().is_terminal(),
+        http1: match args.http1_1 {
+            true => h2wasm::client::Http1::Force,
+            false => h2wasm::client::Http1::Fallback,
+        },
     };
     let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;

@@ -2,7 +2,7 @@
 
 use crate::bindings::{
     AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
-    Event, FileStat, HeaderField, NodeHeader, Options, PreparedResponse, RequestOptions,
+    Event, FileStat, HeaderField, NodeHeader, Options, PreparedResponse, Priority, RequestOptions,
     RespondOptions, Role, SessionState, Settings, StreamState,
 };
 use std::sync::Arc;
@@ -709,6 +709,17 @@ impl EngineConnection {
             offset,
             length
         )
+    }
+
+    /// Node's `stream.priority`: moves the stream in the priority tree
+    /// and, unless `silent`, sends a PRIORITY frame.
+    pub async fn set_priority(
+        &mut self,
+        stream_id: u32,
+        priority: Priority,
+        silent: bool,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_priority, stream_id, priority, silent)
     }
 
     pub async fn push_allowed(&mut self) -> wasmtime::Result<bool> {

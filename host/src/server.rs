@@ -1,15 +1,18 @@
-//! Accepting connections (TCP, optionally TLS with ALPN h2) and running one
-//! pump per connection, within the server's limits, with graceful
-//! shutdown.
+//! Accepting connections (TCP, optionally TLS with ALPN) within the
+//! server's limits, and serving each with HTTP/2 (the engine) or, for
+//! clients that do not speak it, HTTP/1.1 (hyper), with graceful shutdown.
 
-use crate::app::SharedApp;
 use crate::bindings::Options;
+use crate::http1::{Http1Config, serve_http1};
 use crate::limits::{Limits, Refusal};
 use crate::pump::{ConnectionConfig, serve_connection_with};
 use crate::runtime::Runtime;
+use crate::service::{ConnectionInfo, SharedService};
+use crate::sniff::{Opening, sniff};
+use h2wasm_engine::connection::PREFACE;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -17,17 +20,23 @@ use tokio::task::JoinSet;
 pub struct Server {
     pub runtime: Arc<Runtime>,
     pub options: Options,
-    pub app: SharedApp,
-    /// `None` serves cleartext HTTP/2 with prior knowledge (h2c).
+    pub service: SharedService,
+    /// `None` serves cleartext (h2c with prior knowledge, and HTTP/1.1).
+    /// Its ALPN list decides what TLS clients may negotiate.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// After shutdown, how long open streams may take to finish.
     pub grace: Duration,
-    /// How each connection is run. Its `handshake_timeout` also bounds
-    /// the TLS handshake and ALPN (Node's `unknownProtocolTimeout`): a
-    /// client that negotiates anything but h2 is disconnected at once (no
-    /// HTTP/1.1 fallback yet). Without `limits`, the server holds at most
-    /// the runtime's `max_connections` and has no memory budget.
+    /// How each HTTP/2 connection is run. Its `handshake_timeout` also
+    /// bounds the TLS handshake and, in cleartext, the wait for the first
+    /// octets (Node's `unknownProtocolTimeout`). Without `limits`, the
+    /// server holds at most the runtime's `max_connections` and has no
+    /// memory budget.
     pub connection: ConnectionConfig,
+    /// Serve HTTP/1.1 to clients that do not speak HTTP/2 (Node's
+    /// `allowHTTP1`): over TLS those that negotiate `http/1.1` or no ALPN,
+    /// in cleartext those that do not open with the HTTP/2 preface. `None`:
+    /// HTTP/2 only, and the others are disconnected.
+    pub http1: Option<Http1Config>,
 }
 
 /// How long a refused cleartext connection is read from (and discarded)
@@ -37,7 +46,8 @@ const REFUSAL_LINGER: Duration = Duration::from_millis(200);
 
 impl Server {
     /// Accepts until `shutdown` turns true, then closes every connection
-    /// gracefully (GOAWAY; open streams finish) and returns.
+    /// gracefully (GOAWAY or `Connection: close`; open streams finish) and
+    /// returns.
     pub async fn run(
         self: Arc<Self>,
         listener: TcpListener,
@@ -63,7 +73,7 @@ impl Server {
                     let slot = match limits.admit() {
                         Ok(slot) => slot,
                         Err(why) => {
-                            tasks.spawn(refuse(tcp, why, self.tls.is_some()));
+                            tasks.spawn(refuse(tcp, why, self.tls.is_some(), self.http1.is_some()));
                             continue;
                         }
                     };
@@ -72,12 +82,12 @@ impl Server {
                     tasks.spawn(async move {
                         let _slot = slot;
                         let peer = addr.to_string();
-                        match server.connection(tcp, &peer, stop).await {
+                        match server.connection(tcp, peer.clone(), stop).await {
                             Ok(()) => {}
                             Err(e) if e.is::<crate::pump::Trap>() => {
                                 tracing::warn!(%peer, "connection closed: {e:#}");
                             }
-                            // Resets and failed handshakes: routine on the open internet.
+                            // Resets, failed handshakes, garbage: routine on the open internet.
                             Err(e) => tracing::debug!(%peer, "connection ended: {e:#}"),
                         }
                     });
@@ -107,53 +117,98 @@ impl Server {
     async fn connection(
         &self,
         tcp: TcpStream,
-        peer: &str,
+        peer: String,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let summary = match &self.tls {
-            None => {
-                serve_connection_with(
-                    &self.runtime,
-                    &self.options,
-                    &self.connection,
-                    tcp,
-                    self.app.clone(),
-                    peer,
-                    shutdown,
-                )
-                .await?
-            }
-            Some(config) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
-                let timeout = self.connection.handshake_timeout;
-                let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
-                    .await
-                    .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
-                if tls.get_ref().1.alpn_protocol() != Some(crate::tls::ALPN_H2) {
-                    tracing::info!(%peer, "client did not negotiate HTTP/2 (ALPN h2); closing");
+        let timeout = self.connection.handshake_timeout;
+        let Some(config) = &self.tls else {
+            // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
+            let info = ConnectionInfo {
+                peer,
+                encrypted: false,
+                alpn: None,
+            };
+            let (opening, io) = match tokio::time::timeout(timeout, sniff(tcp)).await {
+                Ok(sniffed) => sniffed?,
+                Err(_) => {
+                    tracing::debug!(peer = %info.peer, "nothing said in time; closing");
+                    if let Some(l) = &self.connection.limits {
+                        l.count_handshake_timeout();
+                    }
                     return Ok(());
                 }
-                serve_connection_with(
-                    &self.runtime,
-                    &self.options,
-                    &self.connection,
-                    tls,
-                    self.app.clone(),
-                    peer,
-                    shutdown,
-                )
-                .await?
-            }
+            };
+            return match opening {
+                Opening::Closed => Ok(()),
+                Opening::Http2 => self.http2(io, info, shutdown).await,
+                Opening::Http1 => self.http1(io, info, shutdown).await,
+            };
         };
-        tracing::debug!(%peer, ?summary, "connection closed");
+        let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+        let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
+            .await
+            .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
+        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let info = ConnectionInfo {
+            peer,
+            encrypted: true,
+            alpn: alpn
+                .as_deref()
+                .map(|a| String::from_utf8_lossy(a).into_owned()),
+        };
+        if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
+            self.http2(tls, info, shutdown).await
+        } else {
+            // http/1.1 by ALPN, or no ALPN at all.
+            self.http1(tls, info, shutdown).await
+        }
+    }
+
+    async fn http2<IO>(
+        &self,
+        io: IO,
+        info: ConnectionInfo,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let summary = serve_connection_with(
+            &self.runtime,
+            &self.options,
+            &self.connection,
+            io,
+            self.service.clone(),
+            &info,
+            shutdown,
+        )
+        .await?;
+        tracing::debug!(peer = %info.peer, ?summary, "connection closed");
         Ok(())
+    }
+
+    async fn http1<IO>(
+        &self,
+        io: IO,
+        info: ConnectionInfo,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let Some(config) = &self.http1 else {
+            tracing::info!(peer = %info.peer, "client does not speak HTTP/2 (HTTP/1.1 is off); closing");
+            return Ok(());
+        };
+        serve_http1(io, self.service.clone(), info, config, shutdown).await
     }
 }
 
-/// Turns away a connection the server cannot take: over TLS by closing
-/// it (no handshake is spent on it); in cleartext with an HTTP/2 refusal
-/// written without an instance (SETTINGS, then GOAWAY REFUSED_STREAM).
-async fn refuse(mut tcp: TcpStream, why: Refusal, tls: bool) {
+/// Turns away a connection the server cannot take, at once and without
+/// an instance: over TLS by closing it (no handshake is spent on it); in
+/// cleartext with an HTTP/2 refusal (SETTINGS, then GOAWAY
+/// REFUSED_STREAM), or, to a client that opens in HTTP/1.1, hyper's 503.
+async fn refuse(tcp: TcpStream, why: Refusal, tls: bool, http1: bool) {
     if tls {
         return;
     }
@@ -161,14 +216,56 @@ async fn refuse(mut tcp: TcpStream, why: Refusal, tls: bool) {
         Refusal::Capacity => "server at connection capacity; retry later",
         Refusal::Memory => "server short of memory; retry later",
     };
-    if tcp.write_all(&crate::io::refusal(reason)).await.is_err() {
+    // A client that has said nothing yet is refused as HTTP/2 would be:
+    // only one whose first octets are not the preface's gets hyper's 503.
+    // Peeking leaves them in place for whichever answer is given.
+    let mut first = [0u8; PREFACE.len()];
+    let opened_http1 = match http1 {
+        true => match tokio::time::timeout(REFUSAL_LINGER, tcp.peek(&mut first)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return,
+            Ok(Ok(n)) => first[..n] != PREFACE[..n],
+            Err(_) => false,
+        },
+        false => false,
+    };
+    if !opened_http1 {
+        return refuse_http2(tcp, reason).await;
+    }
+    let (_, stop) = watch::channel(true);
+    let unavailable = crate::service::shared(tower::service_fn(move |_req| async move {
+        let mut r =
+            crate::service::text(http::StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
+        r.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        Ok::<_, std::convert::Infallible>(r)
+    }));
+    let info = ConnectionInfo {
+        peer: String::new(),
+        encrypted: false,
+        alpn: None,
+    };
+    let config = Http1Config {
+        header_timeout: REFUSAL_LINGER,
+        ..Http1Config::default()
+    };
+    // `stop` is already true: one answer, with Connection: close.
+    let _ = serve_http1(tcp, unavailable, info, &config, stop).await;
+}
+
+/// SETTINGS then GOAWAY(REFUSED_STREAM), written without an instance, then
+/// what the client sent is read and dropped until it closes or the linger
+/// ends, so that the refusal is not lost to a reset.
+async fn refuse_http2<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, reason: &str) {
+    if io.write_all(&crate::io::refusal(reason)).await.is_err() {
         return;
     }
-    let _ = tcp.shutdown().await;
+    let _ = io.shutdown().await;
     // Read what the client sent, until it closes or the linger ends.
     let mut sink = [0u8; 1024];
     let _ = tokio::time::timeout(REFUSAL_LINGER, async {
-        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
     })
     .await;
 }

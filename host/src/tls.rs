@@ -8,6 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const ALPN_H2: &[u8] = b"h2";
+pub const ALPN_HTTP1: &[u8] = b"http/1.1";
+
+/// ALPN protocols in order of preference: `h2`, then `http/1.1` when
+/// HTTP/1.1 is served (or accepted, by a client).
+fn alpn(http1: bool) -> Vec<Vec<u8>> {
+    let mut list = vec![ALPN_H2.to_vec()];
+    if http1 {
+        list.push(ALPN_HTTP1.to_vec());
+    }
+    list
+}
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -78,8 +89,12 @@ fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A server config offering `h2` (and nothing else) by ALPN.
-pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+/// A server config offering `h2` by ALPN, and `http/1.1` with `http1`.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    http1: bool,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
     let (certs, key) = load_pem(cert, key)?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -87,7 +102,7 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<rustls::Serv
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .context("certificate and key do not match or are unsupported")?;
-    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    config.alpn_protocols = alpn(http1);
     Ok(Arc::new(config))
 }
 
@@ -103,7 +118,9 @@ pub enum Trust {
     Insecure,
 }
 
-pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+/// A client config asking for `h2` by ALPN, and accepting `http/1.1` with
+/// `http1`.
+pub fn client_config(trust: &Trust, http1: bool) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
@@ -135,7 +152,7 @@ pub fn client_config(trust: &Trust) -> anyhow::Result<Arc<rustls::ClientConfig>>
             builder.with_root_certificates(roots).with_no_client_auth()
         }
     };
-    config.alpn_protocols = vec![ALPN_H2.to_vec()];
+    config.alpn_protocols = alpn(http1);
     Ok(Arc::new(config))
 }
 

@@ -1,10 +1,10 @@
 //! A CONNECT tunnel through an HTTP/2 proxy (RFC 9113 §8.5): one stream
 //! carries a byte stream both ways, as `h2wasm get --connect` uses it.
 
-use crate::app::headers;
 use crate::bindings::{Event, RequestOptions, Role};
-use crate::client::{ClientOptions, Target, connect};
+use crate::client::{ClientOptions, Connected, Target, connect};
 use crate::clock::{instant_at, now_ns};
+use crate::convert::headers;
 use crate::convert::{code_name, from_fields, status_of, to_fields};
 use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::Runtime;
@@ -26,7 +26,10 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
 {
-    let (io, options) = connect(runtime, proxy, opts).await?;
+    let (io, options) = match connect(runtime, proxy, opts).await? {
+        Connected::Http2(io, options) => (io, options),
+        Connected::Http1(_) => bail!("the proxy does not speak HTTP/2 (tunnels need it here)"),
+    };
     let mut conn = runtime
         .connect(Role::Client, &options, now_ns())
         .await

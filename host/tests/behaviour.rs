@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use h2wasm::app::{Request, SharedApp, headers};
+use h2wasm::service::{ServeFile, SharedService, shared};
 use h2wasm::{Runtime, RuntimeConfig};
 use std::process::Command;
 use std::sync::Arc;
@@ -24,7 +24,7 @@ fn static_files_ranges_validators_and_traversal() {
     std::fs::write(dir.path().join("css/site.css"), "body{}").unwrap();
     let blob = data_file(dir.path(), 70_000, 9);
     let blob_name = blob.file_name().unwrap().to_str().unwrap().to_string();
-    let app: SharedApp = Arc::new(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
+    let app: SharedService = shared(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
     let server = TestServer::start(false, app);
 
     let o = run(curl_h2c().arg("-i").arg(server.url("/")));
@@ -129,7 +129,7 @@ fn repeated_responses_with_prepared_headers_decode_right_on_one_connection() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.html"), "aaa").unwrap();
     std::fs::write(dir.path().join("b.css"), "bb").unwrap();
-    let app: SharedApp = Arc::new(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
+    let app: SharedService = shared(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
     let server = TestServer::start(false, app);
     let (a, b, missing) = (
         server.url("/a.html"),
@@ -196,14 +196,12 @@ fn a_trapping_instance_closes_only_its_connection() {
         })
         .unwrap(),
     );
-    let app: SharedApp = Arc::new(|req: Request| async move {
-        if req.path() == "/explode" {
-            let body = bytes::Bytes::from(vec![0u8; 64 << 20]);
-            req.responder
-                .respond_bytes(headers([(":status", "200")]), body)
-                .await;
+    let app = app(|req| async move {
+        if req.uri().path() == "/explode" {
+            respond(200, &[], vec![0u8; 64 << 20])
         } else {
-            h2wasm::apps::builtin::handle(req).await;
+            let mut site = shared(h2wasm::apps::builtin::Builtin);
+            tower::Service::call(&mut site, req).await.unwrap()
         }
     });
     let server = TestServer::start_with(runtime, false, app);
@@ -375,14 +373,9 @@ fn uploads_the_application_never_reads_do_not_stall_the_connection() {
 
 #[test]
 fn graceful_shutdown_lets_open_streams_finish() {
-    let app: SharedApp = Arc::new(|req: Request| async move {
+    let app = app(|_req| async move {
         tokio::time::sleep(Duration::from_millis(800)).await;
-        req.responder
-            .respond_bytes(
-                headers([(":status", "200")]),
-                bytes::Bytes::from_static(b"done"),
-            )
-            .await;
+        respond(200, &[], "done")
     });
     let server = TestServer::start(false, app);
     let url = server.url("/slow");
@@ -682,18 +675,22 @@ fn responses_from_files_the_host_opened() {
     let dir = tempfile::tempdir().unwrap();
     let blob = data_file(dir.path(), 2 << 20, 5);
     let (path, dir_path) = (blob.clone(), dir.path().to_path_buf());
-    let app: SharedApp = Arc::new(move |req: Request| {
+    let app = app(move |req| {
         let (path, dir_path) = (path.clone(), dir_path.clone());
         async move {
-            let (file, offset, length) = match req.path() {
+            let (file, offset, length) = match req.uri().path() {
                 "/whole" => (std::fs::File::open(&path), 0, None),
                 "/range" => (std::fs::File::open(&path), 1_000_000, Some(70_000)),
                 _ => (std::fs::File::open(&dir_path), 0, None),
             };
-            let status = headers([(":status", "200"), ("content-type", "application/x-test")]);
-            req.responder
-                .respond_with_fd(status, file.unwrap(), offset, length)
-                .await;
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/x-test"),
+            );
+            ServeFile::open(file.unwrap())
+                .range(offset, length)
+                .response(http::StatusCode::OK, headers)
         }
     });
     let server = TestServer::start(false, app);
@@ -722,15 +719,14 @@ fn responses_from_files_the_host_opened() {
 }
 
 #[test]
-fn tls_clients_that_never_negotiate_h2_are_disconnected() {
+fn tls_clients_without_h2_get_http1_unless_it_is_off() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Served::start_tls_or_not(
-        &["--unknown-protocol-timeout".as_ref(), "1".as_ref()],
-        &[
-            ("RUST_LOG", "warn"),
-            ("H2WASM_DATA_DIR", dir.path().to_str().unwrap()),
-        ],
-    );
+    let env = [
+        ("RUST_LOG", "warn"),
+        ("H2WASM_DATA_DIR", dir.path().to_str().unwrap()),
+    ];
+    let server =
+        Served::start_tls_or_not(&["--unknown-protocol-timeout".as_ref(), "1".as_ref()], &env);
     let addr = server.url.trim_start_matches("https://").to_string();
     // A client that connects and says nothing: gone after the timeout.
     let mut silent = std::net::TcpStream::connect(&addr).unwrap();
@@ -742,11 +738,18 @@ fn tls_clients_that_never_negotiate_h2_are_disconnected() {
     let n = std::io::Read::read(&mut silent, &mut buf).unwrap_or(0);
     assert_eq!(n, 0, "the server closed the connection");
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
-    // A client that negotiates HTTP/1.1 only is refused at once.
-    let o = run(Command::new("curl")
-        .args(["-sS", "-k", "--http1.1", "--max-time", "5"])
-        .arg(format!("https://{addr}/")));
-    assert!(!o.status.success());
+    // A client that negotiates HTTP/1.1 only is served HTTP/1.1.
+    let curl_h1 = |addr: &str| {
+        run(Command::new("curl")
+            .args(["-sS", "-k", "--http1.1", "--max-time", "5"])
+            .args(["-o", "/dev/null", "-w", "%{http_version} %{http_code}"])
+            .arg(format!("https://{addr}/")))
+    };
+    assert_eq!(stdout(&curl_h1(&addr)), "1.1 200");
+    // With --no-http1 it is disconnected.
+    let h2_only = Served::start_tls_or_not(&["--no-http1".as_ref()], &env);
+    let addr = h2_only.url.trim_start_matches("https://").to_string();
+    assert!(!curl_h1(&addr).status.success());
 }
 
 #[test]
@@ -832,7 +835,7 @@ fn get_shows_progress_on_a_terminal_only() {
     let dir = tempfile::tempdir().unwrap();
     let file = data_file(dir.path(), 3 << 20, 5);
     let name = file.file_name().unwrap().to_str().unwrap().to_string();
-    let app: SharedApp = Arc::new(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
+    let app: SharedService = shared(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
     let server = TestServer::start(false, app);
     let out_file = dir.path().join("got.bin");
     let get = format!(

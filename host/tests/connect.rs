@@ -8,7 +8,6 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 /// Echoes each connection's bytes until EOF, then closes its side.
 fn echo_server() -> SocketAddr {
@@ -33,7 +32,7 @@ fn echo_server() -> SocketAddr {
 
 fn proxy(allowed: SocketAddr) -> TestServer {
     let app = h2wasm::apps::connect::ConnectProxy::new(vec![allowed.to_string()], builtin());
-    TestServer::start(false, Arc::new(app))
+    TestServer::start(false, h2wasm::service::shared(app))
 }
 
 /// `h2wasm get --connect` with `input` on stdin; returns its output.

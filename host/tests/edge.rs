@@ -8,9 +8,9 @@ mod common;
 
 use common::raw::{RawClient, frame, request};
 use common::*;
-use h2wasm::app::{Request, SharedApp, headers};
 use h2wasm::limits::Limits;
 use h2wasm::pump::ConnectionConfig;
+use h2wasm::service::SharedService;
 use h2wasm::{Runtime, RuntimeConfig};
 use h2wasm_engine::frame::{flag, kind};
 use std::process::Command;
@@ -28,14 +28,15 @@ fn config(limits: &Arc<Limits>) -> ConnectionConfig {
 }
 
 /// Answers with the `x-tenant` it was sent, in a header and the body.
-fn echo_tenant() -> SharedApp {
-    Arc::new(|req: Request| async move {
-        let tenant = req.header("x-tenant").unwrap_or("none").to_string();
-        let mut h = headers([(":status", "200")]);
-        h.push(("x-echo-tenant".into(), tenant.clone().into_bytes()));
-        req.responder
-            .respond_bytes(h, bytes::Bytes::from(tenant))
-            .await;
+fn echo_tenant() -> SharedService {
+    app(|req| async move {
+        let tenant = req
+            .headers()
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .to_string();
+        respond(200, &[("x-echo-tenant", &tenant)], tenant.clone())
     })
 }
 
@@ -169,26 +170,12 @@ fn connections_beyond_capacity_are_refused_in_http2() {
 /// many there were, and says why.
 #[test]
 fn refusals_are_logged_at_warn_rate_limited() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = h2wasm_bin()
-        .args(["serve", "--h2c", "--max-connections", "1", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let held = loop {
-        if let Ok(s) = std::net::TcpStream::connect(addr) {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let server = ServeProcess::start(&["--h2c", "--max-connections", "1"], true);
+    let addr = server.addr;
+    // Let the start-up probe's slot go before the one connection is held.
+    std::thread::sleep(Duration::from_millis(300));
+    let held = std::net::TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     // The held connection takes the only slot; these are refused.
     for _ in 0..5 {
         let mut c = RawClient::connect(addr);
@@ -196,8 +183,7 @@ fn refusals_are_logged_at_warn_rate_limited() {
         assert_eq!(c.goaway(), Some(REFUSED_STREAM));
     }
     drop(held);
-    terminate(&child);
-    let out = child.wait_with_output().unwrap();
+    let out = server.stop();
     let log = String::from_utf8_lossy(&out.stderr);
     let warnings: Vec<&str> = log
         .lines()
@@ -208,14 +194,6 @@ fn refusals_are_logged_at_warn_rate_limited() {
         warnings[0].contains("WARN") && warnings[0].contains("--max-connections"),
         "{log}"
     );
-}
-
-/// SIGTERM: the server shuts down gracefully.
-fn terminate(child: &std::process::Child) {
-    // SAFETY: signalling our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
 }
 
 /// A connection with no open streams is closed after the idle timeout with
@@ -336,28 +314,8 @@ fn ack_floods_from_peers_that_never_read_are_closed() {
 /// nghttp2 does).
 #[test]
 fn streams_beyond_the_limit_are_refused_then_the_peer_is_ended() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = h2wasm_bin()
-        .args([
-            "serve",
-            "--h2c",
-            "--max-concurrent-streams",
-            "5",
-            "--listen",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let server = ServeProcess::start(&["--h2c", "--max-concurrent-streams", "5"], false);
+    let addr = server.addr;
     let mut c = RawClient::hello(addr);
     assert!(c.read_until(Duration::from_secs(5), |f| {
         f.iter()
@@ -384,59 +342,34 @@ fn streams_beyond_the_limit_are_refused_then_the_peer_is_ended() {
     let _ = c.try_send(&burst);
     assert!(c.read_to_close(Duration::from_secs(10)));
     assert_eq!(c.goaway(), Some(ENHANCE_YOUR_CALM));
-    terminate(&child);
-    let _ = child.wait();
+    server.stop();
 }
 
 /// `serve` advertises 100 concurrent streams by default.
 #[test]
 fn serve_advertises_100_concurrent_streams_by_default() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = h2wasm_bin()
-        .args(["serve", "--h2c", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut c = RawClient::hello(addr);
+    let server = ServeProcess::start(&["--h2c"], false);
+    let mut c = RawClient::hello(server.addr);
     assert!(c.read_until(Duration::from_secs(5), |f| !f.is_empty()));
     assert!(c.frames[0].settings().contains(&(0x3, 100)));
-    terminate(&child);
-    let _ = child.wait();
+    server.stop();
 }
 
 /// `--max-connections` goes to 100,000 (and beyond) with the largest pool
 /// of live instances; the server starts and serves.
 #[test]
 fn a_server_for_100000_connections_starts_and_serves() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut child = h2wasm_bin()
-        .args([
-            "serve",
+    let mut server = ServeProcess::start(
+        &[
             "--h2c",
             "--max-connections",
             "100000",
             "--max-live",
             "16384",
-            "--listen",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}/");
+        ],
+        false,
+    );
+    let url = format!("http://{}/", server.addr);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let o = run(Command::new("curl")
@@ -452,13 +385,11 @@ fn a_server_for_100000_connections_starts_and_serves() {
         if stdout(&o) == "200" {
             break;
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            let out = child.wait_with_output().unwrap();
-            panic!("{status}: {}", String::from_utf8_lossy(&out.stderr));
+        if let Some(status) = server.exited() {
+            panic!("h2wasm serve exited: {status}");
         }
         assert!(Instant::now() < deadline, "server did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    terminate(&child);
-    let _ = child.wait();
+    server.stop();
 }

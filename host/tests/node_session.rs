@@ -4,43 +4,38 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::*;
-use h2wasm::app::{BodyItem, Request, SharedApp, headers};
+use h2wasm::service::{Informational, SharedService};
+use http_body_util::BodyExt;
 use std::process::Command;
-use std::sync::Arc;
 
-fn app() -> SharedApp {
-    Arc::new(|mut req: Request| async move {
-        match req.path() {
+fn node_app() -> SharedService {
+    app(|req| async move {
+        match req.uri().path() {
             "/early" => {
-                let hints = headers([(":status", "103"), ("link", "</s.css>; rel=preload")]);
-                req.responder.informational(hints).await;
-                req.responder
-                    .respond_bytes(headers([(":status", "200")]), Bytes::from_static(b"page"))
-                    .await;
+                let hints = req.extensions().get::<Informational>().unwrap().clone();
+                let mut h = http::HeaderMap::new();
+                h.insert(
+                    "link",
+                    http::HeaderValue::from_static("</s.css>; rel=preload"),
+                );
+                assert!(hints.send(http::StatusCode::EARLY_HINTS, h).await);
+                respond(200, &[], "page")
             }
             "/expect" => {
-                let mut body = Vec::new();
-                while let Some(item) = req.body.next().await {
-                    if let BodyItem::Data(d) = item {
-                        body.extend_from_slice(&d);
-                    }
-                }
-                req.responder
-                    .respond_bytes(headers([(":status", "200")]), Bytes::from(body))
-                    .await;
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                respond(200, &[], body)
             }
             _ => {
-                let mut names = req.sensitive.clone();
+                let mut names: Vec<&str> = req
+                    .headers()
+                    .iter()
+                    .filter(|(_, v)| v.is_sensitive())
+                    .map(|(n, _)| n.as_str())
+                    .collect();
                 names.sort();
                 let seen = names.join(",");
-                req.responder
-                    .respond_empty(headers([
-                        (":status", "200"),
-                        ("x-sensitive-received", &seen),
-                    ]))
-                    .await;
+                respond(200, &[("x-sensitive-received", &seen)], "")
             }
         }
     })
@@ -48,7 +43,7 @@ fn app() -> SharedApp {
 
 #[test]
 fn node_client_session_and_informational_features() {
-    let server = TestServer::start(false, app());
+    let server = TestServer::start(false, node_app());
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/session.js");
     let o = run(Command::new("node").arg(script).arg(server.url("")));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -108,7 +103,7 @@ fn json_names(json: &str) -> Vec<String> {
 /// SETTINGS, reaches a Node client that lists it in `remoteCustomSettings`.
 #[test]
 fn node_client_receives_our_custom_settings() {
-    let server = TestServer::start_configured(runtime(), false, app(), |o| {
+    let server = TestServer::start_configured(runtime(), false, node_app(), |o| {
         o.settings.custom = vec![(0x1234, 77)];
     });
     let script = r#"

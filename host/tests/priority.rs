@@ -4,11 +4,9 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::*;
-use h2wasm::app::{Request, SharedApp, headers};
+use h2wasm::service::SharedService;
 use std::process::Command;
-use std::sync::Arc;
 
 #[test]
 fn node_server_sees_the_weights_our_client_sends() {
@@ -44,15 +42,8 @@ fn node_server_sees_the_weights_our_client_sends() {
 /// 4 MiB for any path, handed to the engine whole: which stream's data
 /// goes next is then the engine's scheduling alone, not how fast each
 /// handler happens to refill its stream.
-fn big_bodies() -> SharedApp {
-    Arc::new(|req: Request| async move {
-        req.responder
-            .respond_bytes(
-                headers([(":status", "200")]),
-                Bytes::from(vec![b'x'; 4 << 20]),
-            )
-            .await;
-    })
+fn big_bodies() -> SharedService {
+    app(|_req| async move { respond(200, &[], vec![b'x'; 4 << 20]) })
 }
 
 #[test]

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::process::Command;
-use std::sync::Arc;
 
 /// A site with a page and two assets; `/` pushes both.
 fn pushing_site() -> (tempfile::TempDir, TestServer) {
@@ -30,7 +29,7 @@ fn pushing_site() -> (tempfile::TempDir, TestServer) {
     let files = h2wasm::apps::files::StaticFiles::new(dir.path())
         .unwrap()
         .with_push(rules.into_iter().collect());
-    let server = TestServer::start(false, Arc::new(files));
+    let server = TestServer::start(false, h2wasm::service::shared(files));
     (dir, server)
 }
 

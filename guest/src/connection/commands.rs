@@ -340,8 +340,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends trailers on a stream opened with `wait_for_trailers`; they go
-    /// after all queued data and end the stream.
+    /// Sends trailers: on a stream opened with `wait_for_trailers` (Node's
+    /// way), or on any stream whose headers went out and whose body was
+    /// not ended yet (a host streaming a body learns of trailers only as
+    /// the body ends). They go after all queued data and end the stream.
     pub fn send_trailers(
         &mut self,
         stream_id: u32,
@@ -353,9 +355,10 @@ impl Connection {
             .streams
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
-        if !s.send.wait_for_trailers || s.send.trailers.is_some() || !s.state.can_send() {
+        let body_open = s.send.wait_for_trailers || !s.send.end_requested;
+        if !body_open || !s.headers_sent || s.send.trailers.is_some() || !s.state.can_send() {
             return Err(CommandError::InvalidState(
-                "trailers need wait_for_trailers and may be sent once",
+                "trailers go once, after the headers and before the end",
             ));
         }
         if self.header_block_too_large(stream_id, &fields) {

@@ -1,11 +1,18 @@
 //! The site served when no directory is given: an index page and `/echo`,
 //! which streams the request body back and reports its size in trailers.
+//! Every answer is ready at once (the echo's body follows the request's),
+//! so no request needs a task of its own.
 
-use crate::app::{App, BodyItem, Header, Request, Response, SharedHeaders, header, headers};
+use crate::body::Incoming;
+use crate::service::{BoxError, PreparedHeaders, ResponseBody, box_body, full};
 use bytes::Bytes;
-use std::future::Future;
+use futures_util::future::{Ready, ready};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::LazyLock;
+use std::task::{Context, Poll};
 
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>h2wasm</title></head>
@@ -19,74 +26,103 @@ const INDEX: &str = "<!doctype html>
 
 const NOT_FOUND: &str = "not found\n";
 
-/// The built-in site as an [`App`].
+/// The built-in site as a service.
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Builtin;
 
-impl App for Builtin {
-    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        Box::pin(handle(req))
+impl tower::Service<Request<Incoming>> for Builtin {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<ResponseBody>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
-        page(
-            header(headers, ":method").unwrap_or("GET"),
-            header(headers, ":path").unwrap_or("/"),
-        )
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        ready(Ok(answer(req)))
     }
 }
 
-/// The fixed pages: everything but `/echo`.
-fn page(method: &str, path: &str) -> Option<Response> {
+fn answer(req: Request<Incoming>) -> Response<ResponseBody> {
     // Built once: every connection prepares each page's headers only once.
-    static INDEX_PAGE: LazyLock<SharedHeaders> =
-        LazyLock::new(|| page_headers("200", "text/html; charset=utf-8", INDEX));
-    static NOT_FOUND_PAGE: LazyLock<SharedHeaders> =
-        LazyLock::new(|| page_headers("404", "text/plain", NOT_FOUND));
-    let path = path.split(['?', '#']).next().unwrap_or("/");
-    let (headers, body) = match (method, path) {
-        (_, "/echo") => return None,
-        ("GET" | "HEAD", "/") => (&*INDEX_PAGE, INDEX),
-        _ => (&*NOT_FOUND_PAGE, NOT_FOUND),
+    static INDEX_PAGE: LazyLock<PreparedHeaders> =
+        LazyLock::new(|| page_headers(StatusCode::OK, "text/html; charset=utf-8", INDEX));
+    static NOT_FOUND_PAGE: LazyLock<PreparedHeaders> =
+        LazyLock::new(|| page_headers(StatusCode::NOT_FOUND, "text/plain", NOT_FOUND));
+    let head = req.method() == Method::HEAD;
+    let page = |headers: &PreparedHeaders, body: &'static str| {
+        let body = if head { "" } else { body };
+        headers.response(full(Bytes::from_static(body.as_bytes())))
     };
-    let body = if method == "HEAD" { "" } else { body };
-    Some(Response {
-        headers: headers.clone().into(),
-        body: Bytes::from_static(body.as_bytes()).into(),
-    })
+    match (req.method(), req.uri().path()) {
+        (_, "/echo") => echo(req),
+        (&Method::GET | &Method::HEAD, "/") => page(&INDEX_PAGE, INDEX),
+        _ => page(&NOT_FOUND_PAGE, NOT_FOUND),
+    }
 }
 
-fn page_headers(status: &str, content_type: &str, body: &str) -> SharedHeaders {
-    SharedHeaders::new(headers([
-        (":status", status),
-        ("content-type", content_type),
-        ("content-length", &body.len().to_string()),
-    ]))
+fn page_headers(status: StatusCode, content_type: &'static str, body: &str) -> PreparedHeaders {
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    PreparedHeaders::new(status, h)
 }
 
-pub async fn handle(mut req: Request) {
-    if let Some(response) = page(req.method(), req.path()) {
-        return req.responder.respond_with(response).await;
+/// 200 with the request's body as the response's, as it arrives, then an
+/// `x-echo-bytes` trailer with its length.
+fn echo(req: Request<Incoming>) -> Response<ResponseBody> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+    let mut response = Response::new(box_body(Echo {
+        body: req.into_body(),
+        total: 0,
+        done: false,
+    }));
+    if let Some(ct) = content_type {
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
-    let mut h = headers([(":status", "200")]);
-    if let Some(ct) = req.header("content-type") {
-        h.push(("content-type".into(), ct.as_bytes().to_vec()));
-    }
-    let mut writer = req.responder.respond(h, true).await;
-    let mut total: u64 = 0;
-    while let Some(item) = req.body.next().await {
-        match item {
-            BodyItem::Data(d) => {
-                total += d.len() as u64;
-                if !writer.write(d).await {
-                    return;
+    response
+}
+
+struct Echo {
+    body: Incoming,
+    total: u64,
+    done: bool,
+}
+
+impl Body for Echo {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+                Poll::Ready(Some(Ok(frame))) => {
+                    // The request's trailers are not echoed.
+                    if let Ok(d) = frame.into_data() {
+                        self.total += d.len() as u64;
+                        return Poll::Ready(Some(Ok(Frame::data(d))));
+                    }
+                }
+                Poll::Ready(None) => {
+                    self.done = true;
+                    let mut t = HeaderMap::new();
+                    t.insert("x-echo-bytes", HeaderValue::from(self.total));
+                    return Poll::Ready(Some(Ok(Frame::trailers(t))));
                 }
             }
-            BodyItem::Trailers(_) => {}
         }
     }
-    drop(writer);
-    let n = total.to_string();
-    req.responder
-        .send_trailers(headers([("x-echo-bytes", n.as_str())]))
-        .await;
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
 }

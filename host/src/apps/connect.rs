@@ -1,27 +1,36 @@
-//! A CONNECT proxy (RFC 9113 §8.5) in front of another application: a
-//! CONNECT to an allowed `host:port` opens a TCP connection there and the
-//! stream carries its bytes both ways; other targets get 403, extended
-//! CONNECT protocols (RFC 8441) 501, and every other request goes to the
-//! wrapped application.
+//! A CONNECT proxy (RFC 9113 §8.5, RFC 9110 §9.3.6) in front of another
+//! service: a CONNECT to an allowed `host:port` opens a TCP connection
+//! there and carries its bytes both ways — over HTTP/2 as the stream's
+//! bodies, over HTTP/1.1 on the connection itself once the 200 is sent.
+//! Other targets get 403, extended CONNECT protocols (RFC 8441) 501, and
+//! every other request goes to the wrapped service.
 
-use crate::app::{App, BodyItem, Header, Request, Response, SharedApp, header, headers};
+use crate::body::Incoming;
+use crate::service::{
+    BoxError, Http2Stream, Protocol, Reset, ResponseBody, SharedService, box_body, empty, text,
+};
 use bytes::Bytes;
-use std::future::Future;
+use futures_util::future::BoxFuture;
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame};
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tower::Service;
 
 /// RST_STREAM code for a tunnel whose TCP side failed (§8.5).
 const CONNECT_ERROR: u32 = 0xa;
 
+#[derive(Clone)]
 pub struct ConnectProxy {
     /// `host:port` targets, compared case-insensitively.
     allowed: Arc<Vec<String>>,
-    inner: SharedApp,
+    inner: SharedService,
 }
 
 impl ConnectProxy {
-    pub fn new(allowed: Vec<String>, inner: SharedApp) -> ConnectProxy {
+    pub fn new(allowed: Vec<String>, inner: SharedService) -> ConnectProxy {
         let allowed = allowed
             .into_iter()
             .map(|a| a.to_ascii_lowercase())
@@ -33,86 +42,114 @@ impl ConnectProxy {
     }
 }
 
-fn is_connect(headers: &[Header]) -> bool {
-    header(headers, ":method") == Some("CONNECT")
-}
+impl Service<Request<Incoming>> for ConnectProxy {
+    type Response = Response<ResponseBody>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Response<ResponseBody>, BoxError>>;
 
-impl App for ConnectProxy {
-    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        if is_connect(&req.headers) {
-            Box::pin(tunnel(self.allowed.clone(), req))
-        } else {
-            self.inner.handle(req)
-        }
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
     }
 
-    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
-        if is_connect(headers) {
-            None
-        } else {
-            self.inner.respond_now(headers)
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        if req.method() != Method::CONNECT {
+            return self.inner.call(req);
         }
+        let allowed = self.allowed.clone();
+        Box::pin(async move { Ok(tunnel(&allowed, req).await) })
     }
 }
 
-async fn refuse(req: &Request, status: &str, why: String) {
-    let len = why.len().to_string();
-    let h = headers([
-        (":status", status),
-        ("content-type", "text/plain"),
-        ("content-length", &len),
-    ]);
-    req.responder.respond_bytes(h, Bytes::from(why)).await;
-}
-
-async fn tunnel(allowed: Arc<Vec<String>>, mut req: Request) {
-    if req.header(":protocol").is_some() {
-        return refuse(&req, "501", "no extended CONNECT protocols here\n".into()).await;
+async fn tunnel(allowed: &[String], mut req: Request<Incoming>) -> Response<ResponseBody> {
+    if req.extensions().get::<Protocol>().is_some() {
+        return text(
+            StatusCode::NOT_IMPLEMENTED,
+            "no extended CONNECT protocols here\n",
+        );
     }
     let target = req
-        .header(":authority")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_ascii_lowercase())
+        .unwrap_or_default();
     if !allowed.contains(&target) {
-        return refuse(&req, "403", format!("CONNECT to {target} is not allowed\n")).await;
+        return text(
+            StatusCode::FORBIDDEN,
+            format!("CONNECT to {target} is not allowed\n"),
+        );
     }
     let tcp = match tokio::net::TcpStream::connect(&target).await {
         Ok(t) => t,
-        Err(e) => return refuse(&req, "502", format!("cannot reach {target}: {e}\n")).await,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_GATEWAY,
+                format!("cannot reach {target}: {e}\n"),
+            );
+        }
     };
     let _ = tcp.set_nodelay(true);
-    let (mut tcp_rd, mut tcp_wr) = tcp.into_split();
-    let mut writer = req
-        .responder
-        .respond(headers([(":status", "200")]), false)
-        .await;
-    let body = &mut req.body;
-    // Client → target; the client's END_STREAM half-closes the TCP side.
-    let upstream = async move {
-        while let Some(item) = body.next().await {
-            if let BodyItem::Data(d) = item {
-                tcp_wr.write_all(&d).await?;
+    if req.extensions().get::<Http2Stream>().is_none() {
+        // HTTP/1.1: the connection itself becomes the tunnel after the 200.
+        let upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = upgrade.await {
+                let mut client = hyper_util::rt::TokioIo::new(upgraded);
+                let mut tcp = tcp;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut tcp).await;
             }
-        }
-        tcp_wr.shutdown().await
-    };
-    // Target → client; the target's EOF ends the response, and a stream
-    // that is gone (reset by the client) stops the wait for the target.
-    let downstream = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = tokio::select! {
-                n = tcp_rd.read(&mut buf) => n?,
-                _ = writer.closed() => return Ok::<(), std::io::Error>(()),
-            };
-            if n == 0 || !writer.write(Bytes::copy_from_slice(&buf[..n])).await {
-                return Ok(());
-            }
-        }
-    };
-    let (up, down) = tokio::join!(upstream, downstream);
-    if up.is_err() || down.is_err() {
-        req.responder.reset(CONNECT_ERROR).await;
+        });
+        return Response::new(empty());
     }
-    drop(writer);
+    // HTTP/2: client → target is the request body (its END_STREAM
+    // half-closes the TCP side); target → client is the response body.
+    let (tcp_rd, mut tcp_wr) = tcp.into_split();
+    let mut body = req.into_body();
+    tokio::spawn(async move {
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            match frame.map(Frame::into_data) {
+                Ok(Ok(d)) => {
+                    if tcp_wr.write_all(&d).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(Err(_)) => {}
+                Err(_) => return,
+            }
+        }
+        let _ = tcp_wr.shutdown().await;
+    });
+    Response::new(box_body(Downstream {
+        tcp: tcp_rd,
+        buf: vec![0u8; 16 * 1024],
+    }))
+}
+
+/// The target's bytes as a response body; its EOF ends the body, and a
+/// TCP error resets the stream with CONNECT_ERROR.
+struct Downstream {
+    tcp: tokio::net::tcp::OwnedReadHalf,
+    buf: Vec<u8>,
+}
+
+impl Body for Downstream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let mut read = ReadBuf::new(&mut this.buf);
+        match Pin::new(&mut this.tcp).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Err(_)) => Poll::Ready(Some(Err(Box::new(Reset(CONNECT_ERROR))))),
+            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
+            Poll::Ready(Ok(())) => {
+                let data = Bytes::copy_from_slice(read.filled());
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+        }
+    }
 }

@@ -2,20 +2,21 @@
 //! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
 //! that would leave the directory are refused.
 
-use crate::app::{
-    App, Header, Request, Responder, Response, ResponseBody, ResponseHeaders, SharedHeaders,
-    header, headers,
+use crate::body::Incoming;
+use crate::service::{
+    Http2Stream, PreparedHeaders, ResponseBody, ServeFile, box_body, empty, full, text,
 };
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, Either, Ready, ready};
+use http::header::{self, HeaderName};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use std::collections::HashMap;
-use std::future::Future;
-use std::io::{Read, Seek};
+use std::convert::Infallible;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-const CHUNK: usize = 64 * 1024;
 
 /// Files up to this size are kept in memory whole and answered at once
 /// (no task, no open/read/close per request).
@@ -41,7 +42,7 @@ struct FileInfo {
     /// The whole content, for files up to [`SMALL`].
     body: Option<Bytes>,
     /// The headers of a 200 for the whole file (and of a HEAD).
-    whole: SharedHeaders,
+    whole: PreparedHeaders,
     checked: Instant,
 }
 
@@ -62,36 +63,41 @@ pub struct StaticFiles {
     engine_reads: bool,
 }
 
-/// How a request is answered.
-enum Reply {
-    Ready(Response),
-    /// `count` octets from `start` of a large file, read as the stream goes.
-    Stream {
-        headers: Vec<Header>,
-        path: PathBuf,
-        start: u64,
-        count: u64,
-    },
-}
+/// Pages with server push wait for their promises; everything else is
+/// answered at once.
+type Answer = Either<
+    Ready<Result<Response<ResponseBody>, Infallible>>,
+    BoxFuture<'static, Result<Response<ResponseBody>, Infallible>>,
+>;
 
-impl App for StaticFiles {
-    fn handle(&self, req: Request) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-        let files = self.clone();
-        Box::pin(async move { files.serve(req).await })
+impl tower::Service<Request<Incoming>> for StaticFiles {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn respond_now(&self, headers: &[Header]) -> Option<Response> {
-        // Pages with pushes go through `serve`, which can wait for promises.
-        let page = header(headers, ":path").unwrap_or("/");
-        if self
-            .push
-            .contains_key(page.split(['?', '#']).next().unwrap_or("/"))
-        {
-            return None;
-        }
-        match self.reply(headers) {
-            Reply::Ready(response) => Some(response),
-            Reply::Stream { .. } => None,
+    fn call(&mut self, req: Request<Incoming>) -> Answer {
+        let page = req.uri().path();
+        let pushes = req.method() == Method::GET
+            && self.push.contains_key(page)
+            && req
+                .extensions()
+                .get::<Http2Stream>()
+                .is_some_and(Http2Stream::push_allowed);
+        if pushes {
+            let files = self.clone();
+            Either::Right(Box::pin(
+                async move { Ok(files.serve_with_pushes(req).await) },
+            ))
+        } else {
+            Either::Left(ready(Ok(self.reply(
+                req.method(),
+                req.uri(),
+                req.headers(),
+            ))))
         }
     }
 }
@@ -131,153 +137,115 @@ impl StaticFiles {
 
     /// Pushes the assets configured for this page (see
     /// [`StaticFiles::with_push`]), then answers the request.
-    pub async fn serve(&self, req: Request) {
-        let page = req.path().split(['?', '#']).next().unwrap_or("/");
-        if req.method() == "GET"
-            && let Some(assets) = self.push.get(page)
+    async fn serve_with_pushes(&self, req: Request<Incoming>) -> Response<ResponseBody> {
+        let page = req.uri().path().to_string();
+        if let (Some(stream), Some(assets)) =
+            (req.extensions().get::<Http2Stream>(), self.push.get(&page))
         {
-            let authority = req
-                .header(":authority")
-                .or_else(|| req.header("host"))
-                .unwrap_or_default()
-                .to_string();
-            let scheme = req.header(":scheme").unwrap_or("https").to_string();
             for asset in assets.iter() {
-                let promised = headers([
-                    (":method", "GET"),
-                    (":scheme", &scheme),
-                    (":authority", &authority),
-                    (":path", asset),
-                ]);
-                let reply = self.reply(&promised);
+                let mut uri = http::Uri::builder().path_and_query(asset.as_str());
+                if let Some(s) = req.uri().scheme() {
+                    uri = uri.scheme(s.clone());
+                }
+                if let Some(a) = req.uri().authority() {
+                    uri = uri.authority(a.clone());
+                }
+                let Ok(uri) = uri.build() else { continue };
+                let reply = self.reply(&Method::GET, &uri, &HeaderMap::new());
                 // Only what exists is worth promising.
-                if let Reply::Ready(r) = &reply
-                    && crate::convert::status_of(r.headers.as_slice()) != 200
-                {
+                if reply.status() != StatusCode::OK {
                     continue;
                 }
-                if let Some(pushed) = req.responder.push(promised).await {
-                    let files = self.clone();
-                    tokio::spawn(async move { files.answer(reply, &pushed).await });
+                let promise = Request::get(uri).body(()).expect("a GET with a valid URI");
+                if let Some(pushed) = stream.push(promise).await {
+                    pushed.respond(reply).await;
                 }
             }
         }
-        self.answer(self.reply(&req.headers), &req.responder).await;
+        self.reply(req.method(), req.uri(), req.headers())
     }
 
-    async fn answer(&self, reply: Reply, responder: &Responder) {
-        let (response, path, start, count) = match reply {
-            Reply::Ready(r) => return responder.respond_with(r).await,
-            Reply::Stream {
-                headers,
-                path,
-                start,
-                count,
-            } => (headers, path, start, count),
-        };
-        // Plain blocking calls: for files in the page cache they cost far
-        // less than a hop through tokio's blocking thread pool.
-        let mut file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(_) => return responder.reset(2).await,
-        };
-        if start > 0 && file.seek(std::io::SeekFrom::Start(start)).is_err() {
-            return responder.reset(2).await;
+    /// The answer to a request, computed at once: cached files and their
+    /// headers come from memory; larger files are read as they are sent.
+    pub fn reply(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        req: &HeaderMap,
+    ) -> Response<ResponseBody> {
+        if method != Method::GET && method != Method::HEAD {
+            return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
         }
-        let mut writer = responder.respond(response, false).await;
-        let mut left = count;
-        while left > 0 {
-            let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
-            let mut buf = BytesMut::zeroed(want);
-            match file.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    // The file shrank or failed under us: the promised
-                    // length cannot be met, so the stream must not end cleanly.
-                    drop(writer);
-                    return responder.reset(2).await;
-                }
-                Ok(n) => {
-                    buf.truncate(n);
-                    left -= n as u64;
-                    if !writer.write(buf.freeze()).await {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    fn reply(&self, req: &[Header]) -> Reply {
-        let method = header(req, ":method").unwrap_or("GET");
-        if method != "GET" && method != "HEAD" {
-            return simple("405", "method not allowed\n");
-        }
-        let Some(info) = self.lookup(header(req, ":path").unwrap_or("/")) else {
-            return simple("404", "not found\n");
+        let Some(info) = self.lookup(uri.path()) else {
+            return text(StatusCode::NOT_FOUND, "not found\n");
         };
         let len = info.len;
         if not_modified(req, &info.etag, info.mtime) {
-            let mut r = headers([(":status", "304")]);
-            r.extend(info.validators());
-            return empty(r);
+            let mut h = HeaderMap::new();
+            info.validators(&mut h);
+            return with(StatusCode::NOT_MODIFIED, h, empty());
         }
-        let (response, start, count): (ResponseHeaders, _, _) =
-            match header(req, "range").map(|r| parse_range(r, len)) {
-                None | Some(RangeResult::Ignore) => (info.whole.clone().into(), 0, len),
-                Some(RangeResult::Unsatisfiable) => {
-                    let mut r = headers([(":status", "416")]);
-                    r.push((
-                        "content-range".into(),
-                        format!("bytes */{len}").into_bytes(),
-                    ));
-                    return empty(r);
-                }
-                Some(RangeResult::Range(a, b)) => {
-                    let count = b - a + 1;
-                    let mut r = headers([
-                        (":status", "206"),
-                        ("content-length", &count.to_string()),
-                        ("content-type", info.content_type),
-                    ]);
-                    r.extend(info.validators());
-                    r.push((
-                        "content-range".into(),
-                        format!("bytes {a}-{b}/{len}").into_bytes(),
-                    ));
-                    (r.into(), a, count)
-                }
+        let (status, headers, start, count) = match req
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(|r| parse_range(r, len))
+        {
+            None | Some(RangeResult::Ignore) => {
+                (StatusCode::OK, info.whole.headers().clone(), 0, len)
+            }
+            Some(RangeResult::Unsatisfiable) => {
+                let mut h = HeaderMap::new();
+                h.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
+                return with(StatusCode::RANGE_NOT_SATISFIABLE, h, empty());
+            }
+            Some(RangeResult::Range(a, b)) => {
+                let count = b - a + 1;
+                let mut h = HeaderMap::new();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
+                h.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(info.content_type),
+                );
+                info.validators(&mut h);
+                h.insert(
+                    header::CONTENT_RANGE,
+                    value(&format!("bytes {a}-{b}/{len}")),
+                );
+                (StatusCode::PARTIAL_CONTENT, h, a, count)
+            }
+        };
+        let whole = start == 0 && count == len && status == StatusCode::OK;
+        if method == Method::HEAD || count == 0 {
+            return match whole {
+                true => info.whole.response(empty()),
+                false => with(status, headers, empty()),
             };
-        if method == "HEAD" || count == 0 {
-            return empty(response);
         }
         let range = usize::try_from(start)
             .ok()
             .zip(usize::try_from(start + count).ok());
         match (&info.body, range) {
-            (Some(body), Some((a, b))) if b <= body.len() => Reply::Ready(Response {
-                headers: response,
-                body: body.slice(a..b).into(),
-            }),
-            // Read by the engine: answered as soon as the request is.
+            (Some(body), Some((a, b))) if b <= body.len() => {
+                let body = full(body.slice(a..b));
+                match whole {
+                    // Prepared once per connection: see `PreparedHeaders`.
+                    true => info.whole.response(body),
+                    false => with(status, headers, body),
+                }
+            }
+            // Read by the engine, as flow control allows.
             _ if self.engine_reads
                 && let Some(inside) = self.inside(&info.path) =>
             {
-                let mut headers = response.into_vec();
-                headers.retain(|(n, _)| n != "content-length");
-                Reply::Ready(Response {
-                    headers: headers.into(),
-                    body: ResponseBody::File {
-                        path: inside,
-                        offset: start,
-                        length: count,
-                    },
-                })
+                let mut headers = headers;
+                headers.remove(header::CONTENT_LENGTH);
+                ServeFile::path(inside)
+                    .range(start, Some(count))
+                    .response(status, headers)
             }
-            _ => Reply::Stream {
-                headers: response.into_vec(),
-                path: info.path.clone(),
-                start,
-                count,
+            _ => match crate::body::FileBody::open(&info.path, start, count) {
+                Ok(body) => with(status, headers, box_body(body)),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n"),
             },
         }
     }
@@ -373,12 +341,10 @@ impl FileInfo {
         let etag = format!("\"{len:x}-{mtime_ns:x}\"");
         let last_modified = httpdate::fmt_http_date(mtime);
         let content_type = content_type(&path);
-        let mut whole = headers([
-            (":status", "200"),
-            ("content-length", &len.to_string()),
-            ("content-type", content_type),
-        ]);
-        whole.extend(validator_headers(&etag, &last_modified));
+        let mut whole = HeaderMap::new();
+        whole.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        whole.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        validator_headers(&etag, &last_modified, &mut whole);
         Some(FileInfo {
             content_type,
             path,
@@ -387,23 +353,34 @@ impl FileInfo {
             etag,
             last_modified,
             body,
-            whole: SharedHeaders::new(whole),
+            whole: PreparedHeaders::new(StatusCode::OK, whole),
             checked: now,
         })
     }
 
     /// ETag, Last-Modified and Accept-Ranges: sent with 200, 206 and 304.
-    fn validators(&self) -> [Header; 3] {
-        validator_headers(&self.etag, &self.last_modified)
+    fn validators(&self, headers: &mut HeaderMap) {
+        validator_headers(&self.etag, &self.last_modified, headers);
     }
 }
 
-fn validator_headers(etag: &str, last_modified: &str) -> [Header; 3] {
-    [
-        ("etag".into(), etag.as_bytes().to_vec()),
-        ("last-modified".into(), last_modified.as_bytes().to_vec()),
-        ("accept-ranges".into(), b"bytes".to_vec()),
-    ]
+fn validator_headers(etag: &str, last_modified: &str, headers: &mut HeaderMap) {
+    headers.insert(header::ETAG, value(etag));
+    headers.insert(header::LAST_MODIFIED, value(last_modified));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+/// A header value made of text we built (dates, tags, ranges): always
+/// valid.
+fn value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn with(status: StatusCode, headers: HeaderMap, body: ResponseBody) -> Response<ResponseBody> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
 }
 
 impl Cache {
@@ -422,34 +399,15 @@ impl Cache {
     }
 }
 
-fn simple(status: &str, body: &'static str) -> Reply {
-    let len = body.len().to_string();
-    Reply::Ready(Response {
-        headers: headers([
-            (":status", status),
-            ("content-type", "text/plain"),
-            ("content-length", &len),
-        ])
-        .into(),
-        body: Bytes::from_static(body.as_bytes()).into(),
-    })
-}
-
-fn empty(headers: impl Into<ResponseHeaders>) -> Reply {
-    Reply::Ready(Response {
-        headers: headers.into(),
-        body: Bytes::new().into(),
-    })
-}
-
-fn not_modified(req: &[Header], etag: &str, mtime: SystemTime) -> bool {
-    if let Some(inm) = header(req, "if-none-match") {
+fn not_modified(req: &HeaderMap, etag: &str, mtime: SystemTime) -> bool {
+    let header = |name: HeaderName| req.get(name).and_then(|v| v.to_str().ok());
+    if let Some(inm) = header(header::IF_NONE_MATCH) {
         return inm
             .split(',')
             .map(|t| t.trim().trim_start_matches("W/"))
             .any(|t| t == "*" || t == etag);
     }
-    match header(req, "if-modified-since").and_then(|v| httpdate::parse_http_date(v).ok()) {
+    match header(header::IF_MODIFIED_SINCE).and_then(|v| httpdate::parse_http_date(v).ok()) {
         // HTTP dates have one-second resolution.
         Some(since) => mtime
             .duration_since(UNIX_EPOCH)

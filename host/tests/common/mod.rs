@@ -5,11 +5,13 @@
 
 pub mod raw;
 
-use h2wasm::app::SharedApp;
 use h2wasm::bindings::Options;
+use h2wasm::body::Incoming;
 use h2wasm::pump::ConnectionConfig;
 use h2wasm::server::Server;
+use h2wasm::service::{ResponseBody, SharedService, shared};
 use h2wasm::{Runtime, RuntimeConfig};
+use http::{Request, Response};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,29 +61,29 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub fn start(tls: bool, app: SharedApp) -> TestServer {
-        Self::start_with(runtime(), tls, app)
+    pub fn start(tls: bool, service: SharedService) -> TestServer {
+        Self::start_with(runtime(), tls, service)
     }
 
-    pub fn start_with(runtime: Arc<Runtime>, tls: bool, app: SharedApp) -> TestServer {
-        Self::start_configured(runtime, tls, app, |_| {})
+    pub fn start_with(runtime: Arc<Runtime>, tls: bool, service: SharedService) -> TestServer {
+        Self::start_configured(runtime, tls, service, |_| {})
     }
 
     /// As `start_with`, with the engine options adjusted by `tweak`.
     pub fn start_configured(
         runtime: Arc<Runtime>,
         tls: bool,
-        app: SharedApp,
+        service: SharedService,
         tweak: impl FnOnce(&mut Options) + Send + 'static,
     ) -> TestServer {
-        Self::start_full(runtime, tls, app, tweak, ConnectionConfig::default())
+        Self::start_full(runtime, tls, service, tweak, ConnectionConfig::default())
     }
 
     /// As `start_configured`, with how connections are run.
     pub fn start_full(
         runtime: Arc<Runtime>,
         tls: bool,
-        app: SharedApp,
+        service: SharedService,
         tweak: impl FnOnce(&mut Options) + Send + 'static,
         connection: ConnectionConfig,
     ) -> TestServer {
@@ -96,7 +98,7 @@ impl TestServer {
             rt.block_on(async move {
                 let tls_config = tls.then(|| {
                     let (cert, key) = certs();
-                    h2wasm::tls::server_config(&cert, &key).unwrap()
+                    h2wasm::tls::server_config(&cert, &key, true).unwrap()
                 });
                 let mut options = runtime.default_options().await.unwrap();
                 tweak(&mut options);
@@ -105,10 +107,11 @@ impl TestServer {
                 let server = Arc::new(Server {
                     runtime,
                     options,
-                    app,
+                    service,
                     tls: tls_config,
                     grace: Duration::from_secs(5),
                     connection,
+                    http1: Some(h2wasm::http1::Http1Config::default()),
                 });
                 server.run(listener, stop_rx).await.unwrap();
             });
@@ -145,8 +148,37 @@ impl Drop for TestServer {
     }
 }
 
-pub fn builtin() -> SharedApp {
-    Arc::new(h2wasm::apps::builtin::Builtin)
+pub fn builtin() -> SharedService {
+    shared(h2wasm::apps::builtin::Builtin)
+}
+
+/// A service from an async function of the request.
+pub fn app<F, Fut>(f: F) -> SharedService
+where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<ResponseBody>> + Send + 'static,
+{
+    shared(tower::service_fn(move |req| {
+        let f = f.clone();
+        async move { Ok::<_, std::convert::Infallible>(f(req).await) }
+    }))
+}
+
+/// A response with `status`, the given headers and a body in memory.
+pub fn respond(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: impl Into<bytes::Bytes>,
+) -> Response<ResponseBody> {
+    let mut r = Response::new(h2wasm::service::full(body));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+    for (n, v) in headers {
+        r.headers_mut().append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            http::HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    r
 }
 
 /// Runs a command, returning its output; panics with context if it cannot start.
@@ -235,5 +267,72 @@ impl Drop for NodeServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `h2wasm serve` run as a child process on a free loopback port. It is
+/// killed if the test panics before stopping it.
+pub struct ServeProcess {
+    child: Option<std::process::Child>,
+    pub addr: SocketAddr,
+}
+
+impl ServeProcess {
+    /// Starts `h2wasm serve ARGS --listen 127.0.0.1:PORT` and waits until
+    /// the port accepts. With `log`, stderr is kept for `stop`.
+    pub fn start(args: &[&str], log: bool) -> ServeProcess {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = h2wasm_bin()
+            .arg("serve")
+            .args(args)
+            .arg("--listen")
+            .arg(addr.to_string())
+            .stderr(match log {
+                true => std::process::Stdio::piped(),
+                false => std::process::Stdio::null(),
+            })
+            .spawn()
+            .unwrap();
+        let mut served = ServeProcess {
+            child: Some(child),
+            addr,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Ok(Some(status)) = served.child.as_mut().unwrap().try_wait() {
+                panic!("h2wasm serve {args:?} exited: {status}");
+            }
+            assert!(std::time::Instant::now() < deadline, "server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        served
+    }
+
+    /// Has the child exited (and with what)?
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().unwrap().try_wait().ok().flatten()
+    }
+
+    /// SIGTERM (a graceful shutdown), then the exit and the log.
+    pub fn stop(mut self) -> Output {
+        let child = self.child.take().unwrap();
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -1,0 +1,268 @@
+//! HTTP/1.1 for clients that do not speak HTTP/2 (Node's `allowHTTP1`):
+//! hyper's server connection, answering with the same service as HTTP/2.
+//! What only HTTP/2 has is absent (no [`crate::service::Http2Stream`], so
+//! no push); a [`ServeFile`] response is read by the host; 1xx other than
+//! 100-continue cannot be sent (hyper's HTTP/1.1 server does not), which
+//! RFC 8297 §3 advises for 103 anyway unless the client is known to take
+//! it.
+
+use crate::body::{FileBody, Incoming};
+use crate::limits::Limits;
+use crate::service::{
+    BoxError, ConnectionInfo, FileSource, Informational, ResponseBody, ServeFile, SharedService,
+    box_body, text,
+};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+/// How HTTP/1.1 connections are served.
+#[derive(Clone)]
+pub struct Http1Config {
+    /// A request's headers must arrive within this, the first request's
+    /// and each later one's on a kept-alive connection (which is also how
+    /// long an idle kept-alive connection is held).
+    pub header_timeout: Duration,
+    /// The directory [`ServeFile`] paths (`/files/...`) refer to.
+    pub files_root: Option<PathBuf>,
+    /// While its memory budget is spent, requests get 503.
+    pub limits: Option<Arc<Limits>>,
+}
+
+impl Default for Http1Config {
+    fn default() -> Self {
+        Http1Config {
+            header_timeout: Duration::from_secs(30),
+            files_root: None,
+            limits: None,
+        }
+    }
+}
+
+/// Serves HTTP/1.1 on `io` until the client is done or `shutdown` turns
+/// true (then the request in progress finishes, with `Connection: close`).
+pub async fn serve_http1<IO>(
+    io: IO,
+    service: SharedService,
+    info: ConnectionInfo,
+    config: &Http1Config,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let info = Arc::new(info);
+    let header_timeout = config.header_timeout;
+    let config = Arc::new(config.clone());
+    let handler = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+        let service = service.clone();
+        let info = info.clone();
+        let config = config.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(service, &info, &config, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), handler)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut closing = *shutdown.borrow();
+    if closing {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            done = conn.as_mut() => return done.map_err(|e| anyhow::anyhow!("HTTP/1.1: {e}")),
+            _ = shutdown.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+async fn answer(
+    service: SharedService,
+    info: &ConnectionInfo,
+    config: &Http1Config,
+    req: Request<hyper::body::Incoming>,
+) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let (mut parts, body) = req.into_parts();
+    let method = parts.method.to_string();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    // As HTTP/2 requests do: the authority (from Host) in the URI.
+    if parts.uri.authority().is_none()
+        && let Some(host) = parts.headers.get(header::HOST).cloned()
+    {
+        let mut uri =
+            http::uri::Builder::new().scheme(if info.encrypted { "https" } else { "http" });
+        uri = uri.authority(host.as_bytes());
+        if let Some(pq) = parts.uri.path_and_query() {
+            uri = uri.path_and_query(pq.clone());
+        }
+        if let Ok(u) = uri.build() {
+            parts.uri = u;
+        }
+    }
+    parts.extensions.insert(info.clone());
+    parts.extensions.insert(Informational::unavailable());
+    let request = Request::from_parts(parts, Incoming::http1(body));
+    let response = if config.limits.as_ref().is_some_and(|l| l.memory_exhausted()) {
+        // Short of memory: HTTP/1.1's REFUSED_STREAM.
+        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "server short of memory\n");
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        r
+    } else {
+        match service.oneshot(request).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(peer = %info.peer, "the service failed: {e}");
+                text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+            }
+        }
+    };
+    let response = match response.extensions().get::<ServeFile>().cloned() {
+        Some(file) => serve_file(response, file, config.files_root.as_deref()),
+        None => response,
+    };
+    let status = response.status().as_u16();
+    let logged = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
+    if !logged {
+        return response;
+    }
+    let peer = info.peer.clone();
+    response.map(move |body| {
+        box_body(Logged {
+            body,
+            bytes: 0,
+            line: Some(AccessLine {
+                peer,
+                method,
+                path,
+                status,
+                started,
+            }),
+        })
+    })
+}
+
+/// A [`ServeFile`] response over HTTP/1.1: the host reads the file.
+fn serve_file(
+    response: Response<ResponseBody>,
+    file: ServeFile,
+    root: Option<&Path>,
+) -> Response<ResponseBody> {
+    let opened = match &file.source {
+        FileSource::Path(inside) => {
+            let rel = inside
+                .strip_prefix(crate::GUEST_FILES)
+                .map(|r| r.trim_start_matches('/'));
+            match (root, rel) {
+                // The engine refuses these as well.
+                (Some(root), Some(rel)) if !rel.split('/').any(|p| p == "..") => {
+                    std::fs::File::open(root.join(rel))
+                }
+                _ => Err(std::io::ErrorKind::NotFound.into()),
+            }
+        }
+        FileSource::Open(open) => open
+            .lock()
+            .ok()
+            .and_then(|mut f| f.take())
+            .ok_or_else(|| std::io::ErrorKind::NotFound.into()),
+    };
+    let sized = opened.and_then(|f| {
+        let size = f.metadata()?.len();
+        let available = size.saturating_sub(file.offset);
+        let count = file.length.map_or(available, |l| l.min(available));
+        Ok((FileBody::from_file(f, file.offset, count)?, count))
+    });
+    match sized {
+        Ok((body, count)) => {
+            let (mut parts, _) = response.into_parts();
+            parts
+                .headers
+                .insert(header::CONTENT_LENGTH, http::HeaderValue::from(count));
+            Response::from_parts(parts, box_body(body))
+        }
+        Err(e) => {
+            tracing::debug!("cannot serve the file: {e}");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
+        }
+    }
+}
+
+/// The access log's line for an HTTP/1.1 request, written when its
+/// response body is done (or dropped).
+struct AccessLine {
+    peer: String,
+    method: String,
+    path: String,
+    status: u16,
+    started: Instant,
+}
+
+struct Logged {
+    body: ResponseBody,
+    bytes: u64,
+    line: Option<AccessLine>,
+}
+
+impl Body for Logged {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(d) = frame.data_ref()
+        {
+            self.bytes += d.len() as u64;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(l) = self.line.take() {
+            tracing::info!(
+                target: "h2wasm::access",
+                "{} \"{} {}\" {} {}B {:.1}ms HTTP/1.1",
+                l.peer,
+                l.method,
+                l.path,
+                l.status,
+                self.bytes,
+                l.started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
+}

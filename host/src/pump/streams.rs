@@ -1,0 +1,823 @@
+//! Streams between the engine and the service: a request stream becomes an
+//! `http::Request` for the service; its response goes back to the engine
+//! as headers, then a body pulled as flow control allows, then trailers.
+//! A response that is ready at once (a cached file, a fixed page) is sent
+//! in the same pass that read its request, with no task and no channel.
+
+use crate::bindings::{
+    CommandError, Event, HeaderField, PreparedResponse, RespondOptions, SessionState, StreamState,
+};
+use crate::body::{BodyItem, Http2Body, Incoming};
+use crate::convert::code_name;
+use crate::io::trap;
+use crate::runtime::EngineConnection;
+use crate::service::{
+    BoxError, ConnectionInfo, FileSource, Http2Stream, Informational, PreparedHeaders, Priority,
+    Protocol, Reset, ResponseBody, ServeFile, SharedService,
+};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::Body as _;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::{Stream, StreamMap};
+use tower::{Service, ServiceExt};
+use wasmtime::component::ResourceAny;
+
+/// What services (through their [`Http2Stream`] and [`Informational`]
+/// handles, or their spawned tasks) ask of the connection.
+pub(crate) enum StreamCommand {
+    /// A response that was not ready at once, or a pushed stream's.
+    Respond {
+        stream_id: u32,
+        response: Result<Response<ResponseBody>, BoxError>,
+    },
+    Informational {
+        stream_id: u32,
+        status: StatusCode,
+        headers: HeaderMap,
+        done: oneshot::Sender<bool>,
+    },
+    Push {
+        stream_id: u32,
+        request: Request<()>,
+        reply: oneshot::Sender<Option<u32>>,
+    },
+    Priority {
+        stream_id: u32,
+        priority: Priority,
+        reply: oneshot::Sender<bool>,
+    },
+    StreamState {
+        stream_id: u32,
+        reply: oneshot::Sender<Option<StreamState>>,
+    },
+    SessionState {
+        reply: oneshot::Sender<SessionState>,
+    },
+}
+
+/// A response body as the pump pulls it.
+pub(crate) enum BodyEvent {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    Failed(BoxError),
+    End,
+}
+
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = BodyEvent> + Send>>;
+
+/// The body's frames, then `End`.
+fn body_stream(body: ResponseBody) -> BodyStream {
+    let frames = futures_util::stream::unfold(Some(body), |body| async move {
+        let mut body = body?;
+        let event = match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            None => return Some((BodyEvent::End, None)),
+            Some(Err(e)) => return Some((BodyEvent::Failed(e), None)),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(d) => BodyEvent::Data(d),
+                Err(frame) => match frame.into_trailers() {
+                    Ok(t) => BodyEvent::Trailers(t),
+                    Err(_) => BodyEvent::Data(Bytes::new()),
+                },
+            },
+        };
+        Some((event, Some(body)))
+    });
+    Box::pin(frames)
+}
+
+/// What the pump knows about one stream (for its request body and the
+/// access log).
+struct StreamIo {
+    body_tx: Option<mpsc::UnboundedSender<BodyItem>>,
+    method: String,
+    path: String,
+    status: u16,
+    bytes_out: u64,
+    started: Instant,
+}
+
+/// Everything the pump tracks besides the engine itself, while the
+/// connection has an instance.
+#[derive(Default)]
+pub(crate) struct PumpState {
+    streams: HashMap<u32, StreamIo>,
+    /// Response bodies the pump pulls from.
+    pub bodies: StreamMap<u32, BodyStream>,
+    /// Bodies of congested streams, waiting for `Drain`.
+    pub parked: HashMap<u32, BodyStream>,
+    /// The engine reported `closed`: flush and stop.
+    pub closed: bool,
+    /// Prepared response headers this connection's engine holds, by
+    /// [`PreparedHeaders::id`].
+    prepared: HashMap<u64, ResourceAny>,
+    /// Whole responses with prepared headers, sent in one call before the
+    /// next `drive` (see `flush_batch`), and their statuses for the log.
+    pub batch: Vec<PreparedResponse>,
+    batch_status: Vec<u16>,
+}
+
+/// Prepared header lists kept per connection; past this the handles are
+/// released and prepared again as needed (a site's hot files fit easily).
+const PREPARED_PER_CONNECTION: usize = 256;
+
+/// A whole body is taken at once up to this size; past it the rest
+/// streams as flow control allows.
+const TAKE_AT_ONCE: usize = 64 * 1024;
+
+/// What a connection's streams share.
+pub(crate) struct StreamContext<'a> {
+    pub service: &'a SharedService,
+    pub commands: &'a mpsc::Sender<StreamCommand>,
+    pub consumed: &'a mpsc::UnboundedSender<(u32, u32)>,
+    pub info: &'a ConnectionInfo,
+    pub push_allowed: bool,
+}
+
+pub(crate) async fn on_event(
+    event: Event,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    cx: &StreamContext<'_>,
+) -> anyhow::Result<()> {
+    tracing::trace!("event {event:?}");
+    match event {
+        Event::Request(h) => {
+            let id = h.stream_id;
+            let (request, body_tx) = match build_request(h.headers, h.end_stream, id, cx) {
+                Ok(r) => r,
+                Err(why) => {
+                    tracing::debug!(stream_id = id, "request refused: {why}");
+                    let _ = trap(conn.close_stream(id, 0x1).await)?;
+                    return Ok(());
+                }
+            };
+            let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
+            if log || body_tx.is_some() {
+                st.streams.insert(
+                    id,
+                    StreamIo {
+                        body_tx,
+                        method: request.method().to_string(),
+                        path: request
+                            .uri()
+                            .path_and_query()
+                            .map(|p| p.to_string())
+                            .unwrap_or_default(),
+                        status: 0,
+                        bytes_out: 0,
+                        started: Instant::now(),
+                    },
+                );
+            }
+            dispatch(id, request, conn, st, cx).await?;
+        }
+        Event::Data(d) => {
+            let len = u32::try_from(d.data.len()).unwrap_or(u32::MAX);
+            let mut unread = len > 0;
+            if let Some(s) = st.streams.get_mut(&d.stream_id) {
+                if let Some(tx) = &s.body_tx
+                    && len > 0
+                {
+                    // Delivered: the service consumes it as it reads.
+                    unread = tx.send(BodyItem::Data(Bytes::from(d.data))).is_err();
+                }
+                if d.end_stream {
+                    s.body_tx = None;
+                }
+            }
+            if unread {
+                // Nobody will read it (the service dropped the body, or
+                // answered without one): hand the credit back at once so
+                // the upload runs to its end instead of stalling.
+                let _ = trap(conn.consume(d.stream_id, len).await)?;
+            }
+        }
+        Event::Trailers(t) => {
+            if let Some(s) = st.streams.get_mut(&t.stream_id)
+                && let Some(tx) = s.body_tx.take()
+            {
+                let _ = tx.send(BodyItem::Trailers(header_map(t.headers)));
+            }
+        }
+        Event::Drain(id) => {
+            if let Some(body) = st.parked.remove(&id) {
+                st.bodies.insert(id, body);
+            }
+        }
+        Event::StreamClosed(c) => {
+            st.bodies.remove(&c.stream_id);
+            st.parked.remove(&c.stream_id);
+            if let Some(s) = st.streams.remove(&c.stream_id) {
+                let outcome = if c.code == 0 {
+                    String::new()
+                } else {
+                    format!(" reset={}", code_name(c.code))
+                };
+                tracing::info!(
+                    target: "h2wasm::access",
+                    "{} \"{} {}\" {} {}B {:.1}ms{outcome}",
+                    cx.info.peer,
+                    s.method,
+                    s.path,
+                    s.status,
+                    s.bytes_out,
+                    s.started.elapsed().as_secs_f64() * 1000.0
+                );
+            }
+        }
+        Event::Goaway(g) => {
+            tracing::debug!(peer = %cx.info.peer, "GOAWAY {:?} code {} last {}", g.origin, code_name(g.code), g.last_stream_id);
+        }
+        Event::Closed(_) => st.closed = true,
+        Event::ConnectionError(e) => {
+            tracing::warn!(peer = %cx.info.peer, "connection error {}: {}", code_name(e.code), e.reason);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The request a stream's headers describe, with its body channel.
+fn build_request(
+    fields: Vec<HeaderField>,
+    end_stream: bool,
+    stream_id: u32,
+    cx: &StreamContext<'_>,
+) -> Result<(Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>), String> {
+    let mut method = Method::GET;
+    let (mut scheme, mut authority, mut path, mut protocol) = (None, None, None, None);
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for f in fields {
+        match f.name.as_str() {
+            ":method" => {
+                method = Method::from_bytes(&f.value).map_err(|e| format!(":method: {e}"))?
+            }
+            ":scheme" => scheme = Some(f.value),
+            ":authority" => authority = Some(f.value),
+            ":path" => path = Some(f.value),
+            ":protocol" => protocol = Some(String::from_utf8_lossy(&f.value).into_owned()),
+            name => {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| format!("header {name}: {e}"))?;
+                let mut value = HeaderValue::from_maybe_shared(Bytes::from(f.value))
+                    .map_err(|e| format!("header {name}: {e}"))?;
+                value.set_sensitive(f.sensitive);
+                headers.append(name, value);
+            }
+        }
+    }
+    let mut uri = Uri::builder();
+    if let Some(s) = scheme {
+        uri = uri.scheme(s.as_slice());
+    }
+    if let Some(a) = authority.or_else(|| {
+        headers
+            .get(http::header::HOST)
+            .map(|h| h.as_bytes().to_vec())
+    }) {
+        uri = uri.authority(a.as_slice());
+    }
+    if let Some(p) = path {
+        uri = uri.path_and_query(p.as_slice());
+    }
+    let uri = uri.build().map_err(|e| format!("request target: {e}"))?;
+    let length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let (body, body_tx) = if end_stream {
+        (Incoming::empty(), None)
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let body = Incoming::http2(Http2Body {
+            stream_id,
+            rx,
+            consumed: cx.consumed.clone(),
+            length,
+        });
+        (body, Some(tx))
+    };
+    let mut request = Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = http::Version::HTTP_2;
+    *request.headers_mut() = headers;
+    let ext = request.extensions_mut();
+    if let Some(p) = protocol {
+        ext.insert(Protocol(p));
+    }
+    ext.insert(cx.info.clone());
+    ext.insert(Http2Stream {
+        stream_id,
+        commands: cx.commands.clone(),
+        push_allowed: cx.push_allowed,
+    });
+    ext.insert(Informational::http2(stream_id, cx.commands.clone()));
+    Ok((request, body_tx))
+}
+
+/// Calls the service. A response ready at once is sent now; otherwise the
+/// call goes on in a task of its own, which hands the response back.
+async fn dispatch(
+    stream_id: u32,
+    request: Request<Incoming>,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    cx: &StreamContext<'_>,
+) -> anyhow::Result<()> {
+    let commands = cx.commands.clone();
+    match call_now(cx.service.clone(), request) {
+        Call::Answered(result) => respond(conn, st, stream_id, result).await,
+        Call::Later(call) => {
+            tokio::spawn(async move {
+                let response = call.await;
+                let _ = commands
+                    .send(StreamCommand::Respond {
+                        stream_id,
+                        response,
+                    })
+                    .await;
+            });
+            Ok(())
+        }
+    }
+}
+
+type Pending = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, BoxError>> + Send>>;
+
+enum Call {
+    Answered(Result<Response<ResponseBody>, BoxError>),
+    Later(Pending),
+}
+
+/// Polls the service, and its call, once (a noop waker: nothing is
+/// waited for here).
+fn call_now(mut service: SharedService, request: Request<Incoming>) -> Call {
+    let mut polled = Context::from_waker(Waker::noop());
+    match service.poll_ready(&mut polled) {
+        Poll::Ready(Ok(())) => {
+            let mut call = service.call(request);
+            match call.as_mut().poll(&mut polled) {
+                Poll::Ready(result) => Call::Answered(result),
+                Poll::Pending => Call::Later(call),
+            }
+        }
+        Poll::Ready(Err(e)) => Call::Answered(Err(e)),
+        Poll::Pending => Call::Later(Box::pin(async move { service.oneshot(request).await })),
+    }
+}
+
+pub(crate) async fn apply(
+    cmd: StreamCommand,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    cx: &StreamContext<'_>,
+) -> anyhow::Result<()> {
+    match cmd {
+        StreamCommand::Respond {
+            stream_id,
+            response,
+        } => respond(conn, st, stream_id, response).await?,
+        StreamCommand::Informational {
+            stream_id,
+            status,
+            headers,
+            done,
+        } => {
+            let mut fields = vec![field(":status", status.as_str().as_bytes(), false)];
+            fields.extend(header_fields(&headers));
+            let sent = trap(conn.additional_headers(stream_id, &fields).await)?;
+            let _ = done.send(sent.is_ok());
+        }
+        StreamCommand::Push {
+            stream_id,
+            request,
+            reply,
+        } => {
+            let fields = promise_fields(&request);
+            let promised = match trap(conn.push_stream(stream_id, &fields).await)? {
+                Ok(id) => {
+                    st.streams.insert(
+                        id,
+                        StreamIo {
+                            body_tx: None,
+                            method: format!("PUSH {}", request.method()),
+                            path: request.uri().path().to_string(),
+                            status: 0,
+                            bytes_out: 0,
+                            started: Instant::now(),
+                        },
+                    );
+                    Some(id)
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id, "push refused: {e:?}");
+                    None
+                }
+            };
+            let _ = reply.send(promised);
+        }
+        StreamCommand::Priority {
+            stream_id,
+            priority,
+            reply,
+        } => {
+            let done = trap(conn.set_priority(stream_id, priority, false).await)?;
+            let _ = reply.send(done.is_ok());
+        }
+        StreamCommand::StreamState { stream_id, reply } => {
+            let _ = reply.send(trap(conn.stream_state(stream_id).await)?);
+        }
+        StreamCommand::SessionState { reply } => {
+            let _ = reply.send(trap(conn.state().await)?);
+        }
+    }
+    let _ = cx;
+    Ok(())
+}
+
+/// The request fields of a promise: `:method`, `:scheme`, `:authority`,
+/// `:path`, then the headers.
+fn promise_fields(request: &Request<()>) -> Vec<HeaderField> {
+    let uri = request.uri();
+    let mut fields = vec![field(
+        ":method",
+        request.method().as_str().as_bytes(),
+        false,
+    )];
+    if let Some(s) = uri.scheme_str() {
+        fields.push(field(":scheme", s.as_bytes(), false));
+    }
+    if let Some(a) = uri.authority() {
+        fields.push(field(":authority", a.as_str().as_bytes(), false));
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    fields.push(field(":path", path.as_bytes(), false));
+    fields.extend(header_fields(request.headers()));
+    fields
+}
+
+/// A service's answer to a stream: headers, then the body (at once when
+/// it is whole already, else pulled as flow control allows), then
+/// trailers. A failed service gets 500 (RST_STREAM INTERNAL_ERROR once
+/// the response began).
+async fn respond(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    response: Result<Response<ResponseBody>, BoxError>,
+) -> anyhow::Result<()> {
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(stream_id, "the service failed: {e}");
+            crate::service::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        }
+    };
+    let status = response.status().as_u16();
+    if let Some(file) = response.extensions().get::<ServeFile>().cloned() {
+        let fields = response_fields(&response);
+        return respond_with_file(conn, st, stream_id, &fields, file, status).await;
+    }
+    let prepared = response
+        .extensions()
+        .get::<PreparedHeaders>()
+        .filter(|p| p.matches(&response))
+        .cloned();
+    let (parts, mut body) = response.into_parts();
+    let taken = take_now(&mut body);
+    match (prepared, taken) {
+        (Some(prepared), Taken::Whole(data)) => {
+            match prepared_handle(conn, st, &prepared).await? {
+                Ok(headers) => {
+                    // Queued: every such answer of this pass goes in one call.
+                    st.batch.push(PreparedResponse {
+                        stream_id,
+                        headers,
+                        body: data.to_vec(),
+                    });
+                    st.batch_status.push(status);
+                    Ok(())
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id, "prepare refused: {e:?}");
+                    Ok(())
+                }
+            }
+        }
+        (_, Taken::Whole(data)) => {
+            let fields = parts_fields(&parts);
+            let result = if data.is_empty() {
+                let opts = RespondOptions {
+                    end_stream: true,
+                    wait_for_trailers: false,
+                };
+                trap(conn.respond(stream_id, &fields, opts).await)?
+            } else {
+                trap(conn.respond_with_body(stream_id, &fields, &data).await)?
+            };
+            match result {
+                Ok(()) => responded(st, stream_id, status, data.len()),
+                Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
+            }
+            Ok(())
+        }
+        (_, Taken::Partly(data, trailers)) => {
+            let fields = parts_fields(&parts);
+            let opts = RespondOptions {
+                end_stream: false,
+                wait_for_trailers: false,
+            };
+            if let Err(e) = trap(conn.respond(stream_id, &fields, opts).await)? {
+                tracing::debug!(stream_id, "respond refused: {e:?}");
+                return Ok(());
+            }
+            responded(st, stream_id, status, data.len());
+            if !data.is_empty() {
+                let _ = trap(conn.write(stream_id, &data).await)?;
+            }
+            match trailers {
+                Some(t) => {
+                    let _ = trap(conn.send_trailers(stream_id, &header_fields(&t)).await)?;
+                }
+                // The rest comes as the body yields it.
+                None => {
+                    st.bodies.insert(stream_id, body_stream(body));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// What could be taken of a body without waiting.
+enum Taken {
+    /// All of it.
+    Whole(Bytes),
+    /// Some data, and the trailers if they came; without trailers the body
+    /// has more to give.
+    Partly(Bytes, Option<HeaderMap>),
+}
+
+/// Polls a body without waiting: a body in memory (`Full`, `Empty`) gives
+/// everything at once.
+fn take_now(body: &mut ResponseBody) -> Taken {
+    if body.is_end_stream() {
+        return Taken::Whole(Bytes::new());
+    }
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut data: Option<Bytes> = None;
+    let mut more = bytes::BytesMut::new();
+    loop {
+        match Pin::new(&mut *body).poll_frame(&mut cx) {
+            Poll::Ready(None) => return Taken::Whole(joined(data, more)),
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(d) => {
+                    match &data {
+                        None if more.is_empty() => data = Some(d),
+                        _ => {
+                            if let Some(first) = data.take() {
+                                more.extend_from_slice(&first);
+                            }
+                            more.extend_from_slice(&d);
+                        }
+                    }
+                    let len = data.as_ref().map_or(0, Bytes::len) + more.len();
+                    if len >= TAKE_AT_ONCE {
+                        return Taken::Partly(joined(data, more), None);
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        return Taken::Partly(joined(data, more), Some(t));
+                    }
+                }
+            },
+            // An error now is an error later: let the stream find it.
+            Poll::Ready(Some(Err(_))) | Poll::Pending => {
+                return Taken::Partly(joined(data, more), None);
+            }
+        }
+    }
+}
+
+fn joined(data: Option<Bytes>, more: bytes::BytesMut) -> Bytes {
+    match data {
+        Some(d) => d,
+        None => more.freeze(),
+    }
+}
+
+/// `respond-with-file` or `respond-with-fd`; a file the engine cannot
+/// take resets the stream (INTERNAL_ERROR).
+async fn respond_with_file(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    fields: &[HeaderField],
+    file: ServeFile,
+    status: u16,
+) -> anyhow::Result<()> {
+    let result = match file.source {
+        FileSource::Path(path) => {
+            conn.respond_with_file(stream_id, fields, &path, file.offset, file.length)
+                .await
+        }
+        FileSource::Open(open) => {
+            let taken = open.lock().ok().and_then(|mut f| f.take());
+            match taken {
+                Some(f) => {
+                    conn.respond_with_fd(stream_id, f, fields, file.offset, file.length)
+                        .await
+                }
+                None => Ok(Err(CommandError::InvalidState(
+                    "the file was already handed over".into(),
+                ))),
+            }
+        }
+    };
+    match trap(result)? {
+        Ok(stat) => {
+            let available = stat.size.saturating_sub(file.offset);
+            let sent = file.length.map_or(available, |l| l.min(available));
+            responded(st, stream_id, status, sent as usize);
+        }
+        Err(e) => {
+            tracing::debug!(stream_id, "respond-with-file refused: {e:?}");
+            let _ = trap(conn.close_stream(stream_id, 2).await)?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends the queued whole responses in one call.
+pub(crate) async fn flush_batch(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+) -> anyhow::Result<()> {
+    if st.batch.is_empty() {
+        return Ok(());
+    }
+    let refused = trap(conn.respond_prepared_batch(&st.batch).await)?;
+    let batch = std::mem::take(&mut st.batch);
+    let statuses = std::mem::take(&mut st.batch_status);
+    for (response, status) in batch.iter().zip(statuses) {
+        match refused.iter().find(|(id, _)| *id == response.stream_id) {
+            None => responded(st, response.stream_id, status, response.body.len()),
+            Some((id, e)) => tracing::debug!(stream_id = id, "respond refused: {e:?}"),
+        }
+    }
+    Ok(())
+}
+
+/// Notes a sent response for the access log.
+fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
+    if let Some(s) = st.streams.get_mut(&stream_id) {
+        s.status = status;
+        s.bytes_out += body_len as u64;
+    }
+}
+
+/// This connection's handle for `prepared`, prepared on first use.
+async fn prepared_handle(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    prepared: &PreparedHeaders,
+) -> anyhow::Result<Result<ResourceAny, CommandError>> {
+    if let Some(&handle) = st.prepared.get(&prepared.id()) {
+        return Ok(Ok(handle));
+    }
+    if st.prepared.len() >= PREPARED_PER_CONNECTION {
+        // Queued answers borrow these handles: send them first.
+        flush_batch(conn, st).await?;
+        for (_, handle) in st.prepared.drain() {
+            trap(conn.drop_prepared(handle).await)?;
+        }
+    }
+    let mut fields = vec![field(
+        ":status",
+        prepared.status().as_str().as_bytes(),
+        false,
+    )];
+    fields.extend(header_fields(prepared.headers()));
+    let handle = trap(conn.prepare_headers(&fields).await)?;
+    if let Ok(h) = handle {
+        st.prepared.insert(prepared.id(), h);
+    }
+    Ok(handle)
+}
+
+pub(crate) async fn write_body(
+    id: u32,
+    event: BodyEvent,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+) -> anyhow::Result<()> {
+    match event {
+        BodyEvent::Data(chunk) => {
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            let len = chunk.len() as u64;
+            match trap(conn.write(id, &chunk).await)? {
+                Ok(true) => {}
+                Ok(false) => {
+                    // Congested: stop pulling until the engine says Drain.
+                    if let Some(body) = st.bodies.remove(&id) {
+                        st.parked.insert(id, body);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(stream_id = id, "write refused: {e:?}");
+                    st.bodies.remove(&id);
+                }
+            }
+            if let Some(s) = st.streams.get_mut(&id) {
+                s.bytes_out += len;
+            }
+        }
+        BodyEvent::Trailers(t) => {
+            st.bodies.remove(&id);
+            if let Err(e) = trap(conn.send_trailers(id, &header_fields(&t)).await)? {
+                tracing::debug!(stream_id = id, "trailers refused: {e:?}");
+            }
+        }
+        BodyEvent::Failed(e) => {
+            st.bodies.remove(&id);
+            tracing::debug!(stream_id = id, "response body failed: {e}");
+            let code = e.downcast_ref::<Reset>().map_or(0x2, |r| r.0);
+            let _ = trap(conn.close_stream(id, code).await)?;
+        }
+        BodyEvent::End => {
+            st.bodies.remove(&id);
+            if let Err(e) = trap(conn.end(id).await)? {
+                tracing::debug!(stream_id = id, "end refused: {e:?}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Hands credit for request-body octets a service read back to the
+/// engine.
+pub(crate) async fn consumed(
+    conn: &mut EngineConnection,
+    stream_id: u32,
+    n: u32,
+) -> anyhow::Result<()> {
+    let _ = trap(conn.consume(stream_id, n).await)?;
+    Ok(())
+}
+
+fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
+    HeaderField {
+        name: name.to_string(),
+        value: value.to_vec(),
+        sensitive,
+    }
+}
+
+/// Header fields, with `HeaderValue::is_sensitive` as never-indexed.
+pub(crate) fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
+    headers
+        .iter()
+        .map(|(n, v)| field(n.as_str(), v.as_bytes(), v.is_sensitive()))
+        .collect()
+}
+
+/// `:status` and the headers of a response.
+fn response_fields(response: &Response<ResponseBody>) -> Vec<HeaderField> {
+    let mut fields = vec![field(
+        ":status",
+        response.status().as_str().as_bytes(),
+        false,
+    )];
+    fields.extend(header_fields(response.headers()));
+    fields
+}
+
+fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
+    let mut fields = vec![field(":status", parts.status.as_str().as_bytes(), false)];
+    fields.extend(header_fields(&parts.headers));
+    fields
+}
+
+/// Received header fields as a map (sensitive ones marked so).
+pub(crate) fn header_map(fields: Vec<HeaderField>) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(fields.len());
+    for f in fields {
+        if let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(f.name.as_bytes()),
+            HeaderValue::from_maybe_shared(Bytes::from(f.value)),
+        ) {
+            value.set_sensitive(f.sensitive);
+            map.append(name, value);
+        }
+    }
+    map
+}
