@@ -181,7 +181,7 @@ pub enum Http1 {
 /// A connection made, and the protocol it speaks.
 pub enum Connected {
     /// The engine's options for a client session on it.
-    Http2(Box<dyn Transport>, Options),
+    Http2(Box<dyn Transport>, Box<Options>),
     Http1(Box<dyn Transport>),
 }
 
@@ -257,7 +257,7 @@ pub async fn connect(
     if !target.tls {
         return Ok(match force1 {
             true => Connected::Http1(Box::new(tcp)),
-            false => Connected::Http2(Box::new(tcp), engine_opts),
+            false => Connected::Http2(Box::new(tcp), Box::new(engine_opts)),
         });
     }
     let mut config = (*tls::client_config(&opts.trust, true)?).clone();
@@ -275,7 +275,7 @@ pub async fn connect(
         eprintln!("* TLS, ALPN {}", said.as_deref().unwrap_or("none"));
     }
     Ok(match alpn.as_deref() {
-        Some(tls::ALPN_H2) => Connected::Http2(Box::new(stream), engine_opts),
+        Some(tls::ALPN_H2) => Connected::Http2(Box::new(stream), Box::new(engine_opts)),
         // http/1.1 by ALPN, or a server that does not do ALPN.
         _ => Connected::Http1(Box::new(stream)),
     })

@@ -122,15 +122,21 @@ impl Server {
     ) -> anyhow::Result<()> {
         let timeout = self.connection.handshake_timeout;
         let Some(config) = &self.tls else {
-            // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
             let info = ConnectionInfo {
-                peer,
+                peer: peer.into(),
                 encrypted: false,
                 alpn: None,
             };
-            let (opening, io) = match tokio::time::timeout(timeout, sniff(tcp)).await {
-                Ok(sniffed) => sniffed?,
-                Err(_) => {
+            if self.http1.is_none() {
+                // HTTP/2 only: the engine answers anything but the
+                // preface with GOAWAY(PROTOCOL_ERROR).
+                return self.http2(tcp, info, shutdown).await;
+            }
+            // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
+            // Counted before the socket closes (it closes with `sniff`).
+            let (opening, io) = tokio::select! {
+                sniffed = sniff(tcp) => sniffed?,
+                _ = tokio::time::sleep(timeout) => {
                     tracing::debug!(peer = %info.peer, "nothing said in time; closing");
                     if let Some(l) = &self.connection.limits {
                         l.count_handshake_timeout();
@@ -150,11 +156,9 @@ impl Server {
             .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
         let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
         let info = ConnectionInfo {
-            peer,
+            peer: peer.into(),
             encrypted: true,
-            alpn: alpn
-                .as_deref()
-                .map(|a| String::from_utf8_lossy(a).into_owned()),
+            alpn: alpn.as_deref().map(|a| String::from_utf8_lossy(a).into()),
         };
         if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
             self.http2(tls, info, shutdown).await
@@ -197,6 +201,7 @@ impl Server {
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let Some(config) = &self.http1 else {
+            // Over TLS, ALPN already refused anything but h2.
             tracing::info!(peer = %info.peer, "client does not speak HTTP/2 (HTTP/1.1 is off); closing");
             return Ok(());
         };
@@ -231,27 +236,7 @@ async fn refuse(tcp: TcpStream, why: Refusal, tls: bool, http1: bool) {
     if !opened_http1 {
         return refuse_http2(tcp, reason).await;
     }
-    let (_, stop) = watch::channel(true);
-    let unavailable = crate::service::shared(tower::service_fn(move |_req| async move {
-        let mut r =
-            crate::service::text(http::StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
-        r.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from_static("1"),
-        );
-        Ok::<_, std::convert::Infallible>(r)
-    }));
-    let info = ConnectionInfo {
-        peer: String::new(),
-        encrypted: false,
-        alpn: None,
-    };
-    let config = Http1Config {
-        header_timeout: REFUSAL_LINGER,
-        ..Http1Config::default()
-    };
-    // `stop` is already true: one answer, with Connection: close.
-    let _ = serve_http1(tcp, unavailable, info, &config, stop).await;
+    crate::http1::refuse_http1(tcp, reason, REFUSAL_LINGER).await;
 }
 
 /// SETTINGS then GOAWAY(REFUSED_STREAM), written without an instance, then

@@ -2,7 +2,9 @@
 //! `http::Request<Incoming>` to `http::Response<B>`, the shape of hyper,
 //! tower and axum. The same service answers over HTTP/2 (the engine) and
 //! HTTP/1.1 (hyper). Bodies are [`http_body::Body`]s, trailers travel as
-//! body frames.
+//! body frames. Over HTTP/1.1 a response's trailers are sent only to a
+//! client that asked for them (`TE: trailers`) and only those the
+//! response names in its `Trailer` field (RFC 9110 §6.6.2), as hyper does.
 //!
 //! What only HTTP/2 can do reaches a service through the request's
 //! extensions: [`Http2Stream`] (server push, priority, the stream's and
@@ -78,17 +80,18 @@ pub struct Protocol(pub String);
 #[derive(Clone, Debug)]
 pub struct ConnectionInfo {
     /// The client's address, as the server saw it.
-    pub peer: String,
+    pub peer: Arc<str>,
     /// Over TLS.
     pub encrypted: bool,
     /// The ALPN protocol negotiated, if any (`h2`, `http/1.1`).
-    pub alpn: Option<String>,
+    pub alpn: Option<Arc<str>>,
 }
 
 /// Sends 1xx informational responses (103 Early Hints, say) before the
 /// final one; in every request's extensions. Over HTTP/2 they are HEADERS
-/// frames, in order, before the final response. Over HTTP/1.1 hyper sends
-/// none but 100-continue, and `send` says so.
+/// frames, in order, before the final response; over HTTP/1.1 as interim
+/// responses ahead of hyper's final one (not to HTTP/1.0 clients, which
+/// RFC 9110 §15.2 forbids, and `send` says so).
 #[derive(Clone)]
 pub struct Informational(Sink);
 
@@ -98,7 +101,8 @@ enum Sink {
         stream_id: u32,
         commands: mpsc::Sender<crate::pump::StreamCommand>,
     },
-    /// hyper's HTTP/1.1 server sends no 1xx but 100-continue.
+    Http1(crate::http1::Interim),
+    /// An HTTP/1.0 client: no 1xx.
     Unavailable,
 }
 
@@ -113,23 +117,35 @@ impl Informational {
         })
     }
 
+    pub(crate) fn http1(interim: crate::http1::Interim) -> Self {
+        Informational(Sink::Http1(interim))
+    }
+
     pub(crate) fn unavailable() -> Self {
         Informational(Sink::Unavailable)
     }
 
+    /// After this the final response is under way: no more 1xx.
+    pub(crate) fn answered(&self) {
+        if let Sink::Http1(interim) = &self.0 {
+            interim.answered();
+        }
+    }
+
     /// Sends a 1xx response; false if it could not be (not 1xx, or 101,
-    /// or the response began, or the connection is gone, or HTTP/1.1).
+    /// or the response began, or the connection is gone, or HTTP/1.0).
     /// 100 is sent by the server itself for `Expect: 100-continue`.
     pub async fn send(&self, status: StatusCode, headers: HeaderMap) -> bool {
         if !status.is_informational() || status == StatusCode::SWITCHING_PROTOCOLS {
             return false;
         }
-        let Sink::Http2 {
-            stream_id,
-            commands,
-        } = &self.0
-        else {
-            return false;
+        let (stream_id, commands) = match &self.0 {
+            Sink::Http2 {
+                stream_id,
+                commands,
+            } => (stream_id, commands),
+            Sink::Http1(interim) => return interim.send(status, &headers).await,
+            Sink::Unavailable => return false,
         };
         let (done, sent) = oneshot::channel();
         let queued = commands
@@ -359,9 +375,14 @@ impl PreparedHeaders {
         self.0.id
     }
 
-    /// Whether `response` still carries exactly these headers.
+    /// Whether `response` still carries exactly these headers, in the
+    /// order they were put there (a reordered copy counts as changed and
+    /// is sent the ordinary way; comparing in order costs no lookups).
     pub(crate) fn matches<B>(&self, response: &Response<B>) -> bool {
-        response.status() == self.0.status && response.headers() == &self.0.headers
+        let (ours, theirs) = (&self.0.headers, response.headers());
+        response.status() == self.0.status
+            && ours.len() == theirs.len()
+            && ours.iter().zip(theirs.iter()).all(|(a, b)| a == b)
     }
 }
 

@@ -81,6 +81,10 @@ fn echo(req: Request<Incoming>) -> Response<ResponseBody> {
     if let Some(ct) = content_type {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
+    // Named ahead (RFC 9110 §6.6.2); HTTP/1.1 sends only named trailers.
+    response
+        .headers_mut()
+        .insert(header::TRAILER, HeaderValue::from_static("x-echo-bytes"));
     response
 }
 

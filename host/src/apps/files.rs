@@ -190,9 +190,8 @@ impl StaticFiles {
             .and_then(|v| v.to_str().ok())
             .map(|r| parse_range(r, len))
         {
-            None | Some(RangeResult::Ignore) => {
-                (StatusCode::OK, info.whole.headers().clone(), 0, len)
-            }
+            // The whole file's headers are prepared: not copied here.
+            None | Some(RangeResult::Ignore) => (StatusCode::OK, None, 0, len),
             Some(RangeResult::Unsatisfiable) => {
                 let mut h = HeaderMap::new();
                 h.insert(header::CONTENT_RANGE, value(&format!("bytes */{len}")));
@@ -211,14 +210,16 @@ impl StaticFiles {
                     header::CONTENT_RANGE,
                     value(&format!("bytes {a}-{b}/{len}")),
                 );
-                (StatusCode::PARTIAL_CONTENT, h, a, count)
+                (StatusCode::PARTIAL_CONTENT, Some(h), a, count)
             }
         };
         let whole = start == 0 && count == len && status == StatusCode::OK;
+        let prepared = &info.whole;
+        let headers = move || headers.unwrap_or_else(|| prepared.headers().clone());
         if method == Method::HEAD || count == 0 {
             return match whole {
                 true => info.whole.response(empty()),
-                false => with(status, headers, empty()),
+                false => with(status, headers(), empty()),
             };
         }
         let range = usize::try_from(start)
@@ -230,21 +231,21 @@ impl StaticFiles {
                 match whole {
                     // Prepared once per connection: see `PreparedHeaders`.
                     true => info.whole.response(body),
-                    false => with(status, headers, body),
+                    false => with(status, headers(), body),
                 }
             }
             // Read by the engine, as flow control allows.
             _ if self.engine_reads
                 && let Some(inside) = self.inside(&info.path) =>
             {
-                let mut headers = headers;
+                let mut headers = headers();
                 headers.remove(header::CONTENT_LENGTH);
                 ServeFile::path(inside)
                     .range(start, Some(count))
                     .response(status, headers)
             }
             _ => match crate::body::FileBody::open(&info.path, start, count) {
-                Ok(body) => with(status, headers, box_body(body)),
+                Ok(body) => with(status, headers(), box_body(body)),
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n"),
             },
         }

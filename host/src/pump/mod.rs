@@ -121,7 +121,7 @@ where
 {
     let config = ConnectionConfig::default();
     let info = ConnectionInfo {
-        peer: peer.to_string(),
+        peer: peer.into(),
         encrypted: false,
         alpn: None,
     };
@@ -333,7 +333,7 @@ where
         let (consumed_tx, mut consumed_rx) = mpsc::unbounded_channel::<(u32, u32)>();
         let mut st = PumpState::default();
         let push_allowed = trap(conn.push_allowed().await)?;
-        let service = self.service.clone();
+        let service = std::sync::Mutex::new(self.service.clone());
         let info = self.info;
         let cx = StreamContext {
             service: &service,

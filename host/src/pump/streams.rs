@@ -132,7 +132,9 @@ const TAKE_AT_ONCE: usize = 64 * 1024;
 
 /// What a connection's streams share.
 pub(crate) struct StreamContext<'a> {
-    pub service: &'a SharedService,
+    /// Locked only to call it (never across an await): the connection's
+    /// own clone, so that a request costs no clone of the service.
+    pub service: &'a std::sync::Mutex<SharedService>,
     pub commands: &'a mpsc::Sender<StreamCommand>,
     pub consumed: &'a mpsc::UnboundedSender<(u32, u32)>,
     pub info: &'a ConnectionInfo,
@@ -272,21 +274,26 @@ fn build_request(
             }
         }
     }
-    let mut uri = Uri::builder();
+    // The target's parts, parsed from the decoded octets without copies.
+    let target = |e: http::uri::InvalidUri| format!("request target: {e}");
+    let mut parts = http::uri::Parts::default();
     if let Some(s) = scheme {
-        uri = uri.scheme(s.as_slice());
+        parts.scheme = Some(http::uri::Scheme::try_from(s.as_slice()).map_err(target)?);
     }
-    if let Some(a) = authority.or_else(|| {
-        headers
+    let authority = match authority {
+        Some(a) => Some(Bytes::from(a)),
+        None => headers
             .get(http::header::HOST)
-            .map(|h| h.as_bytes().to_vec())
-    }) {
-        uri = uri.authority(a.as_slice());
+            .map(|h| Bytes::copy_from_slice(h.as_bytes())),
+    };
+    if let Some(a) = authority {
+        parts.authority = Some(http::uri::Authority::from_maybe_shared(a).map_err(target)?);
     }
     if let Some(p) = path {
-        uri = uri.path_and_query(p.as_slice());
+        parts.path_and_query =
+            Some(http::uri::PathAndQuery::from_maybe_shared(Bytes::from(p)).map_err(target)?);
     }
-    let uri = uri.build().map_err(|e| format!("request target: {e}"))?;
+    let uri = Uri::from_parts(parts).map_err(|e| format!("request target: {e}"))?;
     let length = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
@@ -331,7 +338,7 @@ async fn dispatch(
     cx: &StreamContext<'_>,
 ) -> anyhow::Result<()> {
     let commands = cx.commands.clone();
-    match call_now(cx.service.clone(), request) {
+    match call_now(cx.service, request) {
         Call::Answered(result) => respond(conn, st, stream_id, result).await,
         Call::Later(call) => {
             tokio::spawn(async move {
@@ -357,18 +364,23 @@ enum Call {
 
 /// Polls the service, and its call, once (a noop waker: nothing is
 /// waited for here).
-fn call_now(mut service: SharedService, request: Request<Incoming>) -> Call {
+fn call_now(service: &std::sync::Mutex<SharedService>, request: Request<Incoming>) -> Call {
     let mut polled = Context::from_waker(Waker::noop());
+    let mut service = service.lock().unwrap_or_else(|p| p.into_inner());
     match service.poll_ready(&mut polled) {
         Poll::Ready(Ok(())) => {
             let mut call = service.call(request);
+            drop(service);
             match call.as_mut().poll(&mut polled) {
                 Poll::Ready(result) => Call::Answered(result),
                 Poll::Pending => Call::Later(call),
             }
         }
         Poll::Ready(Err(e)) => Call::Answered(Err(e)),
-        Poll::Pending => Call::Later(Box::pin(async move { service.oneshot(request).await })),
+        Poll::Pending => {
+            let service = service.clone();
+            Call::Later(Box::pin(async move { service.oneshot(request).await }))
+        }
     }
 }
 

@@ -246,8 +246,15 @@ pub struct NodeServer {
 
 impl NodeServer {
     pub fn start(args: &[&str]) -> NodeServer {
+        Self::start_script("server.js", args)
+    }
+
+    /// As `start`, with another script under `tests/node`.
+    pub fn start_script(script: &str, args: &[&str]) -> NodeServer {
         use std::io::BufRead;
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/node/server.js");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/node")
+            .join(script);
         let mut child = Command::new("node")
             .arg(script)
             .args(args)

@@ -1,10 +1,12 @@
 //! HTTP/1.1 for clients that do not speak HTTP/2 (Node's `allowHTTP1`):
 //! hyper's server connection, answering with the same service as HTTP/2.
 //! What only HTTP/2 has is absent (no [`crate::service::Http2Stream`], so
-//! no push); a [`ServeFile`] response is read by the host; 1xx other than
-//! 100-continue cannot be sent (hyper's HTTP/1.1 server does not), which
-//! RFC 8297 §3 advises for 103 anyway unless the client is known to take
-//! it.
+//! no push); a [`ServeFile`] response is read by the host; 1xx such as
+//! 103 are written between hyper's responses ([`interim`]).
+
+mod interim;
+
+pub(crate) use interim::Interim;
 
 use crate::body::{FileBody, Incoming};
 use crate::limits::Limits;
@@ -63,12 +65,24 @@ where
     let info = Arc::new(info);
     let header_timeout = config.header_timeout;
     let config = Arc::new(config.clone());
-    let handler = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-        let service = service.clone();
-        let info = info.clone();
-        let config = config.clone();
-        async move { Ok::<_, std::convert::Infallible>(answer(service, &info, &config, req).await) }
-    });
+    let (io, drain) = interim::InterimIo::new(io);
+    let drain = Arc::new(drain);
+    let handler = {
+        let drain = drain.clone();
+        hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let service = service.clone();
+            let info = info.clone();
+            let config = config.clone();
+            let informational = match req.version() {
+                http::Version::HTTP_10 | http::Version::HTTP_09 => Informational::unavailable(),
+                _ => Informational::http1(drain.interim()),
+            };
+            async move {
+                let response = answer(service, &info, &config, req, informational).await;
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        })
+    };
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
@@ -80,9 +94,12 @@ where
     if closing {
         conn.as_mut().graceful_shutdown();
     }
+    let interim = drain.run();
+    tokio::pin!(interim);
     loop {
         tokio::select! {
             done = conn.as_mut() => return done.map_err(|e| anyhow::anyhow!("HTTP/1.1: {e}")),
+            e = interim.as_mut() => return Err(anyhow::anyhow!("HTTP/1.1: {e}")),
             _ = shutdown.changed(), if !closing => {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
@@ -91,11 +108,34 @@ where
     }
 }
 
+/// Answers one request with 503 and `Retry-After`, then closes: the
+/// HTTP/1.1 refusal of a connection the server cannot take.
+pub async fn refuse_http1<IO>(io: IO, reason: &'static str, linger: Duration)
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let unavailable =
+        hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| async move {
+            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            Ok::<_, std::convert::Infallible>(r)
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(linger)
+        // One answer, with Connection: close.
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(io), unavailable);
+    let _ = tokio::time::timeout(linger * 2, conn).await;
+}
+
 async fn answer(
     service: SharedService,
     info: &ConnectionInfo,
     config: &Http1Config,
     req: Request<hyper::body::Incoming>,
+    informational: Informational,
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
@@ -120,7 +160,7 @@ async fn answer(
         }
     }
     parts.extensions.insert(info.clone());
-    parts.extensions.insert(Informational::unavailable());
+    parts.extensions.insert(informational.clone());
     let request = Request::from_parts(parts, Incoming::http1(body));
     let response = if config.limits.as_ref().is_some_and(|l| l.memory_exhausted()) {
         // Short of memory: HTTP/1.1's REFUSED_STREAM.
@@ -137,6 +177,8 @@ async fn answer(
             }
         }
     };
+    // From here hyper writes the final response: no more 1xx.
+    informational.answered();
     let response = match response.extensions().get::<ServeFile>().cloned() {
         Some(file) => serve_file(response, file, config.files_root.as_deref()),
         None => response,
@@ -211,7 +253,7 @@ fn serve_file(
 /// The access log's line for an HTTP/1.1 request, written when its
 /// response body is done (or dropped).
 struct AccessLine {
-    peer: String,
+    peer: Arc<str>,
     method: String,
     path: String,
     status: u16,
