@@ -8,7 +8,7 @@ use crate::limits::{Limits, Refusal};
 use crate::pump::{ConnectionConfig, serve_connection_with};
 use crate::runtime::Runtime;
 use crate::service::{ConnectionInfo, SharedService};
-use crate::sniff::{Opening, sniff};
+use crate::sniff::{Opening, Rewind, sniff};
 use h2wasm_engine::connection::PREFACE;
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,17 +133,21 @@ impl Server {
                 return self.http2(tcp, info, shutdown).await;
             }
             // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
-            // Counted before the socket closes (it closes with `sniff`).
-            let (opening, io) = tokio::select! {
-                sniffed = sniff(tcp) => sniffed?,
-                _ = tokio::time::sleep(timeout) => {
+            let mut tcp = tcp;
+            let (opening, prefix) = match tokio::time::timeout(timeout, sniff(&mut tcp)).await {
+                Ok(sniffed) => sniffed?,
+                Err(_) => {
+                    // Counted before the socket closes: whoever sees the
+                    // close sees the count.
                     tracing::debug!(peer = %info.peer, "nothing said in time; closing");
                     if let Some(l) = &self.connection.limits {
                         l.count_handshake_timeout();
                     }
+                    drop(tcp);
                     return Ok(());
                 }
             };
+            let io = Rewind::new(prefix, tcp);
             return match opening {
                 Opening::Closed => Ok(()),
                 Opening::Http2 => self.http2(io, info, shutdown).await,

@@ -99,7 +99,7 @@ pub struct Informational(Sink);
 enum Sink {
     Http2 {
         stream_id: u32,
-        commands: mpsc::Sender<crate::pump::StreamCommand>,
+        sink: Arc<StreamSink>,
     },
     Http1(crate::http1::Interim),
     /// An HTTP/1.0 client: no 1xx.
@@ -107,14 +107,8 @@ enum Sink {
 }
 
 impl Informational {
-    pub(crate) fn http2(
-        stream_id: u32,
-        commands: mpsc::Sender<crate::pump::StreamCommand>,
-    ) -> Self {
-        Informational(Sink::Http2 {
-            stream_id,
-            commands,
-        })
+    pub(crate) fn http2(stream_id: u32, sink: Arc<StreamSink>) -> Self {
+        Informational(Sink::Http2 { stream_id, sink })
     }
 
     pub(crate) fn http1(interim: crate::http1::Interim) -> Self {
@@ -140,10 +134,7 @@ impl Informational {
             return false;
         }
         let (stream_id, commands) = match &self.0 {
-            Sink::Http2 {
-                stream_id,
-                commands,
-            } => (stream_id, commands),
+            Sink::Http2 { stream_id, sink } => (stream_id, &sink.commands),
             Sink::Http1(interim) => return interim.send(status, &headers).await,
             Sink::Unavailable => return false,
         };
@@ -167,7 +158,15 @@ impl Informational {
 #[derive(Clone)]
 pub struct Http2Stream {
     pub(crate) stream_id: u32,
+    pub(crate) sink: Arc<StreamSink>,
+}
+
+/// What an HTTP/2 connection's request handles ([`Http2Stream`],
+/// [`Informational`]) share: one allocation per connection, so that the
+/// handles cost a request a reference count, not channel senders.
+pub(crate) struct StreamSink {
     pub(crate) commands: mpsc::Sender<crate::pump::StreamCommand>,
+    /// The client's ENABLE_PUSH.
     pub(crate) push_allowed: bool,
 }
 
@@ -186,7 +185,7 @@ impl Http2Stream {
 
     /// Whether the client accepts server push (its ENABLE_PUSH).
     pub fn push_allowed(&self) -> bool {
-        self.push_allowed
+        self.sink.push_allowed
     }
 
     /// Server push (Node's `pushStream`): promises `request` (`:path`,
@@ -205,7 +204,7 @@ impl Http2Stream {
         let stream_id = rx.await.ok()??;
         Some(PushedStream {
             stream_id,
-            commands: self.commands.clone(),
+            commands: self.sink.commands.clone(),
         })
     }
 
@@ -243,7 +242,7 @@ impl Http2Stream {
     }
 
     async fn command(&self, cmd: crate::pump::StreamCommand) {
-        let _ = self.commands.send(cmd).await;
+        let _ = self.sink.commands.send(cmd).await;
     }
 }
 

@@ -18,9 +18,17 @@ pub enum Opening {
     Closed,
 }
 
+/// The octets [`sniff`] read, to be put back with [`Rewind::new`].
+pub struct Prefix {
+    seen: [u8; PREFACE.len()],
+    len: usize,
+}
+
 /// Reads until the octets so far either are the whole preface or differ
-/// from it; returns the verdict and the transport with them put back.
-pub async fn sniff<IO: AsyncRead + Unpin>(mut io: IO) -> std::io::Result<(Opening, Rewind<IO>)> {
+/// from it; returns the verdict and what was read. The transport is only
+/// borrowed: whoever gives up on a slow client still owns it, and closes
+/// it when it chooses (after counting, say).
+pub async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO) -> std::io::Result<(Opening, Prefix)> {
     let mut seen = [0u8; PREFACE.len()];
     let mut n = 0;
     let opening = loop {
@@ -36,15 +44,7 @@ pub async fn sniff<IO: AsyncRead + Unpin>(mut io: IO) -> std::io::Result<(Openin
         }
         n += read;
     };
-    Ok((
-        opening,
-        Rewind {
-            prefix: seen,
-            start: 0,
-            end: n,
-            io,
-        },
-    ))
+    Ok((opening, Prefix { seen, len: n }))
 }
 
 /// A transport with some octets already read from it put back in front.
@@ -53,6 +53,17 @@ pub struct Rewind<IO> {
     start: usize,
     end: usize,
     io: IO,
+}
+
+impl<IO> Rewind<IO> {
+    pub fn new(prefix: Prefix, io: IO) -> Self {
+        Rewind {
+            prefix: prefix.seen,
+            start: 0,
+            end: prefix.len,
+            io,
+        }
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Rewind<IO> {
@@ -106,8 +117,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Rewind<IO> {
 mod tests {
     use super::*;
 
-    async fn verdict(input: &[u8]) -> (Opening, Vec<u8>) {
-        let (opening, mut io) = sniff(input).await.unwrap();
+    async fn verdict(mut input: &[u8]) -> (Opening, Vec<u8>) {
+        let (opening, prefix) = sniff(&mut input).await.unwrap();
+        let mut io = Rewind::new(prefix, input);
         let mut replay = Vec::new();
         io.read_to_end(&mut replay).await.unwrap();
         (opening, replay)

@@ -372,11 +372,9 @@ fn graceful_shutdown_finishes_the_request_with_connection_close() {
 fn capacity_refusal_is_a_503_and_requests_are_logged() {
     let server = ServeProcess::start(&["--h2c", "--max-connections", "1"], true);
     let url = format!("http://127.0.0.1:{}/", server.addr.port());
-    std::thread::sleep(Duration::from_millis(300));
     let o = curl(&["-o", "/dev/null", "-w", "%{response_code}", &url]);
     assert_eq!(stdout(&o), "200");
-    let held = std::net::TcpStream::connect(server.addr).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    let held = common::raw::hold_a_slot(server.addr, Duration::from_secs(10));
     let o = curl(&["-D", "-", "-o", "/dev/null", &url]);
     let out = stdout(&o).to_ascii_lowercase();
     assert!(out.starts_with("http/1.1 503"), "{out}");

@@ -14,7 +14,7 @@ pub use crate::io::Trap;
 use crate::io::trap;
 use crate::limits::Limits;
 use crate::runtime::{EngineConnection, Runtime};
-use crate::service::{ConnectionInfo, SharedService};
+use crate::service::{ConnectionInfo, SharedService, StreamSink};
 use futures_util::FutureExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -335,12 +335,16 @@ where
         let push_allowed = trap(conn.push_allowed().await)?;
         let service = std::sync::Mutex::new(self.service.clone());
         let info = self.info;
+        let sink = Arc::new(StreamSink {
+            commands: cmd_tx.clone(),
+            push_allowed,
+        });
         let cx = StreamContext {
             service: &service,
             commands: &cmd_tx,
+            sink: &sink,
             consumed: &consumed_tx,
             info,
-            push_allowed,
         };
         // Filled only as far as reads go (a read of 100 octets touches one
         // page, not READ_CHUNK).
@@ -439,7 +443,10 @@ where
                 && st.parked.is_empty()
                 && st.batch.is_empty()
                 && cmd_rx.is_empty()
-                && cmd_rx.sender_strong_count() == 1
+                // Nobody else holds a way to send commands: not a
+                // request's handles, not a call still running.
+                && cmd_rx.sender_strong_count() == 2
+                && Arc::strong_count(&sink) == 1
                 && out.is_empty()
                 && queued == 0;
             if !idle {

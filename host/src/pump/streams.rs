@@ -13,7 +13,7 @@ use crate::io::trap;
 use crate::runtime::EngineConnection;
 use crate::service::{
     BoxError, ConnectionInfo, FileSource, Http2Stream, Informational, PreparedHeaders, Priority,
-    Protocol, Reset, ResponseBody, ServeFile, SharedService,
+    Protocol, Reset, ResponseBody, ServeFile, SharedService, StreamSink,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
@@ -21,6 +21,7 @@ use http_body::Body as _;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -136,9 +137,10 @@ pub(crate) struct StreamContext<'a> {
     /// own clone, so that a request costs no clone of the service.
     pub service: &'a std::sync::Mutex<SharedService>,
     pub commands: &'a mpsc::Sender<StreamCommand>,
+    /// Shared by every request's `Http2Stream` and `Informational`.
+    pub sink: &'a Arc<StreamSink>,
     pub consumed: &'a mpsc::UnboundedSender<(u32, u32)>,
     pub info: &'a ConnectionInfo,
-    pub push_allowed: bool,
 }
 
 pub(crate) async fn on_event(
@@ -321,10 +323,9 @@ fn build_request(
     ext.insert(cx.info.clone());
     ext.insert(Http2Stream {
         stream_id,
-        commands: cx.commands.clone(),
-        push_allowed: cx.push_allowed,
+        sink: cx.sink.clone(),
     });
-    ext.insert(Informational::http2(stream_id, cx.commands.clone()));
+    ext.insert(Informational::http2(stream_id, cx.sink.clone()));
     Ok((request, body_tx))
 }
 
@@ -337,10 +338,10 @@ async fn dispatch(
     st: &mut PumpState,
     cx: &StreamContext<'_>,
 ) -> anyhow::Result<()> {
-    let commands = cx.commands.clone();
     match call_now(cx.service, request) {
         Call::Answered(result) => respond(conn, st, stream_id, result).await,
         Call::Later(call) => {
+            let commands = cx.commands.clone();
             tokio::spawn(async move {
                 let response = call.await;
                 let _ = commands

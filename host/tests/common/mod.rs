@@ -87,6 +87,11 @@ impl TestServer {
         tweak: impl FnOnce(&mut Options) + Send + 'static,
         connection: ConnectionConfig,
     ) -> TestServer {
+        // RUST_LOG=h2wasm=debug shows the servers' logs with the test's.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let (stop, stop_rx) = watch::channel(false);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -263,3 +263,23 @@ pub fn request(method: &'static str, path: &'static str) -> Vec<HeaderField> {
         HeaderField::new(":path", path),
     ]
 }
+
+/// An HTTP/2 connection that has been admitted and served a GET, held to
+/// take a connection slot. Connections that closed just before (curl's,
+/// a start-up probe) may still hold theirs for a moment: a refused
+/// attempt is retried until `timeout`.
+pub fn hold_a_slot(addr: SocketAddr, timeout: Duration) -> RawClient {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let mut c = RawClient::hello(addr);
+        c.get(1, "/");
+        if c.read_until(Duration::from_secs(5), |f| {
+            ended(f, 1) || f.iter().any(|f| f.kind == kind::GOAWAY)
+        }) && c.ended(1)
+        {
+            return c;
+        }
+        assert!(std::time::Instant::now() < deadline, "no slot came free");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
