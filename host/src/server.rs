@@ -9,7 +9,6 @@ use crate::pump::{ConnectionConfig, serve_connection_with};
 use crate::runtime::Runtime;
 use crate::service::{ConnectionInfo, SharedService};
 use crate::sniff::{Opening, Rewind, sniff};
-use h2wasm_engine::connection::PREFACE;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -225,22 +224,19 @@ async fn refuse(tcp: TcpStream, why: Refusal, tls: bool, http1: bool) {
         Refusal::Capacity => "server at connection capacity; retry later",
         Refusal::Memory => "server short of memory; retry later",
     };
-    // A client that has said nothing yet is refused as HTTP/2 would be:
-    // only one whose first octets are not the preface's gets hyper's 503.
-    // Peeking leaves them in place for whichever answer is given.
-    let mut first = [0u8; PREFACE.len()];
-    let opened_http1 = match http1 {
-        true => match tokio::time::timeout(REFUSAL_LINGER, tcp.peek(&mut first)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return,
-            Ok(Ok(n)) => first[..n] != PREFACE[..n],
-            Err(_) => false,
-        },
-        false => false,
-    };
-    if !opened_http1 {
+    if !http1 {
         return refuse_http2(tcp, reason).await;
     }
-    crate::http1::refuse_http1(tcp, reason, REFUSAL_LINGER).await;
+    // Told apart as accepted connections are; a client that has said
+    // nothing in time is refused as HTTP/2 would be.
+    let mut tcp = tcp;
+    match tokio::time::timeout(REFUSAL_LINGER, sniff(&mut tcp)).await {
+        Ok(Ok((Opening::Http1, prefix))) => {
+            crate::http1::refuse_http1(Rewind::new(prefix, tcp), reason, REFUSAL_LINGER).await
+        }
+        Ok(Ok((Opening::Http2, _))) | Err(_) => refuse_http2(tcp, reason).await,
+        Ok(Ok((Opening::Closed, _))) | Ok(Err(_)) => {}
+    }
 }
 
 /// SETTINGS then GOAWAY(REFUSED_STREAM), written without an instance, then

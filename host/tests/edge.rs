@@ -145,24 +145,7 @@ fn connections_beyond_capacity_are_refused_in_http2() {
     assert_eq!(limits.stats().refused_at_capacity, 1);
     // A slot frees: the next connection is served.
     held.pop();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let o = run(Command::new("curl")
-            .args([
-                "-sS",
-                "--http2-prior-knowledge",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-            ])
-            .arg(server.url("/")));
-        if stdout(&o) == "200" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "service did not resume");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    answers_200_within(&server.url("/"), Duration::from_secs(5), || {});
     drop(held);
 }
 
@@ -368,26 +351,33 @@ fn a_server_for_100000_connections_starts_and_serves() {
         false,
     );
     let url = format!("http://{}/", server.addr);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let o = run(Command::new("curl")
-            .args([
-                "-sS",
-                "--http2-prior-knowledge",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-            ])
-            .arg(&url));
-        if stdout(&o) == "200" {
-            break;
-        }
+    answers_200_within(&url, Duration::from_secs(60), || {
         if let Some(status) = server.exited() {
             panic!("h2wasm serve exited: {status}");
         }
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     server.stop();
+}
+
+/// Asks for `url` over h2c (curl) until it answers 200, calling `check`
+/// between tries; fails after `limit`.
+fn answers_200_within(url: &str, limit: Duration, mut check: impl FnMut()) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let o = run(Command::new("curl").args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            url,
+        ]));
+        if stdout(&o) == "200" {
+            return;
+        }
+        check();
+        assert!(Instant::now() < deadline, "no 200 from {url} in {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
