@@ -4,6 +4,7 @@
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use h2wasm::apps::wasi_http::{ComponentConfig, MAX_INSTANCES, WasiHttpApp};
 use h2wasm::bindings::PaddingStrategy;
 use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
 use h2wasm::service::{SharedService, shared};
@@ -29,7 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve a directory, or the built-in site, over HTTP/2 (TLS by default).
+    /// Serve a directory, a wasi:http component (--app) or the built-in
+    /// site over HTTP/2 (TLS by default) and HTTP/1.1.
     Serve(ServeArgs),
     /// Fetch URLs over one HTTP/2 connection, concurrently.
     Get(GetArgs),
@@ -70,7 +72,26 @@ struct EngineArg {
 #[derive(Args)]
 struct ServeArgs {
     /// Directory to serve; without it, a built-in site (index page and /echo).
+    #[arg(conflicts_with = "app")]
     dir: Option<PathBuf>,
+    /// Serve this wasi:http component (world wasi:http/proxy, the kind
+    /// `wasmtime serve` runs): every request runs in a fresh instance.
+    #[arg(long, value_name = "APP.wasm")]
+    app: Option<PathBuf>,
+    /// Requests the --app component runs at once, each in its own
+    /// instance (the instance pool); more wait for a slot.
+    #[arg(long, value_name = "N", default_value_t = ComponentConfig::default().max_instances,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_INSTANCES)), requires = "app")]
+    app_instances: u32,
+    /// Linear memory each --app instance may grow to, e.g. 64M; growing
+    /// past it fails its request.
+    #[arg(long, value_name = "SIZE", value_parser = parse_app_memory, requires = "app")]
+    app_memory: Option<u64>,
+    /// Seconds one request's --app instance may live (it traps the next
+    /// time it runs after that); 0: no limit.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), requires = "app")]
+    app_time_limit: u64,
     /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --h2c].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -113,7 +134,7 @@ struct ServeArgs {
     /// Resident memory the server may use, e.g. 512M or 4G: above it, new
     /// connections and new streams are refused (REFUSED_STREAM) until it
     /// falls again [default: half the machine's memory].
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_server_memory)]
     max_memory: Option<u64>,
     /// Milliseconds a connection with nothing in flight keeps its engine
     /// instance; then it hibernates (a few KiB) until the client sends
@@ -178,9 +199,28 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => (t, 0),
     };
     let n: u64 = digits.parse().map_err(|_| usage())?;
-    let bytes = n.checked_mul(1u64 << shift).ok_or_else(usage)?;
+    n.checked_mul(1u64 << shift).ok_or_else(usage)
+}
+
+/// `--max-memory`: a size of at least 16M.
+fn parse_server_memory(s: &str) -> Result<u64, String> {
+    let bytes = parse_size(s)?;
     if bytes < 16 << 20 {
         return Err(format!("{s:?} is too small: the server needs at least 16M"));
+    }
+    Ok(bytes)
+}
+
+/// `--app-memory`: a size of at least 1M, whole 64 KiB wasm pages.
+fn parse_app_memory(s: &str) -> Result<u64, String> {
+    let bytes = parse_size(s)?;
+    if bytes < 1 << 20 {
+        return Err(format!("{s:?} is too small: a component needs at least 1M"));
+    }
+    if bytes > 4 << 30 {
+        return Err(format!(
+            "{s:?} is too large: a 32-bit memory holds at most 4G"
+        ));
     }
     Ok(bytes)
 }
@@ -446,13 +486,27 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let service: SharedService = match &args.dir {
-        Some(dir) => shared(
+    let service: SharedService = match (&args.app, &args.dir) {
+        (Some(app), _) => {
+            let defaults = ComponentConfig::default();
+            let config = ComponentConfig {
+                max_instances: args.app_instances,
+                max_memory: match args.app_memory {
+                    Some(bytes) => usize::try_from(bytes)
+                        .map_err(|_| anyhow::anyhow!("--app-memory {bytes} is too large"))?,
+                    None => defaults.max_memory,
+                },
+                max_time: (args.app_time_limit > 0)
+                    .then(|| Duration::from_secs(args.app_time_limit)),
+            };
+            shared(WasiHttpApp::load(app, config).map_err(|e| anyhow::anyhow!("{e:#}"))?)
+        }
+        (None, Some(dir)) => shared(
             h2wasm::apps::files::StaticFiles::new(dir)?
                 .with_push(args.push.iter().cloned().collect())
                 .with_engine_reads(),
         ),
-        None => shared(h2wasm::apps::builtin::Builtin),
+        (None, None) => shared(h2wasm::apps::builtin::Builtin),
     };
     let allowed: Vec<String> = args.allow_connect.iter().flatten().cloned().collect();
     let service = if allowed.is_empty() {

@@ -113,12 +113,12 @@ pub struct Runtime {
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own,
 /// until dropped.
-struct EpochTicker {
+pub(crate) struct EpochTicker {
     stop: Arc<AtomicBool>,
 }
 
 impl EpochTicker {
-    fn start(engine: Engine) -> wasmtime::Result<EpochTicker> {
+    pub(crate) fn start(engine: Engine) -> wasmtime::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         std::thread::Builder::new()

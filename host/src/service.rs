@@ -195,6 +195,7 @@ impl Http2Stream {
     /// the response that refers to the pushed resource.
     pub async fn push(&self, request: Request<()>) -> Option<PushedStream> {
         let (reply, rx) = oneshot::channel();
+        let head = request.method() == http::Method::HEAD;
         self.command(crate::pump::StreamCommand::Push {
             stream_id: self.stream_id,
             request,
@@ -204,6 +205,7 @@ impl Http2Stream {
         let stream_id = rx.await.ok()??;
         Some(PushedStream {
             stream_id,
+            head,
             commands: self.sink.commands.clone(),
         })
     }
@@ -249,6 +251,8 @@ impl Http2Stream {
 /// A promised stream, to be answered once.
 pub struct PushedStream {
     stream_id: u32,
+    /// A pushed HEAD: the response's body is not sent.
+    head: bool,
     commands: mpsc::Sender<crate::pump::StreamCommand>,
 }
 
@@ -263,6 +267,7 @@ impl PushedStream {
             .commands
             .send(crate::pump::StreamCommand::Respond {
                 stream_id: self.stream_id,
+                head: self.head,
                 response: Ok(response),
             })
             .await;

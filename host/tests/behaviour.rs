@@ -864,3 +864,32 @@ fn get_shows_progress_on_a_terminal_only() {
     assert_eq!(stderr(&o), "");
     assert_eq!(sha256_file(&out_file), sha256_file(&file));
 }
+
+#[test]
+fn a_response_to_head_carries_no_content_whatever_the_service_gives() {
+    // Services need not special-case HEAD (an axum GET route answers it):
+    // the body they return is not sent, over HTTP/2 as over HTTP/1.1.
+    let server = TestServer::start(
+        false,
+        app(|_req| async { respond(200, &[("content-length", "5")], "abcde") }),
+    );
+    let mut c = common::raw::RawClient::hello(server.addr);
+    let head = c.headers_frame(1, &common::raw::request("HEAD", "/"), true);
+    c.send(&head);
+    assert!(c.read_until(Duration::from_secs(10), |f| common::raw::ended(f, 1)));
+    let response = c.response(1).unwrap();
+    assert!(
+        response
+            .iter()
+            .any(|f| f.name == "content-length" && f.value == b"5"[..]),
+        "{response:?}"
+    );
+    let data = c.frames.iter().filter(|f| f.stream == 1 && f.kind == 0);
+    assert_eq!(data.map(|f| f.payload.len()).sum::<usize>(), 0);
+    assert_eq!(c.rst(1), None);
+    let o = run(Command::new("curl")
+        .args(["-sS", "-I", "--http1.1"])
+        .arg(server.url("/")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("content-length: 5"), "{}", stdout(&o));
+}

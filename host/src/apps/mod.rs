@@ -3,3 +3,4 @@
 pub mod builtin;
 pub mod connect;
 pub mod files;
+pub mod wasi_http;

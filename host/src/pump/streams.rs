@@ -35,6 +35,8 @@ pub(crate) enum StreamCommand {
     /// A response that was not ready at once, or a pushed stream's.
     Respond {
         stream_id: u32,
+        /// The request was HEAD: the response's body is not sent.
+        head: bool,
         response: Result<Response<ResponseBody>, BoxError>,
     },
     Informational {
@@ -338,8 +340,9 @@ async fn dispatch(
     st: &mut PumpState,
     cx: &StreamContext<'_>,
 ) -> anyhow::Result<()> {
+    let head = request.method() == Method::HEAD;
     match call_now(cx.service, request) {
-        Call::Answered(result) => respond(conn, st, stream_id, result).await,
+        Call::Answered(result) => respond(conn, st, stream_id, head, result).await,
         Call::Later(call) => {
             let commands = cx.commands.clone();
             tokio::spawn(async move {
@@ -347,6 +350,7 @@ async fn dispatch(
                 let _ = commands
                     .send(StreamCommand::Respond {
                         stream_id,
+                        head,
                         response,
                     })
                     .await;
@@ -394,8 +398,9 @@ pub(crate) async fn apply(
     match cmd {
         StreamCommand::Respond {
             stream_id,
+            head,
             response,
-        } => respond(conn, st, stream_id, response).await?,
+        } => respond(conn, st, stream_id, head, response).await?,
         StreamCommand::Informational {
             stream_id,
             status,
@@ -483,6 +488,7 @@ async fn respond(
     conn: &mut EngineConnection,
     st: &mut PumpState,
     stream_id: u32,
+    head: bool,
     response: Result<Response<ResponseBody>, BoxError>,
 ) -> anyhow::Result<()> {
     let response = match response {
@@ -503,7 +509,12 @@ async fn respond(
         .filter(|p| p.matches(&response))
         .cloned();
     let (parts, mut body) = response.into_parts();
-    let taken = take_now(&mut body);
+    // A response to HEAD has no content (RFC 9110 §9.3.2) whatever body
+    // the service gave it, as hyper does over HTTP/1.1.
+    let taken = match head {
+        true => Taken::Whole(Bytes::new()),
+        false => take_now(&mut body),
+    };
     match (prepared, taken) {
         (Some(prepared), Taken::Whole(data)) => {
             match prepared_handle(conn, st, &prepared).await? {
@@ -611,10 +622,17 @@ fn take_now(body: &mut ResponseBody) -> Taken {
                     }
                 }
             },
-            // An error now is an error later: let the stream find it.
-            Poll::Ready(Some(Err(_))) | Poll::Pending => {
+            // The stream reports an error found now, after the data before
+            // it (a body need not repeat an error when polled again).
+            Poll::Ready(Some(Err(e))) => {
+                let failed = futures_util::stream::once(std::future::ready(Err::<
+                    http_body::Frame<Bytes>,
+                    _,
+                >(e)));
+                *body = crate::service::box_body(http_body_util::StreamBody::new(failed));
                 return Taken::Partly(joined(data, more), None);
             }
+            Poll::Pending => return Taken::Partly(joined(data, more), None),
         }
     }
 }

@@ -324,6 +324,17 @@ impl ServeProcess {
         served
     }
 
+    /// The child's peak resident memory (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().unwrap().id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Has the child exited (and with what)?
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().unwrap().try_wait().ok().flatten()
@@ -347,4 +358,30 @@ impl Drop for ServeProcess {
             let _ = child.wait();
         }
     }
+}
+
+/// An example wasi:http component from `examples/`, built for
+/// wasm32-wasip2 once per test binary (its own workspace and target dir,
+/// so the build does not wait on the cargo running the tests).
+pub fn example_component(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let o = run(Command::new(cargo)
+            .args([
+                "build",
+                "--locked",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+            ])
+            .arg("--manifest-path")
+            .arg(examples.join("Cargo.toml")));
+        assert!(o.status.success(), "building examples/: {}", stderr(&o));
+        examples.join("target/wasm32-wasip2/release")
+    });
+    let path = dir.join(format!("{name}.wasm"));
+    assert!(path.exists(), "{} was not built", path.display());
+    path
 }

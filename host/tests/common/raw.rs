@@ -184,6 +184,12 @@ impl RawClient {
 
     /// The response headers on `stream`, decoded.
     pub fn response(&self, stream: u32) -> Option<Vec<HeaderField>> {
+        self.header_blocks(stream)?.into_iter().next()
+    }
+
+    /// Every header block on `stream` in order (informational responses,
+    /// the response, trailers), decoded; `None` if one does not decode.
+    pub fn header_blocks(&self, stream: u32) -> Option<Vec<Vec<HeaderField>>> {
         let limits = DecodeLimits {
             max_list_size: 1 << 20,
             max_pairs: 1000,
@@ -202,14 +208,14 @@ impl RawClient {
             .collect();
         // Every block goes through one decoder in order (its table).
         let mut decoder = HeaderDecoder::new(4096);
-        let mut found = None;
+        let mut found = Vec::new();
         for (block, id) in blocks.iter().zip(streams) {
             let fields = decoder.decode(block, limits).ok()?;
-            if id == stream && found.is_none() {
-                found = Some(fields);
+            if id == stream {
+                found.push(fields);
             }
         }
-        found
+        Some(found)
     }
 
     pub fn goaway(&self) -> Option<u32> {

@@ -1,0 +1,398 @@
+//! A `wasi:http/proxy` component as the server's service: what
+//! `h2wasm serve --app APP.wasm` runs. The same components `wasmtime serve`
+//! takes (Rust std ones included: every WASI interface they import is
+//! linked, with nothing granted beyond stdout and stderr), served over
+//! HTTP/2 and HTTP/1.1 alike.
+//!
+//! Each request runs in a fresh instance taken from a pool, as in
+//! `wasmtime serve`. The pool holds [`ComponentConfig::max_instances`];
+//! a request that finds it full waits for a slot. An instance's linear
+//! memory is capped at [`ComponentConfig::max_memory`], and the time it
+//! may live at [`ComponentConfig::max_time`], checked by epoch
+//! interruption (a spinning instance also yields its thread every
+//! [`crate::runtime::EPOCH_TICK`]).
+//!
+//! Failure ends only its request. A trap or panic before the response
+//! began answers 500; after it began, the body ends in an error, which the
+//! engine turns into RST_STREAM INTERNAL_ERROR and hyper into a closed
+//! HTTP/1.1 connection. Either way one line is logged at warn.
+//!
+//! Bodies stream both ways: the component reads the request body as it
+//! arrives (flow control follows its reads) and what it writes goes out as
+//! it writes it (wasmtime-wasi-http holds at most one chunk in between).
+//! wasi:http trailers are body frames, so HTTP/2 trailers and HTTP/1.1
+//! chunked trailers.
+
+use crate::body::Incoming;
+use crate::runtime::EpochTicker;
+use crate::service::{BoxError, ConnectionInfo, ResponseBody, box_body, text};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, oneshot};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::error::Context as _;
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder, UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Limits for the instances requests run in.
+#[derive(Clone, Debug)]
+pub struct ComponentConfig {
+    /// Requests running at once, each in its own instance: the size of
+    /// the instance pool. Further requests wait for a slot.
+    pub max_instances: u32,
+    /// Linear memory per instance, in bytes (all of its memories
+    /// together). Growing past it traps.
+    pub max_memory: usize,
+    /// How long one request's instance may live; past it, it traps the
+    /// next time it runs. `None`: no limit.
+    pub max_time: Option<Duration>,
+}
+
+impl Default for ComponentConfig {
+    fn default() -> Self {
+        ComponentConfig {
+            max_instances: 256,
+            max_memory: 128 << 20,
+            max_time: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// The largest pool: each instance's memories reserve address space (4 GiB
+/// each, so that accesses need no bounds checks).
+pub const MAX_INSTANCES: u32 = 4096;
+
+/// Per-pool-slot resources a component may use: composed components hold
+/// one core instance, memory and table or two per part.
+const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+const MEMORIES_PER_COMPONENT: u32 = 4;
+const TABLES_PER_COMPONENT: u32 = 8;
+
+/// A `wasi:http/proxy` component, compiled, ready to serve requests.
+#[derive(Clone)]
+pub struct WasiHttpApp(Arc<Inner>);
+
+struct Inner {
+    /// The file it came from, for log lines.
+    name: String,
+    engine: Engine,
+    pre: ProxyPre<AppState>,
+    slots: Arc<Semaphore>,
+    config: ComponentConfig,
+    _ticker: EpochTicker,
+}
+
+/// What one request's instance holds besides its memory.
+struct AppState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    started: Instant,
+}
+
+impl WasiView for AppState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for AppState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: wasmtime_wasi_http::default_hooks(),
+        }
+    }
+}
+
+impl WasiHttpApp {
+    /// Compiles the component in `path` and checks that it is a
+    /// `wasi:http/proxy` one: it exports `wasi:http/incoming-handler`
+    /// 0.2.x and imports nothing beyond what WASI 0.2 and wasi:http give.
+    pub fn load(path: &Path, config: ComponentConfig) -> wasmtime::Result<WasiHttpApp> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        Self::new(&name, &bytes, config)
+    }
+
+    /// As [`WasiHttpApp::load`], from the component's bytes; `name` is
+    /// what errors and log lines call it.
+    pub fn new(name: &str, wasm: &[u8], config: ComponentConfig) -> wasmtime::Result<WasiHttpApp> {
+        if config.max_instances == 0 || config.max_instances > MAX_INSTANCES {
+            wasmtime::bail!(
+                "instances for {name}: between 1 and {MAX_INSTANCES}, not {}",
+                config.max_instances
+            );
+        }
+        let engine = app_engine(&config)?;
+        let component = Component::new(&engine, wasm)
+            .with_context(|| format!("{name} is not a WebAssembly component"))?;
+        let exports: Vec<String> = component
+            .component_type()
+            .exports(&engine)
+            .map(|(export, _)| export.to_string())
+            .collect();
+        if !exports
+            .iter()
+            .any(|e| e.starts_with("wasi:http/incoming-handler@0.2."))
+        {
+            let found = if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            };
+            wasmtime::bail!(
+                "{name} is not a wasi:http/proxy component: it does not export \
+                 wasi:http/incoming-handler@0.2.x (it exports {found})"
+            );
+        }
+        let mut linker = Linker::<AppState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = linker.instantiate_pre(&component).with_context(|| {
+            format!("{name} needs an import that a wasi:http/proxy host does not provide")
+        })?;
+        let pre = ProxyPre::new(pre)
+            .with_context(|| format!("{name} is not a wasi:http/proxy component"))?;
+        Ok(WasiHttpApp(Arc::new(Inner {
+            name: name.to_string(),
+            slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+            _ticker: EpochTicker::start(engine.clone())?,
+            engine,
+            pre,
+            config,
+        })))
+    }
+
+    /// Runs one request in a fresh instance.
+    async fn call(self, request: Request<Incoming>) -> Response<ResponseBody> {
+        // What a failure's log line names.
+        let label = format!("{} {}", request.method(), request.uri().path());
+        match self.run(request, &label).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::warn!(app = %self.0.name, "{label}: {}", one_line(&e));
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the application failed\n",
+                )
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        request: Request<Incoming>,
+        label: &str,
+    ) -> wasmtime::Result<Response<ResponseBody>> {
+        let inner = &self.0;
+        let slot = inner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the instance pool is closed")?;
+        let scheme = match request.extensions().get::<ConnectionInfo>() {
+            Some(info) if !info.encrypted => Scheme::Http,
+            _ => Scheme::Https,
+        };
+        let mut store = self.store();
+        let request = request.map(|body| {
+            // A request body fails when its client resets the stream or
+            // goes away.
+            body.map_err(|_| wasmtime_wasi_http::Error::ConnectionTerminated)
+        });
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(scheme, request)?;
+        let (response_tx, response_rx) = oneshot::channel();
+        let outparam = store.data_mut().http().new_response_outparam(response_tx)?;
+        let proxy = inner.pre.instantiate_async(&mut store).await?;
+
+        // The instance runs in a task of its own: it may go on writing the
+        // body after the response's head went out.
+        let (outcome_tx, outcome_rx) = oneshot::channel::<Option<String>>();
+        tokio::spawn(async move {
+            let result = proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await;
+            // Told before the store (and the response body's sender with
+            // it) is dropped, so that the body knows how it ended.
+            let _ = outcome_tx.send(result.err().map(|e| one_line(&e)));
+            drop(store);
+            drop(slot);
+        });
+
+        match response_rx.await {
+            Ok(Ok(response)) => Ok(response.map(|body| {
+                box_body(Guarded {
+                    body,
+                    outcome: Some(outcome_rx),
+                    app: self.clone(),
+                    label: label.to_string(),
+                })
+            })),
+            Ok(Err(code)) => wasmtime::bail!("the component answered with an error: {code:?}"),
+            Err(_) => match outcome_rx.await {
+                Ok(Some(trap)) => wasmtime::bail!("{trap}"),
+                _ => wasmtime::bail!("the component returned without setting a response"),
+            },
+        }
+    }
+
+    fn store(&self) -> Store<AppState> {
+        let inner = &self.0;
+        let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(inner.config.max_memory)
+            .trap_on_grow_failure(true)
+            .build();
+        let mut store = Store::new(
+            &inner.engine,
+            AppState {
+                wasi,
+                http: WasiHttpCtx::new(),
+                table: ResourceTable::new(),
+                limits,
+                started: Instant::now(),
+            },
+        );
+        store.limiter(|state| &mut state.limits);
+        let max_time = inner.config.max_time;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |ctx| {
+            if let Some(max) = max_time
+                && ctx.data().started.elapsed() >= max
+            {
+                wasmtime::bail!("the request ran past its time limit of {max:?}");
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+}
+
+/// The wasmtime engine for components: a pool of `max_instances` slots,
+/// each sized for a composed component, and epoch interruption always on
+/// (a component is someone else's code).
+fn app_engine(config: &ComponentConfig) -> wasmtime::Result<Engine> {
+    let n = config.max_instances;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(CORE_INSTANCES_PER_COMPONENT))
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(n.saturating_mul(MEMORIES_PER_COMPONENT))
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .total_tables(n.saturating_mul(TABLES_PER_COMPONENT))
+        .max_tables_per_component(TABLES_PER_COMPONENT)
+        .total_stacks(n)
+        .max_memory_size(config.max_memory);
+    pool.async_stack_keep_resident(0);
+    let mut wasm_config = Config::new();
+    if std::env::var_os("H2WASM_PERFMAP").is_some() {
+        wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    wasm_config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&wasm_config).context("creating the wasmtime engine for the application")
+}
+
+/// An error on one line: its causes, without wasmtime's wasm backtrace
+/// (a panic's message went to stderr, where the component wrote it).
+fn one_line(e: &wasmtime::Error) -> String {
+    e.chain()
+        .map(|cause| cause.to_string())
+        .filter(|cause| !cause.starts_with("error while executing at wasm backtrace"))
+        .map(|cause| cause.lines().next().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+impl tower::Service<Request<Incoming>> for WasiHttpApp {
+    type Response = Response<ResponseBody>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Incoming>) -> Self::Future {
+        let app = self.clone();
+        Box::pin(async move { Ok(app.call(request).await) })
+    }
+}
+
+/// A response body that ends in an error, not in silence, when the
+/// instance writing it failed: dropping the instance closes the body's
+/// channel just as finishing it does.
+struct Guarded {
+    body: HyperOutgoingBody,
+    outcome: Option<oneshot::Receiver<Option<String>>>,
+    app: WasiHttpApp,
+    label: String,
+}
+
+impl Body for Guarded {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            Some(frame) => Poll::Ready(Some(frame.map_err(Into::into))),
+            None => {
+                let Some(outcome) = self.outcome.as_mut() else {
+                    return Poll::Ready(None);
+                };
+                let trap = ready!(Pin::new(outcome).poll(cx)).ok().flatten();
+                self.outcome = None;
+                match trap {
+                    Some(trap) => {
+                        tracing::warn!(
+                            app = %self.app.0.name,
+                            "{}: failed after the response began: {trap}",
+                            self.label
+                        );
+                        Poll::Ready(Some(Err(trap.into())))
+                    }
+                    None => Poll::Ready(None),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.outcome.is_none() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}

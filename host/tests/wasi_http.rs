@@ -1,0 +1,352 @@
+//! `serve --app`: standard wasi:http components (the examples in
+//! `examples/`, built for wasm32-wasip2 with the `wasip2` crate) served
+//! over h2, h2c and HTTP/1.1; bodies streamed both ways with trailers;
+//! failures that end only their request; components composed with wac.
+
+mod common;
+
+use common::raw::{self, RawClient, request};
+use common::*;
+use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
+use h2wasm::service::{SharedService, shared};
+use h2wasm_engine::HeaderField;
+use h2wasm_engine::frame::kind;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn app(path: &Path, config: ComponentConfig) -> SharedService {
+    shared(WasiHttpApp::load(path, config).unwrap())
+}
+
+/// `curl -sS ARGS URL`: (status line's HTTP version, body).
+fn curl(args: &[&str], url: &str) -> (String, String) {
+    let o = run(Command::new("curl")
+        .args(["-sS", "--max-time", "30", "-w", "\n%{http_version}"])
+        .args(args)
+        .arg(url));
+    assert!(o.status.success(), "curl {args:?} {url}: {}", stderr(&o));
+    let out = stdout(&o);
+    let (body, version) = out.rsplit_once('\n').unwrap();
+    (version.to_string(), body.to_string())
+}
+
+#[test]
+fn one_command_serves_a_component_over_h2_h2c_and_http1() {
+    let hello = example_component("hello");
+    let hello = hello.to_str().unwrap();
+    let (cert, key) = certs();
+    let tls = ServeProcess::start(
+        &[
+            "--app",
+            hello,
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+        false,
+    );
+    let url = format!("https://127.0.0.1:{}/greet?x=1", tls.addr.port());
+    let ca = cert.to_str().unwrap();
+    let (version, body) = curl(&["--http2", "--cacert", ca], &url);
+    assert_eq!(
+        (version.as_str(), body.as_str()),
+        ("2", "hello from a wasi:http component: /greet?x=1\n")
+    );
+    let (version, body) = curl(&["--http1.1", "--cacert", ca], &url);
+    assert_eq!(
+        (version.as_str(), body.as_str()),
+        ("1.1", "hello from a wasi:http component: /greet?x=1\n")
+    );
+    drop(tls);
+
+    let h2c = ServeProcess::start(&["--h2c", "--app", hello], false);
+    let url = format!("http://127.0.0.1:{}/a", h2c.addr.port());
+    let (version, body) = curl(&["--http2-prior-knowledge"], &url);
+    assert_eq!(
+        (version.as_str(), body.as_str()),
+        ("2", "hello from a wasi:http component: /a\n")
+    );
+    let (version, body) = curl(&["--http1.1"], &url);
+    assert_eq!(
+        (version.as_str(), body.as_str()),
+        ("1.1", "hello from a wasi:http component: /a\n")
+    );
+    // HEAD: the component sends no body; the length it declared stays.
+    let o = run(Command::new("curl")
+        .args(["-sS", "-I", "--http2-prior-knowledge"])
+        .arg(&url));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let head = stdout(&o);
+    let length = "hello from a wasi:http component: /a\n".len();
+    assert!(
+        head.contains(&format!("content-length: {length}")),
+        "{head}"
+    );
+}
+
+/// POSTs `size` bytes to the echo component with curl and checks the
+/// echo by SHA-256 and the `x-echo-bytes` trailer.
+fn curl_echo(server: &TestServer, size: u64, seed: u64, http1: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = data_file(dir.path(), size, seed);
+    let output = dir.path().join("out");
+    let head = dir.path().join("head");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "120", "--data-binary"])
+        .arg(format!("@{}", input.display()))
+        .arg("-o")
+        .arg(&output)
+        .arg("-D")
+        .arg(&head);
+    match (server.tls, http1) {
+        (true, _) => cmd.arg("--cacert").arg(certs().0),
+        (false, false) => cmd.arg("--http2-prior-knowledge"),
+        (false, true) => cmd.arg("--http1.1"),
+    };
+    if http1 {
+        // HTTP/1.1 trailers go only to clients that ask for them.
+        cmd.args(["--http1.1", "-H", "TE: trailers"]);
+    }
+    let o = run(cmd.arg(server.url("/")));
+    assert!(o.status.success(), "size {size}: {}", stderr(&o));
+    assert_eq!(sha256_file(&output), sha256_file(&input), "size {size}");
+    let head = std::fs::read_to_string(&head).unwrap();
+    assert!(
+        head.contains(&format!("x-echo-bytes: {size}")),
+        "size {size}, http1 {http1}: {head}"
+    );
+}
+
+#[test]
+fn echo_streams_bodies_both_ways_with_trailers() {
+    let echo = example_component("echo");
+    let h2c = TestServer::start(false, app(&echo, ComponentConfig::default()));
+    let tls = TestServer::start(true, app(&echo, ComponentConfig::default()));
+    for (i, size) in [0u64, 1, 16_384, 65_537, 4 << 20].into_iter().enumerate() {
+        curl_echo(&h2c, size, i as u64 + 1, false);
+        curl_echo(&h2c, size, i as u64 + 10, true);
+        curl_echo(&tls, size, i as u64 + 20, false);
+        curl_echo(&tls, size, i as u64 + 30, true);
+    }
+}
+
+#[test]
+fn echo_streams_256_mib_without_holding_it() {
+    let echo = example_component("echo");
+    let server = ServeProcess::start(&["--h2c", "--app", echo.to_str().unwrap()], false);
+    let dir = tempfile::tempdir().unwrap();
+    let input = data_file(dir.path(), 256 << 20, 77);
+    for http1 in [false, true] {
+        let output = dir.path().join("out");
+        let mut get = h2wasm_bin();
+        get.arg("get");
+        if http1 {
+            get.arg("--http1.1");
+        } else {
+            get.arg("--prior-knowledge");
+        }
+        let o = run(get
+            .arg("-d")
+            .arg(format!("@{}", input.display()))
+            .arg("-o")
+            .arg(&output)
+            .arg(format!("http://127.0.0.1:{}/", server.addr.port())));
+        assert!(o.status.success(), "http1 {http1}: {}", stderr(&o));
+        assert_eq!(sha256_file(&output), sha256_file(&input), "http1 {http1}");
+    }
+    // 256 MiB went up and came back twice; the server held a bounded part
+    // of it at a time.
+    let peak_mib = server.peak_rss_kib() / 1024;
+    assert!(peak_mib < 200, "the server's peak RSS was {peak_mib} MiB");
+}
+
+#[test]
+fn request_trailers_come_back_as_response_trailers() {
+    let echo = example_component("echo");
+    let server = TestServer::start(false, app(&echo, ComponentConfig::default()));
+    let mut c = RawClient::hello(server.addr);
+    let head = c.headers_frame(1, &request("POST", "/"), false);
+    c.send(&head);
+    c.send_frame(kind::DATA, 0, 1, b"twelve bytes");
+    let trailers = c.headers_frame(1, &[HeaderField::new("x-checksum", "abc")], true);
+    c.send(&trailers);
+    assert!(c.read_until(Duration::from_secs(10), |f| raw::ended(f, 1)));
+    let blocks = c.header_blocks(1).unwrap();
+    assert_eq!(blocks.len(), 2, "a response and its trailers: {blocks:?}");
+    let last = blocks.last().unwrap();
+    let has = |name: &str, value: &str| {
+        last.iter()
+            .any(|f| f.name == name && f.value == value.as_bytes())
+    };
+    assert!(has("x-checksum", "abc"), "{last:?}");
+    assert!(has("x-echo-bytes", "12"), "{last:?}");
+    let data: Vec<u8> = c
+        .frames
+        .iter()
+        .filter(|f| f.kind == kind::DATA && f.stream == 1)
+        .flat_map(|f| f.payload.clone())
+        .collect();
+    assert_eq!(data, b"twelve bytes");
+}
+
+#[test]
+fn a_failing_request_ends_alone() {
+    let faulty = example_component("faulty");
+    let server = TestServer::start(
+        false,
+        app(
+            &faulty,
+            ComponentConfig {
+                max_memory: 16 << 20,
+                max_time: Some(Duration::from_secs(2)),
+                ..ComponentConfig::default()
+            },
+        ),
+    );
+    // Before anything was sent: 500, for a panic, a missing response,
+    // the memory limit and the time limit.
+    let mut spin = Command::new("curl");
+    spin.args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}"])
+        .arg(server.url("/spin"));
+    let spinning = spin.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let started = Instant::now();
+    for path in ["/panic", "/no-answer", "/grow"] {
+        let o = run(Command::new("curl")
+            .args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
+            .args(["-w", "%{http_code}"])
+            .arg(server.url(path)));
+        assert_eq!(stdout(&o), "500", "{path}");
+    }
+    // A spinning instance holds no one else up.
+    let (_, body) = curl(&["--http2-prior-knowledge"], &server.url("/"));
+    assert_eq!(body, "ok");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let spun = spinning.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&spun.stdout), "500");
+    assert!(started.elapsed() >= Duration::from_secs(2));
+
+    // After the response began: RST_STREAM INTERNAL_ERROR, and the
+    // connection goes on serving.
+    let mut c = RawClient::hello(server.addr);
+    c.get(1, "/panic-midway");
+    assert!(c.read_until(Duration::from_secs(10), |f| {
+        f.iter()
+            .any(|f| f.stream == 1 && f.kind == kind::RST_STREAM)
+    }));
+    assert_eq!(c.rst(1), Some(0x2));
+    assert!(c.response(1).is_some(), "the response had begun");
+    c.get(3, "/");
+    assert!(c.read_until(Duration::from_secs(10), |f| raw::ended(f, 3)));
+    let data: Vec<u8> = c
+        .frames
+        .iter()
+        .filter(|f| f.kind == kind::DATA && f.stream == 3)
+        .flat_map(|f| f.payload.clone())
+        .collect();
+    assert_eq!(data, b"ok");
+    assert!(
+        !c.frames
+            .iter()
+            .any(|f| f.kind == kind::GOAWAY || (f.stream == 3 && f.kind == kind::RST_STREAM))
+    );
+
+    // Over HTTP/1.1 the connection is closed instead: curl sees an
+    // incomplete response.
+    let o = run(Command::new("curl")
+        .args(["-sS", "--http1.1", "-o", "/dev/null"])
+        .arg(server.url("/panic-midway")));
+    assert!(!o.status.success());
+    let (version, body) = curl(&["--http1.1"], &server.url("/"));
+    assert_eq!((version.as_str(), body.as_str()), ("1.1", "ok"));
+}
+
+#[test]
+fn a_component_of_the_wrong_world_is_refused_at_startup() {
+    let cases = [
+        (
+            // The engine component: it exports h2wasm:http2/session.
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/engine/wasm32-wasip2/release/h2wasm_engine.wasm"),
+            "is not a wasi:http/proxy component: it does not export wasi:http/incoming-handler@0.2.x (it exports h2wasm:http2/",
+        ),
+        (
+            // The middleware alone imports the handler it forwards to.
+            example_component("bearer"),
+            "needs an import that a wasi:http/proxy host does not provide",
+        ),
+        (
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"),
+            "is not a WebAssembly component",
+        ),
+    ];
+    for (path, expected) in cases {
+        assert!(path.exists(), "{}", path.display());
+        let o = run(h2wasm_bin()
+            .args(["serve", "--h2c", "--listen", "127.0.0.1:0", "--app"])
+            .arg(&path));
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains(expected) && err.contains(path.to_str().unwrap()),
+            "{}: {err}",
+            path.display()
+        );
+    }
+    let o = run(h2wasm_bin().args(["serve", "--app-memory", "64M"]));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--app"), "{}", stderr(&o));
+}
+
+#[test]
+fn h2load_100000_requests_100_streams_at_once() {
+    let hello = example_component("hello");
+    let server = TestServer::start(false, app(&hello, ComponentConfig::default()));
+    let o = run(Command::new("h2load")
+        .args(["-n", "100000", "-c", "1", "-m", "100"])
+        .arg(server.url("/")));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("100000 total, 100000 started, 100000 done, 100000 succeeded, 0 failed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_middleware_composed_with_wac_guards_an_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let composed = dir.path().join("guarded-hello.wasm");
+    let o = run(Command::new("wac")
+        .arg("plug")
+        .arg(example_component("bearer"))
+        .arg("--plug")
+        .arg(example_component("hello"))
+        .arg("-o")
+        .arg(&composed));
+    assert!(o.status.success(), "wac plug: {}", stderr(&o));
+    let server = TestServer::start(false, app(&composed, ComponentConfig::default()));
+    for http1 in [false, true] {
+        let proto = if http1 {
+            "--http1.1"
+        } else {
+            "--http2-prior-knowledge"
+        };
+        let o = run(Command::new("curl")
+            .args(["-sS", proto, "-w", "%{http_code}", "-o", "/dev/null"])
+            .arg(server.url("/private")));
+        assert_eq!(stdout(&o), "401");
+        let (_, body) = curl(
+            &[proto, "-H", "authorization: Bearer h2wasm-example-token"],
+            &server.url("/private"),
+        );
+        assert_eq!(body, "hello from a wasi:http component: /private\n");
+        let o = run(Command::new("curl")
+            .args(["-sS", proto, "-w", "%{http_code}", "-o", "/dev/null"])
+            .args(["-H", "authorization: Bearer wrong"])
+            .arg(server.url("/private")));
+        assert_eq!(stdout(&o), "401");
+    }
+}
