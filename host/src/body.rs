@@ -15,6 +15,9 @@ use tokio::sync::mpsc;
 pub(crate) enum BodyItem {
     Data(Bytes),
     Trailers(HeaderMap),
+    /// The stream was reset (RST_STREAM with this code) before the body
+    /// ended: the body fails rather than look complete.
+    Reset(u32),
 }
 
 /// The request body.
@@ -98,6 +101,9 @@ impl Body for Incoming {
                 Poll::Ready(Some(BodyItem::Trailers(t))) => {
                     Poll::Ready(Some(Ok(Frame::trailers(t))))
                 }
+                Poll::Ready(Some(BodyItem::Reset(code))) => Poll::Ready(Some(Err(BodyError(
+                    format!("the stream was reset ({})", crate::convert::code_name(code)),
+                )))),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },

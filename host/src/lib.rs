@@ -18,6 +18,7 @@ mod frametrace;
 pub mod http1;
 mod io;
 pub mod limits;
+pub mod outgoing;
 mod progress;
 pub mod pump;
 pub mod report;

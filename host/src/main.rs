@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use h2wasm::apps::wasi_http::{ComponentConfig, MAX_INSTANCES, WasiHttpApp};
 use h2wasm::bindings::PaddingStrategy;
 use h2wasm::client::{self, BodySource, ClientOptions, Output, Target};
+use h2wasm::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
 use h2wasm::{Runtime, RuntimeConfig};
@@ -92,6 +93,16 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(0..=86_400), requires = "app")]
     app_time_limit: u64,
+    /// Origins the --app component's outgoing requests reach in cleartext
+    /// HTTP/2 (prior knowledge), e.g. --app-h2c 127.0.0.1:8080 (repeatable);
+    /// other http:// origins get HTTP/1.1, https:// ones h2 when they
+    /// offer it by ALPN.
+    #[arg(long = "app-h2c", value_name = "HOST:PORT,...", value_parser = parse_host_ports, requires = "app")]
+    app_h2c: Vec<Vec<String>>,
+    /// Trust only the CA certificates in this PEM file for the --app
+    /// component's outgoing https:// requests [default: the platform's roots].
+    #[arg(long, value_name = "FILE", requires = "app")]
+    app_cacert: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8443, or 127.0.0.1:8080 with --h2c].
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
@@ -486,8 +497,34 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The served directory is the one thing instances may read.
+    let files_root = match &args.dir {
+        Some(dir) => Some(
+            dir.canonicalize()
+                .with_context(|| format!("cannot serve {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    let pool = Pool {
+        max_connections: args.max_connections,
+        max_live: args
+            .max_live
+            .unwrap_or(RuntimeConfig::default().max_live)
+            .min(args.max_connections),
+    };
+    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root.clone())?);
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
+            let outgoing = Outgoing::new(
+                runtime.clone(),
+                OutgoingConfig {
+                    h2c: args.app_h2c.iter().flatten().cloned().collect(),
+                    trust: match &args.app_cacert {
+                        Some(ca) => Trust::CaFile(ca.clone()),
+                        None => Trust::Platform,
+                    },
+                },
+            )?;
             let defaults = ComponentConfig::default();
             let config = ComponentConfig {
                 max_instances: args.app_instances,
@@ -499,7 +536,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 max_time: (args.app_time_limit > 0)
                     .then(|| Duration::from_secs(args.app_time_limit)),
             };
-            shared(WasiHttpApp::load(app, config).map_err(|e| anyhow::anyhow!("{e:#}"))?)
+            shared(WasiHttpApp::load(app, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))?)
         }
         (None, Some(dir)) => shared(
             h2wasm::apps::files::StaticFiles::new(dir)?
@@ -534,22 +571,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let port = if args.h2c { 8080 } else { 8443 };
         SocketAddr::from(([127, 0, 0, 1], port))
     });
-    // The served directory is the one thing instances may read.
-    let files_root = match &args.dir {
-        Some(dir) => Some(
-            dir.canonicalize()
-                .with_context(|| format!("cannot serve {}", dir.display()))?,
-        ),
-        None => None,
-    };
-    let pool = Pool {
-        max_connections: args.max_connections,
-        max_live: args
-            .max_live
-            .unwrap_or(RuntimeConfig::default().max_live)
-            .min(args.max_connections),
-    };
-    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root.clone())?);
     let mut options = runtime
         .default_options()
         .await

@@ -893,3 +893,33 @@ fn a_response_to_head_carries_no_content_whatever_the_service_gives() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("content-length: 5"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_request_body_cut_by_rst_stream_fails_instead_of_ending() {
+    use http_body_util::BodyExt;
+    // What the service saw: Some(true) if reading the body failed.
+    let seen = Arc::new(std::sync::Mutex::new(None::<bool>));
+    let record = seen.clone();
+    let server = TestServer::start(
+        false,
+        app(move |req: http::Request<h2wasm::body::Incoming>| {
+            let record = record.clone();
+            async move {
+                let failed = req.into_body().collect().await.is_err();
+                *record.lock().unwrap() = Some(failed);
+                respond(200, &[], "")
+            }
+        }),
+    );
+    let mut c = common::raw::RawClient::hello(server.addr);
+    let head = c.headers_frame(1, &common::raw::request("POST", "/"), false);
+    c.send(&head);
+    c.send_frame(0x0, 0, 1, b"part of a body");
+    // RST_STREAM(CANCEL): the upload ends without END_STREAM.
+    c.send_frame(0x3, 0, 1, &0x8u32.to_be_bytes());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(*seen.lock().unwrap(), Some(true), "the body must fail");
+}

@@ -8,15 +8,20 @@ mod common;
 use common::raw::{self, RawClient, request};
 use common::*;
 use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
+use h2wasm::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
+use h2wasm::tls::Trust;
 use h2wasm_engine::HeaderField;
 use h2wasm_engine::frame::kind;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// A component that makes no outgoing requests (or only to the platform's
+/// trusted origins).
 fn app(path: &Path, config: ComponentConfig) -> SharedService {
-    shared(WasiHttpApp::load(path, config).unwrap())
+    let outgoing = Outgoing::new(runtime(), OutgoingConfig::default()).unwrap();
+    shared(WasiHttpApp::load(path, config, outgoing).unwrap())
 }
 
 /// `curl -sS ARGS URL`: (status line's HTTP version, body).
@@ -349,4 +354,149 @@ fn a_middleware_composed_with_wac_guards_an_app() {
             .arg(server.url("/private")));
         assert_eq!(stdout(&o), "401");
     }
+}
+
+#[test]
+fn a_request_without_a_host_is_answered_400_not_by_the_component() {
+    // wasi:http needs an authority. (Over HTTP/2 the engine already
+    // refuses a request without :authority; HTTP/1.0 may omit Host.)
+    let hello = example_component("hello");
+    let server = TestServer::start(false, app(&hello, ComponentConfig::default()));
+    let o = run(Command::new("curl")
+        .args(["-sS", "--http1.0", "-H", "Host:", "-w", "%{http_code}"])
+        .arg(server.url("/")));
+    assert_eq!(
+        stdout(&o),
+        "the request names no host (:authority or Host)\n400"
+    );
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process killed when the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn outgoing_requests_reach_http2_origins_over_http2() {
+    let fetch = example_component("fetch");
+    let (cert, key) = certs();
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("hello.txt"), "from nghttpd\n").unwrap();
+    // nghttpd and Node's http2 server speak HTTP/2 only: an answer from
+    // them is an answer over HTTP/2. Python's http.server speaks only
+    // HTTP/1.x.
+    let h2c = free_port();
+    let _nghttpd_h2c = Child(
+        Command::new("nghttpd")
+            .args(["--no-tls", "-a", "127.0.0.1", "-d"])
+            .arg(site.path())
+            .arg(h2c.to_string())
+            .spawn()
+            .expect("nghttpd is installed"),
+    );
+    let tls = free_port();
+    let _nghttpd_tls = Child(
+        Command::new("nghttpd")
+            .args(["-a", "127.0.0.1", "-d"])
+            .arg(site.path())
+            .arg(tls.to_string())
+            .arg(&key)
+            .arg(&cert)
+            .spawn()
+            .expect("nghttpd is installed"),
+    );
+    let plain = free_port();
+    let _python = Child(
+        Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(site.path())
+            .arg(plain.to_string())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 is installed"),
+    );
+    let node = NodeServer::start(&["tls", cert.to_str().unwrap(), key.to_str().unwrap()]);
+    for port in [h2c, tls, plain] {
+        wait_for(port);
+    }
+    let outgoing = Outgoing::new(
+        runtime(),
+        OutgoingConfig {
+            h2c: [format!("127.0.0.1:{h2c}")].into_iter().collect(),
+            trust: Trust::CaFile(cert.clone()),
+        },
+    )
+    .unwrap();
+    let app = WasiHttpApp::load(&fetch, ComponentConfig::default(), outgoing).unwrap();
+    let server = TestServer::start(false, shared(app));
+
+    let cases = [
+        (
+            format!("http://127.0.0.1:{h2c}/hello.txt"),
+            "from nghttpd\n",
+        ),
+        (
+            format!("https://localhost:{tls}/hello.txt"),
+            "from nghttpd\n",
+        ),
+        (
+            format!("https://localhost:{}/hello", node.port),
+            "hello from node\n",
+        ),
+        (
+            format!("http://127.0.0.1:{plain}/hello.txt"),
+            "from nghttpd\n",
+        ),
+    ];
+    for (url, expected) in &cases {
+        for proto in ["--http2-prior-knowledge", "--http1.1"] {
+            let o = run(Command::new("curl")
+                .args(["-sS", "-i", proto])
+                .arg(server.url(&format!("/?{url}"))));
+            let out = stdout(&o);
+            assert!(o.status.success(), "{url}: {}", stderr(&o));
+            assert!(out.contains("x-upstream-status: 200"), "{url}: {out}");
+            assert!(out.ends_with(expected), "{url}: {out}");
+        }
+    }
+    // Many requests at once share one pooled connection to an origin.
+    let node_hello = format!("https://localhost:{}/hello", node.port);
+    let o = run(Command::new("h2load")
+        .args(["-n", "400", "-c", "2", "-m", "20"])
+        .arg(server.url(&format!("/?{node_hello}"))));
+    let out = stdout(&o);
+    assert!(
+        out.contains("400 succeeded, 0 failed"),
+        "{out}{}",
+        stderr(&o)
+    );
+    let (_, sessions) = curl(
+        &["--http2-prior-knowledge"],
+        &server.url(&format!("/?https://localhost:{}/sessions", node.port)),
+    );
+    assert_eq!(sessions, "1\n", "Node saw this many HTTP/2 sessions");
+    // An origin that is not there: 502 from the component, with why.
+    let (_, body) = curl(
+        &["--http2-prior-knowledge"],
+        &server.url(&format!("/?http://127.0.0.1:{}/", free_port())),
+    );
+    assert!(body.contains("ConnectionRefused"), "{body}");
 }

@@ -1,5 +1,5 @@
 // A Node http2 server for h2wasm's client tests: prints its port, then
-// serves /hello, /echo (body back with an x-sha256 trailer), /big,
+// serves /sessions (HTTP/2 sessions so far), /hello, /echo (body back with an x-sha256 trailer), /big,
 // /pushy (pushes /pushed.txt before answering), /stream-state (the
 // stream's priority as Node sees it, JSON) and /sensitive (the request
 // fields that arrived never-indexed, JSON); CONNECT tunnels to the
@@ -16,6 +16,9 @@ const server = mode === 'tls'
   ? http2.createSecureServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) })
   : http2.createServer();
 
+let sessions = 0;
+server.on('session', () => { sessions += 1; });
+
 server.on('stream', (stream, headers) => {
   if (headers[':method'] === 'CONNECT') {
     const [host, port] = headers[':authority'].split(':');
@@ -28,7 +31,10 @@ server.on('stream', (stream, headers) => {
     return;
   }
   const path = headers[':path'];
-  if (path === '/hello') {
+  if (path === '/sessions') {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+    stream.end(`${sessions}\n`);
+  } else if (path === '/hello') {
     stream.respond({ ':status': 200, 'content-type': 'text/plain', 'x-peer': 'node' });
     stream.end('hello from node\n');
   } else if (path === '/echo') {

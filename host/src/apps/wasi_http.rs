@@ -24,6 +24,7 @@
 //! chunked trailers.
 
 use crate::body::Incoming;
+use crate::outgoing::{Hooks, Outgoing};
 use crate::runtime::EpochTicker;
 use crate::service::{BoxError, ConnectionInfo, ResponseBody, box_body, text};
 use bytes::Bytes;
@@ -92,6 +93,7 @@ struct Inner {
     name: String,
     engine: Engine,
     pre: ProxyPre<AppState>,
+    outgoing: Arc<Outgoing>,
     slots: Arc<Semaphore>,
     config: ComponentConfig,
     _ticker: EpochTicker,
@@ -101,6 +103,7 @@ struct Inner {
 struct AppState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    hooks: Hooks,
     table: ResourceTable,
     limits: StoreLimits,
     started: Instant,
@@ -120,7 +123,7 @@ impl WasiHttpView for AppState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: wasmtime_wasi_http::default_hooks(),
+            hooks: &mut self.hooks,
         }
     }
 }
@@ -129,15 +132,25 @@ impl WasiHttpApp {
     /// Compiles the component in `path` and checks that it is a
     /// `wasi:http/proxy` one: it exports `wasi:http/incoming-handler`
     /// 0.2.x and imports nothing beyond what WASI 0.2 and wasi:http give.
-    pub fn load(path: &Path, config: ComponentConfig) -> wasmtime::Result<WasiHttpApp> {
+    /// Its outgoing requests go through `outgoing`.
+    pub fn load(
+        path: &Path,
+        config: ComponentConfig,
+        outgoing: Arc<Outgoing>,
+    ) -> wasmtime::Result<WasiHttpApp> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
-        Self::new(&name, &bytes, config)
+        Self::new(&name, &bytes, config, outgoing)
     }
 
     /// As [`WasiHttpApp::load`], from the component's bytes; `name` is
     /// what errors and log lines call it.
-    pub fn new(name: &str, wasm: &[u8], config: ComponentConfig) -> wasmtime::Result<WasiHttpApp> {
+    pub fn new(
+        name: &str,
+        wasm: &[u8],
+        config: ComponentConfig,
+        outgoing: Arc<Outgoing>,
+    ) -> wasmtime::Result<WasiHttpApp> {
         if config.max_instances == 0 || config.max_instances > MAX_INSTANCES {
             wasmtime::bail!(
                 "instances for {name}: between 1 and {MAX_INSTANCES}, not {}",
@@ -180,6 +193,7 @@ impl WasiHttpApp {
             _ticker: EpochTicker::start(engine.clone())?,
             engine,
             pre,
+            outgoing,
             config,
         })))
     }
@@ -205,6 +219,15 @@ impl WasiHttpApp {
         request: Request<Incoming>,
         label: &str,
     ) -> wasmtime::Result<Response<ResponseBody>> {
+        // wasi:http gives every request an authority.
+        if request.uri().authority().is_none()
+            && !request.headers().contains_key(http::header::HOST)
+        {
+            return Ok(text(
+                StatusCode::BAD_REQUEST,
+                "the request names no host (:authority or Host)\n",
+            ));
+        }
         let inner = &self.0;
         let slot = inner
             .slots
@@ -274,6 +297,7 @@ impl WasiHttpApp {
             AppState {
                 wasi,
                 http: WasiHttpCtx::new(),
+                hooks: Hooks(inner.outgoing.clone()),
                 table: ResourceTable::new(),
                 limits,
                 started: Instant::now(),

@@ -4,6 +4,7 @@
 //! and feeds responses back as flow control allows (see `streams`).
 
 mod streams;
+pub(crate) use streams::{header_fields, header_map};
 
 pub(crate) use streams::StreamCommand;
 

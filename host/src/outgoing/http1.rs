@@ -1,0 +1,43 @@
+//! An outgoing request over HTTP/1.1, for origins that do not speak
+//! HTTP/2: hyper's client connection, one per request.
+
+use super::Sent;
+use crate::client::Transport;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, WasiBody};
+
+pub(super) async fn send(
+    io: Box<dyn Transport>,
+    request: http::Request<WasiBody>,
+    first_byte: Option<Duration>,
+) -> Result<Sent, Error> {
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
+    // The connection runs beside the exchange; its outcome is the
+    // request body's.
+    let connection = tokio::spawn(conn);
+    let (mut parts, body) = request.into_parts();
+    // HTTP/1.1 sends the path; the authority is in `host`.
+    parts.uri = parts.uri.path_and_query().map_or_else(
+        || http::Uri::from_static("/"),
+        |p| p.as_str().parse().unwrap_or_default(),
+    );
+    let exchange = sender.send_request(http::Request::from_parts(parts, body));
+    let response = match first_byte {
+        Some(limit) => tokio::time::timeout(limit, exchange)
+            .await
+            .map_err(|_| Error::ConnectionReadTimeout)??,
+        None => exchange.await?,
+    };
+    let sent = Box::new(async move {
+        match connection.await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(Error::ConnectionTerminated),
+        }
+    });
+    Ok((
+        response.map(|b| b.map_err(Error::from).boxed_unsync()),
+        sent,
+    ))
+}

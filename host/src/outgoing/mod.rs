@@ -1,0 +1,218 @@
+//! Outgoing HTTP for wasi:http components (`wasi:http/outgoing-handler`):
+//! over HTTP/2 when the origin speaks it — chosen by ALPN `h2` over TLS,
+//! or by configuration for cleartext (h2c with prior knowledge) — on one
+//! pooled connection per origin, driven by an engine instance, with every
+//! request multiplexed on it; over HTTP/1.1 (hyper) otherwise, a
+//! connection per request.
+
+mod h2;
+mod http1;
+
+use crate::runtime::Runtime;
+use crate::tls::{self, Trust};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Where and how components' requests go.
+#[derive(Clone, Debug, Default)]
+pub struct OutgoingConfig {
+    /// Origins (`host:port`) spoken to in cleartext HTTP/2 with prior
+    /// knowledge; every other `http://` origin gets HTTP/1.1.
+    pub h2c: HashSet<String>,
+    /// Certificates trusted for `https://` origins.
+    pub trust: Trust,
+}
+
+/// How long a connection may take to open when the request sets no
+/// connect timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Sends components' requests; one per server, shared by every instance.
+pub struct Outgoing {
+    runtime: Arc<Runtime>,
+    config: OutgoingConfig,
+    tls: Arc<rustls::ClientConfig>,
+    /// The live HTTP/2 connection of each origin (`scheme://host:port`).
+    pool: Mutex<HashMap<String, h2::Connection>>,
+}
+
+/// What a request turned into, with the outcome of sending its body.
+pub(crate) type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), Error>> + Send>,
+);
+
+impl Outgoing {
+    pub fn new(runtime: Arc<Runtime>, config: OutgoingConfig) -> anyhow::Result<Arc<Outgoing>> {
+        let tls = tls::client_config(&config.trust, true)?;
+        Ok(Arc::new(Outgoing {
+            runtime,
+            config,
+            tls,
+            pool: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Sends `request` (its URI is absolute: scheme and authority).
+    pub async fn send(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Sent, Error> {
+        let uri = request.uri();
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(Error::HttpProtocolError),
+        };
+        let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let authority = format!("{host}:{port}");
+        let origin = format!("{}://{authority}", if tls { "https" } else { "http" });
+        let connect_timeout = options
+            .as_ref()
+            .and_then(|o| o.connect_timeout)
+            .unwrap_or(CONNECT_TIMEOUT);
+        let first_byte = options.as_ref().and_then(|o| o.first_byte_timeout);
+
+        let pooled = self.pooled(&origin);
+        let connection = match pooled {
+            Some(c) => c,
+            None => {
+                let opened = tokio::time::timeout(
+                    connect_timeout,
+                    self.open(&host, port, tls, &authority, &origin),
+                )
+                .await
+                .map_err(|_| Error::ConnectionTimeout)??;
+                match opened {
+                    Opened::Http2(c) => c,
+                    Opened::Http1(io) => return http1::send(io, request, first_byte).await,
+                }
+            }
+        };
+        let (reply_tx, reply) = oneshot::channel();
+        let (sent_tx, sent) = oneshot::channel();
+        let exchange = h2::Exchange {
+            request,
+            reply: reply_tx,
+            sent: sent_tx,
+        };
+        if connection.send(exchange).await.is_err() {
+            return Err(Error::ConnectionTerminated);
+        }
+        let response = match first_byte {
+            Some(limit) => tokio::time::timeout(limit, reply)
+                .await
+                .map_err(|_| Error::ConnectionReadTimeout)?,
+            None => reply.await,
+        };
+        let response = response.map_err(|_| Error::ConnectionTerminated)??;
+        let sent = Box::new(async move { sent.await.unwrap_or(Err(Error::ConnectionTerminated)) });
+        Ok((response, sent))
+    }
+
+    /// A usable pooled HTTP/2 connection to `origin`.
+    fn pooled(&self, origin: &str) -> Option<h2::Connection> {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.get(origin) {
+            Some(c) if c.usable() => Some(c.clone()),
+            Some(_) => {
+                pool.remove(origin);
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn open(
+        &self,
+        host: &str,
+        port: u16,
+        tls: bool,
+        authority: &str,
+        origin: &str,
+    ) -> Result<Opened, Error> {
+        let tcp = tokio::net::TcpStream::connect((
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port,
+        ))
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+            _ => Error::Connect(e),
+        })?;
+        let _ = tcp.set_nodelay(true);
+        let mut options = self
+            .runtime
+            .default_options()
+            .await
+            .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
+        options.scheme = if tls { "https" } else { "http" }.into();
+        options.authority = authority.to_string();
+        options.settings.enable_push = Some(false);
+        // Windows large enough that a fast origin is not held to round
+        // trips; a component that reads slowly holds back one stream's.
+        options.connection_window_size = 16 << 20;
+        options.settings.initial_window_size = Some(1 << 20);
+        if !tls {
+            if !self.config.h2c.contains(authority) {
+                return Ok(Opened::Http1(Box::new(tcp)));
+            }
+            let c =
+                h2::Connection::start(self.runtime.clone(), options, tcp, origin.into()).await?;
+            return Ok(Opened::Http2(self.pool_insert(origin, c)));
+        }
+        let name = tls::server_name(host).map_err(|_| Error::HttpRequestUriInvalid)?;
+        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(Error::Tls)?;
+        match stream.get_ref().1.alpn_protocol() {
+            Some(tls::ALPN_H2) => {
+                let c = h2::Connection::start(self.runtime.clone(), options, stream, origin.into())
+                    .await?;
+                Ok(Opened::Http2(self.pool_insert(origin, c)))
+            }
+            _ => Ok(Opened::Http1(Box::new(stream))),
+        }
+    }
+
+    /// Pools `c` for `origin`, unless a request that raced this one pooled
+    /// a connection first: then that one is used, and `c` closes once idle.
+    fn pool_insert(&self, origin: &str, c: h2::Connection) -> h2::Connection {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.get(origin) {
+            Some(existing) if existing.usable() => existing.clone(),
+            _ => {
+                pool.insert(origin.to_string(), c.clone());
+                c
+            }
+        }
+    }
+}
+
+enum Opened {
+    Http2(h2::Connection),
+    Http1(Box<dyn crate::client::Transport>),
+}
+
+/// The hooks an instance's wasi:http uses: its outgoing requests go
+/// through the server's [`Outgoing`].
+pub struct Hooks(pub Arc<Outgoing>);
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<dyn Future<Output = Result<Sent, Error>> + Send> {
+        let outgoing = self.0.clone();
+        Box::new(outgoing.send(request, options))
+    }
+}
