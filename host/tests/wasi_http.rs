@@ -270,11 +270,13 @@ fn a_failing_request_ends_alone() {
 
 #[test]
 fn a_component_of_the_wrong_world_is_refused_at_startup() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = dir.path().join("h2wasm_engine.wasm");
+    std::fs::write(&engine, h2wasm::EMBEDDED_ENGINE).unwrap();
     let cases = [
         (
             // The engine component: it exports h2wasm:http2/session.
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/engine/wasm32-wasip2/release/h2wasm_engine.wasm"),
+            engine,
             "is not a wasi:http/proxy component: it does not export wasi:http/incoming-handler@0.2.x (it exports h2wasm:http2/",
         ),
         (
