@@ -535,6 +535,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 },
                 max_time: (args.app_time_limit > 0)
                     .then(|| Duration::from_secs(args.app_time_limit)),
+                ..defaults
             };
             shared(WasiHttpApp::load(app, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))?)
         }

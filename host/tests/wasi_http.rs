@@ -502,3 +502,19 @@ fn outgoing_requests_reach_http2_origins_over_http2() {
     );
     assert!(body.contains("ConnectionRefused"), "{body}");
 }
+
+#[test]
+fn every_request_sees_a_fresh_instance() {
+    // Pool slots are reset in place between requests (pages kept
+    // resident): nothing one request left in memory reaches the next.
+    let faulty = example_component("faulty");
+    let server = TestServer::start(false, app(&faulty, ComponentConfig::default()));
+    let o = run(Command::new("h2load")
+        .args(["-n", "2000", "-c", "4", "-m", "8"])
+        .arg(server.url("/count")));
+    assert!(stdout(&o).contains("2000 succeeded"), "{}", stdout(&o));
+    for _ in 0..20 {
+        let (_, body) = curl(&["--http2-prior-knowledge"], &server.url("/count"));
+        assert_eq!(body, "1");
+    }
+}

@@ -5,8 +5,11 @@
 //! - `/spin`: loops forever without answering (the time limit ends it);
 //! - `/grow`: allocates until the memory limit stops it;
 //! - `/no-answer`: returns without setting a response;
+//! - `/count`: counts the requests this instance has seen (always 1 when
+//!   every request gets a fresh instance);
 //! - anything else: `ok`.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use wasip2::http::types::{
     Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
@@ -32,6 +35,11 @@ impl wasip2::exports::http::incoming_handler::Guest for Faulty {
                 }
             }
             "/no-answer" => {}
+            "/count" => {
+                static SEEN: AtomicU32 = AtomicU32::new(0);
+                let seen = SEEN.fetch_add(1, Ordering::Relaxed) + 1;
+                answer(response_out, seen.to_string().as_bytes());
+            }
             "/panic-midway" => {
                 let response = OutgoingResponse::new(Fields::new());
                 let body = response.body().expect("the body is taken once");
@@ -41,18 +49,20 @@ impl wasip2::exports::http::incoming_handler::Guest for Faulty {
                     .expect("the client is still there");
                 panic!("asked to panic after the response began");
             }
-            _ => {
-                let response = OutgoingResponse::new(Fields::new());
-                let body = response.body().expect("the body is taken once");
-                ResponseOutparam::set(response_out, Ok(response));
-                let out = body.write().expect("the stream is taken once");
-                out.blocking_write_and_flush(b"ok")
-                    .expect("the client is still there");
-                drop(out);
-                OutgoingBody::finish(body, None).expect("no length was declared");
-            }
+            _ => answer(response_out, b"ok"),
         }
     }
+}
+
+fn answer(response_out: ResponseOutparam, text: &[u8]) {
+    let response = OutgoingResponse::new(Fields::new());
+    let body = response.body().expect("the body is taken once");
+    ResponseOutparam::set(response_out, Ok(response));
+    let out = body.write().expect("the stream is taken once");
+    out.blocking_write_and_flush(text)
+        .expect("the client is still there");
+    drop(out);
+    OutgoingBody::finish(body, None).expect("no length was declared");
 }
 
 wasip2::http::proxy::export!(Faulty);

