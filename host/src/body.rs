@@ -36,15 +36,15 @@ enum Kind {
 /// An HTTP/2 stream's body: items from the pump, and where to hand back
 /// flow-control credit as they are read.
 #[derive(Debug)]
-pub(crate) struct Http2Body {
-    pub stream_id: u32,
-    pub rx: mpsc::UnboundedReceiver<BodyItem>,
+struct Http2Body {
+    stream_id: u32,
+    rx: mpsc::UnboundedReceiver<BodyItem>,
     /// (stream, octets read): the pump opens the window again. Unbounded,
     /// but each message stands for a chunk the client could only send
     /// within its window.
-    pub consumed: mpsc::UnboundedSender<(u32, u32)>,
+    consumed: mpsc::UnboundedSender<(u32, u32)>,
     /// `content-length`, for the size hint.
-    pub length: Option<u64>,
+    length: Option<u64>,
 }
 
 /// The body could not be read: the stream was reset or the connection
@@ -66,10 +66,33 @@ impl Incoming {
         Incoming { kind: Kind::Empty }
     }
 
-    pub(crate) fn http2(body: Http2Body) -> Incoming {
-        Incoming {
-            kind: Kind::Http2(body),
+    /// The body of an HTTP/2 stream whose head carried `headers`
+    /// (`content-length` gives the size hint), and where the connection
+    /// feeds it; nothing to feed when the head ended the stream. Credit
+    /// goes back through `consumed` as the body is read.
+    pub(crate) fn http2(
+        stream_id: u32,
+        end_stream: bool,
+        headers: &HeaderMap,
+        consumed: &mpsc::UnboundedSender<(u32, u32)>,
+    ) -> (Incoming, Option<mpsc::UnboundedSender<BodyItem>>) {
+        if end_stream {
+            return (Incoming::empty(), None);
         }
+        let length = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let body = Http2Body {
+            stream_id,
+            rx,
+            consumed: consumed.clone(),
+            length,
+        };
+        let body = Incoming {
+            kind: Kind::Http2(body),
+        };
+        (body, Some(tx))
     }
 
     pub(crate) fn http1(body: hyper::body::Incoming) -> Incoming {

@@ -6,7 +6,7 @@
 //! window of data).
 
 use crate::bindings::{Event, Options, RequestOptions, Role};
-use crate::body::{BodyItem, Http2Body, Incoming};
+use crate::body::{BodyItem, Incoming};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::code_name;
 use crate::io::{IO_CHUNK, flush, trap};
@@ -188,21 +188,7 @@ fn response(
         .and_then(|s: u16| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = header_map(fields);
-    let length = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (body, feed) = if end_stream {
-        (Incoming::empty(), None)
-    } else {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let body = Incoming::http2(Http2Body {
-            stream_id,
-            rx,
-            consumed: consumed.clone(),
-            length,
-        });
-        (body, Some(tx))
-    };
+    let (body, feed) = Incoming::http2(stream_id, end_stream, &headers, consumed);
     let mut response = Response::new(
         body.map_err(|e| Error::InternalError(Some(e.to_string())))
             .boxed_unsync(),

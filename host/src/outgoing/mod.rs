@@ -36,6 +36,8 @@ pub struct Outgoing {
     runtime: Arc<Runtime>,
     config: OutgoingConfig,
     tls: Arc<rustls::ClientConfig>,
+    /// The engine's client options, asked of it once.
+    options: tokio::sync::OnceCell<crate::bindings::Options>,
     /// The live HTTP/2 connection of each origin (`scheme://host:port`).
     pool: Mutex<HashMap<String, h2::Connection>>,
 }
@@ -53,6 +55,7 @@ impl Outgoing {
             runtime,
             config,
             tls,
+            options: tokio::sync::OnceCell::new(),
             pool: Mutex::new(HashMap::new()),
         }))
     }
@@ -147,22 +150,11 @@ impl Outgoing {
             _ => Error::Connect(e),
         })?;
         let _ = tcp.set_nodelay(true);
-        let mut options = self
-            .runtime
-            .default_options()
-            .await
-            .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
-        options.scheme = if tls { "https" } else { "http" }.into();
-        options.authority = authority.to_string();
-        options.settings.enable_push = Some(false);
-        // Windows large enough that a fast origin is not held to round
-        // trips; a component that reads slowly holds back one stream's.
-        options.connection_window_size = 16 << 20;
-        options.settings.initial_window_size = Some(1 << 20);
         if !tls {
             if !self.config.h2c.contains(authority) {
                 return Ok(Opened::Http1(Box::new(tcp)));
             }
+            let options = self.h2_options(false, authority).await?;
             let c =
                 h2::Connection::start(self.runtime.clone(), options, tcp, origin.into()).await?;
             return Ok(Opened::Http2(self.pool_insert(origin, c)));
@@ -174,12 +166,35 @@ impl Outgoing {
             .map_err(Error::Tls)?;
         match stream.get_ref().1.alpn_protocol() {
             Some(tls::ALPN_H2) => {
+                let options = self.h2_options(true, authority).await?;
                 let c = h2::Connection::start(self.runtime.clone(), options, stream, origin.into())
                     .await?;
                 Ok(Opened::Http2(self.pool_insert(origin, c)))
             }
             _ => Ok(Opened::Http1(Box::new(stream))),
         }
+    }
+
+    /// The engine's options for a client connection to `authority`.
+    async fn h2_options(
+        &self,
+        tls: bool,
+        authority: &str,
+    ) -> Result<crate::bindings::Options, Error> {
+        let defaults = self
+            .options
+            .get_or_try_init(|| self.runtime.default_options())
+            .await
+            .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
+        let mut options = defaults.clone();
+        options.scheme = if tls { "https" } else { "http" }.into();
+        options.authority = authority.to_string();
+        options.settings.enable_push = Some(false);
+        // Windows large enough that a fast origin is not held to round
+        // trips; a component that reads slowly holds back one stream's.
+        options.connection_window_size = 16 << 20;
+        options.settings.initial_window_size = Some(1 << 20);
+        Ok(options)
     }
 
     /// Pools `c` for `origin`, unless a request that raced this one pooled

@@ -7,7 +7,7 @@
 use crate::bindings::{
     CommandError, Event, HeaderField, PreparedResponse, RespondOptions, SessionState, StreamState,
 };
-use crate::body::{BodyItem, Http2Body, Incoming};
+use crate::body::{BodyItem, Incoming};
 use crate::convert::code_name;
 use crate::io::trap;
 use crate::runtime::EngineConnection;
@@ -304,21 +304,7 @@ fn build_request(
             Some(http::uri::PathAndQuery::from_maybe_shared(Bytes::from(p)).map_err(target)?);
     }
     let uri = Uri::from_parts(parts).map_err(|e| format!("request target: {e}"))?;
-    let length = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let (body, body_tx) = if end_stream {
-        (Incoming::empty(), None)
-    } else {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let body = Incoming::http2(Http2Body {
-            stream_id,
-            rx,
-            consumed: cx.consumed.clone(),
-            length,
-        });
-        (body, Some(tx))
-    };
+    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &headers, cx.consumed);
     let mut request = Request::new(body);
     *request.method_mut() = method;
     *request.uri_mut() = uri;
