@@ -10,7 +10,7 @@ use crate::error::{
 };
 use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
 use crate::frame::PrioritySpec;
-use crate::headers::{HeaderField as NativeField, NodeValue};
+use crate::headers::{HeaderField as NativeField, NodeValue, flatten};
 use crate::options::{
     Options as NativeOptions, PaddingStrategy as NativePadding, Role as NativeRole,
 };
@@ -33,9 +33,10 @@ use exports::h2wasm::http2::session::{
 };
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
-    Event, FileStat, FrameErrorEvent, GoawayEvent, HeaderField, HeadersEvent, KnownErrorCode,
-    Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority,
-    PushPromiseEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
+    Event, FieldSpan, FileStat, FrameErrorEvent, GoawayEvent, HeaderBlock, HeaderBlockEvent,
+    HeaderField, HeaderKind, HeadersEvent, KnownErrorCode, Metrics, NodeHeader, NodeHeaderValue,
+    Options, Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent, ResetEvent, Role,
+    SessionState, Settings, StreamMetrics, StreamState,
 };
 use wasi::filesystem::types::{Descriptor, DescriptorType};
 
@@ -201,6 +202,8 @@ impl GuestPreparedHeaders for PreparedResource {}
 
 pub struct ConnectionResource {
     inner: RefCell<Engine>,
+    /// `options.header-blocks`: how received headers are reported.
+    header_blocks: bool,
 }
 
 impl GuestConnection for ConnectionResource {
@@ -213,9 +216,11 @@ impl GuestConnection for ConnectionResource {
             Role::Client => NativeRole::Client,
             Role::Server => NativeRole::Server,
         };
+        let header_blocks = options.header_blocks;
         let engine = Engine::new(role, options_from_wit(options), now).map_err(conn_error)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
+            header_blocks,
         }))
     }
 
@@ -224,10 +229,12 @@ impl GuestConnection for ConnectionResource {
         snapshot: Vec<u8>,
         now: u64,
     ) -> Result<wit_session::Connection, CommandError> {
+        let header_blocks = options.header_blocks;
         let engine =
             Engine::resume(options_from_wit(options), &snapshot, now).map_err(cmd_error)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
+            header_blocks,
         }))
     }
 
@@ -277,7 +284,7 @@ impl GuestConnection for ConnectionResource {
     fn poll_events(&self) -> Vec<Event> {
         let mut engine = self.inner.borrow_mut();
         std::iter::from_fn(|| engine.poll_event())
-            .map(event_to_wit)
+            .map(|e| event_to_wit(e, self.header_blocks))
             .collect()
     }
 
@@ -290,7 +297,7 @@ impl GuestConnection for ConnectionResource {
         let output = self.poll_transmit(max);
         let mut engine = self.inner.borrow_mut();
         let events = std::iter::from_fn(|| engine.poll_event())
-            .map(event_to_wit)
+            .map(|e| event_to_wit(e, self.header_blocks))
             .collect();
         DriveResult {
             error,
@@ -804,6 +811,8 @@ fn options_to_wit(o: NativeOptions) -> Options {
         origins: o.origins,
         max_reserved_remote_streams: o.max_reserved_remote_streams,
         auto_continue: o.auto_continue,
+        // How events are reported is the glue's concern, not the engine's.
+        header_blocks: false,
     }
 }
 
@@ -822,24 +831,58 @@ fn headers_event(stream_id: u32, headers: Vec<NativeField>, end_stream: bool) ->
     }
 }
 
-fn event_to_wit(e: NativeEvent) -> Event {
+fn header_block_event(
+    kind: HeaderKind,
+    stream_id: u32,
+    headers: &[NativeField],
+    end_stream: bool,
+) -> Event {
+    let (octets, spans) = flatten(headers);
+    Event::HeaderBlock(HeaderBlockEvent {
+        kind,
+        stream_id,
+        headers: HeaderBlock {
+            octets,
+            fields: spans
+                .into_iter()
+                .map(|s| FieldSpan {
+                    name_len: s.name_len,
+                    value_len: s.value_len,
+                    sensitive: s.sensitive,
+                })
+                .collect(),
+        },
+        end_stream,
+    })
+}
+
+/// A native event as WIT; `blocks`: headers as `header-block` events.
+fn event_to_wit(e: NativeEvent, blocks: bool) -> Event {
     match e {
         NativeEvent::Request {
             stream_id,
             headers,
             end_stream,
-        } => Event::Request(headers_event(stream_id, headers, end_stream)),
+        } => match blocks {
+            true => header_block_event(HeaderKind::Request, stream_id, &headers, end_stream),
+            false => Event::Request(headers_event(stream_id, headers, end_stream)),
+        },
         NativeEvent::Response {
             stream_id,
             headers,
             end_stream,
-        } => Event::Response(headers_event(stream_id, headers, end_stream)),
-        NativeEvent::Informational { stream_id, headers } => {
-            Event::Informational(headers_event(stream_id, headers, false))
-        }
-        NativeEvent::Trailers { stream_id, headers } => {
-            Event::Trailers(headers_event(stream_id, headers, true))
-        }
+        } => match blocks {
+            true => header_block_event(HeaderKind::Response, stream_id, &headers, end_stream),
+            false => Event::Response(headers_event(stream_id, headers, end_stream)),
+        },
+        NativeEvent::Informational { stream_id, headers } => match blocks {
+            true => header_block_event(HeaderKind::Informational, stream_id, &headers, false),
+            false => Event::Informational(headers_event(stream_id, headers, false)),
+        },
+        NativeEvent::Trailers { stream_id, headers } => match blocks {
+            true => header_block_event(HeaderKind::Trailers, stream_id, &headers, true),
+            false => Event::Trailers(headers_event(stream_id, headers, true)),
+        },
         NativeEvent::Data {
             stream_id,
             data,

@@ -2,8 +2,10 @@
 //! pseudo-header rules per message kind, connection-specific fields, and
 //! `content-length`.
 
+mod block;
 mod node_view;
 
+pub use block::{FieldSpan, flatten};
 pub use node_view::{NodeValue, node_headers};
 
 use crate::error::CommandError;

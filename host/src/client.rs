@@ -3,10 +3,10 @@
 //! does not speak HTTP/2, HTTP/1.1 through hyper, one request after another
 //! on one kept-alive connection.
 
-use crate::bindings::{Event, Options, Priority, RequestOptions, Role};
+use crate::bindings::{Event, HeaderKind, Options, Priority, RequestOptions, Role};
 use crate::clock::{instant_at, now_ns};
 pub use crate::convert::Header;
-use crate::convert::{code_name, from_fields, status_of, to_fields};
+use crate::convert::{block_pairs, code_name, from_fields, status_of, to_fields};
 use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::{EngineConnection, Runtime};
 use crate::tls::{self, Trust};
@@ -253,6 +253,7 @@ pub async fn connect(
     // A large connection window keeps big downloads from stalling on
     // WINDOW_UPDATE round trips.
     engine_opts.connection_window_size = 16 << 20;
+    engine_opts.header_blocks = true;
     engine_opts.settings.initial_window_size = Some(4 << 20);
     if !target.tls {
         return Ok(match force1 {
@@ -440,11 +441,13 @@ where
                         },
                     );
                 }
-                Event::Response(h) if pushes.contains_key(&h.stream_id) => {
+                Event::HeaderBlock(h)
+                    if h.kind == HeaderKind::Response && pushes.contains_key(&h.stream_id) =>
+                {
                     if let Some(ps) = pushes.get(&h.stream_id)
                         && let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
                     {
-                        p.headers = from_fields(h.headers);
+                        p.headers = block_pairs(h.headers);
                         p.status = status_of(&p.headers);
                     }
                 }
@@ -471,10 +474,10 @@ where
                         }
                     }
                 }
-                Event::Response(h) => {
+                Event::HeaderBlock(h) if h.kind == HeaderKind::Response => {
                     if let Some(p) = active.get(&h.stream_id) {
                         let r = &mut responses[p.index];
-                        r.headers = from_fields(h.headers);
+                        r.headers = block_pairs(h.headers);
                         r.status = status_of(&r.headers);
                         if let (Some(meter), Some(_)) = (progress.as_mut(), &p.sink) {
                             let length = crate::convert::find(&r.headers, "content-length")
@@ -486,11 +489,11 @@ where
                         }
                     }
                 }
-                Event::Informational(h) => {
+                Event::HeaderBlock(h) if h.kind == HeaderKind::Informational => {
                     if let Some(p) = active.get(&h.stream_id) {
                         responses[p.index]
                             .informational
-                            .push(from_fields(h.headers));
+                            .push(block_pairs(h.headers));
                     }
                 }
                 Event::Data(d) => {
@@ -508,9 +511,9 @@ where
                         }
                     }
                 }
-                Event::Trailers(t) => {
+                Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
                     if let Some(p) = active.get(&t.stream_id) {
-                        responses[p.index].trailers = from_fields(t.headers);
+                        responses[p.index].trailers = block_pairs(t.headers);
                     }
                 }
                 Event::Drain(id) => {

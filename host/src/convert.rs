@@ -1,4 +1,8 @@
-//! Conversions between host header pairs and WIT header fields.
+//! Conversions between host header pairs and WIT header fields, and the
+//! reading of received header blocks.
+
+use crate::bindings::{HeaderBlock, HeaderField};
+use bytes::Bytes;
 
 /// A header as the client handles it: lower-case name, raw value.
 pub type Header = (String, Vec<u8>);
@@ -10,8 +14,6 @@ pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<H
         .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
         .collect()
 }
-use crate::bindings::HeaderField;
-
 pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
     headers
         .iter()
@@ -25,6 +27,36 @@ pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
 
 pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
     fields.into_iter().map(|f| (f.name, f.value)).collect()
+}
+
+/// The fields of a received header block, in order: name, value and
+/// whether it was sent never-indexed. Names and values are slices of the
+/// block's one buffer (no copy each). A span past the buffer (the engine
+/// never sends one) ends the list.
+pub fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, bool)> {
+    let octets = Bytes::from(block.octets);
+    let mut at = 0usize;
+    block.fields.into_iter().map_while(move |span| {
+        let name_end = at.checked_add(span.name_len as usize)?;
+        let end = name_end.checked_add(span.value_len as usize)?;
+        if end > octets.len() {
+            return None;
+        }
+        let field = (
+            octets.slice(at..name_end),
+            octets.slice(name_end..end),
+            span.sensitive,
+        );
+        at = end;
+        Some(field)
+    })
+}
+
+/// A received header block as the client's pairs.
+pub fn block_pairs(block: HeaderBlock) -> Vec<Header> {
+    block_fields(block)
+        .map(|(name, value, _)| (String::from_utf8_lossy(&name).into_owned(), value.to_vec()))
+        .collect()
 }
 
 pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
@@ -47,4 +79,48 @@ pub fn status_of(headers: &[Header]) -> u16 {
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::FieldSpan;
+
+    fn span(name_len: u32, value_len: u32, sensitive: bool) -> FieldSpan {
+        FieldSpan {
+            name_len,
+            value_len,
+            sensitive,
+        }
+    }
+
+    #[test]
+    fn a_block_reads_back_as_its_fields() {
+        let block = HeaderBlock {
+            octets: b":status200x-emptycookiea=b".to_vec(),
+            fields: vec![span(7, 3, false), span(7, 0, false), span(6, 3, true)],
+        };
+        let fields: Vec<_> = block_fields(block).collect();
+        assert_eq!(
+            fields,
+            [
+                (Bytes::from(":status"), Bytes::from("200"), false),
+                (Bytes::from("x-empty"), Bytes::new(), false),
+                (Bytes::from("cookie"), Bytes::from("a=b"), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_past_the_buffer_end_the_list_without_a_panic() {
+        let block = HeaderBlock {
+            octets: b"ab".to_vec(),
+            fields: vec![
+                span(1, 1, false),
+                span(1, 0, false),
+                span(u32::MAX, u32::MAX, false),
+            ],
+        };
+        assert_eq!(block_fields(block).count(), 1);
+    }
 }

@@ -51,9 +51,10 @@ pub mod bindings {
         DriveResult, PreparedResponse, RequestOptions, RespondOptions,
     };
     pub use exports::h2wasm::http2::types::{
-        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FileStat, HeaderField,
-        Metrics, NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role,
-        SessionState, Settings, StreamMetrics, StreamState,
+        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FieldSpan, FileStat,
+        HeaderBlock, HeaderBlockEvent, HeaderField, HeaderKind, Metrics, NodeHeader,
+        NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role, SessionState, Settings,
+        StreamMetrics, StreamState,
     };
 }
 

@@ -1,11 +1,11 @@
 //! A CONNECT tunnel through an HTTP/2 proxy (RFC 9113 §8.5): one stream
 //! carries a byte stream both ways, as `h2wasm get --connect` uses it.
 
-use crate::bindings::{Event, RequestOptions, Role};
+use crate::bindings::{Event, HeaderKind, RequestOptions, Role};
 use crate::client::{ClientOptions, Connected, Target, connect};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::headers;
-use crate::convert::{code_name, from_fields, status_of, to_fields};
+use crate::convert::{block_pairs, code_name, status_of, to_fields};
 use crate::io::{IO_CHUNK, flush, trap};
 use crate::runtime::Runtime;
 use anyhow::bail;
@@ -56,8 +56,8 @@ where
         let mut closed = None;
         for event in trap(conn.poll_events().await)? {
             match event {
-                Event::Response(h) if h.stream_id == id => {
-                    let status = status_of(&from_fields(h.headers));
+                Event::HeaderBlock(h) if h.kind == HeaderKind::Response && h.stream_id == id => {
+                    let status = status_of(&block_pairs(h.headers));
                     if !(200..300).contains(&status) {
                         bail!("the proxy refused the tunnel to {authority}: status {status}");
                     }

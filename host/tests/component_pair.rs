@@ -405,3 +405,133 @@ async fn prepared_headers_answer_streams_singly_and_in_batches() {
         assert_eq!(bodies[id], b"many");
     }
 }
+
+/// A received header list as (kind, stream, fields, end-stream), from
+/// either form of event; other events are `None`.
+type Received = (&'static str, u32, Vec<(String, Vec<u8>, bool)>, bool);
+
+fn received(event: Event) -> Option<Received> {
+    use h2wasm::bindings::HeaderKind;
+    let plain = |fields: Vec<HeaderField>| {
+        fields
+            .into_iter()
+            .map(|f| (f.name, f.value, f.sensitive))
+            .collect::<Vec<_>>()
+    };
+    Some(match event {
+        Event::Request(h) => ("request", h.stream_id, plain(h.headers), h.end_stream),
+        Event::Response(h) => ("response", h.stream_id, plain(h.headers), h.end_stream),
+        Event::Informational(h) => ("informational", h.stream_id, plain(h.headers), h.end_stream),
+        Event::Trailers(h) => ("trailers", h.stream_id, plain(h.headers), h.end_stream),
+        Event::HeaderBlock(b) => {
+            let kind = match b.kind {
+                HeaderKind::Request => "request",
+                HeaderKind::Response => "response",
+                HeaderKind::Informational => "informational",
+                HeaderKind::Trailers => "trailers",
+            };
+            let mut at = 0;
+            let mut fields = Vec::new();
+            for span in &b.headers.fields {
+                let (n, v) = (span.name_len as usize, span.value_len as usize);
+                let name = String::from_utf8(b.headers.octets[at..at + n].to_vec()).unwrap();
+                fields.push((
+                    name,
+                    b.headers.octets[at + n..at + n + v].to_vec(),
+                    span.sensitive,
+                ));
+                at += n + v;
+            }
+            assert_eq!(
+                at,
+                b.headers.octets.len(),
+                "the spans cover the buffer exactly"
+            );
+            (kind, b.stream_id, fields, b.end_stream)
+        }
+        _ => return None,
+    })
+}
+
+/// One exchange with every kind of received header list (a request with a
+/// sensitive field and an empty value, 103, a response, trailers), on a
+/// pair of connections with `header-blocks` set as given.
+async fn headers_received(blocks: bool) -> (Vec<Received>, Vec<Received>, usize) {
+    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    assert!(!options.header_blocks, "plain header events by default");
+    options.authority = "localhost".into();
+    options.header_blocks = blocks;
+    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    let mut secret = field("x-secret", b"s3cret");
+    secret.sensitive = true;
+    let request = [
+        field(":method", b"GET"),
+        field(":path", b"/a?b=c"),
+        field("x-empty", b""),
+        secret,
+        field("accept", b"*/*"),
+    ];
+    client.request(&request, GET).await.unwrap().unwrap();
+    let (mut at_client, mut at_server, mut blocks_seen) = (Vec::new(), Vec::new(), 0);
+    for _ in 0..20 {
+        let (ce, se) = relay(&mut client, &mut server).await;
+        for e in se {
+            blocks_seen += usize::from(matches!(e, Event::HeaderBlock(_)));
+            if let Event::WantTrailers(id) = e {
+                let trailers = [field("x-checksum", b"abc")];
+                server.send_trailers(id, &trailers).await.unwrap().unwrap();
+                continue;
+            }
+            if let Some(r) = received(e) {
+                let id = r.1;
+                at_server.push(r);
+                server
+                    .additional_headers(id, &[field(":status", b"103"), field("link", b"</s>")])
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let opts = RespondOptions {
+                    end_stream: false,
+                    wait_for_trailers: true,
+                };
+                let head = [field(":status", b"200"), field("x-r", b"1")];
+                server.respond(id, &head, opts).await.unwrap().unwrap();
+                server.write(id, b"body").await.unwrap().unwrap();
+                server.end(id).await.unwrap().unwrap();
+            }
+        }
+        for e in ce {
+            blocks_seen += usize::from(matches!(e, Event::HeaderBlock(_)));
+            if let Some(r) = received(e) {
+                at_client.push(r);
+            }
+        }
+        if at_client.iter().any(|r| r.0 == "trailers") {
+            break;
+        }
+    }
+    (at_client, at_server, blocks_seen)
+}
+
+#[tokio::test]
+async fn header_blocks_carry_what_header_events_carry() {
+    let (plain_client, plain_server, none) = headers_received(false).await;
+    let (block_client, block_server, blocks) = headers_received(true).await;
+    assert_eq!(none, 0, "no header-block events unless asked for");
+    assert_eq!(blocks, 4, "request, 103, response and trailers as blocks");
+    let kinds: Vec<_> = block_client.iter().map(|r| r.0).collect();
+    assert_eq!(kinds, ["informational", "response", "trailers"]);
+    assert_eq!(block_server.len(), 1);
+    let request = &block_server[0].2;
+    assert!(request.contains(&("x-empty".into(), Vec::new(), false)));
+    assert!(request.contains(&("x-secret".into(), b"s3cret".to_vec(), true)));
+    assert_eq!(
+        block_client[2].2,
+        [("x-checksum".into(), b"abc".to_vec(), false)]
+    );
+    assert!(block_client[2].3, "trailers end the stream");
+    assert_eq!(block_client, plain_client);
+    assert_eq!(block_server, plain_server);
+}

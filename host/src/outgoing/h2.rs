@@ -5,12 +5,12 @@
 //! as they are read (so a reader that stalls holds at most one stream
 //! window of data).
 
-use crate::bindings::{Event, Options, RequestOptions, Role};
+use crate::bindings::{Event, HeaderKind, Options, RequestOptions, Role};
 use crate::body::{BodyItem, Incoming};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::code_name;
 use crate::io::{IO_CHUNK, flush, trap};
-use crate::pump::{header_fields, header_map};
+use crate::pump::{header_fields, header_map, response_head};
 use crate::runtime::{EngineConnection, Runtime};
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
@@ -177,17 +177,12 @@ fn request_fields(
 /// The response for a response HEADERS block; its body is fed later.
 fn response(
     stream_id: u32,
-    fields: Vec<crate::bindings::HeaderField>,
+    fields: crate::bindings::HeaderBlock,
     end_stream: bool,
     consumed: &mpsc::UnboundedSender<(u32, u32)>,
 ) -> (Response<WasiBody>, Option<mpsc::UnboundedSender<BodyItem>>) {
-    let status = fields
-        .iter()
-        .find(|f| f.name == ":status")
-        .and_then(|f| std::str::from_utf8(&f.value).ok()?.parse().ok())
-        .and_then(|s: u16| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_GATEWAY);
-    let headers = header_map(fields);
+    let (status, headers) = response_head(fields);
+    let status = status.unwrap_or(StatusCode::BAD_GATEWAY);
     let (body, feed) = Incoming::http2(stream_id, end_stream, &headers, consumed);
     let mut response = Response::new(
         body.map_err(|e| Error::InternalError(Some(e.to_string())))
@@ -229,7 +224,7 @@ where
         let quiet = events.is_empty();
         for event in events {
             match event {
-                Event::Response(h) => {
+                Event::HeaderBlock(h) if h.kind == HeaderKind::Response => {
                     if let Some(s) = streams.get_mut(&h.stream_id) {
                         let (response, feed) =
                             response(h.stream_id, h.headers, h.end_stream, &consumed_tx);
@@ -255,7 +250,7 @@ where
                         s.body = None;
                     }
                 }
-                Event::Trailers(t) => {
+                Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
                     if let Some(body) = streams.get_mut(&t.stream_id).and_then(|s| s.body.take()) {
                         let _ = body.send(BodyItem::Trailers(header_map(t.headers)));
                     }

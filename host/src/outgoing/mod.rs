@@ -190,6 +190,7 @@ impl Outgoing {
         options.scheme = if tls { "https" } else { "http" }.into();
         options.authority = authority.to_string();
         options.settings.enable_push = Some(false);
+        options.header_blocks = true;
         // Windows large enough that a fast origin is not held to round
         // trips; a component that reads slowly holds back one stream's.
         options.connection_window_size = 16 << 20;

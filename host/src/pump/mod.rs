@@ -4,11 +4,11 @@
 //! and feeds responses back as flow control allows (see `streams`).
 
 mod streams;
-pub(crate) use streams::{header_fields, header_map};
+pub(crate) use streams::{header_fields, header_map, response_head};
 
 pub(crate) use streams::StreamCommand;
 
-use crate::bindings::{AltsvcTarget, Event, Options, Role};
+use crate::bindings::{AltsvcTarget, Event, HeaderKind, Options, Role};
 use crate::clock::{instant_at, now_ns};
 use crate::convert::code_name;
 pub use crate::io::Trap;
@@ -148,6 +148,7 @@ where
 {
     let mut options = options.clone();
     options.manual_consume = true;
+    options.header_blocks = true;
     let (rd, wr) = tokio::io::split(io);
     let now = Instant::now();
     let shutting_down = *shutdown.borrow();
@@ -409,7 +410,7 @@ where
                 for event in r.events {
                     match &event {
                         Event::RemoteSettings(_) => self.handshaken = true,
-                        Event::Request(h) => {
+                        Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
                             if let Some(value) = self.altsvc_pending.take() {
                                 let target = AltsvcTarget::Stream(h.stream_id);
                                 if let Err(e) = trap(conn.altsvc(&value, &target).await)? {

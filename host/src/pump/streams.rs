@@ -5,10 +5,11 @@
 //! in the same pass that read its request, with no task and no channel.
 
 use crate::bindings::{
-    CommandError, Event, HeaderField, PreparedResponse, RespondOptions, SessionState, StreamState,
+    CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse, RespondOptions,
+    SessionState, StreamState,
 };
 use crate::body::{BodyItem, Incoming};
-use crate::convert::code_name;
+use crate::convert::{block_fields, code_name};
 use crate::io::trap;
 use crate::runtime::EngineConnection;
 use crate::service::{
@@ -153,7 +154,7 @@ pub(crate) async fn on_event(
 ) -> anyhow::Result<()> {
     tracing::trace!("event {event:?}");
     match event {
-        Event::Request(h) => {
+        Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
             let id = h.stream_id;
             let (request, body_tx) = match build_request(h.headers, h.end_stream, id, cx) {
                 Ok(r) => r,
@@ -204,7 +205,7 @@ pub(crate) async fn on_event(
                 let _ = trap(conn.consume(d.stream_id, len).await)?;
             }
         }
-        Event::Trailers(t) => {
+        Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
             if let Some(s) = st.streams.get_mut(&t.stream_id)
                 && let Some(tx) = s.body_tx.take()
             {
@@ -257,29 +258,28 @@ pub(crate) async fn on_event(
 
 /// The request a stream's headers describe, with its body channel.
 fn build_request(
-    fields: Vec<HeaderField>,
+    fields: HeaderBlock,
     end_stream: bool,
     stream_id: u32,
     cx: &StreamContext<'_>,
 ) -> Result<(Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>), String> {
     let mut method = Method::GET;
     let (mut scheme, mut authority, mut path, mut protocol) = (None, None, None, None);
-    let mut headers = HeaderMap::with_capacity(fields.len());
-    for f in fields {
-        match f.name.as_str() {
-            ":method" => {
-                method = Method::from_bytes(&f.value).map_err(|e| format!(":method: {e}"))?
+    let mut headers = HeaderMap::with_capacity(fields.fields.len());
+    for (name, value, sensitive) in block_fields(fields) {
+        match &name[..] {
+            b":method" => {
+                method = Method::from_bytes(&value).map_err(|e| format!(":method: {e}"))?
             }
-            ":scheme" => scheme = Some(f.value),
-            ":authority" => authority = Some(f.value),
-            ":path" => path = Some(f.value),
-            ":protocol" => protocol = Some(String::from_utf8_lossy(&f.value).into_owned()),
-            name => {
-                let name = HeaderName::from_bytes(name.as_bytes())
+            b":scheme" => scheme = Some(value),
+            b":authority" => authority = Some(value),
+            b":path" => path = Some(value),
+            b":protocol" => protocol = Some(String::from_utf8_lossy(&value).into_owned()),
+            _ => {
+                let name = HeaderName::from_bytes(&name).map_err(|e| format!("header: {e}"))?;
+                let mut value = HeaderValue::from_maybe_shared(value)
                     .map_err(|e| format!("header {name}: {e}"))?;
-                let mut value = HeaderValue::from_maybe_shared(Bytes::from(f.value))
-                    .map_err(|e| format!("header {name}: {e}"))?;
-                value.set_sensitive(f.sensitive);
+                value.set_sensitive(sensitive);
                 headers.append(name, value);
             }
         }
@@ -288,10 +288,10 @@ fn build_request(
     let target = |e: http::uri::InvalidUri| format!("request target: {e}");
     let mut parts = http::uri::Parts::default();
     if let Some(s) = scheme {
-        parts.scheme = Some(http::uri::Scheme::try_from(s.as_slice()).map_err(target)?);
+        parts.scheme = Some(http::uri::Scheme::try_from(&s[..]).map_err(target)?);
     }
     let authority = match authority {
-        Some(a) => Some(Bytes::from(a)),
+        Some(a) => Some(a),
         None => headers
             .get(http::header::HOST)
             .map(|h| Bytes::copy_from_slice(h.as_bytes())),
@@ -300,8 +300,7 @@ fn build_request(
         parts.authority = Some(http::uri::Authority::from_maybe_shared(a).map_err(target)?);
     }
     if let Some(p) = path {
-        parts.path_and_query =
-            Some(http::uri::PathAndQuery::from_maybe_shared(Bytes::from(p)).map_err(target)?);
+        parts.path_and_query = Some(http::uri::PathAndQuery::from_maybe_shared(p).map_err(target)?);
     }
     let uri = Uri::from_parts(parts).map_err(|e| format!("request target: {e}"))?;
     let (body, body_tx) = Incoming::http2(stream_id, end_stream, &headers, cx.consumed);
@@ -830,17 +829,27 @@ fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
     fields
 }
 
-/// Received header fields as a map (sensitive ones marked so).
-pub(crate) fn header_map(fields: Vec<HeaderField>) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for f in fields {
-        if let (Ok(name), Ok(mut value)) = (
-            HeaderName::from_bytes(f.name.as_bytes()),
-            HeaderValue::from_maybe_shared(Bytes::from(f.value)),
+/// A received header block as a map (sensitive fields marked so), without
+/// its pseudo-header fields.
+pub(crate) fn header_map(block: HeaderBlock) -> HeaderMap {
+    response_head(block).1
+}
+
+/// A received response's `:status` (if valid) and its other fields as a
+/// map, as [`header_map`].
+pub(crate) fn response_head(block: HeaderBlock) -> (Option<StatusCode>, HeaderMap) {
+    let mut map = HeaderMap::with_capacity(block.fields.len());
+    let mut status = None;
+    for (name, value, sensitive) in block_fields(block) {
+        if &name[..] == b":status" {
+            status = StatusCode::from_bytes(&value).ok();
+        } else if let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_maybe_shared(value),
         ) {
-            value.set_sensitive(f.sensitive);
+            value.set_sensitive(sensitive);
             map.append(name, value);
         }
     }
-    map
+    (status, map)
 }

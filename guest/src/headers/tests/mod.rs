@@ -148,3 +148,25 @@ fn request_defaults_like_node() {
     apply_request_defaults(&mut connect, "https", "x");
     assert!(find(&connect, ":path").is_none() && find(&connect, ":scheme").is_none());
 }
+
+#[test]
+fn a_flattened_block_holds_every_field_in_order() {
+    let fields = vec![
+        f(":method", "GET"),
+        f(":path", "/"),
+        HeaderField::sensitive("authorization", "Bearer x"),
+        f("empty", ""),
+    ];
+    let (octets, spans) = flatten(&fields);
+    assert_eq!(octets, b":methodGET:path/authorizationBearer xempty");
+    let mut at = 0usize;
+    for (field, span) in fields.iter().zip(&spans) {
+        let (n, v) = (span.name_len as usize, span.value_len as usize);
+        assert_eq!(&octets[at..at + n], &field.name[..]);
+        assert_eq!(&octets[at + n..at + n + v], &field.value[..]);
+        assert_eq!(span.sensitive, field.sensitive);
+        at += n + v;
+    }
+    assert_eq!((spans.len(), at), (fields.len(), octets.len()));
+    assert_eq!(flatten(&[]), (Vec::new(), Vec::new()));
+}
