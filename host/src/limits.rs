@@ -122,6 +122,14 @@ impl Limits {
             .is_some_and(|m| m.over.load(Ordering::Relaxed))
     }
 
+    /// Resident memory is above half the budget: connections take output in
+    /// small batches only, so that slow readers hold little each.
+    pub fn memory_tight(&self) -> bool {
+        self.memory
+            .as_ref()
+            .is_some_and(|m| m.resident.load(Ordering::Relaxed) as u64 > m.limit / 2)
+    }
+
     /// Resident memory at the last sample, if it is being watched.
     pub fn resident(&self) -> Option<u64> {
         self.memory
@@ -182,6 +190,7 @@ impl Limits {
 /// The process's resident memory against a budget, sampled on a thread of
 /// its own that ends with the [`Limits`] it belongs to.
 struct MemoryBudget {
+    limit: u64,
     over: Arc<AtomicBool>,
     resident: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
@@ -242,6 +251,7 @@ impl MemoryBudget {
             tracing::warn!("cannot watch memory use ({e}); --max-memory is not enforced");
         }
         MemoryBudget {
+            limit,
             over,
             resident,
             stop,
@@ -277,4 +287,28 @@ pub fn default_max_memory() -> u64 {
         line.split_whitespace().nth(1)?.parse::<u64>().ok()
     });
     total.map_or(2 << 30, |kib| kib * 1024 / 2)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_tight_past_half_the_budget() {
+        let rss = resident_bytes().expect("Linux reports resident memory");
+        // Resident memory is above half of a budget of itself, and far
+        // below half of a budget of ten times itself.
+        let tight = Limits::new(1, Some(rss));
+        let roomy = Limits::new(1, Some(rss * 10));
+        let unwatched = Limits::new(1, None);
+        for _ in 0..200 {
+            if tight.resident().unwrap_or(0) > 0 && roomy.resident().unwrap_or(0) > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(tight.memory_tight());
+        assert!(!roomy.memory_tight());
+        assert!(!unwatched.memory_tight());
+    }
 }

@@ -84,9 +84,14 @@ impl std::fmt::Debug for ConnectionConfig {
 /// Output taken from the engine at a time: it starts at `FIRST_BATCH`,
 /// doubles up to `MAX_BATCH` while the peer keeps up, and falls to
 /// `SLOW_BATCH` when a write has to wait. The engine holds at most one
-/// batch, and so do we.
+/// batch, and so do we. Large batches are what bulk data needs: each costs
+/// a `drive` and a write (1 MiB responses over h2c, h2load -c 16 -m 4:
+/// 1.05 GB/s with 64 KiB batches, 1.3 with 256 KiB, 1.6 with 512 KiB, no
+/// more beyond), while a peer that stops reading holds at most one of them.
+/// Past half the memory budget batches stay at `TIGHT_MAX_BATCH`.
 const FIRST_BATCH: usize = 16 * 1024;
-const MAX_BATCH: usize = 32 * 1024;
+const MAX_BATCH: usize = 512 * 1024;
+const TIGHT_MAX_BATCH: usize = 32 * 1024;
 const SLOW_BATCH: usize = 16 * 1024;
 
 /// Input read per wake-up: it bounds how long one connection's turn takes
@@ -514,10 +519,12 @@ where
                 written = write_out(&mut self.wr, &out, &mut out_pos, &mut stalled), if !out.is_empty() => {
                     written?;
                     out = Vec::new();
+                    let tight = self.config.limits.as_ref().is_some_and(|l| l.memory_tight());
+                    let most = if tight { TIGHT_MAX_BATCH } else { MAX_BATCH };
                     batch = if std::mem::take(&mut stalled) {
                         SLOW_BATCH
                     } else {
-                        (batch * 2).min(MAX_BATCH)
+                        (batch * 2).min(most)
                     };
                 }
                 Some(cmd) = cmd_rx.recv() => {
