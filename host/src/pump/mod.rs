@@ -16,6 +16,7 @@ use crate::io::trap;
 use crate::limits::Limits;
 use crate::runtime::{EngineConnection, Runtime};
 use crate::service::{ConnectionInfo, SharedService, StreamSink};
+use bytes::BufMut;
 use futures_util::FutureExt;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -96,7 +97,11 @@ const SLOW_BATCH: usize = 16 * 1024;
 
 /// Input read per wake-up: it bounds how long one connection's turn takes
 /// (a flood of small frames is processed in slices), so others are served.
+/// Reads grow up to `MAX_READ` while the peer has more to send and the
+/// engine gets through each read quickly, as it does bulk DATA (uploads:
+/// a read of 16 KiB cost a `drive` and a write per DATA frame).
 const READ_CHUNK: usize = 16 * 1024;
+const MAX_READ: usize = 256 * 1024;
 
 /// Octets the engine may hold ready to send while the peer is not reading
 /// before we stop reading from it. Larger than the engine's bound on
@@ -356,6 +361,7 @@ where
         // Filled only as far as reads go (a read of 100 octets touches one
         // page, not READ_CHUNK).
         let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
+        let mut read_size = READ_CHUNK;
         match start {
             Start::Input(octet) => buf.extend_from_slice(&[octet]),
             Start::Close => {
@@ -394,6 +400,7 @@ where
             // (want-trailers, drain): go round until a call brings nothing
             // new. Output is taken only when the last batch is written.
             let mut input = &buf[..];
+            let turn = Instant::now();
             loop {
                 streams::flush_batch(&mut conn, &mut st).await?;
                 let max = if out.is_empty() { batch } else { 0 };
@@ -431,7 +438,16 @@ where
                     break;
                 }
             }
+            if !buf.is_empty() {
+                let next = next_read_size(read_size, buf.len(), turn.elapsed());
+                if next < read_size {
+                    // A slow turn: back to a small buffer as well.
+                    buf = bytes::BytesMut::with_capacity(READ_CHUNK);
+                }
+                read_size = next;
+            }
             buf.clear();
+            buf.reserve(read_size);
             let now = Instant::now();
             if st.closed {
                 if out.is_empty() && queued == 0 {
@@ -514,6 +530,7 @@ where
             .min();
             let reading = !st.closed && queued < READ_GATE;
             let waited_from = Instant::now();
+            let mut room = (&mut buf).limit(read_size);
             tokio::select! {
                 biased;
                 written = write_out(&mut self.wr, &out, &mut out_pos, &mut stalled), if !out.is_empty() => {
@@ -536,7 +553,7 @@ where
                 Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
                     streams::write_body(id, item, &mut conn, &mut st).await?;
                 }
-                read = self.rd.read_buf(&mut buf), if reading => {
+                read = self.rd.read_buf(&mut room), if reading => {
                     let n = match read {
                         Ok(n) => n,
                         // TLS peers that close without close_notify: an ordinary end.
@@ -599,6 +616,21 @@ where
     }
 }
 
+/// How much to read next, after a read of `read` octets (`size` asked
+/// for) took the engine `took`: twice as much when the read filled its
+/// buffer and the turn was short (bulk data), `READ_CHUNK` after a long
+/// turn (a flood of small frames gets one large read at most, then small
+/// ones again), else the same.
+fn next_read_size(size: usize, read: usize, took: Duration) -> usize {
+    if took >= FAIR_SLICE {
+        READ_CHUNK
+    } else if read >= size && took < FAIR_SLICE / 2 {
+        (size * 2).min(MAX_READ)
+    } else {
+        size
+    }
+}
+
 /// Writes `out[*pos..]` and flushes. Progress is kept in `pos`, so the
 /// future can be dropped (another branch of a `select!` won) and made
 /// again without losing or repeating a byte. `stalled` is set when the
@@ -636,5 +668,34 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_grow_for_bulk_input_and_shrink_after_a_long_turn() {
+        let quick = FAIR_SLICE / 4;
+        let mut size = READ_CHUNK;
+        for _ in 0..10 {
+            size = next_read_size(size, size, quick);
+        }
+        assert_eq!(
+            size, MAX_READ,
+            "full reads processed quickly grow to the cap"
+        );
+        assert_eq!(
+            next_read_size(MAX_READ, 100, quick),
+            MAX_READ,
+            "a short read keeps the size"
+        );
+        assert_eq!(next_read_size(MAX_READ, MAX_READ, FAIR_SLICE), READ_CHUNK);
+        assert_eq!(
+            next_read_size(READ_CHUNK, READ_CHUNK, FAIR_SLICE * 3 / 4),
+            READ_CHUNK,
+            "a full read that took a while does not grow"
+        );
     }
 }
