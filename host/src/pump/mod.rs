@@ -86,9 +86,9 @@ impl std::fmt::Debug for ConnectionConfig {
 /// doubles up to `MAX_BATCH` while the peer keeps up, and falls to
 /// `SLOW_BATCH` when a write has to wait. The engine holds at most one
 /// batch, and so do we. Large batches are what bulk data needs: each costs
-/// a `drive` and a write (1 MiB responses over h2c, h2load -c 16 -m 4:
-/// 1.05 GB/s with 64 KiB batches, 1.3 with 256 KiB, 1.6 with 512 KiB, no
-/// more beyond), while a peer that stops reading holds at most one of them.
+/// a `drive` and a write (bench/run's 1 MiB rows, README; tried by hand,
+/// throughput rose up to 512 KiB and not beyond), while a peer that stops
+/// reading holds at most one of them.
 /// Past half the memory budget batches stay at `TIGHT_MAX_BATCH`.
 const FIRST_BATCH: usize = 16 * 1024;
 const MAX_BATCH: usize = 512 * 1024;
