@@ -27,9 +27,9 @@ wit_bindgen::generate!({
 });
 
 use exports::h2wasm::http2::session::{
-    self as wit_session, DriveResult, GuestConnection, GuestPreparedHeaders, PreparedHeaders,
-    PreparedHeadersBorrow, PreparedResponse, RequestOptions as WitRequestOptions,
-    RespondOptions as WitRespondOptions,
+    self as wit_session, DriveResult, GuestConnection, GuestPreparedHeaders, PayloadRef,
+    PreparedHeaders, PreparedHeadersBorrow, PreparedResponse, RequestOptions as WitRequestOptions,
+    RespondOptions as WitRespondOptions, Transmit,
 };
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
@@ -255,23 +255,35 @@ impl GuestConnection for ConnectionResource {
         self.inner.borrow_mut().handle_timeout(now);
     }
 
-    fn poll_transmit(&self, max: u32) -> Vec<u8> {
+    fn poll_transmit(&self, max: u32) -> Transmit {
         let mut engine = self.inner.borrow_mut();
         let max = max as usize;
-        if max == 0 {
-            return Vec::new();
-        }
-        // The first chunk is usually all of it, and becomes the list
-        // without a copy.
-        let mut out: Vec<u8> = match engine.poll_transmit(max) {
-            Some(b) => b.into(),
-            None => return Vec::new(),
+        let mut out = Transmit {
+            octets: Vec::new(),
+            payload: Vec::new(),
+            released: Vec::new(),
         };
-        // Gather several chunks into one list so a call moves a full buffer.
-        while out.len() < max {
-            match engine.poll_transmit(max - out.len()) {
-                Some(b) => out.extend_from_slice(&b),
-                None => break,
+        let mut len = 0;
+        // Gather several chunks into one list so a call moves a full
+        // buffer; the first is usually all of it, and becomes the list
+        // without a copy.
+        while len < max {
+            let Some(t) = engine.poll_transmit(max - len) else {
+                break;
+            };
+            len += t.len();
+            let base = out.octets.len();
+            out.payload.extend(t.payload.iter().map(|r| PayloadRef {
+                at: u32::try_from(base + r.at).unwrap_or(u32::MAX),
+                body: r.body,
+                offset: r.offset,
+                length: u32::try_from(r.length).unwrap_or(u32::MAX),
+            }));
+            out.released.extend(t.released);
+            if out.octets.is_empty() {
+                out.octets = t.octets.into();
+            } else {
+                out.octets.extend_from_slice(&t.octets);
             }
         }
         out
@@ -595,6 +607,19 @@ impl GuestConnection for ConnectionResource {
             .borrow_mut()
             .respond_with_file(stream_id, fields_from_wit(headers), &path, offset, length)
             .map(file_stat)
+            .map_err(cmd_error)
+    }
+
+    fn respond_with_payload(
+        &self,
+        stream_id: u32,
+        headers: Vec<HeaderField>,
+        body: u64,
+        length: u64,
+    ) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .respond_with_payload(stream_id, fields_from_wit(headers), body, length)
             .map_err(cmd_error)
     }
 

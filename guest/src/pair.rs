@@ -2,10 +2,12 @@
 //! Used by the tests and benchmarks, and handy for embedders who want to
 //! exercise application logic without sockets.
 
-use crate::connection::Connection;
+use crate::connection::{Connection, PayloadRef};
 use crate::error::ConnectionError;
 use crate::events::Event;
 use crate::options::{Options, Role};
+use bytes::Bytes;
+use std::collections::HashMap;
 
 pub struct Pair {
     pub client: Connection,
@@ -17,6 +19,15 @@ pub struct Pair {
     pub now: u64,
     /// Largest chunk moved per `poll_transmit`.
     pub chunk: usize,
+    /// The host bodies the server's `respond_with_payload` names, by id.
+    pub bodies: HashMap<u64, Bytes>,
+    /// Bodies the server released, in order.
+    pub released: Vec<u64>,
+    /// Octets of host payload spliced into the server's output.
+    pub referenced: usize,
+    /// Payload references to bodies not in `bodies`, or past their end
+    /// (sent as zeros): a test expects none.
+    pub bad_refs: usize,
 }
 
 impl Pair {
@@ -28,6 +39,10 @@ impl Pair {
             server_events: Vec::new(),
             now: 0,
             chunk: 64 * 1024,
+            bodies: HashMap::new(),
+            released: Vec::new(),
+            referenced: 0,
+            bad_refs: 0,
         })
     }
 
@@ -46,14 +61,16 @@ impl Pair {
         let mut first_err = None;
         loop {
             let mut moved = false;
-            while let Some(bytes) = self.client.poll_transmit(self.chunk) {
+            while let Some(t) = self.client.poll_transmit(self.chunk) {
                 moved = true;
-                if let Err(e) = self.server.receive(self.now, &bytes) {
+                if let Err(e) = self.server.receive(self.now, &t.octets) {
                     first_err.get_or_insert(e);
                 }
             }
-            while let Some(bytes) = self.server.poll_transmit(self.chunk) {
+            while let Some(t) = self.server.poll_transmit(self.chunk) {
                 moved = true;
+                let bytes = t.assemble(|r, dest| self.fill(r, dest));
+                self.released.extend(&t.released);
                 if let Err(e) = self.client.receive(self.now, &bytes) {
                     first_err.get_or_insert(e);
                 }
@@ -66,6 +83,18 @@ impl Pair {
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
+        }
+    }
+
+    fn fill(&mut self, r: &PayloadRef, dest: &mut [u8]) {
+        self.referenced += r.length;
+        let found = self.bodies.get(&r.body).and_then(|b| {
+            let start = usize::try_from(r.offset).ok()?;
+            b.get(start..start.checked_add(r.length)?)
+        });
+        match found {
+            Some(src) => dest.copy_from_slice(src),
+            None => self.bad_refs += 1,
         }
     }
 

@@ -7,7 +7,7 @@ use common::*;
 use h2wasm_engine::connection::{FileStat, stat_file};
 use h2wasm_engine::error::CommandError;
 use h2wasm_engine::pair::Pair;
-use h2wasm_engine::{ErrorCode, Event, Options};
+use h2wasm_engine::{ErrorCode, Options};
 use std::path::PathBuf;
 
 fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
@@ -21,18 +21,6 @@ fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
 
 fn open_get(p: &mut Pair) -> u32 {
     open_gets(p, "/file", 1)[0]
-}
-
-fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {
-    events.iter().find_map(|e| match e {
-        Event::Response {
-            stream_id, headers, ..
-        } if *stream_id == stream => headers
-            .iter()
-            .find(|f| f.name == name.as_bytes())
-            .map(|f| String::from_utf8_lossy(&f.value).into_owned()),
-        _ => None,
-    })
 }
 
 #[test]

@@ -114,7 +114,7 @@ fn drive(role: Role, seed: u64) {
             }
         }
         while let Some(b) = conn.poll_transmit(1 << 16) {
-            out.extend_from_slice(&b);
+            out.extend_from_slice(&b.octets);
         }
         assert!(out.len() < 64 << 20, "output stays bounded");
     }

@@ -398,9 +398,9 @@ fn ping_reports_round_trip_time() {
     p.run().unwrap();
     let payload = p.client.ping(1_000, Some(*b"12345678")).unwrap();
     let bytes = p.client.poll_transmit(1 << 16).unwrap();
-    p.server.receive(2_000, &bytes).unwrap();
+    p.server.receive(2_000, &bytes.octets).unwrap();
     let back = p.server.poll_transmit(1 << 16).unwrap();
-    p.client.receive(5_000, &back).unwrap();
+    p.client.receive(5_000, &back.octets).unwrap();
     p.collect();
     assert!(
         p.server_events

@@ -47,7 +47,7 @@ fn data_order(p: &mut RawPeer, budget: usize) -> Vec<(u32, usize)> {
     let mut out = Vec::new();
     while out.len() < budget {
         match p.conn.poll_transmit(16 * 1024) {
-            Some(b) => out.extend_from_slice(&b),
+            Some(b) => out.extend_from_slice(&b.octets),
             None => break,
         }
     }

@@ -76,10 +76,12 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("request refused: {e:?}"))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        // A client holds no host bodies: the octets are all of it.
         let out = client
             .poll_transmit(64 * 1024)
             .await
-            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?
+            .octets;
         client_io.write_all(&out).await?;
         for event in client
             .poll_events()

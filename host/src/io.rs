@@ -44,7 +44,8 @@ pub fn refusal(why: &str) -> Vec<u8> {
 }
 
 /// Writes everything the engine has queued (showing it to `trace` when
-/// given); returns the octets written.
+/// given); returns the octets written. For connections that hold no host
+/// bodies (clients, tunnels): the server pump splices its own.
 pub(crate) async fn flush<W: AsyncWrite + Unpin>(
     conn: &mut EngineConnection,
     wr: &mut W,
@@ -52,7 +53,11 @@ pub(crate) async fn flush<W: AsyncWrite + Unpin>(
 ) -> anyhow::Result<u64> {
     let mut total = 0;
     loop {
-        let out = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
+        let t = trap(conn.poll_transmit(IO_CHUNK as u32).await)?;
+        if !t.payload.is_empty() {
+            anyhow::bail!("the engine referred to a host body this connection never gave it");
+        }
+        let out = t.octets;
         if let Some(t) = trace.as_mut() {
             t.feed(&out);
         }

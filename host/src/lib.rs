@@ -48,7 +48,7 @@ pub mod bindings {
     });
 
     pub use exports::h2wasm::http2::session::{
-        DriveResult, PreparedResponse, RequestOptions, RespondOptions,
+        DriveResult, PayloadRef, PreparedResponse, RequestOptions, RespondOptions, Transmit,
     };
     pub use exports::h2wasm::http2::types::{
         AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FieldSpan, FileStat,

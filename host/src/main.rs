@@ -394,11 +394,10 @@ const CLIENT_POOL: Pool = Pool {
     max_live: 4,
 };
 
-fn runtime_config(engine: &EngineArg, pool: Pool, files_root: Option<PathBuf>) -> RuntimeConfig {
+fn runtime_config(engine: &EngineArg, pool: Pool) -> RuntimeConfig {
     RuntimeConfig {
         max_connections: pool.max_connections,
         max_live: pool.max_live,
-        files_root,
         max_call_time: (engine.max_call_time > 0)
             .then(|| std::time::Duration::from_millis(engine.max_call_time)),
         ..RuntimeConfig::default()
@@ -421,12 +420,8 @@ fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'static, 
 /// The engine, compiled to native code in a child process the first time
 /// and kept under the data directory: the compiler's memory never becomes
 /// the server's. Where nothing can be kept, it compiles here.
-fn load_runtime(
-    engine: &EngineArg,
-    pool: Pool,
-    files_root: Option<PathBuf>,
-) -> anyhow::Result<Runtime> {
-    let config = runtime_config(engine, pool, files_root);
+fn load_runtime(engine: &EngineArg, pool: Pool) -> anyhow::Result<Runtime> {
+    let config = runtime_config(engine, pool);
     let hash = match &engine.engine {
         Some(_) => engine_wasm(engine)?.1,
         None => h2wasm::EMBEDDED_ENGINE_HASH,
@@ -477,7 +472,7 @@ fn compile_engine(args: CompileArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         max_live: args.max_live,
     };
-    let config = runtime_config(&args.engine, pool, None);
+    let config = runtime_config(&args.engine, pool);
     let (wasm, _) = engine_wasm(&args.engine)?;
     let compiled = Runtime::precompile(&wasm, &config).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     std::fs::write(&args.out, compiled)
@@ -486,7 +481,7 @@ fn compile_engine(args: CompileArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
-    let runtime = load_runtime(&args, CLIENT_POOL, None)?;
+    let runtime = load_runtime(&args, CLIENT_POOL)?;
     let options = runtime
         .default_options()
         .await
@@ -497,14 +492,6 @@ async fn info(args: EngineArg) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // The served directory is the one thing instances may read.
-    let files_root = match &args.dir {
-        Some(dir) => Some(
-            dir.canonicalize()
-                .with_context(|| format!("cannot serve {}", dir.display()))?,
-        ),
-        None => None,
-    };
     let pool = Pool {
         max_connections: args.max_connections,
         max_live: args
@@ -512,7 +499,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or(RuntimeConfig::default().max_live)
             .min(args.max_connections),
     };
-    let runtime = Arc::new(load_runtime(&args.engine, pool, files_root.clone())?);
+    // Instances read no files: served files are opened by the host and
+    // sent as host payload, so no directory is pre-opened for them.
+    let runtime = Arc::new(load_runtime(&args.engine, pool)?);
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
             let outgoing = Outgoing::new(
@@ -541,8 +530,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(dir)) => shared(
             h2wasm::apps::files::StaticFiles::new(dir)?
-                .with_push(args.push.iter().cloned().collect())
-                .with_engine_reads(),
+                .with_push(args.push.iter().cloned().collect()),
         ),
         (None, None) => shared(h2wasm::apps::builtin::Builtin),
     };
@@ -616,7 +604,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             // A kept-alive HTTP/1.1 connection waits for its next request
             // as long as an idle HTTP/2 one is kept.
             header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
-            files_root,
             limits: Some(limits),
         }),
     });
@@ -696,7 +683,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             progress: false,
             http1: h2wasm::client::Http1::Fallback,
         };
-        let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
+        let runtime = load_runtime(&args.engine, CLIENT_POOL)?;
         h2wasm::tunnel::tunnel(
             &runtime,
             &target,
@@ -768,7 +755,7 @@ async fn get(args: GetArgs) -> anyhow::Result<ExitCode> {
             false => h2wasm::client::Http1::Fallback,
         },
     };
-    let runtime = load_runtime(&args.engine, CLIENT_POOL, None)?;
+    let runtime = load_runtime(&args.engine, CLIENT_POOL)?;
     let responses = client::fetch(&runtime, &target, requests, &opts).await?;
     let mut failed = false;
     let mut stdout = std::io::stdout().lock();

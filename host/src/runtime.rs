@@ -31,7 +31,9 @@ pub struct RuntimeConfig {
     /// Linear-memory cap per instance, in bytes.
     pub max_memory_per_connection: usize,
     /// A directory every instance may read (and nothing else), at
-    /// [`GUEST_FILES`] inside the guest: what `respond-with-file` serves.
+    /// [`GUEST_FILES`] inside the guest: what `respond-with-file` serves,
+    /// and where the server finds `ServeFile` paths (over HTTP/2 and
+    /// HTTP/1.1 alike).
     pub files_root: Option<std::path::PathBuf>,
     /// Longest one call into an instance may run. Past it the call traps
     /// and only that connection ends (a guest stuck in a loop, say);
@@ -295,6 +297,11 @@ impl Runtime {
     }
 
     /// Live connections the instance pool is sized for.
+    /// [`RuntimeConfig::files_root`]: where [`GUEST_FILES`] is on the host.
+    pub fn files_root(&self) -> Option<&std::path::Path> {
+        self.files_root.as_deref()
+    }
+
     pub fn max_connections(&self) -> u32 {
         self.max_connections
     }
@@ -477,7 +484,7 @@ impl EngineConnection {
         guest_call!(self, call_handle_timeout, now)
     }
 
-    pub async fn poll_transmit(&mut self, max: u32) -> wasmtime::Result<Vec<u8>> {
+    pub async fn poll_transmit(&mut self, max: u32) -> wasmtime::Result<crate::bindings::Transmit> {
         guest_call!(self, call_poll_transmit, max)
     }
 
@@ -549,6 +556,26 @@ impl EngineConnection {
             fd,
             headers,
             offset,
+            length
+        )
+    }
+
+    /// `respond-with-payload`: `length` octets of the host's body `body`
+    /// go out as payload references in transmits, until one lists it in
+    /// `released`.
+    pub async fn respond_with_payload(
+        &mut self,
+        stream_id: u32,
+        headers: &[HeaderField],
+        body: u64,
+        length: u64,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(
+            self,
+            call_respond_with_payload,
+            stream_id,
+            headers,
+            body,
             length
         )
     }

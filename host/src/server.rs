@@ -208,7 +208,8 @@ impl Server {
             tracing::info!(peer = %info.peer, "client does not speak HTTP/2 (HTTP/1.1 is off); closing");
             return Ok(());
         };
-        serve_http1(io, self.service.clone(), info, config, shutdown).await
+        let root = self.runtime.files_root();
+        serve_http1(io, self.service.clone(), info, config, root, shutdown).await
     }
 }
 

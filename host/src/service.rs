@@ -274,9 +274,10 @@ impl PushedStream {
     }
 }
 
-/// A response whose body is a file: read by the engine as flow control
-/// allows over HTTP/2 (Node's `respondWithFile`/`respondWithFD`), read by
-/// the host over HTTP/1.1. `content-length` is set. Build one with
+/// A response whose body is a file, read by the host: over HTTP/2 the
+/// engine frames it as flow control allows (`respond-with-payload`) while
+/// its octets go from the file to the socket without entering the engine;
+/// over HTTP/1.1 it is the body. `content-length` is set. Build one with
 /// [`ServeFile::response`]; the response's body is ignored.
 #[derive(Clone, Debug)]
 pub struct ServeFile {
@@ -319,6 +320,50 @@ impl ServeFile {
         self.offset = offset;
         self.length = length;
         self
+    }
+
+    /// Opens the file on the host side: the file, where the body starts,
+    /// and its length. A path inside the instance is found under `root`
+    /// (the runtime's `files_root`) and must stay there as the instance's
+    /// pre-opened directory would make it: `..`, and symlinks that lead
+    /// out, are refused. A file handed over with [`ServeFile::open`] is
+    /// taken.
+    pub(crate) fn open_host(
+        &self,
+        root: Option<&std::path::Path>,
+    ) -> std::io::Result<(std::fs::File, u64, u64)> {
+        let file = match &self.source {
+            FileSource::Path(inside) => {
+                let rel = inside
+                    .strip_prefix(crate::GUEST_FILES)
+                    .map(|r| r.trim_start_matches('/'));
+                match (root, rel) {
+                    (Some(root), Some(rel)) if !rel.split('/').any(|p| p == "..") => {
+                        let real = root.join(rel).canonicalize()?;
+                        if !real.starts_with(root.canonicalize()?) {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::PermissionDenied,
+                                "the path leads out of the served directory",
+                            ));
+                        }
+                        std::fs::File::open(real)?
+                    }
+                    _ => return Err(std::io::ErrorKind::NotFound.into()),
+                }
+            }
+            FileSource::Open(open) => open
+                .lock()
+                .ok()
+                .and_then(|mut f| f.take())
+                .ok_or(std::io::ErrorKind::NotFound)?,
+        };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let available = meta.len().saturating_sub(self.offset);
+        let count = self.length.map_or(available, |l| l.min(available));
+        Ok((file, self.offset, count))
     }
 
     /// A response with `status` and `headers` whose body is this file.

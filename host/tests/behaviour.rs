@@ -643,7 +643,7 @@ impl Served {
 }
 
 #[test]
-fn cli_serves_large_files_through_the_engines_file_reads() {
+fn cli_serves_large_files_as_host_payload() {
     let dir = tempfile::tempdir().unwrap();
     let blob = data_file(dir.path(), 3 << 20, 21);
     let name = blob.file_name().unwrap().to_str().unwrap().to_string();
@@ -667,9 +667,9 @@ fn cli_serves_large_files_through_the_engines_file_reads() {
     assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_100_000]);
 }
 
-/// Node's respondWithFD: the host opens a file — here with no directory
-/// pre-opened for the instance at all — and the engine reads the body
-/// through the descriptor it is handed.
+/// Node's respondWithFD: the service opens a file — here with no
+/// directory pre-opened for the instance at all — and its body goes out
+/// as host payload (the engine frames it, the pump reads it).
 #[test]
 fn responses_from_files_the_host_opened() {
     let dir = tempfile::tempdir().unwrap();
@@ -713,9 +713,61 @@ fn responses_from_files_the_host_opened() {
     );
     let whole = std::fs::read(&blob).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_070_000]);
-    // A directory is no body: the engine refuses and the stream is reset.
-    let o = run(curl_h2c().arg(server.url("/dir")));
-    assert!(!o.status.success(), "{}", stdout(&o));
+    // A directory is no body: 500 before anything else was said, as over
+    // HTTP/1.1.
+    let o = run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(server.url("/dir")));
+    assert_eq!(stdout(&o), "500");
+}
+
+/// `ServeFile::path`: a path inside the instance's `/files`, opened by the
+/// host under the runtime's `files_root`. It may not lead out, by `..` or
+/// by a symlink, over HTTP/2 or HTTP/1.1: the pre-opened directory would
+/// not let the engine out either.
+#[test]
+fn file_paths_stay_inside_the_served_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let blob = data_file(root.path(), 300_000, 9);
+    std::fs::write(outside.path().join("secret"), b"secret\n").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link")).unwrap();
+    let runtime = Arc::new(
+        Runtime::embedded(&RuntimeConfig {
+            max_connections: 16,
+            files_root: Some(root.path().to_path_buf()),
+            ..Default::default()
+        })
+        .unwrap(),
+    );
+    let name = blob.file_name().unwrap().to_str().unwrap().to_string();
+    let app = app(move |req| {
+        let name = name.clone();
+        async move {
+            let inside = match req.uri().path() {
+                "/blob" => format!("{}/{name}", h2wasm::GUEST_FILES),
+                "/link" => format!("{}/link", h2wasm::GUEST_FILES),
+                _ => format!("{}/../secret", h2wasm::GUEST_FILES),
+            };
+            ServeFile::path(inside).response(http::StatusCode::OK, http::HeaderMap::new())
+        }
+    });
+    let server = TestServer::start_with(runtime, false, app);
+    let out = root.path().join("got");
+    for http in ["--http2-prior-knowledge", "--http1.1"] {
+        let get = |path: &str| {
+            run(Command::new("curl")
+                .args(["-sS", "--max-time", "30", http, "-o"])
+                .arg(&out)
+                .args(["-w", "%{http_code}"])
+                .arg(server.url(path)))
+        };
+        assert_eq!(stdout(&get("/blob")), "200", "{http}");
+        assert_eq!(sha256_file(&out), sha256_file(&blob), "{http}");
+        assert_eq!(stdout(&get("/link")), "500", "{http}");
+        assert_eq!(stdout(&get("/dotdot")), "500", "{http}");
+        assert!(!std::fs::read(&out).unwrap().starts_with(b"secret"));
+    }
 }
 
 #[test]

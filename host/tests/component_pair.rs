@@ -40,11 +40,11 @@ async fn relay(
 ) -> (Vec<Event>, Vec<Event>) {
     let (mut ce, mut se) = (Vec::new(), Vec::new());
     loop {
-        let to_server = client.poll_transmit(256 * 1024).await.unwrap();
+        let to_server = client.poll_transmit(256 * 1024).await.unwrap().octets;
         if !to_server.is_empty() {
             server.receive(0, &to_server).await.unwrap().unwrap();
         }
-        let to_client = server.poll_transmit(256 * 1024).await.unwrap();
+        let to_client = server.poll_transmit(256 * 1024).await.unwrap().octets;
         if !to_client.is_empty() {
             client.receive(0, &to_client).await.unwrap().unwrap();
         }
@@ -182,7 +182,7 @@ async fn malformed_input_is_an_error_value_not_a_trap() {
         .expect("no trap")
         .expect_err("not an HTTP/2 preface");
     assert_eq!(err.code, 1, "PROTOCOL_ERROR");
-    let out = server.poll_transmit(4096).await.unwrap();
+    let out = server.poll_transmit(4096).await.unwrap().octets;
     // Walk the frames: the server's SETTINGS, then GOAWAY(PROTOCOL_ERROR).
     let mut kinds = Vec::new();
     let mut rest = &out[..];

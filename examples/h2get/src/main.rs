@@ -82,7 +82,8 @@ fn fetch(url: &str) -> Result<(Vec<HeaderField>, Vec<u8>), String> {
     loop {
         // Everything the engine has to send, then what happened.
         loop {
-            let out = conn.poll_transmit(64 * 1024);
+            // A client holds no host bodies: the octets are all of it.
+            let out = conn.poll_transmit(64 * 1024).octets;
             if out.is_empty() {
                 break;
             }
@@ -107,7 +108,7 @@ fn fetch(url: &str) -> Result<(Vec<HeaderField>, Vec<u8>), String> {
                         return Err(format!("the stream was reset (code {})", c.code));
                     }
                     conn.close();
-                    while let out = conn.poll_transmit(64 * 1024)
+                    while let out = conn.poll_transmit(64 * 1024).octets
                         && !out.is_empty()
                     {
                         let _ = tcp.write_all(&out);

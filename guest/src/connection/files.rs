@@ -1,12 +1,13 @@
-//! Bodies read from files (Node's `respondWithFile`). In the component the
-//! engine reads through wasi:filesystem, so only directories the host
-//! pre-opened are reachable at all; paths with `..` are refused here too.
+//! Bodies read from files (Node's `respondWithFile`), and bodies the host
+//! holds (`respond_with_payload`). In the component the engine reads files
+//! through wasi:filesystem, so only directories the host pre-opened are
+//! reachable at all; paths with `..` are refused here too.
 
 use super::Connection;
 use super::commands::RespondOptions;
 use crate::error::CommandError;
 use crate::headers::HeaderField;
-use crate::stream::{BodyReader, FileBody};
+use crate::stream::{BodyReader, FileBody, HostBody};
 use std::io::{Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
 
@@ -106,6 +107,35 @@ impl Connection {
         Ok(stat)
     }
 
+    /// `respond_with_reader` for a body the host holds: DATA frames carry
+    /// references to `length` octets of the host's body `body` (see
+    /// [`Transmit`](super::Transmit)), never its octets. Once no reference
+    /// will name it again (it was sent, or the stream ended first) it is
+    /// listed in a transmit's `released`.
+    pub fn respond_with_payload(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
+        body: u64,
+        length: u64,
+    ) -> Result<(), CommandError> {
+        self.check_server()?;
+        self.respond_with_length(stream_id, fields, length)?;
+        match self.streams.get_mut(&stream_id) {
+            Some(s) if length > 0 => {
+                s.send.set_host_body(HostBody {
+                    id: body,
+                    offset: 0,
+                    remaining: length,
+                });
+                s.send.end_requested = true;
+                self.schedule(stream_id);
+            }
+            _ => self.payload.finish(body),
+        }
+        Ok(())
+    }
+
     /// The common end of the file responses: `body` yields the `len`
     /// octets to send, read as flow control allows.
     pub fn respond_with_reader(
@@ -113,6 +143,30 @@ impl Connection {
         stream_id: u32,
         fields: Vec<HeaderField>,
         body: Box<dyn BodyReader>,
+        len: u64,
+    ) -> Result<(), CommandError> {
+        self.respond_with_length(stream_id, fields, len)?;
+        if len > 0
+            && let Some(s) = self.streams.get_mut(&stream_id)
+        {
+            s.send.set_file(FileBody {
+                file: body,
+                remaining: len,
+                ahead: Default::default(),
+            });
+            s.send.end_requested = true;
+            self.schedule(stream_id);
+        }
+        Ok(())
+    }
+
+    /// Response headers for a body of `len` octets: `:status` defaults to
+    /// 200 and `content-length` is what will be sent. An empty body ends
+    /// the stream with the headers.
+    fn respond_with_length(
+        &mut self,
+        stream_id: u32,
+        fields: Vec<HeaderField>,
         len: u64,
     ) -> Result<(), CommandError> {
         let mut fields: Vec<HeaderField> = fields
@@ -130,19 +184,7 @@ impl Connection {
                 end_stream: len == 0,
                 wait_for_trailers: false,
             },
-        )?;
-        if len > 0
-            && let Some(s) = self.streams.get_mut(&stream_id)
-        {
-            s.send.set_file(FileBody {
-                file: body,
-                remaining: len,
-                ahead: Default::default(),
-            });
-            s.send.end_requested = true;
-            self.schedule(stream_id);
-        }
-        Ok(())
+        )
     }
 }
 

@@ -34,7 +34,7 @@ impl Connection {
             Some("streams are open")
         } else if self.block.is_some() || !self.inbuf.is_empty() {
             Some("input is partly read")
-        } else if !self.out.is_empty() || !self.events.is_empty() {
+        } else if !self.out.is_empty() || !self.payload.is_empty() || !self.events.is_empty() {
             Some("output or events are waiting")
         } else if !self.pings.is_empty() || !self.pending_local.is_empty() {
             Some("PING or SETTINGS await acknowledgement")

@@ -15,12 +15,14 @@ mod recv;
 mod send;
 mod state;
 mod timers;
+mod transmit;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
 pub use files::{FileStat, body_length, stat_file};
 pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
+pub use transmit::{PayloadRef, Transmit};
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
@@ -108,6 +110,8 @@ pub struct Connection {
 
     inbuf: BytesMut,
     out: BytesMut,
+    /// References to host bodies within `out`.
+    payload: transmit::PayloadQueue,
     events: VecDeque<Event>,
 
     /// Our settings the peer acknowledged, and those still awaiting ACK.
@@ -222,6 +226,7 @@ impl Connection {
             now,
             inbuf: BytesMut::new(),
             out: BytesMut::with_capacity(16 * 1024),
+            payload: Default::default(),
             events: VecDeque::new(),
             local: SettingsValues::default(),
             pending_local: VecDeque::new(),
@@ -465,6 +470,9 @@ impl Connection {
         self.priority.remove(id);
         let mut metrics = StreamMetrics::default();
         if let Some(mut s) = self.streams.remove(&id) {
+            if let Some(body) = s.send.host_body() {
+                self.payload.finish(body);
+            }
             metrics = s.timing.metrics(self.now);
             self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
@@ -495,7 +503,9 @@ impl Connection {
     /// Resets a stream from our side: RST_STREAM, events, removal.
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         if let Some(s) = self.streams.get_mut(&id) {
-            s.send.clear();
+            if let Some(body) = s.send.clear() {
+                self.payload.finish(body);
+            }
             let was_active = s.state.is_active();
             if let Ok(next) = s
                 .state

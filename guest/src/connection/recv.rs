@@ -750,7 +750,9 @@ impl Connection {
                     ));
                 }
                 if let Some(s) = self.streams.get_mut(&id) {
-                    s.send.clear();
+                    if let Some(body) = s.send.clear() {
+                        self.payload.finish(body);
+                    }
                     let was_active = s.state.is_active();
                     if let Ok(next) = s.state.transition(StateEvent::RecvReset(r.code)) {
                         s.state = next;
@@ -945,7 +947,9 @@ impl Connection {
         refused.sort_unstable();
         for id in refused {
             if let Some(s) = self.streams.get_mut(&id) {
-                s.send.clear();
+                if let Some(body) = s.send.clear() {
+                    self.payload.finish(body);
+                }
                 let was_active = s.state.is_active();
                 let code = ErrorCode::REFUSED_STREAM;
                 if let Ok(next) = s.state.transition(StateEvent::RecvReset(code)) {

@@ -1,13 +1,14 @@
 //! The send path: header blocks (HPACK + HEADERS/CONTINUATION split),
 //! and the DATA scheduler that fills `poll_transmit` within flow control.
 
+use super::Transmit;
 use super::{Connection, PreparedHeaders};
 use crate::error::ErrorCode;
 use crate::events::Event;
 use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
 use crate::headers::HeaderField;
 use crate::stream::state::{Event as StateEvent, FrameKind};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 
 /// What a batch may run past its size: one DATA frame at the usual size,
 /// with its header and padding.
@@ -28,12 +29,14 @@ pub(super) enum BlockFrame {
 }
 
 impl Connection {
-    /// Returns up to `max` octets to write to the transport, or `None` when
-    /// there is nothing to send. Control frames and headers go first; the
-    /// rest is filled with DATA, round-robin across ready streams.
-    pub fn poll_transmit(&mut self, max: usize) -> Option<Bytes> {
+    /// Returns about `max` octets to write to the transport (host payload
+    /// references count by the octets they stand for), or `None` when
+    /// there is nothing to send or release. Control frames and headers go
+    /// first; the rest is filled with DATA, round-robin across ready
+    /// streams.
+    pub fn poll_transmit(&mut self, max: usize) -> Option<Transmit> {
         let max = max.max(1);
-        if self.out.len() < max && self.phase != super::Phase::Closed {
+        if self.pending_output() < max && self.phase != super::Phase::Closed {
             if !self.ready.is_empty() && self.out.capacity() < max {
                 // DATA is coming: room for the batch at once, not by
                 // doubling (each doubling copies what is there).
@@ -41,14 +44,13 @@ impl Connection {
             }
             self.fill_data(max);
         }
-        if self.out.is_empty() {
+        if self.out.is_empty() && self.payload.is_empty() {
             return None;
         }
-        let n = self.out.len().min(max);
-        self.metrics.bytes_written += n as u64;
+        let (n, count) = self.payload.cut(self.out.len(), max);
         // Taking everything hands over the buffer itself (no copy, and
         // the engine keeps no allocation between batches).
-        let chunk = if n == self.out.len() {
+        let octets = if n == self.out.len() {
             std::mem::take(&mut self.out)
         } else {
             let chunk = self.out.split_to(n);
@@ -57,12 +59,24 @@ impl Connection {
             self.out = BytesMut::from(&self.out[..]);
             chunk
         };
-        Some(chunk.freeze())
+        let (payload, released) = self.payload.take(n, count);
+        let t = Transmit {
+            octets: octets.freeze(),
+            payload,
+            released,
+        };
+        self.metrics.bytes_written += t.len() as u64;
+        Some(t)
     }
 
     /// Octets queued for the transport but not yet taken by `poll_transmit`.
     pub fn outbound_queue_size(&self) -> usize {
-        self.out.len()
+        self.pending_output()
+    }
+
+    /// Built octets plus the host payload referenced among them.
+    pub(super) fn pending_output(&self) -> usize {
+        self.out.len() + self.payload.len()
     }
 
     /// Streams waiting in the send scheduler's list.
@@ -176,7 +190,7 @@ impl Connection {
             let mut progressed = false;
             let round = self.ready.len();
             for _ in 0..round {
-                if self.out.len() >= max {
+                if self.pending_output() >= max {
                     return;
                 }
                 let Some(id) = self.ready.pop_front() else {
@@ -204,7 +218,7 @@ impl Connection {
         // Streams that closed while listed (a reset, say) leave the list.
         let streams = &self.streams;
         self.ready.retain(|id| streams.contains_key(id));
-        while self.out.len() < max {
+        while self.pending_output() < max {
             let mut best: Option<(u64, u32)> = None;
             for &id in &self.ready {
                 let Some(s) = self.streams.get(&id) else {
@@ -221,11 +235,11 @@ impl Connection {
                 return;
             };
             self.ready.retain(|&r| r != id);
-            let before = self.out.len();
+            let before = self.pending_output();
             if !self.send_step(id) {
                 continue;
             }
-            let sent = (self.out.len() - before) as u64;
+            let sent = (self.pending_output() - before) as u64;
             let weight = u64::from(self.priority.weight(id));
             self.vtime = pass;
             if let Some(s) = self.streams.get_mut(&id) {
@@ -293,12 +307,20 @@ impl Connection {
             let frame_start = self.out.len();
             Data::encode_padded_header(id, n, pad, end, &mut self.out);
             let sendable = s.send_window.available().min(conn_avail).min(file_room);
-            if s.send.take_into(n, sendable, &mut self.out).is_err() {
-                // A file body failed mid-way: what was promised cannot be
-                // delivered, so the stream must not end cleanly.
-                self.out.truncate(frame_start);
-                self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
-                return true;
+            let payload = &mut self.payload;
+            match s
+                .send
+                .take_into(n, sendable, &mut self.out, &mut |r| payload.push(r))
+            {
+                Ok((_, Some(done))) => self.payload.finish(done),
+                Ok((_, None)) => {}
+                Err(_) => {
+                    // A file body failed mid-way: what was promised cannot
+                    // be delivered, so the stream must not end cleanly.
+                    self.out.truncate(frame_start);
+                    self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
+                    return true;
+                }
             }
             s.send_window.consume(flow);
             s.last_activity = self.now;

@@ -77,7 +77,7 @@ impl Connection {
             local_window_size: self.recv_window.target(),
             last_proc_stream_id: self.max_peer_id,
             remote_window_size: self.send_window.value(),
-            outbound_queue_size: u32::try_from(self.out.len()).unwrap_or(u32::MAX),
+            outbound_queue_size: u32::try_from(self.pending_output()).unwrap_or(u32::MAX),
             deflate_dynamic_table_size: self.encoder.table_fill(),
             inflate_dynamic_table_size: u32::try_from(self.decoder.table_fill())
                 .unwrap_or(u32::MAX),

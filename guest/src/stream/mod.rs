@@ -6,7 +6,7 @@ mod send_queue;
 pub mod state;
 
 pub use id_map::{IdHasher, IdMap};
-pub use send_queue::{BodyReader, FileBody, SendQueue};
+pub use send_queue::{BodyReader, FileBody, HostBody, SendQueue};
 pub use state::{Cause, State};
 
 use crate::flow::{RecvWindow, SendWindow};

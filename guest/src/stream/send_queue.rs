@@ -1,6 +1,7 @@
 //! Outgoing body data for one stream: queued by `write`, drained by the
 //! connection's scheduler as flow control allows.
 
+use crate::connection::PayloadRef;
 use crate::headers::HeaderField;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -19,6 +20,25 @@ pub struct FileBody {
     pub ahead: BytesMut,
 }
 
+/// A body the host holds (`respond_with_payload`): the engine sends
+/// references to it, never its octets.
+#[derive(Clone, Copy, Debug)]
+pub struct HostBody {
+    /// The host's name for it.
+    pub id: u64,
+    /// Where the next frame's payload starts within it.
+    pub offset: u64,
+    /// Octets still to send.
+    pub remaining: u64,
+}
+
+/// Where a body comes from after the queued buffers.
+#[derive(Debug)]
+enum Source {
+    File(FileBody),
+    Host(HostBody),
+}
+
 /// Where a file body is read from, positioned at its first octet: an open
 /// file natively, a wasi:filesystem descriptor in the component.
 pub trait BodyReader: std::io::Read + std::fmt::Debug {}
@@ -33,8 +53,8 @@ const READ_AHEAD: usize = 32 * 1024;
 pub struct SendQueue {
     chunks: VecDeque<Bytes>,
     len: usize,
-    /// The body comes from a file instead of `chunks`.
-    file: Option<FileBody>,
+    /// The body comes from a file or the host instead of `chunks`.
+    source: Option<Source>,
     /// The application called `end`: END_STREAM goes on the last frame.
     pub end_requested: bool,
     /// Trailers to send once the data is out (they carry END_STREAM).
@@ -47,13 +67,15 @@ pub struct SendQueue {
 }
 
 impl SendQueue {
-    /// Octets still to send, in memory or in a file.
+    /// Octets still to send, in memory, in a file or held by the host.
     pub fn len(&self) -> usize {
-        let file = self
-            .file
-            .as_ref()
-            .map_or(0, |f| usize::try_from(f.remaining).unwrap_or(usize::MAX));
-        self.len.saturating_add(file)
+        let rest = match &self.source {
+            None => 0,
+            Some(Source::File(f)) => f.remaining,
+            Some(Source::Host(h)) => h.remaining,
+        };
+        self.len
+            .saturating_add(usize::try_from(rest).unwrap_or(usize::MAX))
     }
 
     /// Octets held in memory (Node's `bufferSize`).
@@ -63,7 +85,10 @@ impl SendQueue {
 
     /// Memory a file body holds for what it read ahead of sending.
     pub fn read_ahead(&self) -> usize {
-        self.file.as_ref().map_or(0, |f| f.ahead.capacity())
+        match &self.source {
+            Some(Source::File(f)) => f.ahead.capacity(),
+            _ => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -71,7 +96,15 @@ impl SendQueue {
     }
 
     pub fn has_file(&self) -> bool {
-        self.file.is_some()
+        matches!(self.source, Some(Source::File(_)))
+    }
+
+    /// The host body still to be sent, if the body is one.
+    pub fn host_body(&self) -> Option<u64> {
+        match &self.source {
+            Some(Source::Host(h)) => Some(h.id),
+            _ => None,
+        }
     }
 
     pub fn push(&mut self, data: Bytes) {
@@ -82,20 +115,28 @@ impl SendQueue {
     }
 
     pub fn set_file(&mut self, body: FileBody) {
-        self.file = Some(body);
+        self.source = Some(Source::File(body));
+    }
+
+    pub fn set_host_body(&mut self, body: HostBody) {
+        self.source = Some(Source::Host(body));
     }
 
     /// Appends up to `max` octets from the front to `out`: queued buffers
-    /// first, then the file. A file is read ahead by at most `sendable`
-    /// octets (what the windows and the connection's read-ahead allowance
-    /// let go soon), and always by what this frame needs. An error leaves `out` as it was; the stream
-    /// cannot go on (the promised length can no longer be met).
+    /// first, then the file or the host body (a reference to it goes to
+    /// `payload`, positioned at the end of `out`). A file is read ahead by
+    /// at most `sendable` octets (what the windows and the connection's
+    /// read-ahead allowance let go soon), and always by what this frame
+    /// needs. An error leaves `out` as it was; the stream cannot go on
+    /// (the promised length can no longer be met). Returns the octets
+    /// taken, and the host body when its last octet was.
     pub fn take_into(
         &mut self,
         max: usize,
         sendable: usize,
         out: &mut BytesMut,
-    ) -> std::io::Result<usize> {
+        payload: &mut impl FnMut(PayloadRef),
+    ) -> std::io::Result<(usize, Option<u64>)> {
         let mut taken = 0;
         while taken < max {
             let Some(front) = self.chunks.front_mut() else {
@@ -112,7 +153,26 @@ impl SendQueue {
         }
         self.len -= taken;
         if taken < max
-            && let Some(f) = self.file.as_mut()
+            && let Some(Source::Host(h)) = self.source.as_mut()
+        {
+            let want = (max - taken).min(usize::try_from(h.remaining).unwrap_or(usize::MAX));
+            payload(PayloadRef {
+                at: out.len(),
+                body: h.id,
+                offset: h.offset,
+                length: want,
+            });
+            h.offset += want as u64;
+            h.remaining -= want as u64;
+            let id = h.id;
+            if h.remaining == 0 {
+                self.source = None;
+                return Ok((taken + want, Some(id)));
+            }
+            return Ok((taken + want, None));
+        }
+        if taken < max
+            && let Some(Source::File(f)) = self.source.as_mut()
         {
             let remaining = usize::try_from(f.remaining).unwrap_or(usize::MAX);
             let want = (max - taken).min(remaining);
@@ -146,17 +206,20 @@ impl SendQueue {
             f.remaining -= want as u64;
             taken += want;
             if f.remaining == 0 {
-                self.file = None;
+                self.source = None;
             }
         }
-        Ok(taken)
+        Ok((taken, None))
     }
 
-    /// Drops everything queued (the stream was reset).
-    pub fn clear(&mut self) {
+    /// Drops everything queued (the stream was reset); returns the host
+    /// body that will not be sent now.
+    pub fn clear(&mut self) -> Option<u64> {
+        let host = self.host_body();
         self.chunks.clear();
         self.len = 0;
-        self.file = None;
+        self.source = None;
         self.trailers = None;
+        host
     }
 }

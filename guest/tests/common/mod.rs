@@ -88,6 +88,19 @@ pub fn ended(events: &[Event], stream: u32) -> bool {
     })
 }
 
+/// A response header's value, as the client decoded it.
+pub fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        Event::Response {
+            stream_id, headers, ..
+        } if *stream_id == stream => headers
+            .iter()
+            .find(|f| f.name == name.as_bytes())
+            .map(|f| String::from_utf8_lossy(&f.value).into_owned()),
+        _ => None,
+    })
+}
+
 pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
     events.iter().find_map(|e| match e {
         Event::StreamClosed {
@@ -186,7 +199,7 @@ impl RawPeer {
         let mut conn = Connection::new(Role::Client, opts, 0).unwrap();
         // Strip the client magic so only frames remain to parse.
         let first = conn.poll_transmit(PREFACE.len()).unwrap();
-        assert_eq!(&first[..], &PREFACE[..]);
+        assert_eq!(&first.octets[..], &PREFACE[..]);
         let mut p = RawPeer::new(conn);
         let mut hello = BytesMut::new();
         frame(&mut hello, kind::SETTINGS, 0, 0, &[]);
@@ -239,7 +252,7 @@ impl RawPeer {
     /// Drains the engine's output into `received` and events into `events`.
     pub fn pump(&mut self) {
         while let Some(bytes) = self.conn.poll_transmit(1 << 20) {
-            self.pending.extend_from_slice(&bytes);
+            self.pending.extend_from_slice(&bytes.octets);
         }
         while let Some(head) = FrameHeader::parse(&self.pending) {
             let total = 9 + head.length as usize;

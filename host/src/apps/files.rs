@@ -3,9 +3,7 @@
 //! that would leave the directory are refused.
 
 use crate::body::Incoming;
-use crate::service::{
-    Http2Stream, PreparedHeaders, ResponseBody, ServeFile, box_body, empty, full, text,
-};
+use crate::service::{Http2Stream, PreparedHeaders, ResponseBody, ServeFile, empty, full, text};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use http::header::{self, HeaderName};
@@ -58,9 +56,6 @@ pub struct StaticFiles {
     cache: Arc<Mutex<Cache>>,
     /// Page path → assets pushed with it.
     push: Arc<HashMap<String, Vec<String>>>,
-    /// The runtime pre-opened `root` for its instances: large files are
-    /// read by the engine itself (`respond-with-file`).
-    engine_reads: bool,
 }
 
 /// Pages with server push wait for their promises; everything else is
@@ -115,16 +110,7 @@ impl StaticFiles {
             root: Arc::new(root),
             cache: Arc::default(),
             push: Arc::default(),
-            engine_reads: false,
         })
-    }
-
-    /// Large files go out through the engine's `respond-with-file`, read
-    /// through wasi:filesystem from the root the runtime pre-opened
-    /// ([`crate::RuntimeConfig::files_root`] must be this same directory).
-    pub fn with_engine_reads(mut self) -> StaticFiles {
-        self.engine_reads = true;
-        self
     }
 
     /// Server push: a GET for a page path (no query) in `rules` first
@@ -234,28 +220,20 @@ impl StaticFiles {
                     false => with(status, headers(), body),
                 }
             }
-            // Read by the engine, as flow control allows.
-            _ if self.engine_reads
-                && let Some(inside) = self.inside(&info.path) =>
-            {
-                let mut headers = headers();
-                headers.remove(header::CONTENT_LENGTH);
-                ServeFile::path(inside)
-                    .range(start, Some(count))
-                    .response(status, headers)
-            }
-            _ => match crate::body::FileBody::open(&info.path, start, count) {
-                Ok(body) => with(status, headers(), box_body(body)),
+            // Large files: over HTTP/2 the engine frames them and the pump
+            // reads them straight into its output (host payload); over
+            // HTTP/1.1 they are the body.
+            _ => match std::fs::File::open(&info.path) {
+                Ok(file) => {
+                    let mut headers = headers();
+                    headers.remove(header::CONTENT_LENGTH);
+                    ServeFile::open(file)
+                        .range(start, Some(count))
+                        .response(status, headers)
+                }
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n"),
             },
         }
-    }
-
-    /// Where a file under the root is inside the instance (the runtime
-    /// pre-opens the root at [`crate::GUEST_FILES`]).
-    fn inside(&self, path: &Path) -> Option<String> {
-        let rel = path.strip_prefix(self.root.as_ref()).ok()?.to_str()?;
-        Some(format!("{}/{rel}", crate::GUEST_FILES))
     }
 
     /// The file for a request path, through the cache.

@@ -11,8 +11,7 @@ pub(crate) use interim::Interim;
 use crate::body::{FileBody, Incoming};
 use crate::limits::Limits;
 use crate::service::{
-    BoxError, ConnectionInfo, FileSource, Informational, ResponseBody, ServeFile, SharedService,
-    box_body, text,
+    BoxError, ConnectionInfo, Informational, ResponseBody, ServeFile, SharedService, box_body, text,
 };
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
@@ -34,8 +33,6 @@ pub struct Http1Config {
     /// and each later one's on a kept-alive connection (which is also how
     /// long an idle kept-alive connection is held).
     pub header_timeout: Duration,
-    /// The directory [`ServeFile`] paths (`/files/...`) refer to.
-    pub files_root: Option<PathBuf>,
     /// While its memory budget is spent, requests get 503.
     pub limits: Option<Arc<Limits>>,
 }
@@ -44,7 +41,6 @@ impl Default for Http1Config {
     fn default() -> Self {
         Http1Config {
             header_timeout: Duration::from_secs(30),
-            files_root: None,
             limits: None,
         }
     }
@@ -52,11 +48,13 @@ impl Default for Http1Config {
 
 /// Serves HTTP/1.1 on `io` until the client is done or `shutdown` turns
 /// true (then the request in progress finishes, with `Connection: close`).
+/// [`ServeFile`] paths are found under `files_root` (the runtime's).
 pub async fn serve_http1<IO>(
     io: IO,
     service: SharedService,
     info: ConnectionInfo,
     config: &Http1Config,
+    files_root: Option<&Path>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()>
 where
@@ -64,7 +62,7 @@ where
 {
     let info = Arc::new(info);
     let header_timeout = config.header_timeout;
-    let config = Arc::new(config.clone());
+    let config = Arc::new((config.clone(), files_root.map(PathBuf::from)));
     let (io, drain) = interim::InterimIo::new(io);
     let drain = Arc::new(drain);
     let handler = {
@@ -78,7 +76,9 @@ where
                 _ => Informational::http1(drain.interim()),
             };
             async move {
-                let response = answer(service, &info, &config, req, informational).await;
+                let (config, root) = &*config;
+                let response =
+                    answer(service, &info, config, root.as_deref(), req, informational).await;
                 Ok::<_, std::convert::Infallible>(response)
             }
         })
@@ -134,6 +134,7 @@ async fn answer(
     service: SharedService,
     info: &ConnectionInfo,
     config: &Http1Config,
+    files_root: Option<&Path>,
     req: Request<hyper::body::Incoming>,
     informational: Informational,
 ) -> Response<ResponseBody> {
@@ -180,7 +181,7 @@ async fn answer(
     // From here hyper writes the final response: no more 1xx.
     informational.answered();
     let response = match response.extensions().get::<ServeFile>().cloned() {
-        Some(file) => serve_file(response, file, config.files_root.as_deref()),
+        Some(file) => serve_file(response, file, files_root),
         None => response,
     };
     let status = response.status().as_u16();
@@ -210,31 +211,9 @@ fn serve_file(
     file: ServeFile,
     root: Option<&Path>,
 ) -> Response<ResponseBody> {
-    let opened = match &file.source {
-        FileSource::Path(inside) => {
-            let rel = inside
-                .strip_prefix(crate::GUEST_FILES)
-                .map(|r| r.trim_start_matches('/'));
-            match (root, rel) {
-                // The engine refuses these as well.
-                (Some(root), Some(rel)) if !rel.split('/').any(|p| p == "..") => {
-                    std::fs::File::open(root.join(rel))
-                }
-                _ => Err(std::io::ErrorKind::NotFound.into()),
-            }
-        }
-        FileSource::Open(open) => open
-            .lock()
-            .ok()
-            .and_then(|mut f| f.take())
-            .ok_or_else(|| std::io::ErrorKind::NotFound.into()),
-    };
-    let sized = opened.and_then(|f| {
-        let size = f.metadata()?.len();
-        let available = size.saturating_sub(file.offset);
-        let count = file.length.map_or(available, |l| l.min(available));
-        Ok((FileBody::from_file(f, file.offset, count)?, count))
-    });
+    let sized = file
+        .open_host(root)
+        .and_then(|(f, start, count)| Ok((FileBody::from_file(f, start, count)?, count)));
     match sized {
         Ok((body, count)) => {
             let (mut parts, _) = response.into_parts();

@@ -3,6 +3,7 @@
 //! connection has something to do), hands request streams to the service
 //! and feeds responses back as flow control allows (see `streams`).
 
+mod payload;
 mod streams;
 pub(crate) use streams::{header_fields, header_map, response_head};
 
@@ -357,6 +358,7 @@ where
             sink: &sink,
             consumed: &consumed_tx,
             info,
+            files_root: self.runtime.files_root(),
         };
         // Filled only as far as reads go (a read of 100 octets touches one
         // page, not READ_CHUNK).
@@ -412,10 +414,22 @@ where
                 deadline = r.timeout;
                 queued = r.queued;
                 open_streams = r.open_streams;
-                let full = r.output.len() >= max && max > 0;
-                if !r.output.is_empty() {
-                    self.summary.bytes_written += r.output.len() as u64;
-                    out = r.output;
+                let produced = r.output.octets.len()
+                    + r.output
+                        .payload
+                        .iter()
+                        .map(|p| p.length as usize)
+                        .sum::<usize>();
+                let full = produced >= max && max > 0;
+                // File payload is read in before the events are handled:
+                // a stream's close may release its file.
+                let output = st.host_bodies.assemble(r.output).map_err(|e| {
+                    tracing::warn!(peer = %self.peer, "a file being sent failed: {e}; closing the connection");
+                    e
+                })?;
+                if !output.is_empty() {
+                    self.summary.bytes_written += output.len() as u64;
+                    out = output;
                     out_pos = 0;
                 }
                 let quiet = r.events.is_empty() && !full;

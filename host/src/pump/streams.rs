@@ -13,14 +13,15 @@ use crate::convert::{block_fields, code_name};
 use crate::io::trap;
 use crate::runtime::EngineConnection;
 use crate::service::{
-    BoxError, ConnectionInfo, FileSource, Http2Stream, Informational, PreparedHeaders, Priority,
-    Protocol, Reset, ResponseBody, ServeFile, SharedService, StreamSink,
+    BoxError, ConnectionInfo, Http2Stream, Informational, PreparedHeaders, Priority, Protocol,
+    Reset, ResponseBody, ServeFile, SharedService, StreamSink,
 };
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -124,6 +125,8 @@ pub(crate) struct PumpState {
     /// next `drive` (see `flush_batch`), and their statuses for the log.
     pub batch: Vec<PreparedResponse>,
     batch_status: Vec<u16>,
+    /// Files being sent as host payload, by stream.
+    pub host_bodies: super::payload::HostBodies,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -144,6 +147,8 @@ pub(crate) struct StreamContext<'a> {
     pub sink: &'a Arc<StreamSink>,
     pub consumed: &'a mpsc::UnboundedSender<(u32, u32)>,
     pub info: &'a ConnectionInfo,
+    /// Where [`ServeFile`] paths inside the instance are on the host.
+    pub files_root: Option<&'a Path>,
 }
 
 pub(crate) async fn on_event(
@@ -333,7 +338,7 @@ async fn dispatch(
 ) -> anyhow::Result<()> {
     let head = request.method() == Method::HEAD;
     match call_now(cx.service, request) {
-        Call::Answered(result) => respond(conn, st, stream_id, head, result).await,
+        Call::Answered(result) => respond(conn, st, cx.files_root, stream_id, head, result).await,
         Call::Later(call) => {
             let commands = cx.commands.clone();
             tokio::spawn(async move {
@@ -391,7 +396,7 @@ pub(crate) async fn apply(
             stream_id,
             head,
             response,
-        } => respond(conn, st, stream_id, head, response).await?,
+        } => respond(conn, st, cx.files_root, stream_id, head, response).await?,
         StreamCommand::Informational {
             stream_id,
             status,
@@ -478,22 +483,35 @@ fn promise_fields(request: &Request<()>) -> Vec<HeaderField> {
 async fn respond(
     conn: &mut EngineConnection,
     st: &mut PumpState,
+    files_root: Option<&Path>,
     stream_id: u32,
     head: bool,
     response: Result<Response<ResponseBody>, BoxError>,
 ) -> anyhow::Result<()> {
-    let response = match response {
+    let mut response = match response {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(stream_id, "the service failed: {e}");
             crate::service::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
         }
     };
-    let status = response.status().as_u16();
     if let Some(file) = response.extensions().get::<ServeFile>().cloned() {
-        let fields = response_fields(&response);
-        return respond_with_file(conn, st, stream_id, &fields, file, status).await;
+        match file.open_host(files_root) {
+            Ok(opened) => {
+                let status = response.status().as_u16();
+                let fields = response_fields(&response);
+                return respond_with_file(conn, st, stream_id, &fields, opened, status).await;
+            }
+            Err(e) => {
+                tracing::debug!(stream_id, "cannot serve the file: {e}");
+                response = crate::service::text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "cannot read the file\n",
+                );
+            }
+        }
     }
+    let status = response.status().as_u16();
     let prepared = response
         .extensions()
         .get::<PreparedHeaders>()
@@ -635,42 +653,27 @@ fn joined(data: Option<Bytes>, more: bytes::BytesMut) -> Bytes {
     }
 }
 
-/// `respond-with-file` or `respond-with-fd`; a file the engine cannot
-/// take resets the stream (INTERNAL_ERROR).
+/// A file response, opened by the host: the engine sends it as host
+/// payload (`respond-with-payload`); one it refuses resets the stream
+/// (INTERNAL_ERROR).
 async fn respond_with_file(
     conn: &mut EngineConnection,
     st: &mut PumpState,
     stream_id: u32,
     fields: &[HeaderField],
-    file: ServeFile,
+    (file, start, count): (std::fs::File, u64, u64),
     status: u16,
 ) -> anyhow::Result<()> {
-    let result = match file.source {
-        FileSource::Path(path) => {
-            conn.respond_with_file(stream_id, fields, &path, file.offset, file.length)
-                .await
-        }
-        FileSource::Open(open) => {
-            let taken = open.lock().ok().and_then(|mut f| f.take());
-            match taken {
-                Some(f) => {
-                    conn.respond_with_fd(stream_id, f, fields, file.offset, file.length)
-                        .await
-                }
-                None => Ok(Err(CommandError::InvalidState(
-                    "the file was already handed over".into(),
-                ))),
-            }
-        }
-    };
-    match trap(result)? {
-        Ok(stat) => {
-            let available = stat.size.saturating_sub(file.offset);
-            let sent = file.length.map_or(available, |l| l.min(available));
-            responded(st, stream_id, status, sent as usize);
-        }
+    let id = u64::from(stream_id);
+    st.host_bodies.insert(id, file, start);
+    match trap(
+        conn.respond_with_payload(stream_id, fields, id, count)
+            .await,
+    )? {
+        Ok(()) => responded(st, stream_id, status, count as usize),
         Err(e) => {
-            tracing::debug!(stream_id, "respond-with-file refused: {e:?}");
+            st.host_bodies.remove(id);
+            tracing::debug!(stream_id, "respond-with-payload refused: {e:?}");
             let _ = trap(conn.close_stream(stream_id, 2).await)?;
         }
     }

@@ -1,0 +1,190 @@
+//! `respond_with_payload`: bodies the host holds go out as references the
+//! host splices into the engine's octets (see `Transmit`). The client
+//! side of each pair is an ordinary connection, so what it decodes is what
+//! a peer would see on the wire.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use h2wasm_engine::options::PaddingStrategy;
+use h2wasm_engine::pair::Pair;
+use h2wasm_engine::{ErrorCode, Options, Settings};
+
+fn data(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+fn client_with_window(window: u32) -> Options {
+    Options {
+        authority: "localhost".into(),
+        settings: Settings {
+            initial_window_size: Some(window),
+            ..Default::default()
+        },
+        ..Options::default()
+    }
+}
+
+#[test]
+fn a_host_body_arrives_whole_without_entering_the_engine() {
+    let body = data(1 << 20);
+    let mut p = Pair::new(client_with_window(16_384), Options::default()).unwrap();
+    p.bodies.insert(42, body.clone());
+    let id = open_gets(&mut p, "/big", 1)[0];
+    p.server
+        .respond_with_payload(
+            id,
+            vec![h("content-type", "application/octet-stream")],
+            42,
+            1 << 20,
+        )
+        .unwrap();
+    p.run().unwrap();
+    // Every octet of the body left as a reference.
+    assert_eq!(p.referenced, 1 << 20);
+    assert_eq!(p.bad_refs, 0);
+    assert_eq!(
+        p.released,
+        vec![42],
+        "released once, after the last reference"
+    );
+    assert_eq!(
+        response_header(&p.client_events, id, ":status").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        response_header(&p.client_events, id, "content-length").as_deref(),
+        Some("1048576")
+    );
+    assert_eq!(body_of(&p, id), body);
+    assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::NO_ERROR));
+}
+
+fn body_of(p: &Pair, id: u32) -> Vec<u8> {
+    body(&p.client_events, id)
+}
+
+#[test]
+fn padded_frames_carry_references_between_pad_length_and_padding() {
+    for strategy in [PaddingStrategy::Aligned, PaddingStrategy::Max] {
+        let server = Options {
+            padding_strategy: strategy,
+            ..Options::default()
+        };
+        let mut p = Pair::new(client_with_window(65_535), server).unwrap();
+        let body = data(100_000);
+        p.bodies.insert(7, body.clone());
+        let id = open_gets(&mut p, "/padded", 1)[0];
+        p.server
+            .respond_with_payload(id, vec![], 7, body.len() as u64)
+            .unwrap();
+        p.run().unwrap();
+        assert_eq!(p.bad_refs, 0);
+        assert_eq!(body_of(&p, id), body, "{strategy:?}");
+        assert_eq!(p.released, vec![7]);
+    }
+}
+
+#[test]
+fn many_streams_share_batches_and_each_body_is_released() {
+    let mut p = Pair::with_defaults().unwrap();
+    let ids = open_gets(&mut p, "/many", 5);
+    for (i, &id) in ids.iter().enumerate() {
+        let len = 10_000 * (i + 1);
+        p.bodies.insert(u64::from(id), data(len));
+        p.server
+            .respond_with_payload(id, vec![], u64::from(id), len as u64)
+            .unwrap();
+    }
+    p.run().unwrap();
+    assert_eq!(p.bad_refs, 0);
+    for (i, &id) in ids.iter().enumerate() {
+        assert_eq!(body_of(&p, id), data(10_000 * (i + 1)));
+    }
+    let mut released = p.released.clone();
+    released.sort_unstable();
+    let mut want: Vec<u64> = ids.iter().map(|&id| u64::from(id)).collect();
+    want.sort_unstable();
+    assert_eq!(released, want);
+}
+
+#[test]
+fn an_empty_body_ends_with_the_headers_and_is_released() {
+    let mut p = Pair::with_defaults().unwrap();
+    let id = open_gets(&mut p, "/empty", 1)[0];
+    p.server.respond_with_payload(id, vec![], 9, 0).unwrap();
+    p.run().unwrap();
+    assert_eq!(
+        response_header(&p.client_events, id, "content-length").as_deref(),
+        Some("0")
+    );
+    assert!(ended(&p.client_events, id));
+    assert_eq!(p.released, vec![9]);
+}
+
+#[test]
+fn a_reset_releases_the_body_after_references_already_queued() {
+    let mut p = Pair::new(client_with_window(65_535), Options::default()).unwrap();
+    let body = data(200_000);
+    p.bodies.insert(3, body.clone());
+    let id = open_gets(&mut p, "/reset", 1)[0];
+    p.server
+        .respond_with_payload(id, vec![], 3, body.len() as u64)
+        .unwrap();
+    // A batch a little larger than the HEADERS frame: the first DATA
+    // frame is built, and the cut falls inside its frame header, so its
+    // reference stays queued.
+    let first = p.server.poll_transmit(20).unwrap();
+    assert_eq!(first.octets.len(), 20);
+    assert!(first.payload.is_empty());
+    assert!(first.released.is_empty());
+    p.server.close_stream(id, ErrorCode::CANCEL).unwrap();
+    // The queued frame still needs its payload: no release while its
+    // reference waits, even in a transmit after the reset.
+    let mid = p.server.poll_transmit(5).unwrap();
+    assert_eq!(mid.octets.len(), 5);
+    assert!(mid.payload.is_empty());
+    assert!(mid.released.is_empty());
+    let rest = p.server.poll_transmit(1 << 20).unwrap();
+    assert_eq!(rest.payload.len(), 1);
+    assert_eq!(rest.released, vec![3]);
+    let mut wire = first.octets.to_vec();
+    wire.extend_from_slice(&mid.octets);
+    wire.extend(rest.assemble(|r, dest| {
+        let s = r.offset as usize;
+        dest.copy_from_slice(&body[s..s + r.length]);
+    }));
+    p.client.receive(p.now, &wire).unwrap();
+    p.run().unwrap();
+    assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::CANCEL));
+}
+
+#[test]
+fn a_peer_reset_releases_a_body_still_waiting_for_window() {
+    // The client's window lets one frame's worth through, then the client
+    // cancels: the rest of the body is never referenced.
+    let mut p = Pair::new(client_with_window(16_384), Options::default()).unwrap();
+    p.bodies.insert(11, data(1 << 20));
+    let id = open_gets(&mut p, "/cancel", 1)[0];
+    p.server
+        .respond_with_payload(id, vec![], 11, 1 << 20)
+        .unwrap();
+    p.client.close_stream(id, ErrorCode::CANCEL).unwrap();
+    p.run().unwrap();
+    assert_eq!(p.bad_refs, 0);
+    assert_eq!(p.released, vec![11]);
+    assert!(body_of(&p, id).len() < 1 << 20);
+}
+
+#[test]
+fn a_refused_call_keeps_no_reference() {
+    let mut p = Pair::with_defaults().unwrap();
+    // No such stream.
+    assert!(p.server.respond_with_payload(99, vec![], 1, 10).is_err());
+    // A client cannot respond.
+    assert!(p.client.respond_with_payload(1, vec![], 1, 10).is_err());
+    p.run().unwrap();
+    assert!(p.released.is_empty());
+    assert!(p.server.poll_transmit(1 << 16).is_none());
+}
