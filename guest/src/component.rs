@@ -424,6 +424,13 @@ impl GuestConnection for ConnectionResource {
             .map_err(cmd_error)
     }
 
+    fn write_payload(&self, stream_id: u32, body: u64, length: u64) -> Result<bool, CommandError> {
+        self.inner
+            .borrow_mut()
+            .write_payload(stream_id, body, length)
+            .map_err(cmd_error)
+    }
+
     fn end(&self, stream_id: u32) -> Result<(), CommandError> {
         self.inner.borrow_mut().end(stream_id).map_err(cmd_error)
     }

@@ -61,6 +61,16 @@ fn a_host_body_arrives_whole_without_entering_the_engine() {
     assert_eq!(closed_code(&p.client_events, id), Some(ErrorCode::NO_ERROR));
 }
 
+/// A repeatable stream of numbers below `n` (xorshift).
+fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+    move |n| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    }
+}
+
 fn body_of(p: &Pair, id: u32) -> Vec<u8> {
     body(&p.client_events, id)
 }
@@ -195,13 +205,7 @@ fn a_refused_call_keeps_no_reference() {
 /// each body is released exactly once.
 #[test]
 fn bodies_survive_batches_cut_anywhere() {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move |n: u64| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed % n
-    };
+    let mut next = numbers(0x2545_f491_4f6c_dd1du64);
     for round in 0..60 {
         let strategy = match next(3) {
             0 => PaddingStrategy::None,
@@ -234,4 +238,66 @@ fn bodies_survive_batches_cut_anywhere() {
             assert_eq!(released, 1, "round {round}, stream {id}");
         }
     }
+}
+
+/// `write_payload` chunks queue in order with `write`s: the client gets
+/// the concatenation, cut into batches anywhere; each host chunk is
+/// released once; they count toward the high-water mark.
+#[test]
+fn host_chunks_interleave_with_written_data() {
+    let mut next = numbers(0x9e37_79b9_7f4a_7c15u64);
+    for round in 0..40 {
+        let mut p = Pair::new(client_with_window(65_535), Options::default()).unwrap();
+        p.chunk = 1 + next(40_000) as usize;
+        let id = open_gets(&mut p, "/mixed", 1)[0];
+        p.server
+            .respond(id, status("200"), h2wasm_engine::RespondOptions::default())
+            .unwrap();
+        let mut want = Vec::new();
+        let mut hosted = Vec::new();
+        let mut next_body = 100u64;
+        for _ in 0..(1 + next(8)) {
+            let piece = data(next(50_000) as usize);
+            if next(2) == 0 {
+                p.server.write(id, piece.clone()).unwrap();
+            } else {
+                p.bodies.insert(next_body, piece.clone());
+                p.server
+                    .write_payload(id, next_body, piece.len() as u64)
+                    .unwrap();
+                hosted.push(next_body);
+                next_body += 1;
+            }
+            want.extend_from_slice(&piece);
+        }
+        p.server.end(id).unwrap();
+        p.run().unwrap();
+        assert_eq!(p.bad_refs, 0, "round {round}");
+        assert_eq!(body_of(&p, id), want, "round {round}");
+        let mut released = p.released.clone();
+        released.sort_unstable();
+        assert_eq!(released, hosted, "round {round}");
+    }
+}
+
+#[test]
+fn host_chunks_count_toward_the_high_water_mark_not_session_memory() {
+    // The client's window is closed for now: nothing leaves the queue.
+    let mut p = Pair::new(client_with_window(0), Options::default()).unwrap();
+    let id = open_gets(&mut p, "/hwm", 1)[0];
+    p.server
+        .respond(id, status("200"), h2wasm_engine::RespondOptions::default())
+        .unwrap();
+    let before = p.server.session_memory();
+    p.bodies.insert(1, data(1 << 20));
+    // 1 MiB is past the default 16 KiB high-water mark: wait for drain.
+    assert_eq!(p.server.write_payload(id, 1, 1 << 20), Ok(false));
+    assert!(p.server.session_memory() < before + 4096);
+    assert_eq!(p.server.stream_state(id).unwrap().buffer_size, 1 << 20);
+    // A stream that cannot take data refuses, and keeps no reference.
+    assert!(p.server.write_payload(99, 2, 10).is_err());
+    // An empty chunk is released at once.
+    assert_eq!(p.server.write_payload(id, 3, 0), Ok(false));
+    p.run().unwrap();
+    assert_eq!(p.released, vec![3]);
 }

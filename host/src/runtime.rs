@@ -560,6 +560,17 @@ impl EngineConnection {
         )
     }
 
+    /// `write-payload`: `length` octets the host holds as `body`, queued
+    /// after what was written; false above the high-water mark.
+    pub async fn write_payload(
+        &mut self,
+        stream_id: u32,
+        body: u64,
+        length: u64,
+    ) -> wasmtime::Result<Result<bool, CommandError>> {
+        guest_call!(self, call_write_payload, stream_id, body, length)
+    }
+
     /// `respond-with-payload`: `length` octets of the host's body `body`
     /// go out as payload references in transmits, until one lists it in
     /// `released`.

@@ -331,6 +331,33 @@ impl Connection {
         Ok(below)
     }
 
+    /// `write` for `length` octets the host holds, named `body`: queued in
+    /// order with written data, sent as references (see
+    /// [`Transmit`](super::Transmit)) and released once wholly referenced
+    /// or dropped. They count toward the high-water mark (the host holds
+    /// them because the engine has not sent them), not toward the
+    /// engine's memory. If this fails, nothing refers to `body`.
+    pub fn write_payload(
+        &mut self,
+        stream_id: u32,
+        body: u64,
+        length: u64,
+    ) -> Result<bool, CommandError> {
+        let hwm = self.opts.stream_high_water_mark as usize;
+        let s = self.body_stream(stream_id)?;
+        let queued = s.send.push_host(body, length);
+        let below = s.send.len() < hwm;
+        if !below {
+            s.drain_wanted = true;
+        }
+        if !queued {
+            // Nothing to send: the host may let it go at once.
+            self.payload.finish(body);
+        }
+        self.schedule(stream_id);
+        Ok(below)
+    }
+
     /// Ends the outgoing side (after any queued data). With
     /// `wait_for_trailers`, `WantTrailers` follows instead of END_STREAM.
     pub fn end(&mut self, stream_id: u32) -> Result<(), CommandError> {

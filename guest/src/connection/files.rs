@@ -7,7 +7,7 @@ use super::Connection;
 use super::commands::RespondOptions;
 use crate::error::CommandError;
 use crate::headers::HeaderField;
-use crate::stream::{BodyReader, FileBody, HostBody};
+use crate::stream::{BodyReader, FileBody};
 use std::io::{Seek, SeekFrom};
 use std::time::UNIX_EPOCH;
 
@@ -121,17 +121,17 @@ impl Connection {
     ) -> Result<(), CommandError> {
         self.check_server()?;
         self.respond_with_length(stream_id, fields, length)?;
-        match self.streams.get_mut(&stream_id) {
+        let queued = match self.streams.get_mut(&stream_id) {
             Some(s) if length > 0 => {
-                s.send.set_host_body(HostBody {
-                    id: body,
-                    offset: 0,
-                    remaining: length,
-                });
                 s.send.end_requested = true;
-                self.schedule(stream_id);
+                s.send.push_host(body, length)
             }
-            _ => self.payload.finish(body),
+            _ => false,
+        };
+        if queued {
+            self.schedule(stream_id);
+        } else {
+            self.payload.finish(body);
         }
         Ok(())
     }

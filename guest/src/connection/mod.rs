@@ -22,6 +22,7 @@ pub use extensions::{AltSvcTarget, valid_origin};
 pub use files::{FileStat, body_length, stat_file};
 pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
+pub(crate) use transmit::PayloadQueue;
 pub use transmit::{PayloadRef, Transmit};
 
 use crate::error::{ConnectionError, ErrorCode};
@@ -470,9 +471,7 @@ impl Connection {
         self.priority.remove(id);
         let mut metrics = StreamMetrics::default();
         if let Some(mut s) = self.streams.remove(&id) {
-            if let Some(body) = s.send.host_body() {
-                self.payload.finish(body);
-            }
+            s.send.clear(&mut self.payload);
             metrics = s.timing.metrics(self.now);
             self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
@@ -503,9 +502,7 @@ impl Connection {
     /// Resets a stream from our side: RST_STREAM, events, removal.
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
         if let Some(s) = self.streams.get_mut(&id) {
-            if let Some(body) = s.send.clear() {
-                self.payload.finish(body);
-            }
+            s.send.clear(&mut self.payload);
             let was_active = s.state.is_active();
             if let Ok(next) = s
                 .state
@@ -545,7 +542,7 @@ impl Connection {
         let queued: usize = self
             .streams
             .values()
-            .map(|s| s.send.buffered() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
+            .map(|s| s.send.held() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
             .sum();
         self.streams.len() * STREAM_COST
             + self.encoder.table_fill() as usize

@@ -750,9 +750,7 @@ impl Connection {
                     ));
                 }
                 if let Some(s) = self.streams.get_mut(&id) {
-                    if let Some(body) = s.send.clear() {
-                        self.payload.finish(body);
-                    }
+                    s.send.clear(&mut self.payload);
                     let was_active = s.state.is_active();
                     if let Ok(next) = s.state.transition(StateEvent::RecvReset(r.code)) {
                         s.state = next;
@@ -947,9 +945,7 @@ impl Connection {
         refused.sort_unstable();
         for id in refused {
             if let Some(s) = self.streams.get_mut(&id) {
-                if let Some(body) = s.send.clear() {
-                    self.payload.finish(body);
-                }
+                s.send.clear(&mut self.payload);
                 let was_active = s.state.is_active();
                 let code = ErrorCode::REFUSED_STREAM;
                 if let Ok(next) = s.state.transition(StateEvent::RecvReset(code)) {

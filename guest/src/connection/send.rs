@@ -307,20 +307,17 @@ impl Connection {
             let frame_start = self.out.len();
             Data::encode_padded_header(id, n, pad, end, &mut self.out);
             let sendable = s.send_window.available().min(conn_avail).min(file_room);
-            let payload = &mut self.payload;
-            match s
-                .send
-                .take_into(n, sendable, &mut self.out, &mut |r| payload.push(r))
+            if s.send
+                .take_into(n, sendable, &mut self.out, &mut self.payload)
+                .is_err()
             {
-                Ok((_, Some(done))) => self.payload.finish(done),
-                Ok((_, None)) => {}
-                Err(_) => {
-                    // A file body failed mid-way: what was promised cannot
-                    // be delivered, so the stream must not end cleanly.
-                    self.out.truncate(frame_start);
-                    self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
-                    return true;
-                }
+                // A file body failed mid-way: what was promised cannot be
+                // delivered, so the stream must not end cleanly. The frame
+                // goes, with any references this frame had taken.
+                self.out.truncate(frame_start);
+                self.payload.truncate(frame_start);
+                self.reset_stream(id, ErrorCode::INTERNAL_ERROR);
+                return true;
             }
             s.send_window.consume(flow);
             s.last_activity = self.now;

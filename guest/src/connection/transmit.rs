@@ -57,7 +57,7 @@ impl Transmit {
 /// its built octets, and the bodies finished in the engine whose release
 /// waits for their last reference to be handed out.
 #[derive(Debug, Default)]
-pub(super) struct PayloadQueue {
+pub struct PayloadQueue {
     refs: VecDeque<PayloadRef>,
     /// Octets the references stand for.
     len: usize,
@@ -65,22 +65,32 @@ pub(super) struct PayloadQueue {
 }
 
 impl PayloadQueue {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.refs.is_empty() && self.finished.is_empty()
     }
 
-    pub fn push(&mut self, r: PayloadRef) {
+    pub(crate) fn push(&mut self, r: PayloadRef) {
         self.len += r.length;
         self.refs.push_back(r);
     }
 
     /// The engine will queue nothing more of `body`.
-    pub fn finish(&mut self, body: u64) {
+    pub(crate) fn finish(&mut self, body: u64) {
         self.finished.push(body);
+    }
+
+    /// Drops the references placed after octet `at` (a frame that was
+    /// taken back); what they named was finished or is being dropped.
+    pub(crate) fn truncate(&mut self, at: usize) {
+        while self.refs.back().is_some_and(|r| r.at > at) {
+            if let Some(r) = self.refs.pop_back() {
+                self.len -= r.length;
+            }
+        }
     }
 
     /// Where to cut `built` queued octets so the batch holds about `max`
@@ -88,7 +98,7 @@ impl PayloadQueue {
     /// references go with them. A reference is never split; one that
     /// would overrun the batch waits for the next, unless the batch would
     /// otherwise be empty.
-    pub fn cut(&self, built: usize, max: usize) -> (usize, usize) {
+    pub(crate) fn cut(&self, built: usize, max: usize) -> (usize, usize) {
         let mut total = 0;
         let mut from = 0;
         for (i, r) in self.refs.iter().enumerate() {
@@ -112,7 +122,7 @@ impl PayloadQueue {
     /// Takes the first `count` references (positions relative to the cut)
     /// and moves the rest back by the `taken` octets cut off before them;
     /// returns them with the finished bodies no remaining reference names.
-    pub fn take(&mut self, taken: usize, count: usize) -> (Vec<PayloadRef>, Vec<u64>) {
+    pub(crate) fn take(&mut self, taken: usize, count: usize) -> (Vec<PayloadRef>, Vec<u64>) {
         let out: Vec<PayloadRef> = self.refs.drain(..count).collect();
         self.len -= out.iter().map(|r| r.length).sum::<usize>();
         for r in &mut self.refs {

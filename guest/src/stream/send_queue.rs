@@ -1,7 +1,7 @@
 //! Outgoing body data for one stream: queued by `write`, drained by the
 //! connection's scheduler as flow control allows.
 
-use crate::connection::PayloadRef;
+use crate::connection::{PayloadQueue, PayloadRef};
 use crate::headers::HeaderField;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -20,8 +20,8 @@ pub struct FileBody {
     pub ahead: BytesMut,
 }
 
-/// A body the host holds (`respond_with_payload`): the engine sends
-/// references to it, never its octets.
+/// Octets the host holds (`write_payload`, `respond_with_payload`): the
+/// engine sends references to them, never the octets themselves.
 #[derive(Clone, Copy, Debug)]
 pub struct HostBody {
     /// The host's name for it.
@@ -32,10 +32,10 @@ pub struct HostBody {
     pub remaining: u64,
 }
 
-/// Where a body comes from after the queued buffers.
+/// One queued piece of the body.
 #[derive(Debug)]
-enum Source {
-    File(FileBody),
+enum Chunk {
+    Octets(Bytes),
     Host(HostBody),
 }
 
@@ -51,10 +51,14 @@ const READ_AHEAD: usize = 32 * 1024;
 
 #[derive(Debug, Default)]
 pub struct SendQueue {
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
+    /// Octets in `chunks` in the engine's memory.
     len: usize,
-    /// The body comes from a file or the host instead of `chunks`.
-    source: Option<Source>,
+    /// Octets in `chunks` the host holds (a host body may pass 4 GiB,
+    /// which is more than the engine's `usize` counts in wasm32).
+    host_len: u64,
+    /// The body comes from a file after `chunks`.
+    file: Option<FileBody>,
     /// The application called `end`: END_STREAM goes on the last frame.
     pub end_requested: bool,
     /// Trailers to send once the data is out (they carry END_STREAM).
@@ -69,26 +73,26 @@ pub struct SendQueue {
 impl SendQueue {
     /// Octets still to send, in memory, in a file or held by the host.
     pub fn len(&self) -> usize {
-        let rest = match &self.source {
-            None => 0,
-            Some(Source::File(f)) => f.remaining,
-            Some(Source::Host(h)) => h.remaining,
-        };
-        self.len
-            .saturating_add(usize::try_from(rest).unwrap_or(usize::MAX))
+        let file = self.file.as_ref().map_or(0, |f| f.remaining);
+        self.buffered()
+            .saturating_add(usize::try_from(file).unwrap_or(usize::MAX))
     }
 
-    /// Octets held in memory (Node's `bufferSize`).
+    /// Octets queued with `write` and `write_payload` (Node's
+    /// `bufferSize`).
     pub fn buffered(&self) -> usize {
+        self.len
+            .saturating_add(usize::try_from(self.host_len).unwrap_or(usize::MAX))
+    }
+
+    /// Octets this queue holds in the engine's own memory.
+    pub fn held(&self) -> usize {
         self.len
     }
 
     /// Memory a file body holds for what it read ahead of sending.
     pub fn read_ahead(&self) -> usize {
-        match &self.source {
-            Some(Source::File(f)) => f.ahead.capacity(),
-            _ => 0,
-        }
+        self.file.as_ref().map_or(0, |f| f.ahead.capacity())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,83 +100,89 @@ impl SendQueue {
     }
 
     pub fn has_file(&self) -> bool {
-        matches!(self.source, Some(Source::File(_)))
-    }
-
-    /// The host body still to be sent, if the body is one.
-    pub fn host_body(&self) -> Option<u64> {
-        match &self.source {
-            Some(Source::Host(h)) => Some(h.id),
-            _ => None,
-        }
+        self.file.is_some()
     }
 
     pub fn push(&mut self, data: Bytes) {
         if !data.is_empty() {
             self.len += data.len();
-            self.chunks.push_back(data);
+            self.chunks.push_back(Chunk::Octets(data));
         }
     }
 
+    /// Queues `length` octets the host holds as `id`; false (and nothing
+    /// queued) when there are none.
+    pub fn push_host(&mut self, id: u64, length: u64) -> bool {
+        if length == 0 {
+            return false;
+        }
+        self.host_len = self.host_len.saturating_add(length);
+        self.chunks.push_back(Chunk::Host(HostBody {
+            id,
+            offset: 0,
+            remaining: length,
+        }));
+        true
+    }
+
     pub fn set_file(&mut self, body: FileBody) {
-        self.source = Some(Source::File(body));
+        self.file = Some(body);
     }
 
-    pub fn set_host_body(&mut self, body: HostBody) {
-        self.source = Some(Source::Host(body));
-    }
-
-    /// Appends up to `max` octets from the front to `out`: queued buffers
-    /// first, then the file or the host body (a reference to it goes to
-    /// `payload`, positioned at the end of `out`). A file is read ahead by
-    /// at most `sendable` octets (what the windows and the connection's
-    /// read-ahead allowance let go soon), and always by what this frame
-    /// needs. An error leaves `out` as it was; the stream cannot go on
-    /// (the promised length can no longer be met). Returns the octets
-    /// taken, and the host body when its last octet was.
+    /// Appends up to `max` octets from the front to `out`: queued chunks
+    /// first (octets copied; the host's referenced in `payload`, at the end
+    /// of `out`, and finished there once wholly referenced), then the file.
+    /// A file is read ahead by at most `sendable` octets (what the windows
+    /// and the connection's read-ahead allowance let go soon), and always
+    /// by what this frame needs. An error leaves `out` as it was; the
+    /// stream cannot go on (the promised length can no longer be met).
     pub fn take_into(
         &mut self,
         max: usize,
         sendable: usize,
         out: &mut BytesMut,
-        payload: &mut impl FnMut(PayloadRef),
-    ) -> std::io::Result<(usize, Option<u64>)> {
+        payload: &mut PayloadQueue,
+    ) -> std::io::Result<usize> {
         let mut taken = 0;
         while taken < max {
             let Some(front) = self.chunks.front_mut() else {
                 break;
             };
-            let n = front.len().min(max - taken);
-            out.extend_from_slice(&front[..n]);
-            taken += n;
-            if n == front.len() {
-                self.chunks.pop_front();
-            } else {
-                let _ = front.split_to(n);
+            match front {
+                Chunk::Octets(b) => {
+                    let n = b.len().min(max - taken);
+                    out.extend_from_slice(&b[..n]);
+                    taken += n;
+                    self.len -= n;
+                    if n == b.len() {
+                        self.chunks.pop_front();
+                    } else {
+                        let _ = b.split_to(n);
+                    }
+                }
+                Chunk::Host(h) => {
+                    let n = usize::try_from(h.remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(max - taken);
+                    payload.push(PayloadRef {
+                        at: out.len(),
+                        body: h.id,
+                        offset: h.offset,
+                        length: n,
+                    });
+                    taken += n;
+                    self.host_len -= n as u64;
+                    h.offset += n as u64;
+                    h.remaining -= n as u64;
+                    if h.remaining == 0 {
+                        payload.finish(h.id);
+                        self.chunks.pop_front();
+                    }
+                }
             }
         }
-        self.len -= taken;
         if taken < max
-            && let Some(Source::Host(h)) = self.source.as_mut()
-        {
-            let want = (max - taken).min(usize::try_from(h.remaining).unwrap_or(usize::MAX));
-            payload(PayloadRef {
-                at: out.len(),
-                body: h.id,
-                offset: h.offset,
-                length: want,
-            });
-            h.offset += want as u64;
-            h.remaining -= want as u64;
-            let id = h.id;
-            if h.remaining == 0 {
-                self.source = None;
-                return Ok((taken + want, Some(id)));
-            }
-            return Ok((taken + want, None));
-        }
-        if taken < max
-            && let Some(Source::File(f)) = self.source.as_mut()
+            && let Some(f) = self.file.as_mut()
         {
             let remaining = usize::try_from(f.remaining).unwrap_or(usize::MAX);
             let want = (max - taken).min(remaining);
@@ -206,20 +216,23 @@ impl SendQueue {
             f.remaining -= want as u64;
             taken += want;
             if f.remaining == 0 {
-                self.source = None;
+                self.file = None;
             }
         }
-        Ok((taken, None))
+        Ok(taken)
     }
 
-    /// Drops everything queued (the stream was reset); returns the host
-    /// body that will not be sent now.
-    pub fn clear(&mut self) -> Option<u64> {
-        let host = self.host_body();
-        self.chunks.clear();
+    /// Drops everything queued (the stream was reset, or is gone): host
+    /// chunks not wholly referenced are finished in `payload`.
+    pub fn clear(&mut self, payload: &mut PayloadQueue) {
+        for chunk in self.chunks.drain(..) {
+            if let Chunk::Host(h) = chunk {
+                payload.finish(h.id);
+            }
+        }
         self.len = 0;
-        self.source = None;
+        self.host_len = 0;
+        self.file = None;
         self.trailers = None;
-        host
     }
 }

@@ -125,7 +125,7 @@ pub(crate) struct PumpState {
     /// next `drive` (see `flush_batch`), and their statuses for the log.
     pub batch: Vec<PreparedResponse>,
     batch_status: Vec<u16>,
-    /// Files being sent as host payload, by stream.
+    /// Files and body chunks being sent as host payload.
     pub host_bodies: super::payload::HostBodies,
 }
 
@@ -664,8 +664,7 @@ async fn respond_with_file(
     (file, start, count): (std::fs::File, u64, u64),
     status: u16,
 ) -> anyhow::Result<()> {
-    let id = u64::from(stream_id);
-    st.host_bodies.insert(id, file, start);
+    let id = st.host_bodies.add_file(file, start);
     match trap(
         conn.respond_with_payload(stream_id, fields, id, count)
             .await,
@@ -749,7 +748,18 @@ pub(crate) async fn write_body(
                 return Ok(());
             }
             let len = chunk.len() as u64;
-            match trap(conn.write(id, &chunk).await)? {
+            // Large chunks stay here; the engine frames references to them.
+            let written = if chunk.len() >= super::payload::MIN_CHUNK {
+                let body = st.host_bodies.add_buffer(chunk);
+                let r = trap(conn.write_payload(id, body, len).await)?;
+                if r.is_err() {
+                    st.host_bodies.remove(body);
+                }
+                r
+            } else {
+                trap(conn.write(id, &chunk).await)?
+            };
+            match written {
                 Ok(true) => {}
                 Ok(false) => {
                     // Congested: stop pulling until the engine says Drain.
