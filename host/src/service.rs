@@ -451,6 +451,21 @@ impl std::fmt::Display for Reset {
 
 impl std::error::Error for Reset {}
 
+/// The answer to a file that could not be opened or read: 503 when the
+/// process is out of file descriptors (a limit: logged at warn, and the
+/// client may retry), 500 otherwise.
+pub(crate) fn file_failure(e: &std::io::Error) -> Response<ResponseBody> {
+    if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
+        tracing::warn!("out of file descriptors, answering 503: {e}");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too busy to open the file\n",
+        );
+    }
+    tracing::debug!("cannot serve the file: {e}");
+    text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
+}
+
 /// A plain-text response: `status` with `text` as the body.
 pub fn text(status: StatusCode, text: impl Into<Bytes>) -> Response<ResponseBody> {
     let text = text.into();

@@ -605,7 +605,25 @@ impl Served {
     }
 
     fn start_tls_or_not(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Served {
-        let mut cmd = h2wasm_bin();
+        Served::spawn(h2wasm_bin(), args, env)
+    }
+
+    /// `start`, with the process allowed only `files` open files.
+    fn start_with_open_files(
+        files: u32,
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Served {
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--nofile={files}:{files}"))
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_h2wasm"));
+        let mut all: Vec<&std::ffi::OsStr> = vec!["--h2c".as_ref()];
+        all.extend(args);
+        Served::spawn(cmd, &all, env)
+    }
+
+    fn spawn(mut cmd: Command, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Served {
         cmd.args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .stderr(std::process::Stdio::piped());
@@ -665,6 +683,65 @@ fn cli_serves_large_files_as_host_payload() {
     assert_eq!(stdout(&o), "206");
     let whole = std::fs::read(&blob).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), &whole[1_000_000..1_100_000]);
+}
+
+/// Files served as host payload stay open until sent: when the process
+/// runs out of file descriptors, further requests get 503 (retry later),
+/// logged at warn, and serving goes on once files close.
+#[test]
+fn running_out_of_file_descriptors_answers_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = data_file(dir.path(), 1 << 20, 3);
+    let name = blob.file_name().unwrap().to_str().unwrap().to_string();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = Served::start_with_open_files(
+        128,
+        &[dir.path().as_os_str()],
+        &[
+            ("RUST_LOG", "warn"),
+            ("H2WASM_DATA_DIR", data_dir.path().to_str().unwrap()),
+        ],
+    );
+    // Two clients, 100 streams each, with windows shut: no DATA can go,
+    // so every file that was opened stays open.
+    let script = r#"
+        const http2 = require('node:http2');
+        const [url, path] = process.argv.slice(1);
+        const counts = {};
+        let pending = 0;
+        const sessions = [0, 1].map(() =>
+          http2.connect(url, { settings: { initialWindowSize: 0 } }));
+        const done = () => {
+          console.log(JSON.stringify(counts));
+          for (const s of sessions) s.destroy();
+        };
+        for (const s of sessions) {
+          for (let i = 0; i < 100; i++) {
+            pending++;
+            const r = s.request({ ':path': path });
+            const count = (k) => { counts[k] = (counts[k] || 0) + 1; if (--pending === 0) done(); };
+            r.on('response', (h) => count(String(h[':status'])));
+            r.on('error', () => count('error'));
+          }
+        }
+    "#;
+    let o = run(Command::new("node").args(["-e", script, &server.url, &format!("/{name}")]));
+    let counts: std::collections::HashMap<String, u32> =
+        serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(counts.get("error"), None, "{counts:?}");
+    assert!(counts.get("200").is_some_and(|&n| n > 0), "{counts:?}");
+    assert!(counts.get("503").is_some_and(|&n| n > 0), "{counts:?}");
+    assert_eq!(counts.values().sum::<u32>(), 200, "{counts:?}");
+    server.log_line("out of file descriptors, answering 503");
+    // The clients are gone and their files closed: served again.
+    let out = dir.path().join("got");
+    let o = run(curl_h2c()
+        .arg("-o")
+        .arg(&out)
+        .args(["-w", "%{http_code}"])
+        .arg(format!("{}/{name}", server.url)));
+    assert_eq!(stdout(&o), "200");
+    assert_eq!(sha256_file(&out), sha256_file(&blob));
 }
 
 /// Node's respondWithFD: the service opens a file — here with no

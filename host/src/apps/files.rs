@@ -231,7 +231,7 @@ impl StaticFiles {
                         .range(start, Some(count))
                         .response(status, headers)
                 }
-                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n"),
+                Err(e) => crate::service::file_failure(&e),
             },
         }
     }

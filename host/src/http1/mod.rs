@@ -222,10 +222,7 @@ fn serve_file(
                 .insert(header::CONTENT_LENGTH, http::HeaderValue::from(count));
             Response::from_parts(parts, box_body(body))
         }
-        Err(e) => {
-            tracing::debug!("cannot serve the file: {e}");
-            text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
-        }
+        Err(e) => crate::service::file_failure(&e),
     }
 }
 

@@ -502,13 +502,7 @@ async fn respond(
                 let fields = response_fields(&response);
                 return respond_with_file(conn, st, stream_id, &fields, opened, status).await;
             }
-            Err(e) => {
-                tracing::debug!(stream_id, "cannot serve the file: {e}");
-                response = crate::service::text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "cannot read the file\n",
-                );
-            }
+            Err(e) => response = crate::service::file_failure(&e),
         }
     }
     let status = response.status().as_u16();
