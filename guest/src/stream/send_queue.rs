@@ -134,8 +134,9 @@ impl SendQueue {
     /// of `out`, and finished there once wholly referenced), then the file.
     /// A file is read ahead by at most `sendable` octets (what the windows
     /// and the connection's read-ahead allowance let go soon), and always
-    /// by what this frame needs. An error leaves `out` as it was; the
-    /// stream cannot go on (the promised length can no longer be met).
+    /// by what this frame needs. An error (a file read failed) means the
+    /// stream cannot go on (the promised length can no longer be met): the
+    /// caller takes the frame back, octets and references alike.
     pub fn take_into(
         &mut self,
         max: usize,
