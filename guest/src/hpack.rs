@@ -159,7 +159,7 @@ impl HeaderEncoder {
 }
 
 /// Limits applied while decoding one block.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DecodeLimits {
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertised (RFC 9113 §6.5.2 units).
     pub max_list_size: usize,
@@ -203,7 +203,32 @@ pub struct HeaderDecoder {
     updates: Vec<u32>,
     /// Per field: offsets into the shared buffer (reused across blocks).
     spans: Vec<(usize, usize, usize)>,
+    /// The last block that left the table as it found it, and its fields.
+    repeat: Repeat,
 }
+
+/// Clients repeat header blocks: a block made only of indexed fields and
+/// literals that are not indexed (nghttp2 never indexes `:path`) decodes
+/// to the same list for as long as the dynamic table is unchanged, and it
+/// changes nothing itself. Such a block, if it comes next, is answered
+/// from here: one comparison instead of a decode (and, see `content`,
+/// instead of the caller's validation). It holds at most
+/// `REPEAT_BLOCK_MAX` encoded octets plus the fields' share of one decode
+/// buffer, which the decoder holds anyway.
+#[derive(Default)]
+struct Repeat {
+    block: Vec<u8>,
+    /// The limits it was decoded under; `None` when nothing is kept.
+    limits: Option<DecodeLimits>,
+    fields: Vec<HeaderField>,
+    /// Identifies the list the last `decode` returned: the same number
+    /// when a block was answered from here.
+    content: u64,
+}
+
+/// Larger blocks are decoded every time (they are rarely repeated, and
+/// the comparison would cost more than it saves).
+const REPEAT_BLOCK_MAX: usize = 512;
 
 /// A field representation's effect on the table and on intermediaries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,6 +293,7 @@ impl HeaderDecoder {
             kinds: Vec::new(),
             updates: Vec::new(),
             spans: Vec::new(),
+            repeat: Repeat::default(),
         }
     }
 
@@ -289,9 +315,58 @@ impl HeaderDecoder {
         self.table.size
     }
 
+    /// Identifies the list the last successful `decode` returned: equal
+    /// numbers mean equal lists (a repeated block), so what a caller
+    /// concluded about one list holds for the other.
+    pub fn content(&self) -> u64 {
+        self.repeat.content
+    }
+
     /// Decodes a complete block. Names and values of many blocks share one
-    /// buffer, so a block usually costs one allocation (its field list).
+    /// buffer, so a block usually costs one allocation (its field list);
+    /// a repeated block costs a comparison and that allocation.
     pub fn decode(
+        &mut self,
+        block: &[u8],
+        limits: DecodeLimits,
+    ) -> Result<Vec<HeaderField>, DecodeError> {
+        let r = &self.repeat;
+        // The table only changes in a fresh decode, which replaces what is
+        // kept here: a kept block was decoded against the table as it is.
+        if r.limits == Some(limits) && self.update_required.is_none() && r.block == block {
+            return Ok(r.fields.clone());
+        }
+        let result = self.decode_fresh(block, limits);
+        self.repeat.content += 1;
+        self.remember(block, limits, &result);
+        result
+    }
+
+    /// Keeps `block` for `decode` if it may be answered again: it decoded,
+    /// is small, and neither resized nor added to the table.
+    fn remember(
+        &mut self,
+        block: &[u8],
+        limits: DecodeLimits,
+        result: &Result<Vec<HeaderField>, DecodeError>,
+    ) {
+        let r = &mut self.repeat;
+        r.limits = None;
+        r.fields.clear();
+        let Ok(fields) = result else { return };
+        if block.len() > REPEAT_BLOCK_MAX
+            || !self.updates.is_empty()
+            || self.kinds.contains(&FieldKind::Inserted)
+        {
+            return;
+        }
+        r.block.clear();
+        r.block.extend_from_slice(block);
+        r.fields.extend(fields.iter().cloned());
+        r.limits = Some(limits);
+    }
+
+    fn decode_fresh(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,

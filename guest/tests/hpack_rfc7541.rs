@@ -1,6 +1,7 @@
-//! HPACK dynamic table size updates on a connection (RFC 7541 §4.2, §6.3):
+//! HPACK on a connection: dynamic table size updates (RFC 7541 §4.2, §6.3):
 //! where they may appear, blocks that hold nothing else, and the update a
-//! peer owes after we lower SETTINGS_HEADER_TABLE_SIZE.
+//! peer owes after we lower SETTINGS_HEADER_TABLE_SIZE; and blocks a peer
+//! repeats octet for octet, which the engine need not decode again.
 
 mod common;
 
@@ -136,4 +137,62 @@ fn s4_2_a_block_that_opens_with_the_owed_update_is_accepted() {
     );
     // The update emptied the table.
     assert_eq!(p.conn.session_state().inflate_dynamic_table_size, 0);
+}
+
+/// A GET block that changes no table (as nghttp2 sends `:path`, literals
+/// without indexing), with one more literal field `name: v`.
+fn unindexed_get(extra_name: &str) -> Vec<u8> {
+    let mut b = vec![0x82, 0x86, 0x01, 11];
+    b.extend_from_slice(b"example.com");
+    b.extend_from_slice(&[0x04, 2, b'/', b'a']);
+    b.extend_from_slice(&[0x00, extra_name.len() as u8]);
+    b.extend_from_slice(extra_name.as_bytes());
+    b.extend_from_slice(&[1, b'v']);
+    b
+}
+
+fn request_headers(p: &RawPeer, stream: u32) -> Option<Vec<(String, String)>> {
+    p.events.iter().find_map(|e| match e {
+        Event::Request {
+            stream_id, headers, ..
+        } if *stream_id == stream => Some(
+            headers
+                .iter()
+                .map(|f| {
+                    let s = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+                    (s(&f.name), s(&f.value))
+                })
+                .collect(),
+        ),
+        _ => None,
+    })
+}
+
+/// The same octets on stream after stream are the same request each time,
+/// and a malformed one is refused each time (RFC 9113 §8.2.1: upper-case
+/// names), however the blocks alternate.
+#[test]
+fn repeated_blocks_are_the_same_request_and_the_same_refusal_each_time() {
+    let mut p = RawPeer::server();
+    let (good, bad) = (unindexed_get("x-a"), unindexed_get("X-A"));
+    let order = [&good, &good, &bad, &bad, &good, &bad, &good, &good];
+    for (i, block) in order.iter().enumerate() {
+        let stream = 1 + 2 * i as u32;
+        send_block(&mut p, stream, block, true);
+        if std::ptr::eq(*block, &good) {
+            assert_eq!(p.rst(stream), None, "stream {stream}");
+            let headers = request_headers(&p, stream).expect("request delivered");
+            assert_eq!(headers.len(), 5);
+            assert_eq!(headers[3], (":path".into(), "/a".into()));
+            assert_eq!(headers[4], ("x-a".into(), "v".into()));
+        } else {
+            assert_eq!(
+                p.rst(stream),
+                Some(ErrorCode::PROTOCOL_ERROR),
+                "stream {stream}"
+            );
+            assert!(request_headers(&p, stream).is_none());
+        }
+    }
+    assert_eq!(p.goaway(), None);
 }

@@ -29,6 +29,7 @@ use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
 use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
+use crate::headers::MessageInfo;
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
 use crate::priority::PriorityTree;
@@ -103,6 +104,9 @@ impl Metrics {
     }
 }
 
+/// What `session_memory` counts for each stream besides its buffers.
+const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
+
 pub struct Connection {
     role: Role,
     opts: Options,
@@ -123,8 +127,15 @@ pub struct Connection {
 
     encoder: HeaderEncoder,
     decoder: HeaderDecoder,
+    /// The last request list found valid: the decoder's `content` it came
+    /// from, whether extended CONNECT was enabled, and what the check
+    /// found. A repeated block is not checked again.
+    request_checked: Option<(u64, bool, MessageInfo)>,
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
+    /// `session_memory` as counted in this `receive` call (see
+    /// `session_memory_exceeded`).
+    memory_in_turn: Option<usize>,
 
     streams: IdMap<Stream>,
     closed: ClosedStreams,
@@ -235,8 +246,10 @@ impl Connection {
             remote_settings_seen: false,
             encoder: HeaderEncoder::new(opts.max_deflate_dynamic_table_size),
             decoder: HeaderDecoder::new(4096),
+            request_checked: None,
             hpack_buf: Vec::new(),
             block: None,
+            memory_in_turn: None,
             streams: IdMap::default(),
             closed: ClosedStreams::new(opts.max_closed_streams as usize),
             ready: VecDeque::new(),
@@ -532,7 +545,6 @@ impl Connection {
     /// MAX_CONCURRENT_STREAMS of them), so it is computed only when a
     /// stream opens.
     pub fn session_memory(&self) -> usize {
-        const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
         const PING_COST: usize = 64;
         const SETTINGS_COST: usize = 256;
         // Per stream: data queued to send, file read-ahead, and data
@@ -557,9 +569,26 @@ impl Connection {
             + self.pending_local.len() * SETTINGS_COST
     }
 
-    fn session_memory_exceeded(&self) -> bool {
+    /// Whether `session_memory` is past `maxSessionMemory`, counted once
+    /// per `receive` call: the count walks every stream, and a read full
+    /// of requests would otherwise walk them once per request. The count
+    /// includes the input not yet processed, so what that input becomes
+    /// later in the call (DATA held unconsumed, header blocks) is already
+    /// in it; streams opened are added as they open; what the call frees
+    /// shows at the next count. The count errs high, never low.
+    fn session_memory_exceeded(&mut self) -> bool {
         let limit = (self.opts.max_session_memory.max(1) as usize).saturating_mul(1 << 20);
-        self.session_memory() > limit
+        let used = match self.memory_in_turn {
+            Some(used) => used,
+            None => *self.memory_in_turn.insert(self.session_memory()),
+        };
+        used > limit
+    }
+
+    fn opened_in_turn(&mut self) {
+        if let Some(used) = &mut self.memory_in_turn {
+            *used = used.saturating_add(STREAM_COST);
+        }
     }
 
     /// Hands consumed octets back to the connection window.

@@ -7,7 +7,7 @@ use crate::frame::{
     self, Continuation, Data, FRAME_HEADER_LEN, Frame, FrameHeader, GoAway, Headers, Ping,
     PrioritySpec, PushPromise, RstStream, SettingsFrame, WindowUpdate,
 };
-use crate::headers::{self, BlockKind, HeaderField};
+use crate::headers::{self, BlockKind, HeaderField, MessageInfo};
 use crate::hpack::{DecodeError, DecodeLimits};
 use crate::options::Role;
 use crate::settings::Settings;
@@ -34,6 +34,7 @@ impl Connection {
         }
         self.now = self.now.max(now);
         self.last_activity = self.now;
+        self.memory_in_turn = None;
         self.metrics.bytes_read += data.len() as u64;
         let mut data = data;
         if let Phase::AwaitMagic(matched) = self.phase {
@@ -553,11 +554,7 @@ impl Connection {
                 });
             }
         };
-        let info = match headers::check_received(
-            &fields,
-            BlockKind::Request,
-            self.local.enable_connect_protocol,
-        ) {
+        let info = match self.check_request(&fields) {
             Ok(info) => info,
             Err(reason) => {
                 return self.stream_error(StreamError {
@@ -584,6 +581,7 @@ impl Connection {
         stream.expected_len = info.content_length;
         stream.end_after_headers = end_stream;
         self.streams.insert(id, stream);
+        self.opened_in_turn();
         let continue_now = !end_stream
             && self.opts.auto_continue
             && headers::find(&fields, "expect")
@@ -599,6 +597,20 @@ impl Connection {
             let _ = self.additional_headers(id, vec![HeaderField::new(":status", "100")]);
         }
         Ok(())
+    }
+
+    /// `check_received` for a request the decoder just returned, unless
+    /// it is the list last found valid again (a repeated block).
+    fn check_request(&mut self, fields: &[HeaderField]) -> Result<MessageInfo, &'static str> {
+        let key = (self.decoder.content(), self.local.enable_connect_protocol);
+        if let Some((content, connect, info)) = &self.request_checked
+            && (*content, *connect) == key
+        {
+            return Ok(info.clone());
+        }
+        let info = headers::check_received(fields, BlockKind::Request, key.1)?;
+        self.request_checked = Some((key.0, key.1, info.clone()));
+        Ok(info)
     }
 
     /// The smallest MAX_CONCURRENT_STREAMS we have announced, acknowledged

@@ -360,3 +360,81 @@ fn tables_written_out_and_read_back_encode_and_decode_alike() {
     assert_eq!(dec2.decode(&b, LIMITS).unwrap(), fields);
     assert_eq!(dec2.table_fill(), dec.table_fill());
 }
+
+/// A literal with incremental indexing (new name): the entry becomes
+/// dynamic index 62.
+fn insert_block(name: &str, value: &str) -> Vec<u8> {
+    let mut b = vec![0x40, name.len() as u8];
+    b.extend_from_slice(name.as_bytes());
+    b.push(value.len() as u8);
+    b.extend_from_slice(value.as_bytes());
+    b
+}
+
+/// `:method: GET` (static 2) and dynamic index 62: a block that changes
+/// nothing, so it is answered from the repeat cache while the table stands.
+const REPEATED: [u8; 2] = [0x82, 0xbe];
+
+#[test]
+fn a_repeated_block_decodes_as_the_table_says_now() {
+    let mut dec = HeaderDecoder::new(4096);
+    dec.decode(&insert_block("x-a", "1"), LIMITS).unwrap();
+    let first = dec.decode(&REPEATED, LIMITS).unwrap();
+    assert_eq!(first, fields(&[(":method", "GET"), ("x-a", "1")]));
+    let content = dec.content();
+    assert_eq!(dec.decode(&REPEATED, LIMITS).unwrap(), first);
+    assert_eq!(dec.content(), content, "the same list: the same content");
+    // A new entry takes index 62: the same octets now mean something else.
+    dec.decode(&insert_block("x-b", "2"), LIMITS).unwrap();
+    let after = dec.decode(&REPEATED, LIMITS).unwrap();
+    assert_eq!(after, fields(&[(":method", "GET"), ("x-b", "2")]));
+    assert_ne!(dec.content(), content);
+}
+
+#[test]
+fn a_repeated_block_fails_once_its_entry_is_evicted() {
+    let mut dec = HeaderDecoder::new(4096);
+    dec.decode(&insert_block("x-a", "1"), LIMITS).unwrap();
+    dec.decode(&REPEATED, LIMITS).unwrap();
+    // A size update to 0 empties the table (then back to 4096).
+    dec.decode(&[0x20, 0x3f, 0xe1, 0x1f, 0x82], LIMITS).unwrap();
+    assert_eq!(dec.decode(&REPEATED, LIMITS), Err(DecodeError::Compression));
+}
+
+#[test]
+fn a_repeated_block_meets_the_limits_in_force() {
+    let mut dec = HeaderDecoder::new(4096);
+    dec.decode(&insert_block("x-a", "1"), LIMITS).unwrap();
+    dec.decode(&REPEATED, LIMITS).unwrap();
+    let one_pair = DecodeLimits {
+        max_pairs: 1,
+        ..LIMITS
+    };
+    assert_eq!(dec.decode(&REPEATED, one_pair), Err(DecodeError::TooLarge));
+    assert!(dec.decode(&REPEATED, LIMITS).is_ok());
+}
+
+#[test]
+fn a_repeated_block_still_owes_a_required_size_update() {
+    let mut dec = HeaderDecoder::new(4096);
+    dec.decode(&insert_block("x-a", "1"), LIMITS).unwrap();
+    dec.decode(&REPEATED, LIMITS).unwrap();
+    // We lowered our setting: the next block must open with an update.
+    dec.set_max_allowed_table_size(1024);
+    assert_eq!(dec.decode(&REPEATED, LIMITS), Err(DecodeError::Compression));
+}
+
+#[test]
+fn blocks_that_add_to_the_table_are_decoded_each_time() {
+    let mut dec = HeaderDecoder::new(4096);
+    let block = insert_block("x-a", "1");
+    dec.decode(&block, LIMITS).unwrap();
+    let content = dec.content();
+    dec.decode(&block, LIMITS).unwrap();
+    assert_ne!(dec.content(), content);
+    assert_eq!(
+        dec.table_fill(),
+        2 * (3 + 1 + 32),
+        "each inserted its entry"
+    );
+}
