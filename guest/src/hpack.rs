@@ -213,8 +213,10 @@ pub struct HeaderDecoder {
 /// changes nothing itself. Such a block, if it comes next, is answered
 /// from here: one comparison instead of a decode (and, see `content`,
 /// instead of the caller's validation). It holds at most
-/// `REPEAT_BLOCK_MAX` encoded octets plus the fields' share of one decode
-/// buffer, which the decoder holds anyway.
+/// `REPEAT_BLOCK_MAX` encoded octets, and its fields keep the shared
+/// decode buffer they point into alive: at most one `SHARED_BUFFER`
+/// (16 KiB; kept blocks are far smaller than a quarter of it) beyond the
+/// one the decoder is filling.
 #[derive(Default)]
 struct Repeat {
     block: Vec<u8>,
