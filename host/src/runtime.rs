@@ -330,6 +330,7 @@ impl Runtime {
             bindings,
             conn,
             _permit: permit,
+            calls: 0,
         })
     }
 
@@ -354,6 +355,7 @@ impl Runtime {
             bindings,
             conn,
             _permit: permit,
+            calls: 0,
         }))
     }
 
@@ -444,6 +446,8 @@ pub struct EngineConnection {
     bindings: EngineWorld,
     conn: ResourceAny,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    /// Calls made into the instance (see `calls`).
+    calls: u64,
 }
 
 macro_rules! guest_call {
@@ -459,8 +463,16 @@ macro_rules! guest_call {
 }
 
 impl EngineConnection {
+    /// Calls made into the instance so far. Only calls change the
+    /// engine: one that had nothing more to say after call `n` still has
+    /// nothing while this is `n` (until time passes: see `poll_timeout`).
+    pub fn calls(&self) -> u64 {
+        self.calls
+    }
+
     /// Each call gets the whole time budget.
     fn start_call(&mut self) {
+        self.calls += 1;
         self.store.data_mut().ticks_in_call = 0;
         self.store.set_epoch_deadline(1);
     }

@@ -381,12 +381,17 @@ where
         let mut out_pos = 0usize;
         let mut batch = FIRST_BATCH;
         let mut stalled = false;
-        let mut queued;
-        let mut open_streams;
-        let mut deadline;
+        // As of the last drive (the first turn always drives).
+        let mut queued = 0;
+        let mut open_streams = 0;
+        let mut deadline = None;
         let mut refusing = false;
         let mut closed_at: Option<Instant> = None;
         let mut last_yield = Instant::now();
+        // `conn.calls()` when a drive last gave all it had (it took every
+        // event, and output with room to spare): until another call or
+        // input, driving again would bring nothing.
+        let mut settled: Option<u64> = None;
         loop {
             let over_budget = self
                 .config
@@ -400,11 +405,17 @@ where
             // One `drive` feeds input, takes output and events. Handling
             // events can queue more output, and sending can raise events
             // (want-trailers, drain): go round until a call brings nothing
-            // new. Output is taken only when the last batch is written.
+            // new, or nothing was asked of the engine since one that gave
+            // all it had (at one stream per connection, that halves the
+            // calls per request). Output is taken only when the last batch
+            // is written.
             let mut input = &buf[..];
             let turn = Instant::now();
             loop {
                 streams::flush_batch(&mut conn, &mut st).await?;
+                if input.is_empty() && settled == Some(conn.calls()) {
+                    break;
+                }
                 let max = if out.is_empty() { batch } else { 0 };
                 let r = trap(conn.drive(now_ns(), input, max as u32).await)?;
                 input = &[];
@@ -421,6 +432,7 @@ where
                         .map(|p| p.length as usize)
                         .sum::<usize>();
                 let full = produced >= max && max > 0;
+                settled = (max > 0 && !full).then_some(conn.calls());
                 // File payload is read in before the events are handled:
                 // a stream's close may release its file.
                 let output = st.host_bodies.assemble(r.output).map_err(|e| {
