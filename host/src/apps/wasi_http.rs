@@ -206,8 +206,10 @@ impl WasiHttpApp {
 
     /// Runs one request in a fresh instance.
     async fn call(self, request: Request<Incoming>) -> Response<ResponseBody> {
-        // What a failure's log line names.
-        let label = format!("{} {}", request.method(), request.uri().path());
+        let label = Label {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+        };
         match self.run(request, &label).await {
             Ok(response) => response,
             Err(e) => {
@@ -223,7 +225,7 @@ impl WasiHttpApp {
     async fn run(
         &self,
         request: Request<Incoming>,
-        label: &str,
+        label: &Label,
     ) -> wasmtime::Result<Response<ResponseBody>> {
         // wasi:http gives every request an authority.
         if request.uri().authority().is_none()
@@ -280,7 +282,7 @@ impl WasiHttpApp {
                     body,
                     outcome: Some(outcome_rx),
                     app: self.clone(),
-                    label: label.to_string(),
+                    label: label.clone(),
                 })
             })),
             Ok(Err(code)) => wasmtime::bail!("the component answered with an error: {code:?}"),
@@ -385,6 +387,20 @@ impl tower::Service<Request<Incoming>> for WasiHttpApp {
     }
 }
 
+/// What a failure's log line names: the request's method and path,
+/// formatted only if something is logged (cloning them copies no octets).
+#[derive(Clone)]
+struct Label {
+    method: http::Method,
+    uri: http::Uri,
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.uri.path())
+    }
+}
+
 /// A response body that ends in an error, not in silence, when the
 /// instance writing it failed: dropping the instance closes the body's
 /// channel just as finishing it does.
@@ -392,7 +408,7 @@ struct Guarded {
     body: HyperOutgoingBody,
     outcome: Option<oneshot::Receiver<Option<String>>>,
     app: WasiHttpApp,
-    label: String,
+    label: Label,
 }
 
 impl Body for Guarded {
