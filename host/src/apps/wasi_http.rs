@@ -262,12 +262,12 @@ impl WasiHttpApp {
         let proxy = inner.pre.instantiate_async(&mut store).await?;
 
         // The instance may go on writing the body after the response's
-        // head went out, so it runs apart from this call: first right here,
-        // and in a task of its own only if it has to wait (or used up an
-        // epoch tick). Most handlers finish in that first run: the
-        // response is then complete and the instance gone before the next
-        // request is taken, with no task to start and fewer instances
-        // alive at once (measured: `bench/app`, README).
+        // head went out, so it cannot depend on this call being polled to
+        // the end. It runs here once, and if it has to wait (or used up an
+        // epoch tick) the rest runs in a task of its own. Most handlers
+        // finish in that first run: the response is then complete and the
+        // instance gone before the next request is taken, with no task to
+        // start and fewer instances alive at once (`bench/app`, README).
         let (outcome_tx, outcome_rx) = oneshot::channel::<Option<String>>();
         let mut handler = Box::pin(async move {
             let result = proxy
