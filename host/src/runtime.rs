@@ -267,11 +267,18 @@ impl Runtime {
                 .context("the component does not fit the engine world")?,
         )
         .context("the component does not export h2wasm:http2/session")?;
-        if let Some(root) = &config.files_root
-            && !root.is_dir()
-        {
-            wasmtime::bail!("files root {} is not a directory", root.display());
-        }
+        // Kept canonical: a file opened on the host is checked against it
+        // (`ServeFile::open_host`) without resolving it again per request.
+        let files_root = match &config.files_root {
+            Some(root) if !root.is_dir() => {
+                wasmtime::bail!("files root {} is not a directory", root.display())
+            }
+            Some(root) => Some(
+                root.canonicalize()
+                    .with_context(|| format!("files root {}", root.display()))?,
+            ),
+            None => None,
+        };
         let call_budget = config.max_call_time.map(|max| {
             u64::try_from(max.as_nanos().div_ceil(EPOCH_TICK.as_nanos()))
                 .unwrap_or(u64::MAX)
@@ -286,7 +293,7 @@ impl Runtime {
             },
             engine,
             pre,
-            files_root: config.files_root.clone(),
+            files_root,
             call_budget,
         })
     }
@@ -297,7 +304,8 @@ impl Runtime {
     }
 
     /// Live connections the instance pool is sized for.
-    /// [`RuntimeConfig::files_root`]: where [`GUEST_FILES`] is on the host.
+    /// [`RuntimeConfig::files_root`]: where [`GUEST_FILES`] is on the host
+    /// (canonical: symlinks resolved).
     pub fn files_root(&self) -> Option<&std::path::Path> {
         self.files_root.as_deref()
     }

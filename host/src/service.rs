@@ -324,10 +324,10 @@ impl ServeFile {
 
     /// Opens the file on the host side: the file, where the body starts,
     /// and its length. A path inside the instance is found under `root`
-    /// (the runtime's `files_root`) and must stay there as the instance's
-    /// pre-opened directory would make it: `..`, and symlinks that lead
-    /// out, are refused. A file handed over with [`ServeFile::open`] is
-    /// taken.
+    /// (the runtime's `files_root`, canonical) and must stay there as the
+    /// instance's pre-opened directory would make it: `..`, and symlinks
+    /// that lead out, are refused. A file handed over with
+    /// [`ServeFile::open`] is taken.
     pub(crate) fn open_host(
         &self,
         root: Option<&std::path::Path>,
@@ -340,7 +340,7 @@ impl ServeFile {
                 match (root, rel) {
                     (Some(root), Some(rel)) if !rel.split('/').any(|p| p == "..") => {
                         let real = root.join(rel).canonicalize()?;
-                        if !real.starts_with(root.canonicalize()?) {
+                        if !real.starts_with(root) {
                             return Err(std::io::Error::new(
                                 std::io::ErrorKind::PermissionDenied,
                                 "the path leads out of the served directory",

@@ -101,6 +101,20 @@ pub fn response_header(events: &[Event], stream: u32, name: &str) -> Option<Stri
     })
 }
 
+/// The response on `stream` was a 200 with this `content-length`, and
+/// the stream closed cleanly.
+pub fn assert_ok_response(events: &[Event], stream: u32, content_length: &str) {
+    assert_eq!(
+        response_header(events, stream, ":status").as_deref(),
+        Some("200")
+    );
+    assert_eq!(
+        response_header(events, stream, "content-length").as_deref(),
+        Some(content_length)
+    );
+    assert_eq!(closed_code(events, stream), Some(ErrorCode::NO_ERROR));
+}
+
 pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
     events.iter().find_map(|e| match e {
         Event::StreamClosed {
