@@ -10,7 +10,10 @@ use crate::error::{
 };
 use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
 use crate::frame::PrioritySpec;
-use crate::headers::{HeaderField as NativeField, NodeValue, flatten};
+use crate::headers::{
+    FieldSpan as NativeSpan, HeaderField as NativeField, NodeValue, RequestBlock, RequestMemory,
+    flatten,
+};
 use crate::options::{
     Options as NativeOptions, PaddingStrategy as NativePadding, Role as NativeRole,
 };
@@ -204,6 +207,16 @@ pub struct ConnectionResource {
     inner: RefCell<Engine>,
     /// `options.header-blocks`: how received headers are reported.
     header_blocks: bool,
+    /// Tells repeated request blocks (`header-block-event.repeated`).
+    requests: RefCell<RequestMemory>,
+}
+
+impl ConnectionResource {
+    /// How header events are reported: as `header-block` events (with
+    /// the memory of the last request) or field by field.
+    fn blocks(&self) -> Option<std::cell::RefMut<'_, RequestMemory>> {
+        self.header_blocks.then(|| self.requests.borrow_mut())
+    }
 }
 
 impl GuestConnection for ConnectionResource {
@@ -221,6 +234,7 @@ impl GuestConnection for ConnectionResource {
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
+            requests: RefCell::default(),
         }))
     }
 
@@ -235,6 +249,7 @@ impl GuestConnection for ConnectionResource {
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
+            requests: RefCell::default(),
         }))
     }
 
@@ -296,7 +311,7 @@ impl GuestConnection for ConnectionResource {
     fn poll_events(&self) -> Vec<Event> {
         let mut engine = self.inner.borrow_mut();
         std::iter::from_fn(|| engine.poll_event())
-            .map(|e| event_to_wit(e, self.header_blocks))
+            .map(|e| event_to_wit(e, self.blocks().as_deref_mut()))
             .collect()
     }
 
@@ -309,7 +324,7 @@ impl GuestConnection for ConnectionResource {
         let output = self.poll_transmit(max);
         let mut engine = self.inner.borrow_mut();
         let events = std::iter::from_fn(|| engine.poll_event())
-            .map(|e| event_to_wit(e, self.header_blocks))
+            .map(|e| event_to_wit(e, self.blocks().as_deref_mut()))
             .collect();
         DriveResult {
             error,
@@ -870,6 +885,17 @@ fn header_block_event(
     end_stream: bool,
 ) -> Event {
     let (octets, spans) = flatten(headers);
+    block_event(kind, stream_id, octets, spans, end_stream, false)
+}
+
+fn block_event(
+    kind: HeaderKind,
+    stream_id: u32,
+    octets: Vec<u8>,
+    spans: Vec<NativeSpan>,
+    end_stream: bool,
+    repeated: bool,
+) -> Event {
     Event::HeaderBlock(HeaderBlockEvent {
         kind,
         stream_id,
@@ -885,35 +911,49 @@ fn header_block_event(
                 .collect(),
         },
         end_stream,
+        repeated,
     })
 }
 
 /// A native event as WIT; `blocks`: headers as `header-block` events.
-fn event_to_wit(e: NativeEvent, blocks: bool) -> Event {
+fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
     match e {
         NativeEvent::Request {
             stream_id,
             headers,
             end_stream,
         } => match blocks {
-            true => header_block_event(HeaderKind::Request, stream_id, &headers, end_stream),
-            false => Event::Request(headers_event(stream_id, headers, end_stream)),
+            Some(memory) => {
+                let (octets, spans, repeated) = match memory.block(headers) {
+                    RequestBlock::Repeated => (Vec::new(), Vec::new(), true),
+                    RequestBlock::Fresh(octets, spans) => (octets, spans, false),
+                };
+                block_event(
+                    HeaderKind::Request,
+                    stream_id,
+                    octets,
+                    spans,
+                    end_stream,
+                    repeated,
+                )
+            }
+            None => Event::Request(headers_event(stream_id, headers, end_stream)),
         },
         NativeEvent::Response {
             stream_id,
             headers,
             end_stream,
         } => match blocks {
-            true => header_block_event(HeaderKind::Response, stream_id, &headers, end_stream),
-            false => Event::Response(headers_event(stream_id, headers, end_stream)),
+            Some(_) => header_block_event(HeaderKind::Response, stream_id, &headers, end_stream),
+            None => Event::Response(headers_event(stream_id, headers, end_stream)),
         },
         NativeEvent::Informational { stream_id, headers } => match blocks {
-            true => header_block_event(HeaderKind::Informational, stream_id, &headers, false),
-            false => Event::Informational(headers_event(stream_id, headers, false)),
+            Some(_) => header_block_event(HeaderKind::Informational, stream_id, &headers, false),
+            None => Event::Informational(headers_event(stream_id, headers, false)),
         },
         NativeEvent::Trailers { stream_id, headers } => match blocks {
-            true => header_block_event(HeaderKind::Trailers, stream_id, &headers, true),
-            false => Event::Trailers(headers_event(stream_id, headers, true)),
+            Some(_) => header_block_event(HeaderKind::Trailers, stream_id, &headers, true),
+            None => Event::Trailers(headers_event(stream_id, headers, true)),
         },
         NativeEvent::Data {
             stream_id,

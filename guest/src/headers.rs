@@ -5,7 +5,7 @@
 mod block;
 mod node_view;
 
-pub use block::{FieldSpan, flatten};
+pub use block::{FieldSpan, REMEMBERED_OCTETS_MAX, RequestBlock, RequestMemory, flatten};
 pub use node_view::{NodeValue, node_headers};
 
 use crate::error::CommandError;

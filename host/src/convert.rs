@@ -1,7 +1,7 @@
 //! Conversions between host header pairs and WIT header fields, and the
 //! reading of received header blocks.
 
-use crate::bindings::{HeaderBlock, HeaderField};
+use crate::bindings::{FieldSpan, HeaderBlock, HeaderField};
 use bytes::Bytes;
 
 /// A header as the client handles it: lower-case name, raw value.
@@ -36,20 +36,37 @@ pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
 pub fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, bool)> {
     let octets = Bytes::from(block.octets);
     let mut at = 0usize;
-    block.fields.into_iter().map_while(move |span| {
-        let name_end = at.checked_add(span.name_len as usize)?;
-        let end = name_end.checked_add(span.value_len as usize)?;
-        if end > octets.len() {
-            return None;
-        }
-        let field = (
-            octets.slice(at..name_end),
-            octets.slice(name_end..end),
-            span.sensitive,
-        );
-        at = end;
-        Some(field)
-    })
+    block
+        .fields
+        .into_iter()
+        .map_while(move |span| field_at(&octets, &mut at, &span))
+}
+
+/// As [`block_fields`], for a block kept as shared octets and its spans.
+pub fn shared_block_fields<'a>(
+    octets: &'a Bytes,
+    spans: &'a [FieldSpan],
+) -> impl Iterator<Item = (Bytes, Bytes, bool)> + 'a {
+    let mut at = 0usize;
+    spans
+        .iter()
+        .map_while(move |span| field_at(octets, &mut at, span))
+}
+
+/// The field `span` describes, starting at `at` (moved past it).
+fn field_at(octets: &Bytes, at: &mut usize, span: &FieldSpan) -> Option<(Bytes, Bytes, bool)> {
+    let name_end = at.checked_add(span.name_len as usize)?;
+    let end = name_end.checked_add(span.value_len as usize)?;
+    if end > octets.len() {
+        return None;
+    }
+    let field = (
+        octets.slice(*at..name_end),
+        octets.slice(name_end..end),
+        span.sensitive,
+    );
+    *at = end;
+    Some(field)
 }
 
 /// A received header block as the client's pairs.

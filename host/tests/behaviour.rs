@@ -1052,3 +1052,90 @@ fn a_request_body_cut_by_rst_stream_fails_instead_of_ending() {
     }
     assert_eq!(*seen.lock().unwrap(), Some(true), "the body must fail");
 }
+
+#[test]
+fn requests_that_repeat_the_previous_one_are_the_same_requests() {
+    use common::raw::{RawClient, request};
+    use h2wasm_engine::HeaderField;
+    use http_body_util::BodyExt;
+    // The engine reports a request whose fields equal the previous one's
+    // as repeated, and the server uses what it made of that one again:
+    // each must still reach the service as itself (its own stream, its
+    // own body), and one that `http` cannot represent is refused each
+    // time it comes.
+    let server = TestServer::start(
+        false,
+        app(|req: http::Request<h2wasm::body::Incoming>| async move {
+            let stream = req
+                .extensions()
+                .get::<h2wasm::service::Http2Stream>()
+                .map(|s| s.stream_id())
+                .unwrap_or(0);
+            let summary = format!(
+                "{} {} {} x={:?} stream={stream} body=",
+                req.method(),
+                req.uri(),
+                req.headers().len(),
+                req.headers()
+                    .get("x-tag")
+                    .map(|v| v.to_str().unwrap().to_string()),
+            );
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            respond(
+                200,
+                &[],
+                format!("{summary}{}", String::from_utf8_lossy(&body)),
+            )
+        }),
+    );
+    let mut c = RawClient::hello(server.addr);
+    let mut post = request("POST", "/up?q=1");
+    post.push(HeaderField::new("x-tag", "a"));
+    let mut bad = request("GET", "/bad");
+    // Valid HTTP/2 (RFC 9113 §8.2.1 forbids only NUL, CR and LF), but not
+    // a value `http` accepts.
+    bad.push(HeaderField::new("x-tag", "\u{1}"));
+    let mut sent = Vec::new();
+    for (id, fields, body) in [
+        (1, &post, Some("one")),
+        (3, &post, Some("two")),
+        (5, &bad, None),
+        (7, &bad, None),
+        (9, &request("GET", "/g"), None),
+        (11, &request("GET", "/g"), None),
+        (13, &post, Some("three")),
+    ] {
+        let head = c.headers_frame(id, fields, body.is_none());
+        c.send(&head);
+        if let Some(b) = body {
+            c.send_frame(0x0, 0x1, id, b.as_bytes());
+        }
+        sent.push(id);
+    }
+    let all_done = |f: &[common::raw::Frame]| {
+        sent.iter().all(|&id| {
+            common::raw::ended(f, id) || f.iter().any(|x| x.stream == id && x.rst_code().is_some())
+        })
+    };
+    assert!(c.read_until(Duration::from_secs(10), all_done));
+    let body = |id: u32| {
+        let data = c.frames.iter().filter(|f| f.stream == id && f.kind == 0);
+        String::from_utf8(data.flat_map(|f| f.payload.clone()).collect()).unwrap()
+    };
+    assert_eq!(
+        body(1),
+        "POST http://127.0.0.1/up?q=1 1 x=Some(\"a\") stream=1 body=one"
+    );
+    assert_eq!(
+        body(3),
+        "POST http://127.0.0.1/up?q=1 1 x=Some(\"a\") stream=3 body=two"
+    );
+    assert_eq!(c.rst(5), Some(0x1), "PROTOCOL_ERROR");
+    assert_eq!(c.rst(7), Some(0x1), "refused again when repeated");
+    assert_eq!(body(9), "GET http://127.0.0.1/g 0 x=None stream=9 body=");
+    assert_eq!(body(11), "GET http://127.0.0.1/g 0 x=None stream=11 body=");
+    assert_eq!(
+        body(13),
+        "POST http://127.0.0.1/up?q=1 1 x=Some(\"a\") stream=13 body=three"
+    );
+}

@@ -535,3 +535,72 @@ async fn header_blocks_carry_what_header_events_carry() {
     assert_eq!(block_client, plain_client);
     assert_eq!(block_server, plain_server);
 }
+
+#[tokio::test]
+async fn a_request_equal_to_the_previous_one_comes_as_a_repeated_block() {
+    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    options.header_blocks = true;
+    let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+    let mut server = runtime.connect(Role::Server, &options, 0).await.unwrap();
+    let get = |path: &str| [field(":method", b"GET"), field(":path", path.as_bytes())];
+    let mut secret = get("/a").to_vec();
+    secret[1].sensitive = true;
+    let long = "/".to_string() + &"x".repeat(600);
+    // (request, repeated?) in the order sent, one stream each.
+    let cases: Vec<(Vec<HeaderField>, bool)> = vec![
+        (get("/a").to_vec(), false),
+        (get("/a").to_vec(), true),
+        (get("/a").to_vec(), true),
+        (get("/b").to_vec(), false),
+        (get("/a").to_vec(), false),
+        // Never-indexed is part of a field: not a repeat.
+        (secret.clone(), false),
+        (secret, true),
+        // Lists over 512 octets are not kept, so never repeated.
+        (get(&long).to_vec(), false),
+        (get(&long).to_vec(), false),
+    ];
+    for (fields, _) in &cases {
+        client.request(fields, GET).await.unwrap().unwrap();
+    }
+    let (ce, se) = relay(&mut client, &mut server).await;
+    let blocks: Vec<_> = se
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::HeaderBlock(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocks.len(), cases.len());
+    for (b, (fields, repeated)) in blocks.iter().zip(&cases) {
+        assert_eq!(b.repeated, *repeated, "{fields:?}");
+        if b.repeated {
+            assert!(b.headers.octets.is_empty() && b.headers.fields.is_empty());
+        } else {
+            let path = fields[1].value.as_slice();
+            let at = b.headers.octets.windows(path.len()).position(|w| w == path);
+            assert!(at.is_some(), "a fresh block carries its fields");
+        }
+    }
+    // Only requests repeat: the client's response blocks never do.
+    for (id, _) in blocks.iter().map(|b| (b.stream_id, ())) {
+        let head = [field(":status", b"200")];
+        let opts = RespondOptions {
+            end_stream: true,
+            wait_for_trailers: false,
+        };
+        server.respond(id, &head, opts).await.unwrap().unwrap();
+    }
+    let (responses, _) = relay(&mut client, &mut server).await;
+    let responses: Vec<_> = ce
+        .into_iter()
+        .chain(responses)
+        .filter_map(|e| match e {
+            Event::HeaderBlock(b) => Some(b.repeated),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(responses, vec![false; cases.len()]);
+}

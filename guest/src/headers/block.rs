@@ -35,3 +35,108 @@ pub fn flatten(fields: &[HeaderField]) -> (Vec<u8>, Vec<FieldSpan>) {
         .collect();
     (octets, spans)
 }
+
+/// A request's fields as a `header-block` event carries them.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestBlock {
+    /// The same fields, in the same order, as the previous request's.
+    Repeated,
+    Fresh(Vec<u8>, Vec<FieldSpan>),
+}
+
+/// Flattens request lists, and tells a list that repeats the previous
+/// one apart without flattening it: clients that send the same request
+/// again and again (load generators, polling and RPC clients) then cost
+/// the host no lifting or parsing of their headers.
+#[derive(Debug, Default)]
+pub struct RequestMemory {
+    /// The previous request's list, if it was small enough to keep.
+    last: Vec<HeaderField>,
+}
+
+/// Lists with more octets than this are not kept (nor compared): the
+/// bound on what a connection holds for this, with the HPACK decoder's
+/// own cache of repeated blocks (which is as large).
+pub const REMEMBERED_OCTETS_MAX: usize = 512;
+
+impl RequestMemory {
+    pub fn block(&mut self, fields: Vec<HeaderField>) -> RequestBlock {
+        if !self.last.is_empty() && self.last == fields {
+            return RequestBlock::Repeated;
+        }
+        let (octets, spans) = flatten(&fields);
+        self.last = if octets.len() <= REMEMBERED_OCTETS_MAX {
+            fields
+        } else {
+            Vec::new()
+        };
+        RequestBlock::Fresh(octets, spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(path: &'static str) -> Vec<HeaderField> {
+        vec![
+            HeaderField::new(":method", "GET"),
+            HeaderField::new(":scheme", "http"),
+            HeaderField::new(":path", path),
+            HeaderField::new("accept", "*/*"),
+        ]
+    }
+
+    fn fresh(fields: &[HeaderField]) -> RequestBlock {
+        let (octets, spans) = flatten(fields);
+        RequestBlock::Fresh(octets, spans)
+    }
+
+    #[test]
+    fn a_list_equal_to_the_previous_one_is_repeated() {
+        let mut m = RequestMemory::default();
+        assert_eq!(m.block(request("/a")), fresh(&request("/a")));
+        assert_eq!(m.block(request("/a")), RequestBlock::Repeated);
+        assert_eq!(m.block(request("/a")), RequestBlock::Repeated);
+        // Compared with the previous list only, not with any earlier one.
+        assert_eq!(m.block(request("/b")), fresh(&request("/b")));
+        assert_eq!(m.block(request("/a")), fresh(&request("/a")));
+    }
+
+    #[test]
+    fn order_and_never_indexed_count() {
+        let mut m = RequestMemory::default();
+        let list = request("/");
+        m.block(list.clone());
+        let mut reordered = list.clone();
+        reordered.swap(2, 3);
+        assert_eq!(m.block(reordered.clone()), fresh(&reordered));
+        let mut sensitive = reordered.clone();
+        sensitive[3].sensitive = true;
+        assert_eq!(m.block(sensitive.clone()), fresh(&sensitive));
+        let mut shorter = sensitive.clone();
+        shorter.pop();
+        assert_eq!(m.block(shorter.clone()), fresh(&shorter));
+    }
+
+    #[test]
+    fn a_large_list_is_not_kept() {
+        let mut m = RequestMemory::default();
+        let mut big = request("/");
+        big.push(HeaderField::new(
+            "cookie",
+            "x".repeat(REMEMBERED_OCTETS_MAX),
+        ));
+        assert_eq!(m.block(big.clone()), fresh(&big));
+        assert_eq!(m.block(big.clone()), fresh(&big));
+        // A list of exactly the bound is kept.
+        let mut at_bound = request("/");
+        let used: usize = at_bound.iter().map(|f| f.name.len() + f.value.len()).sum();
+        at_bound.push(HeaderField::new(
+            "x",
+            "y".repeat(REMEMBERED_OCTETS_MAX - used - 1),
+        ));
+        m.block(at_bound.clone());
+        assert_eq!(m.block(at_bound), RequestBlock::Repeated);
+    }
+}

@@ -5,11 +5,11 @@
 //! in the same pass that read its request, with no task and no channel.
 
 use crate::bindings::{
-    CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse, RespondOptions,
-    SessionState, StreamState,
+    CommandError, Event, FieldSpan, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
+    RespondOptions, SessionState, StreamState,
 };
 use crate::body::{BodyItem, Incoming};
-use crate::convert::{block_fields, code_name};
+use crate::convert::{block_fields, code_name, shared_block_fields};
 use crate::io::trap;
 use crate::runtime::EngineConnection;
 use crate::service::{
@@ -127,6 +127,8 @@ pub(crate) struct PumpState {
     batch_status: Vec<u16>,
     /// Files and body chunks being sent as host payload.
     pub host_bodies: super::payload::HostBodies,
+    /// For requests that repeat the previous one.
+    last_request: LastRequest,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -161,14 +163,27 @@ pub(crate) async fn on_event(
     match event {
         Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
             let id = h.stream_id;
-            let (request, body_tx) = match build_request(h.headers, h.end_stream, id, cx) {
-                Ok(r) => r,
-                Err(why) => {
+            let head = match h.repeated {
+                false => st.last_request.fresh(h.headers),
+                true => st.last_request.repeated(),
+            };
+            let head = match head {
+                Ok(head) => head,
+                Err(RequestRefused::Malformed(why)) => {
                     tracing::debug!(stream_id = id, "request refused: {why}");
                     let _ = trap(conn.close_stream(id, 0x1).await)?;
                     return Ok(());
                 }
+                Err(RequestRefused::NothingToRepeat) => {
+                    tracing::warn!(
+                        stream_id = id,
+                        "the engine reported a repeated request before any: resetting it"
+                    );
+                    let _ = trap(conn.close_stream(id, 0x2).await)?;
+                    return Ok(());
+                }
             };
+            let (request, body_tx) = build_request(head, h.end_stream, id, cx);
             let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
             if log || body_tx.is_some() {
                 st.streams.insert(
@@ -262,16 +277,69 @@ pub(crate) async fn on_event(
 }
 
 /// The request a stream's headers describe, with its body channel.
-fn build_request(
-    fields: HeaderBlock,
-    end_stream: bool,
-    stream_id: u32,
-    cx: &StreamContext<'_>,
-) -> Result<(Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>), String> {
+/// What a request's header block says, parsed for `http`.
+#[derive(Clone)]
+struct RequestHead {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    protocol: Option<Protocol>,
+}
+
+enum RequestRefused {
+    /// Not a request `http` can represent: PROTOCOL_ERROR.
+    Malformed(String),
+    /// A repeated block with no earlier one (the engine never sends it).
+    NothingToRepeat,
+}
+
+/// Octets (names and values) of the largest request block the engine
+/// reports as repeated.
+const REMEMBERED_REQUEST: usize = 512;
+
+/// The connection's last request block, for blocks the engine reports as
+/// repeating it (`header-block-event.repeated`): parsed again only once,
+/// then cloned. A fresh block costs nothing more than being kept.
+#[derive(Default)]
+pub(crate) struct LastRequest {
+    octets: Bytes,
+    spans: Vec<FieldSpan>,
+    /// Set at the first repeat.
+    head: Option<Result<RequestHead, String>>,
+    known: bool,
+}
+
+impl LastRequest {
+    fn fresh(&mut self, block: HeaderBlock) -> Result<RequestHead, RequestRefused> {
+        let octets = Bytes::from(block.octets);
+        let head = parse_head(&octets, &block.fields).map_err(RequestRefused::Malformed);
+        // The engine compares only lists this small (see the WIT).
+        self.known = octets.len() <= REMEMBERED_REQUEST;
+        (self.octets, self.spans) = match self.known {
+            true => (octets, block.fields),
+            false => Default::default(),
+        };
+        self.head = None;
+        head
+    }
+
+    fn repeated(&mut self) -> Result<RequestHead, RequestRefused> {
+        if !self.known {
+            return Err(RequestRefused::NothingToRepeat);
+        }
+        let (octets, spans) = (&self.octets, &self.spans);
+        self.head
+            .get_or_insert_with(|| parse_head(octets, spans))
+            .clone()
+            .map_err(RequestRefused::Malformed)
+    }
+}
+
+fn parse_head(octets: &Bytes, spans: &[FieldSpan]) -> Result<RequestHead, String> {
     let mut method = Method::GET;
     let (mut scheme, mut authority, mut path, mut protocol) = (None, None, None, None);
-    let mut headers = HeaderMap::with_capacity(fields.fields.len());
-    for (name, value, sensitive) in block_fields(fields) {
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    for (name, value, sensitive) in shared_block_fields(octets, spans) {
         match &name[..] {
             b":method" => {
                 method = Method::from_bytes(&value).map_err(|e| format!(":method: {e}"))?
@@ -279,7 +347,7 @@ fn build_request(
             b":scheme" => scheme = Some(value),
             b":authority" => authority = Some(value),
             b":path" => path = Some(value),
-            b":protocol" => protocol = Some(String::from_utf8_lossy(&value).into_owned()),
+            b":protocol" => protocol = Some(Protocol(String::from_utf8_lossy(&value).into_owned())),
             _ => {
                 let name = HeaderName::from_bytes(&name).map_err(|e| format!("header: {e}"))?;
                 let mut value = HeaderValue::from_maybe_shared(value)
@@ -308,15 +376,29 @@ fn build_request(
         parts.path_and_query = Some(http::uri::PathAndQuery::from_maybe_shared(p).map_err(target)?);
     }
     let uri = Uri::from_parts(parts).map_err(|e| format!("request target: {e}"))?;
-    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &headers, cx.consumed);
+    Ok(RequestHead {
+        method,
+        uri,
+        headers,
+        protocol,
+    })
+}
+
+fn build_request(
+    head: RequestHead,
+    end_stream: bool,
+    stream_id: u32,
+    cx: &StreamContext<'_>,
+) -> (Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>) {
+    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed);
     let mut request = Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
+    *request.method_mut() = head.method;
+    *request.uri_mut() = head.uri;
     *request.version_mut() = http::Version::HTTP_2;
-    *request.headers_mut() = headers;
+    *request.headers_mut() = head.headers;
     let ext = request.extensions_mut();
-    if let Some(p) = protocol {
-        ext.insert(Protocol(p));
+    if let Some(p) = head.protocol {
+        ext.insert(p);
     }
     ext.insert(cx.info.clone());
     ext.insert(Http2Stream {
@@ -324,7 +406,7 @@ fn build_request(
         sink: cx.sink.clone(),
     });
     ext.insert(Informational::http2(stream_id, cx.sink.clone()));
-    Ok((request, body_tx))
+    (request, body_tx)
 }
 
 /// Calls the service. A response ready at once is sent now; otherwise the
