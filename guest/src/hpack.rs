@@ -228,6 +228,20 @@ struct Repeat {
     content: u64,
 }
 
+/// `a == b`, eight octets at a time: the byte-at-a-time `memcmp` of
+/// wasm32's libc made comparing a repeated block cost more than needed.
+fn octets_equal(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (a8.remainder(), b8.remainder());
+    a8.zip(b8).all(|(x, y)| {
+        u64::from_ne_bytes(x.try_into().unwrap_or_default())
+            == u64::from_ne_bytes(y.try_into().unwrap_or_default())
+    }) && ra == rb
+}
+
 /// Larger blocks are decoded every time (they are rarely repeated, and
 /// the comparison would cost more than it saves).
 const REPEAT_BLOCK_MAX: usize = 512;
@@ -335,7 +349,10 @@ impl HeaderDecoder {
         let r = &self.repeat;
         // The table only changes in a fresh decode, which replaces what is
         // kept here: a kept block was decoded against the table as it is.
-        if r.limits == Some(limits) && self.update_required.is_none() && r.block == block {
+        if r.limits == Some(limits)
+            && self.update_required.is_none()
+            && octets_equal(&r.block, block)
+        {
             return Ok(r.fields.clone());
         }
         let result = self.decode_fresh(block, limits);

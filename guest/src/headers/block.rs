@@ -61,7 +61,10 @@ pub const REMEMBERED_OCTETS_MAX: usize = 512;
 
 impl RequestMemory {
     pub fn block(&mut self, fields: Vec<HeaderField>) -> RequestBlock {
-        if !self.last.is_empty() && self.last == fields {
+        if !self.last.is_empty() && same_fields(&self.last, &fields) {
+            // Kept instead of the equal list before it: the next repeat
+            // is likelier to share its buffers with this one.
+            self.last = fields;
             return RequestBlock::Repeated;
         }
         let (octets, spans) = flatten(&fields);
@@ -72,6 +75,19 @@ impl RequestMemory {
         };
         RequestBlock::Fresh(octets, spans)
     }
+}
+
+/// `a == b`, answered without reading the octets when both sides share
+/// them (a list the HPACK decoder answered from its cache of repeated
+/// blocks shares its buffers with the previous one).
+fn same_fields(a: &[HeaderField], b: &[HeaderField]) -> bool {
+    let same = |x: &bytes::Bytes, y: &bytes::Bytes| {
+        (x.as_ptr() == y.as_ptr() && x.len() == y.len()) || x == y
+    };
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.sensitive == y.sensitive && same(&x.name, &y.name) && same(&x.value, &y.value)
+        })
 }
 
 #[cfg(test)]

@@ -438,3 +438,19 @@ fn blocks_that_add_to_the_table_are_decoded_each_time() {
         "each inserted its entry"
     );
 }
+
+#[test]
+fn octets_equal_finds_a_difference_anywhere() {
+    for len in 0..40usize {
+        let a: Vec<u8> = (0..len as u8).collect();
+        assert!(super::octets_equal(&a, &a.clone()));
+        for at in 0..len {
+            let mut b = a.clone();
+            b[at] ^= 0x80;
+            assert!(!super::octets_equal(&a, &b), "len {len}, at {at}");
+        }
+        let mut longer = a.clone();
+        longer.push(0);
+        assert!(!super::octets_equal(&a, &longer));
+    }
+}
