@@ -177,7 +177,7 @@ fn respond_whole(
     engine: &mut Engine,
     stream_id: u32,
     prepared: &NativePrepared,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> Result<(), CommandError> {
     let opts = RespondOptions {
         end_stream: body.is_empty(),
@@ -191,13 +191,11 @@ fn respond_whole(
 
 /// The body and end of a response whose headers went out without
 /// END_STREAM (`respond-with-body`, `respond-prepared`).
-fn end_with_body(engine: &mut Engine, stream_id: u32, body: Vec<u8>) -> Result<(), CommandError> {
+fn end_with_body(engine: &mut Engine, stream_id: u32, body: Bytes) -> Result<(), CommandError> {
     if body.is_empty() {
         return Ok(());
     }
-    engine
-        .write(stream_id, Bytes::from(body))
-        .map_err(cmd_error)?;
+    engine.write(stream_id, body).map_err(cmd_error)?;
     engine.end(stream_id).map_err(cmd_error)
 }
 
@@ -351,7 +349,7 @@ impl GuestConnection for ConnectionResource {
         engine
             .respond(stream_id, fields_from_wit(headers), opts)
             .map_err(cmd_error)?;
-        end_with_body(&mut engine, stream_id, body)
+        end_with_body(&mut engine, stream_id, Bytes::from(body))
     }
 
     fn prepare_headers(&self, headers: Vec<HeaderField>) -> Result<PreparedHeaders, CommandError> {
@@ -369,19 +367,35 @@ impl GuestConnection for ConnectionResource {
         body: Vec<u8>,
     ) -> Result<(), CommandError> {
         let prepared = &headers.get::<PreparedResource>().0;
-        respond_whole(&mut self.inner.borrow_mut(), stream_id, prepared, body)
+        respond_whole(
+            &mut self.inner.borrow_mut(),
+            stream_id,
+            prepared,
+            Bytes::from(body),
+        )
     }
 
     fn respond_prepared_batch(
         &self,
         responses: Vec<PreparedResponse<'_>>,
+        bodies: Vec<u8>,
     ) -> Vec<(u32, CommandError)> {
         let mut engine = self.inner.borrow_mut();
+        let mut at = 0usize;
         responses
             .into_iter()
             .filter_map(|r| {
+                let end = at.checked_add(r.body_length as usize);
+                let Some(body) = end.and_then(|end| bodies.get(at..end)) else {
+                    let why = "body-length runs past the end of bodies";
+                    return Some((r.stream_id, CommandError::InvalidArgument(why.into())));
+                };
+                at += body.len();
+                // A copy of its own: a body must not keep the whole batch
+                // alive while its stream waits for window.
+                let body = Bytes::copy_from_slice(body);
                 let prepared = &r.headers.get::<PreparedResource>().0;
-                respond_whole(&mut engine, r.stream_id, prepared, r.body)
+                respond_whole(&mut engine, r.stream_id, prepared, body)
                     .err()
                     .map(|e| (r.stream_id, e))
             })

@@ -611,13 +611,14 @@ impl EngineConnection {
         )
     }
 
-    /// `respond_prepared` for many streams in one call; returns the
-    /// refused ones.
+    /// `respond_prepared` for many streams in one call, their bodies back
+    /// to back in `bodies`; returns the refused ones.
     pub async fn respond_prepared_batch(
         &mut self,
         responses: &[PreparedResponse],
+        bodies: &[u8],
     ) -> wasmtime::Result<Vec<(u32, CommandError)>> {
-        guest_call!(self, call_respond_prepared_batch, responses)
+        guest_call!(self, call_respond_prepared_batch, responses, bodies)
     }
 
     pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {

@@ -353,27 +353,42 @@ async fn prepared_headers_answer_streams_singly_and_in_batches() {
         .await
         .unwrap()
         .unwrap();
+    // Bodies back to back: streams 1..4 get "many" each, ids[5] none;
+    // stream 99 does not exist, and the last claims more than is left.
+    let mut bodies = Vec::new();
     let batch: Vec<PreparedResponse> = ids[1..]
         .iter()
-        .map(|&stream_id| PreparedResponse {
-            stream_id,
-            headers: handle,
-            body: if stream_id == ids[5] {
-                Vec::new()
-            } else {
-                b"many".to_vec()
-            },
+        .map(|&stream_id| {
+            let body: &[u8] = if stream_id == ids[5] { b"" } else { b"many" };
+            bodies.extend_from_slice(body);
+            PreparedResponse {
+                stream_id,
+                headers: handle,
+                body_length: body.len() as u32,
+            }
         })
-        .chain([PreparedResponse {
-            stream_id: 99,
-            headers: handle,
-            body: Vec::new(),
-        }])
+        .chain([
+            PreparedResponse {
+                stream_id: 99,
+                headers: handle,
+                body_length: 0,
+            },
+            PreparedResponse {
+                stream_id: 101,
+                headers: handle,
+                body_length: 1,
+            },
+        ])
         .collect();
-    let refused = server.respond_prepared_batch(&batch).await.unwrap();
-    assert_eq!(refused.len(), 1, "{refused:?}");
+    let refused = server
+        .respond_prepared_batch(&batch, &bodies)
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 2, "{refused:?}");
     assert_eq!(refused[0].0, 99);
     assert!(matches!(refused[0].1, CommandError::UnknownStream));
+    assert_eq!(refused[1].0, 101);
+    assert!(matches!(refused[1].1, CommandError::InvalidArgument(_)));
     server.drop_prepared(handle).await.unwrap();
 
     let (events, _) = relay(&mut client, &mut server).await;

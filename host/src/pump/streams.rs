@@ -122,8 +122,10 @@ pub(crate) struct PumpState {
     /// [`PreparedHeaders::id`].
     prepared: HashMap<u64, ResourceAny>,
     /// Whole responses with prepared headers, sent in one call before the
-    /// next `drive` (see `flush_batch`), and their statuses for the log.
+    /// next `drive` (see `flush_batch`), their bodies back to back, and
+    /// their statuses for the log.
     pub batch: Vec<PreparedResponse>,
+    batch_bodies: Vec<u8>,
     batch_status: Vec<u16>,
     /// Files and body chunks being sent as host payload.
     pub host_bodies: super::payload::HostBodies,
@@ -608,8 +610,10 @@ async fn respond(
                     st.batch.push(PreparedResponse {
                         stream_id,
                         headers,
-                        body: data.to_vec(),
+                        // At most TAKE_AT_ONCE.
+                        body_length: u32::try_from(data.len()).unwrap_or(u32::MAX),
                     });
+                    st.batch_bodies.extend_from_slice(&data);
                     st.batch_status.push(status);
                     Ok(())
                 }
@@ -763,12 +767,25 @@ pub(crate) async fn flush_batch(
     if st.batch.is_empty() {
         return Ok(());
     }
-    let refused = trap(conn.respond_prepared_batch(&st.batch).await)?;
+    let refused = trap(
+        conn.respond_prepared_batch(&st.batch, &st.batch_bodies)
+            .await,
+    )?;
     let batch = std::mem::take(&mut st.batch);
     let statuses = std::mem::take(&mut st.batch_status);
+    st.batch_bodies.clear();
+    if st.batch_bodies.capacity() > TAKE_AT_ONCE {
+        // A burst of large bodies: not kept for the quiet that follows.
+        st.batch_bodies = Vec::new();
+    }
     for (response, status) in batch.iter().zip(statuses) {
         match refused.iter().find(|(id, _)| *id == response.stream_id) {
-            None => responded(st, response.stream_id, status, response.body.len()),
+            None => responded(
+                st,
+                response.stream_id,
+                status,
+                response.body_length as usize,
+            ),
             Some((id, e)) => tracing::debug!(stream_id = id, "respond refused: {e:?}"),
         }
     }
