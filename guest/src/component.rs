@@ -563,9 +563,13 @@ impl GuestConnection for ConnectionResource {
                 aborted: s.aborted,
                 pending: s.pending,
                 end_after_headers: s.end_after_headers,
-                sent_headers: fields_to_wit(s.sent_headers),
-                sent_info_headers: s.sent_info_headers.into_iter().map(fields_to_wit).collect(),
-                sent_trailers: fields_to_wit(s.sent_trailers),
+                sent_headers: fields_to_wit(&s.sent_headers),
+                sent_info_headers: s
+                    .sent_info_headers
+                    .iter()
+                    .map(|h| fields_to_wit(h))
+                    .collect(),
+                sent_trailers: fields_to_wit(&s.sent_trailers),
                 weight: s.weight,
                 sum_dependency_weight: s.sum_dependency_weight,
                 parent: s.parent,
@@ -766,9 +770,9 @@ fn fields_from_wit(fields: Vec<HeaderField>) -> Vec<NativeField> {
         .collect()
 }
 
-fn fields_to_wit(fields: Vec<NativeField>) -> Vec<HeaderField> {
+fn fields_to_wit(fields: &[NativeField]) -> Vec<HeaderField> {
     fields
-        .into_iter()
+        .iter()
         .map(|f| HeaderField {
             // Received names passed token validation, so they are ASCII.
             name: String::from_utf8_lossy(&f.name).into_owned(),
@@ -884,7 +888,7 @@ fn origin(o: NativeOrigin) -> Origin {
     }
 }
 
-fn headers_event(stream_id: u32, headers: Vec<NativeField>, end_stream: bool) -> HeadersEvent {
+fn headers_event(stream_id: u32, headers: &[NativeField], end_stream: bool) -> HeadersEvent {
     HeadersEvent {
         stream_id,
         headers: fields_to_wit(headers),
@@ -951,7 +955,7 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
                     repeated,
                 )
             }
-            None => Event::Request(headers_event(stream_id, headers, end_stream)),
+            None => Event::Request(headers_event(stream_id, &headers, end_stream)),
         },
         NativeEvent::Response {
             stream_id,
@@ -959,15 +963,15 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
             end_stream,
         } => match blocks {
             Some(_) => header_block_event(HeaderKind::Response, stream_id, &headers, end_stream),
-            None => Event::Response(headers_event(stream_id, headers, end_stream)),
+            None => Event::Response(headers_event(stream_id, &headers, end_stream)),
         },
         NativeEvent::Informational { stream_id, headers } => match blocks {
             Some(_) => header_block_event(HeaderKind::Informational, stream_id, &headers, false),
-            None => Event::Informational(headers_event(stream_id, headers, false)),
+            None => Event::Informational(headers_event(stream_id, &headers, false)),
         },
         NativeEvent::Trailers { stream_id, headers } => match blocks {
             Some(_) => header_block_event(HeaderKind::Trailers, stream_id, &headers, true),
-            None => Event::Trailers(headers_event(stream_id, headers, true)),
+            None => Event::Trailers(headers_event(stream_id, &headers, true)),
         },
         NativeEvent::Data {
             stream_id,
@@ -1059,7 +1063,7 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
         } => Event::PushPromise(PushPromiseEvent {
             parent,
             stream_id,
-            headers: fields_to_wit(headers),
+            headers: fields_to_wit(&headers),
         }),
     }
 }

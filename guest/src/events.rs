@@ -2,7 +2,7 @@
 //! with `Connection::poll_event`.
 
 use crate::error::ErrorCode;
-use crate::headers::HeaderField;
+use crate::headers::HeaderList;
 use crate::settings::Settings;
 use crate::stream::StreamMetrics;
 use bytes::Bytes;
@@ -19,7 +19,7 @@ pub enum Event {
     /// Server: the peer opened a stream with a request (Node's `stream`).
     Request {
         stream_id: u32,
-        headers: Vec<HeaderField>,
+        headers: HeaderList,
         end_stream: bool,
     },
     /// Client: the server promised a pushed request on `parent`; its
@@ -29,27 +29,21 @@ pub enum Event {
     PushPromise {
         parent: u32,
         stream_id: u32,
-        headers: Vec<HeaderField>,
+        headers: HeaderList,
     },
     /// Client: the final response headers (Node's `response`).
     Response {
         stream_id: u32,
-        headers: Vec<HeaderField>,
+        headers: HeaderList,
         end_stream: bool,
     },
     /// Client: the server sent 100 Continue (Node's `continue`), before
     /// the `Informational` event carrying its headers.
     Continue { stream_id: u32 },
     /// Client: a 1xx informational response (Node's `headers`).
-    Informational {
-        stream_id: u32,
-        headers: Vec<HeaderField>,
-    },
+    Informational { stream_id: u32, headers: HeaderList },
     /// Trailing headers (Node's `trailers`); the stream's incoming side ends.
-    Trailers {
-        stream_id: u32,
-        headers: Vec<HeaderField>,
-    },
+    Trailers { stream_id: u32, headers: HeaderList },
     /// Body data. `end_stream` marks the last of it (Node's `end`).
     Data {
         stream_id: u32,

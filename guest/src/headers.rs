@@ -3,9 +3,11 @@
 //! `content-length`.
 
 mod block;
+mod list;
 mod node_view;
 
 pub use block::{FieldSpan, REMEMBERED_OCTETS_MAX, RequestBlock, RequestMemory, flatten};
+pub use list::HeaderList;
 pub use node_view::{NodeValue, node_headers};
 
 use crate::error::CommandError;

@@ -7,7 +7,7 @@ mod encoder;
 mod huffman;
 mod static_table;
 
-use crate::headers::HeaderField;
+use crate::headers::{HeaderField, HeaderList};
 use crate::snapshot::{Corrupt, Reader, Writer};
 use bytes::{Bytes, BytesMut};
 use encoder::DynamicEncoder;
@@ -211,8 +211,9 @@ pub struct HeaderDecoder {
 /// literals that are not indexed (nghttp2 never indexes `:path`) decodes
 /// to the same list for as long as the dynamic table is unchanged, and it
 /// changes nothing itself. Such a block, if it comes next, is answered
-/// from here: one comparison instead of a decode (and, see `content`,
-/// instead of the caller's validation). It holds at most
+/// from here: one comparison instead of a decode, and the same
+/// [`HeaderList`] as before (so a caller that checked that list need not
+/// check it again). It holds at most
 /// `REPEAT_BLOCK_MAX` encoded octets, and its fields keep the shared
 /// decode buffer they point into alive: at most one `SHARED_BUFFER`
 /// (16 KiB; kept blocks are far smaller than a quarter of it) beyond the
@@ -222,10 +223,7 @@ struct Repeat {
     block: Vec<u8>,
     /// The limits it was decoded under; `None` when nothing is kept.
     limits: Option<DecodeLimits>,
-    fields: Vec<HeaderField>,
-    /// Identifies the list the last `decode` returned: the same number
-    /// when a block was answered from here.
-    content: u64,
+    fields: HeaderList,
 }
 
 /// `a == b`, eight octets at a time: the byte-at-a-time `memcmp` of
@@ -331,21 +329,15 @@ impl HeaderDecoder {
         self.table.size
     }
 
-    /// Identifies the list the last successful `decode` returned: equal
-    /// numbers mean equal lists (a repeated block), so what a caller
-    /// concluded about one list holds for the other.
-    pub fn content(&self) -> u64 {
-        self.repeat.content
-    }
-
     /// Decodes a complete block. Names and values of many blocks share one
     /// buffer, so a block usually costs one allocation (its field list);
-    /// a repeated block costs a comparison and that allocation.
+    /// a repeated block costs a comparison, and is answered with the list
+    /// decoded before (the same [`HeaderList`]).
     pub fn decode(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
-    ) -> Result<Vec<HeaderField>, DecodeError> {
+    ) -> Result<HeaderList, DecodeError> {
         let r = &self.repeat;
         // The table only changes in a fresh decode, which replaces what is
         // kept here: a kept block was decoded against the table as it is.
@@ -355,8 +347,7 @@ impl HeaderDecoder {
         {
             return Ok(r.fields.clone());
         }
-        let result = self.decode_fresh(block, limits);
-        self.repeat.content += 1;
+        let result = self.decode_fresh(block, limits).map(HeaderList::from);
         self.remember(block, limits, &result);
         result
     }
@@ -367,11 +358,11 @@ impl HeaderDecoder {
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
-        result: &Result<Vec<HeaderField>, DecodeError>,
+        result: &Result<HeaderList, DecodeError>,
     ) {
         let r = &mut self.repeat;
         r.limits = None;
-        r.fields.clear();
+        r.fields = HeaderList::default();
         let Ok(fields) = result else { return };
         if block.len() > REPEAT_BLOCK_MAX
             || !self.updates.is_empty()
@@ -381,7 +372,7 @@ impl HeaderDecoder {
         }
         r.block.clear();
         r.block.extend_from_slice(block);
-        r.fields.extend(fields.iter().cloned());
+        r.fields = fields.clone();
         r.limits = Some(limits);
     }
 

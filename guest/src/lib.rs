@@ -32,6 +32,6 @@ pub use connection::{
 };
 pub use error::{CommandError, ConnectionError, ErrorCode};
 pub use events::{Event, Origin};
-pub use headers::HeaderField;
+pub use headers::{HeaderField, HeaderList};
 pub use options::{Options, Role};
 pub use settings::Settings;

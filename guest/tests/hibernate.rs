@@ -90,7 +90,7 @@ fn exchange(p: &mut Pair, path: &'static str) -> (Vec<HeaderField>, Vec<u8>) {
             .iter()
             .any(|f| f.name == "x-served-by" && f.value == "hibernated-engine")
     );
-    (seen, body(&p.client_events, id))
+    (seen.into_vec(), body(&p.client_events, id))
 }
 
 #[test]

@@ -24,7 +24,7 @@ fn response_headers(events: &[Event], id: u32) -> Vec<HeaderField> {
         .find_map(|e| match e {
             Event::Response {
                 stream_id, headers, ..
-            } if *stream_id == id => Some(headers.clone()),
+            } if *stream_id == id => Some(headers.to_vec()),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no response on stream {id}"))

@@ -29,7 +29,7 @@ use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
 use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
-use crate::headers::MessageInfo;
+use crate::headers::{HeaderList, MessageInfo};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
 use crate::priority::PriorityTree;
@@ -127,10 +127,10 @@ pub struct Connection {
 
     encoder: HeaderEncoder,
     decoder: HeaderDecoder,
-    /// The last request list found valid: the decoder's `content` it came
-    /// from, whether extended CONNECT was enabled, and what the check
-    /// found. A repeated block is not checked again.
-    request_checked: Option<(u64, bool, MessageInfo)>,
+    /// The last request list found valid, whether extended CONNECT was
+    /// enabled, and what the check found. A repeated block (the same
+    /// list, from the decoder) is not checked again.
+    request_checked: Option<(HeaderList, bool, MessageInfo)>,
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
     /// `session_memory` as counted in this `receive` call (see

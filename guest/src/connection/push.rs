@@ -7,7 +7,7 @@ use super::send::BlockFrame;
 use crate::error::{CommandError, ConnectionError, ErrorCode, StreamError};
 use crate::events::Event;
 use crate::frame::MAX_STREAM_ID;
-use crate::headers::{self, BlockKind, HeaderField};
+use crate::headers::{self, BlockKind, HeaderField, HeaderList};
 use crate::hpack::DecodeError;
 use crate::options::Role;
 use crate::stream::state::{Event as StateEvent, FrameKind};
@@ -99,7 +99,7 @@ impl Connection {
         &mut self,
         id: u32,
         promised_id: u32,
-        decoded: Result<Vec<HeaderField>, DecodeError>,
+        decoded: Result<HeaderList, DecodeError>,
     ) -> Result<(), ConnectionError> {
         if !self.local.enable_push
             && self

@@ -7,7 +7,7 @@ use crate::frame::{
     self, Continuation, Data, FRAME_HEADER_LEN, Frame, FrameHeader, GoAway, Headers, Ping,
     PrioritySpec, PushPromise, RstStream, SettingsFrame, WindowUpdate,
 };
-use crate::headers::{self, BlockKind, HeaderField, MessageInfo};
+use crate::headers::{self, BlockKind, HeaderField, HeaderList, MessageInfo};
 use crate::hpack::{DecodeError, DecodeLimits};
 use crate::options::Role;
 use crate::settings::Settings;
@@ -451,7 +451,7 @@ impl Connection {
         id: u32,
         end_stream: bool,
         priority: Option<PrioritySpec>,
-        decoded: Result<Vec<HeaderField>, DecodeError>,
+        decoded: Result<HeaderList, DecodeError>,
     ) -> Result<(), ConnectionError> {
         let known = self.classify(id);
         let opens_stream = matches!(known, Known::Idle);
@@ -507,7 +507,7 @@ impl Connection {
         &mut self,
         id: u32,
         end_stream: bool,
-        decoded: Result<Vec<HeaderField>, DecodeError>,
+        decoded: Result<HeaderList, DecodeError>,
     ) -> Result<(), ConnectionError> {
         self.max_peer_id = id;
         // §6.8: streams above the last id of a GOAWAY we sent are ignored.
@@ -601,15 +601,16 @@ impl Connection {
 
     /// `check_received` for a request the decoder just returned, unless
     /// it is the list last found valid again (a repeated block).
-    fn check_request(&mut self, fields: &[HeaderField]) -> Result<MessageInfo, &'static str> {
-        let key = (self.decoder.content(), self.local.enable_connect_protocol);
-        if let Some((content, connect, info)) = &self.request_checked
-            && (*content, *connect) == key
+    fn check_request(&mut self, fields: &HeaderList) -> Result<MessageInfo, &'static str> {
+        let connect = self.local.enable_connect_protocol;
+        if let Some((list, checked_connect, info)) = &self.request_checked
+            && list.same(fields)
+            && *checked_connect == connect
         {
             return Ok(info.clone());
         }
-        let info = headers::check_received(fields, BlockKind::Request, key.1)?;
-        self.request_checked = Some((key.0, key.1, info.clone()));
+        let info = headers::check_received(fields, BlockKind::Request, connect)?;
+        self.request_checked = Some((fields.clone(), connect, info.clone()));
         Ok(info)
     }
 
@@ -629,7 +630,7 @@ impl Connection {
         &mut self,
         id: u32,
         end_stream: bool,
-        fields: Vec<HeaderField>,
+        fields: HeaderList,
     ) -> Result<(), ConnectionError> {
         let info = match headers::check_received(&fields, BlockKind::Response, false) {
             Ok(info) => info,
@@ -699,7 +700,7 @@ impl Connection {
         &mut self,
         id: u32,
         end_stream: bool,
-        fields: Vec<HeaderField>,
+        fields: HeaderList,
     ) -> Result<(), ConnectionError> {
         let check = if !end_stream {
             Err("trailers without END_STREAM")

@@ -4,7 +4,7 @@
 //! boundary costs far less than lifting a string and a list per field,
 //! and the host can keep the buffer and slice its values out of it.
 
-use super::HeaderField;
+use super::{HeaderField, HeaderList};
 
 /// Where one field sits in a block's buffer: its name, then its value,
 /// right after the previous field.
@@ -51,7 +51,7 @@ pub enum RequestBlock {
 #[derive(Debug, Default)]
 pub struct RequestMemory {
     /// The previous request's list, if it was small enough to keep.
-    last: Vec<HeaderField>,
+    last: HeaderList,
 }
 
 /// Lists with more octets than this are not kept (nor compared): the
@@ -60,10 +60,10 @@ pub struct RequestMemory {
 pub const REMEMBERED_OCTETS_MAX: usize = 512;
 
 impl RequestMemory {
-    pub fn block(&mut self, fields: Vec<HeaderField>) -> RequestBlock {
-        if !self.last.is_empty() && same_fields(&self.last, &fields) {
+    pub fn block(&mut self, fields: HeaderList) -> RequestBlock {
+        if !self.last.is_empty() && (self.last.same(&fields) || self.last == fields) {
             // Kept instead of the equal list before it: the next repeat
-            // is likelier to share its buffers with this one.
+            // is likelier to be this very list (the decoder's).
             self.last = fields;
             return RequestBlock::Repeated;
         }
@@ -71,23 +71,10 @@ impl RequestMemory {
         self.last = if octets.len() <= REMEMBERED_OCTETS_MAX {
             fields
         } else {
-            Vec::new()
+            HeaderList::default()
         };
         RequestBlock::Fresh(octets, spans)
     }
-}
-
-/// `a == b`, answered without reading the octets when both sides share
-/// them (a list the HPACK decoder answered from its cache of repeated
-/// blocks shares its buffers with the previous one).
-fn same_fields(a: &[HeaderField], b: &[HeaderField]) -> bool {
-    let same = |x: &bytes::Bytes, y: &bytes::Bytes| {
-        (x.as_ptr() == y.as_ptr() && x.len() == y.len()) || x == y
-    };
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.sensitive == y.sensitive && same(&x.name, &y.name) && same(&x.value, &y.value)
-        })
 }
 
 #[cfg(test)]
@@ -111,28 +98,28 @@ mod tests {
     #[test]
     fn a_list_equal_to_the_previous_one_is_repeated() {
         let mut m = RequestMemory::default();
-        assert_eq!(m.block(request("/a")), fresh(&request("/a")));
-        assert_eq!(m.block(request("/a")), RequestBlock::Repeated);
-        assert_eq!(m.block(request("/a")), RequestBlock::Repeated);
+        assert_eq!(m.block(request("/a").into()), fresh(&request("/a")));
+        assert_eq!(m.block(request("/a").into()), RequestBlock::Repeated);
+        assert_eq!(m.block(request("/a").into()), RequestBlock::Repeated);
         // Compared with the previous list only, not with any earlier one.
-        assert_eq!(m.block(request("/b")), fresh(&request("/b")));
-        assert_eq!(m.block(request("/a")), fresh(&request("/a")));
+        assert_eq!(m.block(request("/b").into()), fresh(&request("/b")));
+        assert_eq!(m.block(request("/a").into()), fresh(&request("/a")));
     }
 
     #[test]
     fn order_and_never_indexed_count() {
         let mut m = RequestMemory::default();
         let list = request("/");
-        m.block(list.clone());
+        m.block(list.clone().into());
         let mut reordered = list.clone();
         reordered.swap(2, 3);
-        assert_eq!(m.block(reordered.clone()), fresh(&reordered));
+        assert_eq!(m.block(reordered.clone().into()), fresh(&reordered));
         let mut sensitive = reordered.clone();
         sensitive[3].sensitive = true;
-        assert_eq!(m.block(sensitive.clone()), fresh(&sensitive));
+        assert_eq!(m.block(sensitive.clone().into()), fresh(&sensitive));
         let mut shorter = sensitive.clone();
         shorter.pop();
-        assert_eq!(m.block(shorter.clone()), fresh(&shorter));
+        assert_eq!(m.block(shorter.clone().into()), fresh(&shorter));
     }
 
     #[test]
@@ -143,8 +130,8 @@ mod tests {
             "cookie",
             "x".repeat(REMEMBERED_OCTETS_MAX),
         ));
-        assert_eq!(m.block(big.clone()), fresh(&big));
-        assert_eq!(m.block(big.clone()), fresh(&big));
+        assert_eq!(m.block(big.clone().into()), fresh(&big));
+        assert_eq!(m.block(big.clone().into()), fresh(&big));
         // A list of exactly the bound is kept.
         let mut at_bound = request("/");
         let used: usize = at_bound.iter().map(|f| f.name.len() + f.value.len()).sum();
@@ -152,7 +139,7 @@ mod tests {
             "x",
             "y".repeat(REMEMBERED_OCTETS_MAX - used - 1),
         ));
-        m.block(at_bound.clone());
-        assert_eq!(m.block(at_bound), RequestBlock::Repeated);
+        m.block(at_bound.clone().into());
+        assert_eq!(m.block(at_bound.into()), RequestBlock::Repeated);
     }
 }

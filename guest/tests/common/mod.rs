@@ -314,7 +314,7 @@ impl RawPeer {
             .collect();
         frames
             .iter()
-            .map(|f| self.decoder.decode(&f.payload, limits).unwrap())
+            .map(|f| self.decoder.decode(&f.payload, limits).unwrap().into_vec())
             .collect()
     }
 }

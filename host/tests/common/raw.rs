@@ -212,7 +212,7 @@ impl RawClient {
         for (block, id) in blocks.iter().zip(streams) {
             let fields = decoder.decode(block, limits).ok()?;
             if id == stream {
-                found.push(fields);
+                found.push(fields.into_vec());
             }
         }
         Some(found)

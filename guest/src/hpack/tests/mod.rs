@@ -256,7 +256,10 @@ fn size_update_after_a_field_is_compression_error() {
 fn blocks_of_only_size_updates_decode_to_nothing() {
     for block in [&[0x3f, 0xe1, 0x1f][..], &[0x20, 0x3f, 0xe1, 0x1f], &[0x20]] {
         let mut dec = HeaderDecoder::new(4096);
-        assert_eq!(dec.decode(block, LIMITS), Ok(Vec::new()));
+        assert_eq!(
+            dec.decode(block, LIMITS).map(HeaderList::into_vec),
+            Ok(Vec::new())
+        );
     }
     // Our own encoder makes one after the peer lowered its table size.
     let mut enc = HeaderEncoder::new(4096);
@@ -265,7 +268,10 @@ fn blocks_of_only_size_updates_decode_to_nothing() {
     enc.encode(&[], &mut buf);
     assert_eq!(buf, [0x3f, 0xc9, 0x07]);
     let mut dec = HeaderDecoder::new(4096);
-    assert_eq!(dec.decode(&buf, LIMITS), Ok(Vec::new()));
+    assert_eq!(
+        dec.decode(&buf, LIMITS).map(HeaderList::into_vec),
+        Ok(Vec::new())
+    );
 }
 
 /// RFC 7541 §4.2: once our smaller SETTINGS_HEADER_TABLE_SIZE is
@@ -381,14 +387,13 @@ fn a_repeated_block_decodes_as_the_table_says_now() {
     dec.decode(&insert_block("x-a", "1"), LIMITS).unwrap();
     let first = dec.decode(&REPEATED, LIMITS).unwrap();
     assert_eq!(first, fields(&[(":method", "GET"), ("x-a", "1")]));
-    let content = dec.content();
-    assert_eq!(dec.decode(&REPEATED, LIMITS).unwrap(), first);
-    assert_eq!(dec.content(), content, "the same list: the same content");
+    let again = dec.decode(&REPEATED, LIMITS).unwrap();
+    assert!(again.same(&first), "answered with the same list");
     // A new entry takes index 62: the same octets now mean something else.
     dec.decode(&insert_block("x-b", "2"), LIMITS).unwrap();
     let after = dec.decode(&REPEATED, LIMITS).unwrap();
     assert_eq!(after, fields(&[(":method", "GET"), ("x-b", "2")]));
-    assert_ne!(dec.content(), content);
+    assert!(!after.same(&first));
 }
 
 #[test]
@@ -428,10 +433,9 @@ fn a_repeated_block_still_owes_a_required_size_update() {
 fn blocks_that_add_to_the_table_are_decoded_each_time() {
     let mut dec = HeaderDecoder::new(4096);
     let block = insert_block("x-a", "1");
-    dec.decode(&block, LIMITS).unwrap();
-    let content = dec.content();
-    dec.decode(&block, LIMITS).unwrap();
-    assert_ne!(dec.content(), content);
+    let first = dec.decode(&block, LIMITS).unwrap();
+    let second = dec.decode(&block, LIMITS).unwrap();
+    assert!(!second.same(&first));
     assert_eq!(
         dec.table_fill(),
         2 * (3 + 1 + 32),
