@@ -58,7 +58,14 @@ fn build_engine(dest: &Path) {
     .arg("--manifest-path")
     .arg(root.join("Cargo.toml"))
     .arg("--target-dir")
-    .arg(&target_dir);
+    .arg(&target_dir)
+    // Every wasm function entry and loop header carries an epoch check
+    // (the per-call time budget): fewer, larger functions run faster. One
+    // codegen unit, fat LTO and a high inline threshold took `bench/cpu`
+    // from 2.52 to 2.38 µs per small request; a threshold of 4000 bought
+    // nothing more and made the module 30% larger.
+    .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     // Flags meant for the host build (coverage, sanitizers, target-cpu)
     // must not leak into the wasm build.
     for var in [
@@ -71,6 +78,8 @@ fn build_engine(dest: &Path) {
     ] {
         cmd.env_remove(var);
     }
+    // (Set after the removal above: this one is the engine's own.)
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Cllvm-args=-inline-threshold=1000");
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo: {e}"));
