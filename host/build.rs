@@ -79,7 +79,10 @@ fn build_engine(dest: &Path) {
         cmd.env_remove(var);
     }
     // (Set after the removal above: this one is the engine's own.)
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Cllvm-args=-inline-threshold=1000");
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        "-Cllvm-args=-inline-threshold=1000",
+    );
     let status = cmd
         .status()
         .unwrap_or_else(|e| panic!("could not run cargo: {e}"));
