@@ -260,7 +260,7 @@ impl GuestConnection for ConnectionResource {
         hang_on_magic(&data);
         self.inner
             .borrow_mut()
-            .receive(now, &data)
+            .receive_owned(now, data)
             .map_err(conn_error)
     }
 

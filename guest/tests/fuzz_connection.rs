@@ -77,8 +77,8 @@ fn random_frame(rng: &mut Rng, enc: &mut h2wasm_engine::hpack::HeaderEncoder, bu
     frame(buf, kind, flags, stream, &payload);
 }
 
-fn drive(role: Role, seed: u64) {
-    let mut rng = Rng(seed);
+/// A random frame sequence for `role` to receive (after its preface).
+fn random_input(role: Role, rng: &mut Rng) -> (Connection, BytesMut) {
     let opts = Options {
         authority: "fuzz".into(),
         ..Options::default()
@@ -94,30 +94,54 @@ fn drive(role: Role, seed: u64) {
     }
     frame(&mut input, kind::SETTINGS, 0, 0, &[]);
     for _ in 0..rng.below(40) + 1 {
-        random_frame(&mut rng, &mut enc, &mut input);
+        random_frame(rng, &mut enc, &mut input);
     }
+    (conn, input)
+}
+
+/// Feeds `input` in random pieces, each borrowed or handed over as the
+/// coin says, reacting like an application; returns the output, the
+/// events, and whether a connection error came.
+fn feed(
+    conn: &mut Connection,
+    input: &[u8],
+    rng: &mut Rng,
+    owned: impl Fn(&mut Rng) -> bool,
+) -> (Vec<u8>, Vec<Event>, bool) {
     let mut out = Vec::new();
+    let mut events = Vec::new();
     let mut errored = false;
-    let mut rest = &input[..];
+    let mut rest = input;
     while !rest.is_empty() {
         let n = (rng.below(4000) as usize + 1).min(rest.len());
-        if conn.receive(0, &rest[..n]).is_err() {
-            errored = true;
-        }
+        let result = match owned(rng) {
+            true => conn.receive_owned(0, rest[..n].to_vec()),
+            false => conn.receive(0, &rest[..n]),
+        };
+        errored |= result.is_err();
         rest = &rest[n..];
         // React like an application would, exercising command paths.
         while let Some(e) = conn.poll_event() {
-            if let Event::Request { stream_id, .. } = e {
-                let _ = conn.respond(stream_id, status("200"), RespondOptions::default());
-                let _ = conn.write(stream_id, bytes::Bytes::from(vec![0u8; 1000]));
-                let _ = conn.end(stream_id);
+            if let Event::Request { stream_id, .. } = &e {
+                let id = *stream_id;
+                let _ = conn.respond(id, status("200"), RespondOptions::default());
+                let _ = conn.write(id, bytes::Bytes::from(vec![0u8; 1000]));
+                let _ = conn.end(id);
             }
+            events.push(e);
         }
         while let Some(b) = conn.poll_transmit(1 << 16) {
             out.extend_from_slice(&b.octets);
         }
         assert!(out.len() < 64 << 20, "output stays bounded");
     }
+    (out, events, errored)
+}
+
+fn drive(role: Role, seed: u64) {
+    let mut rng = Rng(seed);
+    let (mut conn, input) = random_input(role, &mut rng);
+    let (out, _, errored) = feed(&mut conn, &input, &mut rng, |r| r.below(2) == 0);
     if errored {
         assert!(conn.is_closed());
         // The last frame we sent is GOAWAY.
@@ -136,6 +160,52 @@ fn random_frames_never_panic_server() {
     for seed in 1..3000u64 {
         drive(Role::Server, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     }
+}
+
+/// Input handed over (`receive_owned`) is parsed in place when nothing is
+/// left over; whatever the pieces, it must mean what the same input
+/// borrowed (`receive`) means: the same events and the same output.
+#[test]
+fn owned_input_means_what_borrowed_input_means() {
+    for seed in 1..1500u64 {
+        for role in [Role::Server, Role::Client] {
+            let seed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let (mut a, input) = random_input(role, &mut Rng(seed));
+            let (mut b, _) = random_input(role, &mut Rng(seed));
+            let borrowed = feed(&mut a, &input, &mut Rng(seed ^ 1), |_| false);
+            let owned = feed(&mut b, &input, &mut Rng(seed ^ 1), |_| true);
+            assert_eq!(borrowed, owned, "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn data_in_owned_input_is_not_copied() {
+    let mut p = RawPeer::server();
+    let post = [
+        h(":method", "POST"),
+        h(":scheme", "https"),
+        h(":authority", "example.com"),
+        h(":path", "/upload"),
+    ];
+    p.send_headers(1, &post, false);
+    assert!(matches!(p.events.last(), Some(Event::Request { .. })));
+    let mut input = BytesMut::new();
+    frame(&mut input, kind::DATA, 0, 1, &[7u8; 1000]);
+    let input = input.to_vec();
+    let range = input.as_ptr_range();
+    p.conn.receive_owned(0, input).unwrap();
+    let data = std::iter::from_fn(|| p.conn.poll_event())
+        .find_map(|e| match e {
+            Event::Data { data, .. } => Some(data),
+            _ => None,
+        })
+        .expect("the DATA arrived");
+    assert_eq!(&data[..], &[7u8; 1000][..]);
+    assert!(
+        range.contains(&data.as_ptr()),
+        "a slice of the input itself"
+    );
 }
 
 #[test]

@@ -32,10 +32,7 @@ impl Connection {
         if self.phase == Phase::Closed {
             return Ok(());
         }
-        self.now = self.now.max(now);
-        self.last_activity = self.now;
-        self.memory_in_turn = None;
-        self.metrics.bytes_read += data.len() as u64;
+        self.begin_input(now, data.len());
         let mut data = data;
         if let Phase::AwaitMagic(matched) = self.phase {
             let want = &PREFACE[matched..];
@@ -53,6 +50,31 @@ impl Connection {
             };
         }
         self.inbuf.extend_from_slice(data);
+        self.process_input()
+    }
+
+    /// `receive` for input the caller gives up: when nothing is left over
+    /// from earlier input, the frames are parsed where they are, and DATA
+    /// payloads are slices of `data`, not copies.
+    pub fn receive_owned(&mut self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
+        if !self.inbuf.is_empty() || !matches!(self.phase, Phase::AwaitSettings | Phase::Open) {
+            return self.receive(now, &data);
+        }
+        self.begin_input(now, data.len());
+        // A unique buffer becomes `BytesMut` without a copy.
+        self.inbuf = BytesMut::from(Bytes::from(data));
+        self.process_input()
+    }
+
+    fn begin_input(&mut self, now: u64, len: usize) {
+        self.now = self.now.max(now);
+        self.last_activity = self.now;
+        self.memory_in_turn = None;
+        self.metrics.bytes_read += len as u64;
+    }
+
+    /// Handles every complete frame in `inbuf`.
+    fn process_input(&mut self) -> Result<(), ConnectionError> {
         while self.phase != Phase::Closed {
             match self.next_frame() {
                 Ok(true) => {}
