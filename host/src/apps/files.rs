@@ -3,6 +3,7 @@
 //! that would leave the directory are refused.
 
 use crate::body::Incoming;
+use crate::clock::coarse_now;
 use crate::service::{Http2Stream, PreparedHeaders, ResponseBody, ServeFile, empty, full, text};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, Ready, ready};
@@ -14,7 +15,7 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Files up to this size are kept in memory whole and answered at once
 /// (no task, no open/read/close per request).
@@ -41,7 +42,8 @@ struct FileInfo {
     body: Option<Bytes>,
     /// The headers of a 200 for the whole file (and of a HEAD).
     whole: PreparedHeaders,
-    checked: Instant,
+    /// When the metadata was last read ([`coarse_now`]).
+    checked: Duration,
 }
 
 #[derive(Default)]
@@ -238,14 +240,14 @@ impl StaticFiles {
 
     /// The file for a request path, through the cache.
     fn lookup(&self, request_path: &str) -> Option<Arc<FileInfo>> {
-        let now = Instant::now();
+        let now = coarse_now();
         let cached = self
             .cache
             .lock()
             .ok()
             .and_then(|c| c.entries.get(request_path).cloned());
         if let Some(info) = &cached
-            && now.duration_since(info.checked) < REVALIDATE
+            && now.saturating_sub(info.checked) < REVALIDATE
         {
             return Some(info.clone());
         }
@@ -304,7 +306,7 @@ impl StaticFiles {
 }
 
 impl FileInfo {
-    fn load(path: PathBuf, len: u64, mtime: SystemTime, now: Instant) -> Option<FileInfo> {
+    fn load(path: PathBuf, len: u64, mtime: SystemTime, now: Duration) -> Option<FileInfo> {
         let mtime_ns = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let body = if len <= SMALL {
             let mut buf = Vec::with_capacity(usize::try_from(len).ok()?);
