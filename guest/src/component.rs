@@ -37,9 +37,9 @@ use exports::h2wasm::http2::session::{
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
     Event, FieldSpan, FileStat, FrameErrorEvent, GoawayEvent, HeaderBlock, HeaderBlockEvent,
-    HeaderField, HeaderKind, HeadersEvent, KnownErrorCode, Metrics, NodeHeader, NodeHeaderValue,
-    Options, Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent, ResetEvent, Role,
-    SessionState, Settings, StreamMetrics, StreamState,
+    HeaderField, HeaderKind, HeadersEvent, InputDataEvent, KnownErrorCode, Metrics, NodeHeader,
+    NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent,
+    ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
 };
 use wasi::filesystem::types::{Descriptor, DescriptorType};
 
@@ -216,6 +216,9 @@ pub struct ConnectionResource {
     header_blocks: bool,
     /// Tells repeated request blocks (`header-block-event.repeated`).
     requests: RefCell<RequestMemory>,
+    /// `options.input-data`: `drive` reports data parsed in place out of
+    /// its input as `input-data` events.
+    input_data: bool,
 }
 
 impl ConnectionResource {
@@ -236,12 +239,13 @@ impl GuestConnection for ConnectionResource {
             Role::Client => NativeRole::Client,
             Role::Server => NativeRole::Server,
         };
-        let header_blocks = options.header_blocks;
+        let (header_blocks, input_data) = (options.header_blocks, options.input_data);
         let engine = Engine::new(role, options_from_wit(options), now).map_err(conn_error)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
             requests: RefCell::default(),
+            input_data,
         }))
     }
 
@@ -250,13 +254,14 @@ impl GuestConnection for ConnectionResource {
         snapshot: Vec<u8>,
         now: u64,
     ) -> Result<wit_session::Connection, CommandError> {
-        let header_blocks = options.header_blocks;
+        let (header_blocks, input_data) = (options.header_blocks, options.input_data);
         let engine =
             Engine::resume(options_from_wit(options), &snapshot, now).map_err(cmd_error)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
             requests: RefCell::default(),
+            input_data,
         }))
     }
 
@@ -318,11 +323,13 @@ impl GuestConnection for ConnectionResource {
     fn poll_events(&self) -> Vec<Event> {
         let mut engine = self.inner.borrow_mut();
         std::iter::from_fn(|| engine.poll_event())
-            .map(|e| event_to_wit(e, self.blocks().as_deref_mut()))
+            .map(|e| event_to_wit(e, self.blocks().as_deref_mut(), None))
             .collect()
     }
 
     fn drive(&self, now: u64, input: Vec<u8>, max: u32) -> DriveResult {
+        // Offsets mean something only for this call's own input.
+        let in_input = self.input_data && !input.is_empty();
         let error = if input.is_empty() {
             None
         } else {
@@ -330,9 +337,16 @@ impl GuestConnection for ConnectionResource {
         };
         let output = self.poll_transmit(max);
         let mut engine = self.inner.borrow_mut();
-        let events = std::iter::from_fn(|| engine.poll_event())
-            .map(|e| event_to_wit(e, self.blocks().as_deref_mut()))
-            .collect();
+        let events = std::iter::from_fn(|| {
+            let e = engine.poll_event()?;
+            let at = match &e {
+                NativeEvent::Data { data, .. } if in_input => engine.input_offset(data),
+                _ => None,
+            };
+            Some((e, at))
+        })
+        .map(|(e, at)| event_to_wit(e, self.blocks().as_deref_mut(), at))
+        .collect();
         DriveResult {
             error,
             output,
@@ -887,6 +901,7 @@ fn options_to_wit(o: NativeOptions) -> Options {
         auto_continue: o.auto_continue,
         // How events are reported is the glue's concern, not the engine's.
         header_blocks: false,
+        input_data: false,
     }
 }
 
@@ -942,8 +957,9 @@ fn block_event(
     })
 }
 
-/// A native event as WIT; `blocks`: headers as `header-block` events.
-fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
+/// A native event as WIT. `blocks`: headers as `header-block` events;
+/// `at`: a data event's place in `drive`'s input, to report it there.
+fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>, at: Option<usize>) -> Event {
     match e {
         NativeEvent::Request {
             stream_id,
@@ -986,11 +1002,20 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>) -> Event {
             stream_id,
             data,
             end_stream,
-        } => Event::Data(DataEvent {
-            stream_id,
-            data: data.to_vec(),
-            end_stream,
-        }),
+        } => match at {
+            // Input is a list, so offsets and lengths fit in u32.
+            Some(at) => Event::InputData(InputDataEvent {
+                stream_id,
+                at: u32::try_from(at).unwrap_or(u32::MAX),
+                length: u32::try_from(data.len()).unwrap_or(u32::MAX),
+                end_stream,
+            }),
+            None => Event::Data(DataEvent {
+                stream_id,
+                data: data.to_vec(),
+                end_stream,
+            }),
+        },
         NativeEvent::WantTrailers { stream_id } => Event::WantTrailers(stream_id),
         NativeEvent::Drain { stream_id } => Event::Drain(stream_id),
         NativeEvent::StreamReset {

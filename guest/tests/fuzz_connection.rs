@@ -206,6 +206,12 @@ fn data_in_owned_input_is_not_copied() {
         range.contains(&data.as_ptr()),
         "a slice of the input itself"
     );
+    // Its place in that input: after the 9-octet frame header.
+    assert_eq!(p.conn.input_offset(&data), Some(9));
+    assert_eq!(p.conn.input_offset(&[7u8; 3]), None, "not in the input");
+    // Borrowed input is copied in, and the owned input is forgotten.
+    p.conn.receive(0, &[]).unwrap();
+    assert_eq!(p.conn.input_offset(&data), None);
 }
 
 #[test]

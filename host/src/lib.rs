@@ -51,10 +51,10 @@ pub mod bindings {
         DriveResult, PayloadRef, PreparedResponse, RequestOptions, RespondOptions, Transmit,
     };
     pub use exports::h2wasm::http2::types::{
-        AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FieldSpan, FileStat,
-        HeaderBlock, HeaderBlockEvent, HeaderField, HeaderKind, Metrics, NodeHeader,
-        NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role, SessionState, Settings,
-        StreamMetrics, StreamState,
+        AltsvcTarget, CommandError, ConnectionError, ConstantTable, DataEvent, Event, FieldSpan,
+        FileStat, HeaderBlock, HeaderBlockEvent, HeaderField, HeaderKind, InputDataEvent, Metrics,
+        NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role,
+        SessionState, Settings, StreamMetrics, StreamState,
     };
 }
 

@@ -619,3 +619,94 @@ async fn a_request_equal_to_the_previous_one_comes_as_a_repeated_block() {
         .collect();
     assert_eq!(responses, vec![false; cases.len()]);
 }
+
+/// The body data a server's `drive` reported, as (stream, octets, end,
+/// from `input-data`?), resolving `input-data` against `input`.
+fn body_events(events: Vec<Event>, input: &[u8]) -> Vec<(u32, Vec<u8>, bool, bool)> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Data(d) => Some((d.stream_id, d.data, d.end_stream, false)),
+            Event::InputData(d) => {
+                let (at, len) = (d.at as usize, d.length as usize);
+                Some((
+                    d.stream_id,
+                    input[at..at + len].to_vec(),
+                    d.end_stream,
+                    true,
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
+    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    assert!(!options.input_data, "plain data events by default");
+    options.authority = "localhost".into();
+    for input_data in [false, true] {
+        let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
+        let mut server_options = options.clone();
+        server_options.input_data = input_data;
+        let mut server = runtime
+            .connect(Role::Server, &server_options, 0)
+            .await
+            .unwrap();
+        relay(&mut client, &mut server).await;
+        let post = RequestOptions {
+            end_stream: false,
+            ..GET
+        };
+        let id = client
+            .request(&[field(":method", b"POST")], post)
+            .await
+            .unwrap()
+            .unwrap();
+        let body: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+        client.write(id, &body).await.unwrap().unwrap();
+        client.end(id).await.unwrap().unwrap();
+        let wire = client.poll_transmit(1 << 20).await.unwrap().octets;
+        // Two drives: the cut falls inside a DATA frame, whose payload
+        // cannot be a slice of either input.
+        let cut = wire.len() - 5_000;
+        let mut got = Vec::new();
+        for part in [&wire[..cut], &wire[cut..]] {
+            let r = server.drive(0, part, 1 << 16).await.unwrap();
+            got.extend(body_events(r.events, part));
+        }
+        let octets: Vec<u8> = got.iter().flat_map(|g| g.1.clone()).collect();
+        assert_eq!(octets, body, "the body, whole and in order");
+        assert!(got.last().unwrap().2, "the last data ends the stream");
+        let placed = got.iter().filter(|g| g.3).count();
+        match input_data {
+            false => assert_eq!(placed, 0),
+            true => {
+                assert!(placed >= 2, "{got:?}");
+                assert!(
+                    got.iter().any(|g| !g.3),
+                    "the frame across the cut is a list"
+                );
+            }
+        }
+        // `poll-events` after `receive` never reports input offsets.
+        let id = client
+            .request(&[field(":method", b"POST")], post)
+            .await
+            .unwrap()
+            .unwrap();
+        client.write(id, b"tail").await.unwrap().unwrap();
+        client.end(id).await.unwrap().unwrap();
+        let wire = client.poll_transmit(1 << 20).await.unwrap().octets;
+        server.receive(0, &wire).await.unwrap().unwrap();
+        let events = server.poll_events().await.unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Data(d) if d.data == b"tail"))
+        );
+        assert!(!events.iter().any(|e| matches!(e, Event::InputData(_))));
+    }
+}

@@ -131,6 +131,9 @@ pub struct Connection {
     /// enabled, and what the check found. A repeated block (the same
     /// list, from the decoder) is not checked again.
     request_checked: Option<(HeaderList, bool, MessageInfo)>,
+    /// The address range of the input `receive_owned` last parsed in
+    /// place (see `input_offset`); cleared by every `receive`.
+    adopted: Option<(usize, usize)>,
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
     /// `session_memory` as counted in this `receive` call (see
@@ -247,6 +250,7 @@ impl Connection {
             encoder: HeaderEncoder::new(opts.max_deflate_dynamic_table_size),
             decoder: HeaderDecoder::new(4096),
             request_checked: None,
+            adopted: None,
             hpack_buf: Vec::new(),
             block: None,
             memory_in_turn: None,

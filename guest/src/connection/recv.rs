@@ -61,12 +61,28 @@ impl Connection {
             return self.receive(now, &data);
         }
         self.begin_input(now, data.len());
+        self.adopted = Some((data.as_ptr() as usize, data.len()));
         // A unique buffer becomes `BytesMut` without a copy.
         self.inbuf = BytesMut::from(Bytes::from(data));
         self.process_input()
     }
 
+    /// Where `data` (a DATA payload from an event) sits in the input of
+    /// the last `receive_owned` call, if that input was parsed in place
+    /// and `data` is a slice of it; asked before the next `receive`.
+    ///
+    /// The address check is sound because the adopted buffer stays
+    /// alive until the next `receive` (`inbuf` holds it, and so does
+    /// every payload sliced from it): a live slice whose address lies in
+    /// its range can only be part of it.
+    pub fn input_offset(&self, data: &[u8]) -> Option<usize> {
+        let (base, len) = self.adopted?;
+        let at = (data.as_ptr() as usize).checked_sub(base)?;
+        (at.checked_add(data.len())? <= len).then_some(at)
+    }
+
     fn begin_input(&mut self, now: u64, len: usize) {
+        self.adopted = None;
         self.now = self.now.max(now);
         self.last_activity = self.now;
         self.memory_in_turn = None;

@@ -169,6 +169,7 @@ where
     let mut options = options.clone();
     options.manual_consume = true;
     options.header_blocks = true;
+    options.input_data = true;
     let (rd, wr) = tokio::io::split(io);
     let now = Instant::now();
     let shutting_down = *shutdown.borrow();
@@ -430,7 +431,8 @@ where
                     break;
                 }
                 let max = if out.is_empty() { batch } else { 0 };
-                let r = trap(conn.drive(now_ns(), input, max as u32).await)?;
+                let given = input;
+                let r = trap(conn.drive(now_ns(), given, max as u32).await)?;
                 input = &[];
                 if let Some(e) = r.error {
                     tracing::debug!(peer = %self.peer, "connection error {}: {}", code_name(e.code), e.reason);
@@ -459,6 +461,7 @@ where
                 }
                 let quiet = r.events.is_empty() && !full;
                 for event in r.events {
+                    let event = streams::data_from_input(event, given)?;
                     match &event {
                         Event::RemoteSettings(_) => self.handshaken = true,
                         Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {

@@ -5,8 +5,8 @@
 //! in the same pass that read its request, with no task and no channel.
 
 use crate::bindings::{
-    CommandError, Event, FieldSpan, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
-    RespondOptions, SessionState, StreamState,
+    CommandError, DataEvent, Event, FieldSpan, HeaderBlock, HeaderField, HeaderKind,
+    PreparedResponse, RespondOptions, SessionState, StreamState,
 };
 use crate::body::{BodyItem, Incoming};
 use crate::convert::{block_fields, code_name, shared_block_fields};
@@ -157,6 +157,26 @@ pub(crate) struct StreamContext<'a> {
     pub info: &'a ConnectionInfo,
     /// Where [`ServeFile`] paths inside the instance are on the host.
     pub files_root: Option<&'a Path>,
+}
+
+/// An `input-data` event as the `data` event it stands for: its octets
+/// copied out of `input`, the input of the `drive` call that reported it
+/// (one copy, where lifting a list costs the engine a copy and the host
+/// another).
+pub(crate) fn data_from_input(event: Event, input: &[u8]) -> anyhow::Result<Event> {
+    let Event::InputData(d) = event else {
+        return Ok(event);
+    };
+    let (at, len) = (d.at as usize, d.length as usize);
+    let data = at
+        .checked_add(len)
+        .and_then(|end| input.get(at..end))
+        .ok_or_else(|| anyhow::anyhow!("the engine placed data outside its input"))?;
+    Ok(Event::Data(DataEvent {
+        stream_id: d.stream_id,
+        data: data.to_vec(),
+        end_stream: d.end_stream,
+    }))
 }
 
 pub(crate) async fn on_event(
