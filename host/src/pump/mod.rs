@@ -4,6 +4,7 @@
 //! and feeds responses back as flow control allows (see `streams`).
 
 mod payload;
+mod request;
 mod streams;
 pub(crate) use streams::{header_fields, header_map, response_head};
 

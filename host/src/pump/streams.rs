@@ -4,21 +4,22 @@
 //! A response that is ready at once (a cached file, a fixed page) is sent
 //! in the same pass that read its request, with no task and no channel.
 
+use super::request::{LastRequest, RequestRefused, build_request};
 use crate::bindings::{
-    CommandError, DataEvent, Event, FieldSpan, HeaderBlock, HeaderField, HeaderKind,
-    PreparedResponse, RespondOptions, SessionState, StreamState,
+    CommandError, DataEvent, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
+    RespondOptions, SessionState, StreamState,
 };
 use crate::body::{BodyItem, Incoming};
-use crate::convert::{block_fields, code_name, shared_block_fields};
+use crate::convert::{block_fields, code_name};
 use crate::io::trap;
 use crate::runtime::EngineConnection;
 use crate::service::{
-    BoxError, ConnectionInfo, Http2Stream, Informational, PreparedHeaders, Priority, Protocol,
-    Reset, ResponseBody, ServeFile, SharedService, StreamSink,
+    BoxError, ConnectionInfo, PreparedHeaders, Priority, Reset, ResponseBody, ServeFile,
+    SharedService, StreamSink,
 };
 use bytes::Bytes;
 use h2wasm_engine::stream::{IdHasher, IdMap};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use std::collections::HashMap;
 use std::future::Future;
@@ -300,139 +301,6 @@ pub(crate) async fn on_event(
         _ => {}
     }
     Ok(())
-}
-
-/// The request a stream's headers describe, with its body channel.
-/// What a request's header block says, parsed for `http`.
-#[derive(Clone)]
-struct RequestHead {
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    protocol: Option<Protocol>,
-}
-
-enum RequestRefused {
-    /// Not a request `http` can represent: PROTOCOL_ERROR.
-    Malformed(String),
-    /// A repeated block with no earlier one (the engine never sends it).
-    NothingToRepeat,
-}
-
-/// Octets (names and values) of the largest request block the engine
-/// reports as repeated.
-const REMEMBERED_REQUEST: usize = 512;
-
-/// The connection's last request block, for blocks the engine reports as
-/// repeating it (`header-block-event.repeated`): parsed again only once,
-/// then cloned. A fresh block costs nothing more than being kept.
-#[derive(Default)]
-pub(crate) struct LastRequest {
-    octets: Bytes,
-    spans: Vec<FieldSpan>,
-    /// Set at the first repeat.
-    head: Option<Result<RequestHead, String>>,
-    known: bool,
-}
-
-impl LastRequest {
-    fn fresh(&mut self, block: HeaderBlock) -> Result<RequestHead, RequestRefused> {
-        let octets = Bytes::from(block.octets);
-        let head = parse_head(&octets, &block.fields).map_err(RequestRefused::Malformed);
-        // The engine compares only lists this small (see the WIT).
-        self.known = octets.len() <= REMEMBERED_REQUEST;
-        (self.octets, self.spans) = match self.known {
-            true => (octets, block.fields),
-            false => Default::default(),
-        };
-        self.head = None;
-        head
-    }
-
-    fn repeated(&mut self) -> Result<RequestHead, RequestRefused> {
-        if !self.known {
-            return Err(RequestRefused::NothingToRepeat);
-        }
-        let (octets, spans) = (&self.octets, &self.spans);
-        self.head
-            .get_or_insert_with(|| parse_head(octets, spans))
-            .clone()
-            .map_err(RequestRefused::Malformed)
-    }
-}
-
-fn parse_head(octets: &Bytes, spans: &[FieldSpan]) -> Result<RequestHead, String> {
-    let mut method = Method::GET;
-    let (mut scheme, mut authority, mut path, mut protocol) = (None, None, None, None);
-    let mut headers = HeaderMap::with_capacity(spans.len());
-    for (name, value, sensitive) in shared_block_fields(octets, spans) {
-        match &name[..] {
-            b":method" => {
-                method = Method::from_bytes(&value).map_err(|e| format!(":method: {e}"))?
-            }
-            b":scheme" => scheme = Some(value),
-            b":authority" => authority = Some(value),
-            b":path" => path = Some(value),
-            b":protocol" => protocol = Some(Protocol(String::from_utf8_lossy(&value).into_owned())),
-            _ => {
-                let name = HeaderName::from_bytes(&name).map_err(|e| format!("header: {e}"))?;
-                let mut value = HeaderValue::from_maybe_shared(value)
-                    .map_err(|e| format!("header {name}: {e}"))?;
-                value.set_sensitive(sensitive);
-                headers.append(name, value);
-            }
-        }
-    }
-    // The target's parts, parsed from the decoded octets without copies.
-    let target = |e: http::uri::InvalidUri| format!("request target: {e}");
-    let mut parts = http::uri::Parts::default();
-    if let Some(s) = scheme {
-        parts.scheme = Some(http::uri::Scheme::try_from(&s[..]).map_err(target)?);
-    }
-    let authority = match authority {
-        Some(a) => Some(a),
-        None => headers
-            .get(http::header::HOST)
-            .map(|h| Bytes::copy_from_slice(h.as_bytes())),
-    };
-    if let Some(a) = authority {
-        parts.authority = Some(http::uri::Authority::from_maybe_shared(a).map_err(target)?);
-    }
-    if let Some(p) = path {
-        parts.path_and_query = Some(http::uri::PathAndQuery::from_maybe_shared(p).map_err(target)?);
-    }
-    let uri = Uri::from_parts(parts).map_err(|e| format!("request target: {e}"))?;
-    Ok(RequestHead {
-        method,
-        uri,
-        headers,
-        protocol,
-    })
-}
-
-fn build_request(
-    head: RequestHead,
-    end_stream: bool,
-    stream_id: u32,
-    cx: &StreamContext<'_>,
-) -> (Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>) {
-    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed);
-    let mut request = Request::new(body);
-    *request.method_mut() = head.method;
-    *request.uri_mut() = head.uri;
-    *request.version_mut() = http::Version::HTTP_2;
-    *request.headers_mut() = head.headers;
-    let ext = request.extensions_mut();
-    if let Some(p) = head.protocol {
-        ext.insert(p);
-    }
-    ext.insert(cx.info.clone());
-    ext.insert(Http2Stream {
-        stream_id,
-        sink: cx.sink.clone(),
-    });
-    ext.insert(Informational::http2(stream_id, cx.sink.clone()));
-    (request, body_tx)
 }
 
 /// Calls the service. A response ready at once is sent now; otherwise the
