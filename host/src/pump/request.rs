@@ -9,6 +9,7 @@ use crate::body::{BodyItem, Incoming};
 use crate::convert::shared_block_fields;
 use crate::service::{Http2Stream, Informational, Protocol};
 use bytes::Bytes;
+use h2wasm_engine::headers::REMEMBERED_OCTETS_MAX;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use tokio::sync::mpsc;
 
@@ -28,10 +29,6 @@ pub(crate) enum RequestRefused {
     NothingToRepeat,
 }
 
-/// Octets (names and values) of the largest request block the engine
-/// reports as repeated.
-const REMEMBERED_REQUEST: usize = 512;
-
 /// The connection's last request block, for blocks the engine reports as
 /// repeating it (`header-block-event.repeated`): parsed again only once,
 /// then cloned. A fresh block costs nothing more than being kept.
@@ -48,8 +45,9 @@ impl LastRequest {
     pub(crate) fn fresh(&mut self, block: HeaderBlock) -> Result<RequestHead, RequestRefused> {
         let octets = Bytes::from(block.octets);
         let head = parse_head(&octets, &block.fields).map_err(RequestRefused::Malformed);
-        // The engine compares only lists this small (see the WIT).
-        self.known = octets.len() <= REMEMBERED_REQUEST;
+        // The engine compares only lists this small (see the WIT): its
+        // own bound, so the two cannot drift apart.
+        self.known = octets.len() <= REMEMBERED_OCTETS_MAX;
         (self.octets, self.spans) = match self.known {
             true => (octets, block.fields),
             false => Default::default(),
