@@ -49,9 +49,8 @@ export!(Component);
 
 /// Talc instead of wasi-libc's dlmalloc: a Rust allocator the engine's
 /// allocations inline (dlmalloc was four calls deep, each wasm function
-/// entry an epoch check). `bench/cpu`: 2.33 -> 2.24 µs per small request;
-/// `bench/conns` at 3,000 idle h2c connections: 19.6 KiB each against
-/// 19.7, slow-reader and flood peaks within 0.4 MiB of dlmalloc's.
+/// entry an epoch check). `bench/cpu`: 2.33 -> 2.24 µs per small request,
+/// with the same memory per connection in `bench/conns` (README).
 #[cfg(not(target_feature = "atomics"))]
 #[global_allocator]
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -95,12 +95,12 @@ impl std::fmt::Debug for ConnectionConfig {
 const FIRST_BATCH: usize = 16 * 1024;
 /// The most octets one write hands a cleartext socket. A write larger
 /// than a TCP segment can hold (65,483 octets over loopback) ends in a
-/// small segment of its own, and the reader is woken for that one too:
-/// over loopback, 1 MiB responses went from 3.2 to 4.1 GB/s when a
-/// 512 KiB batch was written 48 KiB at a time, as nghttpd writes (64 KiB
-/// and 128 KiB at a time were slower than 512 KiB). Over TLS the same cap
-/// took 1 MiB responses from 2.7 to 1.7 GB/s: rustls writes its records
-/// as it sees fit, so TLS output is handed over whole.
+/// small segment of its own, and the reader is woken for that one too.
+/// Writing batches 48 KiB at a time, as nghttpd writes, took `bench/run`'s
+/// 1 MiB h2c row from 3,380 to 4,320 MB/s (64 KiB and 128 KiB at a time
+/// were slower than 512 KiB, by hand). Over TLS the same cap took 1 MiB
+/// from 2,730 to 1,730 MB/s: rustls writes its records as it sees fit, so
+/// TLS output is handed over whole.
 const WRITE_CHUNK: usize = 48 * 1024;
 const MAX_BATCH: usize = 512 * 1024;
 const TIGHT_MAX_BATCH: usize = 32 * 1024;
