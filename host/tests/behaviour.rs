@@ -22,8 +22,10 @@ fn static_files_ranges_validators_and_traversal() {
     std::fs::write(dir.path().join("index.html"), "<p>home</p>").unwrap();
     std::fs::create_dir(dir.path().join("css")).unwrap();
     std::fs::write(dir.path().join("css/site.css"), "body{}").unwrap();
+    // Files up to 1 MiB are answered from memory, larger ones from disk
+    // as they are sent: both ways must get HEAD, ranges and 416 right.
     let blob = data_file(dir.path(), 70_000, 9);
-    let blob_name = blob.file_name().unwrap().to_str().unwrap().to_string();
+    let big = data_file(dir.path(), 1_500_000, 10);
     let app: SharedService = shared(h2wasm::apps::files::StaticFiles::new(dir.path()).unwrap());
     let server = TestServer::start(false, app);
 
@@ -37,31 +39,38 @@ fn static_files_ranges_validators_and_traversal() {
     let o = run(curl_h2c().arg("-i").arg(server.url("/css/site.css")));
     assert!(stdout(&o).contains("content-type: text/css"));
 
-    // HEAD: headers only.
-    let o = run(curl_h2c()
-        .arg("-I")
-        .arg(server.url(&format!("/{blob_name}"))));
-    assert!(
-        stdout(&o).contains("content-length: 70000"),
-        "{}",
-        stdout(&o)
-    );
+    for (file, len) in [(&blob, 70_000), (&big, 1_500_000)] {
+        let url = server.url(&format!("/{}", file.file_name().unwrap().to_str().unwrap()));
+        // HEAD: headers only.
+        let o = run(curl_h2c().arg("-I").arg(&url));
+        let head = stdout(&o);
+        assert!(head.contains(&format!("content-length: {len}")), "{head}");
 
-    // Range → 206 with exactly those bytes.
-    let o = run(curl_h2c()
-        .args(["-r", "1000-1999", "-w", "%{http_code}", "-o"])
-        .arg(dir.path().join("part"))
-        .arg(server.url(&format!("/{blob_name}"))));
-    assert_eq!(stdout(&o), "206");
-    let whole = std::fs::read(&blob).unwrap();
-    assert_eq!(
-        std::fs::read(dir.path().join("part")).unwrap(),
-        &whole[1000..2000]
-    );
-    let o = run(curl_h2c()
-        .args(["-r", "90000-", "-o", "/dev/null", "-w", "%{http_code}"])
-        .arg(server.url(&format!("/{blob_name}"))));
-    assert_eq!(stdout(&o), "416");
+        // Range → 206 with exactly those bytes.
+        let o = run(curl_h2c()
+            .args(["-r", "1000-1999", "-w", "%{http_code}", "-o"])
+            .arg(dir.path().join("part"))
+            .arg(&url));
+        assert_eq!(stdout(&o), "206");
+        let whole = std::fs::read(file).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("part")).unwrap(),
+            &whole[1000..2000]
+        );
+        let o = run(curl_h2c()
+            .args([
+                "-r",
+                &format!("{}-", len + 20_000),
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(&url));
+        assert_eq!(stdout(&o), "416");
+        let o = run(curl_h2c().arg(&url));
+        assert_eq!(o.stdout, whole, "{len} octets arrive whole");
+    }
 
     // ETag and If-Modified-Since → 304.
     let o = run(curl_h2c().arg("-I").arg(server.url("/index.html")));
@@ -95,8 +104,6 @@ fn static_files_ranges_validators_and_traversal() {
         .args(["-r", "3-6"])
         .arg(server.url("/index.html")));
     assert_eq!(stdout(&o), "home");
-    let o = run(curl_h2c().arg(server.url(&format!("/{blob_name}"))));
-    assert_eq!(o.stdout, whole, "a large file streams whole");
     std::fs::write(dir.path().join("index.html"), "<p>changed, longer</p>").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let o = run(curl_h2c().arg(server.url("/")));
@@ -186,8 +193,9 @@ fn repeated_responses_with_prepared_headers_decode_right_on_one_connection() {
 
 #[test]
 fn a_trapping_instance_closes_only_its_connection() {
-    // 16 MiB of linear memory per instance; /explode asks the engine to
-    // take a 64 MiB chunk, which cannot fit, so that instance traps.
+    // 16 MiB of linear memory per instance; /explode answers with a 64 MiB
+    // header field, which the engine must take in and cannot fit, so that
+    // instance traps. (A large body would not do: the host keeps it.)
     let runtime = Arc::new(
         Runtime::embedded(&RuntimeConfig {
             max_connections: 16,
@@ -198,7 +206,9 @@ fn a_trapping_instance_closes_only_its_connection() {
     );
     let app = app(|req| async move {
         if req.uri().path() == "/explode" {
-            respond(200, &[], vec![0u8; 64 << 20])
+            respond(200, &[("x-huge", &"x".repeat(64 << 20))], "")
+        } else if req.uri().path() == "/large" {
+            respond(200, &[], vec![7u8; 32 << 20])
         } else {
             let mut site = shared(h2wasm::apps::builtin::Builtin);
             tower::Service::call(&mut site, req).await.unwrap()
@@ -256,6 +266,13 @@ fn a_trapping_instance_closes_only_its_connection() {
         .args(["-o", "/dev/null", "-w", "%{http_code}"])
         .arg(server.url("/")));
     assert_eq!(stdout(&o), "200", "new connections are served");
+
+    // A whole body twice the instance's memory is fine: the host keeps
+    // it, and the engine frames references to it.
+    let o = run(curl_h2c()
+        .args(["-o", "/dev/null", "-w", "%{http_code} %{size_download}"])
+        .arg(server.url("/large")));
+    assert_eq!(stdout(&o), format!("200 {}", 32 << 20));
 }
 
 /// The engine built with its test-only `hang-for-tests` feature: input
@@ -691,7 +708,8 @@ fn cli_serves_large_files_as_host_payload() {
 #[test]
 fn running_out_of_file_descriptors_answers_503() {
     let dir = tempfile::tempdir().unwrap();
-    let blob = data_file(dir.path(), 1 << 20, 3);
+    // Larger than the files kept in memory: each answer opens it.
+    let blob = data_file(dir.path(), 2 << 20, 3);
     let name = blob.file_name().unwrap().to_str().unwrap().to_string();
     let data_dir = tempfile::tempdir().unwrap();
     let mut server = Served::start_with_open_files(

@@ -3,6 +3,7 @@
 //! connection has something to do), hands request streams to the service
 //! and feeds responses back as flow control allows (see `streams`).
 
+mod output;
 mod payload;
 mod request;
 mod streams;
@@ -20,9 +21,8 @@ use crate::runtime::{EngineConnection, Runtime};
 use crate::service::{ConnectionInfo, SharedService, StreamSink};
 use bytes::BufMut;
 use futures_util::FutureExt;
-use std::pin::Pin;
+use output::{Outgoing, write_out};
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::{Duration, Instant};
 use streams::{PumpState, StreamContext};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -392,8 +392,7 @@ where
         // Output taken from the engine, not yet written; and how much to
         // take at a time: more while the peer keeps up, little once it
         // does not (what a slow reader makes us hold stays small).
-        let mut out: Vec<u8> = Vec::new();
-        let mut out_pos = 0usize;
+        let mut out = Outgoing::default();
         let mut batch = FIRST_BATCH;
         let mut stalled = false;
         // As of the last drive (the first turn always drives).
@@ -458,7 +457,6 @@ where
                 if !output.is_empty() {
                     self.summary.bytes_written += output.len() as u64;
                     out = output;
-                    out_pos = 0;
                 }
                 let quiet = r.events.is_empty() && !full;
                 for event in r.events {
@@ -576,9 +574,9 @@ where
             let mut room = (&mut buf).limit(read_size);
             tokio::select! {
                 biased;
-                written = write_out(&mut self.wr, &out, &mut out_pos, &mut stalled, write_chunk), if !out.is_empty() => {
+                written = write_out(&mut self.wr, &mut out, &mut stalled, write_chunk), if !out.is_empty() => {
                     written?;
-                    out = Vec::new();
+                    out = Outgoing::default();
                     let tight = self.config.limits.as_ref().is_some_and(|l| l.memory_tight());
                     let most = if tight { TIGHT_MAX_BATCH } else { MAX_BATCH };
                     batch = if std::mem::take(&mut stalled) {
@@ -674,41 +672,6 @@ fn next_read_size(size: usize, read: usize, took: Duration) -> usize {
     }
 }
 
-/// Writes `out[*pos..]` and flushes. Progress is kept in `pos`, so the
-/// future can be dropped (another branch of a `select!` won) and made
-/// again without losing or repeating a byte. `stalled` is set when the
-/// transport could not take everything at once.
-async fn write_out<W: AsyncWrite + Unpin>(
-    wr: &mut W,
-    out: &[u8],
-    pos: &mut usize,
-    stalled: &mut bool,
-    chunk: usize,
-) -> std::io::Result<()> {
-    std::future::poll_fn(|cx| {
-        while *pos < out.len() {
-            let end = out.len().min(pos.saturating_add(chunk));
-            match Pin::new(&mut *wr).poll_write(cx, &out[*pos..end]) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
-                }
-                Poll::Ready(Ok(n)) => *pos += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    *stalled = true;
-                    return Poll::Pending;
-                }
-            }
-        }
-        let flushed = Pin::new(&mut *wr).poll_flush(cx);
-        if flushed.is_pending() {
-            *stalled = true;
-        }
-        flushed
-    })
-    .await
-}
-
 async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at.into()).await,
@@ -742,44 +705,5 @@ mod tests {
             READ_CHUNK,
             "a full read that took a while does not grow"
         );
-    }
-
-    use std::task::Context;
-
-    /// Records the size of every write it is handed.
-    struct Sizes(Vec<usize>);
-
-    impl AsyncWrite for Sizes {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<std::io::Result<usize>> {
-            self.0.push(buf.len());
-            Poll::Ready(Ok(buf.len()))
-        }
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    #[tokio::test]
-    async fn cleartext_output_goes_out_in_writes_of_at_most_a_chunk() {
-        let out = vec![0u8; 5 * WRITE_CHUNK / 2];
-        let (mut pos, mut stalled) = (0, false);
-        let mut w = Sizes(Vec::new());
-        write_out(&mut w, &out, &mut pos, &mut stalled, WRITE_CHUNK)
-            .await
-            .unwrap();
-        assert_eq!(w.0, [WRITE_CHUNK, WRITE_CHUNK, WRITE_CHUNK / 2]);
-        assert_eq!(pos, out.len());
-        let (mut pos, mut w) = (0, Sizes(Vec::new()));
-        write_out(&mut w, &out, &mut pos, &mut stalled, usize::MAX)
-            .await
-            .unwrap();
-        assert_eq!(w.0, [out.len()], "TLS output is handed over whole");
     }
 }

@@ -5,6 +5,7 @@
 //! buffer to the socket without entering the engine's memory and coming
 //! out again.
 
+use super::output::{Outgoing, Piece, SHARE_AT_LEAST};
 use crate::bindings::Transmit;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -55,13 +56,14 @@ impl HostBodies {
         self.held.remove(&id);
     }
 
-    /// The octets to write for `t`: its own, with the referenced ranges
-    /// read in between; then the bodies it releases are let go. A file
-    /// that cannot be read as far as promised fails the connection: the
-    /// frame headers around that payload are already decided.
-    pub fn assemble(&mut self, t: Transmit) -> std::io::Result<Vec<u8>> {
+    /// The output for `t`: its octets, with the referenced ranges read
+    /// in between (files) or put in between (buffers); then the bodies
+    /// it releases are let go. A file that cannot be read as far as
+    /// promised fails the connection: the frame headers around that
+    /// payload are already decided.
+    pub fn assemble(&mut self, t: Transmit) -> std::io::Result<Outgoing> {
         let out = if t.payload.is_empty() {
-            t.octets
+            Outgoing::flat(t.octets)
         } else {
             self.splice(&t)?
         };
@@ -71,15 +73,29 @@ impl HostBodies {
         Ok(out)
     }
 
-    /// One buffer for the whole batch, filled in place: octets and buffer
-    /// payload copied, file payload read straight into it (not zeroed
-    /// first, which cost as much as a tenth of serving large files), one
-    /// `preadv` for each run of references to consecutive ranges of one
-    /// file (a body's DATA frames in a row), not a read per frame.
-    fn splice(&self, t: &Transmit) -> std::io::Result<Vec<u8>> {
+    /// One buffer for the batch's own octets, filled in place: octets and
+    /// short buffer payload copied, file payload read straight into it
+    /// (not zeroed first, which cost as much as a tenth of serving large
+    /// files), one `preadv` for each run of references to consecutive
+    /// ranges of one file (a body's DATA frames in a row), not a read per
+    /// frame. Buffer payload is not copied: it is a piece of the output
+    /// of its own.
+    fn splice(&self, t: &Transmit) -> std::io::Result<Outgoing> {
+        let shared = |r: &&crate::bindings::PayloadRef| {
+            r.length as usize >= SHARE_AT_LEAST
+                && matches!(self.held.get(&r.body), Some(Held::Buffer(_)))
+        };
         let payload: usize = t.payload.iter().map(|r| r.length as usize).sum();
-        let total = t.octets.len() + payload;
+        let apart: usize = t
+            .payload
+            .iter()
+            .filter(shared)
+            .map(|r| r.length as usize)
+            .sum();
+        let total = t.octets.len() + payload - apart;
         let mut out: Vec<u8> = Vec::with_capacity(total);
+        let mut pieces = Vec::new();
+        let mut piece_start = 0;
         let room = &mut out.spare_capacity_mut()[..total];
         let mut pos = 0;
         let mut from = 0;
@@ -114,8 +130,16 @@ impl HostBodies {
                 Held::Buffer(data) => {
                     let start = usize::try_from(r.offset).map_err(|_| bad_ref())?;
                     let end = start.checked_add(len).ok_or_else(bad_ref)?;
-                    let src = data.get(start..end).ok_or_else(bad_ref)?;
-                    write_into(&mut room[pos..pos + len], src);
+                    if data.get(start..end).is_none() {
+                        return Err(bad_ref());
+                    }
+                    if len >= SHARE_AT_LEAST {
+                        pieces.push(Piece::Flat(piece_start, pos));
+                        pieces.push(Piece::Shared(data.slice(start..end)));
+                        piece_start = pos;
+                        continue;
+                    }
+                    write_into(&mut room[pos..pos + len], &data[start..end]);
                 }
             }
             pos += len;
@@ -126,11 +150,15 @@ impl HostBodies {
         let rest = t.octets.get(from..).ok_or_else(bad_ref)?;
         write_into(&mut room[pos..], rest);
         // SAFETY: every octet of `room` (the first `total` of the spare
-        // capacity) was written above: the octets, the buffers and the
+        // capacity) was written above: the octets, the short buffers and the
         // file ranges tile it exactly (`pos` walked it piece by piece to
         // `total - rest.len()`), and a failed read returned early.
         unsafe { out.set_len(total) };
-        Ok(out)
+        if pieces.is_empty() {
+            return Ok(Outgoing::flat(out));
+        }
+        pieces.push(Piece::Flat(piece_start, total));
+        Outgoing::pieces(out, pieces)
     }
 }
 
@@ -242,7 +270,7 @@ mod tests {
             ],
             released: vec![id, buf],
         };
-        assert_eq!(bodies.assemble(t).unwrap(), b"[234]<56>bc");
+        assert_eq!(bodies.assemble(t).unwrap().to_vec(), b"[234]<56>bc");
         assert!(bodies.held.is_empty());
         // Runs break where the file or the offsets change.
         let a = bodies.add_file(File::open(&path).unwrap(), 0);
@@ -264,7 +292,28 @@ mod tests {
             ],
             released: vec![a, b],
         };
-        assert_eq!(bodies.assemble(t).unwrap(), b"0123|567|89|4|");
+        assert_eq!(bodies.assemble(t).unwrap().to_vec(), b"0123|567|89|4|");
+        // Long buffer payload is a piece of its own, between file payload.
+        let long = Bytes::from(vec![b'x'; SHARE_AT_LEAST + 1]);
+        let (f, l) = (
+            bodies.add_file(File::open(&path).unwrap(), 0),
+            bodies.add_buffer(long.clone()),
+        );
+        let t = Transmit {
+            octets: b"<><>".to_vec(),
+            payload: vec![
+                piece(1, f, 0, 2),
+                piece(2, l, 1, SHARE_AT_LEAST as u32),
+                piece(3, f, 2, 2),
+            ],
+            released: vec![f, l],
+        };
+        let out = bodies.assemble(t).unwrap();
+        let mut expected = b"<01>".to_vec();
+        expected.extend_from_slice(&long[1..]);
+        expected.extend_from_slice(b"<23>");
+        assert_eq!(out.to_vec(), expected);
+        assert_eq!(out.len(), expected.len());
         // A reference to a body it does not hold is an error, not a panic.
         let t = Transmit {
             octets: vec![],

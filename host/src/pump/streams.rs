@@ -476,7 +476,9 @@ async fn respond(
             Ok(opened) => {
                 let status = response.status().as_u16();
                 let fields = response_fields(&response);
-                return respond_with_file(conn, st, stream_id, &fields, opened, status).await;
+                let (file, start, count) = opened;
+                let id = st.host_bodies.add_file(file, start);
+                return respond_with_held(conn, st, stream_id, &fields, (id, count), status).await;
             }
             Err(e) => response = crate::service::file_failure(&e),
         }
@@ -495,6 +497,13 @@ async fn respond(
         false => take_now(&mut body),
     };
     match (prepared, taken) {
+        // Large: held here, and framed by the engine as references.
+        (_, Taken::Whole(data)) if data.len() >= super::payload::MIN_CHUNK => {
+            let fields = parts_fields(&parts);
+            let count = data.len() as u64;
+            let id = st.host_bodies.add_buffer(data);
+            respond_with_held(conn, st, stream_id, &fields, (id, count), status).await
+        }
         (Some(prepared), Taken::Whole(data)) => {
             match prepared_handle(conn, st, &prepared).await? {
                 Ok(headers) => {
@@ -544,7 +553,7 @@ async fn respond(
             }
             responded(st, stream_id, status, data.len());
             if !data.is_empty() {
-                let _ = trap(conn.write(stream_id, &data).await)?;
+                let _ = write_chunk(conn, st, stream_id, data).await?;
             }
             match trailers {
                 Some(t) => {
@@ -594,7 +603,11 @@ fn take_now(body: &mut ResponseBody) -> Taken {
                     }
                     let len = data.as_ref().map_or(0, Bytes::len) + more.len();
                     if len >= TAKE_AT_ONCE {
-                        return Taken::Partly(joined(data, more), None);
+                        // A large body in memory (a cached file) is whole.
+                        return match body.is_end_stream() {
+                            true => Taken::Whole(joined(data, more)),
+                            false => Taken::Partly(joined(data, more), None),
+                        };
                     }
                 }
                 Err(frame) => {
@@ -625,18 +638,18 @@ fn joined(data: Option<Bytes>, more: bytes::BytesMut) -> Bytes {
     }
 }
 
-/// A file response, opened by the host: the engine sends it as host
-/// payload (`respond-with-payload`); one it refuses resets the stream
+/// A response whose body the host holds (`id`, `count` octets: a file it
+/// opened, a buffer): the engine sends it as host payload
+/// (`respond-with-payload`); one it refuses resets the stream
 /// (INTERNAL_ERROR).
-async fn respond_with_file(
+async fn respond_with_held(
     conn: &mut EngineConnection,
     st: &mut PumpState,
     stream_id: u32,
     fields: &[HeaderField],
-    (file, start, count): (std::fs::File, u64, u64),
+    (id, count): (u64, u64),
     status: u16,
 ) -> anyhow::Result<()> {
-    let id = st.host_bodies.add_file(file, start);
     match trap(
         conn.respond_with_payload(stream_id, fields, id, count)
             .await,
@@ -733,18 +746,7 @@ pub(crate) async fn write_body(
                 return Ok(());
             }
             let len = chunk.len() as u64;
-            // Large chunks stay here; the engine frames references to them.
-            let written = if chunk.len() >= super::payload::MIN_CHUNK {
-                let body = st.host_bodies.add_buffer(chunk);
-                let r = trap(conn.write_payload(id, body, len).await)?;
-                if r.is_err() {
-                    st.host_bodies.remove(body);
-                }
-                r
-            } else {
-                trap(conn.write(id, &chunk).await)?
-            };
-            match written {
+            match write_chunk(conn, st, id, chunk).await? {
                 Ok(true) => {}
                 Ok(false) => {
                     // Congested: stop pulling until the engine says Drain.
@@ -781,6 +783,26 @@ pub(crate) async fn write_body(
         }
     }
     Ok(())
+}
+
+/// Queues a chunk of a stream's body: large chunks stay here and the
+/// engine frames references to them; small ones are copied in.
+async fn write_chunk(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    id: u32,
+    chunk: Bytes,
+) -> anyhow::Result<Result<bool, CommandError>> {
+    if chunk.len() < super::payload::MIN_CHUNK {
+        return trap(conn.write(id, &chunk).await);
+    }
+    let len = chunk.len() as u64;
+    let body = st.host_bodies.add_buffer(chunk);
+    let written = trap(conn.write_payload(id, body, len).await)?;
+    if written.is_err() {
+        st.host_bodies.remove(body);
+    }
+    Ok(written)
 }
 
 /// Hands credit for request-body octets a service read back to the
