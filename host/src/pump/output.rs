@@ -155,7 +155,6 @@ pub(crate) async fn write_out<W: AsyncWrite + Unpin>(
     chunk: usize,
 ) -> std::io::Result<()> {
     std::future::poll_fn(|cx| {
-        out.advance(0);
         while !out.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let n = out.slices(chunk, &mut slices);

@@ -81,18 +81,17 @@ impl HostBodies {
     /// frame. Buffer payload is not copied: it is a piece of the output
     /// of its own.
     fn splice(&self, t: &Transmit) -> std::io::Result<Outgoing> {
-        let shared = |r: &&crate::bindings::PayloadRef| {
-            r.length as usize >= SHARE_AT_LEAST
-                && matches!(self.held.get(&r.body), Some(Held::Buffer(_)))
-        };
-        let payload: usize = t.payload.iter().map(|r| r.length as usize).sum();
-        let apart: usize = t
+        // Payload that goes into the buffer: all but long buffer payload.
+        let inline: usize = t
             .payload
             .iter()
-            .filter(shared)
+            .filter(|r| {
+                (r.length as usize) < SHARE_AT_LEAST
+                    || !matches!(self.held.get(&r.body), Some(Held::Buffer(_)))
+            })
             .map(|r| r.length as usize)
             .sum();
-        let total = t.octets.len() + payload - apart;
+        let total = t.octets.len() + inline;
         let mut out: Vec<u8> = Vec::with_capacity(total);
         let mut pieces = Vec::new();
         let mut piece_start = 0;
@@ -130,16 +129,14 @@ impl HostBodies {
                 Held::Buffer(data) => {
                     let start = usize::try_from(r.offset).map_err(|_| bad_ref())?;
                     let end = start.checked_add(len).ok_or_else(bad_ref)?;
-                    if data.get(start..end).is_none() {
-                        return Err(bad_ref());
-                    }
+                    let src = data.get(start..end).ok_or_else(bad_ref)?;
                     if len >= SHARE_AT_LEAST {
                         pieces.push(Piece::Flat(piece_start, pos));
                         pieces.push(Piece::Shared(data.slice(start..end)));
                         piece_start = pos;
                         continue;
                     }
-                    write_into(&mut room[pos..pos + len], &data[start..end]);
+                    write_into(&mut room[pos..pos + len], src);
                 }
             }
             pos += len;

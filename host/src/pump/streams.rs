@@ -473,10 +473,9 @@ async fn respond(
     };
     if let Some(file) = response.extensions().get::<ServeFile>().cloned() {
         match file.open_host(files_root) {
-            Ok(opened) => {
+            Ok((file, start, count)) => {
                 let status = response.status().as_u16();
                 let fields = response_fields(&response);
-                let (file, start, count) = opened;
                 let id = st.host_bodies.add_file(file, start);
                 return respond_with_held(conn, st, stream_id, &fields, (id, count), status).await;
             }
