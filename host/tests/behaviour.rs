@@ -388,6 +388,42 @@ fn uploads_the_application_never_reads_do_not_stall_the_connection() {
     assert_eq!(sha256_file(&echoed), sha256_file(&upload));
 }
 
+/// Uploads on one connection at once, their DATA frames interleaved (the
+/// server hands a read's data to each stream as one chunk): each stream's
+/// echo is its own body, whole and in order.
+#[test]
+fn concurrent_uploads_on_one_connection_each_echo_their_own_body() {
+    let server = TestServer::start(false, builtin());
+    let script = r#"
+        const http2 = require('node:http2');
+        const crypto = require('node:crypto');
+        const s = http2.connect(process.argv[1]);
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+        const results = [];
+        let left = 6;
+        for (let i = 0; i < 6; i++) {
+            const body = crypto.randomBytes(150000 + i * 20011);
+            const req = s.request({ ':method': 'POST', ':path': '/echo?' + i });
+            const got = [];
+            req.on('data', (c) => got.push(c));
+            req.on('end', () => {
+                const echoed = Buffer.concat(got);
+                results[i] = echoed.equals(body) ? 'same' : `differs: ${echoed.length} of ${body.length}`;
+                if (--left === 0) { console.log(results.join('\n')); s.close(); }
+            });
+            for (let at = 0; at < body.length; at += 16384) {
+                req.write(body.subarray(at, at + 16384));
+            }
+            req.end();
+        }
+    "#;
+    let o = run(Command::new("timeout")
+        .args(["60", "node", "-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert_eq!(stdout(&o).lines().collect::<Vec<_>>(), vec!["same"; 6]);
+}
+
 #[test]
 fn graceful_shutdown_lets_open_streams_finish() {
     let app = app(|_req| async move {

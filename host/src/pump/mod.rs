@@ -5,6 +5,7 @@
 
 mod output;
 mod payload;
+mod received;
 mod request;
 mod streams;
 pub(crate) use streams::{header_fields, header_map, response_head};
@@ -22,6 +23,7 @@ use crate::service::{ConnectionInfo, SharedService, StreamSink};
 use bytes::BufMut;
 use futures_util::FutureExt;
 use output::{Outgoing, write_out};
+use received::Received;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use streams::{PumpState, StreamContext};
@@ -427,6 +429,7 @@ where
             let turn = Instant::now();
             loop {
                 streams::flush_batch(&mut conn, &mut st).await?;
+                streams::flush_credits(&mut conn, &mut st).await?;
                 if input.is_empty() && settled == Some(conn.calls()) {
                     break;
                 }
@@ -459,8 +462,8 @@ where
                     out = output;
                 }
                 let quiet = r.events.is_empty() && !full;
-                for event in r.events {
-                    let event = streams::data_from_input(event, given)?;
+                for event in Received::new(r.events.into_iter(), given) {
+                    let event = event?;
                     match &event {
                         Event::RemoteSettings(_) => self.handshaken = true,
                         Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
@@ -589,7 +592,7 @@ where
                     streams::apply(cmd, &mut conn, &mut st, &cx).await?;
                 }
                 Some((id, n)) = consumed_rx.recv() => {
-                    streams::consumed(&mut conn, id, n).await?;
+                    st.credit(id, n);
                 }
                 Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
                     streams::write_body(id, item, &mut conn, &mut st).await?;
@@ -626,7 +629,7 @@ where
                     continue;
                 }
                 if let Ok((id, n)) = consumed_rx.try_recv() {
-                    streams::consumed(&mut conn, id, n).await?;
+                    st.credit(id, n);
                     continue;
                 }
                 if st.bodies.is_empty() {

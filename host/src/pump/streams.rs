@@ -6,8 +6,8 @@
 
 use super::request::{LastRequest, RequestRefused, build_request};
 use crate::bindings::{
-    CommandError, DataEvent, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
-    RespondOptions, SessionState, StreamState,
+    CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse, RespondOptions,
+    SessionState, StreamState,
 };
 use crate::body::{BodyItem, Incoming};
 use crate::convert::{block_fields, code_name};
@@ -136,6 +136,11 @@ pub(crate) struct PumpState {
     pub host_bodies: super::payload::HostBodies,
     /// For requests that repeat the previous one.
     last_request: LastRequest,
+    /// Request-body octets read by the service (or dropped unread), per
+    /// stream, not yet handed back to the engine as credit: one `consume`
+    /// call per stream before the next `drive`. At most one entry per
+    /// stream with a body in flight (bounded by `max-concurrent-streams`).
+    credits: Vec<(u32, u32)>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -158,26 +163,6 @@ pub(crate) struct StreamContext<'a> {
     pub info: &'a ConnectionInfo,
     /// Where [`ServeFile`] paths inside the instance are on the host.
     pub files_root: Option<&'a Path>,
-}
-
-/// An `input-data` event as the `data` event it stands for: its octets
-/// copied out of `input`, the input of the `drive` call that reported it
-/// (one copy, where lifting a list costs the engine a copy and the host
-/// another).
-pub(crate) fn data_from_input(event: Event, input: &[u8]) -> anyhow::Result<Event> {
-    let Event::InputData(d) = event else {
-        return Ok(event);
-    };
-    let (at, len) = (d.at as usize, d.length as usize);
-    let data = at
-        .checked_add(len)
-        .and_then(|end| input.get(at..end))
-        .ok_or_else(|| anyhow::anyhow!("the engine placed data outside its input"))?;
-    Ok(Event::Data(DataEvent {
-        stream_id: d.stream_id,
-        data: data.to_vec(),
-        end_stream: d.end_stream,
-    }))
 }
 
 pub(crate) async fn on_event(
@@ -247,9 +232,9 @@ pub(crate) async fn on_event(
             }
             if unread {
                 // Nobody will read it (the service dropped the body, or
-                // answered without one): hand the credit back at once so
+                // answered without one): hand the credit back now so
                 // the upload runs to its end instead of stalling.
-                let _ = trap(conn.consume(d.stream_id, len).await)?;
+                st.credit(d.stream_id, len);
             }
         }
         Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
@@ -804,14 +789,26 @@ async fn write_chunk(
     Ok(written)
 }
 
-/// Hands credit for request-body octets a service read back to the
-/// engine.
-pub(crate) async fn consumed(
+impl PumpState {
+    /// Notes credit for `n` request-body octets of a stream (see
+    /// `credits`).
+    pub(crate) fn credit(&mut self, stream_id: u32, n: u32) {
+        match self.credits.iter_mut().find(|(id, _)| *id == stream_id) {
+            Some((_, owed)) => *owed = owed.saturating_add(n),
+            None => self.credits.push((stream_id, n)),
+        }
+    }
+}
+
+/// Hands the credit noted since the last call back to the engine.
+pub(crate) async fn flush_credits(
     conn: &mut EngineConnection,
-    stream_id: u32,
-    n: u32,
+    st: &mut PumpState,
 ) -> anyhow::Result<()> {
-    let _ = trap(conn.consume(stream_id, n).await)?;
+    for (stream_id, n) in st.credits.drain(..) {
+        // A stream gone since: the engine took its credit back then.
+        let _ = trap(conn.consume(stream_id, n).await)?;
+    }
     Ok(())
 }
 

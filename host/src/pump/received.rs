@@ -1,0 +1,216 @@
+//! Received body data as the service gets it: the data a `drive` reports
+//! for a stream becomes one chunk.
+//!
+//! A read of an upload holds several DATA frames. Handed over frame by
+//! frame, each costs a send to the body's channel, a poll of the service's
+//! body, a `consume` call into the engine for its credit, and (for an echo
+//! or a proxy) a `write` or `write-payload` call; handed over as one chunk,
+//! these are paid once per read. The octets are copied out of the read
+//! buffer once either way.
+
+use crate::bindings::{DataEvent, Event};
+use std::iter::Peekable;
+
+/// The events of one `drive`, with the data of each stream in a run of
+/// data events (of any streams) made one `data` event, at the place of
+/// the stream's first. Streams' data are independent of each other, so
+/// only their order across streams changes; any other event ends a run,
+/// so everything else keeps its place relative to the data.
+pub(crate) struct Received<'a, I: Iterator<Item = Event>> {
+    events: Peekable<I>,
+    /// The input of the `drive` call that reported the events.
+    input: &'a [u8],
+    /// The current run's events not yet joined (taken ones are `None`).
+    run: Vec<Option<Event>>,
+}
+
+impl<'a, I: Iterator<Item = Event>> Received<'a, I> {
+    pub(crate) fn new(events: I, input: &'a [u8]) -> Self {
+        Received {
+            events: events.peekable(),
+            input,
+            run: Vec::new(),
+        }
+    }
+
+    /// The next stream's data in the current run, as one `data` event.
+    fn next_of_run(&mut self) -> Option<anyhow::Result<Event>> {
+        let first = self.run.iter().position(Option::is_some)?;
+        let (stream_id, _) = self.run[first].as_ref().and_then(data_of)?;
+        let of_stream =
+            |e: &Option<Event>| e.as_ref().and_then(data_of).map(|(id, _)| id) == Some(stream_id);
+        let (mut total, mut end_stream, mut count) = (0, false, 0);
+        for event in self.run.iter().flatten() {
+            match data_of(event) {
+                Some((id, end)) if id == stream_id => {
+                    match octets_of(event, self.input) {
+                        Ok(octets) => total += octets.len(),
+                        Err(e) => return Some(Err(e)),
+                    }
+                    end_stream = end;
+                    count += 1;
+                }
+                _ => {}
+            }
+        }
+        // A lone `data` event keeps its list: nothing to copy.
+        if count == 1 && matches!(self.run[first], Some(Event::Data(_))) {
+            return self.run[first].take().map(Ok);
+        }
+        let mut data = Vec::with_capacity(total);
+        for slot in self.run.iter_mut().filter(|e| of_stream(e)) {
+            if let Some(event) = slot.take() {
+                // Checked in the pass above.
+                data.extend_from_slice(octets_of(&event, self.input).unwrap_or_default());
+            }
+        }
+        Some(Ok(Event::Data(DataEvent {
+            stream_id,
+            data,
+            end_stream,
+        })))
+    }
+}
+
+/// The octets of a data event: its own, or where it sits in `input`.
+fn octets_of<'e>(event: &'e Event, input: &'e [u8]) -> anyhow::Result<&'e [u8]> {
+    match event {
+        Event::Data(d) => Ok(&d.data),
+        Event::InputData(d) => {
+            let (at, len) = (d.at as usize, d.length as usize);
+            at.checked_add(len)
+                .and_then(|end| input.get(at..end))
+                .ok_or_else(|| anyhow::anyhow!("the engine placed data outside its input"))
+        }
+        _ => Ok(&[]),
+    }
+}
+
+/// A data event on its own as a `data` event (copied out of the input if
+/// it is `input-data`).
+fn lone(event: Event, input: &[u8]) -> anyhow::Result<Event> {
+    let Event::InputData(d) = &event else {
+        return Ok(event);
+    };
+    Ok(Event::Data(DataEvent {
+        stream_id: d.stream_id,
+        data: octets_of(&event, input)?.to_vec(),
+        end_stream: d.end_stream,
+    }))
+}
+
+/// The stream and `end-stream` of a data event.
+fn data_of(event: &Event) -> Option<(u32, bool)> {
+    match event {
+        Event::Data(d) => Some((d.stream_id, d.end_stream)),
+        Event::InputData(d) => Some((d.stream_id, d.end_stream)),
+        _ => None,
+    }
+}
+
+impl<I: Iterator<Item = Event>> Iterator for Received<'_, I> {
+    type Item = anyhow::Result<Event>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(chunk) = self.next_of_run() {
+            return Some(chunk);
+        }
+        let first = self.events.next()?;
+        if data_of(&first).is_none() {
+            return Some(Ok(first));
+        }
+        if self.events.peek().and_then(data_of).is_none() {
+            return Some(lone(first, self.input));
+        }
+        self.run.clear();
+        self.run.push(Some(first));
+        while self.events.peek().and_then(data_of).is_some() {
+            self.run.push(self.events.next());
+        }
+        self.next_of_run()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::InputDataEvent;
+
+    fn at(stream_id: u32, at: u32, length: u32, end_stream: bool) -> Event {
+        Event::InputData(InputDataEvent {
+            stream_id,
+            at,
+            length,
+            end_stream,
+        })
+    }
+
+    fn owned(stream_id: u32, data: &[u8], end_stream: bool) -> Event {
+        Event::Data(DataEvent {
+            stream_id,
+            data: data.to_vec(),
+            end_stream,
+        })
+    }
+
+    fn chunks(events: Vec<Event>, input: &[u8]) -> Vec<(u32, Vec<u8>, bool)> {
+        Received::new(events.into_iter(), input)
+            .map(|e| match e.unwrap() {
+                Event::Data(d) => (d.stream_id, d.data, d.end_stream),
+                Event::Drain(id) => (id, b"drain".to_vec(), false),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_stream_s_data_in_one_drive_is_one_chunk() {
+        let input = b"\0\0\0\0\0\0\0\0\0abc\0\0\0\0\0\0\0\0\0defg";
+        let got = chunks(
+            vec![
+                owned(1, b"xy", false),
+                at(1, 9, 3, false),
+                at(1, 21, 4, true),
+            ],
+            input,
+        );
+        assert_eq!(got, vec![(1, b"xyabcdefg".to_vec(), true)]);
+    }
+
+    #[test]
+    fn runs_are_split_by_stream_and_end_at_other_events() {
+        let input = b"aabbccddeeffgg";
+        let got = chunks(
+            vec![
+                at(1, 0, 2, false),
+                at(3, 2, 2, false),
+                at(1, 4, 2, false),
+                at(3, 6, 2, true),
+                at(1, 8, 2, false),
+                Event::Drain(5),
+                at(1, 10, 2, true),
+                owned(7, b"zz", false),
+                at(5, 12, 2, false),
+            ],
+            input,
+        );
+        assert_eq!(
+            got,
+            vec![
+                (1, b"aaccee".to_vec(), false),
+                (3, b"bbdd".to_vec(), true),
+                (5, b"drain".to_vec(), false),
+                (1, b"ff".to_vec(), true),
+                (7, b"zz".to_vec(), false),
+                (5, b"gg".to_vec(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn data_outside_the_input_is_an_error_not_a_panic() {
+        let events = vec![at(1, 0, 2, false), at(1, u32::MAX, 2, false)];
+        let mut received = Received::new(events.into_iter(), b"abc");
+        assert!(received.next().unwrap().is_err());
+    }
+}
