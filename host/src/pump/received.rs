@@ -9,19 +9,22 @@
 //! buffer once either way.
 
 use crate::bindings::{DataEvent, Event};
+use std::collections::VecDeque;
 use std::iter::Peekable;
 
 /// The events of one `drive`, with the data of each stream in a run of
-/// data events (of any streams) made one `data` event, at the place of
-/// the stream's first. Streams' data are independent of each other, so
-/// only their order across streams changes; any other event ends a run,
-/// so everything else keeps its place relative to the data.
+/// data events (of any streams) made one `data` event. Streams' data are
+/// independent of each other, so only their order across streams changes
+/// (a run's chunks come by stream id); any other event ends a run, so
+/// everything else keeps its place relative to the data.
 pub(crate) struct Received<'a, I: Iterator<Item = Event>> {
     events: Peekable<I>,
     /// The input of the `drive` call that reported the events.
     input: &'a [u8],
-    /// The current run's events not yet joined (taken ones are `None`).
-    run: Vec<Option<Event>>,
+    /// The current run's events not yet joined, by stream (each stream's
+    /// in their order): a stream's are next to each other, so a run of
+    /// any length costs a sort and one pass, however many streams it has.
+    run: VecDeque<Event>,
 }
 
 impl<'a, I: Iterator<Item = Event>> Received<'a, I> {
@@ -29,40 +32,36 @@ impl<'a, I: Iterator<Item = Event>> Received<'a, I> {
         Received {
             events: events.peekable(),
             input,
-            run: Vec::new(),
+            run: VecDeque::new(),
         }
     }
 
     /// The next stream's data in the current run, as one `data` event.
     fn next_of_run(&mut self) -> Option<anyhow::Result<Event>> {
-        let first = self.run.iter().position(Option::is_some)?;
-        let (stream_id, _) = self.run[first].as_ref().and_then(data_of)?;
-        let of_stream =
-            |e: &Option<Event>| e.as_ref().and_then(data_of).map(|(id, _)| id) == Some(stream_id);
-        let (mut total, mut end_stream, mut count) = (0, false, 0);
-        for event in self.run.iter().flatten() {
+        let (stream_id, _) = self.run.front().and_then(data_of)?;
+        let (mut total, mut count) = (0, 0);
+        for event in self.run.iter() {
             match data_of(event) {
-                Some((id, end)) if id == stream_id => {
-                    match octets_of(event, self.input) {
-                        Ok(octets) => total += octets.len(),
-                        Err(e) => return Some(Err(e)),
+                Some((id, _)) if id == stream_id => match octets_of(event, self.input) {
+                    Ok(octets) => (total, count) = (total + octets.len(), count + 1),
+                    Err(e) => {
+                        self.run.clear();
+                        return Some(Err(e));
                     }
-                    end_stream = end;
-                    count += 1;
-                }
-                _ => {}
+                },
+                _ => break,
             }
         }
         // A lone `data` event keeps its list: nothing to copy.
-        if count == 1 && matches!(self.run[first], Some(Event::Data(_))) {
-            return self.run[first].take().map(Ok);
+        if count == 1 && matches!(self.run.front(), Some(Event::Data(_))) {
+            return self.run.pop_front().map(Ok);
         }
         let mut data = Vec::with_capacity(total);
-        for slot in self.run.iter_mut().filter(|e| of_stream(e)) {
-            if let Some(event) = slot.take() {
-                // Checked in the pass above.
-                data.extend_from_slice(octets_of(&event, self.input).unwrap_or_default());
-            }
+        let mut end_stream = false;
+        for event in self.run.drain(..count) {
+            end_stream = data_of(&event).is_some_and(|(_, end)| end);
+            // Checked in the pass above.
+            data.extend_from_slice(octets_of(&event, self.input).unwrap_or_default());
         }
         Some(Ok(Event::Data(DataEvent {
             stream_id,
@@ -123,10 +122,14 @@ impl<I: Iterator<Item = Event>> Iterator for Received<'_, I> {
             return Some(lone(first, self.input));
         }
         self.run.clear();
-        self.run.push(Some(first));
+        self.run.push_back(first);
         while self.events.peek().and_then(data_of).is_some() {
-            self.run.push(self.events.next());
+            self.run.extend(self.events.next());
         }
+        // Stable: each stream's data stay in their order.
+        self.run
+            .make_contiguous()
+            .sort_by_key(|e| data_of(e).map(|(id, _)| id));
         self.next_of_run()
     }
 }
@@ -201,10 +204,28 @@ mod tests {
                 (3, b"bbdd".to_vec(), true),
                 (5, b"drain".to_vec(), false),
                 (1, b"ff".to_vec(), true),
-                (7, b"zz".to_vec(), false),
                 (5, b"gg".to_vec(), false),
+                (7, b"zz".to_vec(), false),
             ]
         );
+    }
+
+    /// A read of tiny frames over many streams (what a hostile peer can
+    /// send) becomes one chunk per stream, in one pass.
+    #[test]
+    fn a_run_of_tiny_frames_over_many_streams() {
+        let input: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let events = (0..20_000u32)
+            .map(|i| at(1 + 2 * (i % 100), i, 1, false))
+            .collect();
+        let got = chunks(events, &input);
+        assert_eq!(got.len(), 100);
+        for (n, (id, data, end)) in got.into_iter().enumerate() {
+            let n = n as u32;
+            assert_eq!((id, end), (1 + 2 * n, false));
+            let want: Vec<u8> = (0..200u32).map(|k| ((n + 100 * k) % 251) as u8).collect();
+            assert_eq!(data, want, "stream {id}");
+        }
     }
 
     #[test]
