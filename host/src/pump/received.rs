@@ -85,19 +85,6 @@ fn octets_of<'e>(event: &'e Event, input: &'e [u8]) -> anyhow::Result<&'e [u8]> 
     }
 }
 
-/// A data event on its own as a `data` event (copied out of the input if
-/// it is `input-data`).
-fn lone(event: Event, input: &[u8]) -> anyhow::Result<Event> {
-    let Event::InputData(d) = &event else {
-        return Ok(event);
-    };
-    Ok(Event::Data(DataEvent {
-        stream_id: d.stream_id,
-        data: octets_of(&event, input)?.to_vec(),
-        end_stream: d.end_stream,
-    }))
-}
-
 /// The stream and `end-stream` of a data event.
 fn data_of(event: &Event) -> Option<(u32, bool)> {
     match event {
@@ -117,9 +104,6 @@ impl<I: Iterator<Item = Event>> Iterator for Received<'_, I> {
         let first = self.events.next()?;
         if data_of(&first).is_none() {
             return Some(Ok(first));
-        }
-        if self.events.peek().and_then(data_of).is_none() {
-            return Some(lone(first, self.input));
         }
         self.run.clear();
         self.run.push_back(first);
