@@ -120,15 +120,23 @@ pub(crate) struct EpochTicker {
 }
 
 impl EpochTicker {
-    pub(crate) fn start(engine: Engine) -> wasmtime::Result<EpochTicker> {
+    /// The thread holds the engine weakly: a dropped runtime's pool (tens
+    /// of TiB of reserved address space at the default size) is released
+    /// at once, not a tick later, so runtimes made one after another never
+    /// overlap.
+    pub(crate) fn start(engine: &Engine) -> wasmtime::Result<EpochTicker> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let engine = engine.weak();
         std::thread::Builder::new()
             .name("h2wasm-epoch".into())
             .spawn(move || {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
+                    match engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
                 }
             })
             .context("starting the epoch thread")?;
@@ -200,7 +208,14 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(config.max_call_time.is_some())
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        Engine::new(&wasm_config).context("creating the wasmtime engine")
+        Engine::new(&wasm_config).with_context(|| {
+            format!(
+                "creating the wasmtime engine: its pool reserves 4 GiB of address space \
+                 for each of {n} instances (max_live {} + {SPARE_INSTANCES}); lower \
+                 max_live if the process has no room for it",
+                config.live()
+            )
+        })
     }
 
     /// Compiles `wasm` (a component exporting `h2wasm:http2/session`).
@@ -288,7 +303,7 @@ impl Runtime {
             max_connections: config.max_connections,
             live: Arc::new(tokio::sync::Semaphore::new(config.live() as usize)),
             _ticker: match call_budget {
-                Some(_) => Some(EpochTicker::start(engine.clone())?),
+                Some(_) => Some(EpochTicker::start(&engine)?),
                 None => None,
             },
             engine,

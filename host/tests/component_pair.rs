@@ -56,6 +56,15 @@ async fn relay(
     }
 }
 
+/// A pool for a pair of connections. The default one reserves ~40 TiB of
+/// address space, and tests run side by side in this process.
+fn pair_config() -> RuntimeConfig {
+    RuntimeConfig {
+        max_connections: 4,
+        ..RuntimeConfig::default()
+    }
+}
+
 #[tokio::test]
 async fn client_and_server_instances_exchange_requests_with_bodies() {
     let (_runtime, mut client, mut server) = connected(RuntimeConfig {
@@ -472,7 +481,7 @@ fn received(event: Event) -> Option<Received> {
 /// sensitive field and an empty value, 103, a response, trailers), on a
 /// pair of connections with `header-blocks` set as given.
 async fn headers_received(blocks: bool) -> (Vec<Received>, Vec<Received>, usize) {
-    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::embedded(&pair_config()).unwrap();
     let mut options = runtime.default_options().await.unwrap();
     assert!(!options.header_blocks, "plain header events by default");
     options.authority = "localhost".into();
@@ -553,7 +562,7 @@ async fn header_blocks_carry_what_header_events_carry() {
 
 #[tokio::test]
 async fn a_request_equal_to_the_previous_one_comes_as_a_repeated_block() {
-    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::embedded(&pair_config()).unwrap();
     let mut options = runtime.default_options().await.unwrap();
     options.authority = "localhost".into();
     options.header_blocks = true;
@@ -643,7 +652,7 @@ fn body_events(events: Vec<Event>, input: &[u8]) -> Vec<(u32, Vec<u8>, bool, boo
 
 #[tokio::test]
 async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
-    let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::embedded(&pair_config()).unwrap();
     let mut options = runtime.default_options().await.unwrap();
     assert!(!options.input_data, "plain data events by default");
     options.authority = "localhost".into();

@@ -117,6 +117,19 @@ fn the_pool_holds_max_live_instances_and_more_wait() {
 /// Beyond `max_connections` a connection is refused at once, without an
 /// instance: SETTINGS, then GOAWAY REFUSED_STREAM with last stream 0. The
 /// refusal is counted, and service resumes when a slot frees.
+/// A default pool reserves ~40 TiB of address space, and a process has
+/// 128 TiB: a dropped runtime must give its pool back at once, not when
+/// its epoch thread next wakes, or a few made one after another fail.
+#[test]
+fn a_dropped_runtime_releases_its_pool_at_once() {
+    for _ in 0..6 {
+        let runtime = Runtime::embedded(&RuntimeConfig::default()).unwrap();
+        let engine = runtime.engine().weak();
+        drop(runtime);
+        assert!(engine.upgrade().is_none(), "nothing holds the engine");
+    }
+}
+
 #[test]
 fn connections_beyond_capacity_are_refused_in_http2() {
     let limits = Limits::new(2, None);

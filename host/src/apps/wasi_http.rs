@@ -196,7 +196,7 @@ impl WasiHttpApp {
         Ok(WasiHttpApp(Arc::new(Inner {
             name: name.to_string(),
             slots: Arc::new(Semaphore::new(config.max_instances as usize)),
-            _ticker: EpochTicker::start(engine.clone())?,
+            _ticker: EpochTicker::start(&engine)?,
             engine,
             pre,
             outgoing,
