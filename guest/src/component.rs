@@ -30,9 +30,9 @@ wit_bindgen::generate!({
 });
 
 use exports::h2wasm::http2::session::{
-    self as wit_session, DriveResult, GuestConnection, GuestPreparedHeaders, PayloadRef,
+    self as wit_session, BodyChunk, DriveResult, GuestConnection, GuestPreparedHeaders, PayloadRef,
     PreparedHeaders, PreparedHeadersBorrow, PreparedResponse, RequestOptions as WitRequestOptions,
-    RespondOptions as WitRespondOptions, Transmit,
+    RespondOptions as WitRespondOptions, StreamCredit, StreamWrite, Transmit,
 };
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
@@ -326,7 +326,31 @@ impl GuestConnection for ConnectionResource {
             .collect()
     }
 
-    fn drive(&self, now: u64, input: Vec<u8>, max: u32) -> DriveResult {
+    fn drive(
+        &self,
+        now: u64,
+        credits: Vec<StreamCredit>,
+        writes: Vec<StreamWrite>,
+        input: Vec<u8>,
+        max: u32,
+    ) -> DriveResult {
+        let written = {
+            let mut engine = self.inner.borrow_mut();
+            for c in credits {
+                // A stream gone since: its credit went back when it closed.
+                let _ = engine.consume(c.stream_id, c.octets);
+            }
+            writes
+                .into_iter()
+                .map(|w| match w.chunk {
+                    BodyChunk::Octets(data) => engine.write(w.stream_id, Bytes::from(data)),
+                    BodyChunk::Payload((body, length)) => {
+                        engine.write_payload(w.stream_id, body, length)
+                    }
+                })
+                .map(|r| r.map_err(cmd_error))
+                .collect()
+        };
         // Offsets mean something only for this call's own input.
         let in_input = self.input_data && !input.is_empty();
         let error = if input.is_empty() {
@@ -350,6 +374,7 @@ impl GuestConnection for ConnectionResource {
             error,
             output,
             queued: u32::try_from(engine.outbound_queue_size()).unwrap_or(u32::MAX),
+            written,
             events,
             open_streams: u32::try_from(engine.open_streams()).unwrap_or(u32::MAX),
             timeout: engine.poll_timeout(),

@@ -214,6 +214,56 @@ fn data_in_owned_input_is_not_copied() {
     assert_eq!(p.conn.input_offset(&data), None);
 }
 
+/// Reads split frames: the frame begun in one input is completed from the
+/// next, and the frames after it in that input are still parsed in place.
+#[test]
+fn data_after_a_frame_split_across_inputs_is_not_copied() {
+    let post = [
+        h(":method", "POST"),
+        h(":scheme", "https"),
+        h(":authority", "example.com"),
+        h(":path", "/upload"),
+    ];
+    let mut frames = BytesMut::new();
+    for fill in 1..=3u8 {
+        frame(&mut frames, kind::DATA, 0, 1, &[fill; 1000]);
+    }
+    let data_events = |p: &mut RawPeer| -> Vec<bytes::Bytes> {
+        std::iter::from_fn(|| p.conn.poll_event())
+            .filter_map(|e| match e {
+                Event::Data { data, .. } => Some(data),
+                _ => None,
+            })
+            .collect()
+    };
+    // The first input ends inside the first frame's header, or inside its
+    // payload; the second holds the rest of it, the second frame and the
+    // start of the third; the third input the rest.
+    for split in [4, 500] {
+        let mut p = RawPeer::server();
+        p.send_headers(1, &post, false);
+        let (first, rest) = frames.split_at(split);
+        let (second, third) = rest.split_at(2 * 1009 - split + 300);
+        p.conn.receive_owned(0, first.to_vec()).unwrap();
+        assert!(data_events(&mut p).is_empty(), "no whole frame yet");
+        let second = second.to_vec();
+        let range = second.as_ptr_range();
+        p.conn.receive_owned(0, second).unwrap();
+        let data = data_events(&mut p);
+        assert_eq!(data.len(), 2, "split {split}");
+        assert_eq!(&data[0][..], &[1u8; 1000][..]);
+        assert_eq!(p.conn.input_offset(&data[0]), None, "completed in a copy");
+        assert_eq!(&data[1][..], &[2u8; 1000][..]);
+        assert!(range.contains(&data[1].as_ptr()), "split {split}");
+        assert_eq!(p.conn.input_offset(&data[1]), Some(1009 - split + 9));
+        p.conn.receive_owned(0, third.to_vec()).unwrap();
+        let data = data_events(&mut p);
+        assert_eq!(data.len(), 1);
+        assert_eq!(&data[0][..], &[3u8; 1000][..]);
+        assert_eq!(p.conn.input_offset(&data[0]), None);
+    }
+}
+
 #[test]
 fn random_frames_never_panic_client() {
     for seed in 1..3000u64 {

@@ -3,7 +3,7 @@
 use crate::bindings::{
     AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
     Event, FileStat, HeaderField, NodeHeader, Options, PreparedResponse, Priority, RequestOptions,
-    RespondOptions, Role, SessionState, Settings, StreamState,
+    RespondOptions, Role, SessionState, Settings, StreamCredit, StreamState, StreamWrite,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -534,10 +534,12 @@ impl EngineConnection {
     pub async fn drive(
         &mut self,
         now: u64,
+        credits: &[StreamCredit],
+        writes: &[StreamWrite],
         input: &[u8],
         max: u32,
     ) -> wasmtime::Result<crate::bindings::DriveResult> {
-        guest_call!(self, call_drive, now, input, max)
+        guest_call!(self, call_drive, now, credits, writes, input, max)
     }
 
     pub async fn respond_with_body(

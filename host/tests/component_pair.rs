@@ -2,7 +2,7 @@
 //! server connection in two separate instances, relays bytes between them,
 //! and completes requests with bodies: the WIT surface end to end.
 
-use h2wasm::bindings::{Event, HeaderField, RequestOptions, RespondOptions, Role};
+use h2wasm::bindings::{Event, HeaderField, Options, RequestOptions, RespondOptions, Role};
 use h2wasm::{EngineConnection, Runtime, RuntimeConfig};
 use std::collections::HashMap;
 
@@ -15,6 +15,11 @@ fn field(name: &str, value: &[u8]) -> HeaderField {
 }
 
 /// A GET with no body.
+const POST: RequestOptions = RequestOptions {
+    end_stream: false,
+    ..GET
+};
+
 const GET: RequestOptions = RequestOptions {
     end_stream: true,
     wait_for_trailers: false,
@@ -650,6 +655,30 @@ fn body_events(events: Vec<Event>, input: &[u8]) -> Vec<(u32, Vec<u8>, bool, boo
         .collect()
 }
 
+/// A client and a server past their handshake, and a POST the client has
+/// opened (its headers not yet sent).
+async fn posting(
+    runtime: &Runtime,
+    client_options: &Options,
+    server_options: &Options,
+) -> (EngineConnection, EngineConnection, u32) {
+    let mut client = runtime
+        .connect(Role::Client, client_options, 0)
+        .await
+        .unwrap();
+    let mut server = runtime
+        .connect(Role::Server, server_options, 0)
+        .await
+        .unwrap();
+    relay(&mut client, &mut server).await;
+    let id = client
+        .request(&[field(":method", b"POST")], POST)
+        .await
+        .unwrap()
+        .unwrap();
+    (client, server, id)
+}
+
 #[tokio::test]
 async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
     let runtime = Runtime::embedded(&pair_config()).unwrap();
@@ -657,23 +686,9 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
     assert!(!options.input_data, "plain data events by default");
     options.authority = "localhost".into();
     for input_data in [false, true] {
-        let mut client = runtime.connect(Role::Client, &options, 0).await.unwrap();
         let mut server_options = options.clone();
         server_options.input_data = input_data;
-        let mut server = runtime
-            .connect(Role::Server, &server_options, 0)
-            .await
-            .unwrap();
-        relay(&mut client, &mut server).await;
-        let post = RequestOptions {
-            end_stream: false,
-            ..GET
-        };
-        let id = client
-            .request(&[field(":method", b"POST")], post)
-            .await
-            .unwrap()
-            .unwrap();
+        let (mut client, mut server, id) = posting(&runtime, &options, &server_options).await;
         let body: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
         client.write(id, &body).await.unwrap().unwrap();
         client.end(id).await.unwrap().unwrap();
@@ -683,7 +698,7 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
         let cut = wire.len() - 5_000;
         let mut got = Vec::new();
         for part in [&wire[..cut], &wire[cut..]] {
-            let r = server.drive(0, part, 1 << 16).await.unwrap();
+            let r = server.drive(0, &[], &[], part, 1 << 16).await.unwrap();
             got.extend(body_events(r.events, part));
         }
         let octets: Vec<u8> = got.iter().flat_map(|g| g.1.clone()).collect();
@@ -702,7 +717,7 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
         }
         // `poll-events` after `receive` never reports input offsets.
         let id = client
-            .request(&[field(":method", b"POST")], post)
+            .request(&[field(":method", b"POST")], POST)
             .await
             .unwrap()
             .unwrap();
@@ -718,4 +733,86 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
         );
         assert!(!events.iter().any(|e| matches!(e, Event::InputData(_))));
     }
+}
+
+/// `drive` applies its credits and writes before anything else, and says
+/// for each write, in order, what `write` would have: credit for a stream
+/// that is not open is ignored, a write to one is refused, and the rest
+/// go out in that drive's own output.
+#[tokio::test]
+async fn drive_takes_credits_and_writes_first_and_answers_each_write() {
+    use h2wasm::bindings::{BodyChunk, CommandError, StreamCredit, StreamWrite};
+    let runtime = Runtime::embedded(&pair_config()).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let mut server_options = options.clone();
+    server_options.manual_consume = true;
+    let (mut client, mut server, id) = posting(&runtime, &options, &server_options).await;
+    // The whole connection window: the client can send no more until the
+    // server hands credit back.
+    client.write(id, &[5u8; 65_535]).await.unwrap().unwrap();
+    relay(&mut client, &mut server).await;
+    client.write(id, b"more").await.unwrap().unwrap();
+    assert!(
+        client
+            .poll_transmit(1 << 16)
+            .await
+            .unwrap()
+            .octets
+            .is_empty(),
+        "the window is spent"
+    );
+    let head = RespondOptions {
+        end_stream: false,
+        wait_for_trailers: false,
+    };
+    server
+        .respond(id, &[field(":status", b"200")], head)
+        .await
+        .unwrap()
+        .unwrap();
+    let credits = [
+        StreamCredit {
+            stream_id: 99,
+            octets: 10,
+        },
+        StreamCredit {
+            stream_id: id,
+            octets: 65_535,
+        },
+    ];
+    let write = |stream_id, octets: &[u8]| StreamWrite {
+        stream_id,
+        chunk: BodyChunk::Octets(octets.to_vec()),
+    };
+    let writes = [write(id, b"hello"), write(97, b"x"), write(id, b" there")];
+    let r = server
+        .drive(0, &credits, &writes, &[], 1 << 16)
+        .await
+        .unwrap();
+    assert!(matches!(
+        r.written[..],
+        [Ok(true), Err(CommandError::UnknownStream), Ok(true)]
+    ));
+    // That drive's output: the response, both chunks, and the credit.
+    client.receive(0, &r.output.octets).await.unwrap().unwrap();
+    let events = client.poll_events().await.unwrap();
+    let body: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Data(d) if d.stream_id == id => Some(d.data.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(body, b"hello there");
+    assert!(
+        !client
+            .poll_transmit(1 << 16)
+            .await
+            .unwrap()
+            .octets
+            .is_empty(),
+        "the credit reopened the window"
+    );
 }

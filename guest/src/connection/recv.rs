@@ -53,18 +53,56 @@ impl Connection {
         self.process_input()
     }
 
-    /// `receive` for input the caller gives up: when nothing is left over
-    /// from earlier input, the frames are parsed where they are, and DATA
-    /// payloads are slices of `data`, not copies.
+    /// `receive` for input the caller gives up: the frames are parsed
+    /// where they are, and DATA payloads are slices of `data`, not copies.
+    /// A frame begun in earlier input is completed from the head of `data`
+    /// first (a copy of the rest of that one frame), so reads that split
+    /// frames, as reads of bulk DATA nearly always do, still leave the
+    /// frames after it in place.
     pub fn receive_owned(&mut self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
-        if !self.inbuf.is_empty() || !matches!(self.phase, Phase::AwaitSettings | Phase::Open) {
+        let head = match self.phase {
+            Phase::AwaitSettings | Phase::Open => self.to_complete_frame(&data),
+            _ => None,
+        };
+        let Some(head) = head else {
             return self.receive(now, &data);
-        }
+        };
         self.begin_input(now, data.len());
+        if head > 0 {
+            self.inbuf.extend_from_slice(&data[..head]);
+            self.process_input()?;
+            if !self.inbuf.is_empty() {
+                // Not a whole frame after all: go on the copying way.
+                self.inbuf.extend_from_slice(&data[head..]);
+                return self.process_input();
+            }
+        }
         self.adopted = Some((data.as_ptr() as usize, data.len()));
-        // A unique buffer becomes `BytesMut` without a copy.
-        self.inbuf = BytesMut::from(Bytes::from(data));
+        // A unique buffer becomes `BytesMut` without a copy, and
+        // advancing past the head only moves where it starts.
+        let mut inbuf = BytesMut::from(Bytes::from(data));
+        bytes::Buf::advance(&mut inbuf, head);
+        self.inbuf = inbuf;
         self.process_input()
+    }
+
+    /// How many octets at the start of `data` complete the frame left
+    /// over in `inbuf` (0 when nothing is left over), or `None` when
+    /// `data` does not complete it.
+    fn to_complete_frame(&self, data: &[u8]) -> Option<usize> {
+        let have = self.inbuf.len();
+        if have == 0 {
+            return Some(0);
+        }
+        let mut header = [0u8; FRAME_HEADER_LEN];
+        let from_inbuf = have.min(FRAME_HEADER_LEN);
+        header[..from_inbuf].copy_from_slice(&self.inbuf[..from_inbuf]);
+        let from_data = FRAME_HEADER_LEN - from_inbuf;
+        header[from_inbuf..].copy_from_slice(data.get(..from_data)?);
+        let head = FrameHeader::parse(&header)?;
+        let total = FRAME_HEADER_LEN + head.length as usize;
+        let need = total.checked_sub(have)?;
+        (need <= data.len()).then_some(need)
     }
 
     /// Where `data` (a DATA payload from an event) sits in the input of

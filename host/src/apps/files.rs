@@ -81,6 +81,7 @@ impl tower::Service<Request<Incoming>> for StaticFiles {
     fn call(&mut self, req: Request<Incoming>) -> Answer {
         let page = req.uri().path();
         let pushes = req.method() == Method::GET
+            && !self.push.is_empty()
             && self.push.contains_key(page)
             && req
                 .extensions()

@@ -429,13 +429,20 @@ where
             let turn = Instant::now();
             loop {
                 streams::flush_batch(&mut conn, &mut st).await?;
-                streams::flush_credits(&mut conn, &mut st).await?;
-                if input.is_empty() && settled == Some(conn.calls()) {
+                let asked = !st.credits.is_empty() || !st.writes.is_empty();
+                if input.is_empty() && !asked && settled == Some(conn.calls()) {
                     break;
                 }
                 let max = if out.is_empty() { batch } else { 0 };
                 let given = input;
-                let r = trap(conn.drive(now_ns(), given, max as u32).await)?;
+                // Credit the service handed back and body chunks go with
+                // the drive: no call of their own per stream.
+                let r = conn
+                    .drive(now_ns(), &st.credits, &st.writes, given, max as u32)
+                    .await;
+                st.credits.clear();
+                let mut r = trap(r)?;
+                st.written(std::mem::take(&mut r.written));
                 input = &[];
                 if let Some(e) = r.error {
                     tracing::debug!(peer = %self.peer, "connection error {}: {}", code_name(e.code), e.reason);
@@ -509,6 +516,7 @@ where
                 && st.bodies.is_empty()
                 && st.parked.is_empty()
                 && st.batch.is_empty()
+                && st.writes.is_empty()
                 && cmd_rx.is_empty()
                 // Nobody else holds a way to send commands: not a
                 // request's handles, not a call still running.

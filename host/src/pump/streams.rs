@@ -6,8 +6,8 @@
 
 use super::request::{LastRequest, RequestRefused, build_request};
 use crate::bindings::{
-    CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse, RespondOptions,
-    SessionState, StreamState,
+    BodyChunk, CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
+    RespondOptions, SessionState, StreamCredit, StreamState, StreamWrite,
 };
 use crate::body::{BodyItem, Incoming};
 use crate::convert::{block_fields, code_name};
@@ -137,10 +137,16 @@ pub(crate) struct PumpState {
     /// For requests that repeat the previous one.
     last_request: LastRequest,
     /// Request-body octets read by the service (or dropped unread), per
-    /// stream, not yet handed back to the engine as credit: one `consume`
-    /// call per stream before the next `drive`. At most one entry per
-    /// stream with a body in flight (bounded by `max-concurrent-streams`).
-    credits: Vec<(u32, u32)>,
+    /// stream, not yet handed back to the engine as credit: they go with
+    /// the next `drive`. At most one entry per stream with a body in
+    /// flight (bounded by `max-concurrent-streams`).
+    pub credits: Vec<StreamCredit>,
+    /// Body chunks for the next `drive`, at most one per stream: until
+    /// that drive says whether the stream has room for more (its body goes
+    /// back to `bodies`) or is full (to `parked`, until `Drain`), the body
+    /// waits in `writing`, entry for entry.
+    pub writes: Vec<StreamWrite>,
+    writing: Vec<(u32, BodyStream)>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -726,25 +732,8 @@ pub(crate) async fn write_body(
 ) -> anyhow::Result<()> {
     match event {
         BodyEvent::Data(chunk) => {
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            let len = chunk.len() as u64;
-            match write_chunk(conn, st, id, chunk).await? {
-                Ok(true) => {}
-                Ok(false) => {
-                    // Congested: stop pulling until the engine says Drain.
-                    if let Some(body) = st.bodies.remove(&id) {
-                        st.parked.insert(id, body);
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(stream_id = id, "write refused: {e:?}");
-                    st.bodies.remove(&id);
-                }
-            }
-            if let Some(s) = st.streams.get_mut(&id) {
-                s.bytes_out += len;
+            if !chunk.is_empty() {
+                st.queue_write(id, chunk);
             }
         }
         BodyEvent::Trailers(t) => {
@@ -790,26 +779,69 @@ async fn write_chunk(
 }
 
 impl PumpState {
+    /// Queues a chunk of a stream's body for the next `drive` (large
+    /// chunks stay here and the engine frames references to them; small
+    /// ones are copied in), and holds the body until then.
+    fn queue_write(&mut self, id: u32, chunk: Bytes) {
+        let Some(body) = self.bodies.remove(&id) else {
+            return;
+        };
+        if let Some(s) = self.streams.get_mut(&id) {
+            s.bytes_out += chunk.len() as u64;
+        }
+        let chunk = match chunk.len() < super::payload::MIN_CHUNK {
+            true => BodyChunk::Octets(Vec::from(chunk)),
+            false => {
+                let len = chunk.len() as u64;
+                BodyChunk::Payload((self.host_bodies.add_buffer(chunk), len))
+            }
+        };
+        self.writes.push(StreamWrite {
+            stream_id: id,
+            chunk,
+        });
+        self.writing.push((id, body));
+    }
+
+    /// What the drive that took `writes` said of each: room for more (the
+    /// body is pulled again), full (parked until `Drain`), or refused (the
+    /// body is dropped, and its payload with it). Called before that
+    /// drive's events are handled: a `Drain` or a close among them then
+    /// finds the body where it now is.
+    pub(crate) fn written(&mut self, results: Vec<Result<bool, CommandError>>) {
+        let mut results = results.into_iter();
+        for (write, (id, body)) in self.writes.drain(..).zip(self.writing.drain(..)) {
+            let refused = match results.next() {
+                Some(Ok(true)) => {
+                    self.bodies.insert(id, body);
+                    continue;
+                }
+                Some(Ok(false)) => {
+                    // Congested: stop pulling until the engine says Drain.
+                    self.parked.insert(id, body);
+                    continue;
+                }
+                Some(Err(e)) => format!("{e:?}"),
+                None => "no result for it".to_string(),
+            };
+            tracing::debug!(stream_id = id, "write refused: {refused}");
+            if let BodyChunk::Payload((payload, _)) = write.chunk {
+                self.host_bodies.remove(payload);
+            }
+        }
+    }
+
     /// Notes credit for `n` request-body octets of a stream (see
     /// `credits`).
     pub(crate) fn credit(&mut self, stream_id: u32, n: u32) {
-        match self.credits.iter_mut().find(|(id, _)| *id == stream_id) {
-            Some((_, owed)) => *owed = owed.saturating_add(n),
-            None => self.credits.push((stream_id, n)),
+        match self.credits.iter_mut().find(|c| c.stream_id == stream_id) {
+            Some(c) => c.octets = c.octets.saturating_add(n),
+            None => self.credits.push(StreamCredit {
+                stream_id,
+                octets: n,
+            }),
         }
     }
-}
-
-/// Hands the credit noted since the last call back to the engine.
-pub(crate) async fn flush_credits(
-    conn: &mut EngineConnection,
-    st: &mut PumpState,
-) -> anyhow::Result<()> {
-    for (stream_id, n) in st.credits.drain(..) {
-        // A stream gone since: the engine took its credit back then.
-        let _ = trap(conn.consume(stream_id, n).await)?;
-    }
-    Ok(())
 }
 
 fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
