@@ -766,7 +766,7 @@ async fn write_chunk(
     id: u32,
     chunk: Bytes,
 ) -> anyhow::Result<Result<bool, CommandError>> {
-    if chunk.len() < super::payload::MIN_CHUNK {
+    if chunk.len() < super::payload::MIN_WRITE {
         return trap(conn.write(id, &chunk).await);
     }
     let len = chunk.len() as u64;
@@ -789,7 +789,7 @@ impl PumpState {
         if let Some(s) = self.streams.get_mut(&id) {
             s.bytes_out += chunk.len() as u64;
         }
-        let chunk = match chunk.len() < super::payload::MIN_CHUNK {
+        let chunk = match chunk.len() < super::payload::MIN_WRITE {
             true => BodyChunk::Octets(Vec::from(chunk)),
             false => {
                 let len = chunk.len() as u64;
