@@ -6,7 +6,7 @@
 //! out again.
 
 use super::output::{Outgoing, Piece, SHARE_AT_LEAST};
-use crate::bindings::Transmit;
+use crate::bindings::{BodyChunk, Transmit};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::fs::File;
@@ -52,6 +52,18 @@ impl HostBodies {
 
     pub fn add_buffer(&mut self, data: Bytes) -> u64 {
         self.add(Held::Buffer(data))
+    }
+
+    /// A chunk of a streamed body as the engine takes it: held here and
+    /// framed by reference from `MIN_WRITE` up, copied in below.
+    pub fn chunk(&mut self, chunk: Bytes) -> BodyChunk {
+        match chunk.len() < MIN_WRITE {
+            true => BodyChunk::Octets(Vec::from(chunk)),
+            false => {
+                let len = chunk.len() as u64;
+                BodyChunk::Payload((self.add_buffer(chunk), len))
+            }
+        }
     }
 
     fn add(&mut self, body: Held) -> u64 {

@@ -758,30 +758,28 @@ pub(crate) async fn write_body(
     Ok(())
 }
 
-/// Queues a chunk of a stream's body: large chunks stay here and the
-/// engine frames references to them; small ones are copied in.
+/// Writes a chunk of a stream's body now (see `HostBodies::chunk`).
 async fn write_chunk(
     conn: &mut EngineConnection,
     st: &mut PumpState,
     id: u32,
     chunk: Bytes,
 ) -> anyhow::Result<Result<bool, CommandError>> {
-    if chunk.len() < super::payload::MIN_WRITE {
-        return trap(conn.write(id, &chunk).await);
+    match st.host_bodies.chunk(chunk) {
+        BodyChunk::Octets(data) => trap(conn.write(id, &data).await),
+        BodyChunk::Payload((body, len)) => {
+            let written = trap(conn.write_payload(id, body, len).await)?;
+            if written.is_err() {
+                st.host_bodies.remove(body);
+            }
+            Ok(written)
+        }
     }
-    let len = chunk.len() as u64;
-    let body = st.host_bodies.add_buffer(chunk);
-    let written = trap(conn.write_payload(id, body, len).await)?;
-    if written.is_err() {
-        st.host_bodies.remove(body);
-    }
-    Ok(written)
 }
 
 impl PumpState {
-    /// Queues a chunk of a stream's body for the next `drive` (large
-    /// chunks stay here and the engine frames references to them; small
-    /// ones are copied in), and holds the body until then.
+    /// Queues a chunk of a stream's body for the next `drive` (see
+    /// `HostBodies::chunk`), and holds the body until then.
     fn queue_write(&mut self, id: u32, chunk: Bytes) {
         let Some(body) = self.bodies.remove(&id) else {
             return;
@@ -789,13 +787,7 @@ impl PumpState {
         if let Some(s) = self.streams.get_mut(&id) {
             s.bytes_out += chunk.len() as u64;
         }
-        let chunk = match chunk.len() < super::payload::MIN_WRITE {
-            true => BodyChunk::Octets(Vec::from(chunk)),
-            false => {
-                let len = chunk.len() as u64;
-                BodyChunk::Payload((self.host_bodies.add_buffer(chunk), len))
-            }
-        };
+        let chunk = self.host_bodies.chunk(chunk);
         self.writes.push(StreamWrite {
             stream_id: id,
             chunk,
