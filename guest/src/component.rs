@@ -424,7 +424,8 @@ impl GuestConnection for ConnectionResource {
 
     fn respond_prepared_batch(
         &self,
-        responses: Vec<PreparedResponse<'_>>,
+        headers: Vec<PreparedHeadersBorrow<'_>>,
+        responses: Vec<PreparedResponse>,
         bodies: Vec<u8>,
     ) -> Vec<(u32, CommandError)> {
         let mut engine = self.inner.borrow_mut();
@@ -438,10 +439,14 @@ impl GuestConnection for ConnectionResource {
                     return Some((r.stream_id, CommandError::InvalidArgument(why.into())));
                 };
                 at += body.len();
+                let Some(prepared) = headers.get(r.headers as usize) else {
+                    let why = "headers is not an index into the batch's headers";
+                    return Some((r.stream_id, CommandError::InvalidArgument(why.into())));
+                };
+                let prepared = &prepared.get::<PreparedResource>().0;
                 // A copy of its own: a body must not keep the whole batch
                 // alive while its stream waits for window.
                 let body = Bytes::copy_from_slice(body);
-                let prepared = &r.headers.get::<PreparedResource>().0;
                 respond_whole(&mut engine, r.stream_id, prepared, body)
                     .err()
                     .map(|e| (r.stream_id, e))

@@ -629,13 +629,21 @@ impl EngineConnection {
     }
 
     /// `respond_prepared` for many streams in one call, their bodies back
-    /// to back in `bodies`; returns the refused ones.
+    /// to back in `bodies`, each response naming its headers by index
+    /// into `headers`; returns the refused ones.
     pub async fn respond_prepared_batch(
         &mut self,
+        headers: &[ResourceAny],
         responses: &[PreparedResponse],
         bodies: &[u8],
     ) -> wasmtime::Result<Vec<(u32, CommandError)>> {
-        guest_call!(self, call_respond_prepared_batch, responses, bodies)
+        guest_call!(
+            self,
+            call_respond_prepared_batch,
+            headers,
+            responses,
+            bodies
+        )
     }
 
     pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {

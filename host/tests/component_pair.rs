@@ -368,7 +368,9 @@ async fn prepared_headers_answer_streams_singly_and_in_batches() {
         .unwrap()
         .unwrap();
     // Bodies back to back: streams 1..4 get "many" each, ids[5] none;
-    // stream 99 does not exist, and the last claims more than is left.
+    // stream 99 does not exist, stream 103 names a header list the call
+    // did not lend (its octets are skipped all the same), and the last
+    // claims more than is left.
     let mut bodies = Vec::new();
     let batch: Vec<PreparedResponse> = ids[1..]
         .iter()
@@ -377,32 +379,40 @@ async fn prepared_headers_answer_streams_singly_and_in_batches() {
             bodies.extend_from_slice(body);
             PreparedResponse {
                 stream_id,
-                headers: handle,
+                headers: 0,
                 body_length: body.len() as u32,
             }
         })
         .chain([
             PreparedResponse {
                 stream_id: 99,
-                headers: handle,
+                headers: 0,
                 body_length: 0,
             },
             PreparedResponse {
+                stream_id: 103,
+                headers: 1,
+                body_length: 2,
+            },
+            PreparedResponse {
                 stream_id: 101,
-                headers: handle,
+                headers: 0,
                 body_length: 1,
             },
         ])
         .collect();
+    bodies.extend_from_slice(b"xx");
     let refused = server
-        .respond_prepared_batch(&batch, &bodies)
+        .respond_prepared_batch(&[handle], &batch, &bodies)
         .await
         .unwrap();
-    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0].0, 99);
     assert!(matches!(refused[0].1, CommandError::UnknownStream));
-    assert_eq!(refused[1].0, 101);
+    assert_eq!(refused[1].0, 103);
     assert!(matches!(refused[1].1, CommandError::InvalidArgument(_)));
+    assert_eq!(refused[2].0, 101);
+    assert!(matches!(refused[2].1, CommandError::InvalidArgument(_)));
     server.drop_prepared(handle).await.unwrap();
 
     let (events, _) = relay(&mut client, &mut server).await;

@@ -124,11 +124,14 @@ pub(crate) struct PumpState {
     /// The engine reported `closed`: flush and stop.
     pub closed: bool,
     /// Prepared response headers this connection's engine holds, by
-    /// [`PreparedHeaders::id`].
-    prepared: HashMap<u64, ResourceAny, BuildHasherDefault<IdHasher>>,
+    /// [`PreparedHeaders::id`], with their index in `batch_headers` while
+    /// the batch uses them.
+    prepared: HashMap<u64, PreparedSlot, BuildHasherDefault<IdHasher>>,
     /// Whole responses with prepared headers, sent in one call before the
-    /// next `drive` (see `flush_batch`), their bodies back to back, and
-    /// their statuses for the log.
+    /// next `drive` (see `flush_batch`): the header lists they use (each
+    /// lent once per call, and named by index), the responses, their
+    /// bodies back to back, and their statuses for the log.
+    batch_headers: Vec<(u64, ResourceAny)>,
     pub batch: Vec<PreparedResponse>,
     batch_bodies: Vec<u8>,
     batch_status: Vec<u16>,
@@ -152,6 +155,13 @@ pub(crate) struct PumpState {
 /// Prepared header lists kept per connection; past this the handles are
 /// released and prepared again as needed (a site's hot files fit easily).
 const PREPARED_PER_CONNECTION: usize = 256;
+
+/// A prepared header list this connection's engine holds.
+struct PreparedSlot {
+    handle: ResourceAny,
+    /// Its index in `PumpState::batch_headers`, while the batch uses it.
+    in_batch: Option<u32>,
+}
 
 /// A whole body is taken at once up to this size; past it the rest
 /// streams as flow control allows.
@@ -498,6 +508,7 @@ async fn respond(
             match prepared_handle(conn, st, &prepared).await? {
                 Ok(headers) => {
                     // Queued: every such answer of this pass goes in one call.
+                    let headers = st.batch_index(prepared.id(), headers);
                     st.batch.push(PreparedResponse {
                         stream_id,
                         headers,
@@ -662,10 +673,16 @@ pub(crate) async fn flush_batch(
     if st.batch.is_empty() {
         return Ok(());
     }
+    let handles: Vec<ResourceAny> = st.batch_headers.iter().map(|(_, h)| *h).collect();
     let refused = trap(
-        conn.respond_prepared_batch(&st.batch, &st.batch_bodies)
+        conn.respond_prepared_batch(&handles, &st.batch, &st.batch_bodies)
             .await,
     )?;
+    for (id, _) in st.batch_headers.drain(..) {
+        if let Some(slot) = st.prepared.get_mut(&id) {
+            slot.in_batch = None;
+        }
+    }
     let batch = std::mem::take(&mut st.batch);
     let statuses = std::mem::take(&mut st.batch_status);
     st.batch_bodies.clear();
@@ -701,14 +718,14 @@ async fn prepared_handle(
     st: &mut PumpState,
     prepared: &PreparedHeaders,
 ) -> anyhow::Result<Result<ResourceAny, CommandError>> {
-    if let Some(&handle) = st.prepared.get(&prepared.id()) {
-        return Ok(Ok(handle));
+    if let Some(slot) = st.prepared.get(&prepared.id()) {
+        return Ok(Ok(slot.handle));
     }
     if st.prepared.len() >= PREPARED_PER_CONNECTION {
         // Queued answers borrow these handles: send them first.
         flush_batch(conn, st).await?;
-        for (_, handle) in st.prepared.drain() {
-            trap(conn.drop_prepared(handle).await)?;
+        for (_, slot) in st.prepared.drain() {
+            trap(conn.drop_prepared(slot.handle).await)?;
         }
     }
     let mut fields = vec![field(
@@ -718,8 +735,12 @@ async fn prepared_handle(
     )];
     fields.extend(header_fields(prepared.headers()));
     let handle = trap(conn.prepare_headers(&fields).await)?;
-    if let Ok(h) = handle {
-        st.prepared.insert(prepared.id(), h);
+    if let Ok(handle) = handle {
+        let slot = PreparedSlot {
+            handle,
+            in_batch: None,
+        };
+        st.prepared.insert(prepared.id(), slot);
     }
     Ok(handle)
 }
@@ -778,6 +799,24 @@ async fn write_chunk(
 }
 
 impl PumpState {
+    /// The index in this batch's header lists of the prepared list `id`
+    /// (held as `handle`), added on its first use in the batch.
+    fn batch_index(&mut self, id: u64, handle: ResourceAny) -> u32 {
+        let next = self.batch_headers.len() as u32;
+        match self.prepared.get_mut(&id) {
+            Some(PreparedSlot {
+                in_batch: Some(i), ..
+            }) => *i,
+            slot => {
+                if let Some(slot) = slot {
+                    slot.in_batch = Some(next);
+                }
+                self.batch_headers.push((id, handle));
+                next
+            }
+        }
+    }
+
     /// Queues a chunk of a stream's body for the next `drive` (see
     /// `HostBodies::chunk`), and holds the body until then.
     fn queue_write(&mut self, id: u32, chunk: Bytes) {
