@@ -93,7 +93,7 @@ impl Connection {
             end_on_headers: opts.end_stream && !opts.wait_for_trailers,
             priority: opts.priority,
         });
-        self.streams.insert(id, stream);
+        self.streams.insert(id, Box::new(stream));
         // Like Node, a request past the peer's MAX_CONCURRENT_STREAMS waits
         // (`pending`) instead of failing; ids stay in order because waiting
         // requests go out first come, first served.

@@ -89,7 +89,7 @@ impl Connection {
         let mut stream = self.new_stream(id);
         stream.head_request = info.head;
         stream.state = State::ReservedLocal;
-        self.streams.insert(id, stream);
+        self.streams.insert(id, Box::new(stream));
         self.write_header_block(parent, BlockFrame::PushPromise { promised_id: id }, &fields);
         Ok(id)
     }
@@ -178,7 +178,7 @@ impl Connection {
         }) {
             stream.state = next;
         }
-        self.streams.insert(promised_id, stream);
+        self.streams.insert(promised_id, Box::new(stream));
         self.events.push_back(Event::PushPromise {
             parent: id,
             stream_id: promised_id,

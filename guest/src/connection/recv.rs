@@ -656,7 +656,7 @@ impl Connection {
         };
         stream.expected_len = info.content_length;
         stream.end_after_headers = end_stream;
-        self.streams.insert(id, stream);
+        self.streams.insert(id, Box::new(stream));
         self.opened_in_turn();
         let continue_now = !end_stream
             && self.opts.auto_continue
