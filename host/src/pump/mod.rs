@@ -483,7 +483,9 @@ where
                         }
                         _ => {}
                     }
-                    streams::on_event(event, &mut conn, &mut st, &cx).await?;
+                    if let Some(rest) = streams::on_event(event, &mut st, &cx) {
+                        streams::finish(rest, &mut conn, &mut st).await?;
+                    }
                 }
                 if quiet {
                     break;
