@@ -191,6 +191,55 @@ fn repeated_responses_with_prepared_headers_decode_right_on_one_connection() {
     }
 }
 
+/// A service's prepared response that a middleware then changed is sent
+/// the ordinary way, and its changed headers never come back: every later
+/// response built from the same prepared headers carries exactly them.
+#[test]
+fn a_changed_prepared_response_does_not_reach_later_ones() {
+    use h2wasm::service::{PreparedHeaders, full};
+    let mut fields = http::HeaderMap::new();
+    fields.insert("content-type", http::HeaderValue::from_static("text/plain"));
+    fields.insert("x-page", http::HeaderValue::from_static("cached"));
+    let prepared = PreparedHeaders::new(http::StatusCode::OK, fields);
+    let app = app(move |req| {
+        let prepared = prepared.clone();
+        async move {
+            let mut r = prepared.response(full("page"));
+            if req.uri().path() == "/changed" {
+                r.headers_mut()
+                    .insert("x-changed", http::HeaderValue::from_static("yes"));
+                r.headers_mut()
+                    .insert("x-page", http::HeaderValue::from_static("changed"));
+            }
+            r
+        }
+    });
+    let server = TestServer::start(false, app);
+    let (plain, changed) = (server.url("/plain"), server.url("/changed"));
+    let o = run(h2wasm_bin()
+        .args(["get", "--prior-knowledge", "-i"])
+        .args([&plain, &changed, &plain, &changed, &changed, &plain, &plain]));
+    let out = stdout(&o);
+    let responses: Vec<&str> = out.split(":status: ").skip(1).collect();
+    assert_eq!(responses.len(), 7, "{out}");
+    for (i, r) in responses.iter().enumerate() {
+        let was_changed = matches!(i, 1 | 3 | 4);
+        assert!(r.starts_with("200"), "response {i}: {r}");
+        assert_eq!(
+            r.contains("x-changed: yes"),
+            was_changed,
+            "response {i}: {r}"
+        );
+        let page = if was_changed {
+            "x-page: changed"
+        } else {
+            "x-page: cached"
+        };
+        assert!(r.contains(page), "response {i}: {r}");
+        assert!(r.ends_with("page"), "response {i}: {r}");
+    }
+}
+
 #[test]
 fn a_trapping_instance_closes_only_its_connection() {
     // 16 MiB of linear memory per instance; /explode answers with a 64 MiB

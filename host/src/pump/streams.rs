@@ -578,6 +578,7 @@ fn answer(
             Some(slot) => {
                 let handle = slot.handle;
                 st.queue_prepared(stream_id, &prepared, handle, &data, status);
+                prepared.recycle(parts.headers);
                 return None;
             }
             None => Sending::Prepared(prepared, data),
