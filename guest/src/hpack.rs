@@ -9,9 +9,16 @@ mod static_table;
 
 use crate::headers::{HeaderField, HeaderList};
 use crate::snapshot::{Corrupt, Reader, Writer};
+use crate::stream::IdHasher;
 use bytes::{Bytes, BytesMut};
 use encoder::DynamicEncoder;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+/// Prepared blocks by the engine's own list ids (a process counter, not
+/// the peer's choice): a multiplicative hash is enough, and SipHash is slow
+/// in wasm.
+type IdMap64<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// Encodes our header blocks. Its dynamic table follows the peer's
 /// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
@@ -24,7 +31,7 @@ pub struct HeaderEncoder {
     pending_update: Option<(u32, u32)>,
     /// Encoded blocks of prepared header lists by id, all encoded at table
     /// generation `cached_at`: valid until the table changes.
-    cached: HashMap<u64, Vec<u8>>,
+    cached: IdMap64<Vec<u8>>,
     cached_at: (u64, u64),
 }
 
@@ -40,7 +47,7 @@ impl HeaderEncoder {
             cap: max_deflate_table_size,
             table_size: 4096,
             pending_update: None,
-            cached: HashMap::new(),
+            cached: IdMap64::default(),
             cached_at: (0, 0),
         };
         // The peer's decoder starts at 4096; announce anything smaller.
@@ -86,11 +93,17 @@ impl HeaderEncoder {
         }
     }
 
-    /// `encode` for a prepared list known by `key` (unique per list): while
-    /// the dynamic table is unchanged since it was last encoded — the usual
-    /// case once a repeated response is fully indexed — its octets are
-    /// copied instead of encoded again.
-    pub fn encode_prepared(&mut self, key: u64, fields: &[HeaderField], out: &mut Vec<u8>) {
+    /// The encoded block for a prepared list known by `key` (unique per
+    /// list): while the dynamic table is unchanged since it was last
+    /// encoded — the usual case once a repeated response is fully indexed
+    /// — the cached octets themselves, else encoded into `scratch` (and
+    /// cached when they can be).
+    pub fn encode_prepared<'a>(
+        &'a mut self,
+        key: u64,
+        fields: &[HeaderField],
+        scratch: &'a mut Vec<u8>,
+    ) -> &'a [u8] {
         let generation = self.table.generation();
         let settled = self.pending_update.is_none();
         if settled {
@@ -98,21 +111,16 @@ impl HeaderEncoder {
                 self.cached.clear();
                 self.cached_at = generation;
             }
-            if let Some(block) = self.cached.get(&key) {
-                out.extend_from_slice(block);
-                return;
+            if self.cached.contains_key(&key) {
+                return &self.cached[&key];
             }
         }
-        let start = out.len();
-        self.encode(fields, out);
+        self.encode(fields, scratch);
         let unchanged = settled && self.table.generation() == generation;
-        if let Some(block) = out.get(start..)
-            && unchanged
-            && block.len() <= CACHED_BLOCK_MAX
-            && self.cached.len() < CACHED_BLOCKS
-        {
-            self.cached.insert(key, block.to_vec());
+        if unchanged && scratch.len() <= CACHED_BLOCK_MAX && self.cached.len() < CACHED_BLOCKS {
+            self.cached.insert(key, scratch.clone());
         }
+        scratch
     }
 }
 
@@ -147,7 +155,7 @@ impl HeaderEncoder {
             cap,
             table_size,
             pending_update: pending.then_some((min, last)),
-            cached: HashMap::new(),
+            cached: IdMap64::default(),
             cached_at: (0, 0),
         };
         for _ in 0..r.len(8)? {

@@ -7,6 +7,7 @@ use crate::error::ErrorCode;
 use crate::events::Event;
 use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, padding};
 use crate::headers::HeaderField;
+use crate::options::PaddingStrategy;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use bytes::BytesMut;
 
@@ -113,70 +114,35 @@ impl Connection {
         start: BlockFrame,
         prepared: &PreparedHeaders,
     ) {
-        let mut block = std::mem::take(&mut self.hpack_buf);
-        block.clear();
-        self.encoder
-            .encode_prepared(prepared.id(), prepared.fields(), &mut block);
-        self.frame_block(stream_id, start, &block);
-        self.hpack_buf = block;
+        let mut scratch = std::mem::take(&mut self.hpack_buf);
+        scratch.clear();
+        // Framed from the cached block itself when there is one: in wasm
+        // each copy is a call out to the host.
+        let Connection {
+            encoder,
+            out,
+            metrics,
+            remote,
+            opts,
+            ..
+        } = self;
+        let block = encoder.encode_prepared(prepared.id(), prepared.fields(), &mut scratch);
+        let framing = Framing {
+            frame_max: remote.max_frame_size as usize,
+            padding: opts.padding_strategy,
+        };
+        metrics.frames_sent += framing.write(out, stream_id, start, block);
+        self.hpack_buf = scratch;
     }
 
     /// Writes an encoded block as HEADERS (or PUSH_PROMISE) plus
     /// CONTINUATIONs within the peer's frame size.
     fn frame_block(&mut self, stream_id: u32, start: BlockFrame, block: &[u8]) {
-        let frame_max = self.remote.max_frame_size as usize;
-        let mut rest = block;
-        let first_len = match start {
-            BlockFrame::Headers {
-                end_stream,
-                priority,
-            } => {
-                let first_room = frame_max
-                    - if priority.is_some() {
-                        PrioritySpec::LEN
-                    } else {
-                        0
-                    };
-                let first_len = rest.len().min(first_room);
-                let pad = padding::choose(
-                    self.opts.padding_strategy,
-                    first_len + frame_max - first_room,
-                    first_room - first_len,
-                );
-                HeadersStart {
-                    priority,
-                    pad,
-                    end_stream,
-                    end_headers: first_len == rest.len(),
-                }
-                .encode(stream_id, first_len, &mut self.out);
-                self.out.extend_from_slice(&rest[..first_len]);
-                pad_out(&mut self.out, pad);
-                first_len
-            }
-            BlockFrame::PushPromise { promised_id } => {
-                let first_len = rest.len().min(frame_max - 4);
-                let end_headers = first_len == rest.len();
-                PushPromise::encode_header(
-                    stream_id,
-                    promised_id,
-                    first_len,
-                    end_headers,
-                    &mut self.out,
-                );
-                self.out.extend_from_slice(&rest[..first_len]);
-                first_len
-            }
+        let framing = Framing {
+            frame_max: self.remote.max_frame_size as usize,
+            padding: self.opts.padding_strategy,
         };
-        self.metrics.frames_sent += 1;
-        rest = &rest[first_len..];
-        while !rest.is_empty() {
-            let n = rest.len().min(frame_max);
-            Continuation::encode_header(stream_id, n, n == rest.len(), &mut self.out);
-            self.out.extend_from_slice(&rest[..n]);
-            self.metrics.frames_sent += 1;
-            rest = &rest[n..];
-        }
+        self.metrics.frames_sent += framing.write(&mut self.out, stream_id, start, block);
     }
 
     /// Moves DATA (and END_STREAM, trailers, want-trailers) from ready
@@ -388,5 +354,67 @@ impl Connection {
 fn pad_out(out: &mut bytes::BytesMut, pad: Option<u8>) {
     if let Some(p) = pad {
         out.resize(out.len() + usize::from(p), 0);
+    }
+}
+
+/// How header blocks are cut into frames for this peer.
+struct Framing {
+    frame_max: usize,
+    padding: PaddingStrategy,
+}
+
+impl Framing {
+    /// Writes an encoded block to `out` as HEADERS (or PUSH_PROMISE) plus
+    /// CONTINUATIONs within the peer's frame size; returns the frames.
+    fn write(&self, out: &mut BytesMut, stream_id: u32, start: BlockFrame, block: &[u8]) -> u64 {
+        let frame_max = self.frame_max;
+        let mut frames = 0;
+        let mut rest = block;
+        let first_len = match start {
+            BlockFrame::Headers {
+                end_stream,
+                priority,
+            } => {
+                let first_room = frame_max
+                    - if priority.is_some() {
+                        PrioritySpec::LEN
+                    } else {
+                        0
+                    };
+                let first_len = rest.len().min(first_room);
+                let pad = padding::choose(
+                    self.padding,
+                    first_len + frame_max - first_room,
+                    first_room - first_len,
+                );
+                HeadersStart {
+                    priority,
+                    pad,
+                    end_stream,
+                    end_headers: first_len == rest.len(),
+                }
+                .encode(stream_id, first_len, out);
+                out.extend_from_slice(&rest[..first_len]);
+                pad_out(out, pad);
+                first_len
+            }
+            BlockFrame::PushPromise { promised_id } => {
+                let first_len = rest.len().min(frame_max - 4);
+                let end_headers = first_len == rest.len();
+                PushPromise::encode_header(stream_id, promised_id, first_len, end_headers, out);
+                out.extend_from_slice(&rest[..first_len]);
+                first_len
+            }
+        };
+        frames += 1;
+        rest = &rest[first_len..];
+        while !rest.is_empty() {
+            let n = rest.len().min(frame_max);
+            Continuation::encode_header(stream_id, n, n == rest.len(), out);
+            out.extend_from_slice(&rest[..n]);
+            frames += 1;
+            rest = &rest[n..];
+        }
+        frames
     }
 }
