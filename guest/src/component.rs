@@ -3,7 +3,8 @@
 
 use crate::connection::{
     AltSvcTarget as NativeAltSvcTarget, Connection as Engine, FileStat as NativeFileStat,
-    PreparedHeaders as NativePrepared, RequestOptions, RespondOptions, body_length,
+    HeldSpan as NativeHeldSpan, PreparedHeaders as NativePrepared, RequestOptions, RespondOptions,
+    body_length,
 };
 use crate::error::{
     CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
@@ -30,9 +31,10 @@ wit_bindgen::generate!({
 });
 
 use exports::h2wasm::http2::session::{
-    self as wit_session, BodyChunk, DriveResult, GuestConnection, GuestPreparedHeaders, PayloadRef,
-    PreparedHeaders, PreparedHeadersBorrow, PreparedResponse, RequestOptions as WitRequestOptions,
-    RespondOptions as WitRespondOptions, StreamCredit, StreamWrite, Transmit,
+    self as wit_session, BodyChunk, DriveResult, GuestConnection, GuestPreparedHeaders, HeldSpan,
+    PayloadRef, PreparedHeaders, PreparedHeadersBorrow, PreparedResponse,
+    RequestOptions as WitRequestOptions, RespondOptions as WitRespondOptions, StreamCredit,
+    StreamWrite, Transmit,
 };
 use exports::h2wasm::http2::types::{
     AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
@@ -332,6 +334,7 @@ impl GuestConnection for ConnectionResource {
         credits: Vec<StreamCredit>,
         writes: Vec<StreamWrite>,
         input: Vec<u8>,
+        held: Vec<HeldSpan>,
         max: u32,
     ) -> DriveResult {
         let written = {
@@ -353,10 +356,23 @@ impl GuestConnection for ConnectionResource {
         };
         // Offsets mean something only for this call's own input.
         let in_input = self.input_data && !input.is_empty();
-        let error = if input.is_empty() {
+        let error = if input.is_empty() && held.is_empty() {
             None
         } else {
-            self.receive(now, input).err()
+            #[cfg(feature = "hang-for-tests")]
+            hang_on_magic(&input);
+            let held: Vec<NativeHeldSpan> = held
+                .into_iter()
+                .map(|h| NativeHeldSpan {
+                    at: h.at,
+                    length: h.length,
+                })
+                .collect();
+            let mut engine = self.inner.borrow_mut();
+            engine
+                .receive_held(now, input, &held)
+                .map_err(conn_error)
+                .err()
         };
         let output = self.poll_transmit(max);
         let mut engine = self.inner.borrow_mut();
@@ -1045,6 +1061,17 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>, at: Option<u
                 end_stream,
             }),
         },
+        NativeEvent::HeldData {
+            stream_id,
+            at,
+            length,
+            end_stream,
+        } => Event::InputData(InputDataEvent {
+            stream_id,
+            at,
+            length,
+            end_stream,
+        }),
         NativeEvent::WantTrailers { stream_id } => Event::WantTrailers(stream_id),
         NativeEvent::Drain { stream_id } => Event::Drain(stream_id),
         NativeEvent::StreamReset {

@@ -50,6 +50,15 @@ pub enum Event {
         data: Bytes,
         end_stream: bool,
     },
+    /// Body data the host kept (`Connection::receive_held`): `length`
+    /// octets at `at` in the read that call was given, as the host has it
+    /// (its held payloads counted).
+    HeldData {
+        stream_id: u32,
+        at: u32,
+        length: u32,
+        end_stream: bool,
+    },
     /// All data was sent on a stream opened with `wait_for_trailers`: call
     /// `send_trailers` (Node's `wantTrailers`).
     WantTrailers { stream_id: u32 },

@@ -48,8 +48,8 @@ pub mod bindings {
     });
 
     pub use exports::h2wasm::http2::session::{
-        BodyChunk, DriveResult, PayloadRef, PreparedResponse, RequestOptions, RespondOptions,
-        StreamCredit, StreamWrite, Transmit,
+        BodyChunk, DriveResult, HeldSpan, PayloadRef, PreparedResponse, RequestOptions,
+        RespondOptions, StreamCredit, StreamWrite, Transmit,
     };
     pub use exports::h2wasm::http2::types::{
         AltsvcTarget, CommandError, ConnectionError, ConstantTable, DataEvent, Event, FieldSpan,

@@ -2,8 +2,9 @@
 
 use crate::bindings::{
     AltsvcTarget, CommandError, ConnectionError, ConstantTable, Engine as EngineWorld, EnginePre,
-    Event, FileStat, HeaderField, NodeHeader, Options, PreparedResponse, Priority, RequestOptions,
-    RespondOptions, Role, SessionState, Settings, StreamCredit, StreamState, StreamWrite,
+    Event, FileStat, HeaderField, HeldSpan, NodeHeader, Options, PreparedResponse, Priority,
+    RequestOptions, RespondOptions, Role, SessionState, Settings, StreamCredit, StreamState,
+    StreamWrite,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -531,15 +532,17 @@ impl EngineConnection {
         guest_call!(self, call_poll_events)
     }
 
+    /// `held`: DATA payloads left out of `input` (see the WIT).
     pub async fn drive(
         &mut self,
         now: u64,
         credits: &[StreamCredit],
         writes: &[StreamWrite],
         input: &[u8],
+        held: &[HeldSpan],
         max: u32,
     ) -> wasmtime::Result<crate::bindings::DriveResult> {
-        guest_call!(self, call_drive, now, credits, writes, input, max)
+        guest_call!(self, call_drive, now, credits, writes, input, held, max)
     }
 
     pub async fn respond_with_body(

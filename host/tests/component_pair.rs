@@ -2,7 +2,9 @@
 //! server connection in two separate instances, relays bytes between them,
 //! and completes requests with bodies: the WIT surface end to end.
 
-use h2wasm::bindings::{Event, HeaderField, Options, RequestOptions, RespondOptions, Role};
+use h2wasm::bindings::{
+    Event, HeaderField, HeldSpan, Options, RequestOptions, RespondOptions, Role,
+};
 use h2wasm::{EngineConnection, Runtime, RuntimeConfig};
 use std::collections::HashMap;
 
@@ -708,7 +710,7 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
         let cut = wire.len() - 5_000;
         let mut got = Vec::new();
         for part in [&wire[..cut], &wire[cut..]] {
-            let r = server.drive(0, &[], &[], part, 1 << 16).await.unwrap();
+            let r = server.drive(0, &[], &[], part, &[], 1 << 16).await.unwrap();
             got.extend(body_events(r.events, part));
         }
         let octets: Vec<u8> = got.iter().flat_map(|g| g.1.clone()).collect();
@@ -742,6 +744,111 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
                 .any(|e| matches!(e, Event::Data(d) if d.data == b"tail"))
         );
         assert!(!events.iter().any(|e| matches!(e, Event::InputData(_))));
+    }
+}
+
+/// Splits `part` (of a stream of frames, `left` octets of a frame begun
+/// before it still to come) as a host keeping DATA payloads may: the
+/// octets passed, and spans for the unpadded DATA payloads whole in it.
+fn hold_payloads(part: &[u8], left: &mut usize) -> (Vec<u8>, Vec<HeldSpan>) {
+    let (mut passed, mut held) = (Vec::new(), Vec::new());
+    let mut at = (*left).min(part.len());
+    *left -= at;
+    passed.extend_from_slice(&part[..at]);
+    while part.len() - at >= 9 {
+        let h = &part[at..at + 9];
+        let len = (h[0] as usize) << 16 | (h[1] as usize) << 8 | h[2] as usize;
+        passed.extend_from_slice(h);
+        at += 9;
+        let rest = part.len() - at;
+        if h[3] == 0 && h[4] & 0x8 == 0 && len > 0 && len <= rest {
+            held.push(HeldSpan {
+                at: passed.len() as u32,
+                length: len as u32,
+            });
+        } else {
+            passed.extend_from_slice(&part[at..at + len.min(rest)]);
+            *left = len.saturating_sub(rest);
+        }
+        at += len.min(rest);
+    }
+    assert_eq!(at, part.len(), "cut inside a frame header");
+    (passed, held)
+}
+
+/// DATA payloads a host keeps out of `drive`'s input (`held`) are framed
+/// and accounted as if passed: the same body comes back, from where it
+/// sits in the host's read, and the server sends the same octets (its
+/// WINDOW_UPDATEs) as one given the whole input. A span that does not
+/// fall on an unpadded DATA payload ends the connection with
+/// INTERNAL_ERROR, as the host's mistake.
+#[tokio::test]
+async fn held_payloads_are_framed_as_if_passed() {
+    let runtime = Runtime::embedded(&pair_config()).unwrap();
+    let mut options = runtime.default_options().await.unwrap();
+    options.authority = "localhost".into();
+    let body: Vec<u8> = (0..60_000u32).map(|i| (i % 253) as u8).collect();
+    let mut outputs = Vec::new();
+    for holding in [false, true] {
+        // Each run its own pair: both clients send the same octets.
+        let (mut client, mut server, id) = posting(&runtime, &options, &options).await;
+        client.write(id, &body).await.unwrap().unwrap();
+        client.end(id).await.unwrap().unwrap();
+        let wire = client.poll_transmit(1 << 20).await.unwrap().octets;
+        // The second cut falls inside a DATA frame: that one is passed.
+        let headers_end =
+            9 + ((wire[0] as usize) << 16 | (wire[1] as usize) << 8 | wire[2] as usize);
+        let cut = wire.len() - 7_000;
+        let (mut got, mut sent, mut left) = (Vec::new(), Vec::new(), 0);
+        for part in [&wire[..headers_end], &wire[headers_end..cut], &wire[cut..]] {
+            let (passed, held) = match holding {
+                true => hold_payloads(part, &mut left),
+                false => (part.to_vec(), Vec::new()),
+            };
+            if holding && part.len() > 20_000 {
+                assert!(held.len() >= 2, "{held:?}");
+            }
+            let r = server
+                .drive(0, &[], &[], &passed, &held, 1 << 16)
+                .await
+                .unwrap();
+            assert!(r.error.is_none(), "{:?}", r.error);
+            sent.extend(r.output.octets);
+            got.extend(body_events(r.events, part));
+        }
+        let octets: Vec<u8> = got.iter().flat_map(|g| g.1.clone()).collect();
+        assert_eq!(octets, body, "the body, whole and in order");
+        assert!(got.last().unwrap().2, "the last data ends the stream");
+        if holding {
+            assert!(got.iter().any(|g| g.3), "held data is reported in place");
+        }
+        outputs.push(sent);
+    }
+    assert_eq!(outputs[0], outputs[1], "the same frames out, held or not");
+
+    // Spans that are not a DATA payload: the HEADERS block's, then one
+    // off by an octet.
+    for shift in [None, Some(1u32)] {
+        let (mut client, mut server, id) = posting(&runtime, &options, &options).await;
+        client.write(id, &body[..5_000]).await.unwrap().unwrap();
+        let wire = client.poll_transmit(1 << 20).await.unwrap().octets;
+        let (passed, mut held) = hold_payloads(&wire, &mut 0);
+        let held = match shift {
+            None => vec![HeldSpan {
+                at: 9,
+                length: held[0].at - 18,
+            }],
+            Some(d) => {
+                held[0].at += d;
+                held
+            }
+        };
+        let r = server
+            .drive(0, &[], &[], &passed, &held, 1 << 16)
+            .await
+            .unwrap();
+        let e = r.error.expect("a connection error");
+        assert_eq!(e.code, 0x2, "INTERNAL_ERROR: {e:?}");
     }
 }
 
@@ -797,7 +904,7 @@ async fn drive_takes_credits_and_writes_first_and_answers_each_write() {
     };
     let writes = [write(id, b"hello"), write(97, b"x"), write(id, b" there")];
     let r = server
-        .drive(0, &credits, &writes, &[], 1 << 16)
+        .drive(0, &credits, &writes, &[], &[], 1 << 16)
         .await
         .unwrap();
     assert!(matches!(

@@ -92,7 +92,7 @@ fn the_pool_holds_max_live_instances_and_more_wait() {
         for _ in 0..6 {
             let mut c = runtime.connect(role, &options, 0).await.unwrap();
             // An async call: each store now keeps a fiber stack.
-            c.drive(1, &[], &[], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 1024)
+            c.drive(1, &[], &[], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", &[], 1024)
                 .await
                 .unwrap();
             held.push(c);

@@ -8,6 +8,7 @@ mod closed;
 mod commands;
 mod extensions;
 mod files;
+mod held;
 mod hibernate;
 mod prepared;
 mod push;
@@ -20,6 +21,7 @@ mod transmit;
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
 pub use files::{FileStat, body_length, stat_file};
+pub use held::HeldSpan;
 pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
 pub(crate) use transmit::PayloadQueue;
@@ -134,6 +136,10 @@ pub struct Connection {
     /// The address range of the input `receive_owned` last parsed in
     /// place (see `input_offset`); cleared by every `receive`.
     adopted: Option<(usize, usize)>,
+    /// Octets received so far (as passed in, held payloads not counted):
+    /// `inbuf` holds the last of them, and held spans are placed by it.
+    input_end: u64,
+    held: held::HeldInput,
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
     /// `session_memory` as counted in this `receive` call (see
@@ -257,6 +263,8 @@ impl Connection {
             decoder: HeaderDecoder::new(4096),
             request_checked: None,
             adopted: None,
+            input_end: 0,
+            held: held::HeldInput::default(),
             hpack_buf: Vec::new(),
             block: None,
             memory_in_turn: None,

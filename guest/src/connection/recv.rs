@@ -1,5 +1,6 @@
 //! The receive path: preface, frame parsing, and one handler per frame type.
 
+use super::held::{self, HeldSpan};
 use super::{BlockStart, Connection, PREFACE, PartialBlock, Phase};
 use crate::error::{ConnectionError, ErrorCode, ProtocolError, StreamError};
 use crate::events::{Event, Origin};
@@ -33,6 +34,9 @@ impl Connection {
             return Ok(());
         }
         self.begin_input(now, data.len());
+        // Every octet counts in `input_end`, the preface too: it is where
+        // `inbuf` ends in what was received (and what held spans count).
+        self.input_end += data.len() as u64;
         let mut data = data;
         if let Phase::AwaitMagic(matched) = self.phase {
             let want = &PREFACE[matched..];
@@ -60,6 +64,42 @@ impl Connection {
     /// frames, as reads of bulk DATA nearly always do, still leave the
     /// frames after it in place.
     pub fn receive_owned(&mut self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
+        self.receive_held(now, data, &[])
+    }
+
+    /// `receive_owned` for input from which the host left out the
+    /// payloads of some unpadded DATA frames, each whole in `data` (see
+    /// `held`): those are reported as `HeldData` events. Spans that are
+    /// out of order, or that do not fall where a DATA frame's payload
+    /// starts and match its length, end the connection with
+    /// INTERNAL_ERROR: the host passed them wrong.
+    pub fn receive_held(
+        &mut self,
+        now: u64,
+        data: Vec<u8>,
+        held: &[HeldSpan],
+    ) -> Result<(), ConnectionError> {
+        if self.phase == Phase::Closed {
+            return Ok(());
+        }
+        if self.held.begin(self.input_end, data.len(), held).is_none() {
+            return self.held_wrong();
+        }
+        self.receive_in_place(now, data)?;
+        match self.held.left() && self.phase != Phase::Closed {
+            true => self.held_wrong(),
+            false => Ok(()),
+        }
+    }
+
+    fn held_wrong(&mut self) -> Result<(), ConnectionError> {
+        self.held.begin(self.input_end, 0, &[]);
+        let err = ConnectionError::new(ErrorCode::INTERNAL_ERROR, held::BAD_SPAN);
+        self.fail(&err);
+        Err(err)
+    }
+
+    fn receive_in_place(&mut self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
         let head = match self.phase {
             Phase::AwaitSettings | Phase::Open => self.to_complete_frame(&data),
             _ => None,
@@ -70,13 +110,16 @@ impl Connection {
         self.begin_input(now, data.len());
         if head > 0 {
             self.inbuf.extend_from_slice(&data[..head]);
+            self.input_end += head as u64;
             self.process_input()?;
             if !self.inbuf.is_empty() {
                 // Not a whole frame after all: go on the copying way.
                 self.inbuf.extend_from_slice(&data[head..]);
+                self.input_end += (data.len() - head) as u64;
                 return self.process_input();
             }
         }
+        self.input_end += (data.len() - head) as u64;
         self.adopted = Some((data.as_ptr() as usize, data.len()));
         // A unique buffer becomes `BytesMut` without a copy, and
         // advancing past the head only moves where it starts.
@@ -116,7 +159,7 @@ impl Connection {
     pub fn input_offset(&self, data: &[u8]) -> Option<usize> {
         let (base, len) = self.adopted?;
         let at = (data.as_ptr() as usize).checked_sub(base)?;
-        (at.checked_add(data.len())? <= len).then_some(at)
+        (at.checked_add(data.len())? <= len).then_some(self.held.full_offset(at))
     }
 
     fn begin_input(&mut self, now: u64, len: usize) {
@@ -155,13 +198,39 @@ impl Connection {
                 "frame larger than SETTINGS_MAX_FRAME_SIZE",
             ));
         }
-        let total = FRAME_HEADER_LEN + head.length as usize;
-        if self.inbuf.len() < total {
-            self.inbuf.reserve(total - self.inbuf.len());
-            return Ok(false);
-        }
-        let mut bytes = self.inbuf.split_to(total);
-        let payload = bytes.split_off(FRAME_HEADER_LEN).freeze();
+        // Where this frame's payload starts in the octets received.
+        let payload_at = self.input_end - self.inbuf.len() as u64 + FRAME_HEADER_LEN as u64;
+        let held = self.held.take(payload_at);
+        let payload = match held {
+            Some((length, _)) => {
+                if head.kind != frame::kind::DATA
+                    || head.has(frame::flag::PADDED)
+                    || head.length != length
+                {
+                    return Err(ConnectionError::new(
+                        ErrorCode::INTERNAL_ERROR,
+                        held::BAD_SPAN,
+                    ));
+                }
+                bytes::Buf::advance(&mut self.inbuf, FRAME_HEADER_LEN);
+                Bytes::new()
+            }
+            None if self.held.missed(payload_at) => {
+                return Err(ConnectionError::new(
+                    ErrorCode::INTERNAL_ERROR,
+                    held::BAD_SPAN,
+                ));
+            }
+            None => {
+                let total = FRAME_HEADER_LEN + head.length as usize;
+                if self.inbuf.len() < total {
+                    self.inbuf.reserve(total - self.inbuf.len());
+                    return Ok(false);
+                }
+                let mut bytes = self.inbuf.split_to(total);
+                bytes.split_off(FRAME_HEADER_LEN).freeze()
+            }
+        };
         self.metrics.frames_received += 1;
 
         if self.phase == Phase::AwaitSettings {
@@ -176,7 +245,11 @@ impl Connection {
                 "frame interleaved with header block",
             ));
         }
-        match Frame::decode(&head, payload) {
+        let frame = match held {
+            Some((_, at)) => Data::held(&head, at).map(Frame::Data),
+            None => Frame::decode(&head, payload),
+        };
+        match frame {
             Ok(frame) => self.on_frame(frame),
             Err(ProtocolError::Connection(e)) => Err(e),
             Err(ProtocolError::Stream(e)) => self.stream_error(e),
@@ -327,7 +400,7 @@ impl Connection {
             self.consume_connection(d.flow_len);
             return Ok(());
         }
-        let payload_len = u32::try_from(d.payload.len()).unwrap_or(u32::MAX);
+        let payload_len = u32::try_from(d.len()).unwrap_or(u32::MAX);
         let padding = d.flow_len.saturating_sub(payload_len);
         let Some(s) = self.streams.get_mut(&id) else {
             self.consume_connection(d.flow_len);
@@ -344,7 +417,7 @@ impl Connection {
         let malformed = if s.recv_phase != RecvPhase::Body {
             Some("DATA before headers or after trailers")
         } else {
-            s.received_len += d.payload.len() as u64;
+            s.received_len += d.len() as u64;
             match s.expected_len {
                 Some(n) if s.received_len > n => Some("DATA exceeds content-length"),
                 Some(n) if d.end_stream && s.received_len != n => {
@@ -362,9 +435,9 @@ impl Connection {
                 reason,
             });
         }
-        if !d.payload.is_empty() {
+        if !d.is_empty() {
             s.timing.first_byte_at.get_or_insert(self.now);
-            s.timing.bytes_read += d.payload.len() as u64;
+            s.timing.bytes_read += d.len() as u64;
         }
         // Padding is never delivered, so it is consumed at once.
         let auto = !s.manual_consume;
@@ -375,11 +448,19 @@ impl Connection {
         if delivered > 0 {
             self.consume_stream(id, delivered);
         }
-        if !d.payload.is_empty() || d.end_stream {
-            self.events.push_back(Event::Data {
-                stream_id: id,
-                data: d.payload,
-                end_stream: d.end_stream,
+        if !d.is_empty() || d.end_stream {
+            self.events.push_back(match d.held {
+                Some(at) => Event::HeldData {
+                    stream_id: id,
+                    at,
+                    length: d.flow_len,
+                    end_stream: d.end_stream,
+                },
+                None => Event::Data {
+                    stream_id: id,
+                    data: d.payload,
+                    end_stream: d.end_stream,
+                },
             });
         }
         self.commit_recv(id, FrameKind::Data, d.end_stream);

@@ -12,6 +12,9 @@ pub struct Data {
     /// Octets the whole frame payload took, padding included: this is what
     /// counts against flow-control windows (§6.9.1).
     pub flow_len: u32,
+    /// The payload stayed with the host (`receive_held`): `payload` is
+    /// empty, and this is where the payload sits in the host's read.
+    pub held: Option<u32>,
 }
 
 impl Data {
@@ -28,7 +31,33 @@ impl Data {
             payload,
             end_stream: head.has(flag::END_STREAM),
             flow_len,
+            held: None,
         })
+    }
+
+    /// An unpadded DATA frame whose payload the host kept, at `at` in its
+    /// read.
+    pub fn held(head: &FrameHeader, at: u32) -> Result<Data, ProtocolError> {
+        require_stream(head, "DATA on stream 0")?;
+        Ok(Data {
+            stream_id: head.stream_id,
+            payload: Bytes::new(),
+            end_stream: head.has(flag::END_STREAM),
+            flow_len: head.length,
+            held: Some(at),
+        })
+    }
+
+    /// Octets of data the frame carries, padding excluded.
+    pub fn len(&self) -> usize {
+        match self.held {
+            Some(_) => self.flow_len as usize,
+            None => self.payload.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Writes a DATA frame header for `len` payload octets; the caller appends

@@ -3,6 +3,7 @@
 //! connection has something to do), hands request streams to the service
 //! and feeds responses back as flow control allows (see `streams`).
 
+mod held;
 mod output;
 mod payload;
 mod received;
@@ -193,6 +194,7 @@ where
         handshaken: false,
         idle_since: Some(now),
         idle_closing: false,
+        scanner: held::Scanner::server(),
     };
     let mut snapshot: Option<Vec<u8>> = None;
     loop {
@@ -293,6 +295,10 @@ struct Session<'a, IO> {
     idle_since: Option<Instant>,
     /// The idle timeout passed and GOAWAY went out.
     idle_closing: bool,
+    /// Frame boundaries in what the peer sends, for the upload payloads
+    /// kept out of the engine; it follows the byte stream across
+    /// hibernation, as the engine's state does.
+    scanner: held::Scanner,
 }
 
 impl<IO> Session<'_, IO>
@@ -380,6 +386,8 @@ where
         // Filled only as far as reads go (a read of 100 octets touches one
         // page, not READ_CHUNK).
         let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
+        // What of a read goes to the engine when payloads are held.
+        let (mut passed, mut held) = (Vec::new(), Vec::new());
         let mut read_size = READ_CHUNK;
         match start {
             Start::Input(octet) => buf.extend_from_slice(&[octet]),
@@ -435,10 +443,16 @@ where
                 }
                 let max = if out.is_empty() { batch } else { 0 };
                 let given = input;
+                // Upload payloads stay here: the engine gets the rest.
+                self.scanner.split(given, &mut passed, &mut held);
+                let passed = match held.is_empty() {
+                    true => given,
+                    false => &passed[..],
+                };
                 // Credit the service handed back and body chunks go with
                 // the drive: no call of their own per stream.
                 let r = conn
-                    .drive(now_ns(), &st.credits, &st.writes, given, max as u32)
+                    .drive(now_ns(), &st.credits, &st.writes, passed, &held, max as u32)
                     .await;
                 st.credits.clear();
                 let mut r = trap(r)?;
