@@ -41,7 +41,7 @@ use exports::h2wasm::http2::types::{
     Event, FieldSpan, FileStat, FrameErrorEvent, GoawayEvent, HeaderBlock, HeaderBlockEvent,
     HeaderField, HeaderKind, HeadersEvent, InputDataEvent, KnownErrorCode, Metrics, NodeHeader,
     NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent,
-    ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
+    RepeatedRequestEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
 };
 use wasi::filesystem::types::{Descriptor, DescriptorType};
 
@@ -215,7 +215,7 @@ pub struct ConnectionResource {
     inner: RefCell<Engine>,
     /// `options.header-blocks`: how received headers are reported.
     header_blocks: bool,
-    /// Tells repeated request blocks (`header-block-event.repeated`).
+    /// Tells repeated requests (`repeated-request` events).
     requests: RefCell<RequestMemory>,
     /// `options.input-data`: `drive` reports data parsed in place out of
     /// its input as `input-data` events.
@@ -972,7 +972,7 @@ fn header_block_event(
     end_stream: bool,
 ) -> Event {
     let (octets, spans) = flatten(headers);
-    block_event(kind, stream_id, octets, spans, end_stream, false)
+    block_event(kind, stream_id, octets, spans, end_stream)
 }
 
 fn block_event(
@@ -981,7 +981,6 @@ fn block_event(
     octets: Vec<u8>,
     spans: Vec<NativeSpan>,
     end_stream: bool,
-    repeated: bool,
 ) -> Event {
     Event::HeaderBlock(HeaderBlockEvent {
         kind,
@@ -998,7 +997,6 @@ fn block_event(
                 .collect(),
         },
         end_stream,
-        repeated,
     })
 }
 
@@ -1011,20 +1009,15 @@ fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>, at: Option<u
             headers,
             end_stream,
         } => match blocks {
-            Some(memory) => {
-                let (octets, spans, repeated) = match memory.block(headers) {
-                    RequestBlock::Repeated => (Vec::new(), Vec::new(), true),
-                    RequestBlock::Fresh(octets, spans) => (octets, spans, false),
-                };
-                block_event(
-                    HeaderKind::Request,
+            Some(memory) => match memory.block(headers) {
+                RequestBlock::Repeated => Event::RepeatedRequest(RepeatedRequestEvent {
                     stream_id,
-                    octets,
-                    spans,
                     end_stream,
-                    repeated,
-                )
-            }
+                }),
+                RequestBlock::Fresh(octets, spans) => {
+                    block_event(HeaderKind::Request, stream_id, octets, spans, end_stream)
+                }
+            },
             None => Event::Request(headers_event(stream_id, &headers, end_stream)),
         },
         NativeEvent::Response {

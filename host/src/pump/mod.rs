@@ -387,7 +387,7 @@ where
         // page, not READ_CHUNK).
         let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
         // What of a read goes to the engine when payloads are held.
-        let (mut passed, mut held) = (Vec::new(), Vec::new());
+        let (mut passed_buf, mut held) = (Vec::new(), Vec::new());
         let mut read_size = READ_CHUNK;
         match start {
             Start::Input(octet) => buf.extend_from_slice(&[octet]),
@@ -444,16 +444,21 @@ where
                 let max = if out.is_empty() { batch } else { 0 };
                 let given = input;
                 // Upload payloads stay here: the engine gets the rest.
-                self.scanner.split(given, &mut passed, &mut held);
+                self.scanner.split(given, &mut passed_buf, &mut held);
                 let passed = match held.is_empty() {
                     true => given,
-                    false => &passed[..],
+                    false => &passed_buf[..],
                 };
                 // Credit the service handed back and body chunks go with
                 // the drive: no call of their own per stream.
                 let r = conn
                     .drive(now_ns(), &st.credits, &st.writes, passed, &held, max as u32)
                     .await;
+                if passed_buf.capacity() > READ_CHUNK {
+                    // A read of many small frames: not kept for the quiet
+                    // that follows.
+                    passed_buf = Vec::new();
+                }
                 st.credits.clear();
                 let mut r = trap(r)?;
                 st.written(std::mem::take(&mut r.written));

@@ -30,7 +30,7 @@ pub(crate) enum RequestRefused {
 }
 
 /// The connection's last request block, for blocks the engine reports as
-/// repeating it (`header-block-event.repeated`): parsed again only once,
+/// repeating it (`repeated-request` events): parsed again only once,
 /// then cloned. A fresh block costs nothing more than being kept.
 #[derive(Default)]
 pub(crate) struct LastRequest {

@@ -4,7 +4,7 @@
 //! A response that is ready at once (a cached file, a fixed page) is sent
 //! in the same pass that read its request, with no task and no channel.
 
-use super::request::{LastRequest, RequestRefused, build_request};
+use super::request::{LastRequest, RequestHead, RequestRefused, build_request};
 use crate::bindings::{
     BodyChunk, CommandError, Event, HeaderBlock, HeaderField, HeaderKind, PreparedResponse,
     RespondOptions, SessionState, StreamCredit, StreamState, StreamWrite,
@@ -189,45 +189,12 @@ pub(crate) fn on_event(
     tracing::trace!("event {event:?}");
     match event {
         Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
-            let id = h.stream_id;
-            let head = match h.repeated {
-                false => st.last_request.fresh(h.headers),
-                true => st.last_request.repeated(),
-            };
-            let head = match head {
-                Ok(head) => head,
-                Err(RequestRefused::Malformed(why)) => {
-                    tracing::debug!(stream_id = id, "request refused: {why}");
-                    return Some(Deferred::Reset(id, 0x1));
-                }
-                Err(RequestRefused::NothingToRepeat) => {
-                    tracing::warn!(
-                        stream_id = id,
-                        "the engine reported a repeated request before any: resetting it"
-                    );
-                    return Some(Deferred::Reset(id, 0x2));
-                }
-            };
-            let (request, body_tx) = build_request(head, h.end_stream, id, cx);
-            let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
-            if log || body_tx.is_some() {
-                st.streams.insert(
-                    id,
-                    StreamIo {
-                        body_tx,
-                        method: request.method().to_string(),
-                        path: request
-                            .uri()
-                            .path_and_query()
-                            .map(|p| p.to_string())
-                            .unwrap_or_default(),
-                        status: 0,
-                        bytes_out: 0,
-                        started: Instant::now(),
-                    },
-                );
-            }
-            return dispatch(id, request, st, cx);
+            let head = st.last_request.fresh(h.headers);
+            return request(h.stream_id, head, h.end_stream, st, cx);
+        }
+        Event::RepeatedRequest(r) => {
+            let head = st.last_request.repeated();
+            return request(r.stream_id, head, r.end_stream, st, cx);
         }
         Event::Data(d) => {
             let len = u32::try_from(d.data.len()).unwrap_or(u32::MAX);
@@ -299,6 +266,51 @@ pub(crate) fn on_event(
         _ => {}
     }
     None
+}
+
+/// A request stream: its head as parsed (or refused), then the request
+/// for the service, which is called.
+fn request(
+    id: u32,
+    head: Result<RequestHead, RequestRefused>,
+    end_stream: bool,
+    st: &mut PumpState,
+    cx: &StreamContext<'_>,
+) -> Option<Deferred> {
+    let head = match head {
+        Ok(head) => head,
+        Err(RequestRefused::Malformed(why)) => {
+            tracing::debug!(stream_id = id, "request refused: {why}");
+            return Some(Deferred::Reset(id, 0x1));
+        }
+        Err(RequestRefused::NothingToRepeat) => {
+            tracing::warn!(
+                stream_id = id,
+                "the engine reported a repeated request before any: resetting it"
+            );
+            return Some(Deferred::Reset(id, 0x2));
+        }
+    };
+    let (request, body_tx) = build_request(head, end_stream, id, cx);
+    let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
+    if log || body_tx.is_some() {
+        st.streams.insert(
+            id,
+            StreamIo {
+                body_tx,
+                method: request.method().to_string(),
+                path: request
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+                status: 0,
+                bytes_out: 0,
+                started: Instant::now(),
+            },
+        );
+    }
+    dispatch(id, request, st, cx)
 }
 
 /// What handling an event left for the engine: `on_event` itself never
