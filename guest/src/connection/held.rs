@@ -7,6 +7,7 @@
 //! any frame; the octets stay with the host, and the event that delivers
 //! them says where they sit in the host's read.
 
+use crate::error::{ConnectionError, ErrorCode};
 use std::collections::VecDeque;
 
 /// Where a payload was left out: at `at` octets into the input as passed
@@ -28,8 +29,13 @@ pub(super) struct HeldInput {
     spans: Vec<HeldSpan>,
 }
 
-/// Why held spans cannot be taken: the host's mistake, not the peer's.
-pub(super) const BAD_SPAN: &str = "held data does not match an unpadded DATA payload";
+/// Held spans that cannot be taken: the host's mistake, not the peer's.
+pub(super) fn bad_span() -> ConnectionError {
+    ConnectionError::new(
+        ErrorCode::INTERNAL_ERROR,
+        "held data does not match an unpadded DATA payload",
+    )
+}
 
 impl HeldInput {
     /// Spans for the input that starts `start` octets into the received

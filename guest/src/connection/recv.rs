@@ -94,7 +94,7 @@ impl Connection {
 
     fn held_wrong(&mut self) -> Result<(), ConnectionError> {
         self.held.begin(self.input_end, 0, &[]);
-        let err = ConnectionError::new(ErrorCode::INTERNAL_ERROR, held::BAD_SPAN);
+        let err = held::bad_span();
         self.fail(&err);
         Err(err)
     }
@@ -207,19 +207,13 @@ impl Connection {
                     || head.has(frame::flag::PADDED)
                     || head.length != length
                 {
-                    return Err(ConnectionError::new(
-                        ErrorCode::INTERNAL_ERROR,
-                        held::BAD_SPAN,
-                    ));
+                    return Err(held::bad_span());
                 }
                 bytes::Buf::advance(&mut self.inbuf, FRAME_HEADER_LEN);
                 Bytes::new()
             }
             None if self.held.missed(payload_at) => {
-                return Err(ConnectionError::new(
-                    ErrorCode::INTERNAL_ERROR,
-                    held::BAD_SPAN,
-                ));
+                return Err(held::bad_span());
             }
             None => {
                 let total = FRAME_HEADER_LEN + head.length as usize;

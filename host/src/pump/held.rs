@@ -9,12 +9,8 @@
 //! scanner does not hold goes to the engine as it came.
 
 use crate::bindings::HeldSpan;
-
-/// The client connection preface (RFC 9113 §3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADER: usize = 9;
-const DATA: u8 = 0x0;
-const PADDED: u8 = 0x8;
+use h2wasm_engine::connection::PREFACE;
+use h2wasm_engine::frame::{FRAME_HEADER_LEN as HEADER, FrameHeader, flag, kind};
 /// Smaller payloads go in with the rest: a span costs about what
 /// copying a few hundred octets does.
 const HOLD_MIN: usize = 1024;
@@ -45,8 +41,6 @@ impl Scanner {
     pub(crate) fn split(&mut self, read: &[u8], rest: &mut Vec<u8>, held: &mut Vec<HeldSpan>) {
         rest.clear();
         held.clear();
-        // Held payloads' ranges in `read`.
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
         let mut at = 0;
         while at < read.len() {
             match self {
@@ -80,16 +74,22 @@ impl Scanner {
                     if *have < HEADER {
                         break;
                     }
-                    let length =
-                        usize::from(buf[0]) << 16 | usize::from(buf[1]) << 8 | usize::from(buf[2]);
-                    let (kind, flags) = (buf[3], buf[4]);
+                    let Some(head) = FrameHeader::parse(&buf[..]) else {
+                        break;
+                    };
+                    let length = head.length as usize;
                     let holdable = whole
-                        && kind == DATA
-                        && flags & PADDED == 0
+                        && head.kind == kind::DATA
+                        && !head.has(flag::PADDED)
                         && length >= HOLD_MIN
                         && read.len() - at >= length;
                     if holdable {
-                        ranges.push((at, length));
+                        // Where it is in `read`, for now (rebased below).
+                        held.push(HeldSpan {
+                            // Reads are at most a few hundred KiB.
+                            at: u32::try_from(at).unwrap_or(u32::MAX),
+                            length: head.length,
+                        });
                         at += length;
                         *self = Scanner::Header([0; HEADER], 0);
                     } else if length == 0 {
@@ -100,18 +100,15 @@ impl Scanner {
                 }
             }
         }
-        if ranges.is_empty() {
+        if held.is_empty() {
             return;
         }
         let mut from = 0;
-        for (start, length) in ranges {
+        for span in held.iter_mut() {
+            let start = span.at as usize;
             rest.extend_from_slice(&read[from..start]);
-            held.push(HeldSpan {
-                // Reads are at most a few hundred KiB.
-                at: u32::try_from(rest.len()).unwrap_or(u32::MAX),
-                length: u32::try_from(length).unwrap_or(u32::MAX),
-            });
-            from = start + length;
+            from = start + span.length as usize;
+            span.at = u32::try_from(rest.len()).unwrap_or(u32::MAX);
         }
         rest.extend_from_slice(&read[from..]);
     }
@@ -159,10 +156,24 @@ mod tests {
         let big = vec![7u8; 5000];
         let settings = frame(0x4, 0, 0, &[]);
         let headers = frame(0x1, 0x4, 1, b"hpack");
-        let data = frame(DATA, 0x1, 1, &big);
-        let small = frame(DATA, 0, 3, b"tiny");
-        let padded = frame(DATA, PADDED, 3, &[&[2u8][..], &big, &[0, 0]].concat());
-        let read = [PREFACE, &settings, &headers, &data, &small, &padded, &data].concat();
+        let data = frame(kind::DATA, 0x1, 1, &big);
+        let small = frame(kind::DATA, 0, 3, b"tiny");
+        let padded = frame(
+            kind::DATA,
+            flag::PADDED,
+            3,
+            &[&[2u8][..], &big, &[0, 0]].concat(),
+        );
+        let read = [
+            &PREFACE[..],
+            &settings,
+            &headers,
+            &data,
+            &small,
+            &padded,
+            &data,
+        ]
+        .concat();
         let got = scan(&[&read]);
         let (rest, spans) = &got[0];
         let want_rest = [
@@ -184,8 +195,8 @@ mod tests {
     #[test]
     fn frames_split_across_reads_pass_and_the_scan_keeps_its_place() {
         let big = vec![1u8; 3000];
-        let data = frame(DATA, 0, 1, &big);
-        let stream = [PREFACE, &frame(0x4, 0, 0, &[]), &data, &data, &data].concat();
+        let data = frame(kind::DATA, 0, 1, &big);
+        let stream = [&PREFACE[..], &frame(0x4, 0, 0, &[]), &data, &data, &data].concat();
         // Cut inside the second frame's header, then inside its payload.
         let cut1 = PREFACE.len() + 9 + data.len() + 4;
         let cut2 = cut1 + 1000;
@@ -202,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_stream_without_the_preface_is_not_scanned() {
-        let data = frame(DATA, 0, 1, &[5u8; 4000]);
+        let data = frame(kind::DATA, 0, 1, &[5u8; 4000]);
         let read = [b"GET / HTTP/1.1\r\n\r\n".as_slice(), &data].concat();
         let got = scan(&[&read, &data]);
         assert!(got[0].1.is_empty() && got[1].1.is_empty());
