@@ -1,6 +1,9 @@
 //! Static files from a directory: index.html, content types, HEAD, single
 //! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
-//! that would leave the directory are refused.
+//! that would leave the directory are refused, and every file is opened
+//! beneath the directory itself (cap-std: `openat2` with RESOLVE_BENEATH
+//! where the kernel has it), so a symlink swapped in later cannot lead a
+//! request, or a cached entry being checked again, out of it.
 
 use crate::body::Incoming;
 use crate::clock::coarse_now;
@@ -12,7 +15,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,12 +32,14 @@ const REVALIDATE: Duration = Duration::from_secs(1);
 const CACHE_ENTRIES: usize = 4096;
 const CACHE_BYTES: usize = 64 << 20;
 
-/// What the cache knows about one file. Paths are canonical, so a later
-/// symlink change cannot redirect a cached entry outside the root; a file
-/// that vanishes is resolved again.
+/// What the cache knows about one file. Its path is relative to the
+/// root and opened beneath it every time it is checked or read, so a
+/// later symlink change cannot redirect a cached entry outside the root.
 #[derive(Clone)]
 struct FileInfo {
-    path: PathBuf,
+    /// The file, relative to the root (`index.html` added for a
+    /// directory).
+    path: String,
     len: u64,
     mtime: SystemTime,
     etag: String,
@@ -48,6 +53,9 @@ struct FileInfo {
     checked: Duration,
 }
 
+/// Cached files by their request path made canonical (decoded, with `.`
+/// and empty segments gone: see [`StaticFiles::resolve`]), so that every
+/// spelling of one path shares one entry.
 #[derive(Default)]
 struct Cache {
     entries: HashMap<String, Arc<FileInfo>>,
@@ -56,7 +64,8 @@ struct Cache {
 
 #[derive(Clone)]
 pub struct StaticFiles {
-    root: Arc<PathBuf>,
+    /// The served directory, open: every file is opened beneath it.
+    root: Arc<cap_std::fs::Dir>,
     cache: Arc<Mutex<Cache>>,
     /// Page path → assets pushed with it.
     push: Arc<HashMap<String, Vec<String>>>,
@@ -105,14 +114,13 @@ impl tower::Service<Request<Incoming>> for StaticFiles {
 impl StaticFiles {
     /// Serves `root`, which must be an existing directory.
     pub fn new(root: &Path) -> anyhow::Result<StaticFiles> {
-        let root = root
-            .canonicalize()
-            .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", root.display()))?;
         if !root.is_dir() {
             anyhow::bail!("cannot serve {}: not a directory", root.display());
         }
+        let dir = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+            .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", root.display()))?;
         Ok(StaticFiles {
-            root: Arc::new(root),
+            root: Arc::new(dir),
             cache: Arc::default(),
             push: Arc::default(),
         })
@@ -228,8 +236,9 @@ impl StaticFiles {
             // Large files: over HTTP/2 the engine frames them and the pump
             // reads them straight into its output (host payload); over
             // HTTP/1.1 they are the body.
-            _ => match std::fs::File::open(&info.path) {
+            _ => match self.root.open(&info.path) {
                 Ok(file) => {
+                    let file = file.into_std();
                     let mut headers = headers();
                     headers.remove(header::CONTENT_LENGTH);
                     ServeFile::open(file)
@@ -243,28 +252,21 @@ impl StaticFiles {
 
     /// The file for a request path, through the cache.
     fn lookup(&self, request_path: &str) -> Option<Arc<FileInfo>> {
+        let key = Self::resolve(request_path)?;
         let now = coarse_now();
         let cached = self
             .cache
             .lock()
             .ok()
-            .and_then(|c| c.entries.get(request_path).cloned());
+            .and_then(|c| c.entries.get(&key).cloned());
         if let Some(info) = &cached
             && now.saturating_sub(info.checked) < REVALIDATE
         {
             return Some(info.clone());
         }
-        let (path, meta) = match cached
-            .as_ref()
-            .and_then(|c| Some((c.path.clone(), std::fs::metadata(&c.path).ok()?)))
-        {
-            Some((path, meta)) if meta.is_file() => (path, meta),
-            _ => {
-                let path = self.resolve(request_path)?;
-                let meta = std::fs::metadata(&path).ok()?;
-                (path, meta)
-            }
-        };
+        // Opened afresh beneath the root each time it is checked: what the
+        // path leads to now, never outside the root.
+        let (path, file, meta) = self.open(&key)?;
         let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
         let info = match cached {
             Some(old) if old.path == path && old.len == meta.len() && old.mtime == mtime => {
@@ -273,50 +275,83 @@ impl StaticFiles {
                     ..(*old).clone()
                 }
             }
-            _ => FileInfo::load(path, meta.len(), mtime, now)?,
+            _ => FileInfo::load(path, file, meta.len(), mtime, now)?,
         };
         let info = Arc::new(info);
         if let Ok(mut c) = self.cache.lock() {
-            c.insert(request_path, info.clone());
+            c.insert(&key, info.clone());
         }
         Some(info)
     }
 
-    /// Maps a request path onto a file under the root, or `None` if it
-    /// would escape it (`..`, symlinks out) or is malformed.
-    fn resolve(&self, request_path: &str) -> Option<PathBuf> {
+    /// Opens the file `rel` names beneath the root (`index.html` for a
+    /// directory): its path, the open file and its metadata, or `None` if
+    /// there is none or reaching it would leave the root (`..` through a
+    /// symlink, a symlink to an absolute path).
+    fn open(&self, rel: &str) -> Option<(String, std::fs::File, std::fs::Metadata)> {
+        let open = |path: &str| {
+            let file = self.root.open(path).ok()?.into_std();
+            let meta = file.metadata().ok()?;
+            Some((file, meta))
+        };
+        let index = match rel.is_empty() {
+            // The root itself.
+            true => "index.html".to_string(),
+            false => {
+                let (file, meta) = open(rel)?;
+                if meta.is_file() {
+                    return Some((rel.to_string(), file, meta));
+                }
+                if !meta.is_dir() {
+                    return None;
+                }
+                format!("{rel}/index.html")
+            }
+        };
+        let (file, meta) = open(&index)?;
+        meta.is_file().then_some((index, file, meta))
+    }
+
+    /// A request path made canonical and relative to the root: decoded,
+    /// without empty and `.` segments (`//a/./b` and `/a/b` are one
+    /// file), or `None` if it is malformed or has a `..` segment. Where it
+    /// leads on disk is for [`StaticFiles::open`] to find out.
+    fn resolve(request_path: &str) -> Option<String> {
         let path = request_path.split(['?', '#']).next().unwrap_or("/");
         let decoded = percent_decode(path)?;
-        let mut rel = PathBuf::new();
+        let mut rel = String::with_capacity(decoded.len());
         for part in decoded.split('/') {
             match part {
                 "" | "." => {}
                 ".." => return None,
                 p if p.contains('\\') || p.contains('\0') => return None,
-                p => rel.push(p),
+                p => {
+                    if !rel.is_empty() {
+                        rel.push('/');
+                    }
+                    rel.push_str(p);
+                }
             }
         }
-        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return None;
-        }
-        let mut full = self.root.join(&rel);
-        if full.is_dir() {
-            full.push("index.html");
-        }
-        let canon = full.canonicalize().ok()?;
-        (canon.starts_with(self.root.as_ref()) && canon.is_file()).then_some(canon)
+        Some(rel)
     }
 }
 
 impl FileInfo {
-    fn load(path: PathBuf, len: u64, mtime: SystemTime, now: Duration) -> Option<FileInfo> {
+    /// What to cache about `file` (open, at `path` under the root): its
+    /// validators and headers, and its content if it is small. Read from
+    /// the handle that was checked, not by path again.
+    fn load(
+        path: String,
+        mut file: std::fs::File,
+        len: u64,
+        mtime: SystemTime,
+        now: Duration,
+    ) -> Option<FileInfo> {
         let mtime_ns = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let body = if len <= SMALL {
             let mut buf = Vec::with_capacity(usize::try_from(len).ok()?);
-            std::fs::File::open(&path)
-                .ok()?
-                .read_to_end(&mut buf)
-                .ok()?;
+            file.read_to_end(&mut buf).ok()?;
             // Changed while we read: the next request looks again.
             (buf.len() as u64 == len).then(|| Bytes::from(buf))
         } else {
@@ -324,7 +359,7 @@ impl FileInfo {
         };
         let etag = format!("\"{len:x}-{mtime_ns:x}\"");
         let last_modified = httpdate::fmt_http_date(mtime);
-        let content_type = content_type(&path);
+        let content_type = content_type(Path::new(&path));
         let mut whole = HeaderMap::new();
         whole.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         whole.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -511,21 +546,109 @@ mod tests {
     }
 
     #[test]
-    fn paths_cannot_escape() {
-        let dir = std::env::temp_dir().join(format!("h2wasm-files-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("sub")).unwrap();
-        std::fs::write(dir.join("sub/a.txt"), "a").unwrap();
-        std::fs::write(dir.join("index.html"), "i").unwrap();
-        let files = StaticFiles::new(&dir).unwrap();
-        assert!(files.resolve("/sub/a.txt").is_some());
-        assert!(files.resolve("/sub/%61.txt").is_some());
-        assert!(files.resolve("/").unwrap().ends_with("index.html"));
-        assert!(files.resolve("/../etc/passwd").is_none());
-        assert!(files.resolve("/sub/../../etc/passwd").is_none());
-        assert!(files.resolve("/%2e%2e/etc/passwd").is_none());
-        assert!(files.resolve("/sub/%00").is_none());
-        assert!(files.resolve("/missing").is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn request_paths_are_made_canonical_and_dot_dot_is_refused() {
+        let r = StaticFiles::resolve;
+        for alias in [
+            "/one.bin",
+            "//one.bin",
+            "/./one.bin",
+            "/%6fne.bin",
+            "/one.bin?x=1",
+        ] {
+            assert_eq!(r(alias).as_deref(), Some("one.bin"), "{alias}");
+        }
+        assert_eq!(r("/a//b/./c/").as_deref(), Some("a/b/c"));
+        assert_eq!(r("/").as_deref(), Some(""));
+        for bad in [
+            "/../etc/passwd",
+            "/a/../b",
+            "/%2e%2e/x",
+            "/a%5cb",
+            "/%00",
+            "/%zz",
+        ] {
+            assert_eq!(r(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn files_open_beneath_the_root_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), "a").unwrap();
+        std::fs::write(root.join("index.html"), "i").unwrap();
+        std::fs::write(dir.path().join("outside.txt"), "secret").unwrap();
+        std::os::unix::fs::symlink("../outside.txt", root.join("up")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.txt"), root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", root.join("inside")).unwrap();
+        let files = StaticFiles::new(&root).unwrap();
+        let path = |p: &str| files.open(p).map(|(path, _, _)| path);
+        assert_eq!(path("sub/a.txt").as_deref(), Some("sub/a.txt"));
+        assert_eq!(path("").as_deref(), Some("index.html"));
+        assert_eq!(
+            path("inside").as_deref(),
+            Some("inside"),
+            "a link within the root"
+        );
+        assert_eq!(path("up"), None, "a relative link out of the root");
+        assert_eq!(path("abs"), None, "an absolute link");
+        assert_eq!(path("missing"), None);
+        assert_eq!(path("sub"), None, "a directory without index.html");
+    }
+
+    /// Every spelling of one path is one cache entry: 1,000 distinct
+    /// aliases of a 1 MB file read and keep it once.
+    #[test]
+    fn aliases_of_one_file_share_one_cache_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("one.bin"), vec![7u8; 1_000_000]).unwrap();
+        let files = StaticFiles::new(dir.path()).unwrap();
+        for i in 0..1000 {
+            let alias = match i % 4 {
+                0 => format!("{}one.bin", "/".repeat(1 + i / 4)),
+                1 => format!("{}one.bin", "/.".repeat(1 + i / 4) + "/"),
+                2 => format!("/%6fne.bin?v={i}"),
+                _ => format!("/{}one.bin", "./".repeat(i / 4)),
+            };
+            let uri: http::Uri = alias.parse().unwrap();
+            let r = files.reply(&Method::HEAD, &uri, &HeaderMap::new());
+            assert_eq!(r.status(), StatusCode::OK, "{alias}");
+        }
+        let cache = files.cache.lock().unwrap();
+        assert_eq!(cache.entries.len(), 1);
+        assert_eq!(cache.body_bytes, 1_000_000);
+    }
+
+    /// After `/sub/secret.txt` is cached, `sub/` is replaced by a symlink
+    /// to a directory outside the root: once the entry is checked again,
+    /// the path is refused, never served from outside (small files are
+    /// cached whole, large ones opened per request).
+    #[test]
+    fn a_cached_path_never_follows_a_swapped_symlink_out_of_the_root() {
+        for len in [6, 2 << 20] {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("root");
+            let outside = dir.path().join("outside");
+            std::fs::create_dir_all(root.join("sub")).unwrap();
+            std::fs::create_dir_all(&outside).unwrap();
+            std::fs::write(root.join("sub/secret.txt"), vec![b'i'; len]).unwrap();
+            std::fs::write(outside.join("secret.txt"), vec![b'o'; len + 1]).unwrap();
+            let files = StaticFiles::new(&root).unwrap();
+            let uri: http::Uri = "/sub/secret.txt".parse().unwrap();
+            let get = || files.reply(&Method::GET, &uri, &HeaderMap::new());
+            assert_eq!(get().status(), StatusCode::OK);
+            std::fs::rename(root.join("sub"), dir.path().join("old-sub")).unwrap();
+            std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
+            // Past the revalidation interval.
+            std::thread::sleep(REVALIDATE + Duration::from_millis(100));
+            let r = get();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{len} octets");
+            // A fresh alias is refused as well.
+            let alias: http::Uri = "//sub/./secret.txt".parse().unwrap();
+            let r = files.reply(&Method::GET, &alias, &HeaderMap::new());
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        }
     }
 
     #[test]
