@@ -912,6 +912,8 @@ fn options_from_wit(o: Options) -> NativeOptions {
         origins: o.origins,
         max_reserved_remote_streams: o.max_reserved_remote_streams,
         auto_continue: o.auto_continue,
+        frame_timeout_ns: o.frame_timeout_ns,
+        half_closed_timeout_ns: o.half_closed_timeout_ns,
         ..NativeOptions::default()
     }
 }
@@ -947,6 +949,8 @@ fn options_to_wit(o: NativeOptions) -> Options {
         // How events are reported is the glue's concern, not the engine's.
         header_blocks: false,
         input_data: false,
+        frame_timeout_ns: o.frame_timeout_ns,
+        half_closed_timeout_ns: o.half_closed_timeout_ns,
     }
 }
 

@@ -85,7 +85,24 @@ pub struct Options {
     pub auto_continue: bool,
     /// Node's `origins`: sent in an ORIGIN frame when a server starts.
     pub origins: Vec<String>,
+    /// A frame begun in the input (or a header block waiting for its
+    /// CONTINUATION frames) must be whole within this many nanoseconds of
+    /// its first octet, or the connection ends with GOAWAY
+    /// ENHANCE_YOUR_CALM: a peer that trickles a frame (or stops half-way)
+    /// would otherwise hold the connection's state, and the instance
+    /// behind it, for ever. `None`: no limit.
+    pub frame_timeout_ns: Option<u64>,
+    /// Server: a stream whose response is complete while the client has
+    /// not ended its side is reset with RST_STREAM NO_ERROR once it has
+    /// had no frame from the client for this many nanoseconds (RFC 9113
+    /// §8.1 lets a server ask a client to stop sending that way). `None`:
+    /// such a stream waits for the client for ever.
+    pub half_closed_timeout_ns: Option<u64>,
 }
+
+/// The default for [`Options::frame_timeout_ns`] and
+/// [`Options::half_closed_timeout_ns`]: 10 s.
+pub const DEFAULT_PEER_TIMEOUT_NS: u64 = 10_000_000_000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -120,6 +137,8 @@ impl Default for Options {
             max_reserved_remote_streams: 200,
             auto_continue: true,
             origins: Vec::new(),
+            frame_timeout_ns: Some(DEFAULT_PEER_TIMEOUT_NS),
+            half_closed_timeout_ns: Some(DEFAULT_PEER_TIMEOUT_NS),
         }
     }
 }

@@ -182,26 +182,68 @@ fn nothing_in_flight_can_be_written_out() {
     p.server
         .hibernate()
         .expect("idle again once the stream closed");
-    // A PING awaiting its ACK.
-    p.server.ping(0, None).unwrap();
+    // Closing.
+    p.server.close();
     assert!(p.server.hibernate().is_err());
-    p.run().unwrap();
-    assert!(p.server.hibernate().is_ok());
-    // SETTINGS awaiting their ACK.
+}
+
+/// SETTINGS and PINGs awaiting the peer's acknowledgement are written out
+/// with the rest: a peer that never acknowledges costs what any idle
+/// connection costs, and one that does later gets them applied then.
+#[test]
+fn unacknowledged_settings_and_pings_carry_over() {
+    let mut p = pair();
+    exchange(&mut p, "/one");
+    p.server.ping(0, Some(*b"pingpong")).unwrap();
     p.server
         .settings(h2wasm_engine::Settings {
             max_concurrent_streams: Some(7),
             ..Default::default()
         })
         .unwrap();
-    assert!(p.server.hibernate().is_err());
+    // Out on the wire, not yet answered.
+    let out = p.server.poll_transmit(1 << 16).unwrap();
+    let snapshot = p.server.hibernate().expect("waiting for ACKs is idle");
+    p.server = Connection::resume(server_options(), &snapshot, 0).unwrap();
+    assert_eq!(p.server.pending_settings_acks(), 1);
+    assert_ne!(p.server.local_settings().max_concurrent_streams, Some(7));
+    // The client reads what was sent before hibernation and acknowledges.
+    p.client.receive(0, &out.octets).unwrap();
     p.run().unwrap();
-    let snapshot = p.server.hibernate().unwrap();
-    let resumed = Connection::resume(server_options(), &snapshot, 0).unwrap();
-    assert_eq!(resumed.local_settings().max_concurrent_streams, Some(7));
-    // Closing.
-    p.server.close();
-    assert!(p.server.hibernate().is_err());
+    assert_eq!(p.server.pending_settings_acks(), 0);
+    assert_eq!(p.server.local_settings().max_concurrent_streams, Some(7));
+    assert!(
+        p.server_events
+            .iter()
+            .any(|e| matches!(e, Event::PingAck { payload, .. } if payload == b"pingpong")),
+        "the PING's ACK is matched in the new instance"
+    );
+    assert!(
+        p.client_events
+            .iter()
+            .all(|e| !matches!(e, Event::GoAway { .. }))
+    );
+}
+
+/// A client that sends the preface and SETTINGS and never acknowledges the
+/// server's may hibernate at once; its ACK, if it ever comes, is taken.
+#[test]
+fn a_server_whose_first_settings_are_never_acknowledged_hibernates() {
+    let mut c = Connection::new(h2wasm_engine::Role::Server, server_options(), 0).unwrap();
+    let mut hello = h2wasm_engine::connection::PREFACE.to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    c.receive(1, &hello).unwrap();
+    while c.poll_transmit(1 << 16).is_some() {}
+    while c.poll_event().is_some() {}
+    assert_eq!(c.pending_settings_acks(), 1);
+    let snapshot = c.hibernate().expect("nothing else in flight");
+    let mut c = Connection::resume(server_options(), &snapshot, 2).unwrap();
+    c.receive(3, &[0, 0, 0, 4, 1, 0, 0, 0, 0]).unwrap();
+    assert_eq!(c.pending_settings_acks(), 0);
+    assert!(
+        c.poll_event()
+            .is_some_and(|e| matches!(e, Event::LocalSettings { .. }))
+    );
 }
 
 #[test]

@@ -450,7 +450,9 @@ fn settings_change_is_acknowledged_and_applied() {
             .iter()
             .any(|e| matches!(e, Event::RemoteSettings { .. }))
     );
-    // Larger frames and a larger window now flow.
+    // Larger frames and a larger window now flow (in batches that have
+    // room for them: a frame is never larger than the batch).
+    p.chunk = 1 << 20;
     let id = open_gets(&mut p, "/", 1)[0];
     p.server
         .respond(id, status("200"), RespondOptions::default())

@@ -60,8 +60,28 @@ pub struct Limits {
     open: AtomicUsize,
     memory: Option<MemoryBudget>,
     counters: Counters,
-    /// Refusals since the last warning, and when that was.
-    warned: Mutex<(u64, Option<Instant>)>,
+    refusals: Warning,
+}
+
+/// A warning logged at most once per [`WARN_INTERVAL`], with how many
+/// times it happened since the last one: what a limit reached by many
+/// requests at once says without flooding the log.
+#[derive(Default)]
+pub struct Warning(Mutex<(u64, Option<Instant>)>);
+
+impl Warning {
+    /// Counts one occurrence; `Some(count)` when a line is due (the
+    /// occurrences since the last one, this one included).
+    pub fn due(&self) -> Option<u64> {
+        let mut warned = self.0.lock().ok()?;
+        warned.0 += 1;
+        if warned.1.is_some_and(|at| at.elapsed() < WARN_INTERVAL) {
+            return None;
+        }
+        let count = warned.0;
+        *warned = (0, Some(Instant::now()));
+        Some(count)
+    }
 }
 
 /// Held while a connection is open; dropping it frees the slot.
@@ -83,7 +103,7 @@ impl Limits {
             open: AtomicUsize::new(0),
             memory: max_memory.map(MemoryBudget::start),
             counters: Counters::default(),
-            warned: Mutex::new((0, None)),
+            refusals: Warning::default(),
         })
     }
 
@@ -172,17 +192,8 @@ impl Limits {
 
     /// One warning per interval, with the number of refusals it covers.
     fn warn_refused(&self, why: &str) {
-        let Ok(mut warned) = self.warned.lock() else {
-            return;
-        };
-        warned.0 += 1;
-        let due = warned.1.is_none_or(|at| at.elapsed() >= WARN_INTERVAL);
-        if due {
-            tracing::warn!(
-                "refusing connections: {why}; {} refused since the last warning",
-                warned.0
-            );
-            *warned = (0, Some(Instant::now()));
+        if let Some(count) = self.refusals.due() {
+            tracing::warn!("refusing connections: {why}; {count} refused since the last warning");
         }
     }
 }

@@ -88,11 +88,45 @@ struct ServeArgs {
     /// past it fails its request.
     #[arg(long, value_name = "SIZE", value_parser = parse_app_memory, requires = "app")]
     app_memory: Option<u64>,
-    /// Seconds one request's --app instance may live (it traps the next
-    /// time it runs after that); 0: no limit.
+    /// Seconds one request's --app instance may live, wall clock, from
+    /// instantiation until its response body is written, whatever it waits
+    /// on (the client, the request body, outgoing requests); then it is
+    /// dropped: 504, or a reset stream if the response had begun. 0: no
+    /// limit.
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(0..=86_400), requires = "app")]
     app_time_limit: u64,
+    /// Milliseconds of execution one request's --app instance may use
+    /// (its code running, not its waits), checked every 10 ms; past it
+    /// the instance traps (500). 0: only --app-time-limit bounds it.
+    #[arg(long, value_name = "MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(0..=86_400_000), requires = "app")]
+    app_cpu_limit: u64,
+    /// Seconds a request may wait for a free --app instance (all
+    /// --app-instances busy); then it is answered 503.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600), requires = "app")]
+    app_queue_timeout: u64,
+    /// Times a request may pass through this server's --app (counted in
+    /// its CDN-Loop field, RFC 8586) before it is answered 508.
+    #[arg(long, value_name = "N", default_value_t = ComponentConfig::default().max_hops,
+          value_parser = clap::value_parser!(u32).range(1..=64), requires = "app")]
+    app_max_hops: u32,
+    /// Outgoing connections the --app component's requests may hold open
+    /// at once (apart from the server's own); more wait for one.
+    #[arg(long, value_name = "N", default_value_t = OutgoingConfig::default().max_connections,
+          value_parser = clap::value_parser!(u32).range(1..=4096), requires = "app")]
+    app_max_outgoing: u32,
+    /// Seconds an outgoing request of the --app component may take to
+    /// connect (TCP and TLS, waiting for a free connection included).
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600), requires = "app")]
+    app_connect_timeout: u64,
+    /// Seconds an outgoing request of the --app component may wait for
+    /// its response's head once sent.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600), requires = "app")]
+    app_first_byte_timeout: u64,
     /// Origins the --app component's outgoing requests reach in cleartext
     /// HTTP/2 (prior knowledge), e.g. --app-h2c 127.0.0.1:8080 (repeatable);
     /// other http:// origins get HTTP/1.1, https:// ones h2 when they
@@ -162,6 +196,18 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     unknown_protocol_timeout: u64,
+    /// Seconds a frame (or a header block with its CONTINUATION frames)
+    /// may take to arrive whole once its first octet has; past it the
+    /// connection ends with GOAWAY ENHANCE_YOUR_CALM.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    frame_timeout: u64,
+    /// Seconds a request the client has not finished may stay quiet once
+    /// its response is complete; then the stream is reset with
+    /// RST_STREAM NO_ERROR (RFC 9113 §8.1) and holds nothing more.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    half_closed_timeout: u64,
     /// Announce this origin in an ORIGIN frame (RFC 8336) on every
     /// connection, e.g. https://example.org (repeatable).
     #[arg(long = "origin", value_name = "ORIGIN", value_parser = parse_origin)]
@@ -350,6 +396,10 @@ fn main() -> ExitCode {
             Command::CompileEngine(args) => compile_engine(args),
         }
     });
+    // Whatever is still running (an app's instance waiting on an origin,
+    // a blocking read) gets at most this long: serve returns within
+    // --grace, and the process within SHUTDOWN_MARGIN of that.
+    rt.shutdown_timeout(SHUTDOWN_MARGIN);
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -358,6 +408,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// How long tasks still running when a command returns may take to stop
+/// before the process exits anyway.
+const SHUTDOWN_MARGIN: Duration = Duration::from_secs(1);
 
 /// Logs go through a writer thread with a buffer flushed whenever it runs
 /// dry: an access-log line per request must not cost the serving thread a
@@ -504,16 +558,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = Arc::new(load_runtime(&args.engine, pool)?);
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
-            let outgoing = Outgoing::new(
-                runtime.clone(),
-                OutgoingConfig {
-                    h2c: args.app_h2c.iter().flatten().cloned().collect(),
-                    trust: match &args.app_cacert {
-                        Some(ca) => Trust::CaFile(ca.clone()),
-                        None => Trust::Platform,
-                    },
+            let outgoing_config = OutgoingConfig {
+                h2c: args.app_h2c.iter().flatten().cloned().collect(),
+                trust: match &args.app_cacert {
+                    Some(ca) => Trust::CaFile(ca.clone()),
+                    None => Trust::Platform,
                 },
-            )?;
+                connect_timeout: Duration::from_secs(args.app_connect_timeout),
+                first_byte_timeout: Duration::from_secs(args.app_first_byte_timeout),
+                max_connections: args.app_max_outgoing,
+                ..OutgoingConfig::default()
+            };
+            // Outgoing HTTP/2 connections take engine instances from a pool
+            // of their own: they never count against --max-live.
+            let n = args.app_max_outgoing;
+            let outgoing_runtime = Arc::new(load_runtime(
+                &args.engine,
+                Pool {
+                    max_connections: n,
+                    max_live: n,
+                },
+            )?);
+            let outgoing = Outgoing::new(outgoing_runtime, outgoing_config)?;
             let defaults = ComponentConfig::default();
             let config = ComponentConfig {
                 max_instances: args.app_instances,
@@ -524,6 +590,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 },
                 max_time: (args.app_time_limit > 0)
                     .then(|| Duration::from_secs(args.app_time_limit)),
+                max_cpu: (args.app_cpu_limit > 0)
+                    .then(|| Duration::from_millis(args.app_cpu_limit)),
+                queue_timeout: Duration::from_secs(args.app_queue_timeout),
+                max_hops: args.app_max_hops,
                 ..defaults
             };
             shared(WasiHttpApp::load(app, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))?)
@@ -566,6 +636,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     options.origins = args.origins.clone();
     options.settings.max_concurrent_streams = Some(args.max_concurrent_streams);
+    options.frame_timeout_ns = Some(Duration::from_secs(args.frame_timeout).as_nanos() as u64);
+    options.half_closed_timeout_ns =
+        Some(Duration::from_secs(args.half_closed_timeout).as_nanos() as u64);
     options.padding_strategy = match args.padding {
         Padding::None => PaddingStrategy::None,
         Padding::Aligned => PaddingStrategy::Aligned,

@@ -210,8 +210,8 @@ fn a_failing_request_ends_alone() {
             },
         ),
     );
-    // Before anything was sent: 500, for a panic, a missing response,
-    // the memory limit and the time limit.
+    // Before anything was sent: 500, for a panic, a missing response and
+    // the memory limit; 504 for the time limit.
     let mut spin = Command::new("curl");
     spin.args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
         .args(["-w", "%{http_code}"])
@@ -230,7 +230,7 @@ fn a_failing_request_ends_alone() {
     assert_eq!(body, "ok");
     assert!(started.elapsed() < Duration::from_secs(2));
     let spun = spinning.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&spun.stdout), "500");
+    assert_eq!(String::from_utf8_lossy(&spun.stdout), "504");
     assert!(started.elapsed() >= Duration::from_secs(2));
 
     // After the response began: RST_STREAM INTERNAL_ERROR, and the
@@ -266,6 +266,33 @@ fn a_failing_request_ends_alone() {
     assert!(!o.status.success());
     let (version, body) = curl(&["--http1.1"], &server.url("/"));
     assert_eq!((version.as_str(), body.as_str()), ("1.1", "ok"));
+}
+
+/// The CPU limit counts the instance's own running time: a spinning
+/// instance traps at it (500) long before its wall-clock limit.
+#[test]
+fn a_spinning_instance_traps_at_its_cpu_limit() {
+    let faulty = example_component("faulty");
+    let server = TestServer::start(
+        false,
+        app(
+            &faulty,
+            ComponentConfig {
+                max_time: Some(Duration::from_secs(60)),
+                max_cpu: Some(Duration::from_millis(500)),
+                ..ComponentConfig::default()
+            },
+        ),
+    );
+    let started = Instant::now();
+    let o = run(Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}"])
+        .arg(server.url("/spin")));
+    assert_eq!(stdout(&o), "500");
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
 #[test]
@@ -444,6 +471,7 @@ fn outgoing_requests_reach_http2_origins_over_http2() {
         OutgoingConfig {
             h2c: [format!("127.0.0.1:{h2c}")].into_iter().collect(),
             trust: Trust::CaFile(cert.clone()),
+            ..OutgoingConfig::default()
         },
     )
     .unwrap();

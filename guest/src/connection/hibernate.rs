@@ -4,6 +4,11 @@
 //! when the peer sends again. An edge server holds tens of thousands of
 //! mostly idle connections; this is what keeps one cheap.
 //!
+//! SETTINGS and PINGs we sent that await the peer's acknowledgement are
+//! kept too: a peer that never acknowledges our SETTINGS (or is slow to)
+//! costs what any idle connection costs, and its acknowledgement, when it
+//! comes, applies them in the new instance.
+//!
 //! What is not kept: the priority tree (advisory, RFC 9113 §5.3 deprecates
 //! it) and prepared-header handles (resources of the old instance; the
 //! host prepares them again).
@@ -14,7 +19,7 @@ use crate::flow::{RecvWindow, SendWindow};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
 use crate::rate_limit::TokenBucket;
-use crate::settings::SettingsValues;
+use crate::settings::{Settings, SettingsValues};
 use crate::snapshot::{Corrupt, Reader, Writer};
 use crate::stream::Cause;
 
@@ -24,9 +29,8 @@ const KEPT_CLOSED: usize = 16;
 
 impl Connection {
     /// Why this connection cannot hibernate now, if it cannot: only a
-    /// connection with no streams, no half-read input, nothing queued to
-    /// send or report, and no PING or SETTINGS awaiting acknowledgement
-    /// can.
+    /// connection with no streams, no half-read input, and nothing queued
+    /// to send or report can.
     pub fn hibernation_blocker(&self) -> Option<&'static str> {
         if self.phase != Phase::Open {
             Some("the connection is not open")
@@ -36,8 +40,6 @@ impl Connection {
             Some("input is partly read")
         } else if !self.out.is_empty() || !self.payload.is_empty() || !self.events.is_empty() {
             Some("output or events are waiting")
-        } else if !self.pings.is_empty() || !self.pending_local.is_empty() {
-            Some("PING or SETTINGS await acknowledgement")
         } else if self.closing || self.goaway_sent.is_some() {
             Some("the connection is closing")
         } else {
@@ -79,6 +81,20 @@ impl Connection {
             w.bytes(o.as_bytes());
         }
         write_metrics(&self.metrics, &mut w);
+        w.len(self.pending_local.len());
+        for settings in &self.pending_local {
+            let params = settings.to_params();
+            w.len(params.len());
+            for (id, value) in params {
+                w.u16(id);
+                w.u32(value);
+            }
+        }
+        w.len(self.pings.len());
+        for (payload, sent_at) in &self.pings {
+            w.bytes(payload);
+            w.u64(*sent_at);
+        }
         let closed: Vec<(u32, Cause)> = self.closed.iter().collect();
         let recent = &closed[closed.len().saturating_sub(KEPT_CLOSED)..];
         w.len(recent.len());
@@ -132,6 +148,18 @@ fn read_snapshot(opts: Options, snapshot: &[u8], now: u64) -> Result<Connection,
         c.origin_set.push(origin.to_string());
     }
     c.metrics = read_metrics(&mut r)?;
+    for _ in 0..r.len(4)? {
+        let mut params = Vec::new();
+        for _ in 0..r.len(6)? {
+            params.push((r.u16()?, r.u32()?));
+        }
+        let settings = Settings::from_params(&params).map_err(|_| Corrupt)?;
+        c.pending_local.push_back(settings);
+    }
+    for _ in 0..r.len(20)? {
+        let payload: [u8; 8] = r.bytes()?.try_into().map_err(|_| Corrupt)?;
+        c.pings.push_back((payload, r.u64()?));
+    }
     for _ in 0..r.len(5)? {
         let id = r.u32()?;
         let cause = read_cause(&mut r)?;

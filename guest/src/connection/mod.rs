@@ -65,6 +65,9 @@ struct PartialBlock {
     kind: BlockStart,
     fragment: BytesMut,
     continuations: u32,
+    /// When its first frame arrived: the whole block counts against the
+    /// frame timeout.
+    started_at: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -142,6 +145,9 @@ pub struct Connection {
     held: held::HeldInput,
     hpack_buf: Vec<u8>,
     block: Option<PartialBlock>,
+    /// When the partial frame in `inbuf` began to arrive, while there is
+    /// one (see `Options::frame_timeout_ns`).
+    frame_started_at: Option<u64>,
     /// `session_memory` as counted in this `receive` call (see
     /// `session_memory_exceeded`).
     memory_in_turn: Option<usize>,
@@ -196,6 +202,9 @@ pub struct Connection {
     /// Streams with a per-stream timeout set (so timers skip the walk
     /// when there are none).
     stream_timeouts: usize,
+    /// Server streams whose response is complete while the client's side
+    /// is open, on the half-closed clock (`Options::half_closed_timeout_ns`).
+    half_closed_clocks: usize,
     metrics: Metrics,
 }
 
@@ -267,6 +276,7 @@ impl Connection {
             held: held::HeldInput::default(),
             hpack_buf: Vec::new(),
             block: None,
+            frame_started_at: None,
             memory_in_turn: None,
             streams: IdMap::default(),
             closed: ClosedStreams::new(opts.max_closed_streams as usize),
@@ -293,6 +303,7 @@ impl Connection {
             reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
             origin_set: Vec::new(),
             stream_timeouts: 0,
+            half_closed_clocks: 0,
             priority: PriorityTree::new(PRIORITY_NODES),
             vtime: 0,
             pending_requests: VecDeque::new(),
@@ -472,6 +483,9 @@ impl Connection {
         if !was_active && state.is_active() {
             self.count_active(id, 1);
         }
+        if state == State::HalfClosedLocal {
+            self.start_half_closed_clock(id);
+        }
         if let State::Closed(cause) = state {
             if was_active {
                 self.count_active(id, -1);
@@ -507,6 +521,9 @@ impl Connection {
             self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
                 self.stream_timeouts = self.stream_timeouts.saturating_sub(1);
+            }
+            if s.half_closed_clock {
+                self.half_closed_clocks = self.half_closed_clocks.saturating_sub(1);
             }
             // Data the peer sent that nobody consumed still occupies the
             // connection window; give it back so other streams keep flowing.
@@ -655,6 +672,9 @@ impl Connection {
         self.ready.clear();
         self.block = None;
         self.inbuf.clear();
+        self.frame_started_at = None;
+        self.stream_timeouts = 0;
+        self.half_closed_clocks = 0;
         self.phase = Phase::Closed;
         self.events.push_back(Event::Closed { code });
     }

@@ -172,9 +172,10 @@ impl Connection {
 
     /// Handles every complete frame in `inbuf`.
     fn process_input(&mut self) -> Result<(), ConnectionError> {
+        let mut completed = false;
         while self.phase != Phase::Closed {
             match self.next_frame() {
-                Ok(true) => {}
+                Ok(true) => completed = true,
                 Ok(false) => break,
                 Err(err) => {
                     self.fail(&err);
@@ -182,6 +183,13 @@ impl Connection {
                 }
             }
         }
+        // The frame timeout runs from a partial frame's first octet: a
+        // frame left over after whole ones began in this input.
+        self.frame_started_at = match (self.inbuf.is_empty(), completed) {
+            (true, _) => None,
+            (false, true) => Some(self.now),
+            (false, false) => Some(self.frame_started_at.unwrap_or(self.now)),
+        };
         Ok(())
     }
 
@@ -515,6 +523,7 @@ impl Connection {
             kind,
             fragment: buf,
             continuations: 0,
+            started_at: self.now,
         });
         self.check_block_size()
     }

@@ -165,7 +165,7 @@ impl Connection {
                 // A stream that could not move (flow control, waiting for
                 // trailers) leaves the list until a WINDOW_UPDATE or a
                 // command schedules it again.
-                if self.send_step(id) {
+                if self.send_step(id, max) {
                     progressed = true;
                     self.schedule(id);
                 }
@@ -202,7 +202,7 @@ impl Connection {
             };
             self.ready.retain(|&r| r != id);
             let before = self.pending_output();
-            if !self.send_step(id) {
+            if !self.send_step(id, max) {
                 continue;
             }
             let sent = (self.pending_output() - before) as u64;
@@ -234,8 +234,9 @@ impl Connection {
             .sum()
     }
 
-    /// One scheduling step for one stream; true if anything was written.
-    fn send_step(&mut self, id: u32) -> bool {
+    /// One scheduling step for one stream, toward a batch of `max`
+    /// octets; true if anything was written.
+    fn send_step(&mut self, id: u32, max: usize) -> bool {
         // File bodies share one read-ahead allowance per connection, so
         // many slow streams cannot each hold a large buffer.
         let file_room = match self.streams.get(&id) {
@@ -245,7 +246,14 @@ impl Connection {
             _ => 0,
         };
         let conn_avail = self.send_window.available();
-        let frame_max = self.remote.max_frame_size as usize;
+        // A frame is as large as the peer allows, but no larger than what
+        // is left of the batch (at least the smallest maximum frame size,
+        // 16,384): what a peer that stops reading makes us hold stays
+        // within one batch even where it allows 16 MiB frames.
+        let batch_room = max
+            .saturating_sub(self.pending_output())
+            .max(crate::settings::MIN_MAX_FRAME_SIZE as usize);
+        let frame_max = (self.remote.max_frame_size as usize).min(batch_room);
         let hwm = self.opts.stream_high_water_mark as usize;
         let Some(s) = self.streams.get_mut(&id) else {
             return false;
@@ -255,8 +263,9 @@ impl Connection {
             return false;
         }
         if !s.send.is_empty() {
-            // Frames are not shrunk to fit the batch: the output may run one
-            // frame past it, and full frames cost the peer less.
+            // Frames are not shrunk below 16,384 to fit the batch: the
+            // output may run up to one such frame past it, and full frames
+            // cost the peer less.
             let limit = s.send_window.available().min(conn_avail).min(frame_max);
             let n = s.send.len().min(limit);
             if n == 0 {

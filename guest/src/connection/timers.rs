@@ -1,10 +1,15 @@
-//! Time: the session idle timeout (Node's `session.setTimeout`) and
-//! per-stream timeouts (`stream.setTimeout`). The host passes the clock in
-//! and asks when to call back; nothing here reads a clock.
+//! Time: the session idle timeout (Node's `session.setTimeout`),
+//! per-stream timeouts (`stream.setTimeout`), and the two deadlines that
+//! keep a stuck peer from holding a connection for ever: a frame that
+//! never completes (`Options::frame_timeout_ns`) and a request the client
+//! never ends after its response is complete
+//! (`Options::half_closed_timeout_ns`). The host passes the clock in and
+//! asks when to call back; nothing here reads a clock.
 
 use super::{Connection, Phase};
-use crate::error::CommandError;
+use crate::error::{CommandError, ConnectionError, ErrorCode};
 use crate::events::Event;
+use crate::options::Role;
 
 impl Connection {
     /// Earliest time `handle_timeout` should be called, if any.
@@ -15,25 +20,52 @@ impl Connection {
         let session = self
             .idle_timeout_ns
             .map(|t| self.last_activity.saturating_add(t));
-        let streams = (self.stream_timeouts > 0)
+        let half_closed = self.opts.half_closed_timeout_ns;
+        let streams = (self.stream_timeouts > 0 || self.half_closed_clocks > 0)
             .then(|| {
                 self.streams
                     .values()
-                    .filter_map(|s| Some(s.last_activity.saturating_add(s.timeout_ns?)))
+                    .flat_map(|s| {
+                        let own = s.timeout_ns.map(|t| s.last_activity.saturating_add(t));
+                        let quiet = half_closed
+                            .filter(|_| s.half_closed_clock)
+                            .map(|t| s.last_activity.saturating_add(t));
+                        own.into_iter().chain(quiet)
+                    })
                     .min()
             })
             .flatten();
-        match (session, streams) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [session, streams, self.frame_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Advances time; fires the idle timeouts that are due. Each fires once
-    /// per quiet period, as Node's do; nothing is closed.
+    /// When the frame (or header block) partly received must be whole.
+    fn frame_deadline(&self) -> Option<u64> {
+        let timeout = self.opts.frame_timeout_ns?;
+        let block = self.block.as_ref().map(|b| b.started_at);
+        let started = match (self.frame_started_at, block) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        Some(started.saturating_add(timeout))
+    }
+
+    /// Advances time; fires the timeouts that are due. Node's idle
+    /// timeouts fire once per quiet period, as Node's do, and close
+    /// nothing; an incomplete frame past its time ends the connection,
+    /// and a half-closed stream past its time is reset.
     pub fn handle_timeout(&mut self, now: u64) {
         self.now = self.now.max(now);
         if self.phase == Phase::Closed {
+            return;
+        }
+        if self.frame_deadline().is_some_and(|t| self.now >= t) {
+            self.fail(&ConnectionError::new(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "a frame was not completed within the frame timeout",
+            ));
             return;
         }
         if let Some(t) = self.idle_timeout_ns
@@ -41,6 +73,9 @@ impl Connection {
         {
             self.last_activity = self.now;
             self.events.push_back(Event::Timeout);
+        }
+        if self.half_closed_clocks > 0 {
+            self.reset_quiet_half_closed();
         }
         if self.stream_timeouts == 0 {
             return;
@@ -59,6 +94,42 @@ impl Connection {
             due.into_iter()
                 .map(|stream_id| Event::StreamTimeout { stream_id }),
         );
+    }
+
+    /// Server: a stream just became half-closed (local), its response
+    /// complete while the client's side is open: from now on, a client
+    /// quiet for the half-closed timeout gets RST_STREAM NO_ERROR.
+    pub(super) fn start_half_closed_clock(&mut self, id: u32) {
+        if self.role != Role::Server || self.opts.half_closed_timeout_ns.is_none() {
+            return;
+        }
+        let now = self.now;
+        if let Some(s) = self.streams.get_mut(&id)
+            && !s.half_closed_clock
+        {
+            s.half_closed_clock = true;
+            s.last_activity = now;
+            self.half_closed_clocks += 1;
+        }
+    }
+
+    /// Resets (NO_ERROR, RFC 9113 §8.1) the half-closed streams whose
+    /// client has been quiet for the half-closed timeout.
+    fn reset_quiet_half_closed(&mut self) {
+        let Some(t) = self.opts.half_closed_timeout_ns else {
+            return;
+        };
+        let now = self.now;
+        let mut due: Vec<u32> = self
+            .streams
+            .values()
+            .filter(|s| s.half_closed_clock && now >= s.last_activity.saturating_add(t))
+            .map(|s| s.id)
+            .collect();
+        due.sort_unstable();
+        for id in due {
+            self.reset_stream(id, ErrorCode::NO_ERROR);
+        }
     }
 
     /// Node's `session.setTimeout(msecs)`: `Timeout` after this long without

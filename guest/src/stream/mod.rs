@@ -55,6 +55,9 @@ pub struct Stream {
     /// Node's `stream.setTimeout`, and when a frame last moved.
     pub timeout_ns: Option<u64>,
     pub last_activity: u64,
+    /// Server: our side ended while the client's is open; reset once the
+    /// client is quiet for `Options::half_closed_timeout_ns`.
+    pub half_closed_clock: bool,
     /// Facts behind Node's per-stream performance entry.
     pub timing: StreamTiming,
     /// Weighted scheduling: grows with the octets sent, divided by weight;
@@ -132,6 +135,7 @@ impl Stream {
             sent_trailers: None,
             timeout_ns: None,
             last_activity: 0,
+            half_closed_clock: false,
             timing: StreamTiming::default(),
             pass: 0,
             pending: None,

@@ -6,16 +6,28 @@
 //!
 //! Each request runs in a fresh instance taken from a pool, as in
 //! `wasmtime serve`. The pool holds [`ComponentConfig::max_instances`];
-//! a request that finds it full waits for a slot. An instance's linear
-//! memory is capped at [`ComponentConfig::max_memory`], and the time it
-//! may live at [`ComponentConfig::max_time`], checked by epoch
-//! interruption (a spinning instance also yields its thread every
-//! [`crate::runtime::EPOCH_TICK`]).
+//! a request that finds it full waits for a slot, for at most
+//! [`ComponentConfig::queue_timeout`] (then 503). Every request has two
+//! limits: [`ComponentConfig::max_time`], wall-clock time from
+//! instantiation until the instance returns (its response body written),
+//! waits on the client, the request body and outgoing requests included;
+//! and [`ComponentConfig::max_cpu`], the time its code actually runs. A
+//! spinning instance also yields its thread every
+//! [`crate::runtime::EPOCH_TICK`], which is when the CPU limit is checked.
+//! At either limit the instance is dropped. An instance's linear memory
+//! is capped at [`ComponentConfig::max_memory`].
 //!
-//! Failure ends only its request. A trap or panic before the response
-//! began answers 500; after it began, the body ends in an error, which the
-//! engine turns into RST_STREAM INTERNAL_ERROR and hyper into a closed
-//! HTTP/1.1 connection. Either way one line is logged at warn.
+//! Failure ends only its request. A trap, a panic or the CPU limit before
+//! the response began answers 500, the time limit 504; after it began,
+//! the body ends in an error, which the engine turns into RST_STREAM
+//! INTERNAL_ERROR and hyper into a closed HTTP/1.1 connection. Either way
+//! one line is logged at warn.
+//!
+//! A request may not go round through this server without bound: each
+//! outgoing request carries the incoming one's `CDN-Loop` entries plus
+//! one of ours (RFC 8586), and a request that already carries
+//! [`ComponentConfig::max_hops`] of ours is answered 508 Loop Detected
+//! without running the component.
 //!
 //! Bodies stream both ways: the component reads the request body as it
 //! arrives (flow control follows its reads) and what it writes goes out as
@@ -24,6 +36,7 @@
 //! chunked trailers.
 
 use crate::body::Incoming;
+use crate::limits::Warning;
 use crate::outgoing::{Hooks, Outgoing};
 use crate::runtime::EpochTicker;
 use crate::service::{BoxError, ConnectionInfo, ResponseBody, box_body, text};
@@ -35,6 +48,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, oneshot};
@@ -59,9 +73,22 @@ pub struct ComponentConfig {
     /// Linear memory per instance, in bytes (all of its memories
     /// together). Growing past it traps.
     pub max_memory: usize,
-    /// How long one request's instance may live; past it, it traps the
-    /// next time it runs. `None`: no limit.
+    /// Wall-clock time one request's instance may live, from
+    /// instantiation until it returns (its response body written),
+    /// whatever it waits on; past it the instance is dropped: 504 if the
+    /// response had not begun, a failed body if it had. `None`: no limit.
     pub max_time: Option<Duration>,
+    /// Time one request's code may run (its instance's execution, not
+    /// its waits), checked every epoch tick; past it the instance traps.
+    /// `None`: only `max_time` bounds it.
+    pub max_cpu: Option<Duration>,
+    /// How long a request may wait for a free instance; then it is
+    /// answered 503 (logged at warn, at most once per 10 s).
+    pub queue_timeout: Duration,
+    /// Times a request may already have passed through this server (our
+    /// entries in its `CDN-Loop` field) and still run: one carrying this
+    /// many is answered 508. At least 1.
+    pub max_hops: u32,
     /// Bytes of each slot's memory (and of its tables) kept resident
     /// between requests and reset in place rather than given back: up to
     /// `max_instances × keep_resident` of resident memory, for instances
@@ -75,9 +102,46 @@ impl Default for ComponentConfig {
             max_instances: 256,
             max_memory: 128 << 20,
             max_time: Some(Duration::from_secs(60)),
+            max_cpu: Some(Duration::from_secs(30)),
+            queue_timeout: Duration::from_secs(10),
+            max_hops: 8,
             keep_resident: 512 << 10,
         }
     }
+}
+
+/// Our `cdn-id` in `CDN-Loop` (RFC 8586).
+pub const CDN_ID: &str = "h2wasm";
+
+/// How many of `CDN-Loop`'s entries (over all its fields) are ours.
+fn hops(headers: &http::HeaderMap) -> u32 {
+    let mut n = 0u32;
+    for value in headers.get_all("cdn-loop") {
+        let Ok(value) = value.to_str() else { continue };
+        for info in value.split(',') {
+            let id = info.split(';').next().unwrap_or("").trim();
+            if id.eq_ignore_ascii_case(CDN_ID) {
+                n = n.saturating_add(1);
+            }
+        }
+    }
+    n
+}
+
+/// The `CDN-Loop` value for a request's outgoing requests: its own
+/// entries and one of ours.
+fn loop_entries(headers: &http::HeaderMap) -> http::HeaderValue {
+    let mut value = headers
+        .get_all("cdn-loop")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if !value.is_empty() {
+        value.push_str(", ");
+    }
+    value.push_str(CDN_ID);
+    http::HeaderValue::from_str(&value).unwrap_or(http::HeaderValue::from_static(CDN_ID))
 }
 
 /// The largest pool: each instance's memories reserve address space (4 GiB
@@ -102,6 +166,8 @@ struct Inner {
     outgoing: Arc<Outgoing>,
     slots: Arc<Semaphore>,
     config: ComponentConfig,
+    /// Requests that found no free instance in time, for the warning.
+    queue_full: Warning,
     _ticker: EpochTicker,
 }
 
@@ -112,7 +178,66 @@ struct AppState {
     hooks: Hooks,
     table: ResourceTable,
     limits: StoreLimits,
-    started: Instant,
+    cpu: Arc<CpuMeter>,
+}
+
+/// Time an instance's code has run: the polls of its call are timed, and
+/// the epoch callback (which runs inside one) adds the one in progress.
+#[derive(Default)]
+struct CpuMeter {
+    /// Nanoseconds spent in finished polls.
+    used: AtomicU64,
+    /// When the poll in progress began (nanoseconds since `base`).
+    poll_began: AtomicU64,
+    base: std::sync::OnceLock<Instant>,
+}
+
+impl CpuMeter {
+    fn now_ns(&self) -> u64 {
+        let base = self.base.get_or_init(Instant::now);
+        u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn begin(&self) {
+        self.poll_began.store(self.now_ns(), Ordering::Relaxed);
+    }
+
+    fn end(&self) {
+        let took = self
+            .now_ns()
+            .saturating_sub(self.poll_began.load(Ordering::Relaxed));
+        self.used.fetch_add(took, Ordering::Relaxed);
+    }
+
+    /// Run time so far, the poll in progress included.
+    fn used(&self) -> Duration {
+        let current = self
+            .now_ns()
+            .saturating_sub(self.poll_began.load(Ordering::Relaxed));
+        Duration::from_nanos(self.used.load(Ordering::Relaxed).saturating_add(current))
+    }
+}
+
+/// How a request's instance ended.
+enum Ended {
+    Returned,
+    /// Trapped, panicked, or ran past its CPU limit: why, on one line.
+    Failed(String),
+    /// Dropped at its wall-clock limit.
+    TimedOut(Duration),
+}
+
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Returned => f.write_str("returned"),
+            Ended::Failed(why) => f.write_str(why),
+            Ended::TimedOut(limit) => write!(
+                f,
+                "ran past its time limit of {limit:?}; the instance was dropped"
+            ),
+        }
+    }
 }
 
 impl WasiView for AppState {
@@ -201,6 +326,7 @@ impl WasiHttpApp {
             pre,
             outgoing,
             config,
+            queue_full: Warning::default(),
         })))
     }
 
@@ -212,8 +338,22 @@ impl WasiHttpApp {
         };
         match self.run(request, &label).await {
             Ok(response) => response,
-            Err(e) => {
+            Err(Refused::Failed(e)) => {
                 tracing::warn!(app = %self.0.name, "{label}: {}", one_line(&e));
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the application failed\n",
+                )
+            }
+            Err(Refused::Ended(ended @ Ended::TimedOut(_))) => {
+                tracing::warn!(app = %self.0.name, "{label}: {ended}");
+                text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "the application did not answer within its time limit\n",
+                )
+            }
+            Err(Refused::Ended(ended)) => {
+                tracing::warn!(app = %self.0.name, "{label}: {ended}");
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "the application failed\n",
@@ -226,7 +366,7 @@ impl WasiHttpApp {
         &self,
         request: Request<Incoming>,
         label: &Label,
-    ) -> wasmtime::Result<Response<ResponseBody>> {
+    ) -> Result<Response<ResponseBody>, Refused> {
         // wasi:http gives every request an authority.
         if request.uri().authority().is_none()
             && !request.headers().contains_key(http::header::HOST)
@@ -237,29 +377,84 @@ impl WasiHttpApp {
             ));
         }
         let inner = &self.0;
-        let slot = inner
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .context("the instance pool is closed")?;
+        let hops = hops(request.headers());
+        if hops >= inner.config.max_hops {
+            tracing::warn!(
+                app = %inner.name,
+                "{label}: passed through this server {hops} times already (CDN-Loop); answered 508"
+            );
+            return Ok(text(
+                StatusCode::LOOP_DETECTED,
+                "the request has looped through this server too often\n",
+            ));
+        }
+        let slot = match tokio::time::timeout(
+            inner.config.queue_timeout,
+            inner.slots.clone().acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => {
+                return Err(Refused::Failed(wasmtime::format_err!(
+                    "the instance pool is closed"
+                )));
+            }
+            Err(_) => {
+                if let Some(count) = inner.queue_full.due() {
+                    tracing::warn!(
+                        app = %inner.name,
+                        "all {} instances busy for {:?} (--app-instances, --app-queue-timeout); \
+                         {count} requests answered 503 since the last warning",
+                        inner.config.max_instances,
+                        inner.config.queue_timeout
+                    );
+                }
+                let mut r = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the application is busy; retry later\n",
+                );
+                r.headers_mut().insert(
+                    http::header::RETRY_AFTER,
+                    http::HeaderValue::from_static("1"),
+                );
+                return Ok(r);
+            }
+        };
         let scheme = match request.extensions().get::<ConnectionInfo>() {
             Some(info) if !info.encrypted => Scheme::Http,
             _ => Scheme::Https,
         };
-        let mut store = self.store();
+        let mut store = self.store(loop_entries(request.headers()));
         let request = request.map(|body| {
             // A request body fails when its client resets the stream or
             // goes away.
             body.map_err(|_| wasmtime_wasi_http::Error::ConnectionTerminated)
         });
+        let failed = |e: wasmtime::Error| Refused::Failed(e);
         let incoming = store
             .data_mut()
             .http()
-            .new_incoming_request(scheme, request)?;
+            .new_incoming_request(scheme, request)
+            .map_err(failed)?;
         let (response_tx, response_rx) = oneshot::channel();
-        let outparam = store.data_mut().http().new_response_outparam(response_tx)?;
-        let proxy = inner.pre.instantiate_async(&mut store).await?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(response_tx)
+            .map_err(failed)?;
+        // The time limit runs from here: instantiation, every wait, and
+        // the body until the instance returns.
+        let deadline = inner
+            .config
+            .max_time
+            .map(|t| (tokio::time::Instant::now() + t, t));
+        let proxy = inner
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(failed)?;
+        let cpu = store.data().cpu.clone();
 
         // The instance may go on writing the body after the response's
         // head went out, so it cannot depend on this call being polled to
@@ -268,15 +463,36 @@ impl WasiHttpApp {
         // finish in that first run: the response is then complete and the
         // instance gone before the next request is taken, with no task to
         // start and fewer instances alive at once (`bench/app`, README).
-        let (outcome_tx, outcome_rx) = oneshot::channel::<Option<String>>();
+        let (outcome_tx, outcome_rx) = oneshot::channel::<Ended>();
         let mut handler = Box::pin(async move {
-            let result = proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await;
+            let ended = {
+                let call = proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, incoming, outparam);
+                let mut call = std::pin::pin!(call);
+                // Each poll is the instance running: timed for the CPU
+                // limit.
+                let metered = std::future::poll_fn(|cx| {
+                    cpu.begin();
+                    let polled = call.as_mut().poll(cx);
+                    cpu.end();
+                    polled
+                });
+                let finished = |result: wasmtime::Result<()>| match result {
+                    Ok(()) => Ended::Returned,
+                    Err(e) => Ended::Failed(one_line(&e)),
+                };
+                match deadline {
+                    Some((at, limit)) => match tokio::time::timeout_at(at, metered).await {
+                        Ok(result) => finished(result),
+                        Err(_) => Ended::TimedOut(limit),
+                    },
+                    None => finished(metered.await),
+                }
+            };
             // Told before the store (and the response body's sender with
             // it) is dropped, so that the body knows how it ended.
-            let _ = outcome_tx.send(result.err().map(|e| one_line(&e)));
+            let _ = outcome_tx.send(ended);
             drop(store);
             drop(slot);
         });
@@ -294,15 +510,19 @@ impl WasiHttpApp {
                     label: label.clone(),
                 })
             })),
-            Ok(Err(code)) => wasmtime::bail!("the component answered with an error: {code:?}"),
+            Ok(Err(code)) => Err(failed(wasmtime::format_err!(
+                "the component answered with an error: {code:?}"
+            ))),
             Err(_) => match outcome_rx.await {
-                Ok(Some(trap)) => wasmtime::bail!("{trap}"),
-                _ => wasmtime::bail!("the component returned without setting a response"),
+                Ok(Ended::Returned) | Err(_) => Err(failed(wasmtime::format_err!(
+                    "the component returned without setting a response"
+                ))),
+                Ok(ended) => Err(Refused::Ended(ended)),
             },
         }
     }
 
-    fn store(&self) -> Store<AppState> {
+    fn store(&self, loop_entries: http::HeaderValue) -> Store<AppState> {
         let inner = &self.0;
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
@@ -314,25 +534,33 @@ impl WasiHttpApp {
             AppState {
                 wasi,
                 http: WasiHttpCtx::new(),
-                hooks: Hooks(inner.outgoing.clone()),
+                hooks: Hooks::new(inner.outgoing.clone(), loop_entries),
                 table: ResourceTable::new(),
                 limits,
-                started: Instant::now(),
+                cpu: Arc::default(),
             },
         );
         store.limiter(|state| &mut state.limits);
-        let max_time = inner.config.max_time;
+        let max_cpu = inner.config.max_cpu;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |ctx| {
-            if let Some(max) = max_time
-                && ctx.data().started.elapsed() >= max
+            if let Some(max) = max_cpu
+                && ctx.data().cpu.used() >= max
             {
-                wasmtime::bail!("the request ran past its time limit of {max:?}");
+                wasmtime::bail!("the request ran past its CPU limit of {max:?}");
             }
             Ok(UpdateDeadline::Yield(1))
         });
         store
     }
+}
+
+/// Why a request got no response from its instance.
+enum Refused {
+    /// Before the instance ran, or with an error from it.
+    Failed(wasmtime::Error),
+    /// The instance ended (trapped, timed out) without a response.
+    Ended(Ended),
 }
 
 /// The wasmtime engine for components: a pool of `max_instances` slots,
@@ -415,7 +643,7 @@ impl std::fmt::Display for Label {
 /// channel just as finishing it does.
 struct Guarded {
     body: HyperOutgoingBody,
-    outcome: Option<oneshot::Receiver<Option<String>>>,
+    outcome: Option<oneshot::Receiver<Ended>>,
     app: WasiHttpApp,
     label: Label,
 }
@@ -434,19 +662,21 @@ impl Body for Guarded {
                 let Some(outcome) = self.outcome.as_mut() else {
                     return Poll::Ready(None);
                 };
-                let trap = ready!(Pin::new(outcome).poll(cx)).ok().flatten();
+                let ended = ready!(Pin::new(outcome).poll(cx));
                 self.outcome = None;
-                match trap {
-                    Some(trap) => {
-                        tracing::warn!(
-                            app = %self.app.0.name,
-                            "{}: failed after the response began: {trap}",
-                            self.label
-                        );
-                        Poll::Ready(Some(Err(trap.into())))
-                    }
-                    None => Poll::Ready(None),
-                }
+                let ended = match ended {
+                    Ok(Ended::Returned) => return Poll::Ready(None),
+                    Ok(ended) => ended,
+                    // The instance's task was dropped (the server is
+                    // stopping): the body is cut short.
+                    Err(_) => Ended::Failed("the instance was stopped".into()),
+                };
+                tracing::warn!(
+                    app = %self.app.0.name,
+                    "{}: failed after the response began: {ended}",
+                    self.label
+                );
+                Poll::Ready(Some(Err(ended.to_string().into())))
             }
         }
     }

@@ -20,8 +20,9 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio_stream::{Stream, StreamExt, StreamMap};
 use wasmtime_wasi_http::{Error, WasiBody};
 
@@ -47,26 +48,40 @@ pub(crate) struct Connection {
 /// Requests queued for one connection before the driver takes them.
 const QUEUE: usize = 256;
 
+/// What a connection is started with.
+pub(crate) struct Setup {
+    /// Where its engine instance comes from.
+    pub runtime: Arc<Runtime>,
+    pub options: Options,
+    /// `scheme://host:port`, for log lines.
+    pub origin: String,
+    /// With no request in flight this long, it closes.
+    pub idle_timeout: Duration,
+}
+
 impl Connection {
-    /// Starts driving a connection over `io` (TLS with ALPN h2, or h2c).
+    /// Starts driving a connection over `io` (TLS with ALPN h2, or h2c),
+    /// which holds its connection slot (`permit`) until it ends.
     pub(crate) async fn start<IO>(
-        runtime: Arc<Runtime>,
-        options: Options,
+        setup: Setup,
         io: IO,
-        origin: String,
+        permit: OwnedSemaphorePermit,
     ) -> Result<Connection, Error>
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let conn = runtime
-            .connect(Role::Client, &options, now_ns())
+        let conn = setup
+            .runtime
+            .connect(Role::Client, &setup.options, now_ns())
             .await
             .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let done = Arc::new(AtomicBool::new(false));
         let flag = done.clone();
+        let (origin, idle) = (setup.origin, setup.idle_timeout);
         tokio::spawn(async move {
-            if let Err(e) = drive(conn, io, rx, &flag).await {
+            let _slot = permit;
+            if let Err(e) = drive(conn, io, rx, &flag, idle).await {
                 tracing::debug!(%origin, "outgoing HTTP/2 connection ended: {e:#}");
             }
             flag.store(true, Ordering::Relaxed);
@@ -198,6 +213,7 @@ async fn drive<IO>(
     io: IO,
     mut requests: mpsc::Receiver<Exchange>,
     done: &AtomicBool,
+    idle_timeout: Duration,
 ) -> anyhow::Result<()>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
@@ -211,6 +227,8 @@ where
     // Requests wait for the server's SETTINGS, so that none is sent past
     // a concurrency limit the server has yet to announce (and refused).
     let mut settled = false;
+    // Since when no request has been in flight.
+    let mut idle_since = Some(tokio::time::Instant::now());
     let fail = |s: InFlight, why: Error| {
         if let Some(reply) = s.reply {
             let _ = reply.send(Err(why));
@@ -314,6 +332,12 @@ where
         }
         let deadline = trap(conn.poll_timeout().await)?;
         let accepting = settled && !done.load(Ordering::Relaxed);
+        match (streams.is_empty(), idle_since) {
+            (true, None) => idle_since = Some(tokio::time::Instant::now()),
+            (false, Some(_)) => idle_since = None,
+            _ => {}
+        }
+        let idle_until = idle_since.map(|since| since + idle_timeout);
         tokio::select! {
             read = rd.read(&mut buf) => {
                 let n = read?;
@@ -379,6 +403,15 @@ where
                 |d| instant_at(d).into())), if deadline.is_some() => {
                 trap(conn.handle_timeout(now_ns()).await)?;
             }
+            _ = tokio::time::sleep(ABANDONED_SWEEP), if !streams.is_empty() => {
+                cancel_abandoned(&mut conn, &mut streams).await?;
+            }
+            _ = tokio::time::sleep_until(idle_until.unwrap_or_else(tokio::time::Instant::now)), if idle_until.is_some() => {
+                // Nothing asked of it for a while: no new streams, and
+                // the pool lets it go (GOAWAY and close follow).
+                tracing::debug!("outgoing HTTP/2 connection idle; closing");
+                done.store(true, Ordering::Relaxed);
+            }
         }
         if done.load(Ordering::Relaxed) && streams.is_empty() {
             break;
@@ -390,6 +423,33 @@ where
     }
     let _ = trap(conn.close().await);
     let _ = flush(&mut conn, &mut wr, None).await;
+    Ok(())
+}
+
+/// How often streams are checked for requesters that gave up on them.
+const ABANDONED_SWEEP: Duration = Duration::from_secs(1);
+
+/// Resets (CANCEL) the streams whose requester stopped waiting for the
+/// response (its first-byte timeout, its instance dropped) or dropped the
+/// response body: an origin that never answers them no longer keeps the
+/// connection busy.
+async fn cancel_abandoned(
+    conn: &mut EngineConnection,
+    streams: &mut HashMap<u32, InFlight>,
+) -> anyhow::Result<()> {
+    let abandoned: Vec<u32> = streams
+        .iter()
+        .filter(|(_, s)| match (&s.reply, &s.body) {
+            (Some(reply), _) => reply.is_closed(),
+            (None, Some(body)) => body.is_closed(),
+            (None, None) => false,
+        })
+        .map(|(&id, _)| id)
+        .collect();
+    for id in abandoned {
+        streams.remove(&id);
+        let _ = trap(conn.close_stream(id, 0x8).await)?;
+    }
     Ok(())
 }
 

@@ -416,6 +416,9 @@ where
         // event, and output with room to spare): until another call or
         // input, driving again would bring nothing.
         let mut settled: Option<u64> = None;
+        // A refused hibernation is tried again `hibernate_after` later,
+        // while the connection stays idle.
+        let mut hibernate_retry: Option<Instant> = None;
         loop {
             let over_budget = self
                 .config
@@ -556,12 +559,15 @@ where
                 .zip(self.idle_since)
                 .filter(|_| !self.idle_closing && !st.closed)
                 .map(|(t, since)| since + t);
+            if self.idle_since.is_none() {
+                hibernate_retry = None;
+            }
             let hibernate_at = self
                 .config
                 .hibernate_after
                 .zip(self.idle_since)
                 .filter(|_| self.handshaken && !self.idle_closing && !self.shutting_down)
-                .map(|(t, since)| since + t);
+                .map(|(t, since)| hibernate_retry.unwrap_or(since + t));
             let handshake_at =
                 (!self.handshaken).then_some(self.opened + self.config.handshake_timeout);
             let flush_at = closed_at.map(|t| t + CLOSE_FLUSH);
@@ -579,11 +585,13 @@ where
             if hibernate_at.is_some_and(|t| now >= t) {
                 match trap(conn.hibernate().await)? {
                     Ok(saved) => return Ok(Outcome::Hibernated(saved)),
-                    // Something is still in flight in the engine (a PING
-                    // or SETTINGS awaiting acknowledgement): try later.
+                    // Something is still in the engine (a frame half
+                    // received, which the frame timeout bounds): try again
+                    // a while later. The idle clock goes on: the idle
+                    // timeout comes whether or not hibernation does.
                     Err(e) => {
                         tracing::trace!(peer = %self.peer, "not hibernating yet: {e:?}");
-                        self.idle_since = Some(now);
+                        hibernate_retry = self.config.hibernate_after.map(|after| now + after);
                     }
                 }
             }

@@ -233,10 +233,10 @@ pub(crate) fn on_event(
             st.bodies.remove(&c.stream_id);
             st.parked.remove(&c.stream_id);
             if let Some(s) = st.streams.remove(&c.stream_id) {
-                if let Some(tx) = &s.body_tx
-                    && c.code != 0
-                {
-                    // The service sees a failed body, not a short one.
+                if let Some(tx) = &s.body_tx {
+                    // The client's side never ended (a reset, or the
+                    // half-closed timeout's RST_STREAM NO_ERROR): the
+                    // service sees a failed body, not a short one.
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
                 let outcome = if c.code == 0 {

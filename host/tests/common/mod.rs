@@ -335,6 +335,17 @@ impl ServeProcess {
             .unwrap()
     }
 
+    /// The child's resident memory now (VmRSS), in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().unwrap().id();
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// Has the child exited (and with what)?
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().unwrap().try_wait().ok().flatten()

@@ -52,6 +52,9 @@ pub struct RawClient {
     pending: Vec<u8>,
     /// Every frame read so far.
     pub frames: Vec<Frame>,
+    /// Acknowledge the server's SETTINGS as they are read (as any client
+    /// must); off for a peer that never does.
+    pub acks_settings: bool,
 }
 
 impl RawClient {
@@ -63,6 +66,7 @@ impl RawClient {
             encoder: HeaderEncoder::new(4096),
             pending: Vec::new(),
             frames: Vec::new(),
+            acks_settings: true,
         }
     }
 
@@ -167,7 +171,7 @@ impl RawClient {
             }
             let payload = self.pending[9..total].to_vec();
             self.pending.drain(..total);
-            if head.kind == kind::SETTINGS && head.flags & flag::ACK == 0 {
+            if self.acks_settings && head.kind == kind::SETTINGS && head.flags & flag::ACK == 0 {
                 // Acknowledge, as any client must.
                 let _ = self
                     .tcp
