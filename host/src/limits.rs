@@ -28,6 +28,8 @@ pub struct Stats {
     pub hibernated: u64,
     /// Times a hibernated connection took an instance again.
     pub resumed: u64,
+    /// Connections hibernating now (holding no instance).
+    pub hibernating: u64,
     /// Connections closed for not completing the HTTP/2 handshake in time.
     pub handshake_timeouts: u64,
     /// Connections closed (GOAWAY NO_ERROR) after the idle timeout.
@@ -41,6 +43,8 @@ struct Counters {
     refused_for_memory: AtomicU64,
     hibernated: AtomicU64,
     resumed: AtomicU64,
+    /// Hibernated connections that ended without resuming.
+    hibernated_closed: AtomicU64,
     handshake_timeouts: AtomicU64,
     idle_closed: AtomicU64,
 }
@@ -167,6 +171,9 @@ impl Limits {
             open: self.open.load(Ordering::Relaxed) as u64,
             hibernated: get(&c.hibernated),
             resumed: get(&c.resumed),
+            hibernating: get(&c.hibernated)
+                .saturating_sub(get(&c.resumed))
+                .saturating_sub(get(&c.hibernated_closed)),
             handshake_timeouts: get(&c.handshake_timeouts),
             idle_closed: get(&c.idle_closed),
         }
@@ -178,6 +185,14 @@ impl Limits {
 
     pub(crate) fn count_resumed(&self) {
         self.counters.resumed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A hibernated connection ended (the peer left, or it was refused an
+    /// instance to resume in).
+    pub(crate) fn count_hibernated_closed(&self) {
+        self.counters
+            .hibernated_closed
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn count_handshake_timeout(&self) {

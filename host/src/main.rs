@@ -33,7 +33,7 @@ struct Cli {
 enum Command {
     /// Serve a directory, a wasi:http component (--app) or the built-in
     /// site over HTTP/2 (TLS by default) and HTTP/1.1.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Fetch URLs over one HTTP/2 connection, concurrently.
     Get(GetArgs),
     /// Load the engine component and print its default settings.
@@ -187,6 +187,12 @@ struct ServeArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000,
           value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     hibernate_after: u64,
+    /// Every SECS, log one line (target h2wasm::stats) with the
+    /// connections open, holding an instance and hibernating, the --app
+    /// instances busy, and the refusal and timeout counts; 0: never.
+    #[arg(long, value_name = "SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    stats_interval: u64,
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     grace: u64,
@@ -390,7 +396,7 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Get(args) => get(args).await,
             Command::Info(args) => info(args).await,
             Command::CompileEngine(args) => compile_engine(args),
@@ -556,6 +562,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Instances read no files: served files are opened by the host and
     // sent as host payload, so no directory is pre-opened for them.
     let runtime = Arc::new(load_runtime(&args.engine, pool)?);
+    let mut loaded_app: Option<WasiHttpApp> = None;
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
             let outgoing_config = OutgoingConfig {
@@ -596,7 +603,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 max_hops: args.app_max_hops,
                 ..defaults
             };
-            shared(WasiHttpApp::load(app, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))?)
+            let app =
+                WasiHttpApp::load(app, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            loaded_app = Some(app.clone());
+            shared(app)
         }
         (None, Some(dir)) => shared(
             h2wasm::apps::files::StaticFiles::new(dir)?
@@ -657,6 +667,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(h2wasm::limits::default_max_memory),
         ),
     );
+    if args.stats_interval > 0 {
+        let every = Duration::from_secs(args.stats_interval);
+        tokio::spawn(log_stats(
+            every,
+            limits.clone(),
+            runtime.clone(),
+            loaded_app,
+        ));
+    }
     let idle_timeout = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let handshake_timeout = Duration::from_secs(args.unknown_protocol_timeout);
     let server = Arc::new(h2wasm::server::Server {
@@ -688,6 +707,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     });
     server.run(listener, stop_rx).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--stats-interval`: one line at info every `every` (target
+/// `h2wasm::stats`) with what the server holds.
+async fn log_stats(
+    every: Duration,
+    limits: Arc<h2wasm::limits::Limits>,
+    runtime: Arc<Runtime>,
+    app: Option<WasiHttpApp>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = limits.stats();
+        let busy = app.as_ref().map_or(0, WasiHttpApp::busy);
+        tracing::info!(
+            target: "h2wasm::stats",
+            "open {} live {} hibernating {} app-busy {} accepted {} refused {} \
+             handshake-timeouts {} idle-closed {}",
+            s.open,
+            runtime.live(),
+            s.hibernating,
+            busy,
+            s.accepted,
+            s.refused_at_capacity + s.refused_for_memory,
+            s.handshake_timeouts,
+            s.idle_closed
+        );
+    }
 }
 
 async fn wait_for_signal() {

@@ -105,6 +105,8 @@ pub struct Runtime {
     max_connections: u32,
     /// One permit per live instance a connection may hold.
     live: Arc<tokio::sync::Semaphore>,
+    /// Permits in all.
+    live_total: usize,
     engine: Engine,
     pre: EnginePre<HostState>,
     files_root: Option<std::path::PathBuf>,
@@ -303,6 +305,7 @@ impl Runtime {
         Ok(Runtime {
             max_connections: config.max_connections,
             live: Arc::new(tokio::sync::Semaphore::new(config.live() as usize)),
+            live_total: config.live() as usize,
             _ticker: match call_budget {
                 Some(_) => Some(EpochTicker::start(&engine)?),
                 None => None,
@@ -324,6 +327,11 @@ impl Runtime {
     /// (canonical: symlinks resolved).
     pub fn files_root(&self) -> Option<&std::path::Path> {
         self.files_root.as_deref()
+    }
+
+    /// Connections holding an instance now.
+    pub fn live(&self) -> usize {
+        self.live_total - self.live.available_permits()
     }
 
     pub fn max_connections(&self) -> u32 {

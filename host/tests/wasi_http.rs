@@ -196,20 +196,18 @@ fn request_trailers_come_back_as_response_trailers() {
     assert_eq!(data, b"twelve bytes");
 }
 
+/// `examples/faulty` served in-process with `config`.
+fn faulty_server(config: ComponentConfig) -> TestServer {
+    TestServer::start(false, app(&example_component("faulty"), config))
+}
+
 #[test]
 fn a_failing_request_ends_alone() {
-    let faulty = example_component("faulty");
-    let server = TestServer::start(
-        false,
-        app(
-            &faulty,
-            ComponentConfig {
-                max_memory: 16 << 20,
-                max_time: Some(Duration::from_secs(2)),
-                ..ComponentConfig::default()
-            },
-        ),
-    );
+    let server = faulty_server(ComponentConfig {
+        max_memory: 16 << 20,
+        max_time: Some(Duration::from_secs(2)),
+        ..ComponentConfig::default()
+    });
     // Before anything was sent: 500, for a panic, a missing response and
     // the memory limit; 504 for the time limit.
     let mut spin = Command::new("curl");
@@ -272,18 +270,11 @@ fn a_failing_request_ends_alone() {
 /// instance traps at it (500) long before its wall-clock limit.
 #[test]
 fn a_spinning_instance_traps_at_its_cpu_limit() {
-    let faulty = example_component("faulty");
-    let server = TestServer::start(
-        false,
-        app(
-            &faulty,
-            ComponentConfig {
-                max_time: Some(Duration::from_secs(60)),
-                max_cpu: Some(Duration::from_millis(500)),
-                ..ComponentConfig::default()
-            },
-        ),
-    );
+    let server = faulty_server(ComponentConfig {
+        max_time: Some(Duration::from_secs(60)),
+        max_cpu: Some(Duration::from_millis(500)),
+        ..ComponentConfig::default()
+    });
     let started = Instant::now();
     let o = run(Command::new("curl")
         .args(["-sS", "--http2-prior-knowledge", "-o", "/dev/null"])
@@ -535,8 +526,7 @@ fn outgoing_requests_reach_http2_origins_over_http2() {
 fn every_request_sees_a_fresh_instance() {
     // Pool slots are reset in place between requests (pages kept
     // resident): nothing one request left in memory reaches the next.
-    let faulty = example_component("faulty");
-    let server = TestServer::start(false, app(&faulty, ComponentConfig::default()));
+    let server = faulty_server(ComponentConfig::default());
     let o = run(Command::new("h2load")
         .args(["-n", "2000", "-c", "4", "-m", "8"])
         .arg(server.url("/count")));

@@ -330,6 +330,11 @@ impl WasiHttpApp {
         })))
     }
 
+    /// Requests running now, each in an instance of its own.
+    pub fn busy(&self) -> usize {
+        self.0.config.max_instances as usize - self.0.slots.available_permits()
+    }
+
     /// Runs one request in a fresh instance.
     async fn call(self, request: Request<Incoming>) -> Response<ResponseBody> {
         let label = Label {

@@ -223,6 +223,9 @@ where
                 };
                 // No instance to be had: say so in HTTP/2 and close.
                 tracing::warn!(peer = %s.peer, "cannot serve the connection: {e:#}");
+                if resuming && let Some(limits) = &s.config.limits {
+                    limits.count_hibernated_closed();
+                }
                 let _ =
                     s.wr.write_all(&crate::io::refusal("no engine instance free"))
                         .await;
@@ -248,6 +251,12 @@ where
                 snapshot = Some(saved);
             }
         }
+    }
+    if snapshot.is_some()
+        && let Some(limits) = &s.config.limits
+    {
+        // The peer left while the connection hibernated.
+        limits.count_hibernated_closed();
     }
     let _ = s.wr.shutdown().await;
     Ok(s.summary)

@@ -326,22 +326,21 @@ impl ServeProcess {
 
     /// The child's peak resident memory (VmHWM), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        let pid = self.child.as_ref().unwrap().id();
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
+        self.status_kib("VmHWM:")
     }
 
     /// The child's resident memory now (VmRSS), in KiB.
     pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    /// A field of the child's /proc status, in KiB.
+    fn status_kib(&self, field: &str) -> u64 {
         let pid = self.child.as_ref().unwrap().id();
         std::fs::read_to_string(format!("/proc/{pid}/status"))
             .unwrap()
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap()
     }
