@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::Read;
@@ -258,7 +259,7 @@ impl StaticFiles {
             .cache
             .lock()
             .ok()
-            .and_then(|c| c.entries.get(&key).cloned());
+            .and_then(|c| c.entries.get(key.as_ref()).cloned());
         if let Some(info) = &cached
             && now.saturating_sub(info.checked) < REVALIDATE
         {
@@ -316,7 +317,14 @@ impl StaticFiles {
     /// without empty and `.` segments (`//a/./b` and `/a/b` are one
     /// file), or `None` if it is malformed or has a `..` segment. Where it
     /// leads on disk is for [`StaticFiles::open`] to find out.
-    fn resolve(request_path: &str) -> Option<String> {
+    fn resolve(request_path: &str) -> Option<Cow<'_, str>> {
+        // Most paths are canonical already: then the key is the path
+        // itself, found without decoding or allocating.
+        if let Some(rel) = request_path.strip_prefix('/')
+            && is_canonical(rel)
+        {
+            return Some(Cow::Borrowed(rel));
+        }
         let path = request_path.split(['?', '#']).next().unwrap_or("/");
         let decoded = percent_decode(path)?;
         let mut rel = String::with_capacity(decoded.len());
@@ -333,8 +341,25 @@ impl StaticFiles {
                 }
             }
         }
-        Some(rel)
+        Some(Cow::Owned(rel))
     }
+}
+
+/// Whether `rel` (a request path without its leading `/`) is already
+/// what [`StaticFiles::resolve`] would make of it: segments that are not
+/// empty, `.` or `..`, with nothing to decode and nothing to refuse.
+fn is_canonical(rel: &str) -> bool {
+    if rel.is_empty() {
+        return true;
+    }
+    rel.split('/').all(|segment| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && !segment
+                .bytes()
+                .any(|b| matches!(b, b'%' | b'?' | b'#' | b'\\' | 0))
+    })
 }
 
 impl FileInfo {
