@@ -8,8 +8,8 @@ mod huffman;
 mod static_table;
 
 use crate::headers::{HeaderField, HeaderList};
+use crate::id_map::IdHasher;
 use crate::snapshot::{Corrupt, Reader, Writer};
-use crate::stream::IdHasher;
 use bytes::{Bytes, BytesMut};
 use encoder::DynamicEncoder;
 use std::collections::{HashMap, VecDeque};

@@ -15,6 +15,7 @@ pub mod flow;
 pub mod frame;
 pub mod headers;
 pub mod hpack;
+pub mod id_map;
 pub mod options;
 pub mod pair;
 pub mod priority;
@@ -22,6 +23,8 @@ mod rate_limit;
 pub mod settings;
 mod snapshot;
 pub mod stream;
+pub mod transmit;
+pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
@@ -35,3 +38,4 @@ pub use events::{Event, Origin};
 pub use headers::{HeaderField, HeaderList};
 pub use options::{Options, Role};
 pub use settings::Settings;
+pub use transmit::{PayloadRef, Transmit};

@@ -2,10 +2,11 @@
 //! Used by the tests and benchmarks, and handy for embedders who want to
 //! exercise application logic without sockets.
 
-use crate::connection::{Connection, PayloadRef};
+use crate::connection::Connection;
 use crate::error::ConnectionError;
 use crate::events::Event;
 use crate::options::{Options, Role};
+use crate::transmit::PayloadRef;
 use bytes::Bytes;
 use std::collections::HashMap;
 

@@ -7,7 +7,7 @@
 //! round-robin path.
 
 use crate::frame::PrioritySpec;
-use crate::stream::IdMap;
+use crate::id_map::IdMap;
 
 pub const DEFAULT_WEIGHT: u16 = 16;
 

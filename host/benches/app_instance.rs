@@ -6,8 +6,8 @@
 //! (bench/app runs it with examples/hello).
 
 use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
-use h2wasm::body::Incoming;
-use h2wasm::outgoing::{Outgoing, OutgoingConfig};
+use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
+use h2wasm::service::body::Incoming;
 use http_body_util::BodyExt;
 use std::time::Instant;
 use tower::ServiceExt;

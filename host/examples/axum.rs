@@ -64,7 +64,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let (cert, key) = h2wasm::tls::dev_certificate()?;
-    let server = Arc::new(h2wasm::server::Server {
+    let server = Arc::new(h2wasm::serve::Server {
         runtime,
         options,
         service: h2wasm::service::shared(router()),

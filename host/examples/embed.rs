@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
     // The application: any tower service of http requests (an axum
     // Router would do); this one greets whoever asks.
     let app = shared(tower::service_fn(
-        |req: http::Request<h2wasm::body::Incoming>| async move {
+        |req: http::Request<h2wasm::service::body::Incoming>| async move {
             let body = full(format!("hello, {}\n", req.uri().path()));
             http::Response::builder()
                 .header("content-type", "text/plain")
@@ -41,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let server_runtime = runtime.clone();
     let server_options = options.clone();
     tokio::spawn(async move {
-        let _ = h2wasm::pump::serve_connection(
+        let _ = h2wasm::serve::serve_connection(
             &server_runtime,
             &server_options,
             server_io,

@@ -3,64 +3,31 @@
 //! HTTP/2 connection gets its own [`EngineConnection`] — its own `Store` and
 //! instance from the pooling allocator — so a trap ends that connection only.
 //!
-//! - [`server::Server`] accepts TCP (and TLS with ALPN `h2`) connections and
-//!   runs an [`app::App`] for every request stream; [`pump::serve_connection`]
-//!   does the same for any byte stream you already have.
-//! - [`client::fetch`] sends requests over one connection.
+//! The modules, from the ground up:
+//! - [`service`]: the application interface (a `tower::Service` of
+//!   `http::Request`s), bodies, and what only HTTP/2 has, as extensions.
+//! - [`engine`]: the wasm boundary (the compiled component, an instance per
+//!   connection, the WIT bindings).
+//! - [`serve`]: the server side: accepting (TCP, TLS, sniffing h2c from
+//!   HTTP/1.1), limits, the HTTP/2 connection driver and HTTP/1.1 (hyper).
+//! - [`fetch`]: the client side: `h2wasm get`, CONNECT tunnels, and the
+//!   outgoing requests of wasi:http components.
+//! - [`apps`]: services that come with it: the built-in site, static files,
+//!   the CONNECT proxy, and wasi:http components.
+//! - [`tls`]: rustls configurations for both sides, and the development
+//!   certificate.
 
 pub mod apps;
-pub mod body;
-pub mod client;
-mod client_http1;
-mod clock;
-mod convert;
-mod frametrace;
-pub mod http1;
-mod io;
-pub mod limits;
-pub mod outgoing;
-mod progress;
-pub mod pump;
-pub mod report;
-pub mod runtime;
-pub mod server;
+pub mod engine;
+pub mod fetch;
+pub mod serve;
 pub mod service;
-mod sniff;
 pub mod tls;
-mod trim;
-pub mod tunnel;
 
-pub use runtime::{EngineConnection, GUEST_FILES, Runtime, RuntimeConfig};
-
-/// Generated bindings for the `h2wasm:http2/engine` world.
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        world: "engine",
-        path: "../wit",
-        exports: { default: async },
-        // `respond-with-fd` takes a wasi:filesystem descriptor: the same
-        // resource wasmtime-wasi hands the engine's own file reads.
-        with: {
-            "wasi:io": wasmtime_wasi::p2::bindings::io,
-            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-            "wasi:filesystem": wasmtime_wasi::p2::bindings::filesystem,
-        },
-    });
-
-    pub use exports::h2wasm::http2::session::{
-        BodyChunk, DriveResult, HeldSpan, PayloadRef, PreparedResponse, RequestOptions,
-        RespondOptions, StreamCredit, StreamWrite, Transmit,
-    };
-    pub use exports::h2wasm::http2::types::{
-        AltsvcTarget, CommandError, ConnectionError, ConstantTable, DataEvent, Event, FieldSpan,
-        FileStat, HeaderBlock, HeaderBlockEvent, HeaderField, HeaderKind, InputDataEvent, Metrics,
-        NodeHeader, NodeHeaderValue, Options, Origin, PaddingStrategy, Priority, Role,
-        SessionState, Settings, StreamMetrics, StreamState,
-    };
-}
+pub use engine::{EngineConnection, GUEST_FILES, Runtime, RuntimeConfig, bindings};
 
 /// The engine component built from `guest/` and embedded at compile time.
 pub static EMBEDDED_ENGINE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/h2wasm_engine.wasm"));
 
-/// FNV-1a of [`EMBEDDED_ENGINE`] (see [`runtime::wasm_hash`]).
+/// FNV-1a of [`EMBEDDED_ENGINE`] (see [`engine::wasm_hash`]).
 pub const EMBEDDED_ENGINE_HASH: u64 = include!(concat!(env!("OUT_DIR"), "/h2wasm_engine_hash.rs"));

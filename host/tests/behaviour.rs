@@ -1134,7 +1134,7 @@ fn a_request_body_cut_by_rst_stream_fails_instead_of_ending() {
     let record = seen.clone();
     let server = TestServer::start(
         false,
-        app(move |req: http::Request<h2wasm::body::Incoming>| {
+        app(move |req: http::Request<h2wasm::service::body::Incoming>| {
             let record = record.clone();
             async move {
                 let failed = req.into_body().collect().await.is_err();
@@ -1168,28 +1168,30 @@ fn requests_that_repeat_the_previous_one_are_the_same_requests() {
     // time it comes.
     let server = TestServer::start(
         false,
-        app(|req: http::Request<h2wasm::body::Incoming>| async move {
-            let stream = req
-                .extensions()
-                .get::<h2wasm::service::Http2Stream>()
-                .map(|s| s.stream_id())
-                .unwrap_or(0);
-            let summary = format!(
-                "{} {} {} x={:?} stream={stream} body=",
-                req.method(),
-                req.uri(),
-                req.headers().len(),
-                req.headers()
-                    .get("x-tag")
-                    .map(|v| v.to_str().unwrap().to_string()),
-            );
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            respond(
-                200,
-                &[],
-                format!("{summary}{}", String::from_utf8_lossy(&body)),
-            )
-        }),
+        app(
+            |req: http::Request<h2wasm::service::body::Incoming>| async move {
+                let stream = req
+                    .extensions()
+                    .get::<h2wasm::service::Http2Stream>()
+                    .map(|s| s.stream_id())
+                    .unwrap_or(0);
+                let summary = format!(
+                    "{} {} {} x={:?} stream={stream} body=",
+                    req.method(),
+                    req.uri(),
+                    req.headers().len(),
+                    req.headers()
+                        .get("x-tag")
+                        .map(|v| v.to_str().unwrap().to_string()),
+                );
+                let body = req.into_body().collect().await.unwrap().to_bytes();
+                respond(
+                    200,
+                    &[],
+                    format!("{summary}{}", String::from_utf8_lossy(&body)),
+                )
+            },
+        ),
     );
     let mut c = RawClient::hello(server.addr);
     let mut post = request("POST", "/up?q=1");

@@ -8,8 +8,8 @@ mod common;
 
 use common::raw::{RawClient, frame, request};
 use common::*;
-use h2wasm::limits::Limits;
-use h2wasm::pump::ConnectionConfig;
+use h2wasm::serve::ConnectionConfig;
+use h2wasm::serve::limits::Limits;
 use h2wasm::service::SharedService;
 use h2wasm::{Runtime, RuntimeConfig};
 use h2wasm_engine::frame::{flag, kind};

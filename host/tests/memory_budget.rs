@@ -8,8 +8,8 @@ mod common;
 
 use common::raw::RawClient;
 use common::*;
-use h2wasm::limits::{Limits, resident_bytes};
-use h2wasm::pump::ConnectionConfig;
+use h2wasm::serve::ConnectionConfig;
+use h2wasm::serve::limits::{Limits, resident_bytes};
 use std::time::{Duration, Instant};
 
 const REFUSED_STREAM: u32 = 0x7;

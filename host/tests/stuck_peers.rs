@@ -9,8 +9,8 @@ mod common;
 
 use common::raw::{RawClient, frame, request};
 use common::*;
-use h2wasm::limits::Limits;
-use h2wasm::pump::ConnectionConfig;
+use h2wasm::serve::ConnectionConfig;
+use h2wasm::serve::limits::Limits;
 use h2wasm_engine::HeaderField;
 use h2wasm_engine::frame::{flag, kind};
 use std::net::SocketAddr;
@@ -165,7 +165,7 @@ fn a_body_cut_off_by_the_half_closed_timeout_fails() {
     let (tx, rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     let tx = std::sync::Mutex::new(tx);
     let tx = std::sync::Arc::new(tx);
-    let service = app(move |req: http::Request<h2wasm::body::Incoming>| {
+    let service = app(move |req: http::Request<h2wasm::service::body::Incoming>| {
         let tx = tx.clone();
         async move {
             tokio::spawn(async move {

@@ -8,7 +8,7 @@ mod common;
 use common::raw::{self, RawClient, request};
 use common::*;
 use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
-use h2wasm::outgoing::{Outgoing, OutgoingConfig};
+use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
 use h2wasm_engine::HeaderField;

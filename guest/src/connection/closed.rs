@@ -2,8 +2,8 @@
 //! what a late frame on it means (§5.1); the bound keeps a peer that opens
 //! and closes streams forever from growing our memory.
 
+use crate::id_map::IdMap;
 use crate::stream::Cause;
-use crate::stream::IdMap;
 use std::collections::VecDeque;
 
 pub struct ClosedStreams {

@@ -16,7 +16,6 @@ mod recv;
 mod send;
 mod state;
 mod timers;
-mod transmit;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
@@ -24,8 +23,6 @@ pub use files::{FileStat, body_length, stat_file};
 pub use held::HeldSpan;
 pub use prepared::PreparedHeaders;
 pub use state::{SessionState, StreamStateInfo};
-pub(crate) use transmit::PayloadQueue;
-pub use transmit::{PayloadRef, Transmit};
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
@@ -33,11 +30,12 @@ use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
 use crate::headers::{HeaderList, MessageInfo};
 use crate::hpack::{HeaderDecoder, HeaderEncoder};
+use crate::id_map::IdMap;
 use crate::options::{Options, Role};
 use crate::priority::PriorityTree;
 use crate::rate_limit::TokenBucket;
 use crate::settings::{Settings, SettingsValues};
-use crate::stream::{Cause, IdMap, State, Stream, StreamMetrics};
+use crate::stream::{Cause, State, Stream, StreamMetrics};
 use bytes::{Bytes, BytesMut};
 use closed::ClosedStreams;
 use std::collections::VecDeque;
@@ -121,7 +119,7 @@ pub struct Connection {
     inbuf: BytesMut,
     out: BytesMut,
     /// References to host bodies within `out`.
-    payload: transmit::PayloadQueue,
+    payload: crate::transmit::PayloadQueue,
     events: VecDeque<Event>,
 
     /// Our settings the peer acknowledged, and those still awaiting ACK.

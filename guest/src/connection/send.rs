@@ -1,7 +1,6 @@
 //! The send path: header blocks (HPACK + HEADERS/CONTINUATION split),
 //! and the DATA scheduler that fills `poll_transmit` within flow control.
 
-use super::Transmit;
 use super::{Connection, PreparedHeaders};
 use crate::error::ErrorCode;
 use crate::events::Event;
@@ -9,6 +8,7 @@ use crate::frame::{Continuation, Data, HeadersStart, PrioritySpec, PushPromise, 
 use crate::headers::HeaderField;
 use crate::options::PaddingStrategy;
 use crate::stream::state::{Event as StateEvent, FrameKind};
+use crate::transmit::Transmit;
 use bytes::BytesMut;
 
 /// What a batch may run past its size: one DATA frame at the usual size,

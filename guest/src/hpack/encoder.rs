@@ -8,7 +8,7 @@
 
 use super::huffman;
 use super::static_table::{self, StaticMatch};
-use crate::stream::IdHasher;
+use crate::id_map::IdHasher;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -1,11 +1,9 @@
 //! Per-stream state: the §5.1 state machine, both flow-control windows, the
 //! outgoing queue, and the HTTP facts needed to check incoming messages.
 
-mod id_map;
 mod send_queue;
 pub mod state;
 
-pub use id_map::{IdHasher, IdMap};
 pub use send_queue::{BodyReader, FileBody, HostBody, SendQueue};
 pub use state::{Cause, State};
 

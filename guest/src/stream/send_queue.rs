@@ -1,8 +1,8 @@
 //! Outgoing body data for one stream: queued by `write`, drained by the
 //! connection's scheduler as flow control allows.
 
-use crate::connection::{PayloadQueue, PayloadRef};
 use crate::headers::HeaderField;
+use crate::transmit::{PayloadQueue, PayloadRef};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::Read;

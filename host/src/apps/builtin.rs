@@ -3,7 +3,7 @@
 //! Every answer is ready at once (the echo's body follows the request's),
 //! so no request needs a task of its own.
 
-use crate::body::Incoming;
+use crate::service::body::Incoming;
 use crate::service::{BoxError, PreparedHeaders, ResponseBody, box_body, full};
 use bytes::Bytes;
 use futures_util::future::{Ready, ready};

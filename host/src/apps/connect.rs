@@ -5,7 +5,7 @@
 //! Other targets get 403, extended CONNECT protocols (RFC 8441) 501, and
 //! every other request goes to the wrapped service.
 
-use crate::body::Incoming;
+use crate::service::body::Incoming;
 use crate::service::{
     BoxError, Http2Stream, Protocol, Reset, ResponseBody, SharedService, box_body, empty, text,
 };

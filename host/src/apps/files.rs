@@ -5,8 +5,8 @@
 //! where the kernel has it), so a symlink swapped in later cannot lead a
 //! request, or a cached entry being checked again, out of it.
 
-use crate::body::Incoming;
-use crate::clock::coarse_now;
+use crate::engine::clock::coarse_now;
+use crate::service::body::Incoming;
 use crate::service::{Http2Stream, PreparedHeaders, ResponseBody, ServeFile, empty, full, text};
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either, Ready, ready};

@@ -13,7 +13,7 @@
 //! waits on the client, the request body and outgoing requests included;
 //! and [`ComponentConfig::max_cpu`], the time its code actually runs. A
 //! spinning instance also yields its thread every
-//! [`crate::runtime::EPOCH_TICK`], which is when the CPU limit is checked.
+//! [`crate::engine::EPOCH_TICK`], which is when the CPU limit is checked.
 //! At either limit the instance is dropped. An instance's linear memory
 //! is capped at [`ComponentConfig::max_memory`].
 //!
@@ -35,10 +35,10 @@
 //! wasi:http trailers are body frames, so HTTP/2 trailers and HTTP/1.1
 //! chunked trailers.
 
-use crate::body::Incoming;
-use crate::limits::Warning;
-use crate::outgoing::{Hooks, Outgoing};
-use crate::runtime::EpochTicker;
+use crate::engine::EpochTicker;
+use crate::fetch::outgoing::{Hooks, Outgoing};
+use crate::serve::limits::Warning;
+use crate::service::body::Incoming;
 use crate::service::{BoxError, ConnectionInfo, ResponseBody, box_body, text};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};

@@ -6,9 +6,9 @@
 pub mod raw;
 
 use h2wasm::bindings::Options;
-use h2wasm::body::Incoming;
-use h2wasm::pump::ConnectionConfig;
-use h2wasm::server::Server;
+use h2wasm::serve::ConnectionConfig;
+use h2wasm::serve::Server;
+use h2wasm::service::body::Incoming;
 use h2wasm::service::{ResponseBody, SharedService, shared};
 use h2wasm::{Runtime, RuntimeConfig};
 use http::{Request, Response};
@@ -116,7 +116,7 @@ impl TestServer {
                     tls: tls_config,
                     grace: Duration::from_secs(5),
                     connection,
-                    http1: Some(h2wasm::http1::Http1Config::default()),
+                    http1: Some(h2wasm::serve::http1::Http1Config::default()),
                 });
                 server.run(listener, stop_rx).await.unwrap();
             });

@@ -1,0 +1,214 @@
+//! Conversions between the host's headers (`http::HeaderMap`s and the
+//! client's pairs) and WIT header fields, and the reading of received
+//! header blocks: what every driver of a connection uses.
+
+use crate::bindings::{FieldSpan, HeaderBlock, HeaderField};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+
+/// A header as the client handles it: lower-case name, raw value.
+pub type Header = (String, Vec<u8>);
+
+/// Builds a header list from `(":method", "GET")` style pairs.
+pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Header> {
+    pairs
+        .into_iter()
+        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
+    headers
+        .iter()
+        .map(|(n, v)| HeaderField {
+            name: n.clone(),
+            value: v.clone(),
+            sensitive: false,
+        })
+        .collect()
+}
+
+pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
+    fields.into_iter().map(|f| (f.name, f.value)).collect()
+}
+
+/// The fields of a received header block, in order: name, value and
+/// whether it was sent never-indexed. Names and values are slices of the
+/// block's one buffer (no copy each). A span past the buffer (the engine
+/// never sends one) ends the list.
+pub fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, bool)> {
+    let octets = Bytes::from(block.octets);
+    let mut at = 0usize;
+    block
+        .fields
+        .into_iter()
+        .map_while(move |span| field_at(&octets, &mut at, &span))
+}
+
+/// As [`block_fields`], for a block kept as shared octets and its spans.
+pub fn shared_block_fields<'a>(
+    octets: &'a Bytes,
+    spans: &'a [FieldSpan],
+) -> impl Iterator<Item = (Bytes, Bytes, bool)> + 'a {
+    let mut at = 0usize;
+    spans
+        .iter()
+        .map_while(move |span| field_at(octets, &mut at, span))
+}
+
+/// The field `span` describes, starting at `at` (moved past it).
+fn field_at(octets: &Bytes, at: &mut usize, span: &FieldSpan) -> Option<(Bytes, Bytes, bool)> {
+    let name_end = at.checked_add(span.name_len as usize)?;
+    let end = name_end.checked_add(span.value_len as usize)?;
+    if end > octets.len() {
+        return None;
+    }
+    let field = (
+        octets.slice(*at..name_end),
+        octets.slice(name_end..end),
+        span.sensitive,
+    );
+    *at = end;
+    Some(field)
+}
+
+/// A received header block as the client's pairs.
+pub fn block_pairs(block: HeaderBlock) -> Vec<Header> {
+    block_fields(block)
+        .map(|(name, value, _)| (String::from_utf8_lossy(&name).into_owned(), value.to_vec()))
+        .collect()
+}
+
+pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_slice())
+}
+
+/// RFC 9113 error codes as the WIT functions take them (the engine's
+/// [`h2wasm_engine::ErrorCode`]s, as numbers).
+pub(crate) mod codes {
+    use h2wasm_engine::ErrorCode;
+    pub const PROTOCOL_ERROR: u32 = ErrorCode::PROTOCOL_ERROR.0;
+    pub const INTERNAL_ERROR: u32 = ErrorCode::INTERNAL_ERROR.0;
+    pub const REFUSED_STREAM: u32 = ErrorCode::REFUSED_STREAM.0;
+    pub const CANCEL: u32 = ErrorCode::CANCEL.0;
+}
+
+/// Formats an error code with its RFC name where it has one.
+pub fn code_name(code: u32) -> String {
+    let code = h2wasm_engine::ErrorCode(code);
+    code.name()
+        .map_or_else(|| format!("{:#x}", code.0), str::to_string)
+}
+
+/// The numeric `:status` of a header list (0 if absent or malformed).
+pub fn status_of(headers: &[Header]) -> u16 {
+    find(headers, ":status")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One WIT header field.
+pub fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
+    HeaderField {
+        name: name.to_string(),
+        value: value.to_vec(),
+        sensitive,
+    }
+}
+
+/// Header fields, with `HeaderValue::is_sensitive` as never-indexed.
+pub fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
+    headers
+        .iter()
+        .map(|(n, v)| field(n.as_str(), v.as_bytes(), v.is_sensitive()))
+        .collect()
+}
+
+/// `:status` and the headers of a response.
+pub fn response_fields<B>(response: &Response<B>) -> Vec<HeaderField> {
+    let mut fields = vec![field(
+        ":status",
+        response.status().as_str().as_bytes(),
+        false,
+    )];
+    fields.extend(header_fields(response.headers()));
+    fields
+}
+
+pub fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
+    let mut fields = vec![field(":status", parts.status.as_str().as_bytes(), false)];
+    fields.extend(header_fields(&parts.headers));
+    fields
+}
+
+/// A received header block as a map (sensitive fields marked so), without
+/// its pseudo-header fields.
+pub fn header_map(block: HeaderBlock) -> HeaderMap {
+    response_head(block).1
+}
+
+/// A received response's `:status` (if valid) and its other fields as a
+/// map, as [`header_map`].
+pub fn response_head(block: HeaderBlock) -> (Option<StatusCode>, HeaderMap) {
+    let mut map = HeaderMap::with_capacity(block.fields.len());
+    let mut status = None;
+    for (name, value, sensitive) in block_fields(block) {
+        if &name[..] == b":status" {
+            status = StatusCode::from_bytes(&value).ok();
+        } else if let (Ok(name), Ok(mut value)) = (
+            HeaderName::from_bytes(&name),
+            HeaderValue::from_maybe_shared(value),
+        ) {
+            value.set_sensitive(sensitive);
+            map.append(name, value);
+        }
+    }
+    (status, map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::FieldSpan;
+
+    fn span(name_len: u32, value_len: u32, sensitive: bool) -> FieldSpan {
+        FieldSpan {
+            name_len,
+            value_len,
+            sensitive,
+        }
+    }
+
+    #[test]
+    fn a_block_reads_back_as_its_fields() {
+        let block = HeaderBlock {
+            octets: b":status200x-emptycookiea=b".to_vec(),
+            fields: vec![span(7, 3, false), span(7, 0, false), span(6, 3, true)],
+        };
+        let fields: Vec<_> = block_fields(block).collect();
+        assert_eq!(
+            fields,
+            [
+                (Bytes::from(":status"), Bytes::from("200"), false),
+                (Bytes::from("x-empty"), Bytes::new(), false),
+                (Bytes::from("cookie"), Bytes::from("a=b"), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_past_the_buffer_end_the_list_without_a_panic() {
+        let block = HeaderBlock {
+            octets: b"ab".to_vec(),
+            fields: vec![
+                span(1, 1, false),
+                span(1, 0, false),
+                span(u32::MAX, u32::MAX, false),
+            ],
+        };
+        assert_eq!(block_fields(block).count(), 1);
+    }
+}

@@ -1,0 +1,317 @@
+//! Outgoing HTTP for wasi:http components (`wasi:http/outgoing-handler`):
+//! over HTTP/2 when the origin speaks it — chosen by ALPN `h2` over TLS,
+//! or by configuration for cleartext (h2c with prior knowledge) — on one
+//! pooled connection per origin, driven by an engine instance, with every
+//! request multiplexed on it; over HTTP/1.1 (hyper) otherwise, a
+//! connection per request.
+//!
+//! Every wait has a deadline: opening a connection (TCP and TLS) takes at
+//! most [`OutgoingConfig::connect_timeout`], the response's head at most
+//! [`OutgoingConfig::first_byte_timeout`] (a component may ask for less,
+//! never more), and a pooled HTTP/2 connection with no request for
+//! [`OutgoingConfig::idle_timeout`] is closed. Connections open at once
+//! are capped at [`OutgoingConfig::max_connections`], apart from the
+//! server's own (the HTTP/2 ones take their engine instances from the
+//! runtime given to [`Outgoing::new`], which should be sized for them);
+//! a request that finds the cap reached waits within its connect timeout.
+
+mod h2;
+mod http1;
+
+use crate::engine::Runtime;
+use crate::serve::limits::Warning;
+use crate::tls::{self, Trust};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Where and how components' requests go.
+#[derive(Clone, Debug)]
+pub struct OutgoingConfig {
+    /// Origins (`host:port`) spoken to in cleartext HTTP/2 with prior
+    /// knowledge; every other `http://` origin gets HTTP/1.1.
+    pub h2c: HashSet<String>,
+    /// Certificates trusted for `https://` origins.
+    pub trust: Trust,
+    /// Longest a connection may take to open (TCP, TLS), waiting for a
+    /// free connection slot included.
+    pub connect_timeout: Duration,
+    /// Longest a response's head may take once the request is sent.
+    pub first_byte_timeout: Duration,
+    /// Outgoing connections open at once (HTTP/2 and HTTP/1.1 together).
+    pub max_connections: u32,
+    /// A pooled HTTP/2 connection with no request in flight this long is
+    /// closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for OutgoingConfig {
+    fn default() -> Self {
+        OutgoingConfig {
+            h2c: HashSet::new(),
+            trust: Trust::default(),
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: Duration::from_secs(30),
+            max_connections: 64,
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Sends components' requests; one per server, shared by every instance.
+pub struct Outgoing {
+    runtime: Arc<Runtime>,
+    config: OutgoingConfig,
+    tls: Arc<rustls::ClientConfig>,
+    /// The engine's client options, asked of it once.
+    options: tokio::sync::OnceCell<crate::bindings::Options>,
+    /// The live HTTP/2 connection of each origin (`scheme://host:port`).
+    pool: Mutex<HashMap<String, h2::Connection>>,
+    /// One permit per open connection (`max_connections`).
+    connections: Arc<Semaphore>,
+    /// Requests that found every connection slot taken.
+    at_capacity: Warning,
+}
+
+/// What a request turned into, with the outcome of sending its body.
+pub(crate) type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), Error>> + Send>,
+);
+
+impl Outgoing {
+    pub fn new(runtime: Arc<Runtime>, config: OutgoingConfig) -> anyhow::Result<Arc<Outgoing>> {
+        let tls = tls::client_config(&config.trust, true)?;
+        Ok(Arc::new(Outgoing {
+            runtime,
+            tls,
+            options: tokio::sync::OnceCell::new(),
+            pool: Mutex::new(HashMap::new()),
+            connections: Arc::new(Semaphore::new(config.max_connections.max(1) as usize)),
+            at_capacity: Warning::default(),
+            config,
+        }))
+    }
+
+    /// Sends `request` (its URI is absolute: scheme and authority).
+    pub async fn send(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Sent, Error> {
+        let uri = request.uri();
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(Error::HttpProtocolError),
+        };
+        let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let authority = format!("{host}:{port}");
+        let origin = format!("{}://{authority}", if tls { "https" } else { "http" });
+        // What the component asks for, within the server's own limits.
+        let within = |asked: Option<Duration>, most: Duration| asked.map_or(most, |t| t.min(most));
+        let connect_timeout = within(
+            options.as_ref().and_then(|o| o.connect_timeout),
+            self.config.connect_timeout,
+        );
+        let first_byte = within(
+            options.as_ref().and_then(|o| o.first_byte_timeout),
+            self.config.first_byte_timeout,
+        );
+
+        let pooled = self.pooled(&origin);
+        let connection = match pooled {
+            Some(c) => c,
+            None => {
+                let opened = tokio::time::timeout(
+                    connect_timeout,
+                    self.open(&host, port, tls, &authority, &origin),
+                )
+                .await
+                .map_err(|_| Error::ConnectionTimeout)??;
+                match opened {
+                    Opened::Http2(c) => c,
+                    Opened::Http1(io, permit) => {
+                        return http1::send(io, permit, request, first_byte).await;
+                    }
+                }
+            }
+        };
+        let (reply_tx, reply) = oneshot::channel();
+        let (sent_tx, sent) = oneshot::channel();
+        let exchange = h2::Exchange {
+            request,
+            reply: reply_tx,
+            sent: sent_tx,
+        };
+        if connection.send(exchange).await.is_err() {
+            return Err(Error::ConnectionTerminated);
+        }
+        let response = tokio::time::timeout(first_byte, reply)
+            .await
+            .map_err(|_| Error::ConnectionReadTimeout)?;
+        let response = response.map_err(|_| Error::ConnectionTerminated)??;
+        let sent = Box::new(async move { sent.await.unwrap_or(Err(Error::ConnectionTerminated)) });
+        Ok((response, sent))
+    }
+
+    /// A usable pooled HTTP/2 connection to `origin`.
+    fn pooled(&self, origin: &str) -> Option<h2::Connection> {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.get(origin) {
+            Some(c) if c.usable() => Some(c.clone()),
+            Some(_) => {
+                pool.remove(origin);
+                None
+            }
+            None => None,
+        }
+    }
+
+    async fn open(
+        &self,
+        host: &str,
+        port: u16,
+        tls: bool,
+        authority: &str,
+        origin: &str,
+    ) -> Result<Opened, Error> {
+        let permit = match self.connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if let Some(count) = self.at_capacity.due() {
+                    tracing::warn!(
+                        "all {} outgoing connections in use (--app-max-outgoing); {count} \
+                         requests waited for one since the last warning",
+                        self.config.max_connections
+                    );
+                }
+                // Within the caller's connect timeout.
+                self.connections
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Error::ConnectionLimitReached)?
+            }
+        };
+        let tcp = tokio::net::TcpStream::connect((
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port,
+        ))
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
+            _ => Error::Connect(e),
+        })?;
+        let _ = tcp.set_nodelay(true);
+        if !tls {
+            if !self.config.h2c.contains(authority) {
+                return Ok(Opened::Http1(Box::new(tcp), permit));
+            }
+            let options = self.h2_options(false, authority).await?;
+            let c = h2::Connection::start(self.h2_setup(options, origin), tcp, permit).await?;
+            return Ok(Opened::Http2(self.pool_insert(origin, c)));
+        }
+        let name = tls::server_name(host).map_err(|_| Error::HttpRequestUriInvalid)?;
+        let stream = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(Error::Tls)?;
+        match stream.get_ref().1.alpn_protocol() {
+            Some(tls::ALPN_H2) => {
+                let options = self.h2_options(true, authority).await?;
+                let c =
+                    h2::Connection::start(self.h2_setup(options, origin), stream, permit).await?;
+                Ok(Opened::Http2(self.pool_insert(origin, c)))
+            }
+            _ => Ok(Opened::Http1(Box::new(stream), permit)),
+        }
+    }
+
+    /// The engine's options for a client connection to `authority`.
+    async fn h2_options(
+        &self,
+        tls: bool,
+        authority: &str,
+    ) -> Result<crate::bindings::Options, Error> {
+        let defaults = self
+            .options
+            .get_or_try_init(|| self.runtime.default_options())
+            .await
+            .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))?;
+        let mut options = defaults.clone();
+        options.scheme = if tls { "https" } else { "http" }.into();
+        options.authority = authority.to_string();
+        options.settings.enable_push = Some(false);
+        options.header_blocks = true;
+        // Windows large enough that a fast origin is not held to round
+        // trips; a component that reads slowly holds back one stream's.
+        options.connection_window_size = 16 << 20;
+        options.settings.initial_window_size = Some(1 << 20);
+        Ok(options)
+    }
+
+    fn h2_setup(&self, options: crate::bindings::Options, origin: &str) -> h2::Setup {
+        h2::Setup {
+            runtime: self.runtime.clone(),
+            options,
+            origin: origin.to_string(),
+            idle_timeout: self.config.idle_timeout,
+        }
+    }
+
+    /// Pools `c` for `origin`, unless a request that raced this one pooled
+    /// a connection first: then that one is used, and `c` closes once idle.
+    fn pool_insert(&self, origin: &str, c: h2::Connection) -> h2::Connection {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match pool.get(origin) {
+            Some(existing) if existing.usable() => existing.clone(),
+            _ => {
+                pool.insert(origin.to_string(), c.clone());
+                c
+            }
+        }
+    }
+}
+
+enum Opened {
+    Http2(h2::Connection),
+    /// The transport, and the connection slot it holds until it closes.
+    Http1(Box<dyn crate::fetch::Transport>, OwnedSemaphorePermit),
+}
+
+/// The hooks an instance's wasi:http uses: its outgoing requests go
+/// through the server's [`Outgoing`], each carrying the `CDN-Loop` entries
+/// of the request the instance serves plus one of ours (RFC 8586), so that
+/// a request that comes back to this server is counted.
+pub struct Hooks {
+    outgoing: Arc<Outgoing>,
+    cdn_loop: http::HeaderValue,
+}
+
+impl Hooks {
+    pub fn new(outgoing: Arc<Outgoing>, cdn_loop: http::HeaderValue) -> Hooks {
+        Hooks { outgoing, cdn_loop }
+    }
+}
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<dyn Future<Output = Result<Sent, Error>> + Send> {
+        // Set, not appended to what the component sent: a component cannot
+        // drop the count.
+        request
+            .headers_mut()
+            .insert("cdn-loop", self.cdn_loop.clone());
+        let outgoing = self.outgoing.clone();
+        Box::new(outgoing.send(request, options))
+    }
+}

@@ -1,0 +1,15 @@
+//! The server side: accepting connections (TCP, TLS with ALPN, telling
+//! h2c from HTTP/1.1 by the first octets) within the server's [`limits`],
+//! then serving each with the HTTP/2 connection driver (the engine) or
+//! HTTP/1.1 (hyper), with graceful shutdown.
+
+pub mod http1;
+pub mod limits;
+pub mod pump;
+mod server;
+mod sniff;
+
+pub use http1::Http1Config;
+pub use limits::Limits;
+pub use pump::{ConnectionConfig, ConnectionSummary, serve_connection, serve_connection_with};
+pub use server::Server;

@@ -1,0 +1,142 @@
+//! The connection's side of its requests' handles: what [`Http2Stream`],
+//! [`Informational`] and pushed streams ask of it comes here as
+//! [`StreamCommand`]s, which the connection's driver applies between
+//! turns.
+//!
+//! [`Http2Stream`]: crate::service::Http2Stream
+//! [`Informational`]: crate::service::Informational
+
+use crate::service::{
+    BoxError, BoxFuture, Http2Control, InterimSink, Priority, ResponseBody, SessionState,
+    StreamState,
+};
+use http::{HeaderMap, Request, Response, StatusCode};
+use tokio::sync::{mpsc, oneshot};
+
+/// What services (through their [`Http2Stream`] and [`Informational`]
+/// handles, or their spawned tasks) ask of the connection.
+pub(crate) enum StreamCommand {
+    /// A response that was not ready at once, or a pushed stream's.
+    Respond {
+        stream_id: u32,
+        /// The request was HEAD: the response's body is not sent.
+        head: bool,
+        response: Result<Response<ResponseBody>, BoxError>,
+    },
+    Informational {
+        stream_id: u32,
+        status: StatusCode,
+        headers: HeaderMap,
+        done: oneshot::Sender<bool>,
+    },
+    Push {
+        stream_id: u32,
+        request: Request<()>,
+        reply: oneshot::Sender<Option<u32>>,
+    },
+    Priority {
+        stream_id: u32,
+        priority: Priority,
+        reply: oneshot::Sender<bool>,
+    },
+    StreamState {
+        stream_id: u32,
+        reply: oneshot::Sender<Option<StreamState>>,
+    },
+    SessionState {
+        reply: oneshot::Sender<SessionState>,
+    },
+}
+
+/// Shared by every handle of a connection's requests: one allocation per
+/// connection, so that a request's handles cost it a reference count, not
+/// channel senders.
+pub(crate) struct StreamSink {
+    pub(crate) commands: mpsc::Sender<StreamCommand>,
+    /// The client's ENABLE_PUSH.
+    pub(crate) push_allowed: bool,
+}
+
+impl StreamSink {
+    /// Sends `command` and waits for its answer; `None` if the connection
+    /// is gone.
+    async fn ask<T>(&self, command: impl FnOnce(oneshot::Sender<T>) -> StreamCommand) -> Option<T> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(command(reply)).await.ok()?;
+        answer.await.ok()
+    }
+}
+
+impl InterimSink for StreamSink {
+    fn send(&self, stream_id: u32, status: StatusCode, headers: HeaderMap) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|done| StreamCommand::Informational {
+                stream_id,
+                status,
+                headers,
+                done,
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+}
+
+impl Http2Control for StreamSink {
+    fn push(&self, stream_id: u32, request: Request<()>) -> BoxFuture<'_, Option<u32>> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::Push {
+                stream_id,
+                request,
+                reply,
+            })
+            .await
+            .flatten()
+        })
+    }
+
+    fn respond(
+        &self,
+        stream_id: u32,
+        head: bool,
+        response: Response<ResponseBody>,
+    ) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let _ = self
+                .commands
+                .send(StreamCommand::Respond {
+                    stream_id,
+                    head,
+                    response: Ok(response),
+                })
+                .await;
+        })
+    }
+
+    fn set_priority(&self, stream_id: u32, priority: Priority) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::Priority {
+                stream_id,
+                priority,
+                reply,
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+
+    fn stream_state(&self, stream_id: u32) -> BoxFuture<'_, Option<StreamState>> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::StreamState { stream_id, reply })
+                .await
+                .flatten()
+        })
+    }
+
+    fn session_state(&self) -> BoxFuture<'_, Option<SessionState>> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::SessionState { reply })
+                .await
+        })
+    }
+}

@@ -1,0 +1,262 @@
+//! Accepting connections (TCP, optionally TLS with ALPN) within the
+//! server's limits, and serving each with HTTP/2 (the engine) or, for
+//! clients that do not speak it, HTTP/1.1 (hyper), with graceful shutdown.
+
+use crate::bindings::Options;
+use crate::engine::Runtime;
+use crate::serve::http1::{Http1Config, serve_http1};
+use crate::serve::limits::{Limits, Refusal};
+use crate::serve::pump::{ConnectionConfig, serve_connection_with};
+use crate::serve::sniff::{Opening, Rewind, sniff};
+use crate::service::{ConnectionInfo, SharedService};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub struct Server {
+    pub runtime: Arc<Runtime>,
+    pub options: Options,
+    pub service: SharedService,
+    /// `None` serves cleartext (h2c with prior knowledge, and HTTP/1.1).
+    /// Its ALPN list decides what TLS clients may negotiate.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// After shutdown, how long open streams may take to finish.
+    pub grace: Duration,
+    /// How each HTTP/2 connection is run. Its `handshake_timeout` also
+    /// bounds the TLS handshake and, in cleartext, the wait for the first
+    /// octets (Node's `unknownProtocolTimeout`). Without `limits`, the
+    /// server holds at most the runtime's `max_connections` and has no
+    /// memory budget.
+    pub connection: ConnectionConfig,
+    /// Serve HTTP/1.1 to clients that do not speak HTTP/2 (Node's
+    /// `allowHTTP1`): over TLS those that negotiate `http/1.1` or no ALPN,
+    /// in cleartext those that do not open with the HTTP/2 preface. `None`:
+    /// HTTP/2 only, and the others are disconnected.
+    pub http1: Option<Http1Config>,
+}
+
+/// How long a refused cleartext connection is read from (and discarded)
+/// after the refusal, so that closing it does not reset the connection
+/// before the client has read the GOAWAY.
+const REFUSAL_LINGER: Duration = Duration::from_millis(200);
+
+impl Server {
+    /// Accepts until `shutdown` turns true, then closes every connection
+    /// gracefully (GOAWAY or `Connection: close`; open streams finish) and
+    /// returns.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let limits = self.limits();
+        // What loading the engine allocated and freed goes back first.
+        crate::engine::trim::freed();
+        let mut tasks = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (tcp, addr) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            // Out of file descriptors and the like: keep serving.
+                            tracing::warn!("accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let _ = tcp.set_nodelay(true);
+                    let slot = match limits.admit() {
+                        Ok(slot) => slot,
+                        Err(why) => {
+                            tasks.spawn(refuse(tcp, why, self.tls.is_some(), self.http1.is_some()));
+                            continue;
+                        }
+                    };
+                    let server = self.clone();
+                    let stop = shutdown.clone();
+                    tasks.spawn(async move {
+                        let _slot = slot;
+                        let peer = addr.to_string();
+                        match server.connection(tcp, peer.clone(), stop).await {
+                            Ok(()) => {}
+                            Err(e) if e.is::<crate::serve::pump::Trap>() => {
+                                tracing::warn!(%peer, "connection closed: {e:#}");
+                            }
+                            // Resets, failed handshakes, garbage: routine on the open internet.
+                            Err(e) => tracing::debug!(%peer, "connection ended: {e:#}"),
+                        }
+                    });
+                }
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        drop(listener);
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.grace, drain).await.is_err() {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+            tasks.abort_all();
+        }
+        tracing::debug!(stats = ?limits.stats(), "server stopped");
+        Ok(())
+    }
+
+    /// The limits connections are admitted under.
+    pub fn limits(&self) -> Arc<Limits> {
+        self.connection
+            .limits
+            .clone()
+            .unwrap_or_else(|| Limits::new(self.runtime.max_connections() as usize, None))
+    }
+
+    async fn connection(
+        &self,
+        tcp: TcpStream,
+        peer: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let timeout = self.connection.handshake_timeout;
+        let Some(config) = &self.tls else {
+            let info = ConnectionInfo {
+                peer: peer.into(),
+                encrypted: false,
+                alpn: None,
+            };
+            if self.http1.is_none() {
+                // HTTP/2 only: the engine answers anything but the
+                // preface with GOAWAY(PROTOCOL_ERROR).
+                return self.http2(tcp, info, shutdown).await;
+            }
+            // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
+            let mut tcp = tcp;
+            let (opening, prefix) = match tokio::time::timeout(timeout, sniff(&mut tcp)).await {
+                Ok(sniffed) => sniffed?,
+                Err(_) => {
+                    // Counted before the socket closes: whoever sees the
+                    // close sees the count.
+                    tracing::debug!(peer = %info.peer, "nothing said in time; closing");
+                    if let Some(l) = &self.connection.limits {
+                        l.count_handshake_timeout();
+                    }
+                    drop(tcp);
+                    return Ok(());
+                }
+            };
+            let io = Rewind::new(prefix, tcp);
+            return match opening {
+                Opening::Closed => Ok(()),
+                Opening::Http2 => self.http2(io, info, shutdown).await,
+                Opening::Http1 => self.http1(io, info, shutdown).await,
+            };
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+        let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
+            .await
+            .map_err(|_| anyhow::anyhow!("TLS handshake timed out"))??;
+        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let info = ConnectionInfo {
+            peer: peer.into(),
+            encrypted: true,
+            alpn: alpn.as_deref().map(|a| String::from_utf8_lossy(a).into()),
+        };
+        if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
+            self.http2(tls, info, shutdown).await
+        } else {
+            // http/1.1 by ALPN, or no ALPN at all.
+            self.http1(tls, info, shutdown).await
+        }
+    }
+
+    async fn http2<IO>(
+        &self,
+        io: IO,
+        info: ConnectionInfo,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let summary = serve_connection_with(
+            &self.runtime,
+            &self.options,
+            &self.connection,
+            io,
+            self.service.clone(),
+            &info,
+            shutdown,
+        )
+        .await?;
+        tracing::debug!(peer = %info.peer, ?summary, "connection closed");
+        Ok(())
+    }
+
+    async fn http1<IO>(
+        &self,
+        io: IO,
+        info: ConnectionInfo,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let Some(config) = &self.http1 else {
+            // Over TLS, ALPN already refused anything but h2.
+            tracing::info!(peer = %info.peer, "client does not speak HTTP/2 (HTTP/1.1 is off); closing");
+            return Ok(());
+        };
+        let root = self.runtime.files_root();
+        serve_http1(io, self.service.clone(), info, config, root, shutdown).await
+    }
+}
+
+/// Turns away a connection the server cannot take, at once and without
+/// an instance: over TLS by closing it (no handshake is spent on it); in
+/// cleartext with an HTTP/2 refusal (SETTINGS, then GOAWAY
+/// REFUSED_STREAM), or, to a client that opens in HTTP/1.1, hyper's 503.
+async fn refuse(tcp: TcpStream, why: Refusal, tls: bool, http1: bool) {
+    if tls {
+        return;
+    }
+    let reason = match why {
+        Refusal::Capacity => "server at connection capacity; retry later",
+        Refusal::Memory => "server short of memory; retry later",
+    };
+    if !http1 {
+        return refuse_http2(tcp, reason).await;
+    }
+    // Told apart as accepted connections are; a client that has said
+    // nothing in time is refused as HTTP/2 would be.
+    let mut tcp = tcp;
+    match tokio::time::timeout(REFUSAL_LINGER, sniff(&mut tcp)).await {
+        Ok(Ok((Opening::Http1, prefix))) => {
+            crate::serve::http1::refuse_http1(Rewind::new(prefix, tcp), reason, REFUSAL_LINGER)
+                .await
+        }
+        Ok(Ok((Opening::Http2, _))) | Err(_) => refuse_http2(tcp, reason).await,
+        Ok(Ok((Opening::Closed, _))) | Ok(Err(_)) => {}
+    }
+}
+
+/// SETTINGS then GOAWAY(REFUSED_STREAM), written without an instance, then
+/// what the client sent is read and dropped until it closes or the linger
+/// ends, so that the refusal is not lost to a reset.
+async fn refuse_http2<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, reason: &str) {
+    if io
+        .write_all(&crate::engine::io::refusal(reason))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = io.shutdown().await;
+    // Read what the client sent, until it closes or the linger ends.
+    let mut sink = [0u8; 1024];
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
+        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
