@@ -37,20 +37,16 @@ async fn main() -> anyhow::Result<()> {
 
     // Any AsyncRead + AsyncWrite works as the transport.
     let (server_io, mut client_io) = tokio::io::duplex(64 * 1024);
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server_runtime = runtime.clone();
-    let server_options = options.clone();
-    tokio::spawn(async move {
-        let _ = h2wasm::serve::serve_connection(
-            &server_runtime,
-            &server_options,
-            server_io,
-            app,
-            "pipe",
-            stop_rx,
-        )
-        .await;
-    });
+    let http2 = h2wasm::serve::Builder::new(runtime.clone(), options.clone());
+    let info = h2wasm::service::ConnectionInfo {
+        peer: "pipe".into(),
+        encrypted: false,
+        alpn: None,
+    };
+    // The connection is a future; `graceful_shutdown` on it sends GOAWAY
+    // and lets open streams finish.
+    let connection = http2.serve_connection(server_io, app, info);
+    tokio::spawn(connection);
 
     // A client connection driven by hand: request, then move bytes until
     // the response has ended.

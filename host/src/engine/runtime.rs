@@ -473,6 +473,12 @@ impl Runtime {
 /// One connection inside its own instance. Every method is one call into
 /// the guest; an `Err` is a trap, after which the instance is unusable and
 /// must be dropped (other connections are unaffected).
+///
+/// The engine is sans-IO: a driver hands it input (`receive`,
+/// `handle_timeout`), polls what to write (`poll_transmit`), when to wake
+/// it (`poll_timeout`) and what happened (`poll_events`), and issues
+/// commands between; `drive` is all of one turn in one call, what the
+/// server's driver uses. The engine never reads a clock or a socket.
 pub struct EngineConnection {
     store: Store<HostState>,
     bindings: EngineWorld,

@@ -11,5 +11,5 @@ mod sniff;
 
 pub use http1::Http1Config;
 pub use limits::Limits;
-pub use pump::{ConnectionConfig, ConnectionSummary, serve_connection, serve_connection_with};
+pub use pump::{Builder, Connection, ConnectionConfig, ConnectionSummary, Error};
 pub use server::Server;

@@ -6,7 +6,7 @@ use crate::bindings::Options;
 use crate::engine::Runtime;
 use crate::serve::http1::{Http1Config, serve_http1};
 use crate::serve::limits::{Limits, Refusal};
-use crate::serve::pump::{ConnectionConfig, serve_connection_with};
+use crate::serve::pump::{Builder, ConnectionConfig, Error};
 use crate::serve::sniff::{Opening, Rewind, sniff};
 use crate::service::{ConnectionInfo, SharedService};
 use std::sync::Arc;
@@ -55,6 +55,10 @@ impl Server {
         let limits = self.limits();
         // What loading the engine allocated and freed goes back first.
         crate::engine::trim::freed();
+        let http2 = Arc::new(
+            Builder::new(self.runtime.clone(), self.options.clone())
+                .config(self.connection.clone()),
+        );
         let mut tasks = JoinSet::new();
         loop {
             tokio::select! {
@@ -77,13 +81,14 @@ impl Server {
                         }
                     };
                     let server = self.clone();
+                    let http2 = http2.clone();
                     let stop = shutdown.clone();
                     tasks.spawn(async move {
                         let _slot = slot;
                         let peer = addr.to_string();
-                        match server.connection(tcp, peer.clone(), stop).await {
+                        match server.connection(&http2, tcp, peer.clone(), stop).await {
                             Ok(()) => {}
-                            Err(e) if e.is::<crate::serve::pump::Trap>() => {
+                            Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Trap(_))) => {
                                 tracing::warn!(%peer, "connection closed: {e:#}");
                             }
                             // Resets, failed handshakes, garbage: routine on the open internet.
@@ -115,6 +120,7 @@ impl Server {
 
     async fn connection(
         &self,
+        http2: &Builder,
         tcp: TcpStream,
         peer: String,
         shutdown: watch::Receiver<bool>,
@@ -129,7 +135,7 @@ impl Server {
             if self.http1.is_none() {
                 // HTTP/2 only: the engine answers anything but the
                 // preface with GOAWAY(PROTOCOL_ERROR).
-                return self.http2(tcp, info, shutdown).await;
+                return self.http2(http2, tcp, info, shutdown).await;
             }
             // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
             let mut tcp = tcp;
@@ -149,7 +155,7 @@ impl Server {
             let io = Rewind::new(prefix, tcp);
             return match opening {
                 Opening::Closed => Ok(()),
-                Opening::Http2 => self.http2(io, info, shutdown).await,
+                Opening::Http2 => self.http2(http2, io, info, shutdown).await,
                 Opening::Http1 => self.http1(io, info, shutdown).await,
             };
         };
@@ -164,33 +170,36 @@ impl Server {
             alpn: alpn.as_deref().map(|a| String::from_utf8_lossy(a).into()),
         };
         if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
-            self.http2(tls, info, shutdown).await
+            self.http2(http2, tls, info, shutdown).await
         } else {
             // http/1.1 by ALPN, or no ALPN at all.
             self.http1(tls, info, shutdown).await
         }
     }
 
+    /// Serves HTTP/2 on `io` until it closes; the server's shutdown asks
+    /// it to close gracefully.
     async fn http2<IO>(
         &self,
+        http2: &Builder,
         io: IO,
         info: ConnectionInfo,
-        shutdown: watch::Receiver<bool>,
+        mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()>
     where
-        IO: AsyncRead + AsyncWrite + Send + Unpin,
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let summary = serve_connection_with(
-            &self.runtime,
-            &self.options,
-            &self.connection,
-            io,
-            self.service.clone(),
-            &info,
-            shutdown,
-        )
-        .await?;
-        tracing::debug!(peer = %info.peer, ?summary, "connection closed");
+        let peer = info.peer.clone();
+        let mut conn = http2.serve_connection(io, self.service.clone(), info);
+        let summary = tokio::select! {
+            served = &mut conn => served,
+            // The guard wait_for returns is not held past it.
+            _ = async { drop(shutdown.wait_for(|stop| *stop).await) } => {
+                conn.graceful_shutdown();
+                conn.await
+            }
+        }?;
+        tracing::debug!(%peer, ?summary, "connection closed");
         Ok(())
     }
 

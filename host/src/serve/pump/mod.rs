@@ -3,6 +3,8 @@
 //! connection has something to do), hands request streams to the service
 //! and feeds responses back as flow control allows (see `streams`).
 
+mod active;
+mod connection;
 mod context;
 mod control;
 mod held;
@@ -12,28 +14,19 @@ mod received;
 mod request;
 mod streams;
 
-pub(crate) use control::StreamCommand;
-
-use crate::bindings::{AltsvcTarget, Event, HeaderKind, Options, Role};
-use crate::engine::clock::{instant_at, now_ns};
-use crate::engine::convert::code_name;
+use crate::bindings::{Options, Role};
+use crate::engine::Runtime;
+use crate::engine::clock::now_ns;
 pub use crate::engine::io::Trap;
 use crate::engine::io::trap;
-use crate::engine::{EngineConnection, Runtime};
 use crate::serve::limits::Limits;
 use crate::service::{ConnectionInfo, SharedService};
-use bytes::BufMut;
-use context::StreamContext;
-use control::StreamSink;
-use futures_util::FutureExt;
-use output::{Outgoing, write_out};
-use received::Received;
+use active::Active;
+use connection::Shutdown;
+pub use connection::{Builder, Connection, Error};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use streams::PumpState;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{mpsc, watch};
-use tokio_stream::StreamExt;
 
 /// Summary of a finished connection.
 #[derive(Debug, Default)]
@@ -132,43 +125,15 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// Work one connection does before it lets other tasks run.
 const FAIR_SLICE: Duration = Duration::from_micros(200);
 
-/// Serves one HTTP/2 connection on `io` until it closes. `shutdown` turns
-/// true for a graceful close (GOAWAY, open streams finish). An `Err` means
-/// the transport failed or the instance trapped; either way only this
-/// connection is affected.
-pub async fn serve_connection<IO>(
-    runtime: &Runtime,
-    options: &Options,
-    io: IO,
-    service: SharedService,
-    peer: &str,
-    shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<ConnectionSummary>
-where
-    IO: AsyncRead + AsyncWrite + Send + Unpin,
-{
-    let config = ConnectionConfig::default();
-    let info = ConnectionInfo {
-        peer: peer.into(),
-        encrypted: false,
-        alpn: None,
-    };
-    serve_connection_with(runtime, options, &config, io, service, &info, shutdown).await
-}
-
-/// As [`serve_connection`], with per-connection settings.
-///
-/// The connection takes an instance only when the peer has something to
-/// say: none while it waits for the first octet, and none while it
-/// hibernates (see [`ConnectionConfig::hibernate_after`]).
-pub async fn serve_connection_with<IO>(
+/// Serves one connection until it closes (see [`Builder::serve_connection`]).
+async fn serve<IO>(
     runtime: &Runtime,
     options: &Options,
     config: &ConnectionConfig,
     io: IO,
     service: SharedService,
     info: &ConnectionInfo,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Arc<Shutdown>,
 ) -> anyhow::Result<ConnectionSummary>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
@@ -179,7 +144,7 @@ where
     options.input_data = true;
     let (rd, wr) = tokio::io::split(io);
     let now = Instant::now();
-    let shutting_down = *shutdown.borrow();
+    let shutting_down = shutdown.is_requested();
     let mut s = Session {
         runtime,
         options,
@@ -222,7 +187,7 @@ where
             failed => {
                 let e = match failed {
                     Ok(Err(e)) => e,
-                    _ => anyhow::anyhow!("no engine instance free"),
+                    _ => anyhow::Error::new(Error::NoInstance),
                 };
                 // No instance to be had: say so in HTTP/2 and close.
                 tracing::warn!(peer = %s.peer, "cannot serve the connection: {e:#}");
@@ -241,7 +206,8 @@ where
         }
         // The active phase is boxed: a hibernated connection's task keeps
         // only `Session` and a one-octet read.
-        let outcome = Box::pin(s.active(conn, start)).await;
+        let outcome =
+            Box::pin(async { Active::start(&mut s, conn, start).await?.run().await }).await;
         crate::engine::trim::freed();
         match outcome? {
             Outcome::Ended => break,
@@ -296,7 +262,7 @@ struct Session<'a, IO> {
     peer: &'a str,
     rd: ReadHalf<IO>,
     wr: WriteHalf<IO>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Arc<Shutdown>,
     shutting_down: bool,
     summary: ConnectionSummary,
     altsvc_pending: Option<String>,
@@ -345,7 +311,7 @@ where
                     Wake::Gone
                 }
             }
-            _ = self.shutdown.changed(), if !self.shutting_down => {
+            _ = self.shutdown.requested(), if !self.shutting_down => {
                 self.shutting_down = true;
                 Wake::Close
             }
@@ -364,348 +330,6 @@ where
         if let Some(limits) = &self.config.limits {
             limits.count_idle_closed();
         }
-    }
-
-    /// Runs the connection in `conn` until it ends, or until it has had
-    /// nothing in flight for `hibernate_after` and writes itself out.
-    async fn active(
-        &mut self,
-        mut conn: EngineConnection,
-        start: Start,
-    ) -> anyhow::Result<Outcome> {
-        let (cmd_tx, mut cmd_rx) = mpsc::channel::<StreamCommand>(1024);
-        let (consumed_tx, mut consumed_rx) = mpsc::unbounded_channel::<(u32, u32)>();
-        let mut st = PumpState::default();
-        let push_allowed = trap(conn.push_allowed().await)?;
-        let service = std::sync::Mutex::new(self.service.clone());
-        let info = self.info;
-        let write_chunk = match info.encrypted {
-            true => usize::MAX,
-            false => WRITE_CHUNK,
-        };
-        let sink = Arc::new(StreamSink {
-            commands: cmd_tx.clone(),
-            push_allowed,
-        });
-        let cx = StreamContext {
-            service: &service,
-            commands: &cmd_tx,
-            sink: &sink,
-            consumed: &consumed_tx,
-            info,
-            files_root: self.runtime.files_root(),
-        };
-        // Filled only as far as reads go (a read of 100 octets touches one
-        // page, not READ_CHUNK).
-        let mut buf = bytes::BytesMut::with_capacity(READ_CHUNK);
-        // What of a read goes to the engine when payloads are held.
-        let (mut passed_buf, mut held) = (Vec::new(), Vec::new());
-        let mut read_size = READ_CHUNK;
-        match start {
-            Start::Input(octet) => buf.extend_from_slice(&[octet]),
-            Start::Close => {
-                self.idle_closing = true;
-                trap(conn.close().await)?;
-            }
-        }
-        if self.shutting_down {
-            trap(conn.close().await)?;
-        }
-        // Output taken from the engine, not yet written; and how much to
-        // take at a time: more while the peer keeps up, little once it
-        // does not (what a slow reader makes us hold stays small).
-        let mut out = Outgoing::default();
-        let mut batch = FIRST_BATCH;
-        let mut stalled = false;
-        // As of the last drive (the first turn always drives).
-        let mut queued = 0;
-        let mut open_streams = 0;
-        let mut deadline = None;
-        let mut refusing = false;
-        let mut closed_at: Option<Instant> = None;
-        let mut last_yield = Instant::now();
-        // `conn.calls()` when a drive last gave all it had (it took every
-        // event, and output with room to spare): until another call or
-        // input, driving again would bring nothing.
-        let mut settled: Option<u64> = None;
-        // A refused hibernation is tried again `hibernate_after` later,
-        // while the connection stays idle.
-        let mut hibernate_retry: Option<Instant> = None;
-        loop {
-            let over_budget = self
-                .config
-                .limits
-                .as_ref()
-                .is_some_and(|l| l.memory_exhausted());
-            if over_budget != refusing {
-                trap(conn.set_refusing_streams(over_budget).await)?;
-                refusing = over_budget;
-            }
-            // One `drive` feeds input, takes output and events. Handling
-            // events can queue more output, and sending can raise events
-            // (want-trailers, drain): go round until a call brings nothing
-            // new, or nothing was asked of the engine since one that gave
-            // all it had (at one stream per connection, that halves the
-            // calls per request). Output is taken only when the last batch
-            // is written.
-            let mut input = &buf[..];
-            let turn = Instant::now();
-            loop {
-                streams::flush_batch(&mut conn, &mut st).await?;
-                let asked = !st.credits.is_empty() || !st.writes.is_empty();
-                if input.is_empty() && !asked && settled == Some(conn.calls()) {
-                    break;
-                }
-                let max = if out.is_empty() { batch } else { 0 };
-                let given = input;
-                // Upload payloads stay here: the engine gets the rest.
-                self.scanner.split(given, &mut passed_buf, &mut held);
-                let passed = match held.is_empty() {
-                    true => given,
-                    false => &passed_buf[..],
-                };
-                // Credit the service handed back and body chunks go with
-                // the drive: no call of their own per stream.
-                let r = conn
-                    .drive(now_ns(), &st.credits, &st.writes, passed, &held, max as u32)
-                    .await;
-                if passed_buf.capacity() > READ_CHUNK {
-                    // A read of many small frames: not kept for the quiet
-                    // that follows.
-                    passed_buf = Vec::new();
-                }
-                st.credits.clear();
-                let mut r = trap(r)?;
-                st.written(std::mem::take(&mut r.written));
-                input = &[];
-                if let Some(e) = r.error {
-                    tracing::debug!(peer = %self.peer, "connection error {}: {}", code_name(e.code), e.reason);
-                }
-                deadline = r.timeout;
-                queued = r.queued;
-                open_streams = r.open_streams;
-                let produced = r.output.octets.len()
-                    + r.output
-                        .payload
-                        .iter()
-                        .map(|p| p.length as usize)
-                        .sum::<usize>();
-                let full = produced >= max && max > 0;
-                settled = (max > 0 && !full).then_some(conn.calls());
-                // File payload is read in before the events are handled:
-                // a stream's close may release its file.
-                let output = st.host_bodies.assemble(r.output).map_err(|e| {
-                    tracing::warn!(peer = %self.peer, "a file being sent failed: {e}; closing the connection");
-                    e
-                })?;
-                if !output.is_empty() {
-                    self.summary.bytes_written += output.len() as u64;
-                    out = output;
-                }
-                let quiet = r.events.is_empty() && !full;
-                for event in Received::new(r.events.into_iter(), given) {
-                    let event = event?;
-                    match &event {
-                        Event::RemoteSettings(_) => self.handshaken = true,
-                        Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
-                            if let Some(value) = self.altsvc_pending.take() {
-                                let target = AltsvcTarget::Stream(h.stream_id);
-                                if let Err(e) = trap(conn.altsvc(&value, &target).await)? {
-                                    tracing::debug!(peer = %self.peer, "ALTSVC refused: {e:?}");
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                    if let Some(rest) = streams::on_event(event, &mut st, &cx) {
-                        streams::finish(rest, &mut conn, &mut st).await?;
-                    }
-                }
-                if quiet {
-                    break;
-                }
-            }
-            if !buf.is_empty() {
-                let next = next_read_size(read_size, buf.len(), turn.elapsed());
-                if next < read_size {
-                    // A slow turn: back to a small buffer as well.
-                    buf = bytes::BytesMut::with_capacity(READ_CHUNK);
-                }
-                read_size = next;
-            }
-            buf.clear();
-            buf.reserve(read_size);
-            let now = Instant::now();
-            if st.closed {
-                if out.is_empty() && queued == 0 {
-                    break;
-                }
-                let since = *closed_at.get_or_insert(now);
-                if now >= since + CLOSE_FLUSH {
-                    tracing::debug!(peer = %self.peer, "peer not reading; closing without flushing");
-                    break;
-                }
-            }
-            // Idle: nothing open in the engine, nothing in flight here.
-            let idle = !st.closed
-                && open_streams == 0
-                && st.bodies.is_empty()
-                && st.parked.is_empty()
-                && st.batch.is_empty()
-                && st.writes.is_empty()
-                && cmd_rx.is_empty()
-                // Nobody else holds a way to send commands: not a
-                // request's handles, not a call still running.
-                && cmd_rx.sender_strong_count() == 2
-                && Arc::strong_count(&sink) == 1
-                && out.is_empty()
-                && queued == 0;
-            if !idle {
-                self.idle_since = None;
-            } else if self.idle_since.is_none() {
-                self.idle_since = Some(now);
-            }
-            let idle_close_at = self
-                .config
-                .idle_timeout
-                .zip(self.idle_since)
-                .filter(|_| !self.idle_closing && !st.closed)
-                .map(|(t, since)| since + t);
-            if self.idle_since.is_none() {
-                hibernate_retry = None;
-            }
-            let hibernate_at = self
-                .config
-                .hibernate_after
-                .zip(self.idle_since)
-                .filter(|_| self.handshaken && !self.idle_closing && !self.shutting_down)
-                .map(|(t, since)| hibernate_retry.unwrap_or(since + t));
-            let handshake_at =
-                (!self.handshaken).then_some(self.opened + self.config.handshake_timeout);
-            let flush_at = closed_at.map(|t| t + CLOSE_FLUSH);
-            let engine_at = deadline.map(instant_at);
-            if handshake_at.is_some_and(|t| now >= t) {
-                self.handshake_timed_out();
-                break;
-            }
-            if idle_close_at.is_some_and(|t| now >= t) {
-                self.count_idle_close();
-                self.idle_closing = true;
-                trap(conn.close().await)?;
-                continue;
-            }
-            if hibernate_at.is_some_and(|t| now >= t) {
-                match trap(conn.hibernate().await)? {
-                    Ok(saved) => return Ok(Outcome::Hibernated(saved)),
-                    // Something is still in the engine (a frame half
-                    // received, which the frame timeout bounds): try again
-                    // a while later. The idle clock goes on: the idle
-                    // timeout comes whether or not hibernation does.
-                    Err(e) => {
-                        tracing::trace!(peer = %self.peer, "not hibernating yet: {e:?}");
-                        hibernate_retry = self.config.hibernate_after.map(|after| now + after);
-                    }
-                }
-            }
-            if engine_at.is_some_and(|t| now >= t) {
-                trap(conn.handle_timeout(now_ns()).await)?;
-                continue;
-            }
-            let wake_at = [
-                idle_close_at,
-                hibernate_at,
-                handshake_at,
-                flush_at,
-                engine_at,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let reading = !st.closed && queued < READ_GATE;
-            let waited_from = Instant::now();
-            let mut room = (&mut buf).limit(read_size);
-            tokio::select! {
-                biased;
-                written = write_out(&mut self.wr, &mut out, &mut stalled, write_chunk), if !out.is_empty() => {
-                    written?;
-                    out = Outgoing::default();
-                    let tight = self.config.limits.as_ref().is_some_and(|l| l.memory_tight());
-                    let most = if tight { TIGHT_MAX_BATCH } else { MAX_BATCH };
-                    batch = if std::mem::take(&mut stalled) {
-                        SLOW_BATCH
-                    } else {
-                        (batch * 2).min(most)
-                    };
-                }
-                Some(cmd) = cmd_rx.recv() => {
-                    streams::apply(cmd, &mut conn, &mut st, &cx).await?;
-                }
-                Some((id, n)) = consumed_rx.recv() => {
-                    st.credit(id, n);
-                }
-                Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
-                    streams::write_body(id, item, &mut conn, &mut st).await?;
-                }
-                read = self.rd.read_buf(&mut room), if reading => {
-                    let n = match read {
-                        Ok(n) => n,
-                        // TLS peers that close without close_notify: an ordinary end.
-                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-                        Err(e) => return Err(e.into()),
-                    };
-                    if n == 0 {
-                        // The peer closed its side: nothing more can arrive.
-                        trap(conn.destroy(0).await)?;
-                    } else {
-                        self.summary.bytes_read += n as u64;
-                    }
-                }
-                _ = sleep_until_opt(wake_at), if wake_at.is_some() => {}
-                _ = self.shutdown.changed(), if !self.shutting_down => {
-                    self.shutting_down = true;
-                    trap(conn.close().await)?;
-                }
-            }
-            if waited_from.elapsed() >= FAIR_SLICE {
-                // Parked in select: others had their turn.
-                last_yield = Instant::now();
-            }
-            // Take whatever else is ready now, so one flush (one syscall)
-            // carries the output of many commands and body chunks.
-            loop {
-                if let Ok(cmd) = cmd_rx.try_recv() {
-                    streams::apply(cmd, &mut conn, &mut st, &cx).await?;
-                    continue;
-                }
-                if let Ok((id, n)) = consumed_rx.try_recv() {
-                    st.credit(id, n);
-                    continue;
-                }
-                if st.bodies.is_empty() {
-                    break;
-                }
-                match st.bodies.next().now_or_never() {
-                    Some(Some((id, item))) => {
-                        streams::write_body(id, item, &mut conn, &mut st).await?
-                    }
-                    _ => break,
-                }
-            }
-            if last_yield.elapsed() >= FAIR_SLICE {
-                tokio::task::yield_now().await;
-                last_yield = Instant::now();
-            }
-        }
-        self.summary.streams = trap(conn.state().await)?
-            .last_proc_stream_id
-            .div_ceil(2)
-            .into();
-        if tracing::enabled!(target: "h2wasm::session", tracing::Level::INFO) {
-            trap(conn.handle_timeout(now_ns()).await)?;
-            let m = trap(conn.metrics().await)?;
-            tracing::info!(target: "h2wasm::session", "{} {}", self.peer, crate::fetch::report::session_summary(&m));
-        }
-        Ok(Outcome::Ended)
     }
 }
 

@@ -1,0 +1,190 @@
+//! Serving HTTP/2 on a connection someone else accepted, as hyper's
+//! `server::conn::http2::Builder` does: a [`Builder`] holds what every
+//! connection is served with, [`Builder::serve_connection`] gives the
+//! [`Connection`] future that runs one to its end, and
+//! [`Connection::graceful_shutdown`] asks it to finish (GOAWAY, open
+//! streams complete).
+
+use super::{ConnectionConfig, ConnectionSummary, Trap};
+use crate::bindings::Options;
+use crate::engine::Runtime;
+use crate::service::{ConnectionInfo, SharedService};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Notify;
+
+/// What every connection is served with: the engine, its options, how
+/// connections are run, and the service.
+#[derive(Clone)]
+pub struct Builder {
+    runtime: Arc<Runtime>,
+    options: Options,
+    config: ConnectionConfig,
+}
+
+impl Builder {
+    /// Connections on `runtime`'s engine with `options` (say
+    /// `runtime.default_options()` with settings of your own), run with
+    /// [`ConnectionConfig::default`].
+    pub fn new(runtime: Arc<Runtime>, options: Options) -> Builder {
+        Builder {
+            runtime,
+            options,
+            config: ConnectionConfig::default(),
+        }
+    }
+
+    /// How connections are run: timeouts, hibernation, limits.
+    pub fn config(mut self, config: ConnectionConfig) -> Builder {
+        self.config = config;
+        self
+    }
+
+    /// The connection config in use.
+    pub fn connection_config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// Serves HTTP/2 on `io` with `service` answering its requests; `info`
+    /// is what requests see of the connection ([`ConnectionInfo`] in their
+    /// extensions). The connection takes an engine instance only when the
+    /// peer has something to say: none while it waits for the first octet,
+    /// and none while it hibernates.
+    pub fn serve_connection<IO>(
+        &self,
+        io: IO,
+        service: SharedService,
+        info: ConnectionInfo,
+    ) -> Connection
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let shutdown = Arc::new(Shutdown::default());
+        let builder = self.clone();
+        let signal = shutdown.clone();
+        let driving = async move {
+            super::serve(
+                &builder.runtime,
+                &builder.options,
+                &builder.config,
+                io,
+                service,
+                &info,
+                signal,
+            )
+            .await
+            .map_err(Error::from)
+        };
+        Connection {
+            driving: Box::pin(driving),
+            shutdown,
+        }
+    }
+}
+
+/// One connection being served; resolves when it has closed, with its
+/// summary. Dropping it drops the connection at once.
+#[must_use = "a connection is served only while it is polled"]
+pub struct Connection {
+    driving: Pin<Box<dyn Future<Output = Result<ConnectionSummary, Error>> + Send>>,
+    shutdown: Arc<Shutdown>,
+}
+
+impl Connection {
+    /// Closes gracefully: GOAWAY now, open streams finish, then the
+    /// connection closes. Keep polling the connection until it resolves.
+    pub fn graceful_shutdown(&self) {
+        self.shutdown.request();
+    }
+}
+
+impl Future for Connection {
+    type Output = Result<ConnectionSummary, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.driving.as_mut().poll(cx)
+    }
+}
+
+/// A graceful close asked for, shared by a [`Connection`] and its driver.
+#[derive(Default)]
+pub(super) struct Shutdown {
+    requested: AtomicBool,
+    notify: Notify,
+}
+
+impl Shutdown {
+    fn request(&self) {
+        self.requested.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub(super) fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// Resolves once a graceful close has been asked for.
+    pub(super) async fn requested(&self) {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is looked at: a request between
+            // the two still wakes it.
+            notified.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Why a connection ended other than by closing in good order. Only that
+/// connection is affected, whichever it is.
+#[derive(Debug)]
+pub enum Error {
+    /// The transport failed (reset, broken pipe, a TLS error).
+    Transport(std::io::Error),
+    /// The engine instance trapped or ran out of resources.
+    Trap(Trap),
+    /// No engine instance could be had within the handshake timeout (all
+    /// `max_live` were taken): the peer got GOAWAY REFUSED_STREAM.
+    NoInstance,
+    /// Anything else (a file being sent failed, a hibernated connection's
+    /// snapshot was refused), said in words.
+    Other(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Transport(e) => write!(f, "transport: {e}"),
+            Error::Trap(t) => t.fmt(f),
+            Error::NoInstance => f.write_str("no engine instance free"),
+            Error::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Error {
+        let e = match e.downcast::<Trap>() {
+            Ok(trap) => return Error::Trap(trap),
+            Err(e) => e,
+        };
+        let e = match e.downcast::<Error>() {
+            Ok(error) => return error,
+            Err(e) => e,
+        };
+        match e.downcast::<std::io::Error>() {
+            Ok(io) => Error::Transport(io),
+            Err(e) => Error::Other(format!("{e:#}")),
+        }
+    }
+}
