@@ -9,24 +9,6 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 /// A header as the client handles it: lower-case name, raw value.
 pub type Header = (String, Vec<u8>);
 
-/// Builds a header list from `(":method", "GET")` style pairs.
-pub fn headers<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Header> {
-    pairs
-        .into_iter()
-        .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-        .collect()
-}
-pub fn to_fields(headers: &[Header]) -> Vec<HeaderField> {
-    headers
-        .iter()
-        .map(|(n, v)| HeaderField {
-            name: n.clone(),
-            value: v.clone(),
-            sensitive: false,
-        })
-        .collect()
-}
-
 pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
     fields.into_iter().map(|f| (f.name, f.value)).collect()
 }
@@ -71,13 +53,6 @@ fn field_at(octets: &Bytes, at: &mut usize, span: &FieldSpan) -> Option<(Bytes, 
     Some(field)
 }
 
-/// A received header block as the client's pairs.
-pub fn block_pairs(block: HeaderBlock) -> Vec<Header> {
-    block_fields(block)
-        .map(|(name, value, _)| (String::from_utf8_lossy(&name).into_owned(), value.to_vec()))
-        .collect()
-}
-
 pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
@@ -100,14 +75,6 @@ pub fn code_name(code: u32) -> String {
     let code = h2wasm_engine::ErrorCode(code);
     code.name()
         .map_or_else(|| format!("{:#x}", code.0), str::to_string)
-}
-
-/// The numeric `:status` of a header list (0 if absent or malformed).
-pub fn status_of(headers: &[Header]) -> u16 {
-    find(headers, ":status")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// One WIT header field.

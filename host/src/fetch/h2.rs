@@ -1,457 +1,771 @@
-//! The HTTP/2 client driver: one connection (h2 over TLS, or h2c with
-//! prior knowledge) carrying several concurrent requests, with their
-//! uploads, pushed responses and retries of refused streams.
+//! The HTTP/2 client driver: one connection, driven by an engine instance
+//! in a task of its own, carrying every request given to it as a stream.
+//! `h2wasm get`, CONNECT tunnels and the outgoing requests of wasi:http
+//! components all go through it. Requests come in on a channel as
+//! `http::Request`s; request bodies are pulled as flow control allows;
+//! responses go back as `http::Response`s whose bodies open the stream
+//! window only as they are read (a reader that stalls holds at most one
+//! stream window of data). Pushed responses go to whoever asked for them.
 
-use super::exchange::{BodySource, ClientOptions, Output, Pushed, Request, Response};
 use crate::bindings::{Event, HeaderKind, Options, Priority, RequestOptions, Role};
 use crate::engine::clock::{instant_at, now_ns};
-use crate::engine::convert::codes::{CANCEL, REFUSED_STREAM};
-use crate::engine::convert::{block_pairs, code_name, from_fields, status_of, to_fields};
+use crate::engine::convert::codes::{CANCEL, INTERNAL_ERROR, REFUSED_STREAM};
+use crate::engine::convert::{code_name, header_fields, header_map, response_head};
 use crate::engine::io::{IO_CHUNK, flush, trap};
 use crate::engine::{EngineConnection, Runtime};
-use anyhow::{Context, bail};
-use bytes::{Bytes, BytesMut};
-use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
+use crate::fetch::frametrace::FrameTrace;
+use crate::service::ResponseBody;
+use crate::service::body::{BodyItem, Incoming};
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{HeaderMap, Response};
+use http_body::Body;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio_stream::{Stream, StreamExt, StreamMap};
 
-const BODY_CHUNK: usize = 64 * 1024;
-
-/// A pushed stream being received: its response and pushed index, and
-/// where its body goes.
-struct PushSink {
-    index: usize,
-    pushed: usize,
-    file: Option<tokio::fs::File>,
+/// Why a request got no response (or its body no end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StreamError {
+    /// REFUSED_STREAM on this stream before anything came back: nothing
+    /// was processed, so the request may be sent again (RFC 9113 §8.7).
+    Refused(u32),
+    /// The stream was reset with this code.
+    Reset(u32),
+    /// The engine would not open the stream (a malformed request, say).
+    NotSent(String),
+    /// The connection ended first (why, in words).
+    ConnectionEnded(String),
 }
 
-/// Where a pushed response for `path` is saved under `dir`: the path's
-/// segments without query, never leaving `dir`.
-fn pushed_file(dir: &std::path::Path, path: &str) -> PathBuf {
-    let clean = path.split(['?', '#']).next().unwrap_or("");
-    let mut out = dir.to_path_buf();
-    for seg in clean.split('/') {
-        if !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\') {
-            out.push(seg);
-        }
-    }
-    if out == dir || clean.ends_with('/') {
-        out.push("index.html");
-    }
-    out
-}
-
-/// A request body being sent.
-enum Upload {
-    Memory(Bytes),
-    File(tokio::fs::File),
-}
-
-/// Times one request is sent again after REFUSED_STREAM.
-const MAX_RETRIES: u8 = 3;
-
-struct Pending {
-    index: usize,
-    /// Kept to send again if the server refuses the stream unprocessed.
-    request: Request,
-    upload: Option<Upload>,
-    sink: Option<tokio::fs::File>,
-    /// The engine reported the stream's queue full; wait for Drain.
-    blocked: bool,
-}
-
-pub(super) async fn run<IO>(
-    runtime: &Runtime,
-    options: &Options,
-    io: IO,
-    requests: Vec<Request>,
-    opts: &ClientOptions,
-) -> anyhow::Result<Vec<Response>>
-where
-    IO: AsyncRead + AsyncWrite + Send + Unpin,
-{
-    let mut conn = runtime
-        .connect(Role::Client, options, now_ns())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let mut responses: Vec<Response> = requests.iter().map(|_| Response::default()).collect();
-    let mut queue: VecDeque<(usize, Request)> = requests.into_iter().enumerate().collect();
-    let mut active: HashMap<u32, Pending> = HashMap::new();
-    let mut attempts = vec![0u8; responses.len()];
-    let mut pushes: HashMap<u32, PushSink> = HashMap::new();
-    let mut done = 0usize;
-    let total = responses.len();
-    let mut buf = vec![0u8; IO_CHUNK];
-    let mut error: Option<anyhow::Error> = None;
-    let mut progress = opts.progress.then(crate::fetch::progress::Progress::new);
-    let mut trace = opts.verbose.then(|| {
-        (
-            crate::fetch::frametrace::FrameTrace::new("send", 24),
-            crate::fetch::frametrace::FrameTrace::new("recv", 0),
-        )
-    });
-    loop {
-        // Start every request: past the peer's MAX_CONCURRENT_STREAMS the
-        // engine keeps them pending and sends them as streams close.
-        while let Some((index, req)) = queue.pop_front() {
-            let mut fields = vec![
-                (":method".to_string(), req.method.clone().into_bytes()),
-                (":path".to_string(), req.path.clone().into_bytes()),
-            ];
-            fields.extend(req.headers.iter().cloned());
-            let ro = RequestOptions {
-                end_stream: req.body.is_none(),
-                wait_for_trailers: false,
-                priority: req.weight.map(|weight| Priority {
-                    parent: 0,
-                    exclusive: false,
-                    weight,
-                }),
-                manual_consume: false,
-            };
-            match trap(conn.request(&to_fields(&fields), ro).await)? {
-                Ok(id) => {
-                    let upload = match &req.body {
-                        None => None,
-                        Some(BodySource::Bytes(b)) => Some(Upload::Memory(b.clone())),
-                        Some(BodySource::File(p)) => Some(Upload::File(
-                            tokio::fs::File::open(p)
-                                .await
-                                .with_context(|| format!("cannot read {}", p.display()))?,
-                        )),
-                    };
-                    let sink = match &req.output {
-                        Output::File(p) => Some(
-                            tokio::fs::File::create(p)
-                                .await
-                                .with_context(|| format!("cannot write {}", p.display()))?,
-                        ),
-                        Output::Memory => None,
-                    };
-                    if opts.verbose {
-                        eprintln!("* stream {id}: {} {}", req.method, req.path);
-                    }
-                    active.insert(
-                        id,
-                        Pending {
-                            index,
-                            request: req,
-                            upload,
-                            sink,
-                            blocked: false,
-                        },
-                    );
-                    feed(&mut conn, id, active.get_mut(&id)).await?;
-                }
-                Err(e) => bail!("request {} {} refused: {e:?}", req.method, req.path),
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Refused(id) => {
+                write!(f, "the server refused stream {id} (REFUSED_STREAM)")
             }
+            StreamError::Reset(code) => write!(f, "stream reset ({})", code_name(*code)),
+            StreamError::NotSent(why) => write!(f, "the request was not sent: {why}"),
+            StreamError::ConnectionEnded(why) => write!(f, "the connection ended: {why}"),
         }
-        flush(&mut conn, &mut wr, trace.as_mut().map(|t| &mut t.0)).await?;
-        let events = trap(conn.poll_events().await)?;
-        let quiet = events.is_empty();
-        for event in events {
-            match event {
-                Event::PushPromise(pp) => {
-                    let Some(index) = active.get(&pp.parent).map(|p| p.index) else {
-                        // CANCEL: nothing here asked for it.
-                        let _ = trap(conn.close_stream(pp.stream_id, CANCEL).await)?;
-                        continue;
-                    };
-                    let request = from_fields(pp.headers);
-                    let mut pushed = Pushed {
-                        stream_id: pp.stream_id,
-                        request,
-                        ..Pushed::default()
-                    };
-                    let file = match &opts.save_pushed {
-                        Some(dir) => {
-                            let path = pushed_file(dir, &pushed.path());
-                            if let Some(parent) = path.parent() {
-                                tokio::fs::create_dir_all(parent).await.with_context(|| {
-                                    format!("cannot create {}", parent.display())
-                                })?;
-                            }
-                            let f = tokio::fs::File::create(&path)
-                                .await
-                                .with_context(|| format!("cannot write {}", path.display()))?;
-                            pushed.saved_to = Some(path);
-                            Some(f)
-                        }
-                        None => None,
-                    };
-                    if opts.verbose {
-                        eprintln!(
-                            "* stream {}: push promise, stream {} for {}",
-                            pp.parent,
-                            pp.stream_id,
-                            pushed.path()
-                        );
-                    }
-                    let list = &mut responses[index].pushed;
-                    list.push(pushed);
-                    pushes.insert(
-                        pp.stream_id,
-                        PushSink {
-                            index,
-                            pushed: list.len() - 1,
-                            file,
-                        },
-                    );
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// A response head and its streaming body, or why there is none.
+pub(crate) type Reply = Result<Response<Incoming>, StreamError>;
+
+/// The stream a response came on, in its extensions.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StreamId(pub u32);
+
+/// The 1xx responses that came before a final response, in its
+/// extensions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InformationalHeads(pub Vec<(http::StatusCode, HeaderMap)>);
+
+/// A request for the connection.
+pub(crate) struct Exchange {
+    pub request: http::Request<ResponseBody>,
+    /// Its weight and dependency, sent in the HEADERS frame.
+    pub priority: Option<Priority>,
+    pub reply: oneshot::Sender<Reply>,
+    /// How the request body went: `Ok` once it was all sent.
+    pub sent: Option<oneshot::Sender<Result<(), StreamError>>>,
+}
+
+/// A response the server pushed (RFC 9113 §8.4).
+pub(crate) struct Promise {
+    /// The stream of the request it was promised on.
+    pub parent: u32,
+    pub stream_id: u32,
+    /// The promised request's fields, pseudo-headers included.
+    pub request: Vec<(String, Vec<u8>)>,
+    pub response: oneshot::Receiver<Reply>,
+}
+
+/// What a connection is driven with.
+pub(crate) struct Setup {
+    /// `scheme://host:port`, for log lines.
+    pub origin: String,
+    /// With no request in flight this long, it closes; `None`: it stays
+    /// open until its handle is dropped.
+    pub idle_timeout: Option<Duration>,
+    /// Where pushed responses go; `None` refuses them (CANCEL).
+    pub pushes: Option<mpsc::UnboundedSender<Promise>>,
+    /// Print streams, resets, GOAWAY and every frame to stderr (`get -v`).
+    pub verbose: bool,
+}
+
+/// A live connection's handle.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    tx: mpsc::Sender<Exchange>,
+    /// No new streams: the peer sent GOAWAY, or the connection ended.
+    done: Arc<AtomicBool>,
+}
+
+/// Requests queued for one connection before the driver takes them.
+const QUEUE: usize = 256;
+
+/// How often streams are checked for requesters that gave up on them.
+const ABANDONED_SWEEP: Duration = Duration::from_secs(1);
+
+impl Connection {
+    /// A connection over `io` (TLS with ALPN h2, or h2c) in `conn`'s
+    /// instance: its handle, and the future that drives it until the
+    /// handle is dropped and nothing is in flight, or the connection ends.
+    pub(crate) fn new<IO>(
+        conn: EngineConnection,
+        setup: Setup,
+        io: IO,
+    ) -> (Connection, impl std::future::Future<Output = ()> + Send)
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let driving = async move {
+            let origin = setup.origin.clone();
+            if let Err(e) = Driver::new(conn, setup).run(io, rx, &flag).await {
+                tracing::debug!(%origin, "HTTP/2 client connection ended: {e:#}");
+            }
+            flag.store(true, Ordering::Relaxed);
+        };
+        (Connection { tx, done }, driving)
+    }
+
+    /// As [`Connection::new`], with an instance from `runtime` and the
+    /// driving in a task of its own, which holds `permit` (a connection
+    /// slot) until the connection ends.
+    pub(crate) async fn start<IO>(
+        runtime: &Runtime,
+        options: &Options,
+        setup: Setup,
+        io: IO,
+        permit: OwnedSemaphorePermit,
+    ) -> anyhow::Result<Connection>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let conn = runtime
+            .connect(Role::Client, options, now_ns())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        let (connection, driving) = Connection::new(conn, setup, io);
+        tokio::spawn(async move {
+            let _slot = permit;
+            driving.await;
+        });
+        Ok(connection)
+    }
+
+    /// Can it take another request?
+    pub(crate) fn usable(&self) -> bool {
+        !self.done.load(Ordering::Relaxed) && !self.tx.is_closed()
+    }
+
+    /// Hands a request to the connection; gives it back if the connection
+    /// ended meanwhile.
+    pub(crate) async fn send(&self, exchange: Exchange) -> Result<(), Exchange> {
+        self.tx.send(exchange).await.map_err(|e| e.0)
+    }
+}
+
+/// A request stream in flight.
+struct InFlight {
+    reply: Option<oneshot::Sender<Reply>>,
+    sent: Option<oneshot::Sender<Result<(), StreamError>>>,
+    /// The response body's feed, once the response came.
+    body: Option<mpsc::UnboundedSender<BodyItem>>,
+    /// 1xx responses so far.
+    informational: Vec<(http::StatusCode, HeaderMap)>,
+}
+
+/// A request body as the driver pulls it.
+enum Upload {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    Failed(String),
+    End,
+}
+
+type UploadStream = Pin<Box<dyn Stream<Item = Upload> + Send>>;
+
+fn upload_stream(body: ResponseBody) -> UploadStream {
+    let frames = futures_util::stream::unfold(Some(body), |body| async move {
+        let mut body = body?;
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        let item = match frame {
+            None => return Some((Upload::End, None)),
+            Some(Err(e)) => return Some((Upload::Failed(e.to_string()), None)),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(d) => Upload::Data(d),
+                Err(frame) => match frame.into_trailers() {
+                    Ok(t) => return Some((Upload::Trailers(t), None)),
+                    Err(_) => Upload::Data(Bytes::new()),
+                },
+            },
+        };
+        Some((item, Some(body)))
+    });
+    Box::pin(frames)
+}
+
+/// Header fields of a request: the pseudo-headers from its URI, then its
+/// fields less the connection-specific ones HTTP/2 forbids (RFC 9113
+/// §8.2.2; `host` becomes `:authority`). A CONNECT names only its
+/// authority (§8.5).
+fn request_fields(
+    parts: &http::request::Parts,
+) -> Result<Vec<crate::bindings::HeaderField>, StreamError> {
+    let uri = &parts.uri;
+    let authority = match uri.authority() {
+        Some(a) => a.as_str().to_string(),
+        None => parts
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .ok_or_else(|| StreamError::NotSent("the request names no authority".into()))?
+            .to_string(),
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut pseudo = vec![(":method", parts.method.as_str())];
+    if parts.method != http::Method::CONNECT {
+        pseudo.push((":scheme", uri.scheme_str().unwrap_or("https")));
+    }
+    pseudo.push((":authority", authority.as_str()));
+    if parts.method != http::Method::CONNECT {
+        pseudo.push((":path", path));
+    }
+    let mut fields: Vec<crate::bindings::HeaderField> = pseudo
+        .iter()
+        .map(|(n, v)| crate::engine::convert::field(n, v.as_bytes(), false))
+        .collect();
+    let mut rest = parts.headers.clone();
+    for name in [
+        "host",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        rest.remove(name);
+    }
+    if rest
+        .get(http::header::TE)
+        .is_some_and(|te| te.as_bytes() != b"trailers")
+    {
+        rest.remove(http::header::TE);
+    }
+    fields.extend(header_fields(&rest));
+    Ok(fields)
+}
+
+/// The driver's state.
+struct Driver {
+    conn: EngineConnection,
+    setup: Setup,
+    streams: HashMap<u32, InFlight>,
+    uploads: StreamMap<u32, UploadStream>,
+    /// Bodies of congested uploads, waiting for `Drain`.
+    parked: HashMap<u32, UploadStream>,
+    consumed_tx: mpsc::UnboundedSender<(u32, u32)>,
+    /// `get -v`: every frame sent and received.
+    trace: Option<(FrameTrace, FrameTrace)>,
+    /// The first connection error, to tell requests left in flight.
+    error: Option<String>,
+}
+
+impl Driver {
+    fn new(conn: EngineConnection, setup: Setup) -> Driver {
+        let (consumed_tx, _) = mpsc::unbounded_channel();
+        Driver {
+            conn,
+            trace: setup
+                .verbose
+                .then(|| (FrameTrace::new("send", 24), FrameTrace::new("recv", 0))),
+            setup,
+            streams: HashMap::new(),
+            uploads: StreamMap::new(),
+            parked: HashMap::new(),
+            consumed_tx,
+            error: None,
+        }
+    }
+
+    fn say(&self, line: impl FnOnce() -> String) {
+        if self.setup.verbose {
+            eprintln!("* {}", line());
+        }
+    }
+
+    async fn run<IO>(
+        mut self,
+        io: IO,
+        mut requests: mpsc::Receiver<Exchange>,
+        done: &AtomicBool,
+    ) -> anyhow::Result<()>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin,
+    {
+        let (mut rd, mut wr) = tokio::io::split(io);
+        let (consumed_tx, mut consumed) = mpsc::unbounded_channel::<(u32, u32)>();
+        self.consumed_tx = consumed_tx;
+        let mut buf = vec![0u8; IO_CHUNK];
+        // Requests wait for the server's SETTINGS, so that none is sent
+        // past a concurrency limit the server has yet to announce.
+        let mut settled = false;
+        // Since when no request has been in flight.
+        let mut idle_since = Some(tokio::time::Instant::now());
+        // The requester let go of the connection: finish, then close.
+        let mut let_go = false;
+        let ended = loop {
+            flush(
+                &mut self.conn,
+                &mut wr,
+                self.trace.as_mut().map(|t| &mut t.0),
+            )
+            .await?;
+            let events = trap(self.conn.poll_events().await)?;
+            let quiet = events.is_empty();
+            for event in events {
+                if matches!(event, Event::RemoteSettings(_)) {
+                    settled = true;
                 }
-                Event::HeaderBlock(h)
-                    if h.kind == HeaderKind::Response && pushes.contains_key(&h.stream_id) =>
+                if matches!(event, Event::Goaway(_)) {
+                    done.store(true, Ordering::Relaxed);
+                }
+                self.on_event(event).await?;
+            }
+            if trap(self.conn.is_closed().await)? {
+                break "the connection closed".to_string();
+            }
+            if !quiet {
+                continue;
+            }
+            if (let_go || done.load(Ordering::Relaxed)) && self.streams.is_empty() {
+                break String::new();
+            }
+            let deadline = trap(self.conn.poll_timeout().await)?;
+            let accepting = settled && !let_go && !done.load(Ordering::Relaxed);
+            match (self.streams.is_empty(), idle_since) {
+                (true, None) => idle_since = Some(tokio::time::Instant::now()),
+                (false, Some(_)) => idle_since = None,
+                _ => {}
+            }
+            let idle_until = self
+                .setup
+                .idle_timeout
+                .zip(idle_since)
+                .map(|(t, since)| since + t);
+            tokio::select! {
+                read = rd.read(&mut buf) => {
+                    let n = read?;
+                    if n == 0 {
+                        break "the server closed the connection".to_string();
+                    }
+                    if let Some((_, recv)) = self.trace.as_mut() {
+                        recv.feed(&buf[..n]);
+                    }
+                    if let Err(e) = trap(self.conn.receive(now_ns(), &buf[..n]).await)? {
+                        self.connection_error(e.code, &e.reason);
+                    }
+                }
+                exchange = requests.recv(), if accepting => match exchange {
+                    Some(exchange) => self.start(exchange).await?,
+                    // The requester let go of the connection: finish what
+                    // is in flight, then close.
+                    None => let_go = true,
+                },
+                Some((id, n)) = consumed.recv() => {
+                    let _ = trap(self.conn.consume(id, n).await)?;
+                }
+                Some((id, upload)) = self.uploads.next(), if !self.uploads.is_empty() => {
+                    self.upload(id, upload).await?;
+                }
+                _ = tokio::time::sleep_until(deadline.map_or_else(
+                    || tokio::time::Instant::now() + Duration::from_secs(86_400),
+                    |d| instant_at(d).into())), if deadline.is_some() => {
+                    trap(self.conn.handle_timeout(now_ns()).await)?;
+                }
+                _ = tokio::time::sleep(ABANDONED_SWEEP), if !self.streams.is_empty() => {
+                    self.cancel_abandoned().await?;
+                }
+                _ = tokio::time::sleep_until(idle_until.unwrap_or_else(tokio::time::Instant::now)), if idle_until.is_some() => {
+                    // Nothing asked of it for a while: no new streams, and
+                    // the pool lets it go (GOAWAY and close follow).
+                    tracing::debug!(origin = %self.setup.origin, "outgoing HTTP/2 connection idle; closing");
+                    done.store(true, Ordering::Relaxed);
+                }
+            }
+            // Upload pieces ready now go with this flush: a body's end
+            // rides on its last DATA frame, not a frame of its own.
+            while !self.uploads.is_empty() {
+                match self.uploads.next().now_or_never() {
+                    Some(Some((id, upload))) => self.upload(id, upload).await?,
+                    _ => break,
+                }
+            }
+        };
+        done.store(true, Ordering::Relaxed);
+        let why = self.error.clone().unwrap_or(ended);
+        for (_, s) in self.streams.drain() {
+            fail(s, StreamError::ConnectionEnded(why.clone()));
+        }
+        let _ = trap(self.conn.close().await);
+        let _ = flush(
+            &mut self.conn,
+            &mut wr,
+            self.trace.as_mut().map(|t| &mut t.0),
+        )
+        .await;
+        let _ = wr.shutdown().await;
+        if self.setup.verbose {
+            trap(self.conn.handle_timeout(now_ns()).await)?;
+            let metrics = trap(self.conn.metrics().await)?;
+            eprintln!(
+                "* session: {}",
+                crate::fetch::report::session_summary(&metrics)
+            );
+        }
+        Ok(())
+    }
+
+    fn connection_error(&mut self, code: u32, reason: &str) {
+        tracing::debug!(origin = %self.setup.origin, "connection error {}: {reason}", code_name(code));
+        self.error
+            .get_or_insert_with(|| format!("connection error {}: {reason}", code_name(code)));
+    }
+
+    async fn on_event(&mut self, event: Event) -> anyhow::Result<()> {
+        match event {
+            Event::HeaderBlock(h) if h.kind == HeaderKind::Response => {
+                let Some(s) = self.streams.get_mut(&h.stream_id) else {
+                    return Ok(());
+                };
+                let (status, headers) = response_head(h.headers);
+                let status = status.unwrap_or(http::StatusCode::BAD_GATEWAY);
+                let (body, feed) =
+                    Incoming::http2(h.stream_id, h.end_stream, &headers, &self.consumed_tx);
+                let mut response = Response::new(body);
+                *response.status_mut() = status;
+                *response.version_mut() = http::Version::HTTP_2;
+                *response.headers_mut() = headers;
+                response.extensions_mut().insert(StreamId(h.stream_id));
+                response
+                    .extensions_mut()
+                    .insert(InformationalHeads(std::mem::take(&mut s.informational)));
+                s.body = feed;
+                if let Some(reply) = s.reply.take() {
+                    let _ = reply.send(Ok(response));
+                }
+                self.say(|| format!("stream {}: response {}", h.stream_id, status.as_u16()));
+            }
+            Event::HeaderBlock(h) if h.kind == HeaderKind::Informational => {
+                if let Some(s) = self.streams.get_mut(&h.stream_id) {
+                    let (status, headers) = response_head(h.headers);
+                    if let Some(status) = status {
+                        s.informational.push((status, headers));
+                    }
+                }
+            }
+            Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
+                if let Some(body) = self
+                    .streams
+                    .get_mut(&t.stream_id)
+                    .and_then(|s| s.body.take())
                 {
-                    if let Some(ps) = pushes.get(&h.stream_id)
-                        && let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
-                    {
-                        p.headers = block_pairs(h.headers);
-                        p.status = status_of(&p.headers);
-                    }
+                    let _ = body.send(BodyItem::Trailers(header_map(t.headers)));
                 }
-                Event::Data(d) if pushes.contains_key(&d.stream_id) => {
-                    if let Some(ps) = pushes.get_mut(&d.stream_id)
-                        && let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
-                    {
-                        p.body_len += d.data.len() as u64;
-                        match &mut ps.file {
-                            Some(f) => f.write_all(&d.data).await?,
-                            None => p.body.extend_from_slice(&d.data),
-                        }
-                    }
+            }
+            Event::Data(d) => {
+                let n = u32::try_from(d.data.len()).unwrap_or(u32::MAX);
+                let fed = self
+                    .streams
+                    .get(&d.stream_id)
+                    .and_then(|s| s.body.as_ref())
+                    .is_some_and(|b| b.send(BodyItem::Data(Bytes::from(d.data))).is_ok());
+                if !fed && n > 0 {
+                    // Nobody reads it: keep the connection's window open.
+                    let _ = trap(self.conn.consume(d.stream_id, n).await)?;
                 }
-                Event::StreamClosed(c) if pushes.contains_key(&c.stream_id) => {
-                    if let Some(mut ps) = pushes.remove(&c.stream_id) {
-                        if let Some(f) = ps.file.as_mut() {
-                            f.flush().await?;
-                        }
-                        if let Some(p) = responses[ps.index].pushed.get_mut(ps.pushed)
-                            && c.code != 0
-                        {
-                            p.reset = Some(c.code);
-                        }
-                    }
+                if d.end_stream
+                    && let Some(s) = self.streams.get_mut(&d.stream_id)
+                {
+                    s.body = None;
                 }
-                Event::HeaderBlock(h) if h.kind == HeaderKind::Response => {
-                    if let Some(p) = active.get(&h.stream_id) {
-                        let r = &mut responses[p.index];
-                        r.headers = block_pairs(h.headers);
-                        r.status = status_of(&r.headers);
-                        if let (Some(meter), Some(_)) = (progress.as_mut(), &p.sink) {
-                            let length = crate::engine::convert::find(&r.headers, "content-length")
-                                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
-                            meter.expect(length);
-                        }
-                        if opts.verbose {
-                            eprintln!("* stream {}: response {}", h.stream_id, r.status);
-                        }
-                    }
+            }
+            Event::Drain(id) => {
+                if let Some(upload) = self.parked.remove(&id) {
+                    self.uploads.insert(id, upload);
                 }
-                Event::HeaderBlock(h) if h.kind == HeaderKind::Informational => {
-                    if let Some(p) = active.get(&h.stream_id) {
-                        responses[p.index]
-                            .informational
-                            .push(block_pairs(h.headers));
-                    }
+            }
+            Event::PushPromise(p) => self.promised(p.parent, p.stream_id, p.headers).await?,
+            Event::StreamReset(r) => {
+                self.say(|| {
+                    format!(
+                        "stream {}: reset {:?} {}",
+                        r.stream_id,
+                        r.origin,
+                        code_name(r.code)
+                    )
+                });
+            }
+            Event::StreamClosed(c) => {
+                self.say(|| {
+                    format!(
+                        "stream {}: {}",
+                        c.stream_id,
+                        crate::fetch::report::stream_summary(&c.metrics)
+                    )
+                });
+                self.uploads.remove(&c.stream_id);
+                self.parked.remove(&c.stream_id);
+                if let Some(s) = self.streams.remove(&c.stream_id) {
+                    closed(c.stream_id, s, c.code);
                 }
-                Event::Data(d) => {
-                    if let Some(p) = active.get_mut(&d.stream_id) {
-                        let r = &mut responses[p.index];
-                        r.body_len += d.data.len() as u64;
-                        match &mut p.sink {
-                            Some(f) => {
-                                f.write_all(&d.data).await?;
-                                if let Some(meter) = progress.as_mut() {
-                                    meter.add(d.data.len() as u64);
-                                }
-                            }
-                            None => r.body.extend_from_slice(&d.data),
-                        }
-                    }
-                }
-                Event::HeaderBlock(t) if t.kind == HeaderKind::Trailers => {
-                    if let Some(p) = active.get(&t.stream_id) {
-                        responses[p.index].trailers = block_pairs(t.headers);
-                    }
-                }
-                Event::Drain(id) => {
-                    if let Some(p) = active.get_mut(&id) {
-                        p.blocked = false;
-                    }
-                    feed(&mut conn, id, active.get_mut(&id)).await?;
-                }
-                Event::StreamReset(r) => {
-                    if let Some(p) = active.get(&r.stream_id) {
-                        responses[p.index].reset = Some(r.code);
-                    }
-                    if opts.verbose {
-                        eprintln!(
-                            "* stream {}: reset {:?} {}",
-                            r.stream_id,
-                            r.origin,
-                            code_name(r.code)
-                        );
-                    }
-                }
-                Event::StreamClosed(c) => {
-                    if opts.verbose {
-                        eprintln!(
-                            "* stream {}: {}",
-                            c.stream_id,
-                            crate::fetch::report::stream_summary(&c.metrics)
-                        );
-                    }
-                    if let Some(mut p) = active.remove(&c.stream_id) {
-                        if let Some(f) = p.sink.as_mut() {
-                            f.flush().await?;
-                        }
-                        // §8.7: REFUSED_STREAM means nothing was processed, so
-                        // the request is safe to send again — typically one
-                        // sent before the server's SETTINGS lowered its
-                        // concurrency limit, which the engine now honours.
-                        let retries = &mut attempts[p.index];
-                        if c.code == REFUSED_STREAM
-                            && responses[p.index].status == 0
-                            && *retries < MAX_RETRIES
-                        {
-                            *retries += 1;
-                            responses[p.index] = Response::default();
-                            if opts.verbose {
-                                eprintln!("* stream {}: refused, sending again", c.stream_id);
-                            }
-                            queue.push_back((p.index, p.request));
-                            continue;
-                        }
-                        if c.code != 0 {
-                            responses[p.index].reset.get_or_insert(c.code);
-                        }
-                        done += 1;
-                    }
-                }
-                Event::Goaway(g) if opts.verbose => {
-                    eprintln!(
-                        "* GOAWAY {:?} {} last stream {}",
+            }
+            Event::Goaway(g) => {
+                self.say(|| {
+                    format!(
+                        "GOAWAY {:?} {} last stream {}",
                         g.origin,
                         code_name(g.code),
                         g.last_stream_id
                     )
-                }
-                Event::Altsvc(a) if opts.verbose => {
-                    eprintln!(
-                        "* ALTSVC stream {} origin {:?}: {}",
+                });
+            }
+            Event::Altsvc(a) => {
+                self.say(|| {
+                    format!(
+                        "ALTSVC stream {} origin {:?}: {}",
                         a.stream_id, a.origin, a.value
                     )
-                }
-                Event::Origin(origins) if opts.verbose => {
-                    eprintln!("* ORIGIN {}", origins.join(" "))
-                }
-                Event::ConnectionError(e) => {
-                    error.get_or_insert_with(|| {
-                        anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason)
-                    });
-                }
-                _ => {}
+                });
             }
+            Event::Origin(origins) => self.say(|| format!("ORIGIN {}", origins.join(" "))),
+            Event::ConnectionError(e) => self.connection_error(e.code, &e.reason),
+            _ => {}
         }
-        // Pushed responses being saved are waited for; others are only
-        // kept while the requests run.
-        let pushes_pending = opts.save_pushed.is_some() && !pushes.is_empty();
-        if (done == total && !pushes_pending) || trap(conn.is_closed().await)? {
-            break;
-        }
-        if !quiet {
-            // Handling events may have queued output, and sending it may
-            // raise more events: go round until a flush raises nothing.
-            continue;
-        }
-        // Keep uploads moving where the engine has room.
-        let ready: Vec<u32> = active
-            .iter()
-            .filter(|(_, p)| p.upload.is_some() && !p.blocked)
-            .map(|(id, _)| *id)
-            .collect();
-        if !ready.is_empty() {
-            for id in ready {
-                feed(&mut conn, id, active.get_mut(&id)).await?;
-            }
-            continue;
-        }
-        let deadline = trap(conn.poll_timeout().await)?;
-        tokio::select! {
-            read = rd.read(&mut buf) => {
-                let n = read?;
-                if n == 0 {
-                    error.get_or_insert_with(|| anyhow::anyhow!("server closed the connection"));
-                    break;
-                }
-                if let Some((_, recv)) = trace.as_mut() {
-                    recv.feed(&buf[..n]);
-                }
-                if let Err(e) = trap(conn.receive(now_ns(), &buf[..n]).await)? {
-                    error.get_or_insert_with(|| anyhow::anyhow!("connection error {}: {}", code_name(e.code), e.reason));
-                }
-            }
-            _ = tokio::time::sleep_until(deadline.map_or_else(
-                || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
-                |d| instant_at(d).into())), if deadline.is_some() => {
-                trap(conn.handle_timeout(now_ns()).await)?;
-            }
-        }
+        Ok(())
     }
-    trap(conn.close().await)?;
-    let _ = flush(&mut conn, &mut wr, trace.as_mut().map(|t| &mut t.0)).await;
-    let _ = wr.shutdown().await;
-    if opts.verbose {
-        trap(conn.handle_timeout(now_ns()).await)?;
-        eprintln!(
-            "* session: {}",
-            crate::fetch::report::session_summary(&trap(conn.metrics().await)?)
-        );
-    }
-    if let Some(meter) = progress.as_mut() {
-        meter.finish();
-    }
-    if done < total {
-        return Err(error
-            .unwrap_or_else(|| anyhow::anyhow!("connection ended before all responses arrived")));
-    }
-    Ok(responses)
-}
 
-/// Writes request body chunks while the stream accepts them.
-async fn feed(
-    conn: &mut EngineConnection,
-    id: u32,
-    pending: Option<&mut Pending>,
-) -> anyhow::Result<()> {
-    let Some(p) = pending else { return Ok(()) };
-    while !p.blocked {
-        let chunk = match p.upload.as_mut() {
-            None => return Ok(()),
-            Some(Upload::Memory(b)) => {
-                let n = b.len().min(BODY_CHUNK);
-                b.split_to(n)
-            }
-            Some(Upload::File(f)) => {
-                let mut buf = BytesMut::zeroed(BODY_CHUNK);
-                let n = f.read(&mut buf).await?;
-                buf.truncate(n);
-                buf.freeze()
-            }
+    /// A push promise: handed to whoever takes pushes, or refused.
+    async fn promised(
+        &mut self,
+        parent: u32,
+        stream_id: u32,
+        fields: Vec<crate::bindings::HeaderField>,
+    ) -> anyhow::Result<()> {
+        let request: Vec<(String, Vec<u8>)> = crate::engine::convert::from_fields(fields);
+        let (reply, response) = oneshot::channel();
+        let taken = match &self.setup.pushes {
+            Some(pushes) if self.streams.contains_key(&parent) => pushes
+                .send(Promise {
+                    parent,
+                    stream_id,
+                    request: request.clone(),
+                    response,
+                })
+                .is_ok(),
+            _ => false,
         };
-        if chunk.is_empty() {
-            p.upload = None;
-            let _ = trap(conn.end(id).await)?;
+        if !taken {
+            // CANCEL: nothing here asked for it.
+            let _ = trap(self.conn.close_stream(stream_id, CANCEL).await)?;
             return Ok(());
         }
-        match trap(conn.write(id, &chunk).await)? {
-            Ok(true) => {}
-            Ok(false) => p.blocked = true,
-            Err(_) => {
-                p.upload = None;
+        self.say(|| {
+            let path = crate::engine::convert::find(&request, ":path")
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default();
+            format!("stream {parent}: push promise, stream {stream_id} for {path}")
+        });
+        self.streams.insert(
+            stream_id,
+            InFlight {
+                reply: Some(reply),
+                sent: None,
+                body: None,
+                informational: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Opens a stream for `exchange`.
+    async fn start(&mut self, exchange: Exchange) -> anyhow::Result<()> {
+        let Exchange {
+            request,
+            priority,
+            reply,
+            sent,
+        } = exchange;
+        let (parts, body) = request.into_parts();
+        let fields = match request_fields(&parts) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = reply.send(Err(e));
                 return Ok(());
             }
+        };
+        let empty = body.is_end_stream();
+        let options = RequestOptions {
+            end_stream: empty,
+            wait_for_trailers: false,
+            priority,
+            // The window opens as the response body is read.
+            manual_consume: true,
+        };
+        match trap(self.conn.request(&fields, options).await)? {
+            Ok(id) => {
+                self.say(|| {
+                    let target = match parts.method {
+                        http::Method::CONNECT => parts.uri.to_string(),
+                        _ => parts
+                            .uri
+                            .path_and_query()
+                            .map_or("/", |p| p.as_str())
+                            .to_string(),
+                    };
+                    format!("stream {id}: {} {target}", parts.method)
+                });
+                if !empty {
+                    self.uploads.insert(id, upload_stream(body));
+                }
+                let sent = match (sent, empty) {
+                    (Some(sent), true) => {
+                        let _ = sent.send(Ok(()));
+                        None
+                    }
+                    (sent, _) => sent,
+                };
+                self.streams.insert(
+                    id,
+                    InFlight {
+                        reply: Some(reply),
+                        sent,
+                        body: None,
+                        informational: Vec::new(),
+                    },
+                );
+            }
+            Err(e) => {
+                let _ = reply.send(Err(StreamError::NotSent(format!("{e:?}"))));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next piece of a request body, into the engine.
+    async fn upload(&mut self, id: u32, upload: Upload) -> anyhow::Result<()> {
+        match upload {
+            Upload::Data(chunk) => {
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                match trap(self.conn.write(id, &chunk).await)? {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // Congested: pull no more until Drain.
+                        if let Some(upload) = self.uploads.remove(&id) {
+                            self.parked.insert(id, upload);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(stream_id = id, "write refused: {e:?}");
+                        self.uploads.remove(&id);
+                    }
+                }
+            }
+            Upload::Trailers(t) => {
+                self.uploads.remove(&id);
+                let _ = trap(self.conn.send_trailers(id, &header_fields(&t)).await)?;
+                self.body_sent(id);
+            }
+            Upload::End => {
+                self.uploads.remove(&id);
+                let _ = trap(self.conn.end(id).await)?;
+                self.body_sent(id);
+            }
+            Upload::Failed(why) => {
+                self.uploads.remove(&id);
+                tracing::debug!(stream_id = id, "request body failed: {why}");
+                let _ = trap(self.conn.close_stream(id, CANCEL).await)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn body_sent(&mut self, id: u32) {
+        if let Some(sent) = self.streams.get_mut(&id).and_then(|s| s.sent.take()) {
+            let _ = sent.send(Ok(()));
         }
     }
-    Ok(())
+
+    /// Resets (CANCEL) the streams whose requester stopped waiting for the
+    /// response (its first-byte timeout, its instance dropped) or dropped
+    /// the response body: an origin that never answers them no longer
+    /// keeps the connection busy.
+    async fn cancel_abandoned(&mut self) -> anyhow::Result<()> {
+        let abandoned: Vec<u32> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| match (&s.reply, &s.body) {
+                (Some(reply), _) => reply.is_closed(),
+                (None, Some(body)) => body.is_closed(),
+                (None, None) => false,
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in abandoned {
+            self.streams.remove(&id);
+            let _ = trap(self.conn.close_stream(id, CANCEL).await)?;
+        }
+        Ok(())
+    }
+}
+
+/// Stream `id` closed with `code`: its requester learns how.
+fn closed(id: u32, mut s: InFlight, code: u32) {
+    if code == 0 {
+        if let Some(sent) = s.sent.take() {
+            let _ = sent.send(Ok(()));
+        }
+        return;
+    }
+    if let Some(sent) = s.sent.take() {
+        let _ = sent.send(Err(StreamError::Reset(code)));
+    }
+    match (s.reply.take(), s.body.take()) {
+        // REFUSED_STREAM: nothing was processed.
+        (Some(reply), _) if code == REFUSED_STREAM => {
+            let _ = reply.send(Err(StreamError::Refused(id)));
+        }
+        (Some(reply), _) => {
+            let _ = reply.send(Err(StreamError::Reset(code)));
+        }
+        (None, Some(body)) => {
+            let _ = body.send(BodyItem::Reset(code));
+        }
+        (None, None) => {}
+    }
+}
+
+/// The connection ended with the stream in flight.
+fn fail(s: InFlight, why: StreamError) {
+    if let Some(reply) = s.reply {
+        let _ = reply.send(Err(why));
+    } else if let Some(body) = s.body {
+        let _ = body.send(BodyItem::Reset(INTERNAL_ERROR));
+    }
 }

@@ -1,15 +1,20 @@
 //! A CONNECT tunnel through an HTTP/2 proxy (RFC 9113 §8.5): one stream
-//! carries a byte stream both ways, as `h2wasm get --connect` uses it.
+//! carries a byte stream both ways, as `h2wasm get --connect` uses it. The
+//! stream is a request like any other on the client driver: its body is
+//! what `input` reads, its response's body what goes to `output`.
 
-use crate::bindings::{Event, HeaderKind, RequestOptions, Role};
+use super::h2::{self, Exchange, StreamError};
+use crate::bindings::Role;
 use crate::engine::Runtime;
-use crate::engine::clock::{instant_at, now_ns};
-use crate::engine::convert::headers;
-use crate::engine::convert::{block_pairs, code_name, status_of, to_fields};
-use crate::engine::io::{IO_CHUNK, flush, trap};
+use crate::engine::clock::now_ns;
+use crate::engine::convert::code_name;
 use crate::fetch::{ClientOptions, Connected, Target, connect};
-use anyhow::bail;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use anyhow::{Context, bail};
+use http_body::{Body, Frame};
+use http_body_util::StreamBody;
+use std::pin::Pin;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
 
 /// Opens a tunnel through `proxy` to `authority` (`host:port`), copies
 /// `input` into it and what comes back into `output`, and returns once
@@ -19,102 +24,103 @@ pub async fn tunnel<I, O>(
     proxy: &Target,
     authority: &str,
     opts: &ClientOptions,
-    mut input: I,
+    input: I,
     mut output: O,
 ) -> anyhow::Result<()>
 where
-    I: AsyncRead + Unpin,
+    I: AsyncRead + Send + Unpin + 'static,
     O: AsyncWrite + Unpin,
 {
     let (io, options) = match connect(runtime, proxy, opts).await? {
         Connected::Http2(io, options) => (io, options),
         Connected::Http1(_) => bail!("the proxy does not speak HTTP/2 (tunnels need it here)"),
     };
-    let mut conn = runtime
+    let engine = runtime
         .connect(Role::Client, &options, now_ns())
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let (mut rd, mut wr) = tokio::io::split(io);
-    let request = headers([(":method", "CONNECT"), (":authority", authority)]);
-    let open = RequestOptions {
-        end_stream: false,
-        wait_for_trailers: false,
-        priority: None,
-        manual_consume: false,
+    let setup = h2::Setup {
+        origin: proxy.authority(),
+        idle_timeout: None,
+        pushes: None,
+        verbose: opts.verbose,
     };
-    let id = match trap(conn.request(&to_fields(&request), open).await)? {
-        Ok(id) => id,
-        Err(e) => bail!("CONNECT {authority} refused: {e:?}"),
-    };
-    let mut from_peer = vec![0u8; IO_CHUNK];
-    let mut from_input = vec![0u8; 16 * 1024];
-    let mut input_open = true;
-    // The engine's queue for the stream is full: wait for Drain.
-    let mut blocked = false;
-    loop {
-        flush(&mut conn, &mut wr, None).await?;
-        let mut closed = None;
-        for event in trap(conn.poll_events().await)? {
-            match event {
-                Event::HeaderBlock(h) if h.kind == HeaderKind::Response && h.stream_id == id => {
-                    let status = status_of(&block_pairs(h.headers));
-                    if !(200..300).contains(&status) {
-                        bail!("the proxy refused the tunnel to {authority}: status {status}");
-                    }
-                }
-                Event::Data(d) if d.stream_id == id => {
-                    output.write_all(&d.data).await?;
-                    output.flush().await?;
-                }
-                Event::Drain(s) if s == id => blocked = false,
-                Event::StreamClosed(c) if c.stream_id == id => closed = Some(c.code),
-                Event::ConnectionError(e) => {
-                    bail!("connection error {}: {}", code_name(e.code), e.reason)
-                }
-                _ => {}
-            }
-        }
-        match closed {
-            Some(0) => break,
-            Some(code) => bail!("the tunnel to {authority} was reset ({})", code_name(code)),
-            None => {}
-        }
-        if trap(conn.is_closed().await)? {
+    let (connection, driving) = h2::Connection::new(engine, setup, io);
+    // What `input` reads, chunk by chunk, is the request body; its end
+    // ends our side of the stream.
+    let upload = reader_body(input);
+    let request = http::Request::builder()
+        .method(http::Method::CONNECT)
+        .uri(authority)
+        .body(crate::service::box_body(upload))
+        .with_context(|| format!("cannot tunnel to {authority:?}"))?;
+    // It owns the handle: when it is done, the connection closes once
+    // nothing is in flight.
+    let tunneling = async move {
+        let (reply, replied) = oneshot::channel();
+        let exchange = Exchange {
+            request,
+            priority: None,
+            reply,
+            sent: None,
+        };
+        if connection.send(exchange).await.is_err() {
             bail!("the proxy closed the connection");
         }
-        let deadline = trap(conn.poll_timeout().await)?;
-        tokio::select! {
-            n = input.read(&mut from_input), if input_open && !blocked => {
-                match n? {
-                    0 => {
-                        input_open = false;
-                        let _ = trap(conn.end(id).await)?;
+        let response = match replied.await {
+            Ok(Ok(response)) => response,
+            Ok(Err(StreamError::Reset(code))) => {
+                bail!("the tunnel to {authority} was reset ({})", code_name(code))
+            }
+            Ok(Err(e)) => bail!("CONNECT {authority}: {e}"),
+            Err(_) => bail!("the proxy closed the connection"),
+        };
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            bail!("the proxy refused the tunnel to {authority}: status {status}");
+        }
+        let mut body = response.into_body();
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let frame = match frame {
+                Ok(frame) => frame,
+                Err(e) => match e.reset_code() {
+                    Some(code) => {
+                        bail!("the tunnel to {authority} was reset ({})", code_name(code))
                     }
-                    n => match trap(conn.write(id, &from_input[..n]).await)? {
-                        Ok(true) => {}
-                        Ok(false) => blocked = true,
-                        Err(_) => input_open = false,
-                    },
-                }
-            }
-            read = rd.read(&mut from_peer) => {
-                let n = read?;
-                if n == 0 {
-                    bail!("the proxy closed the connection");
-                }
-                if let Err(e) = trap(conn.receive(now_ns(), &from_peer[..n]).await)? {
-                    bail!("connection error {}: {}", code_name(e.code), e.reason);
-                }
-            }
-            _ = tokio::time::sleep_until(deadline.map_or_else(
-                || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
-                |d| instant_at(d).into())), if deadline.is_some() => {
-                trap(conn.handle_timeout(now_ns()).await)?;
+                    None => bail!("the proxy closed the connection"),
+                },
+            };
+            if let Ok(data) = frame.into_data() {
+                output.write_all(&data).await?;
+                output.flush().await?;
             }
         }
-    }
-    trap(conn.close().await)?;
-    let _ = flush(&mut conn, &mut wr, None).await;
-    let _ = wr.shutdown().await;
-    Ok(())
+        Ok(())
+    };
+    let (outcome, ()) = tokio::join!(tunneling, driving);
+    outcome
+}
+
+/// The octets `input` reads as a body of data frames, ending at its end.
+fn reader_body<I>(
+    input: I,
+) -> impl Body<Data = bytes::Bytes, Error = std::io::Error> + Send + 'static
+where
+    I: AsyncRead + Send + Unpin + 'static,
+{
+    let chunks =
+        futures_util::stream::unfold(Some((input, vec![0u8; 16 * 1024])), |state| async move {
+            let (mut input, mut buf) = state?;
+            match tokio::io::AsyncReadExt::read(&mut input, &mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    let chunk = bytes::Bytes::copy_from_slice(&buf[..n]);
+                    Some((Ok(Frame::data(chunk)), Some((input, buf))))
+                }
+                // Said once; the body ends there.
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+    StreamBody::new(chunks)
 }

@@ -50,11 +50,23 @@ struct Http2Body {
 /// The body could not be read: the stream was reset or the connection
 /// ended before it was whole.
 #[derive(Debug)]
-pub struct BodyError(pub(crate) String);
+pub struct BodyError {
+    why: String,
+    /// The RST_STREAM code, when the stream was reset.
+    reset: Option<u32>,
+}
+
+impl BodyError {
+    /// The stream's RST_STREAM code, if a reset ended the body (Node's
+    /// `stream.rstCode`).
+    pub fn reset_code(&self) -> Option<u32> {
+        self.reset
+    }
+}
 
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "request body: {}", self.0)
+        write!(f, "body: {}", self.why)
     }
 }
 
@@ -112,9 +124,10 @@ impl Body for Incoming {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         match &mut self.get_mut().kind {
             Kind::Empty => Poll::Ready(None),
-            Kind::Http1(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map_err(|e| BodyError(e.to_string())),
+            Kind::Http1(b) => Pin::new(b).poll_frame(cx).map_err(|e| BodyError {
+                why: e.to_string(),
+                reset: None,
+            }),
             Kind::Http2(b) => match b.rx.poll_recv(cx) {
                 Poll::Ready(Some(BodyItem::Data(d))) => {
                     let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
@@ -124,12 +137,13 @@ impl Body for Incoming {
                 Poll::Ready(Some(BodyItem::Trailers(t))) => {
                     Poll::Ready(Some(Ok(Frame::trailers(t))))
                 }
-                Poll::Ready(Some(BodyItem::Reset(code))) => {
-                    Poll::Ready(Some(Err(BodyError(format!(
+                Poll::Ready(Some(BodyItem::Reset(code))) => Poll::Ready(Some(Err(BodyError {
+                    why: format!(
                         "the stream was reset ({})",
                         crate::engine::convert::code_name(code)
-                    )))))
-                }
+                    ),
+                    reset: Some(code),
+                }))),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             },

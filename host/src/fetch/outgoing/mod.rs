@@ -15,12 +15,13 @@
 //! runtime given to [`Outgoing::new`], which should be sized for them);
 //! a request that finds the cap reached waits within its connect timeout.
 
-mod h2;
 mod http1;
 
 use crate::engine::Runtime;
+use crate::fetch::h2::{self, StreamError};
 use crate::serve::limits::Warning;
 use crate::tls::{self, Trust};
+use http_body_util::BodyExt;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -144,18 +145,30 @@ impl Outgoing {
         let (reply_tx, reply) = oneshot::channel();
         let (sent_tx, sent) = oneshot::channel();
         let exchange = h2::Exchange {
-            request,
+            request: request.map(crate::service::box_body),
+            priority: None,
             reply: reply_tx,
-            sent: sent_tx,
+            sent: Some(sent_tx),
         };
         if connection.send(exchange).await.is_err() {
             return Err(Error::ConnectionTerminated);
         }
         let response = tokio::time::timeout(first_byte, reply)
             .await
-            .map_err(|_| Error::ConnectionReadTimeout)?;
-        let response = response.map_err(|_| Error::ConnectionTerminated)??;
-        let sent = Box::new(async move { sent.await.unwrap_or(Err(Error::ConnectionTerminated)) });
+            .map_err(|_| Error::ConnectionReadTimeout)?
+            .map_err(|_| Error::ConnectionTerminated)?
+            .map_err(wasi_error)?;
+        let response = response.map(|body| {
+            body.map_err(|e| Error::InternalError(Some(e.to_string())))
+                .boxed_unsync()
+        });
+        let sent = Box::new(async move {
+            match sent.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(wasi_error(e)),
+                Err(_) => Err(Error::ConnectionTerminated),
+            }
+        });
         Ok((response, sent))
     }
 
@@ -213,7 +226,7 @@ impl Outgoing {
                 return Ok(Opened::Http1(Box::new(tcp), permit));
             }
             let options = self.h2_options(false, authority).await?;
-            let c = h2::Connection::start(self.h2_setup(options, origin), tcp, permit).await?;
+            let c = self.h2_start(options, origin, tcp, permit).await?;
             return Ok(Opened::Http2(self.pool_insert(origin, c)));
         }
         let name = tls::server_name(host).map_err(|_| Error::HttpRequestUriInvalid)?;
@@ -224,8 +237,7 @@ impl Outgoing {
         match stream.get_ref().1.alpn_protocol() {
             Some(tls::ALPN_H2) => {
                 let options = self.h2_options(true, authority).await?;
-                let c =
-                    h2::Connection::start(self.h2_setup(options, origin), stream, permit).await?;
+                let c = self.h2_start(options, origin, stream, permit).await?;
                 Ok(Opened::Http2(self.pool_insert(origin, c)))
             }
             _ => Ok(Opened::Http1(Box::new(stream), permit)),
@@ -255,13 +267,28 @@ impl Outgoing {
         Ok(options)
     }
 
-    fn h2_setup(&self, options: crate::bindings::Options, origin: &str) -> h2::Setup {
-        h2::Setup {
-            runtime: self.runtime.clone(),
-            options,
+    /// A pooled HTTP/2 connection to `origin` on `io`, driven in a task of
+    /// its own that holds `permit` while it lives.
+    async fn h2_start<IO>(
+        &self,
+        options: crate::bindings::Options,
+        origin: &str,
+        io: IO,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<h2::Connection, Error>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let setup = h2::Setup {
             origin: origin.to_string(),
-            idle_timeout: self.config.idle_timeout,
-        }
+            idle_timeout: Some(self.config.idle_timeout),
+            // Push is off in our SETTINGS; one that comes anyway is refused.
+            pushes: None,
+            verbose: false,
+        };
+        h2::Connection::start(&self.runtime, &options, setup, io, permit)
+            .await
+            .map_err(|e| Error::InternalError(Some(format!("{e:#}"))))
     }
 
     /// Pools `c` for `origin`, unless a request that raced this one pooled
@@ -275,6 +302,16 @@ impl Outgoing {
                 c
             }
         }
+    }
+}
+
+/// What a stream's failure is to wasi:http.
+fn wasi_error(e: StreamError) -> Error {
+    match e {
+        // Nothing was processed: the component may send it again.
+        StreamError::Refused(_) => Error::ConnectionLimitReached,
+        StreamError::ConnectionEnded(_) => Error::ConnectionTerminated,
+        e => Error::InternalError(Some(e.to_string())),
     }
 }
 

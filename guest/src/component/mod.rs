@@ -1,23 +1,20 @@
-//! wit-bindgen glue: converts between WIT types and the native engine.
-//! No protocol logic lives here.
+//! wit-bindgen glue: the exported resources call the native engine, and
+//! `convert` and `events` turn its types into WIT's and back (each pair
+//! once). No protocol logic lives here.
+
+mod convert;
+mod events;
 
 use crate::connection::{
     AltSvcTarget as NativeAltSvcTarget, Connection as Engine, FileStat as NativeFileStat,
     HeldSpan as NativeHeldSpan, PreparedHeaders as NativePrepared, RequestOptions, RespondOptions,
     body_length,
 };
-use crate::error::{
-    CommandError as NativeCommandError, ConnectionError as NativeConnError, ErrorCode,
-};
-use crate::events::{Event as NativeEvent, Origin as NativeOrigin};
+use crate::error::ErrorCode;
+use crate::events::Event as NativeEvent;
 use crate::frame::PrioritySpec;
-use crate::headers::{
-    FieldSpan as NativeSpan, HeaderField as NativeField, NodeValue, RequestBlock, RequestMemory,
-    flatten,
-};
-use crate::options::{
-    Options as NativeOptions, PaddingStrategy as NativePadding, Role as NativeRole,
-};
+use crate::headers::{NodeValue, RequestMemory};
+use crate::options::{Options as NativeOptions, Role as NativeRole};
 use crate::settings::Settings as NativeSettings;
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -37,11 +34,9 @@ use exports::h2wasm::http2::session::{
     StreamWrite, Transmit,
 };
 use exports::h2wasm::http2::types::{
-    AltsvcEvent, AltsvcTarget, CloseEvent, CommandError, ConnectionError, ConstantTable, DataEvent,
-    Event, FieldSpan, FileStat, FrameErrorEvent, GoawayEvent, HeaderBlock, HeaderBlockEvent,
-    HeaderField, HeaderKind, HeadersEvent, InputDataEvent, KnownErrorCode, Metrics, NodeHeader,
-    NodeHeaderValue, Options, Origin, PaddingStrategy, PingAckEvent, Priority, PushPromiseEvent,
-    RepeatedRequestEvent, ResetEvent, Role, SessionState, Settings, StreamMetrics, StreamState,
+    AltsvcTarget, CommandError, ConnectionError, ConstantTable, Event, FileStat, HeaderField,
+    KnownErrorCode, Metrics, NodeHeader, NodeHeaderValue, Options, Priority, Role, SessionState,
+    Settings, StreamState,
 };
 use wasi::filesystem::types::{Descriptor, DescriptorType};
 
@@ -62,25 +57,27 @@ impl wit_session::Guest for Component {
     type PreparedHeaders = PreparedResource;
 
     fn default_settings() -> Settings {
-        settings_to_wit(NativeSettings::node_defaults())
+        Settings::from(NativeSettings::node_defaults())
     }
 
     fn default_options() -> Options {
-        options_to_wit(NativeOptions::default())
+        Options::from(NativeOptions::default())
     }
 
     fn packed_settings(settings: Settings) -> Result<Vec<u8>, ConnectionError> {
-        settings_from_wit(settings).pack().map_err(conn_error)
+        NativeSettings::from(settings)
+            .pack()
+            .map_err(ConnectionError::from)
     }
 
     fn unpacked_settings(packed: Vec<u8>) -> Result<Settings, ConnectionError> {
         NativeSettings::unpack(&packed)
-            .map(settings_to_wit)
-            .map_err(conn_error)
+            .map(Settings::from)
+            .map_err(ConnectionError::from)
     }
 
     fn node_headers(headers: Vec<HeaderField>) -> Vec<NodeHeader> {
-        crate::headers::node_headers(&fields_from_wit(headers))
+        crate::headers::node_headers(&convert::fields_from_wit(headers))
             .into_iter()
             .map(|(name, value)| NodeHeader {
                 name,
@@ -95,8 +92,8 @@ impl wit_session::Guest for Component {
 
     fn stat_file(path: String) -> Result<FileStat, CommandError> {
         crate::connection::stat_file(&path)
-            .map(file_stat)
-            .map_err(cmd_error)
+            .map(FileStat::from)
+            .map_err(CommandError::from)
     }
 
     fn constants() -> ConstantTable {
@@ -195,7 +192,7 @@ fn respond_whole(
     };
     engine
         .respond_prepared(stream_id, prepared, opts)
-        .map_err(cmd_error)?;
+        .map_err(CommandError::from)?;
     end_with_body(engine, stream_id, body)
 }
 
@@ -205,8 +202,8 @@ fn end_with_body(engine: &mut Engine, stream_id: u32, body: Bytes) -> Result<(),
     if body.is_empty() {
         return Ok(());
     }
-    engine.write(stream_id, body).map_err(cmd_error)?;
-    engine.end(stream_id).map_err(cmd_error)
+    engine.write(stream_id, body).map_err(CommandError::from)?;
+    engine.end(stream_id).map_err(CommandError::from)
 }
 
 impl GuestPreparedHeaders for PreparedResource {}
@@ -241,7 +238,8 @@ impl GuestConnection for ConnectionResource {
             Role::Server => NativeRole::Server,
         };
         let (header_blocks, input_data) = (options.header_blocks, options.input_data);
-        let engine = Engine::new(role, options_from_wit(options), now).map_err(conn_error)?;
+        let engine =
+            Engine::new(role, NativeOptions::from(options), now).map_err(ConnectionError::from)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
@@ -256,8 +254,8 @@ impl GuestConnection for ConnectionResource {
         now: u64,
     ) -> Result<wit_session::Connection, CommandError> {
         let (header_blocks, input_data) = (options.header_blocks, options.input_data);
-        let engine =
-            Engine::resume(options_from_wit(options), &snapshot, now).map_err(cmd_error)?;
+        let engine = Engine::resume(NativeOptions::from(options), &snapshot, now)
+            .map_err(CommandError::from)?;
         Ok(wit_session::Connection::new(ConnectionResource {
             inner: RefCell::new(engine),
             header_blocks,
@@ -267,7 +265,7 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn hibernate(&self) -> Result<Vec<u8>, CommandError> {
-        self.inner.borrow().hibernate().map_err(cmd_error)
+        self.inner.borrow().hibernate().map_err(CommandError::from)
     }
 
     fn receive(&self, now: u64, data: Vec<u8>) -> Result<(), ConnectionError> {
@@ -276,7 +274,7 @@ impl GuestConnection for ConnectionResource {
         self.inner
             .borrow_mut()
             .receive_owned(now, data)
-            .map_err(conn_error)
+            .map_err(ConnectionError::from)
     }
 
     fn handle_timeout(&self, now: u64) {
@@ -324,7 +322,7 @@ impl GuestConnection for ConnectionResource {
     fn poll_events(&self) -> Vec<Event> {
         let mut engine = self.inner.borrow_mut();
         std::iter::from_fn(|| engine.poll_event())
-            .map(|e| event_to_wit(e, self.blocks().as_deref_mut(), None))
+            .map(|e| events::event_to_wit(e, self.blocks().as_deref_mut(), None))
             .collect()
     }
 
@@ -351,7 +349,7 @@ impl GuestConnection for ConnectionResource {
                         engine.write_payload(w.stream_id, body, length)
                     }
                 })
-                .map(|r| r.map_err(cmd_error))
+                .map(|r| r.map_err(CommandError::from))
                 .collect()
         };
         // Offsets mean something only for this call's own input.
@@ -371,7 +369,7 @@ impl GuestConnection for ConnectionResource {
             let mut engine = self.inner.borrow_mut();
             engine
                 .receive_held(now, input, &held)
-                .map_err(conn_error)
+                .map_err(ConnectionError::from)
                 .err()
         };
         let output = self.poll_transmit(max);
@@ -384,7 +382,7 @@ impl GuestConnection for ConnectionResource {
             };
             Some((e, at))
         })
-        .map(|(e, at)| event_to_wit(e, self.blocks().as_deref_mut(), at))
+        .map(|(e, at)| events::event_to_wit(e, self.blocks().as_deref_mut(), at))
         .collect();
         DriveResult {
             error,
@@ -410,16 +408,16 @@ impl GuestConnection for ConnectionResource {
             wait_for_trailers: false,
         };
         engine
-            .respond(stream_id, fields_from_wit(headers), opts)
-            .map_err(cmd_error)?;
+            .respond(stream_id, convert::fields_from_wit(headers), opts)
+            .map_err(CommandError::from)?;
         end_with_body(&mut engine, stream_id, Bytes::from(body))
     }
 
     fn prepare_headers(&self, headers: Vec<HeaderField>) -> Result<PreparedHeaders, CommandError> {
         let engine = self.inner.borrow();
         let prepared = engine
-            .prepare_headers(fields_from_wit(headers))
-            .map_err(cmd_error)?;
+            .prepare_headers(convert::fields_from_wit(headers))
+            .map_err(CommandError::from)?;
         Ok(PreparedHeaders::new(PreparedResource(prepared)))
     }
 
@@ -478,13 +476,13 @@ impl GuestConnection for ConnectionResource {
         let opts = RequestOptions {
             end_stream: options.end_stream,
             wait_for_trailers: options.wait_for_trailers,
-            priority: options.priority.map(priority_from_wit),
+            priority: options.priority.map(PrioritySpec::from),
             manual_consume: options.manual_consume,
         };
         self.inner
             .borrow_mut()
-            .request(fields_from_wit(headers), opts)
-            .map_err(cmd_error)
+            .request(convert::fields_from_wit(headers), opts)
+            .map_err(CommandError::from)
     }
 
     fn respond(
@@ -499,8 +497,8 @@ impl GuestConnection for ConnectionResource {
         };
         self.inner
             .borrow_mut()
-            .respond(stream_id, fields_from_wit(headers), opts)
-            .map_err(cmd_error)
+            .respond(stream_id, convert::fields_from_wit(headers), opts)
+            .map_err(CommandError::from)
     }
 
     fn additional_headers(
@@ -510,47 +508,50 @@ impl GuestConnection for ConnectionResource {
     ) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
-            .additional_headers(stream_id, fields_from_wit(headers))
-            .map_err(cmd_error)
+            .additional_headers(stream_id, convert::fields_from_wit(headers))
+            .map_err(CommandError::from)
     }
 
     fn write(&self, stream_id: u32, data: Vec<u8>) -> Result<bool, CommandError> {
         self.inner
             .borrow_mut()
             .write(stream_id, Bytes::from(data))
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn write_payload(&self, stream_id: u32, body: u64, length: u64) -> Result<bool, CommandError> {
         self.inner
             .borrow_mut()
             .write_payload(stream_id, body, length)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn end(&self, stream_id: u32) -> Result<(), CommandError> {
-        self.inner.borrow_mut().end(stream_id).map_err(cmd_error)
+        self.inner
+            .borrow_mut()
+            .end(stream_id)
+            .map_err(CommandError::from)
     }
 
     fn send_trailers(&self, stream_id: u32, headers: Vec<HeaderField>) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
-            .send_trailers(stream_id, fields_from_wit(headers))
-            .map_err(cmd_error)
+            .send_trailers(stream_id, convert::fields_from_wit(headers))
+            .map_err(CommandError::from)
     }
 
     fn close_stream(&self, stream_id: u32, code: u32) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
             .close_stream(stream_id, ErrorCode(code))
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn consume(&self, stream_id: u32, n: u32) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
             .consume(stream_id, n)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn ping(&self, now: u64, payload: Option<u64>) -> Result<u64, CommandError> {
@@ -558,14 +559,14 @@ impl GuestConnection for ConnectionResource {
             .borrow_mut()
             .ping(now, payload.map(u64::to_be_bytes))
             .map(u64::from_be_bytes)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn settings(&self, settings: Settings) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
-            .settings(settings_from_wit(settings))
-            .map_err(cmd_error)
+            .settings(NativeSettings::from(settings))
+            .map_err(CommandError::from)
     }
 
     fn goaway(
@@ -577,14 +578,14 @@ impl GuestConnection for ConnectionResource {
         self.inner
             .borrow_mut()
             .goaway(ErrorCode(code), last_stream_id, Bytes::from(opaque_data))
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn set_local_window_size(&self, size: u32) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
             .set_local_window_size(size)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn set_timeout(&self, now: u64, timeout_ns: Option<u64>) {
@@ -631,13 +632,13 @@ impl GuestConnection for ConnectionResource {
                 aborted: s.aborted,
                 pending: s.pending,
                 end_after_headers: s.end_after_headers,
-                sent_headers: fields_to_wit(&s.sent_headers),
+                sent_headers: convert::fields_to_wit(&s.sent_headers),
                 sent_info_headers: s
                     .sent_info_headers
                     .iter()
-                    .map(|h| fields_to_wit(h))
+                    .map(|h| convert::fields_to_wit(h))
                     .collect(),
-                sent_trailers: fields_to_wit(&s.sent_trailers),
+                sent_trailers: convert::fields_to_wit(&s.sent_trailers),
                 weight: s.weight,
                 sum_dependency_weight: s.sum_dependency_weight,
                 parent: s.parent,
@@ -652,8 +653,8 @@ impl GuestConnection for ConnectionResource {
     ) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
-            .set_priority(stream_id, priority_from_wit(priority), silent)
-            .map_err(cmd_error)
+            .set_priority(stream_id, PrioritySpec::from(priority), silent)
+            .map_err(CommandError::from)
     }
 
     fn set_stream_timeout(
@@ -665,15 +666,15 @@ impl GuestConnection for ConnectionResource {
         self.inner
             .borrow_mut()
             .set_stream_timeout(stream_id, now, timeout_ns)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn local_settings(&self) -> Settings {
-        settings_to_wit(self.inner.borrow().local_settings())
+        Settings::from(self.inner.borrow().local_settings())
     }
 
     fn remote_settings(&self) -> Settings {
-        settings_to_wit(self.inner.borrow().remote_settings())
+        Settings::from(self.inner.borrow().remote_settings())
     }
 
     fn pending_settings_ack(&self) -> bool {
@@ -713,9 +714,15 @@ impl GuestConnection for ConnectionResource {
     ) -> Result<FileStat, CommandError> {
         self.inner
             .borrow_mut()
-            .respond_with_file(stream_id, fields_from_wit(headers), &path, offset, length)
-            .map(file_stat)
-            .map_err(cmd_error)
+            .respond_with_file(
+                stream_id,
+                convert::fields_from_wit(headers),
+                &path,
+                offset,
+                length,
+            )
+            .map(FileStat::from)
+            .map_err(CommandError::from)
     }
 
     fn respond_with_payload(
@@ -727,8 +734,8 @@ impl GuestConnection for ConnectionResource {
     ) -> Result<(), CommandError> {
         self.inner
             .borrow_mut()
-            .respond_with_payload(stream_id, fields_from_wit(headers), body, length)
-            .map_err(cmd_error)
+            .respond_with_payload(stream_id, convert::fields_from_wit(headers), body, length)
+            .map_err(CommandError::from)
     }
 
     fn respond_with_fd(
@@ -753,13 +760,18 @@ impl GuestConnection for ConnectionResource {
                     .checked_add(t.nanoseconds.into())
             }),
         };
-        let len = body_length(native, offset, length).map_err(cmd_error)?;
+        let len = body_length(native, offset, length).map_err(CommandError::from)?;
         let reader = DescriptorReader { fd, pos: offset };
         self.inner
             .borrow_mut()
-            .respond_with_reader(stream_id, fields_from_wit(headers), Box::new(reader), len)
-            .map_err(cmd_error)?;
-        Ok(file_stat(native))
+            .respond_with_reader(
+                stream_id,
+                convert::fields_from_wit(headers),
+                Box::new(reader),
+                len,
+            )
+            .map_err(CommandError::from)?;
+        Ok(FileStat::from(native))
     }
 
     fn push_allowed(&self) -> bool {
@@ -769,8 +781,8 @@ impl GuestConnection for ConnectionResource {
     fn push_stream(&self, parent: u32, headers: Vec<HeaderField>) -> Result<u32, CommandError> {
         self.inner
             .borrow_mut()
-            .push_stream(parent, fields_from_wit(headers))
-            .map_err(cmd_error)
+            .push_stream(parent, convert::fields_from_wit(headers))
+            .map_err(CommandError::from)
     }
 
     fn session_memory(&self) -> u64 {
@@ -785,372 +797,17 @@ impl GuestConnection for ConnectionResource {
         self.inner
             .borrow_mut()
             .altsvc(&value, target)
-            .map_err(cmd_error)
+            .map_err(CommandError::from)
     }
 
     fn origin(&self, origins: Vec<String>) -> Result<(), CommandError> {
-        self.inner.borrow_mut().origin(&origins).map_err(cmd_error)
+        self.inner
+            .borrow_mut()
+            .origin(&origins)
+            .map_err(CommandError::from)
     }
 
     fn origin_set(&self) -> Vec<String> {
         self.inner.borrow().origin_set().to_vec()
-    }
-}
-
-// ---- conversions ---------------------------------------------------------
-
-fn file_stat(s: crate::connection::FileStat) -> FileStat {
-    FileStat {
-        size: s.size,
-        modified_ns: s.modified_ns,
-    }
-}
-
-fn conn_error(e: NativeConnError) -> ConnectionError {
-    ConnectionError {
-        code: e.code.0,
-        reason: e.reason.to_string(),
-    }
-}
-
-fn cmd_error(e: NativeCommandError) -> CommandError {
-    match e {
-        NativeCommandError::UnknownStream => CommandError::UnknownStream,
-        NativeCommandError::InvalidState(s) => CommandError::InvalidState(s.to_string()),
-        NativeCommandError::WrongRole => CommandError::WrongRole,
-        NativeCommandError::InvalidHeader(s) => CommandError::InvalidHeader(s),
-        NativeCommandError::InvalidArgument(s) => CommandError::InvalidArgument(s.to_string()),
-        NativeCommandError::SessionClosed => CommandError::SessionClosed,
-        NativeCommandError::StreamIdsExhausted => CommandError::StreamIdsExhausted,
-        NativeCommandError::ConcurrencyLimit => CommandError::ConcurrencyLimit,
-        NativeCommandError::File(s) => CommandError::File(s),
-    }
-}
-
-fn fields_from_wit(fields: Vec<HeaderField>) -> Vec<NativeField> {
-    fields
-        .into_iter()
-        .map(|f| NativeField {
-            name: Bytes::from(f.name.into_bytes()),
-            value: Bytes::from(f.value),
-            sensitive: f.sensitive,
-        })
-        .collect()
-}
-
-fn fields_to_wit(fields: &[NativeField]) -> Vec<HeaderField> {
-    fields
-        .iter()
-        .map(|f| HeaderField {
-            // Received names passed token validation, so they are ASCII.
-            name: String::from_utf8_lossy(&f.name).into_owned(),
-            value: f.value.to_vec(),
-            sensitive: f.sensitive,
-        })
-        .collect()
-}
-
-fn priority_from_wit(p: Priority) -> PrioritySpec {
-    PrioritySpec {
-        dependency: p.parent,
-        exclusive: p.exclusive,
-        weight: p.weight,
-    }
-}
-
-fn settings_from_wit(s: Settings) -> NativeSettings {
-    NativeSettings {
-        header_table_size: s.header_table_size,
-        enable_push: s.enable_push,
-        max_concurrent_streams: s.max_concurrent_streams,
-        initial_window_size: s.initial_window_size,
-        max_frame_size: s.max_frame_size,
-        max_header_list_size: s.max_header_list_size,
-        enable_connect_protocol: s.enable_connect_protocol,
-        custom: s.custom,
-    }
-}
-
-fn settings_to_wit(s: NativeSettings) -> Settings {
-    Settings {
-        header_table_size: s.header_table_size,
-        enable_push: s.enable_push,
-        max_concurrent_streams: s.max_concurrent_streams,
-        initial_window_size: s.initial_window_size,
-        max_frame_size: s.max_frame_size,
-        max_header_list_size: s.max_header_list_size,
-        enable_connect_protocol: s.enable_connect_protocol,
-        custom: s.custom,
-    }
-}
-
-fn options_from_wit(o: Options) -> NativeOptions {
-    NativeOptions {
-        settings: settings_from_wit(o.settings),
-        scheme: o.scheme,
-        authority: o.authority,
-        max_deflate_dynamic_table_size: o.max_deflate_dynamic_table_size,
-        max_header_list_pairs: o.max_header_list_pairs,
-        max_settings: o.max_settings,
-        max_outstanding_pings: o.max_outstanding_pings,
-        peer_max_concurrent_streams: o.peer_max_concurrent_streams,
-        max_session_invalid_frames: o.max_session_invalid_frames,
-        max_session_rejected_streams: o.max_session_rejected_streams,
-        connection_window_size: o.connection_window_size,
-        stream_high_water_mark: o.stream_high_water_mark,
-        max_continuation_frames: o.max_continuation_frames,
-        manual_consume: o.manual_consume,
-        stream_reset_burst: o.stream_reset_burst,
-        stream_reset_rate: o.stream_reset_rate,
-        padding_strategy: match o.padding_strategy {
-            PaddingStrategy::None => NativePadding::None,
-            PaddingStrategy::Aligned => NativePadding::Aligned,
-            PaddingStrategy::Max => NativePadding::Max,
-        },
-        max_session_memory: o.max_session_memory,
-        max_send_header_block_length: o.max_send_header_block_length,
-        origins: o.origins,
-        max_reserved_remote_streams: o.max_reserved_remote_streams,
-        auto_continue: o.auto_continue,
-        frame_timeout_ns: o.frame_timeout_ns,
-        half_closed_timeout_ns: o.half_closed_timeout_ns,
-        ..NativeOptions::default()
-    }
-}
-
-fn options_to_wit(o: NativeOptions) -> Options {
-    Options {
-        settings: settings_to_wit(o.settings),
-        scheme: o.scheme,
-        authority: o.authority,
-        max_deflate_dynamic_table_size: o.max_deflate_dynamic_table_size,
-        max_header_list_pairs: o.max_header_list_pairs,
-        max_settings: o.max_settings,
-        max_outstanding_pings: o.max_outstanding_pings,
-        peer_max_concurrent_streams: o.peer_max_concurrent_streams,
-        max_session_invalid_frames: o.max_session_invalid_frames,
-        max_session_rejected_streams: o.max_session_rejected_streams,
-        connection_window_size: o.connection_window_size,
-        stream_high_water_mark: o.stream_high_water_mark,
-        max_continuation_frames: o.max_continuation_frames,
-        manual_consume: o.manual_consume,
-        stream_reset_burst: o.stream_reset_burst,
-        stream_reset_rate: o.stream_reset_rate,
-        padding_strategy: match o.padding_strategy {
-            NativePadding::None => PaddingStrategy::None,
-            NativePadding::Aligned => PaddingStrategy::Aligned,
-            NativePadding::Max => PaddingStrategy::Max,
-        },
-        max_session_memory: o.max_session_memory,
-        max_send_header_block_length: o.max_send_header_block_length,
-        origins: o.origins,
-        max_reserved_remote_streams: o.max_reserved_remote_streams,
-        auto_continue: o.auto_continue,
-        // How events are reported is the glue's concern, not the engine's.
-        header_blocks: false,
-        input_data: false,
-        frame_timeout_ns: o.frame_timeout_ns,
-        half_closed_timeout_ns: o.half_closed_timeout_ns,
-    }
-}
-
-fn origin(o: NativeOrigin) -> Origin {
-    match o {
-        NativeOrigin::Local => Origin::Local,
-        NativeOrigin::Remote => Origin::Remote,
-    }
-}
-
-fn headers_event(stream_id: u32, headers: &[NativeField], end_stream: bool) -> HeadersEvent {
-    HeadersEvent {
-        stream_id,
-        headers: fields_to_wit(headers),
-        end_stream,
-    }
-}
-
-fn header_block_event(
-    kind: HeaderKind,
-    stream_id: u32,
-    headers: &[NativeField],
-    end_stream: bool,
-) -> Event {
-    let (octets, spans) = flatten(headers);
-    block_event(kind, stream_id, octets, spans, end_stream)
-}
-
-fn block_event(
-    kind: HeaderKind,
-    stream_id: u32,
-    octets: Vec<u8>,
-    spans: Vec<NativeSpan>,
-    end_stream: bool,
-) -> Event {
-    Event::HeaderBlock(HeaderBlockEvent {
-        kind,
-        stream_id,
-        headers: HeaderBlock {
-            octets,
-            fields: spans
-                .into_iter()
-                .map(|s| FieldSpan {
-                    name_len: s.name_len,
-                    value_len: s.value_len,
-                    sensitive: s.sensitive,
-                })
-                .collect(),
-        },
-        end_stream,
-    })
-}
-
-/// A native event as WIT. `blocks`: headers as `header-block` events;
-/// `at`: a data event's place in `drive`'s input, to report it there.
-fn event_to_wit(e: NativeEvent, blocks: Option<&mut RequestMemory>, at: Option<usize>) -> Event {
-    match e {
-        NativeEvent::Request {
-            stream_id,
-            headers,
-            end_stream,
-        } => match blocks {
-            Some(memory) => match memory.block(headers) {
-                RequestBlock::Repeated => Event::RepeatedRequest(RepeatedRequestEvent {
-                    stream_id,
-                    end_stream,
-                }),
-                RequestBlock::Fresh(octets, spans) => {
-                    block_event(HeaderKind::Request, stream_id, octets, spans, end_stream)
-                }
-            },
-            None => Event::Request(headers_event(stream_id, &headers, end_stream)),
-        },
-        NativeEvent::Response {
-            stream_id,
-            headers,
-            end_stream,
-        } => match blocks {
-            Some(_) => header_block_event(HeaderKind::Response, stream_id, &headers, end_stream),
-            None => Event::Response(headers_event(stream_id, &headers, end_stream)),
-        },
-        NativeEvent::Informational { stream_id, headers } => match blocks {
-            Some(_) => header_block_event(HeaderKind::Informational, stream_id, &headers, false),
-            None => Event::Informational(headers_event(stream_id, &headers, false)),
-        },
-        NativeEvent::Trailers { stream_id, headers } => match blocks {
-            Some(_) => header_block_event(HeaderKind::Trailers, stream_id, &headers, true),
-            None => Event::Trailers(headers_event(stream_id, &headers, true)),
-        },
-        NativeEvent::Data {
-            stream_id,
-            data,
-            end_stream,
-        } => match at {
-            // Input is a list, so offsets and lengths fit in u32.
-            Some(at) => Event::InputData(InputDataEvent {
-                stream_id,
-                at: u32::try_from(at).unwrap_or(u32::MAX),
-                length: u32::try_from(data.len()).unwrap_or(u32::MAX),
-                end_stream,
-            }),
-            None => Event::Data(DataEvent {
-                stream_id,
-                data: data.to_vec(),
-                end_stream,
-            }),
-        },
-        NativeEvent::HeldData {
-            stream_id,
-            at,
-            length,
-            end_stream,
-        } => Event::InputData(InputDataEvent {
-            stream_id,
-            at,
-            length,
-            end_stream,
-        }),
-        NativeEvent::WantTrailers { stream_id } => Event::WantTrailers(stream_id),
-        NativeEvent::Drain { stream_id } => Event::Drain(stream_id),
-        NativeEvent::StreamReset {
-            stream_id,
-            code,
-            origin: o,
-        } => Event::StreamReset(ResetEvent {
-            stream_id,
-            code: code.0,
-            origin: origin(o),
-        }),
-        NativeEvent::StreamClosed {
-            stream_id,
-            code,
-            metrics: m,
-        } => Event::StreamClosed(CloseEvent {
-            stream_id,
-            code: code.0,
-            metrics: StreamMetrics {
-                bytes_read: m.bytes_read,
-                bytes_written: m.bytes_written,
-                duration_ns: m.duration_ns,
-                time_to_first_header_ns: m.time_to_first_header_ns,
-                time_to_first_byte_ns: m.time_to_first_byte_ns,
-                time_to_first_byte_sent_ns: m.time_to_first_byte_sent_ns,
-            },
-        }),
-        NativeEvent::Ping { payload } => Event::Ping(u64::from_be_bytes(payload)),
-        NativeEvent::PingAck { payload, rtt_ns } => Event::PingAck(PingAckEvent {
-            payload: u64::from_be_bytes(payload),
-            rtt_ns,
-        }),
-        NativeEvent::RemoteSettings { settings } => {
-            Event::RemoteSettings(settings_to_wit(settings))
-        }
-        NativeEvent::LocalSettings { settings } => Event::LocalSettings(settings_to_wit(settings)),
-        NativeEvent::GoAway {
-            code,
-            last_stream_id,
-            debug_data,
-            origin: o,
-        } => Event::Goaway(GoawayEvent {
-            code: code.0,
-            last_stream_id,
-            opaque_data: debug_data.to_vec(),
-            origin: origin(o),
-        }),
-        NativeEvent::FrameError {
-            frame_type,
-            code,
-            stream_id,
-        } => Event::FrameError(FrameErrorEvent {
-            frame_type,
-            code: code.0,
-            stream_id,
-        }),
-        NativeEvent::ConnectionError { code, reason } => Event::ConnectionError(ConnectionError {
-            code: code.0,
-            reason,
-        }),
-        NativeEvent::Timeout => Event::Timeout,
-        NativeEvent::StreamTimeout { stream_id } => Event::StreamTimeout(stream_id),
-        NativeEvent::Continue { stream_id } => Event::Continue(stream_id),
-        NativeEvent::Closed { code } => Event::Closed(code.0),
-        NativeEvent::AltSvc {
-            stream_id,
-            origin,
-            value,
-        } => Event::Altsvc(AltsvcEvent {
-            stream_id,
-            origin,
-            value,
-        }),
-        NativeEvent::Origin { origins } => Event::Origin(origins),
-        NativeEvent::PushPromise {
-            parent,
-            stream_id,
-            headers,
-        } => Event::PushPromise(PushPromiseEvent {
-            parent,
-            stream_id,
-            headers: fields_to_wit(&headers),
-        }),
     }
 }
