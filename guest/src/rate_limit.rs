@@ -8,7 +8,7 @@ use crate::snapshot::{Corrupt, Reader, Writer};
 const NS_PER_SEC: u64 = 1_000_000_000;
 
 #[derive(Clone, Debug)]
-pub struct TokenBucket {
+pub(crate) struct TokenBucket {
     /// Tokens scaled by 10^9, so refills stay exact in integers.
     credit: u64,
     cap: u64,
@@ -18,7 +18,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     /// A full bucket. `burst` 0 disables the limit.
-    pub fn new(burst: u32, rate: u32, now: u64) -> Self {
+    pub(crate) fn new(burst: u32, rate: u32, now: u64) -> Self {
         let cap = u64::from(burst).saturating_mul(NS_PER_SEC);
         TokenBucket {
             credit: cap,
@@ -28,13 +28,13 @@ impl TokenBucket {
         }
     }
 
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u64(self.credit);
         w.u64(self.last);
     }
 
     /// The bucket as `write` left it, for the same burst and rate.
-    pub fn read(r: &mut Reader<'_>, burst: u32, rate: u32) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>, burst: u32, rate: u32) -> Result<Self, Corrupt> {
         let mut b = TokenBucket::new(burst, rate, 0);
         b.credit = r.u64()?.min(b.cap);
         b.last = r.u64()?;
@@ -42,7 +42,7 @@ impl TokenBucket {
     }
 
     /// Takes one token; false when none is left.
-    pub fn take(&mut self, now: u64) -> bool {
+    pub(crate) fn take(&mut self, now: u64) -> bool {
         if self.cap == 0 {
             return true;
         }

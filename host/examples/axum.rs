@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The application: plain axum.
-pub fn router() -> Router {
+pub(crate) fn router() -> Router {
     Router::new()
         .route("/", get(|| async { "hello from axum on h2wasm\n" }))
         .route(

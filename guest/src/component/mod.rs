@@ -135,7 +135,7 @@ impl wit_session::Guest for Component {
 
 /// The `connection` resource: the native engine behind a RefCell, since
 /// WIT methods take `&self`. Calls never nest, so borrows never overlap.
-pub struct PreparedResource(NativePrepared);
+pub(crate) struct PreparedResource(NativePrepared);
 
 /// A descriptor handed over by `respond-with-fd`, read in order from where
 /// the body starts.
@@ -208,7 +208,7 @@ fn end_with_body(engine: &mut Engine, stream_id: u32, body: Bytes) -> Result<(),
 
 impl GuestPreparedHeaders for PreparedResource {}
 
-pub struct ConnectionResource {
+pub(crate) struct ConnectionResource {
     inner: RefCell<Engine>,
     /// `options.header-blocks`: how received headers are reported.
     header_blocks: bool,

@@ -6,14 +6,14 @@ use crate::id_map::IdMap;
 use crate::stream::Cause;
 use std::collections::VecDeque;
 
-pub struct ClosedStreams {
+pub(super) struct ClosedStreams {
     causes: IdMap<Cause>,
     order: VecDeque<u32>,
     cap: usize,
 }
 
 impl ClosedStreams {
-    pub fn new(cap: usize) -> Self {
+    pub(super) fn new(cap: usize) -> Self {
         ClosedStreams {
             causes: IdMap::default(),
             order: VecDeque::new(),
@@ -21,7 +21,7 @@ impl ClosedStreams {
         }
     }
 
-    pub fn insert(&mut self, id: u32, cause: Cause) {
+    pub(super) fn insert(&mut self, id: u32, cause: Cause) {
         if self.causes.insert(id, cause).is_none() {
             self.order.push_back(id);
             while self.order.len() > self.cap {
@@ -33,17 +33,17 @@ impl ClosedStreams {
     }
 
     /// Oldest first, as they were inserted.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, Cause)> + '_ {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, Cause)> + '_ {
         self.order
             .iter()
             .filter_map(|id| Some((*id, *self.causes.get(id)?)))
     }
 
-    pub fn get(&self, id: u32) -> Option<Cause> {
+    pub(super) fn get(&self, id: u32) -> Option<Cause> {
         self.causes.get(&id).copied()
     }
 
-    pub fn contains(&self, id: u32) -> bool {
+    pub(super) fn contains(&self, id: u32) -> bool {
         self.causes.contains_key(&id)
     }
 }

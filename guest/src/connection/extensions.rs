@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 /// Node's limit on origin plus Alt-Svc value, and on all origins of one
 /// ORIGIN frame: what fits a default-sized frame with its length fields.
-pub const MAX_ADVERTISEMENT: usize = 16_382;
+pub(super) const MAX_ADVERTISEMENT: usize = 16_382;
 
 /// Where an ALTSVC advertisement applies.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +124,7 @@ impl Connection {
 const MAX_ORIGIN_SET: usize = 256;
 
 /// Node's checks for `origins` and `session.origin`.
-pub fn check_origins(origins: &[String]) -> Result<(), CommandError> {
+pub(super) fn check_origins(origins: &[String]) -> Result<(), CommandError> {
     if !origins.iter().all(|o| valid_origin(o)) {
         return Err(CommandError::InvalidArgument("invalid origin"));
     }

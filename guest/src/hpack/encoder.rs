@@ -31,7 +31,7 @@ impl Entry {
     }
 }
 
-pub struct DynamicEncoder {
+pub(super) struct DynamicEncoder {
     /// Newest first.
     entries: VecDeque<Entry>,
     size: usize,
@@ -46,7 +46,7 @@ pub struct DynamicEncoder {
 }
 
 impl DynamicEncoder {
-    pub fn new(max_size: usize) -> Self {
+    pub(super) fn new(max_size: usize) -> Self {
         DynamicEncoder {
             entries: VecDeque::new(),
             size: 0,
@@ -60,18 +60,18 @@ impl DynamicEncoder {
 
     /// Changes whenever the table does (an insertion, a new maximum size):
     /// equal generations encode the same fields to the same octets.
-    pub fn generation(&self) -> (u64, u64) {
+    pub(super) fn generation(&self) -> (u64, u64) {
         (self.inserted, self.resized)
     }
 
     /// Octets the table holds now (§4.1 accounting).
-    pub fn size(&self) -> usize {
+    pub(super) fn size(&self) -> usize {
         self.size
     }
 
     /// Takes a new maximum size, evicting as needed (§4.3). The caller
     /// signals the change in the next block.
-    pub fn set_max_size(&mut self, max: usize) {
+    pub(super) fn set_max_size(&mut self, max: usize) {
         self.resized += 1;
         self.max_size = max;
         self.evict_to(max);
@@ -79,7 +79,7 @@ impl DynamicEncoder {
 
     /// The entries, oldest first: inserted again in this order (with
     /// [`DynamicEncoder::restore`]) they rebuild the same table.
-    pub fn entries_oldest_first(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(super) fn entries_oldest_first(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.entries
             .iter()
             .rev()
@@ -87,12 +87,18 @@ impl DynamicEncoder {
     }
 
     /// Inserts an entry as encoding it once did.
-    pub fn restore(&mut self, name: &[u8], value: &[u8]) {
+    pub(super) fn restore(&mut self, name: &[u8], value: &[u8]) {
         self.insert(name, value, hash(name, Some(value)), hash(name, None));
     }
 
     /// Appends one field's representation to `out`.
-    pub fn encode_field(&mut self, name: &[u8], value: &[u8], sensitive: bool, out: &mut Vec<u8>) {
+    pub(super) fn encode_field(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        sensitive: bool,
+        out: &mut Vec<u8>,
+    ) {
         let found = static_table::find(name, value);
         if let Some(StaticMatch::Field(index)) = found
             && !sensitive
@@ -222,13 +228,13 @@ fn hash(name: &[u8], value: Option<&[u8]>) -> u64 {
     h.finish()
 }
 
-pub fn integer(value: usize, prefix: u8, flags: u8, out: &mut Vec<u8>) {
+pub(super) fn integer(value: usize, prefix: u8, flags: u8, out: &mut Vec<u8>) {
     // Writing to a Vec cannot fail.
     let _ = hpack::encoder::encode_integer_into(value, prefix, flags, out);
 }
 
 /// A string literal (§5.2), Huffman-coded when that is shorter.
-pub fn string(s: &[u8], out: &mut Vec<u8>) {
+pub(super) fn string(s: &[u8], out: &mut Vec<u8>) {
     let coded = huffman::encoded_len(s);
     if coded < s.len() {
         integer(coded, 7, 0x80, out);

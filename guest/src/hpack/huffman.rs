@@ -376,7 +376,7 @@ const fn build() -> Machine {
 
 /// Appends the decoding of `input` to `out`. `None` if the string contains
 /// EOS or ends in anything but up to seven bits of EOS prefix.
-pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.reserve(input.len() * 8 / 5);
     let mut state = 0usize;
     for &byte in input {
@@ -395,7 +395,7 @@ pub fn decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
 }
 
 /// Huffman-encodes `input` (used by tests and, later, the encoder).
-pub fn encode(input: &[u8], out: &mut Vec<u8>) {
+pub(super) fn encode(input: &[u8], out: &mut Vec<u8>) {
     let mut acc: u64 = 0;
     let mut bits = 0u32;
     for &b in input {
@@ -414,7 +414,7 @@ pub fn encode(input: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Length of the Huffman encoding of `input`, in octets.
-pub fn encoded_len(input: &[u8]) -> usize {
+pub(super) fn encoded_len(input: &[u8]) -> usize {
     let bits: usize = input
         .iter()
         .map(|&b| usize::from(CODES[usize::from(b)].1))

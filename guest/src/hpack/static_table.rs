@@ -3,7 +3,7 @@
 //! the `hpack` crate's encoder scans both tables linearly for each one.
 
 /// Entries 1..=61 (index 0 here is entry 1).
-pub const STATIC: [(&[u8], &[u8]); 61] = [
+pub(super) const STATIC: [(&[u8], &[u8]); 61] = [
     (b":authority", b""),
     (b":method", b"GET"),
     (b":method", b"POST"),
@@ -110,14 +110,14 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// Where a field stands in the static table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StaticMatch {
+pub(super) enum StaticMatch {
     /// Name and value match this entry.
     Field(usize),
     /// Only the name matches; this is its first entry.
     Name(usize),
 }
 
-pub fn find(name: &[u8], value: &[u8]) -> Option<StaticMatch> {
+pub(super) fn find(name: &[u8], value: &[u8]) -> Option<StaticMatch> {
     let bucket = BY_LEN.get(name.len())?;
     let first = bucket
         .iter()

@@ -11,7 +11,11 @@ use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, RequestO
 
 /// Opens `n` GETs of `path` with no body and runs the pair until the
 /// server has them.
-pub fn open_gets(p: &mut h2wasm_engine::pair::Pair, path: &'static str, n: usize) -> Vec<u32> {
+pub(crate) fn open_gets(
+    p: &mut h2wasm_engine::pair::Pair,
+    path: &'static str,
+    n: usize,
+) -> Vec<u32> {
     let ids = (0..n)
         .map(|_| {
             p.client
@@ -30,7 +34,7 @@ pub fn open_gets(p: &mut h2wasm_engine::pair::Pair, path: &'static str, n: usize
 }
 
 /// Opens a POST (body to follow) and runs the pair until the server has it.
-pub fn open_post(p: &mut h2wasm_engine::pair::Pair) -> u32 {
+pub(crate) fn open_post(p: &mut h2wasm_engine::pair::Pair) -> u32 {
     let id = p
         .client
         .request(post_fields(), RequestOptions::default())
@@ -39,20 +43,20 @@ pub fn open_post(p: &mut h2wasm_engine::pair::Pair) -> u32 {
     id
 }
 
-pub fn h(name: &'static str, value: &'static str) -> HeaderField {
+pub(crate) fn h(name: &'static str, value: &'static str) -> HeaderField {
     HeaderField::new(name, value)
 }
 
-pub fn get(path: &'static str) -> Vec<HeaderField> {
+pub(crate) fn get(path: &'static str) -> Vec<HeaderField> {
     vec![h(":method", "GET"), h(":path", path)]
 }
 
-pub fn status(code: &'static str) -> Vec<HeaderField> {
+pub(crate) fn status(code: &'static str) -> Vec<HeaderField> {
     vec![h(":status", code)]
 }
 
 /// Concatenated DATA payloads for a stream.
-pub fn body(events: &[Event], stream: u32) -> Vec<u8> {
+pub(crate) fn body(events: &[Event], stream: u32) -> Vec<u8> {
     let mut out = Vec::new();
     for e in events {
         if let Event::Data {
@@ -66,7 +70,7 @@ pub fn body(events: &[Event], stream: u32) -> Vec<u8> {
     out
 }
 
-pub fn ended(events: &[Event], stream: u32) -> bool {
+pub(crate) fn ended(events: &[Event], stream: u32) -> bool {
     events.iter().any(|e| match e {
         Event::Data {
             stream_id,
@@ -89,7 +93,7 @@ pub fn ended(events: &[Event], stream: u32) -> bool {
 }
 
 /// A response header's value, as the client decoded it.
-pub fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {
+pub(crate) fn response_header(events: &[Event], stream: u32, name: &str) -> Option<String> {
     events.iter().find_map(|e| match e {
         Event::Response {
             stream_id, headers, ..
@@ -103,7 +107,7 @@ pub fn response_header(events: &[Event], stream: u32, name: &str) -> Option<Stri
 
 /// The response on `stream` was a 200 with this `content-length`, and
 /// the stream closed cleanly.
-pub fn assert_ok_response(events: &[Event], stream: u32, content_length: &str) {
+pub(crate) fn assert_ok_response(events: &[Event], stream: u32, content_length: &str) {
     assert_eq!(
         response_header(events, stream, ":status").as_deref(),
         Some("200")
@@ -115,7 +119,7 @@ pub fn assert_ok_response(events: &[Event], stream: u32, content_length: &str) {
     assert_eq!(closed_code(events, stream), Some(ErrorCode::NO_ERROR));
 }
 
-pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
+pub(crate) fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
     events.iter().find_map(|e| match e {
         Event::StreamClosed {
             stream_id, code, ..
@@ -126,13 +130,13 @@ pub fn closed_code(events: &[Event], stream: u32) -> Option<ErrorCode> {
 
 /// A frame as the raw peer saw it.
 #[derive(Clone, Debug)]
-pub struct RawFrame {
+pub(crate) struct RawFrame {
     pub head: FrameHeader,
     pub payload: Bytes,
 }
 
 impl RawFrame {
-    pub fn goaway_code(&self) -> Option<ErrorCode> {
+    pub(crate) fn goaway_code(&self) -> Option<ErrorCode> {
         (self.head.kind == kind::GOAWAY && self.payload.len() >= 8).then(|| {
             ErrorCode(u32::from_be_bytes([
                 self.payload[4],
@@ -142,7 +146,7 @@ impl RawFrame {
             ]))
         })
     }
-    pub fn rst_code(&self) -> Option<ErrorCode> {
+    pub(crate) fn rst_code(&self) -> Option<ErrorCode> {
         (self.head.kind == kind::RST_STREAM && self.payload.len() == 4).then(|| {
             ErrorCode(u32::from_be_bytes([
                 self.payload[0],
@@ -156,7 +160,7 @@ impl RawFrame {
 
 /// A hand-driven peer: writes raw frames into an engine and parses what the
 /// engine sends back, so tests can assert exact frames and error codes.
-pub struct RawPeer {
+pub(crate) struct RawPeer {
     pub conn: Connection,
     pub encoder: HeaderEncoder,
     pub decoder: HeaderDecoder,
@@ -169,11 +173,11 @@ pub struct RawPeer {
 impl RawPeer {
     /// An engine server with the client preface and an empty SETTINGS
     /// already exchanged (and the server's SETTINGS acknowledged).
-    pub fn server() -> RawPeer {
+    pub(crate) fn server() -> RawPeer {
         Self::server_with(Options::default())
     }
 
-    pub fn server_with(opts: Options) -> RawPeer {
+    pub(crate) fn server_with(opts: Options) -> RawPeer {
         let conn = Connection::new(Role::Server, opts, 0).unwrap();
         let mut p = RawPeer::new(conn);
         let mut hello = BytesMut::new();
@@ -185,7 +189,7 @@ impl RawPeer {
     }
 
     /// An engine client after the server's preface (empty SETTINGS + ACK).
-    pub fn client() -> RawPeer {
+    pub(crate) fn client() -> RawPeer {
         Self::client_with(Options {
             authority: "example.com".into(),
             ..Options::default()
@@ -193,7 +197,7 @@ impl RawPeer {
     }
 
     /// A client that sent a GET with END_STREAM; returns it and the id.
-    pub fn client_with_request() -> (RawPeer, u32) {
+    pub(crate) fn client_with_request() -> (RawPeer, u32) {
         let mut p = RawPeer::client();
         let id = p
             .conn
@@ -209,7 +213,7 @@ impl RawPeer {
         (p, id)
     }
 
-    pub fn client_with(opts: Options) -> RawPeer {
+    pub(crate) fn client_with(opts: Options) -> RawPeer {
         let mut conn = Connection::new(Role::Client, opts, 0).unwrap();
         // Strip the client magic so only frames remain to parse.
         let first = conn.poll_transmit(PREFACE.len()).unwrap();
@@ -222,7 +226,7 @@ impl RawPeer {
         p
     }
 
-    pub fn new(conn: Connection) -> RawPeer {
+    pub(crate) fn new(conn: Connection) -> RawPeer {
         RawPeer {
             conn,
             encoder: HeaderEncoder::new(4096),
@@ -234,37 +238,37 @@ impl RawPeer {
         }
     }
 
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn send_bytes(&mut self, bytes: &[u8]) {
         let _ = self.conn.receive(self.now, bytes);
         self.pump();
     }
 
-    pub fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    pub(crate) fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
         let mut buf = BytesMut::new();
         frame(&mut buf, kind, flags, stream, payload);
         self.send_bytes(&buf);
     }
 
     /// HPACK-encodes `fields` (keeping our encoder in sync with the engine).
-    pub fn block(&mut self, fields: &[HeaderField]) -> Vec<u8> {
+    pub(crate) fn block(&mut self, fields: &[HeaderField]) -> Vec<u8> {
         let mut out = Vec::new();
         self.encoder.encode(fields, &mut out);
         out
     }
 
-    pub fn send_headers(&mut self, stream: u32, fields: &[HeaderField], end_stream: bool) {
+    pub(crate) fn send_headers(&mut self, stream: u32, fields: &[HeaderField], end_stream: bool) {
         let block = self.block(fields);
         let flags = flag::END_HEADERS | if end_stream { flag::END_STREAM } else { 0 };
         self.send_frame(kind::HEADERS, flags, stream, &block);
     }
 
-    pub fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) {
+    pub(crate) fn send_data(&mut self, stream: u32, data: &[u8], end_stream: bool) {
         let flags = if end_stream { flag::END_STREAM } else { 0 };
         self.send_frame(kind::DATA, flags, stream, data);
     }
 
     /// Drains the engine's output into `received` and events into `events`.
-    pub fn pump(&mut self) {
+    pub(crate) fn pump(&mut self) {
         while let Some(bytes) = self.conn.poll_transmit(1 << 20) {
             self.pending.extend_from_slice(&bytes.octets);
         }
@@ -282,17 +286,17 @@ impl RawPeer {
         }
     }
 
-    pub fn take_frames(&mut self) -> Vec<RawFrame> {
+    pub(crate) fn take_frames(&mut self) -> Vec<RawFrame> {
         std::mem::take(&mut self.received)
     }
 
     /// The GOAWAY error code the engine sent, if any.
-    pub fn goaway(&self) -> Option<ErrorCode> {
+    pub(crate) fn goaway(&self) -> Option<ErrorCode> {
         self.received.iter().find_map(RawFrame::goaway_code)
     }
 
     /// The RST_STREAM code the engine sent on `stream`, if any.
-    pub fn rst(&self, stream: u32) -> Option<ErrorCode> {
+    pub(crate) fn rst(&self, stream: u32) -> Option<ErrorCode> {
         self.received
             .iter()
             .filter(|f| f.head.stream_id == stream)
@@ -301,7 +305,7 @@ impl RawPeer {
 
     /// Decoded header blocks the engine sent on `stream` (HEADERS only, no
     /// CONTINUATION in these tests).
-    pub fn header_blocks(&mut self, stream: u32) -> Vec<Vec<HeaderField>> {
+    pub(crate) fn header_blocks(&mut self, stream: u32) -> Vec<Vec<HeaderField>> {
         let limits = DecodeLimits {
             max_list_size: 1 << 20,
             max_pairs: 1000,
@@ -320,12 +324,12 @@ impl RawPeer {
 }
 
 /// Appends one frame.
-pub fn frame(buf: &mut BytesMut, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+pub(crate) fn frame(buf: &mut BytesMut, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
     FrameHeader::new(kind, flags, stream, payload.len()).encode(buf);
     buf.put_slice(payload);
 }
 
-pub fn request_fields(path: &'static str) -> Vec<HeaderField> {
+pub(crate) fn request_fields(path: &'static str) -> Vec<HeaderField> {
     vec![
         h(":method", "GET"),
         h(":scheme", "https"),
@@ -334,7 +338,7 @@ pub fn request_fields(path: &'static str) -> Vec<HeaderField> {
     ]
 }
 
-pub fn post_fields() -> Vec<HeaderField> {
+pub(crate) fn post_fields() -> Vec<HeaderField> {
     vec![
         h(":method", "POST"),
         h(":scheme", "https"),

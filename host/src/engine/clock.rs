@@ -9,12 +9,12 @@ fn origin() -> Instant {
     *ORIGIN.get_or_init(Instant::now)
 }
 
-pub fn now_ns() -> u64 {
+pub(crate) fn now_ns() -> u64 {
     u64::try_from(origin().elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The `Instant` at which the engine clock reads `ns`.
-pub fn instant_at(ns: u64) -> Instant {
+pub(crate) fn instant_at(ns: u64) -> Instant {
     origin() + Duration::from_nanos(ns)
 }
 
@@ -22,7 +22,7 @@ pub fn instant_at(ns: u64) -> Instant {
 /// milliseconds, for checks made on every request that only care about
 /// seconds (is a cached file's metadata a second old?). Readings compare
 /// only with each other.
-pub fn coarse_now() -> Duration {
+pub(crate) fn coarse_now() -> Duration {
     #[cfg(target_os = "linux")]
     {
         let mut ts = libc::timespec {

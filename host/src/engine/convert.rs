@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 /// A header as the client handles it: lower-case name, raw value.
 pub type Header = (String, Vec<u8>);
 
-pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
+pub(crate) fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
     fields.into_iter().map(|f| (f.name, f.value)).collect()
 }
 
@@ -17,7 +17,7 @@ pub fn from_fields(fields: Vec<HeaderField>) -> Vec<Header> {
 /// whether it was sent never-indexed. Names and values are slices of the
 /// block's one buffer (no copy each). A span past the buffer (the engine
 /// never sends one) ends the list.
-pub fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, bool)> {
+pub(crate) fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, bool)> {
     let octets = Bytes::from(block.octets);
     let mut at = 0usize;
     block
@@ -27,7 +27,7 @@ pub fn block_fields(block: HeaderBlock) -> impl Iterator<Item = (Bytes, Bytes, b
 }
 
 /// As [`block_fields`], for a block kept as shared octets and its spans.
-pub fn shared_block_fields<'a>(
+pub(crate) fn shared_block_fields<'a>(
     octets: &'a Bytes,
     spans: &'a [FieldSpan],
 ) -> impl Iterator<Item = (Bytes, Bytes, bool)> + 'a {
@@ -53,7 +53,7 @@ fn field_at(octets: &Bytes, at: &mut usize, span: &FieldSpan) -> Option<(Bytes, 
     Some(field)
 }
 
-pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
+pub(crate) fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
     headers
         .iter()
         .find(|(n, _)| n == name)
@@ -64,21 +64,21 @@ pub fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
 /// [`h2wasm_engine::ErrorCode`]s, as numbers).
 pub(crate) mod codes {
     use h2wasm_engine::ErrorCode;
-    pub const PROTOCOL_ERROR: u32 = ErrorCode::PROTOCOL_ERROR.0;
-    pub const INTERNAL_ERROR: u32 = ErrorCode::INTERNAL_ERROR.0;
-    pub const REFUSED_STREAM: u32 = ErrorCode::REFUSED_STREAM.0;
-    pub const CANCEL: u32 = ErrorCode::CANCEL.0;
+    pub(crate) const PROTOCOL_ERROR: u32 = ErrorCode::PROTOCOL_ERROR.0;
+    pub(crate) const INTERNAL_ERROR: u32 = ErrorCode::INTERNAL_ERROR.0;
+    pub(crate) const REFUSED_STREAM: u32 = ErrorCode::REFUSED_STREAM.0;
+    pub(crate) const CANCEL: u32 = ErrorCode::CANCEL.0;
 }
 
 /// Formats an error code with its RFC name where it has one.
-pub fn code_name(code: u32) -> String {
+pub(crate) fn code_name(code: u32) -> String {
     let code = h2wasm_engine::ErrorCode(code);
     code.name()
         .map_or_else(|| format!("{:#x}", code.0), str::to_string)
 }
 
 /// One WIT header field.
-pub fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
+pub(crate) fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
     HeaderField {
         name: name.to_string(),
         value: value.to_vec(),
@@ -87,7 +87,7 @@ pub fn field(name: &str, value: &[u8], sensitive: bool) -> HeaderField {
 }
 
 /// Header fields, with `HeaderValue::is_sensitive` as never-indexed.
-pub fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
+pub(crate) fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
     headers
         .iter()
         .map(|(n, v)| field(n.as_str(), v.as_bytes(), v.is_sensitive()))
@@ -95,7 +95,7 @@ pub fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
 }
 
 /// `:status` and the headers of a response.
-pub fn response_fields<B>(response: &Response<B>) -> Vec<HeaderField> {
+pub(crate) fn response_fields<B>(response: &Response<B>) -> Vec<HeaderField> {
     let mut fields = vec![field(
         ":status",
         response.status().as_str().as_bytes(),
@@ -105,7 +105,7 @@ pub fn response_fields<B>(response: &Response<B>) -> Vec<HeaderField> {
     fields
 }
 
-pub fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
+pub(crate) fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
     let mut fields = vec![field(":status", parts.status.as_str().as_bytes(), false)];
     fields.extend(header_fields(&parts.headers));
     fields
@@ -113,13 +113,13 @@ pub fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
 
 /// A received header block as a map (sensitive fields marked so), without
 /// its pseudo-header fields.
-pub fn header_map(block: HeaderBlock) -> HeaderMap {
+pub(crate) fn header_map(block: HeaderBlock) -> HeaderMap {
     response_head(block).1
 }
 
 /// A received response's `:status` (if valid) and its other fields as a
 /// map, as [`header_map`].
-pub fn response_head(block: HeaderBlock) -> (Option<StatusCode>, HeaderMap) {
+pub(crate) fn response_head(block: HeaderBlock) -> (Option<StatusCode>, HeaderMap) {
     let mut map = HeaderMap::with_capacity(block.fields.len());
     let mut status = None;
     for (name, value, sensitive) in block_fields(block) {

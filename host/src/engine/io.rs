@@ -30,7 +30,7 @@ pub(crate) fn trap<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
 /// serve: an empty SETTINGS (the server preface) and GOAWAY with last
 /// stream 0 and REFUSED_STREAM — nothing was processed, so every request
 /// may be retried (RFC 9113 §6.8, §8.7) — with `why` as debug data.
-pub fn refusal(why: &str) -> Vec<u8> {
+pub(crate) fn refusal(why: &str) -> Vec<u8> {
     h2wasm_engine::wire::refusal(h2wasm_engine::ErrorCode::REFUSED_STREAM, why)
 }
 

@@ -74,7 +74,7 @@ impl Default for RuntimeConfig {
 /// Per-instance host state: the WASI context the guest's std needs (no
 /// network, environment or arguments are granted; the filesystem is at
 /// most the files root, read-only).
-pub struct HostState {
+pub(super) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     /// Epoch ticks the current call has run for.

@@ -15,7 +15,7 @@ static STARTED: OnceLock<()> = OnceLock::new();
 
 /// Something large was freed (an instance dropped, a connection ended):
 /// trim the heap soon.
-pub fn freed() {
+pub(crate) fn freed() {
     DIRTY.store(true, Ordering::Relaxed);
     STARTED.get_or_init(|| {
         let _ = std::thread::Builder::new()

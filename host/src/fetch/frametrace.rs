@@ -4,7 +4,7 @@
 
 use crate::engine::convert::code_name;
 
-pub struct FrameTrace {
+pub(crate) struct FrameTrace {
     label: &'static str,
     /// Octets of the client preface still to skip.
     preface: usize,
@@ -31,7 +31,7 @@ const NAMES: [&str; 13] = [
 ];
 
 impl FrameTrace {
-    pub fn new(label: &'static str, preface: usize) -> Self {
+    pub(crate) fn new(label: &'static str, preface: usize) -> Self {
         FrameTrace {
             label,
             preface,
@@ -40,7 +40,7 @@ impl FrameTrace {
         }
     }
 
-    pub fn feed(&mut self, mut data: &[u8]) {
+    pub(crate) fn feed(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             if self.preface > 0 {
                 let n = self.preface.min(data.len());

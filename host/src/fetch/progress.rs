@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 const REDRAW: Duration = Duration::from_millis(200);
 
-pub struct Progress {
+pub(crate) struct Progress {
     started: Instant,
     drawn: Option<Instant>,
     done: u64,
@@ -16,7 +16,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new() -> Progress {
+    pub(crate) fn new() -> Progress {
         Progress {
             started: Instant::now(),
             drawn: None,
@@ -26,11 +26,11 @@ impl Progress {
     }
 
     /// A response that goes to a file announced `length` (content-length).
-    pub fn expect(&mut self, length: Option<u64>) {
+    pub(crate) fn expect(&mut self, length: Option<u64>) {
         self.total = self.total.zip(length).map(|(t, l)| t + l);
     }
 
-    pub fn add(&mut self, n: u64) {
+    pub(crate) fn add(&mut self, n: u64) {
         self.done += n;
         if self.drawn.is_none_or(|t| t.elapsed() >= REDRAW) {
             self.draw(false);
@@ -38,7 +38,7 @@ impl Progress {
     }
 
     /// The last line, kept.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         if self.drawn.is_some() || self.done > 0 {
             self.draw(true);
         }
@@ -57,7 +57,7 @@ impl Progress {
 
     /// `1.5 MiB / 10.0 MiB  3.0 MiB/s  0:03 left`, or without the total
     /// and time left when the length is unknown.
-    pub fn line(&self, elapsed: Duration) -> String {
+    pub(crate) fn line(&self, elapsed: Duration) -> String {
         let secs = elapsed.as_secs_f64().max(1e-3);
         let rate = self.done as f64 / secs;
         match self.total {

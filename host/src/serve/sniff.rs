@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 /// What a cleartext connection opened with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Opening {
+pub(super) enum Opening {
     Http2,
     Http1,
     /// The client closed before saying enough to tell.
@@ -19,7 +19,7 @@ pub enum Opening {
 }
 
 /// The octets [`sniff`] read, to be put back with [`Rewind::new`].
-pub struct Prefix {
+pub(super) struct Prefix {
     seen: [u8; PREFACE.len()],
     len: usize,
 }
@@ -28,7 +28,9 @@ pub struct Prefix {
 /// from it; returns the verdict and what was read. The transport is only
 /// borrowed: whoever gives up on a slow client still owns it, and closes
 /// it when it chooses (after counting, say).
-pub async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO) -> std::io::Result<(Opening, Prefix)> {
+pub(super) async fn sniff<IO: AsyncRead + Unpin>(
+    io: &mut IO,
+) -> std::io::Result<(Opening, Prefix)> {
     let mut seen = [0u8; PREFACE.len()];
     let mut n = 0;
     let opening = loop {
@@ -48,7 +50,7 @@ pub async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO) -> std::io::Result<(Openi
 }
 
 /// A transport with some octets already read from it put back in front.
-pub struct Rewind<IO> {
+pub(super) struct Rewind<IO> {
     prefix: [u8; PREFACE.len()],
     start: usize,
     end: usize,
@@ -56,7 +58,7 @@ pub struct Rewind<IO> {
 }
 
 impl<IO> Rewind<IO> {
-    pub fn new(prefix: Prefix, io: IO) -> Self {
+    pub(super) fn new(prefix: Prefix, io: IO) -> Self {
         Rewind {
             prefix: prefix.seen,
             start: 0,

@@ -3,7 +3,7 @@
 //! runtime, so tests can block on external peers), and certificates.
 #![allow(dead_code)]
 
-pub mod raw;
+pub(crate) mod raw;
 
 use h2wasm::bindings::Options;
 use h2wasm::serve::ConnectionConfig;
@@ -19,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-pub fn runtime() -> Arc<Runtime> {
+pub(crate) fn runtime() -> Arc<Runtime> {
     static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
     RT.get_or_init(|| {
         Arc::new(
@@ -34,7 +34,7 @@ pub fn runtime() -> Arc<Runtime> {
 }
 
 /// A self-signed certificate for localhost/127.0.0.1, written once.
-pub fn certs() -> (PathBuf, PathBuf) {
+pub(crate) fn certs() -> (PathBuf, PathBuf) {
     static CERTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     CERTS
         .get_or_init(|| {
@@ -53,7 +53,7 @@ pub fn certs() -> (PathBuf, PathBuf) {
         .clone()
 }
 
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub tls: bool,
     stop: watch::Sender<bool>,
@@ -61,16 +61,20 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub fn start(tls: bool, service: SharedService) -> TestServer {
+    pub(crate) fn start(tls: bool, service: SharedService) -> TestServer {
         Self::start_with(runtime(), tls, service)
     }
 
-    pub fn start_with(runtime: Arc<Runtime>, tls: bool, service: SharedService) -> TestServer {
+    pub(crate) fn start_with(
+        runtime: Arc<Runtime>,
+        tls: bool,
+        service: SharedService,
+    ) -> TestServer {
         Self::start_configured(runtime, tls, service, |_| {})
     }
 
     /// As `start_with`, with the engine options adjusted by `tweak`.
-    pub fn start_configured(
+    pub(crate) fn start_configured(
         runtime: Arc<Runtime>,
         tls: bool,
         service: SharedService,
@@ -80,7 +84,7 @@ impl TestServer {
     }
 
     /// As `start_configured`, with how connections are run.
-    pub fn start_full(
+    pub(crate) fn start_full(
         runtime: Arc<Runtime>,
         tls: bool,
         service: SharedService,
@@ -130,7 +134,7 @@ impl TestServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if self.tls {
             format!("https://localhost:{}{path}", self.addr.port())
         } else {
@@ -139,7 +143,7 @@ impl TestServer {
     }
 
     /// Graceful shutdown; waits until the server has returned.
-    pub fn shutdown(mut self) {
+    pub(crate) fn shutdown(mut self) {
         let _ = self.stop.send(true);
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
@@ -153,12 +157,12 @@ impl Drop for TestServer {
     }
 }
 
-pub fn builtin() -> SharedService {
+pub(crate) fn builtin() -> SharedService {
     shared(h2wasm::apps::builtin::Builtin)
 }
 
 /// A service from an async function of the request.
-pub fn app<F, Fut>(f: F) -> SharedService
+pub(crate) fn app<F, Fut>(f: F) -> SharedService
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<ResponseBody>> + Send + 'static,
@@ -170,7 +174,7 @@ where
 }
 
 /// A response with `status`, the given headers and a body in memory.
-pub fn respond(
+pub(crate) fn respond(
     status: u16,
     headers: &[(&str, &str)],
     body: impl Into<bytes::Bytes>,
@@ -187,16 +191,16 @@ pub fn respond(
 }
 
 /// Runs a command, returning its output; panics with context if it cannot start.
-pub fn run(cmd: &mut Command) -> Output {
+pub(crate) fn run(cmd: &mut Command) -> Output {
     cmd.output()
         .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (is it installed? see scripts/setup)"))
 }
 
-pub fn h2wasm_bin() -> Command {
+pub(crate) fn h2wasm_bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_h2wasm"))
 }
 
-pub fn sha256_file(path: &Path) -> String {
+pub(crate) fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
     use std::io::Read;
     let mut f = std::fs::File::open(path).unwrap();
@@ -213,7 +217,7 @@ pub fn sha256_file(path: &Path) -> String {
 }
 
 /// A file of `len` pseudo-random bytes (deterministic per `seed`).
-pub fn data_file(dir: &Path, len: u64, seed: u64) -> PathBuf {
+pub(crate) fn data_file(dir: &Path, len: u64, seed: u64) -> PathBuf {
     use std::io::Write;
     let path = dir.join(format!("data-{len}-{seed}.bin"));
     let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
@@ -235,27 +239,27 @@ pub fn data_file(dir: &Path, len: u64, seed: u64) -> PathBuf {
     path
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Starts a Node helper script that prints its port on the first line.
-pub struct NodeServer {
+pub(crate) struct NodeServer {
     pub child: std::process::Child,
     pub port: u16,
 }
 
 impl NodeServer {
-    pub fn start(args: &[&str]) -> NodeServer {
+    pub(crate) fn start(args: &[&str]) -> NodeServer {
         Self::start_script("server.js", args)
     }
 
     /// As `start`, with another script under `tests/node`.
-    pub fn start_script(script: &str, args: &[&str]) -> NodeServer {
+    pub(crate) fn start_script(script: &str, args: &[&str]) -> NodeServer {
         use std::io::BufRead;
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../tests/node")
@@ -284,7 +288,7 @@ impl Drop for NodeServer {
 
 /// `h2wasm serve` run as a child process on a free loopback port. It is
 /// killed if the test panics before stopping it.
-pub struct ServeProcess {
+pub(crate) struct ServeProcess {
     child: Option<std::process::Child>,
     pub addr: SocketAddr,
 }
@@ -292,7 +296,7 @@ pub struct ServeProcess {
 impl ServeProcess {
     /// Starts `h2wasm serve ARGS --listen 127.0.0.1:PORT` and waits until
     /// the port accepts. With `log`, stderr is kept for `stop`.
-    pub fn start(args: &[&str], log: bool) -> ServeProcess {
+    pub(crate) fn start(args: &[&str], log: bool) -> ServeProcess {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -325,12 +329,12 @@ impl ServeProcess {
     }
 
     /// The child's peak resident memory (VmHWM), in KiB.
-    pub fn peak_rss_kib(&self) -> u64 {
+    pub(crate) fn peak_rss_kib(&self) -> u64 {
         self.status_kib("VmHWM:")
     }
 
     /// The child's resident memory now (VmRSS), in KiB.
-    pub fn rss_kib(&self) -> u64 {
+    pub(crate) fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS:")
     }
 
@@ -346,12 +350,12 @@ impl ServeProcess {
     }
 
     /// Has the child exited (and with what)?
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().unwrap().try_wait().ok().flatten()
     }
 
     /// SIGTERM (a graceful shutdown), then the exit and the log.
-    pub fn stop(mut self) -> Output {
+    pub(crate) fn stop(mut self) -> Output {
         let child = self.child.take().unwrap();
         // SAFETY: signalling our own child process.
         unsafe {
@@ -373,7 +377,7 @@ impl Drop for ServeProcess {
 /// An example wasi:http component from `examples/`, built for
 /// wasm32-wasip2 once per test binary (its own workspace and target dir,
 /// so the build does not wait on the cargo running the tests).
-pub fn example_component(name: &str) -> PathBuf {
+pub(crate) fn example_component(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");

@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub kind: u8,
     pub flags: u8,
     pub stream: u32,
@@ -21,19 +21,19 @@ pub struct Frame {
 
 impl Frame {
     /// GOAWAY's error code.
-    pub fn goaway_code(&self) -> Option<u32> {
+    pub(crate) fn goaway_code(&self) -> Option<u32> {
         (self.kind == kind::GOAWAY && self.payload.len() >= 8)
             .then(|| u32::from_be_bytes(self.payload[4..8].try_into().unwrap()))
     }
 
     /// RST_STREAM's error code.
-    pub fn rst_code(&self) -> Option<u32> {
+    pub(crate) fn rst_code(&self) -> Option<u32> {
         (self.kind == kind::RST_STREAM && self.payload.len() == 4)
             .then(|| u32::from_be_bytes(self.payload[..4].try_into().unwrap()))
     }
 
     /// SETTINGS parameters.
-    pub fn settings(&self) -> Vec<(u16, u32)> {
+    pub(crate) fn settings(&self) -> Vec<(u16, u32)> {
         self.payload
             .chunks_exact(6)
             .map(|c| {
@@ -46,7 +46,7 @@ impl Frame {
     }
 }
 
-pub struct RawClient {
+pub(crate) struct RawClient {
     pub tcp: TcpStream,
     encoder: HeaderEncoder,
     pending: Vec<u8>,
@@ -58,7 +58,7 @@ pub struct RawClient {
 }
 
 impl RawClient {
-    pub fn connect(addr: SocketAddr) -> RawClient {
+    pub(crate) fn connect(addr: SocketAddr) -> RawClient {
         let tcp = TcpStream::connect(addr).expect("the server accepts");
         tcp.set_nodelay(true).unwrap();
         RawClient {
@@ -71,48 +71,57 @@ impl RawClient {
     }
 
     /// Connects and sends the preface with an empty SETTINGS.
-    pub fn hello(addr: SocketAddr) -> RawClient {
+    pub(crate) fn hello(addr: SocketAddr) -> RawClient {
         let mut c = RawClient::connect(addr);
         c.send_preface(&[]);
         c
     }
 
-    pub fn send_preface(&mut self, settings: &[(u16, u32)]) {
+    pub(crate) fn send_preface(&mut self, settings: &[(u16, u32)]) {
         let mut out = PREFACE.to_vec();
         out.extend(frame(kind::SETTINGS, 0, 0, &settings_payload(settings)));
         self.send(&out);
     }
 
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.tcp.write_all(bytes).expect("the server reads");
     }
 
     /// Writes everything, or says why it could not (the server closed
     /// the connection, or stopped reading until the write timeout).
-    pub fn try_send(&mut self, bytes: &[u8]) -> Result<(), std::io::ErrorKind> {
+    pub(crate) fn try_send(&mut self, bytes: &[u8]) -> Result<(), std::io::ErrorKind> {
         self.tcp.write_all(bytes).map_err(|e| e.kind())
     }
 
-    pub fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    pub(crate) fn send_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
         self.send(&frame(kind, flags, stream, payload));
     }
 
     /// A request HEADERS frame (HPACK kept in step with the server).
-    pub fn headers_frame(&mut self, stream: u32, fields: &[HeaderField], end: bool) -> Vec<u8> {
+    pub(crate) fn headers_frame(
+        &mut self,
+        stream: u32,
+        fields: &[HeaderField],
+        end: bool,
+    ) -> Vec<u8> {
         let mut block = Vec::new();
         self.encoder.encode(fields, &mut block);
         let flags = flag::END_HEADERS | if end { flag::END_STREAM } else { 0 };
         frame(kind::HEADERS, flags, stream, &block)
     }
 
-    pub fn get(&mut self, stream: u32, path: &'static str) {
+    pub(crate) fn get(&mut self, stream: u32, path: &'static str) {
         let f = self.headers_frame(stream, &request("GET", path), true);
         self.send(&f);
     }
 
     /// Reads frames until `done` says so, the server closes, or `timeout`.
     /// Returns whether `done` was satisfied.
-    pub fn read_until(&mut self, timeout: Duration, done: impl Fn(&[Frame]) -> bool) -> bool {
+    pub(crate) fn read_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&[Frame]) -> bool,
+    ) -> bool {
         let end = Instant::now() + timeout;
         let mut buf = vec![0u8; 64 * 1024];
         while !done(&self.frames) {
@@ -134,7 +143,7 @@ impl RawClient {
 
     /// Reads until the server closes the connection (or `timeout`); true if
     /// it closed.
-    pub fn read_to_close(&mut self, timeout: Duration) -> bool {
+    pub(crate) fn read_to_close(&mut self, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -187,13 +196,13 @@ impl RawClient {
     }
 
     /// The response headers on `stream`, decoded.
-    pub fn response(&self, stream: u32) -> Option<Vec<HeaderField>> {
+    pub(crate) fn response(&self, stream: u32) -> Option<Vec<HeaderField>> {
         self.header_blocks(stream)?.into_iter().next()
     }
 
     /// Every header block on `stream` in order (informational responses,
     /// the response, trailers), decoded; `None` if one does not decode.
-    pub fn header_blocks(&self, stream: u32) -> Option<Vec<Vec<HeaderField>>> {
+    pub(crate) fn header_blocks(&self, stream: u32) -> Option<Vec<Vec<HeaderField>>> {
         let limits = DecodeLimits {
             max_list_size: 1 << 20,
             max_pairs: 1000,
@@ -222,11 +231,11 @@ impl RawClient {
         Some(found)
     }
 
-    pub fn goaway(&self) -> Option<u32> {
+    pub(crate) fn goaway(&self) -> Option<u32> {
         self.frames.iter().find_map(Frame::goaway_code)
     }
 
-    pub fn rst(&self, stream: u32) -> Option<u32> {
+    pub(crate) fn rst(&self, stream: u32) -> Option<u32> {
         self.frames
             .iter()
             .filter(|f| f.stream == stream)
@@ -234,12 +243,12 @@ impl RawClient {
     }
 
     /// The stream ended (END_STREAM on HEADERS or DATA).
-    pub fn ended(&self, stream: u32) -> bool {
+    pub(crate) fn ended(&self, stream: u32) -> bool {
         ended(&self.frames, stream)
     }
 }
 
-pub fn ended(frames: &[Frame], stream: u32) -> bool {
+pub(crate) fn ended(frames: &[Frame], stream: u32) -> bool {
     frames.iter().any(|f| {
         f.stream == stream
             && (f.kind == kind::HEADERS || f.kind == kind::DATA)
@@ -247,14 +256,14 @@ pub fn ended(frames: &[Frame], stream: u32) -> bool {
     })
 }
 
-pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(9 + payload.len());
     FrameHeader::new(kind, flags, stream, payload.len()).encode(&mut out);
     out.extend_from_slice(payload);
     out
 }
 
-pub fn settings_payload(params: &[(u16, u32)]) -> Vec<u8> {
+pub(crate) fn settings_payload(params: &[(u16, u32)]) -> Vec<u8> {
     params
         .iter()
         .flat_map(|(i, v)| {
@@ -265,7 +274,7 @@ pub fn settings_payload(params: &[(u16, u32)]) -> Vec<u8> {
         .collect()
 }
 
-pub fn request(method: &'static str, path: &'static str) -> Vec<HeaderField> {
+pub(crate) fn request(method: &'static str, path: &'static str) -> Vec<HeaderField> {
     vec![
         HeaderField::new(":method", method),
         HeaderField::new(":scheme", "http"),
@@ -278,7 +287,7 @@ pub fn request(method: &'static str, path: &'static str) -> Vec<HeaderField> {
 /// take a connection slot. Connections that closed just before (curl's,
 /// a start-up probe) may still hold theirs for a moment: a refused
 /// attempt is retried until `timeout`.
-pub fn hold_a_slot(addr: SocketAddr, timeout: Duration) -> RawClient {
+pub(crate) fn hold_a_slot(addr: SocketAddr, timeout: Duration) -> RawClient {
     let deadline = std::time::Instant::now() + timeout;
     loop {
         let mut c = RawClient::hello(addr);

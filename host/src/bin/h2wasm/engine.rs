@@ -7,7 +7,7 @@ use clap::Args;
 use h2wasm::{Runtime, RuntimeConfig};
 
 #[derive(Args)]
-pub struct EngineArg {
+pub(crate) struct EngineArg {
     /// Load this engine component instead of the embedded one.
     #[arg(long, value_name = "FILE.wasm")]
     pub engine: Option<std::path::PathBuf>,
@@ -21,18 +21,18 @@ pub struct EngineArg {
 
 /// Connections served, and how many of them may hold an instance.
 #[derive(Clone, Copy)]
-pub struct Pool {
+pub(crate) struct Pool {
     pub max_connections: u32,
     pub max_live: u32,
 }
 
 /// What one-shot commands (get, info) need.
-pub const CLIENT_POOL: Pool = Pool {
+pub(crate) const CLIENT_POOL: Pool = Pool {
     max_connections: 4,
     max_live: 4,
 };
 
-pub fn runtime_config(engine: &EngineArg, pool: Pool) -> RuntimeConfig {
+pub(crate) fn runtime_config(engine: &EngineArg, pool: Pool) -> RuntimeConfig {
     RuntimeConfig {
         max_connections: pool.max_connections,
         max_live: pool.max_live,
@@ -43,7 +43,9 @@ pub fn runtime_config(engine: &EngineArg, pool: Pool) -> RuntimeConfig {
 }
 
 /// The engine component's bytes and their hash.
-pub fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'static, [u8]>, u64)> {
+pub(crate) fn engine_wasm(
+    engine: &EngineArg,
+) -> anyhow::Result<(std::borrow::Cow<'static, [u8]>, u64)> {
     match &engine.engine {
         Some(path) => {
             let wasm = std::fs::read(path)
@@ -58,7 +60,7 @@ pub fn engine_wasm(engine: &EngineArg) -> anyhow::Result<(std::borrow::Cow<'stat
 /// The engine, compiled to native code in a child process the first time
 /// and kept under the data directory: the compiler's memory never becomes
 /// the server's. Where nothing can be kept, it compiles here.
-pub fn load_runtime(engine: &EngineArg, pool: Pool) -> anyhow::Result<Runtime> {
+pub(crate) fn load_runtime(engine: &EngineArg, pool: Pool) -> anyhow::Result<Runtime> {
     let config = runtime_config(engine, pool);
     let hash = match &engine.engine {
         Some(_) => engine_wasm(engine)?.1,

@@ -3,7 +3,7 @@
 use anyhow::bail;
 
 /// A size in bytes, with an optional K, M, G or T suffix (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let usage = || format!("expected a size such as 512M or 4G, got {s:?}");
     let t = s.trim();
     let (digits, shift) = match t.char_indices().last() {
@@ -24,7 +24,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 /// `--max-memory`: a size of at least 16M.
-pub fn parse_server_memory(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_server_memory(s: &str) -> Result<u64, String> {
     let bytes = parse_size(s)?;
     if bytes < 16 << 20 {
         return Err(format!("{s:?} is too small: the server needs at least 16M"));
@@ -33,7 +33,7 @@ pub fn parse_server_memory(s: &str) -> Result<u64, String> {
 }
 
 /// `--app-memory`: a size of at least 1M, whole 64 KiB wasm pages.
-pub fn parse_app_memory(s: &str) -> Result<u64, String> {
+pub(crate) fn parse_app_memory(s: &str) -> Result<u64, String> {
     let bytes = parse_size(s)?;
     if bytes < 1 << 20 {
         return Err(format!("{s:?} is too small: a component needs at least 1M"));
@@ -46,7 +46,7 @@ pub fn parse_app_memory(s: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-pub fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
+pub(crate) fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
     let usage = "expected PAGE=ASSET[,ASSET...] with absolute paths, e.g. /=/style.css,/app.js";
     let (page, assets) = s.split_once('=').ok_or(usage)?;
     let assets: Vec<String> = assets.split(',').map(str::to_string).collect();
@@ -56,7 +56,7 @@ pub fn parse_push(s: &str) -> Result<(String, Vec<String>), String> {
     Ok((page.to_string(), assets))
 }
 
-pub fn parse_host_port(s: &str) -> Result<String, String> {
+pub(crate) fn parse_host_port(s: &str) -> Result<String, String> {
     let usage = || format!("expected HOST:PORT, got {s:?}");
     let (host, port) = s.rsplit_once(':').ok_or_else(usage)?;
     if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
@@ -65,11 +65,11 @@ pub fn parse_host_port(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-pub fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
+pub(crate) fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
     s.split(',').map(parse_host_port).collect()
 }
 
-pub fn parse_altsvc(s: &str) -> Result<String, String> {
+pub(crate) fn parse_altsvc(s: &str) -> Result<String, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') || s.len() > 16_000 {
         return Err(
             "expected an Alt-Svc field value in printable ASCII, e.g. 'h2=\":443\"'".into(),
@@ -78,7 +78,7 @@ pub fn parse_altsvc(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-pub fn parse_origin(s: &str) -> Result<String, String> {
+pub(crate) fn parse_origin(s: &str) -> Result<String, String> {
     if h2wasm_engine::connection::valid_origin(s) {
         Ok(s.to_string())
     } else {
@@ -86,7 +86,7 @@ pub fn parse_origin(s: &str) -> Result<String, String> {
     }
 }
 
-pub fn parse_header(h: &str) -> anyhow::Result<(String, Vec<u8>)> {
+pub(crate) fn parse_header(h: &str) -> anyhow::Result<(String, Vec<u8>)> {
     let Some((name, value)) = h.split_once(':') else {
         bail!("invalid header {h:?}: expected 'name: value'");
     };

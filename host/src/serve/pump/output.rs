@@ -37,7 +37,7 @@ pub(crate) enum Piece {
 
 impl Outgoing {
     /// `flat` whole.
-    pub fn flat(flat: Vec<u8>) -> Outgoing {
+    pub(super) fn flat(flat: Vec<u8>) -> Outgoing {
         Outgoing {
             len: flat.len(),
             flat,
@@ -47,7 +47,7 @@ impl Outgoing {
 
     /// `pieces` of `flat` and buffers, in order. Each `Flat` range lies
     /// within `flat` (checked: a bad range is an error, not a panic).
-    pub fn pieces(flat: Vec<u8>, pieces: Vec<Piece>) -> std::io::Result<Outgoing> {
+    pub(super) fn pieces(flat: Vec<u8>, pieces: Vec<Piece>) -> std::io::Result<Outgoing> {
         let mut len = 0;
         for p in &pieces {
             len += match p {
@@ -67,18 +67,18 @@ impl Outgoing {
     }
 
     /// Octets in the batch, written or not.
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.len
     }
 
     /// Nothing (more) to write.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.piece >= self.count()
     }
 
     /// Everything unwritten, in one buffer.
     #[cfg(test)]
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub(super) fn to_vec(&self) -> Vec<u8> {
         let mut all = Vec::new();
         let mut offset = self.offset;
         for i in self.piece..self.count() {

@@ -46,17 +46,17 @@ pub(crate) struct HostBodies {
 }
 
 impl HostBodies {
-    pub fn add_file(&mut self, file: File, start: u64) -> u64 {
+    pub(super) fn add_file(&mut self, file: File, start: u64) -> u64 {
         self.add(Held::File(file, start))
     }
 
-    pub fn add_buffer(&mut self, data: Bytes) -> u64 {
+    pub(super) fn add_buffer(&mut self, data: Bytes) -> u64 {
         self.add(Held::Buffer(data))
     }
 
     /// A chunk of a streamed body as the engine takes it: held here and
     /// framed by reference from `MIN_WRITE` up, copied in below.
-    pub fn chunk(&mut self, chunk: Bytes) -> BodyChunk {
+    pub(super) fn chunk(&mut self, chunk: Bytes) -> BodyChunk {
         match chunk.len() < MIN_WRITE {
             true => BodyChunk::Octets(Vec::from(chunk)),
             false => {
@@ -74,7 +74,7 @@ impl HostBodies {
     }
 
     /// The body was never given to the engine after all.
-    pub fn remove(&mut self, id: u64) {
+    pub(super) fn remove(&mut self, id: u64) {
         self.held.remove(&id);
     }
 
@@ -83,7 +83,7 @@ impl HostBodies {
     /// it releases are let go. A file that cannot be read as far as
     /// promised fails the connection: the frame headers around that
     /// payload are already decided.
-    pub fn assemble(&mut self, t: Transmit) -> std::io::Result<Outgoing> {
+    pub(super) fn assemble(&mut self, t: Transmit) -> std::io::Result<Outgoing> {
         let out = if t.payload.is_empty() {
             Outgoing::flat(t.octets)
         } else {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-pub struct CompileArgs {
+pub(crate) struct CompileArgs {
     /// Where to write the compiled engine.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -22,7 +22,7 @@ pub struct CompileArgs {
     engine: EngineArg,
 }
 
-pub fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: CompileArgs) -> anyhow::Result<ExitCode> {
     let pool = Pool {
         max_connections: args.max_connections,
         max_live: args.max_live,

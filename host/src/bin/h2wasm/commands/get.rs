@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Args)]
-pub struct GetArgs {
+pub(crate) struct GetArgs {
     /// URLs on one origin (same scheme, host and port).
     #[arg(required = true, value_name = "URL")]
     urls: Vec<String>,
@@ -66,7 +66,7 @@ pub struct GetArgs {
     engine: EngineArg,
 }
 
-pub async fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
     let mut target: Option<Target> = None;
     let mut paths = Vec::new();
     for url in &args.urls {

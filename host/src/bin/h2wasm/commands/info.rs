@@ -4,7 +4,7 @@
 use crate::engine::{CLIENT_POOL, EngineArg, load_runtime};
 use std::process::ExitCode;
 
-pub async fn run(args: EngineArg) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: EngineArg) -> anyhow::Result<ExitCode> {
     let runtime = load_runtime(&args, CLIENT_POOL)?;
     let options = runtime
         .default_options()

@@ -1,6 +1,6 @@
 //! One module per command.
 
-pub mod compile_engine;
-pub mod get;
-pub mod info;
-pub mod serve;
+pub(crate) mod compile_engine;
+pub(crate) mod get;
+pub(crate) mod info;
+pub(crate) mod serve;

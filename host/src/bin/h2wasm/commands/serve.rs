@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Directory to serve; without it, a built-in site (index page and /echo).
     #[arg(conflicts_with = "app")]
     dir: Option<PathBuf>,
@@ -194,7 +194,7 @@ enum Padding {
     Max,
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let pool = Pool {
         max_connections: args.max_connections,
         max_live: args
