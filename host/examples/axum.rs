@@ -64,15 +64,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let (cert, key) = h2wasm::tls::dev_certificate()?;
-    let server = Arc::new(h2wasm::serve::Server {
-        runtime,
-        options,
-        service: h2wasm::service::shared(router()),
-        tls: Some(h2wasm::tls::server_config(&cert, &key, true)?),
-        grace: Duration::from_secs(5),
-        connection: Default::default(),
-        http1: Some(Default::default()),
-    });
+    let server =
+        h2wasm::serve::Server::builder(runtime, options, h2wasm::service::shared(router()))
+            .tls(h2wasm::tls::server_config(&cert, &key, true)?)
+            .grace(Duration::from_secs(5))
+            .build();
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("axum on h2wasm: https://{}/", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::watch::channel(false);

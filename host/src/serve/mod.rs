@@ -12,4 +12,4 @@ mod sniff;
 pub use http1::Http1Config;
 pub use limits::Limits;
 pub use pump::{Builder, Connection, ConnectionConfig, ConnectionSummary, Error};
-pub use server::Server;
+pub use server::{Server, ServerBuilder};

@@ -16,26 +16,76 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// A server: accepts connections on a listener and serves each with HTTP/2
+/// or HTTP/1.1 until it is told to stop. Built with [`Server::builder`].
 pub struct Server {
-    pub runtime: Arc<Runtime>,
-    pub options: Options,
-    pub service: SharedService,
-    /// `None` serves cleartext (h2c with prior knowledge, and HTTP/1.1).
-    /// Its ALPN list decides what TLS clients may negotiate.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// After shutdown, how long open streams may take to finish.
-    pub grace: Duration,
+    runtime: Arc<Runtime>,
+    options: Options,
+    service: SharedService,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    grace: Duration,
+    connection: ConnectionConfig,
+    http1: Option<Http1Config>,
+}
+
+/// What a [`Server`] is built from; every setting has a default.
+pub struct ServerBuilder {
+    server: Server,
+}
+
+impl ServerBuilder {
+    /// Serves TLS with this configuration (its ALPN list decides what
+    /// clients may negotiate). Without it the server speaks cleartext:
+    /// h2c with prior knowledge, and HTTP/1.1.
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> ServerBuilder {
+        self.server.tls = Some(config);
+        self
+    }
+
+    /// After shutdown, how long open streams may take to finish (10 s).
+    pub fn grace(mut self, grace: Duration) -> ServerBuilder {
+        self.server.grace = grace;
+        self
+    }
+
     /// How each HTTP/2 connection is run. Its `handshake_timeout` also
     /// bounds the TLS handshake and, in cleartext, the wait for the first
-    /// octets (Node's `unknownProtocolTimeout`). Without `limits`, the
-    /// server holds at most the runtime's `max_connections` and has no
-    /// memory budget.
-    pub connection: ConnectionConfig,
-    /// Serve HTTP/1.1 to clients that do not speak HTTP/2 (Node's
-    /// `allowHTTP1`): over TLS those that negotiate `http/1.1` or no ALPN,
-    /// in cleartext those that do not open with the HTTP/2 preface. `None`:
-    /// HTTP/2 only, and the others are disconnected.
-    pub http1: Option<Http1Config>,
+    /// octets (Node's `unknownProtocolTimeout`).
+    pub fn connection(mut self, config: ConnectionConfig) -> ServerBuilder {
+        let limits = self.server.connection.limits.take();
+        self.server.connection = config;
+        self.server.connection.limits = self.server.connection.limits.take().or(limits);
+        self
+    }
+
+    /// HTTP/1.1 for clients that do not speak HTTP/2 (Node's
+    /// `allowHTTP1`, on by default): over TLS those that negotiate
+    /// `http/1.1` or no ALPN, in cleartext those that do not open with the
+    /// HTTP/2 preface. `None`: HTTP/2 only, and the others are
+    /// disconnected.
+    pub fn http1(mut self, config: Option<Http1Config>) -> ServerBuilder {
+        let limits = self.server.http1.as_mut().and_then(|h| h.limits.take());
+        self.server.http1 = config.map(|mut h| {
+            h.limits = h.limits.or(limits);
+            h
+        });
+        self
+    }
+
+    /// The connections held, the memory budget and the counters, for both
+    /// protocols. Without it the server holds at most the runtime's
+    /// `max_connections` and has no memory budget.
+    pub fn limits(mut self, limits: Arc<Limits>) -> ServerBuilder {
+        self.server.connection.limits = Some(limits.clone());
+        if let Some(h) = self.server.http1.as_mut() {
+            h.limits = Some(limits);
+        }
+        self
+    }
+
+    pub fn build(self) -> Arc<Server> {
+        Arc::new(self.server)
+    }
 }
 
 /// How long a refused cleartext connection is read from (and discarded)
@@ -44,6 +94,25 @@ pub struct Server {
 const REFUSAL_LINGER: Duration = Duration::from_millis(200);
 
 impl Server {
+    /// A server for `service` on `runtime`'s engine with `options`.
+    pub fn builder(
+        runtime: Arc<Runtime>,
+        options: Options,
+        service: SharedService,
+    ) -> ServerBuilder {
+        ServerBuilder {
+            server: Server {
+                runtime,
+                options,
+                service,
+                tls: None,
+                grace: Duration::from_secs(10),
+                connection: ConnectionConfig::default(),
+                http1: Some(Http1Config::default()),
+            },
+        }
+    }
+
     /// Accepts until `shutdown` turns true, then closes every connection
     /// gracefully (GOAWAY or `Connection: close`; open streams finish) and
     /// returns.

@@ -113,15 +113,13 @@ impl TestServer {
                 tweak(&mut options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let server = Arc::new(Server {
-                    runtime,
-                    options,
-                    service,
-                    tls: tls_config,
-                    grace: Duration::from_secs(5),
-                    connection,
-                    http1: Some(h2wasm::serve::http1::Http1Config::default()),
-                });
+                let mut server = Server::builder(runtime, options, service)
+                    .grace(Duration::from_secs(5))
+                    .connection(connection);
+                if let Some(tls) = tls_config {
+                    server = server.tls(tls);
+                }
+                let server = server.build();
                 server.run(listener, stop_rx).await.unwrap();
             });
         });

@@ -321,27 +321,27 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let idle_timeout = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let handshake_timeout = Duration::from_secs(args.unknown_protocol_timeout);
-    let server = Arc::new(h2wasm::serve::Server {
-        runtime,
-        options,
-        service,
-        tls,
-        grace: Duration::from_secs(args.grace),
-        connection: h2wasm::serve::ConnectionConfig {
+    let mut server = h2wasm::serve::Server::builder(runtime, options, service)
+        .grace(Duration::from_secs(args.grace))
+        .connection(h2wasm::serve::ConnectionConfig {
             altsvc: args.altsvc.clone(),
             handshake_timeout,
             idle_timeout,
             hibernate_after: (args.hibernate_after > 0)
                 .then(|| Duration::from_millis(args.hibernate_after)),
-            limits: Some(limits.clone()),
-        },
-        http1: (!args.no_http1).then(|| h2wasm::serve::http1::Http1Config {
+            limits: None,
+        })
+        .http1((!args.no_http1).then(|| h2wasm::serve::http1::Http1Config {
             // A kept-alive HTTP/1.1 connection waits for its next request
             // as long as an idle HTTP/2 one is kept.
             header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
-            limits: Some(limits),
-        }),
-    });
+            limits: None,
+        }))
+        .limits(limits);
+    if let Some(tls) = tls {
+        server = server.tls(tls);
+    }
+    let server = server.build();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
