@@ -131,6 +131,10 @@ fn hops(headers: &http::HeaderMap) -> u32 {
 /// The `CDN-Loop` value for a request's outgoing requests: its own
 /// entries and one of ours.
 fn loop_entries(headers: &http::HeaderMap) -> http::HeaderValue {
+    if !headers.contains_key("cdn-loop") {
+        // Most requests: no allocation.
+        return http::HeaderValue::from_static(CDN_ID);
+    }
     let mut value = headers
         .get_all("cdn-loop")
         .iter()

@@ -80,6 +80,7 @@ async fn http2(
         idle_timeout: None,
         pushes: Some(pushes_tx),
         verbose: opts.verbose,
+        await_settings: false,
     };
     let (connection, driving) = h2::Connection::new(engine, setup, io);
     let requesting = async {

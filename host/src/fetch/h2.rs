@@ -99,6 +99,13 @@ pub(crate) struct Setup {
     pub idle_timeout: Option<Duration>,
     /// Where pushed responses go; `None` refuses them (CANCEL).
     pub pushes: Option<mpsc::UnboundedSender<Promise>>,
+    /// Hold requests until the server's SETTINGS arrive, so that none is
+    /// sent past a concurrency limit it has yet to announce (a pooled
+    /// connection many callers share, whose refused requests cannot be
+    /// sent again). Without it the first requests go with the preface, a
+    /// round trip sooner, and a refused one comes back as
+    /// [`StreamError::Refused`] for the caller to send again.
+    pub await_settings: bool,
     /// Print streams, resets, GOAWAY and every frame to stderr (`get -v`).
     pub verbose: bool,
 }
@@ -321,9 +328,8 @@ impl Driver {
         let (consumed_tx, mut consumed) = mpsc::unbounded_channel::<(u32, u32)>();
         self.consumed_tx = consumed_tx;
         let mut buf = vec![0u8; IO_CHUNK];
-        // Requests wait for the server's SETTINGS, so that none is sent
-        // past a concurrency limit the server has yet to announce.
-        let mut settled = false;
+        // See `Setup::await_settings`.
+        let mut settled = !self.setup.await_settings;
         // Since when no request has been in flight.
         let mut idle_since = Some(tokio::time::Instant::now());
         // The requester let go of the connection: finish, then close.

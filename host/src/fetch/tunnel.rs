@@ -44,6 +44,7 @@ where
         idle_timeout: None,
         pushes: None,
         verbose: opts.verbose,
+        await_settings: false,
     };
     let (connection, driving) = h2::Connection::new(engine, setup, io);
     // What `input` reads, chunk by chunk, is the request body; its end

@@ -285,6 +285,7 @@ impl Outgoing {
             // Push is off in our SETTINGS; one that comes anyway is refused.
             pushes: None,
             verbose: false,
+            await_settings: true,
         };
         h2::Connection::start(&self.runtime, &options, setup, io, permit)
             .await
