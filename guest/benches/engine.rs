@@ -1,13 +1,15 @@
-//! Native benchmarks of the engine's hot paths: frame decoding, HPACK, and
-//! whole request/response exchanges through an in-memory engine pair.
+//! Native benchmarks of the engine's hot paths, through its public API: a
+//! server receiving an upload (frame parsing, flow control, HPACK decoding)
+//! and whole request/response exchanges through an in-memory engine pair.
 //! Run with `cargo bench -p h2wasm-engine`.
 
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use h2wasm_engine::frame::{Data, Frame, FrameHeader};
-use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
 use h2wasm_engine::pair::Pair;
-use h2wasm_engine::{Event, HeaderField, RequestOptions, RespondOptions};
+use h2wasm_engine::wire::{FrameHeader, PREFACE, flag, kind};
+use h2wasm_engine::{
+    Connection, Event, HeaderField, Options, RequestOptions, RespondOptions, Role,
+};
 use std::hint::black_box;
 
 fn request_headers() -> Vec<HeaderField> {
@@ -23,46 +25,61 @@ fn request_headers() -> Vec<HeaderField> {
     ]
 }
 
-fn frame_decoding(c: &mut Criterion) {
-    let mut buf = BytesMut::new();
-    for i in 0..64u32 {
-        Data::encode_header(i * 2 + 1, 16_384, false, &mut buf);
-        buf.extend_from_slice(&[0u8; 16_384]);
+/// The octets a client sends to open stream 1 and upload 64 DATA frames
+/// of 16 KiB on it, the server's SETTINGS acknowledged first so that its
+/// 16 MiB windows are in force.
+fn upload_input() -> Vec<u8> {
+    fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut head = BytesMut::new();
+        FrameHeader::new(kind, flags, stream, payload.len()).encode(&mut head);
+        out.extend_from_slice(&head);
+        out.extend_from_slice(payload);
     }
-    let wire = buf.freeze();
-    let mut g = c.benchmark_group("frame");
-    g.throughput(Throughput::Bytes(wire.len() as u64));
-    g.bench_function("decode 64 DATA frames of 16 KiB", |b| {
-        b.iter(|| {
-            let mut rest = wire.clone();
-            while let Some(head) = FrameHeader::parse(&rest) {
-                let mut f = rest.split_to(9 + head.length as usize);
-                let payload = f.split_off(9);
-                black_box(Frame::decode(&head, payload).ok());
-            }
-        })
-    });
-    g.finish();
+    let mut out = PREFACE.to_vec();
+    frame(&mut out, kind::SETTINGS, 0, 0, &[]);
+    frame(&mut out, kind::SETTINGS, flag::ACK, 0, &[]);
+    let mut post = request_headers();
+    post[0] = HeaderField::new(":method", "POST");
+    let block = hpack::Encoder::new().encode(post.iter().map(|f| (&f.name[..], &f.value[..])));
+    frame(&mut out, kind::HEADERS, flag::END_HEADERS, 1, &block);
+    for i in 0..64 {
+        let end = if i == 63 { flag::END_STREAM } else { 0 };
+        frame(&mut out, kind::DATA, end, 1, &[0u8; 16_384]);
+    }
+    out
 }
 
-fn hpack(c: &mut Criterion) {
-    let fields = request_headers();
-    let limits = DecodeLimits {
-        max_list_size: 65_536,
-        max_pairs: 128,
-    };
-    let mut g = c.benchmark_group("hpack");
-    g.bench_function("encode+decode request block (warm tables)", |b| {
-        let mut enc = HeaderEncoder::new(4096);
-        let mut dec = HeaderDecoder::new(4096);
-        let mut out = Vec::new();
+fn receive(c: &mut Criterion) {
+    let input = upload_input();
+    let mut opts = Options::default();
+    opts.settings.initial_window_size = Some(16 << 20);
+    opts.connection_window_size = 16 << 20;
+    let mut g = c.benchmark_group("receive");
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("a request and 64 DATA frames of 16 KiB", |b| {
         b.iter(|| {
-            out.clear();
-            enc.encode(&fields, &mut out);
-            black_box(dec.decode(&out, limits).ok());
+            let mut server = Connection::new(Role::Server, opts.clone(), 0).expect("server");
+            let _ = server.receive(1, &input);
+            let mut data = 0;
+            while let Some(e) = server.poll_event() {
+                if let Event::Data { data: d, .. } = e {
+                    data += d.len();
+                }
+            }
+            black_box(data)
         })
     });
     g.finish();
+    // Guard: the whole body is delivered.
+    let mut server = Connection::new(Role::Server, opts, 0).expect("server");
+    server.receive(1, &input).expect("valid input");
+    let delivered: usize = std::iter::from_fn(|| server.poll_event())
+        .map(|e| match e {
+            Event::Data { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(delivered, 64 * 16_384);
 }
 
 /// One GET through the pair; returns the response body octets delivered.
@@ -120,5 +137,5 @@ fn pair(c: &mut Criterion) {
     assert_eq!(exchange(&mut p, &small), small.len());
 }
 
-criterion_group!(benches, frame_decoding, hpack, pair);
+criterion_group!(benches, receive, pair);
 criterion_main!(benches);

@@ -8,31 +8,31 @@ use crate::snapshot::{Corrupt, Reader, Writer};
 /// Our permission to send: decreased as we send DATA, increased by the peer's
 /// WINDOW_UPDATE frames and SETTINGS changes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SendWindow(i64);
+pub(crate) struct SendWindow(i64);
 
 /// A window would exceed 2^31−1: FLOW_CONTROL_ERROR (§6.9.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WindowOverflow;
+pub(crate) struct WindowOverflow;
 
 impl SendWindow {
-    pub fn new(size: u32) -> Self {
+    pub(crate) fn new(size: u32) -> Self {
         SendWindow(i64::from(size))
     }
 
     /// Octets that may be sent now (0 while the window is negative).
-    pub fn available(&self) -> usize {
+    pub(crate) fn available(&self) -> usize {
         usize::try_from(self.0.max(0)).unwrap_or(0)
     }
 
-    pub fn value(&self) -> i64 {
+    pub(crate) fn value(&self) -> i64 {
         self.0
     }
 
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.i64(self.0);
     }
 
-    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let v = r.i64()?;
         if v > i64::from(MAX_WINDOW_SIZE) || v < -i64::from(MAX_WINDOW_SIZE) {
             return Err(Corrupt);
@@ -41,13 +41,13 @@ impl SendWindow {
     }
 
     /// Records `n` octets sent. Callers never send more than `available()`.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.0 -= i64::try_from(n).unwrap_or(i64::MAX);
     }
 
     /// A WINDOW_UPDATE increment (1..=2^31−1) or a SETTINGS delta (may be
     /// negative).
-    pub fn adjust(&mut self, delta: i64) -> Result<(), WindowOverflow> {
+    pub(crate) fn adjust(&mut self, delta: i64) -> Result<(), WindowOverflow> {
         let next = self.0.checked_add(delta).ok_or(WindowOverflow)?;
         if next > i64::from(MAX_WINDOW_SIZE) {
             return Err(WindowOverflow);
@@ -65,7 +65,7 @@ impl SendWindow {
 /// `window`. The sum `window + unconsumed + unannounced` is the credit the
 /// peer has been given, so nothing is returned twice or lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecvWindow {
+pub(crate) struct RecvWindow {
     /// Octets the peer may still send before it must wait.
     window: i64,
     /// Octets received that the application has not consumed yet.
@@ -82,10 +82,10 @@ pub struct RecvWindow {
 
 /// The peer sent more than the window allowed: FLOW_CONTROL_ERROR.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WindowExceeded;
+pub(crate) struct WindowExceeded;
 
 impl RecvWindow {
-    pub fn new(size: u32) -> Self {
+    pub(crate) fn new(size: u32) -> Self {
         RecvWindow {
             window: i64::from(size),
             unconsumed: 0,
@@ -95,27 +95,27 @@ impl RecvWindow {
         }
     }
 
-    pub fn window(&self) -> i64 {
+    pub(crate) fn window(&self) -> i64 {
         self.window
     }
 
-    pub fn target(&self) -> u32 {
+    pub(crate) fn target(&self) -> u32 {
         self.target
     }
 
     /// Octets received since the last WINDOW_UPDATE covering them, consumed
     /// or not (Node's `effectiveRecvDataLength`).
-    pub fn received_unannounced(&self) -> u32 {
+    pub(crate) fn received_unannounced(&self) -> u32 {
         self.unconsumed.saturating_add(self.unannounced)
     }
 
     /// Octets received that the application has not consumed.
-    pub fn unconsumed(&self) -> u32 {
+    pub(crate) fn unconsumed(&self) -> u32 {
         self.unconsumed
     }
 
     /// For a hibernated connection's snapshot.
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.i64(self.window);
         w.u32(self.unconsumed);
         w.u32(self.unannounced);
@@ -123,7 +123,7 @@ impl RecvWindow {
         w.u32(self.target);
     }
 
-    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let w = RecvWindow {
             window: r.i64()?,
             unconsumed: r.u32()?,
@@ -138,7 +138,7 @@ impl RecvWindow {
     }
 
     /// A DATA frame of `n` octets (padding included) arrived.
-    pub fn receive(&mut self, n: u32) -> Result<(), WindowExceeded> {
+    pub(crate) fn receive(&mut self, n: u32) -> Result<(), WindowExceeded> {
         if i64::from(n) > self.window {
             return Err(WindowExceeded);
         }
@@ -151,7 +151,7 @@ impl RecvWindow {
     /// not consumed: more is ignored). Returns the WINDOW_UPDATE increment
     /// to send now, if any: updates are batched until half the target
     /// window is owed, so a stream of small frames costs few updates.
-    pub fn consume(&mut self, n: u32) -> Option<u32> {
+    pub(crate) fn consume(&mut self, n: u32) -> Option<u32> {
         let n = n.min(self.unconsumed);
         self.unconsumed -= n;
         self.unannounced = self.unannounced.saturating_add(n);
@@ -160,14 +160,14 @@ impl RecvWindow {
 
     /// Everything received and not consumed, now given up (its stream
     /// closed): the caller returns it to the connection window.
-    pub fn take_unconsumed(&mut self) -> u32 {
+    pub(crate) fn take_unconsumed(&mut self) -> u32 {
         std::mem::take(&mut self.unconsumed)
     }
 
     /// Changes the target window (Node's `setLocalWindowSize`, or a new
     /// SETTINGS_INITIAL_WINDOW_SIZE that the peer acknowledged). Returns an
     /// increment to send when the window grows.
-    pub fn set_target(&mut self, target: u32) -> Option<u32> {
+    pub(crate) fn set_target(&mut self, target: u32) -> Option<u32> {
         let delta = i64::from(target) - i64::from(self.target);
         self.target = target;
         let delta_abs = u32::try_from(delta.unsigned_abs()).unwrap_or(u32::MAX);
@@ -185,7 +185,7 @@ impl RecvWindow {
 
     /// Applies a SETTINGS_INITIAL_WINDOW_SIZE change for a stream window: the
     /// peer adjusts its view by the delta itself (§6.9.2), so we only mirror it.
-    pub fn apply_initial_delta(&mut self, delta: i64) {
+    pub(crate) fn apply_initial_delta(&mut self, delta: i64) {
         self.window += delta;
         self.target = u32::try_from(i64::from(self.target) + delta).unwrap_or(self.target);
     }

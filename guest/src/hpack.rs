@@ -22,7 +22,7 @@ type IdMap64<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 /// Encodes our header blocks. Its dynamic table follows the peer's
 /// SETTINGS_HEADER_TABLE_SIZE, capped by `maxDeflateDynamicTableSize`.
-pub struct HeaderEncoder {
+pub(crate) struct HeaderEncoder {
     table: DynamicEncoder,
     cap: u32,
     table_size: u32,
@@ -41,7 +41,7 @@ const CACHED_BLOCKS: usize = 64;
 const CACHED_BLOCK_MAX: usize = 1024;
 
 impl HeaderEncoder {
-    pub fn new(max_deflate_table_size: u32) -> Self {
+    pub(crate) fn new(max_deflate_table_size: u32) -> Self {
         let mut enc = HeaderEncoder {
             table: DynamicEncoder::new(4096),
             cap: max_deflate_table_size,
@@ -56,17 +56,18 @@ impl HeaderEncoder {
     }
 
     /// The maximum size of our dynamic table.
-    pub fn table_size(&self) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn table_size(&self) -> u32 {
         self.table_size
     }
 
     /// Octets our dynamic table holds now.
-    pub fn table_fill(&self) -> u32 {
+    pub(crate) fn table_fill(&self) -> u32 {
         u32::try_from(self.table.size()).unwrap_or(u32::MAX)
     }
 
     /// Called when the peer's SETTINGS_HEADER_TABLE_SIZE takes effect.
-    pub fn set_peer_table_size(&mut self, peer: u32) {
+    pub(crate) fn set_peer_table_size(&mut self, peer: u32) {
         let size = peer.min(self.cap);
         if size == self.table_size && self.pending_update.is_none() {
             return;
@@ -81,7 +82,7 @@ impl HeaderEncoder {
     }
 
     /// Appends the encoded block for `fields` to `out`.
-    pub fn encode(&mut self, fields: &[HeaderField], out: &mut Vec<u8>) {
+    pub(crate) fn encode(&mut self, fields: &[HeaderField], out: &mut Vec<u8>) {
         if let Some((min, last)) = self.pending_update.take() {
             if min != last {
                 encoder::integer(min as usize, 5, 0x20, out);
@@ -98,7 +99,7 @@ impl HeaderEncoder {
     /// encoded — the usual case once a repeated response is fully indexed
     /// — the cached octets themselves, else encoded into `scratch` (and
     /// cached when they can be).
-    pub fn encode_prepared<'a>(
+    pub(crate) fn encode_prepared<'a>(
         &'a mut self,
         key: u64,
         fields: &[HeaderField],
@@ -127,7 +128,7 @@ impl HeaderEncoder {
 impl HeaderEncoder {
     /// The state a hibernated connection needs: sizes, the update owed and
     /// the table (the prepared-block cache is not kept).
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u32(self.cap);
         w.u32(self.table_size);
         w.bool(self.pending_update.is_some());
@@ -142,7 +143,7 @@ impl HeaderEncoder {
         }
     }
 
-    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let cap = r.u32()?;
         let table_size = r.u32()?;
         let pending = r.bool()?;
@@ -168,7 +169,7 @@ impl HeaderEncoder {
 
 /// Limits applied while decoding one block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DecodeLimits {
+pub(crate) struct DecodeLimits {
     /// SETTINGS_MAX_HEADER_LIST_SIZE we advertised (RFC 9113 §6.5.2 units).
     pub max_list_size: usize,
     /// Node's `maxHeaderListPairs`.
@@ -176,7 +177,7 @@ pub struct DecodeLimits {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// The block is not valid HPACK: COMPRESSION_ERROR for the connection.
     Compression,
     /// The block decoded, but exceeds our limits: the stream is refused; the
@@ -189,7 +190,7 @@ pub enum DecodeError {
 /// `hpack` crate: where they may appear (RFC 7541 §4.2: only at the start
 /// of a block, and first after we lowered our setting) and blocks that
 /// hold nothing else.
-pub struct HeaderDecoder {
+pub(crate) struct HeaderDecoder {
     inner: hpack::Decoder<'static>,
     /// What the crate's dynamic table holds, kept in step with it (it does
     /// not expose its table): a hibernated connection rebuilds from this.
@@ -297,7 +298,7 @@ impl DecoderTable {
 }
 
 impl HeaderDecoder {
-    pub fn new(max_table_size: u32) -> Self {
+    pub(crate) fn new(max_table_size: u32) -> Self {
         let mut inner = hpack::Decoder::new();
         inner.set_max_allowed_table_size(max_table_size as usize);
         inner.set_max_table_size(max_table_size as usize);
@@ -323,7 +324,7 @@ impl HeaderDecoder {
     /// it): the largest dynamic-table size update the peer may signal. A
     /// size below the table's current one must be signalled by the peer
     /// before it uses the table again.
-    pub fn set_max_allowed_table_size(&mut self, size: u32) {
+    pub(crate) fn set_max_allowed_table_size(&mut self, size: u32) {
         self.allowed = size;
         self.inner.set_max_allowed_table_size(size as usize);
         if (size as usize) < self.table.max_size {
@@ -333,7 +334,7 @@ impl HeaderDecoder {
     }
 
     /// Octets the dynamic table holds now (§4.1 accounting).
-    pub fn table_fill(&self) -> usize {
+    pub(crate) fn table_fill(&self) -> usize {
         self.table.size
     }
 
@@ -341,7 +342,7 @@ impl HeaderDecoder {
     /// buffer, so a block usually costs one allocation (its field list);
     /// a repeated block costs a comparison, and is answered with the list
     /// decoded before (the same [`HeaderList`]).
-    pub fn decode(
+    pub(crate) fn decode(
         &mut self,
         block: &[u8],
         limits: DecodeLimits,
@@ -499,7 +500,7 @@ impl HeaderDecoder {
     }
 
     /// The state a hibernated connection needs: settings and the table.
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u32(self.allowed);
         w.opt_u32(self.update_required);
         w.u32(u32::try_from(self.table.max_size).unwrap_or(u32::MAX));
@@ -514,7 +515,7 @@ impl HeaderDecoder {
     /// Rebuilds a decoder from [`HeaderDecoder::write`]: the crate's table
     /// is refilled by decoding the entries as literals with incremental
     /// indexing, as the peer once sent them.
-    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let allowed = r.u32()?;
         let update_required = r.opt_u32()?;
         let max_size = r.u32()?;

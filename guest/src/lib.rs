@@ -11,19 +11,19 @@ pub mod connection;
 pub mod constants;
 pub mod error;
 pub mod events;
-pub mod flow;
-pub mod frame;
+mod flow;
+mod frame;
 pub mod headers;
-pub mod hpack;
-pub mod id_map;
+mod hpack;
+mod id_map;
 pub mod options;
 pub mod pair;
-pub mod priority;
+mod priority;
 mod rate_limit;
 pub mod settings;
 mod snapshot;
-pub mod stream;
-pub mod transmit;
+mod stream;
+mod transmit;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]
@@ -35,7 +35,9 @@ pub use connection::{
 };
 pub use error::{CommandError, ConnectionError, ErrorCode};
 pub use events::{Event, Origin};
+pub use frame::PrioritySpec;
 pub use headers::{HeaderField, HeaderList};
 pub use options::{Options, Role};
 pub use settings::Settings;
+pub use stream::StreamMetrics;
 pub use transmit::{PayloadRef, Transmit};

@@ -9,7 +9,7 @@
 use crate::frame::PrioritySpec;
 use crate::id_map::IdMap;
 
-pub const DEFAULT_WEIGHT: u16 = 16;
+pub(crate) const DEFAULT_WEIGHT: u16 = 16;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -19,7 +19,7 @@ struct Node {
 }
 
 #[derive(Debug)]
-pub struct PriorityTree {
+pub(crate) struct PriorityTree {
     nodes: IdMap<Node>,
     root_children: Vec<u32>,
     /// Bound on nodes (streams, closed or idle, that priorities named):
@@ -30,7 +30,7 @@ pub struct PriorityTree {
 }
 
 impl PriorityTree {
-    pub fn new(max_nodes: usize) -> Self {
+    pub(crate) fn new(max_nodes: usize) -> Self {
         PriorityTree {
             nodes: IdMap::default(),
             root_children: Vec::new(),
@@ -40,20 +40,20 @@ impl PriorityTree {
     }
 
     /// Whether scheduling should consult the tree at all.
-    pub fn used(&self) -> bool {
+    pub(crate) fn used(&self) -> bool {
         self.used
     }
 
-    pub fn parent(&self, id: u32) -> u32 {
+    pub(crate) fn parent(&self, id: u32) -> u32 {
         self.nodes.get(&id).map_or(0, |n| n.parent)
     }
 
-    pub fn weight(&self, id: u32) -> u16 {
+    pub(crate) fn weight(&self, id: u32) -> u16 {
         self.nodes.get(&id).map_or(DEFAULT_WEIGHT, |n| n.weight)
     }
 
     /// Node's `sumDependencyWeight`: the weights of the stream's children.
-    pub fn sum_dependency_weight(&self, id: u32) -> u32 {
+    pub(crate) fn sum_dependency_weight(&self, id: u32) -> u32 {
         self.children(id)
             .iter()
             .map(|c| u32::from(self.weight(*c)))
@@ -77,7 +77,7 @@ impl PriorityTree {
     }
 
     /// Whether `ancestor` is above `id` in the tree.
-    pub fn is_ancestor(&self, ancestor: u32, id: u32) -> bool {
+    pub(crate) fn is_ancestor(&self, ancestor: u32, id: u32) -> bool {
         let mut cur = self.parent(id);
         // Each step moves to a distinct node, so the walk ends.
         for _ in 0..=self.nodes.len() {
@@ -93,7 +93,7 @@ impl PriorityTree {
     }
 
     /// The stream's ancestors, nearest first (the root excluded).
-    pub fn ancestors(&self, id: u32) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn ancestors(&self, id: u32) -> impl Iterator<Item = u32> + '_ {
         let mut cur = id;
         let mut steps = 0;
         std::iter::from_fn(move || {
@@ -141,7 +141,7 @@ impl PriorityTree {
 
     /// Applies a priority signal for `id` (RFC 7540 §5.3.1–5.3.3). The
     /// caller has rejected a stream depending on itself.
-    pub fn set(&mut self, id: u32, spec: PrioritySpec) {
+    pub(crate) fn set(&mut self, id: u32, spec: PrioritySpec) {
         if id == 0 || spec.dependency == id || !self.ensure(id) {
             return;
         }
@@ -180,7 +180,7 @@ impl PriorityTree {
 
     /// A stream left the tree (§5.3.4): its children take its place,
     /// sharing its weight in proportion to theirs.
-    pub fn remove(&mut self, id: u32) {
+    pub(crate) fn remove(&mut self, id: u32) {
         if !self.nodes.contains_key(&id) {
             return;
         }

@@ -57,7 +57,7 @@ impl Transmit {
 /// its built octets, and the bodies finished in the engine whose release
 /// waits for their last reference to be handed out.
 #[derive(Debug, Default)]
-pub struct PayloadQueue {
+pub(crate) struct PayloadQueue {
     refs: VecDeque<PayloadRef>,
     /// Octets the references stand for.
     len: usize,

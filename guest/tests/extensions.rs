@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use h2wasm_engine::connection::{AltSvcTarget, valid_origin};
 use h2wasm_engine::error::CommandError;
-use h2wasm_engine::frame::kind;
 use h2wasm_engine::pair::Pair;
+use h2wasm_engine::wire::kind;
 use h2wasm_engine::{Event, Options, RequestOptions};
 
 fn client_opts() -> Options {

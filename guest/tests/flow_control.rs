@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use h2wasm_engine::frame::{flag, kind};
+use h2wasm_engine::wire::{flag, kind};
 use h2wasm_engine::{ErrorCode, Options, RespondOptions};
 
 /// Sum of the WINDOW_UPDATE increments the engine sent on `stream`.

@@ -6,7 +6,7 @@ mod common;
 
 use bytes::BytesMut;
 use common::*;
-use h2wasm_engine::frame::{FrameHeader, kind};
+use h2wasm_engine::wire::{FrameHeader, kind};
 use h2wasm_engine::{Connection, Event, Options, RequestOptions, RespondOptions, Role};
 
 struct Rng(u64);
@@ -28,7 +28,7 @@ impl Rng {
 
 /// One random frame: mostly plausible types on plausible streams, with
 /// either a real header block or random payload.
-fn random_frame(rng: &mut Rng, enc: &mut h2wasm_engine::hpack::HeaderEncoder, buf: &mut BytesMut) {
+fn random_frame(rng: &mut Rng, enc: &mut hpack::Encoder<'_>, buf: &mut BytesMut) {
     let kind = match rng.below(15) {
         n @ 0..=9 => n as u8,
         10 => kind::HEADERS,
@@ -63,7 +63,7 @@ fn random_frame(rng: &mut Rng, enc: &mut h2wasm_engine::hpack::HeaderEncoder, bu
         if rng.below(5) == 0 {
             fields.swap(0, 3);
         }
-        enc.encode(&fields, &mut block);
+        block.extend(encode_block(enc, &fields));
         block
     } else {
         let len = match rng.below(10) {
@@ -84,7 +84,7 @@ fn random_input(role: Role, rng: &mut Rng) -> (Connection, BytesMut) {
         ..Options::default()
     };
     let mut conn = Connection::new(role, opts, 0).unwrap();
-    let mut enc = h2wasm_engine::hpack::HeaderEncoder::new(4096);
+    let mut enc = hpack::Encoder::new();
     let mut input = BytesMut::new();
     if role == Role::Server {
         input.extend_from_slice(h2wasm_engine::connection::PREFACE);

@@ -7,8 +7,8 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use h2wasm_engine::frame::{flag, kind};
 use h2wasm_engine::pair::Pair;
+use h2wasm_engine::wire::{flag, kind};
 use h2wasm_engine::{ErrorCode, Event, RequestOptions, RespondOptions, Settings};
 
 fn send_block(p: &mut RawPeer, stream: u32, block: &[u8], end_stream: bool) {

@@ -125,7 +125,7 @@ fn stream_timeout_fires_once_per_quiet_period() {
     assert!(p.server.set_stream_timeout(999, p.now, Some(MS)).is_err());
 }
 
-fn closed_metrics(events: &[Event], stream: u32) -> h2wasm_engine::stream::StreamMetrics {
+fn closed_metrics(events: &[Event], stream: u32) -> h2wasm_engine::StreamMetrics {
     events
         .iter()
         .find_map(|e| match e {

@@ -4,9 +4,9 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use h2wasm_engine::frame::{flag, kind, padding};
 use h2wasm_engine::options::PaddingStrategy;
 use h2wasm_engine::pair::Pair;
+use h2wasm_engine::wire::{flag, kind};
 use h2wasm_engine::{Event, Options, RequestOptions, RespondOptions};
 
 /// A server with `strategy` that answered stream 1 with `body`.
@@ -30,21 +30,6 @@ fn stream_frames(p: &RawPeer) -> Vec<&RawFrame> {
         .iter()
         .filter(|f| f.head.stream_id == 1 && matches!(f.head.kind, kind::HEADERS | kind::DATA))
         .collect()
-}
-
-#[test]
-fn choose_follows_nodes_strategies() {
-    use PaddingStrategy::*;
-    assert_eq!(padding::choose(None, 10, 1000), Option::None);
-    // 9 + 13 + 2 = 24: one Pad Length octet and one pad octet.
-    assert_eq!(padding::choose(Aligned, 13, 1000), Some(1));
-    // 9 + 15 = 24 already: nothing added.
-    assert_eq!(padding::choose(Aligned, 15, 1000), Option::None);
-    // Room for only the Pad Length octet.
-    assert_eq!(padding::choose(Aligned, 10, 1), Some(0));
-    assert_eq!(padding::choose(Aligned, 10, 0), Option::None);
-    assert_eq!(padding::choose(Max, 10, 100_000), Some(255));
-    assert_eq!(padding::choose(Max, 10, 40), Some(39));
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn method_and_path_default_to_get_and_root() {
     else {
         panic!("no request");
     };
-    let get = |n: &str| h2wasm_engine::headers::find(headers, n).cloned();
+    let get = |n: &str| headers.get(n).cloned();
     assert_eq!(get(":method").unwrap(), "GET");
     assert_eq!(get(":path").unwrap(), "/");
     assert_eq!(get(":scheme").unwrap(), "https");

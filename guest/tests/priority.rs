@@ -5,8 +5,9 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use h2wasm_engine::frame::{FrameHeader, PrioritySpec, flag, kind};
+use h2wasm_engine::PrioritySpec;
 use h2wasm_engine::pair::Pair;
+use h2wasm_engine::wire::{FrameHeader, flag, kind};
 use h2wasm_engine::{RequestOptions, RespondOptions};
 
 /// HEADERS with a priority block.

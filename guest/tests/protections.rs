@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use h2wasm_engine::frame::kind;
+use h2wasm_engine::wire::kind;
 use h2wasm_engine::{ErrorCode, Options};
 
 const MS: u64 = 1_000_000;
@@ -178,7 +178,7 @@ mod session_memory {
 
 mod max_send_header_block_length {
     use super::*;
-    use h2wasm_engine::headers::HeaderField;
+    use h2wasm_engine::HeaderField;
     use h2wasm_engine::pair::Pair;
     use h2wasm_engine::{Event, RequestOptions, RespondOptions};
 

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use h2wasm_engine::frame::{flag, kind};
 use h2wasm_engine::settings::id;
+use h2wasm_engine::wire::{flag, kind};
 use h2wasm_engine::{ErrorCode, Event, Options, RequestOptions, Settings};
 
 fn settings_payload(params: &[(u16, u32)]) -> Vec<u8> {
@@ -473,7 +473,7 @@ mod s6_2_headers {
             p.events
                 .iter()
                 .any(|e| matches!(e, Event::Request { stream_id: 1, headers, .. }
-            if h2wasm_engine::headers::find(headers, ":path").is_some_and(|v| v == "/padded")))
+            if headers.get(":path").is_some_and(|v| v == "/padded")))
         );
     }
 

@@ -8,8 +8,8 @@ mod common;
 
 use bytes::Bytes;
 use common::*;
-use h2wasm_engine::frame::{FrameHeader, flag, kind};
 use h2wasm_engine::pair::Pair;
+use h2wasm_engine::wire::{FrameHeader, flag, kind};
 use h2wasm_engine::{ErrorCode, Event, Options, RespondOptions, Settings};
 
 const SEC: u64 = 1_000_000_000;

@@ -14,7 +14,7 @@ use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::serve::ConnectionConfig;
 use h2wasm::serve::limits::Limits;
 use h2wasm::service::shared;
-use h2wasm_engine::frame::kind;
+use h2wasm_engine::wire::kind;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};

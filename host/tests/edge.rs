@@ -12,7 +12,7 @@ use h2wasm::serve::ConnectionConfig;
 use h2wasm::serve::limits::Limits;
 use h2wasm::service::SharedService;
 use h2wasm::{Runtime, RuntimeConfig};
-use h2wasm_engine::frame::{flag, kind};
+use h2wasm_engine::wire::{flag, kind};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -12,7 +12,7 @@ use common::*;
 use h2wasm::serve::ConnectionConfig;
 use h2wasm::serve::limits::Limits;
 use h2wasm_engine::HeaderField;
-use h2wasm_engine::frame::{flag, kind};
+use h2wasm_engine::wire::{flag, kind};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

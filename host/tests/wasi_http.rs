@@ -12,7 +12,7 @@ use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
 use h2wasm_engine::HeaderField;
-use h2wasm_engine::frame::kind;
+use h2wasm_engine::wire::kind;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@ use super::{FrameHeader, kind};
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AltSvc {
+pub(crate) struct AltSvc {
     pub stream_id: u32,
     /// Empty on a stream (the stream's origin applies).
     pub origin: Bytes,
@@ -16,7 +16,7 @@ pub struct AltSvc {
 impl AltSvc {
     /// `None` for a frame to ignore: malformed, or breaking §4's rule that
     /// an origin is named on stream 0 and only there.
-    pub fn decode(head: &FrameHeader, mut payload: Bytes) -> Option<AltSvc> {
+    pub(crate) fn decode(head: &FrameHeader, mut payload: Bytes) -> Option<AltSvc> {
         let len = usize::from(u16::from_be_bytes(payload.get(..2)?.try_into().ok()?));
         if payload.len() < 2 + len {
             return None;
@@ -33,7 +33,7 @@ impl AltSvc {
         })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         let len = 2 + self.origin.len() + self.value.len();
         FrameHeader::new(kind::ALTSVC, 0, self.stream_id, len).encode(buf);
         // Callers bound the origin to 16382 octets (Node's limit).

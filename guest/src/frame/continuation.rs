@@ -5,14 +5,17 @@ use crate::error::ProtocolError;
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Continuation {
+pub(crate) struct Continuation {
     pub stream_id: u32,
     pub fragment: Bytes,
     pub end_headers: bool,
 }
 
 impl Continuation {
-    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Continuation, ProtocolError> {
+    pub(crate) fn decode(
+        head: &FrameHeader,
+        payload: Bytes,
+    ) -> Result<Continuation, ProtocolError> {
         require_stream(head, "CONTINUATION on stream 0")?;
         Ok(Continuation {
             stream_id: head.stream_id,
@@ -21,7 +24,12 @@ impl Continuation {
         })
     }
 
-    pub fn encode_header<B: BufMut>(stream_id: u32, len: usize, end_headers: bool, buf: &mut B) {
+    pub(crate) fn encode_header<B: BufMut>(
+        stream_id: u32,
+        len: usize,
+        end_headers: bool,
+        buf: &mut B,
+    ) {
         let flags = if end_headers { flag::END_HEADERS } else { 0 };
         FrameHeader::new(kind::CONTINUATION, flags, stream_id, len).encode(buf);
     }

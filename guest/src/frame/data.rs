@@ -5,7 +5,7 @@ use crate::error::ProtocolError;
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Data {
+pub(crate) struct Data {
     pub stream_id: u32,
     pub payload: Bytes,
     pub end_stream: bool,
@@ -18,7 +18,7 @@ pub struct Data {
 }
 
 impl Data {
-    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Data, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: Bytes) -> Result<Data, ProtocolError> {
         require_stream(head, "DATA on stream 0")?;
         let flow_len = head.length;
         let payload = if head.has(flag::PADDED) {
@@ -37,7 +37,7 @@ impl Data {
 
     /// An unpadded DATA frame whose payload the host kept, at `at` in its
     /// read.
-    pub fn held(head: &FrameHeader, at: u32) -> Result<Data, ProtocolError> {
+    pub(crate) fn held(head: &FrameHeader, at: u32) -> Result<Data, ProtocolError> {
         require_stream(head, "DATA on stream 0")?;
         Ok(Data {
             stream_id: head.stream_id,
@@ -49,27 +49,32 @@ impl Data {
     }
 
     /// Octets of data the frame carries, padding excluded.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self.held {
             Some(_) => self.flow_len as usize,
             None => self.payload.len(),
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Writes a DATA frame header for `len` payload octets; the caller appends
     /// the payload itself (so large bodies are copied once, into the output).
-    pub fn encode_header<B: BufMut>(stream_id: u32, len: usize, end_stream: bool, buf: &mut B) {
+    pub(crate) fn encode_header<B: BufMut>(
+        stream_id: u32,
+        len: usize,
+        end_stream: bool,
+        buf: &mut B,
+    ) {
         Self::encode_padded_header(stream_id, len, None, end_stream, buf);
     }
 
     /// As `encode_header`, with `pad` octets of padding: writes the frame
     /// header and the Pad Length octet; the caller appends the payload and
     /// then `pad` zero octets.
-    pub fn encode_padded_header<B: BufMut>(
+    pub(crate) fn encode_padded_header<B: BufMut>(
         stream_id: u32,
         len: usize,
         pad: Option<u8>,

@@ -5,14 +5,14 @@ use crate::error::{ConnectionError, ErrorCode, ProtocolError};
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GoAway {
+pub(crate) struct GoAway {
     pub last_stream_id: u32,
     pub code: ErrorCode,
     pub debug_data: Bytes,
 }
 
 impl GoAway {
-    pub fn decode(head: &FrameHeader, mut payload: Bytes) -> Result<GoAway, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, mut payload: Bytes) -> Result<GoAway, ProtocolError> {
         require_connection_stream(head, "GOAWAY on a stream")?;
         let (Some(last), Some(code)) = (read_u32(&payload), payload.get(4..).and_then(read_u32))
         else {
@@ -26,7 +26,7 @@ impl GoAway {
         })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         FrameHeader::new(kind::GOAWAY, 0, 0, 8 + self.debug_data.len()).encode(buf);
         buf.put_u32(self.last_stream_id & super::MAX_STREAM_ID);
         buf.put_u32(self.code.0);

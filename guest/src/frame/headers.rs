@@ -7,7 +7,7 @@ use crate::error::ProtocolError;
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Headers {
+pub(crate) struct Headers {
     pub stream_id: u32,
     pub priority: Option<PrioritySpec>,
     pub fragment: Bytes,
@@ -16,7 +16,7 @@ pub struct Headers {
 }
 
 impl Headers {
-    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Headers, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: Bytes) -> Result<Headers, ProtocolError> {
         require_stream(head, "HEADERS on stream 0")?;
         let fixed = if head.has(flag::PRIORITY) {
             PrioritySpec::LEN
@@ -48,7 +48,8 @@ impl Headers {
 
     /// Writes the HEADERS frame header and optional priority block for a
     /// fragment of `fragment_len` octets that the caller appends.
-    pub fn encode_header<B: BufMut>(
+    #[cfg(test)]
+    pub(crate) fn encode_header<B: BufMut>(
         stream_id: u32,
         priority: Option<PrioritySpec>,
         fragment_len: usize,
@@ -68,7 +69,7 @@ impl Headers {
 
 /// Everything of a HEADERS frame we send but its fragment.
 #[derive(Clone, Copy, Debug)]
-pub struct HeadersStart {
+pub(crate) struct HeadersStart {
     pub priority: Option<PrioritySpec>,
     /// Pad Length: the caller appends that many zero octets after the
     /// fragment.
@@ -79,7 +80,7 @@ pub struct HeadersStart {
 
 impl HeadersStart {
     /// Writes the frame header, Pad Length and priority fields.
-    pub fn encode<B: BufMut>(&self, stream_id: u32, fragment_len: usize, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, stream_id: u32, fragment_len: usize, buf: &mut B) {
         let mut flags = 0;
         if self.end_stream {
             flags |= flag::END_STREAM;

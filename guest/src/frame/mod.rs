@@ -11,7 +11,7 @@ mod goaway;
 mod header;
 mod headers;
 mod origin;
-pub mod padding;
+pub(crate) mod padding;
 mod ping;
 mod priority;
 mod push_promise;
@@ -19,19 +19,20 @@ mod rst_stream;
 mod settings;
 mod window_update;
 
-pub use altsvc::AltSvc;
-pub use continuation::Continuation;
-pub use data::Data;
-pub use goaway::GoAway;
+pub(crate) use altsvc::AltSvc;
+pub(crate) use continuation::Continuation;
+pub(crate) use data::Data;
+pub(crate) use goaway::GoAway;
 pub use header::{FRAME_HEADER_LEN, FrameHeader};
-pub use headers::{Headers, HeadersStart};
-pub use origin::OriginFrame;
-pub use ping::Ping;
-pub use priority::{Priority, PrioritySpec};
-pub use push_promise::PushPromise;
-pub use rst_stream::RstStream;
-pub use settings::{SettingsFrame, encode_settings_ack};
-pub use window_update::WindowUpdate;
+pub(crate) use headers::{Headers, HeadersStart};
+pub(crate) use origin::OriginFrame;
+pub(crate) use ping::Ping;
+pub(crate) use priority::Priority;
+pub use priority::PrioritySpec;
+pub(crate) use push_promise::PushPromise;
+pub(crate) use rst_stream::RstStream;
+pub(crate) use settings::{SettingsFrame, encode_settings_ack};
+pub(crate) use window_update::WindowUpdate;
 
 use crate::error::{ConnectionError, ProtocolError};
 use bytes::Bytes;
@@ -62,11 +63,11 @@ pub mod flag {
 }
 
 /// Largest value a 31-bit stream identifier or window increment can take.
-pub const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+pub(crate) const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 
 /// A decoded frame. Payloads are slices of the input buffer (no copy).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Frame {
+pub(crate) enum Frame {
     Data(Data),
     Headers(Headers),
     Priority(Priority),
@@ -89,7 +90,7 @@ pub enum Frame {
 impl Frame {
     /// Decodes the payload of a frame whose header has already been read and
     /// whose length has been checked against our SETTINGS_MAX_FRAME_SIZE.
-    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<Frame, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: Bytes) -> Result<Frame, ProtocolError> {
         debug_assert_eq!(payload.len(), head.length as usize);
         Ok(match head.kind {
             kind::DATA => Frame::Data(Data::decode(head, payload)?),

@@ -4,13 +4,13 @@ use super::{FrameHeader, kind};
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OriginFrame {
+pub(crate) struct OriginFrame {
     pub origins: Vec<Bytes>,
 }
 
 impl OriginFrame {
     /// `None` for a frame to ignore: on a stream (§2.1) or malformed.
-    pub fn decode(head: &FrameHeader, mut payload: Bytes) -> Option<OriginFrame> {
+    pub(crate) fn decode(head: &FrameHeader, mut payload: Bytes) -> Option<OriginFrame> {
         if head.stream_id != 0 {
             return None;
         }
@@ -26,7 +26,7 @@ impl OriginFrame {
         Some(OriginFrame { origins })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         let len = self.origins.iter().map(|o| 2 + o.len()).sum();
         FrameHeader::new(kind::ORIGIN, 0, 0, len).encode(buf);
         for o in &self.origins {

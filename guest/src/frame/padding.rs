@@ -10,7 +10,7 @@ use bytes::Bytes;
 /// Pad Length octet itself. Node's strategies: `Aligned` makes the frame,
 /// 9-octet header included, a multiple of 8 when room allows; `Max` adds
 /// all it can, up to 255 pad octets.
-pub fn choose(strategy: PaddingStrategy, payload_len: usize, room: usize) -> Option<u8> {
+pub(crate) fn choose(strategy: PaddingStrategy, payload_len: usize, room: usize) -> Option<u8> {
     let extra = match strategy {
         PaddingStrategy::None => 0,
         PaddingStrategy::Aligned => (8 - (9 + payload_len) % 8) % 8,

@@ -5,13 +5,13 @@ use crate::error::{ConnectionError, ProtocolError};
 use bytes::BufMut;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ping {
+pub(crate) struct Ping {
     pub ack: bool,
     pub payload: [u8; 8],
 }
 
 impl Ping {
-    pub fn decode(head: &FrameHeader, payload: &[u8]) -> Result<Ping, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: &[u8]) -> Result<Ping, ProtocolError> {
         require_connection_stream(head, "PING on a stream")?;
         let payload: [u8; 8] = payload
             .try_into()
@@ -22,7 +22,7 @@ impl Ping {
         })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         let flags = if self.ack { flag::ACK } else { 0 };
         FrameHeader::new(kind::PING, flags, 0, 8).encode(buf);
         buf.put_slice(&self.payload);

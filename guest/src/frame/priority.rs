@@ -44,13 +44,13 @@ impl PrioritySpec {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Priority {
+pub(crate) struct Priority {
     pub stream_id: u32,
     pub spec: PrioritySpec,
 }
 
 impl Priority {
-    pub fn decode(head: &FrameHeader, payload: &[u8]) -> Result<Priority, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: &[u8]) -> Result<Priority, ProtocolError> {
         require_stream(head, "PRIORITY on stream 0")?;
         // "A PRIORITY frame with a length other than 5 octets MUST be treated
         // as a stream error (Section 5.4.2) of type FRAME_SIZE_ERROR."
@@ -80,7 +80,7 @@ impl Priority {
         })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         FrameHeader::new(kind::PRIORITY, 0, self.stream_id, PrioritySpec::LEN).encode(buf);
         self.spec.encode(buf);
     }

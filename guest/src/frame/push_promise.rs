@@ -5,7 +5,7 @@ use crate::error::{ConnectionError, ProtocolError};
 use bytes::{BufMut, Bytes};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PushPromise {
+pub(crate) struct PushPromise {
     pub stream_id: u32,
     pub promised_id: u32,
     pub fragment: Bytes,
@@ -13,7 +13,7 @@ pub struct PushPromise {
 }
 
 impl PushPromise {
-    pub fn decode(head: &FrameHeader, payload: Bytes) -> Result<PushPromise, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: Bytes) -> Result<PushPromise, ProtocolError> {
         require_stream(head, "PUSH_PROMISE on stream 0")?;
         let mut rest = if head.has(flag::PADDED) {
             padding::strip_after(payload, 4)?.0
@@ -32,7 +32,7 @@ impl PushPromise {
         })
     }
 
-    pub fn encode_header<B: BufMut>(
+    pub(crate) fn encode_header<B: BufMut>(
         stream_id: u32,
         promised_id: u32,
         fragment_len: usize,

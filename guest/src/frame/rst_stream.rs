@@ -5,13 +5,13 @@ use crate::error::{ConnectionError, ErrorCode, ProtocolError};
 use bytes::BufMut;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RstStream {
+pub(crate) struct RstStream {
     pub stream_id: u32,
     pub code: ErrorCode,
 }
 
 impl RstStream {
-    pub fn decode(head: &FrameHeader, payload: &[u8]) -> Result<RstStream, ProtocolError> {
+    pub(crate) fn decode(head: &FrameHeader, payload: &[u8]) -> Result<RstStream, ProtocolError> {
         require_stream(head, "RST_STREAM on stream 0")?;
         match (payload.len(), read_u32(payload)) {
             (4, Some(code)) => Ok(RstStream {
@@ -22,7 +22,7 @@ impl RstStream {
         }
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         FrameHeader::new(kind::RST_STREAM, 0, self.stream_id, 4).encode(buf);
         buf.put_u32(self.code.0);
     }

@@ -6,14 +6,17 @@ use crate::error::{ConnectionError, ProtocolError};
 use bytes::BufMut;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsFrame {
+pub(crate) struct SettingsFrame {
     pub ack: bool,
     /// Parameters in wire order; later entries override earlier ones (§6.5.3).
     pub params: Vec<(u16, u32)>,
 }
 
 impl SettingsFrame {
-    pub fn decode(head: &FrameHeader, payload: &[u8]) -> Result<SettingsFrame, ProtocolError> {
+    pub(crate) fn decode(
+        head: &FrameHeader,
+        payload: &[u8],
+    ) -> Result<SettingsFrame, ProtocolError> {
         require_connection_stream(head, "SETTINGS on a stream")?;
         let ack = head.has(flag::ACK);
         if ack && !payload.is_empty() {
@@ -34,7 +37,7 @@ impl SettingsFrame {
         Ok(SettingsFrame { ack, params })
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         let flags = if self.ack { flag::ACK } else { 0 };
         FrameHeader::new(kind::SETTINGS, flags, 0, self.params.len() * 6).encode(buf);
         for &(id, value) in &self.params {
@@ -44,6 +47,6 @@ impl SettingsFrame {
     }
 }
 
-pub fn encode_settings_ack<B: BufMut>(buf: &mut B) {
+pub(crate) fn encode_settings_ack<B: BufMut>(buf: &mut B) {
     FrameHeader::new(kind::SETTINGS, flag::ACK, 0, 0).encode(buf);
 }

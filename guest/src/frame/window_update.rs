@@ -6,13 +6,16 @@ use crate::error::{ConnectionError, ProtocolError};
 use bytes::BufMut;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WindowUpdate {
+pub(crate) struct WindowUpdate {
     pub stream_id: u32,
     pub increment: u32,
 }
 
 impl WindowUpdate {
-    pub fn decode(head: &FrameHeader, payload: &[u8]) -> Result<WindowUpdate, ProtocolError> {
+    pub(crate) fn decode(
+        head: &FrameHeader,
+        payload: &[u8],
+    ) -> Result<WindowUpdate, ProtocolError> {
         match (payload.len(), read_u32(payload)) {
             (4, Some(word)) => Ok(WindowUpdate {
                 stream_id: head.stream_id,
@@ -22,7 +25,7 @@ impl WindowUpdate {
         }
     }
 
-    pub fn encode<B: BufMut>(&self, buf: &mut B) {
+    pub(crate) fn encode<B: BufMut>(&self, buf: &mut B) {
         FrameHeader::new(kind::WINDOW_UPDATE, 0, self.stream_id, 4).encode(buf);
         buf.put_u32(self.increment & super::MAX_STREAM_ID);
     }

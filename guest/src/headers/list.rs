@@ -17,6 +17,12 @@ impl HeaderList {
         Arc::ptr_eq(&self.0, &other.0)
     }
 
+    /// The first value of the field `name` (lowercase, as HTTP/2 sends
+    /// names), if the list has one.
+    pub fn get(&self, name: &str) -> Option<&bytes::Bytes> {
+        super::find(self, name)
+    }
+
     /// The fields, copied only if the list is shared.
     pub fn into_vec(self) -> Vec<HeaderField> {
         Arc::try_unwrap(self.0).unwrap_or_else(|shared| (*shared).clone())

@@ -2,17 +2,17 @@
 //! outgoing queue, and the HTTP facts needed to check incoming messages.
 
 mod send_queue;
-pub mod state;
+pub(crate) mod state;
 
-pub use send_queue::{BodyReader, FileBody, HostBody, SendQueue};
-pub use state::{Cause, State};
+pub(crate) use send_queue::{BodyReader, FileBody, SendQueue};
+pub(crate) use state::{Cause, State};
 
 use crate::flow::{RecvWindow, SendWindow};
 use crate::headers::HeaderField;
 
 /// Where the incoming side of a stream is in its message (§8.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecvPhase {
+pub(crate) enum RecvPhase {
     /// Waiting for the request or final response headers (1xx may come first).
     Headers,
     /// Final headers received; DATA may follow, then trailers.
@@ -22,7 +22,7 @@ pub enum RecvPhase {
 }
 
 #[derive(Debug)]
-pub struct Stream {
+pub(crate) struct Stream {
     pub id: u32,
     pub state: State,
     pub send_window: SendWindow,
@@ -68,7 +68,7 @@ pub struct Stream {
 }
 
 #[derive(Debug)]
-pub struct PendingRequest {
+pub(crate) struct PendingRequest {
     pub fields: Vec<HeaderField>,
     pub end_on_headers: bool,
     pub priority: Option<crate::frame::PrioritySpec>,
@@ -76,7 +76,7 @@ pub struct PendingRequest {
 
 /// When a stream's first frames moved, and how much DATA it carried.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StreamTiming {
+pub(crate) struct StreamTiming {
     pub opened_at: u64,
     pub first_header_at: Option<u64>,
     pub first_byte_at: Option<u64>,
@@ -98,7 +98,7 @@ pub struct StreamMetrics {
 }
 
 impl StreamTiming {
-    pub fn metrics(&self, now: u64) -> StreamMetrics {
+    pub(crate) fn metrics(&self, now: u64) -> StreamMetrics {
         let since = |t: Option<u64>| t.map(|t| t.saturating_sub(self.opened_at));
         StreamMetrics {
             bytes_read: self.bytes_read,
@@ -112,7 +112,7 @@ impl StreamTiming {
 }
 
 impl Stream {
-    pub fn new(id: u32, send_window: u32, recv_window: u32) -> Stream {
+    pub(crate) fn new(id: u32, send_window: u32, recv_window: u32) -> Stream {
         Stream {
             id,
             state: State::Idle,
@@ -143,7 +143,7 @@ impl Stream {
     /// Whether the scheduler has something to send for this stream: data
     /// that fits the window, or an END_STREAM / trailers / want-trailers step
     /// that needs no window.
-    pub fn has_pending_output(&self) -> bool {
+    pub(crate) fn has_pending_output(&self) -> bool {
         if !self.state.can_send() || !self.headers_sent {
             return false;
         }

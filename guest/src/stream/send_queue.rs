@@ -10,7 +10,7 @@ use std::io::Read;
 /// A body read from a file as flow control lets it go
 /// (`respond_with_file`): at most one read-ahead chunk is in memory.
 #[derive(Debug)]
-pub struct FileBody {
+pub(crate) struct FileBody {
     pub file: Box<dyn BodyReader>,
     /// Octets still to send, read-ahead included.
     pub remaining: u64,
@@ -23,7 +23,7 @@ pub struct FileBody {
 /// Octets the host holds (`write_payload`, `respond_with_payload`): the
 /// engine sends references to them, never the octets themselves.
 #[derive(Clone, Copy, Debug)]
-pub struct HostBody {
+pub(crate) struct HostBody {
     /// The host's name for it.
     pub id: u64,
     /// Where the next frame's payload starts within it.
@@ -50,7 +50,7 @@ impl<T: std::io::Read + std::fmt::Debug> BodyReader for T {}
 const READ_AHEAD: usize = 32 * 1024;
 
 #[derive(Debug, Default)]
-pub struct SendQueue {
+pub(crate) struct SendQueue {
     chunks: VecDeque<Chunk>,
     /// Octets in `chunks` in the engine's memory.
     len: usize,
@@ -72,7 +72,7 @@ pub struct SendQueue {
 
 impl SendQueue {
     /// Octets still to send, in memory, in a file or held by the host.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         let file = self.file.as_ref().map_or(0, |f| f.remaining);
         self.buffered()
             .saturating_add(usize::try_from(file).unwrap_or(usize::MAX))
@@ -80,30 +80,30 @@ impl SendQueue {
 
     /// Octets queued with `write` and `write_payload` (Node's
     /// `bufferSize`).
-    pub fn buffered(&self) -> usize {
+    pub(crate) fn buffered(&self) -> usize {
         self.len
             .saturating_add(usize::try_from(self.host_len).unwrap_or(usize::MAX))
     }
 
     /// Octets this queue holds in the engine's own memory.
-    pub fn held(&self) -> usize {
+    pub(crate) fn held(&self) -> usize {
         self.len
     }
 
     /// Memory a file body holds for what it read ahead of sending.
-    pub fn read_ahead(&self) -> usize {
+    pub(crate) fn read_ahead(&self) -> usize {
         self.file.as_ref().map_or(0, |f| f.ahead.capacity())
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    pub fn has_file(&self) -> bool {
+    pub(crate) fn has_file(&self) -> bool {
         self.file.is_some()
     }
 
-    pub fn push(&mut self, data: Bytes) {
+    pub(crate) fn push(&mut self, data: Bytes) {
         if !data.is_empty() {
             self.len += data.len();
             self.chunks.push_back(Chunk::Octets(data));
@@ -112,7 +112,7 @@ impl SendQueue {
 
     /// Queues `length` octets the host holds as `id`; false (and nothing
     /// queued) when there are none.
-    pub fn push_host(&mut self, id: u64, length: u64) -> bool {
+    pub(crate) fn push_host(&mut self, id: u64, length: u64) -> bool {
         if length == 0 {
             return false;
         }
@@ -125,7 +125,7 @@ impl SendQueue {
         true
     }
 
-    pub fn set_file(&mut self, body: FileBody) {
+    pub(crate) fn set_file(&mut self, body: FileBody) {
         self.file = Some(body);
     }
 
@@ -137,7 +137,7 @@ impl SendQueue {
     /// by what this frame needs. An error (a file read failed) means the
     /// stream cannot go on (the promised length can no longer be met): the
     /// caller takes the frame back, octets and references alike.
-    pub fn take_into(
+    pub(crate) fn take_into(
         &mut self,
         max: usize,
         sendable: usize,
@@ -225,7 +225,7 @@ impl SendQueue {
 
     /// Drops everything queued (the stream was reset, or is gone): host
     /// chunks not wholly referenced are finished in `payload`.
-    pub fn clear(&mut self, payload: &mut PayloadQueue) {
+    pub(crate) fn clear(&mut self, payload: &mut PayloadQueue) {
         for chunk in self.chunks.drain(..) {
             if let Chunk::Host(h) = chunk {
                 payload.finish(h.id);

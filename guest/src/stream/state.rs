@@ -6,7 +6,7 @@
 use crate::error::ErrorCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     Idle,
     ReservedLocal,
     ReservedRemote,
@@ -18,7 +18,7 @@ pub enum State {
 
 /// How a stream reached `closed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// Both sides sent END_STREAM; `remote_last` says whether the peer's was
     /// the final one.
     EndStream { remote_last: bool },
@@ -28,19 +28,20 @@ pub enum Cause {
     RemoteReset(ErrorCode),
 }
 
-/// A frame type as far as the state machine cares.
+/// A frame type as far as the state machine cares. PRIORITY is not one:
+/// it is allowed in every state (§5.1), so the connection handles it
+/// without asking the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
+pub(crate) enum FrameKind {
     Headers,
     Data,
-    Priority,
     WindowUpdate,
     PushPromise,
 }
 
 /// Something that happens to a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     Send {
         kind: FrameKind,
         end_stream: bool,
@@ -56,7 +57,7 @@ pub enum Event {
 
 /// What a received frame does when the state does not allow it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Violation {
+pub(crate) enum Violation {
     /// Connection error with this code.
     Connection(ErrorCode),
     /// Stream error with this code.
@@ -68,21 +69,21 @@ pub enum Violation {
 }
 
 impl State {
-    pub fn is_closed(self) -> bool {
+    pub(crate) fn is_closed(self) -> bool {
         matches!(self, State::Closed(_))
     }
 
     /// We may still send DATA or trailers.
-    pub fn can_send(self) -> bool {
+    pub(crate) fn can_send(self) -> bool {
         matches!(self, State::Open | State::HalfClosedRemote)
     }
 
     /// The peer may still send DATA or trailers.
-    pub fn can_recv(self) -> bool {
+    pub(crate) fn can_recv(self) -> bool {
         matches!(self, State::Open | State::HalfClosedLocal)
     }
 
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(
             self,
             State::Open | State::HalfClosedLocal | State::HalfClosedRemote
@@ -90,7 +91,7 @@ impl State {
     }
 
     /// Node's `stream.state.state` (nghttp2 numbering).
-    pub fn node_code(self) -> u32 {
+    pub(crate) fn node_code(self) -> u32 {
         match self {
             State::Idle => 1,
             State::Open => 2,
@@ -102,7 +103,7 @@ impl State {
         }
     }
 
-    pub fn transition(self, event: Event) -> Result<State, Violation> {
+    pub(crate) fn transition(self, event: Event) -> Result<State, Violation> {
         use Event::*;
         use FrameKind::*;
         use State::*;
@@ -117,9 +118,6 @@ impl State {
             (Closed(_), RecvReset(_)) => Ok(self),
             (_, SendReset(code)) => Ok(Closed(Cause::LocalReset(code))),
             (_, RecvReset(code)) => Ok(Closed(Cause::RemoteReset(code))),
-
-            // PRIORITY is allowed in every state, both ways.
-            (_, Send { kind: Priority, .. } | Recv { kind: Priority, .. }) => Ok(self),
 
             // idle
             (

@@ -5,8 +5,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use h2wasm_engine::connection::PREFACE;
-use h2wasm_engine::frame::{FrameHeader, flag, kind};
-use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
+use h2wasm_engine::wire::{FrameHeader, flag, kind};
 use h2wasm_engine::{Connection, ErrorCode, Event, HeaderField, Options, RequestOptions, Role};
 
 /// Opens `n` GETs of `path` with no body and runs the pair until the
@@ -162,8 +161,8 @@ impl RawFrame {
 /// engine sends back, so tests can assert exact frames and error codes.
 pub(crate) struct RawPeer {
     pub conn: Connection,
-    pub encoder: HeaderEncoder,
-    pub decoder: HeaderDecoder,
+    pub encoder: hpack::Encoder<'static>,
+    pub decoder: hpack::Decoder<'static>,
     pub received: Vec<RawFrame>,
     pub events: Vec<Event>,
     pending: BytesMut,
@@ -229,8 +228,8 @@ impl RawPeer {
     pub(crate) fn new(conn: Connection) -> RawPeer {
         RawPeer {
             conn,
-            encoder: HeaderEncoder::new(4096),
-            decoder: HeaderDecoder::new(4096),
+            encoder: hpack::Encoder::new(),
+            decoder: hpack::Decoder::new(),
             received: Vec::new(),
             events: Vec::new(),
             pending: BytesMut::new(),
@@ -251,9 +250,7 @@ impl RawPeer {
 
     /// HPACK-encodes `fields` (keeping our encoder in sync with the engine).
     pub(crate) fn block(&mut self, fields: &[HeaderField]) -> Vec<u8> {
-        let mut out = Vec::new();
-        self.encoder.encode(fields, &mut out);
-        out
+        encode_block(&mut self.encoder, fields)
     }
 
     pub(crate) fn send_headers(&mut self, stream: u32, fields: &[HeaderField], end_stream: bool) {
@@ -306,10 +303,6 @@ impl RawPeer {
     /// Decoded header blocks the engine sent on `stream` (HEADERS only, no
     /// CONTINUATION in these tests).
     pub(crate) fn header_blocks(&mut self, stream: u32) -> Vec<Vec<HeaderField>> {
-        let limits = DecodeLimits {
-            max_list_size: 1 << 20,
-            max_pairs: 1000,
-        };
         let frames: Vec<RawFrame> = self
             .received
             .iter()
@@ -318,9 +311,30 @@ impl RawPeer {
             .collect();
         frames
             .iter()
-            .map(|f| self.decoder.decode(&f.payload, limits).unwrap().into_vec())
+            .map(|f| decode_block(&mut self.decoder, &f.payload).expect("a valid block"))
             .collect()
     }
+}
+
+/// HPACK-encodes `fields` with an encoder independent of the engine's
+/// (loona-hpack), so the engine's decoder is checked against another
+/// implementation.
+pub(crate) fn encode_block(encoder: &mut hpack::Encoder<'_>, fields: &[HeaderField]) -> Vec<u8> {
+    encoder.encode(fields.iter().map(|f| (&f.name[..], &f.value[..])))
+}
+
+/// Decodes a block the engine encoded, with loona-hpack.
+pub(crate) fn decode_block(
+    decoder: &mut hpack::Decoder<'_>,
+    block: &[u8],
+) -> Option<Vec<HeaderField>> {
+    let fields = decoder.decode(block).ok()?;
+    Some(
+        fields
+            .into_iter()
+            .map(|(n, v)| HeaderField::new(n, v))
+            .collect(),
+    )
 }
 
 /// Appends one frame.

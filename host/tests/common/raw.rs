@@ -5,8 +5,7 @@
 
 use h2wasm_engine::HeaderField;
 use h2wasm_engine::connection::PREFACE;
-use h2wasm_engine::frame::{FrameHeader, flag, kind};
-use h2wasm_engine::hpack::{DecodeLimits, HeaderDecoder, HeaderEncoder};
+use h2wasm_engine::wire::{FrameHeader, flag, kind};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -48,7 +47,7 @@ impl Frame {
 
 pub(crate) struct RawClient {
     pub tcp: TcpStream,
-    encoder: HeaderEncoder,
+    encoder: hpack::Encoder<'static>,
     pending: Vec<u8>,
     /// Every frame read so far.
     pub frames: Vec<Frame>,
@@ -63,7 +62,7 @@ impl RawClient {
         tcp.set_nodelay(true).unwrap();
         RawClient {
             tcp,
-            encoder: HeaderEncoder::new(4096),
+            encoder: hpack::Encoder::new(),
             pending: Vec::new(),
             frames: Vec::new(),
             acks_settings: true,
@@ -104,8 +103,10 @@ impl RawClient {
         fields: &[HeaderField],
         end: bool,
     ) -> Vec<u8> {
-        let mut block = Vec::new();
-        self.encoder.encode(fields, &mut block);
+        // loona-hpack: an encoder independent of the server's engine.
+        let block = self
+            .encoder
+            .encode(fields.iter().map(|f| (&f.name[..], &f.value[..])));
         let flags = flag::END_HEADERS | if end { flag::END_STREAM } else { 0 };
         frame(kind::HEADERS, flags, stream, &block)
     }
@@ -203,10 +204,6 @@ impl RawClient {
     /// Every header block on `stream` in order (informational responses,
     /// the response, trailers), decoded; `None` if one does not decode.
     pub(crate) fn header_blocks(&self, stream: u32) -> Option<Vec<Vec<HeaderField>>> {
-        let limits = DecodeLimits {
-            max_list_size: 1 << 20,
-            max_pairs: 1000,
-        };
         let blocks: Vec<Vec<u8>> = self
             .frames
             .iter()
@@ -220,12 +217,13 @@ impl RawClient {
             .map(|f| f.stream)
             .collect();
         // Every block goes through one decoder in order (its table).
-        let mut decoder = HeaderDecoder::new(4096);
+        let mut decoder = hpack::Decoder::new();
         let mut found = Vec::new();
         for (block, id) in blocks.iter().zip(streams) {
-            let fields = decoder.decode(block, limits).ok()?;
+            let fields = decoder.decode(block).ok()?;
             if id == stream {
-                found.push(fields.into_vec());
+                let fields = fields.into_iter().map(|(n, v)| HeaderField::new(n, v));
+                found.push(fields.collect());
             }
         }
         Some(found)

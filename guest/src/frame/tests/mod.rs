@@ -222,3 +222,18 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn padding_choose_follows_nodes_strategies() {
+    use crate::options::PaddingStrategy::*;
+    assert_eq!(padding::choose(None, 10, 1000), Option::None);
+    // 9 + 13 + 2 = 24: one Pad Length octet and one pad octet.
+    assert_eq!(padding::choose(Aligned, 13, 1000), Some(1));
+    // 9 + 15 = 24 already: nothing added.
+    assert_eq!(padding::choose(Aligned, 15, 1000), Option::None);
+    // Room for only the Pad Length octet.
+    assert_eq!(padding::choose(Aligned, 10, 1), Some(0));
+    assert_eq!(padding::choose(Aligned, 10, 0), Option::None);
+    assert_eq!(padding::choose(Max, 10, 100_000), Some(255));
+    assert_eq!(padding::choose(Max, 10, 40), Some(39));
+}

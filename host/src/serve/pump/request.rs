@@ -9,7 +9,6 @@ use crate::engine::convert::shared_block_fields;
 use crate::service::body::{BodyItem, Incoming};
 use crate::service::{Http2Stream, Informational, Protocol};
 use bytes::Bytes;
-use h2wasm_engine::headers::REMEMBERED_OCTETS_MAX;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use tokio::sync::mpsc;
 
@@ -29,6 +28,12 @@ pub(crate) enum RequestRefused {
     NothingToRepeat,
 }
 
+/// Requests of at most this many octets (names and values) are the ones
+/// an engine remembers to report repeats of: part of the WIT contract
+/// (`repeated-request-event` in wit/types.wit), as fixed as a frame size,
+/// since the component may be any build of the engine.
+const REPEATABLE_OCTETS_MAX: usize = 512;
+
 /// The connection's last request block, for blocks the engine reports as
 /// repeating it (`repeated-request` events): parsed again only once,
 /// then cloned. A fresh block costs nothing more than being kept.
@@ -45,9 +50,8 @@ impl LastRequest {
     pub(crate) fn fresh(&mut self, block: HeaderBlock) -> Result<RequestHead, RequestRefused> {
         let octets = Bytes::from(block.octets);
         let head = parse_head(&octets, &block.fields).map_err(RequestRefused::Malformed);
-        // The engine compares only lists this small (see the WIT): its
-        // own bound, so the two cannot drift apart.
-        self.known = octets.len() <= REMEMBERED_OCTETS_MAX;
+        // The engine compares only lists this small.
+        self.known = octets.len() <= REPEATABLE_OCTETS_MAX;
         (self.octets, self.spans) = match self.known {
             true => (octets, block.fields),
             false => Default::default(),

@@ -20,12 +20,10 @@ use crate::engine::io::trap;
 use crate::service::body::{BodyItem, Incoming};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
 use bytes::Bytes;
-use h2wasm_engine::id_map::{IdHasher, IdMap};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::Body as _;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::future::Future;
-use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -78,21 +76,22 @@ struct StreamIo {
 
 /// Everything the pump tracks besides the engine itself, while the
 /// connection has an instance. Maps by stream id (and by prepared-headers
-/// id, a process counter) hash as the engine's do (`IdMap`): SipHash on
-/// every request's several lookups showed in the profile of small files.
+/// id, a process counter) use rustc-hash's multiplicative hash: SipHash
+/// on every request's several lookups showed in the profile of small
+/// files, and ids are few (bounded by the streams a connection may open).
 #[derive(Default)]
 pub(crate) struct PumpState {
-    streams: IdMap<StreamIo>,
+    streams: FxHashMap<u32, StreamIo>,
     /// Response bodies the pump pulls from.
     pub bodies: StreamMap<u32, BodyStream>,
     /// Bodies of congested streams, waiting for `Drain`.
-    pub parked: IdMap<BodyStream>,
+    pub parked: FxHashMap<u32, BodyStream>,
     /// The engine reported `closed`: flush and stop.
     pub closed: bool,
     /// Prepared response headers this connection's engine holds, by
     /// [`PreparedHeaders::id`], with their index in `batch_headers` while
     /// the batch uses them.
-    prepared: HashMap<u64, PreparedSlot, BuildHasherDefault<IdHasher>>,
+    prepared: FxHashMap<u64, PreparedSlot>,
     /// Whole responses with prepared headers, sent in one call before the
     /// next `drive` (see `flush_batch`): the header lists they use (each
     /// lent once per call, and named by index), the responses, their

@@ -46,10 +46,6 @@ fn idle_accepts_only_headers_and_priority() {
         State::Idle.transition(Event::RecvReset(ErrorCode::CANCEL)),
         Err(Violation::Connection(ErrorCode::PROTOCOL_ERROR))
     );
-    assert_eq!(
-        State::Idle.transition(recv(FrameKind::Priority, false)),
-        Ok(State::Idle)
-    );
 }
 
 #[test]
@@ -60,7 +56,6 @@ fn half_closed_remote_rejects_data_with_stream_closed() {
         Err(Violation::Stream(ErrorCode::STREAM_CLOSED))
     );
     assert_eq!(s.transition(recv(FrameKind::WindowUpdate, false)), Ok(s));
-    assert_eq!(s.transition(recv(FrameKind::Priority, false)), Ok(s));
 }
 
 #[test]
@@ -83,10 +78,6 @@ fn closed_stream_answers_depend_on_cause() {
     assert_eq!(
         ended.transition(recv(FrameKind::WindowUpdate, false)),
         Err(Violation::Ignore)
-    );
-    assert_eq!(
-        ended.transition(recv(FrameKind::Priority, false)),
-        Ok(ended)
     );
 }
 
