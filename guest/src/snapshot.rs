@@ -5,7 +5,7 @@
 
 /// Bumped whenever the layout changes: a snapshot from another engine
 /// build is refused rather than misread.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// The snapshot could not be read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

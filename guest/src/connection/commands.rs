@@ -56,16 +56,17 @@ impl Connection {
         if self.role != Role::Client {
             return Err(CommandError::WrongRole);
         }
-        if self.closing || self.goaway_received.is_some() {
+        if !self.shutdown.may_open_streams() {
             return Err(CommandError::SessionClosed);
         }
-        let id = self.next_local_id;
+        let id = self.counts.next_local_id;
         if id > MAX_STREAM_ID {
             return Err(CommandError::StreamIdsExhausted);
         }
         let mut fields = headers::prepare_outgoing(fields, BlockKind::Request)?;
         headers::apply_request_defaults(&mut fields, &self.opts.scheme, &self.opts.authority);
-        let info = headers::check_outgoing_request(&fields, self.remote.enable_connect_protocol)?;
+        let info =
+            headers::check_outgoing_request(&fields, self.settings.remote.enable_connect_protocol)?;
         if let Some(p) = opts.priority
             && p.dependency == id
         {
@@ -73,7 +74,7 @@ impl Connection {
                 "stream cannot depend on itself",
             ));
         }
-        self.next_local_id = id.saturating_add(2);
+        self.counts.take_local_id();
         if self.header_block_too_large(id, &fields) {
             // The id is spent (never seen by the peer, so implicitly closed).
             self.events.push_back(Event::StreamClosed {
@@ -104,7 +105,7 @@ impl Connection {
 
     /// Sends waiting requests while the peer's concurrency limit allows.
     pub(super) fn start_pending_requests(&mut self) {
-        while self.local_active < self.remote.max_concurrent_streams {
+        while self.counts.local_active < self.settings.remote.max_concurrent_streams {
             let Some(id) = self.pending_requests.pop_front() else {
                 return;
             };
@@ -124,7 +125,7 @@ impl Connection {
             );
             self.record_sent(id, pending.fields.into());
             if let Some(p) = pending.priority {
-                self.priority.set(id, p);
+                self.scheduler.tree.set(id, p);
             }
             self.apply_local(
                 id,
@@ -444,7 +445,7 @@ impl Connection {
         if !self.streams.contains_key(&stream_id) {
             return Err(CommandError::UnknownStream);
         }
-        self.priority.set(stream_id, spec);
+        self.scheduler.tree.set(stream_id, spec);
         if !silent {
             Priority { stream_id, spec }.encode(&mut self.out);
             self.metrics.frames_sent += 1;
@@ -482,26 +483,15 @@ impl Connection {
     /// `maxOutstandingPings` bounds how many may be unanswered.
     pub fn ping(&mut self, now: u64, payload: Option<[u8; 8]>) -> Result<[u8; 8], CommandError> {
         self.check_open()?;
-        if self.pings.len() >= self.opts.max_outstanding_pings as usize {
-            return Err(CommandError::InvalidState("too many outstanding pings"));
-        }
         self.now = self.now.max(now);
-        let payload = payload.unwrap_or_else(|| {
-            self.ping_seq = self.ping_seq.wrapping_add(1);
-            self.ping_seq.to_be_bytes()
-        });
-        if self.pings.iter().any(|(p, _)| *p == payload) {
-            return Err(CommandError::InvalidArgument(
-                "a ping with this payload is outstanding",
-            ));
-        }
+        let max = self.opts.max_outstanding_pings as usize;
+        let payload = self.ping.start(payload, self.now, max)?;
         Ping {
             ack: false,
             payload,
         }
         .encode(&mut self.out);
         self.metrics.frames_sent += 1;
-        self.pings.push_back((payload, self.now));
         Ok(payload)
     }
 
@@ -520,7 +510,9 @@ impl Connection {
                 "more than 10 custom settings",
             ));
         }
-        if self.local.enable_connect_protocol && settings.enable_connect_protocol == Some(false) {
+        if self.settings.local.enable_connect_protocol
+            && settings.enable_connect_protocol == Some(false)
+        {
             return Err(CommandError::InvalidArgument(
                 "enableConnectProtocol cannot be turned off",
             ));
@@ -539,7 +531,7 @@ impl Connection {
         debug_data: Bytes,
     ) -> Result<(), CommandError> {
         self.check_open()?;
-        let last = last_stream_id.unwrap_or(self.max_peer_id);
+        let last = last_stream_id.unwrap_or(self.counts.max_peer_id);
         if last > MAX_STREAM_ID {
             return Err(CommandError::InvalidArgument("last stream id above 2^31-1"));
         }
@@ -554,7 +546,7 @@ impl Connection {
         if size > crate::settings::MAX_WINDOW_SIZE {
             return Err(CommandError::InvalidArgument("window size above 2^31-1"));
         }
-        if let Some(inc) = self.recv_window.set_target(size) {
+        if let Some(inc) = self.flow.recv.set_target(size) {
             self.write_window_update(0, inc);
         }
         Ok(())
@@ -564,7 +556,7 @@ impl Connection {
     /// (safe to retry, RFC 9113 §8.7) and not counted against it: what a
     /// host does when it runs short of memory. Open streams go on.
     pub fn set_refusing_streams(&mut self, refusing: bool) {
-        self.refusing_streams = refusing;
+        self.protections.refusing_streams = refusing;
     }
 
     /// Graceful close (Node's `session.close()`): GOAWAY, no new streams,
@@ -573,9 +565,9 @@ impl Connection {
         if self.phase == Phase::Closed {
             return;
         }
-        self.closing = true;
-        if self.goaway_sent.is_none() {
-            self.write_goaway(ErrorCode::NO_ERROR, self.max_peer_id, Bytes::new());
+        self.shutdown.close();
+        if !self.shutdown.goaway_sent() {
+            self.write_goaway(ErrorCode::NO_ERROR, self.counts.max_peer_id, Bytes::new());
         }
         self.maybe_finish_closing();
     }
@@ -586,7 +578,7 @@ impl Connection {
         if self.phase == Phase::Closed {
             return;
         }
-        self.write_goaway(code, self.max_peer_id, Bytes::new());
+        self.write_goaway(code, self.counts.max_peer_id, Bytes::new());
         self.terminate(code);
     }
 }

@@ -13,13 +13,17 @@
 //! it) and prepared-header handles (resources of the old instance; the
 //! host prepares them again).
 
+use super::counts::Counts;
+use super::header_codec::HeaderCodec;
+use super::ping::Pings;
+use super::protections::Protections;
+use super::settings::SettingsState;
+use super::shutdown::Shutdown;
+use super::timers::Clocks;
+use super::windows::ConnectionWindows;
 use super::{Connection, Metrics, Phase};
 use crate::error::{CommandError, ErrorCode};
-use crate::flow::{RecvWindow, SendWindow};
-use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::options::{Options, Role};
-use crate::rate_limit::TokenBucket;
-use crate::settings::{Settings, SettingsValues};
 use crate::snapshot::{Corrupt, Reader, Writer};
 use crate::stream::Cause;
 
@@ -36,11 +40,11 @@ impl Connection {
             Some("the connection is not open")
         } else if !self.streams.is_empty() || !self.pending_requests.is_empty() {
             Some("streams are open")
-        } else if self.block.is_some() || !self.inbuf.is_empty() {
+        } else if !self.input.is_empty() {
             Some("input is partly read")
         } else if !self.out.is_empty() || !self.payload.is_empty() || !self.events.is_empty() {
             Some("output or events are waiting")
-        } else if self.closing || self.goaway_sent.is_some() {
+        } else if self.shutdown.is_closing() || self.shutdown.goaway_sent() {
             Some("the connection is closing")
         } else {
             None
@@ -60,41 +64,19 @@ impl Connection {
         });
         w.u64(self.now);
         w.u64(self.created_at);
-        w.u64(self.last_activity);
-        w.opt_u64(self.idle_timeout_ns);
-        self.local.write(&mut w);
-        self.remote.write(&mut w);
-        w.bool(self.remote_settings_seen);
-        self.encoder.write(&mut w);
-        self.decoder.write(&mut w);
-        w.u32(self.next_local_id);
-        w.u32(self.max_peer_id);
-        self.send_window.write(&mut w);
-        self.recv_window.write(&mut w);
-        w.u64(self.ping_seq);
-        w.opt_u32(self.goaway_received);
-        w.u32(self.invalid_frames);
-        w.u32(self.rejected_streams);
-        self.reset_bucket.write(&mut w);
+        self.clocks.write(&mut w);
+        self.settings.write(&mut w);
+        self.hpack.write(&mut w);
+        self.counts.write(&mut w);
+        self.flow.write(&mut w);
+        self.ping.write(&mut w);
+        self.shutdown.write(&mut w);
+        self.protections.write(&mut w);
         w.len(self.origin_set.len());
         for o in &self.origin_set {
             w.bytes(o.as_bytes());
         }
         write_metrics(&self.metrics, &mut w);
-        w.len(self.pending_local.len());
-        for settings in &self.pending_local {
-            let params = settings.to_params();
-            w.len(params.len());
-            for (id, value) in params {
-                w.u16(id);
-                w.u32(value);
-            }
-        }
-        w.len(self.pings.len());
-        for (payload, sent_at) in &self.pings {
-            w.bytes(payload);
-            w.u64(*sent_at);
-        }
         let closed: Vec<(u32, Cause)> = self.closed.iter().collect();
         let recent = &closed[closed.len().saturating_sub(KEPT_CLOSED)..];
         w.len(recent.len());
@@ -122,44 +104,23 @@ fn read_snapshot(opts: Options, snapshot: &[u8], now: u64) -> Result<Connection,
         1 => Role::Server,
         _ => return Err(Corrupt),
     };
-    let (burst, rate) = (opts.stream_reset_burst, opts.stream_reset_rate);
     let mut c = Connection::blank(role, opts, now);
     c.phase = Phase::Open;
     c.now = r.u64()?.max(now);
     c.created_at = r.u64()?;
-    c.last_activity = r.u64()?;
-    c.idle_timeout_ns = r.opt_u64()?;
-    c.local = SettingsValues::read(&mut r)?;
-    c.remote = SettingsValues::read(&mut r)?;
-    c.remote_settings_seen = r.bool()?;
-    c.encoder = HeaderEncoder::read(&mut r)?;
-    c.decoder = HeaderDecoder::read(&mut r)?;
-    c.next_local_id = r.u32()?;
-    c.max_peer_id = r.u32()?;
-    c.send_window = SendWindow::read(&mut r)?;
-    c.recv_window = RecvWindow::read(&mut r)?;
-    c.ping_seq = r.u64()?;
-    c.goaway_received = r.opt_u32()?;
-    c.invalid_frames = r.u32()?;
-    c.rejected_streams = r.u32()?;
-    c.reset_bucket = TokenBucket::read(&mut r, burst, rate)?;
+    c.clocks = Clocks::read(&mut r)?;
+    c.settings = SettingsState::read(&mut r)?;
+    c.hpack = HeaderCodec::read(&mut r)?;
+    c.counts = Counts::read(&mut r, role)?;
+    c.flow = ConnectionWindows::read(&mut r)?;
+    c.ping = Pings::read(&mut r)?;
+    c.shutdown = Shutdown::read(&mut r)?;
+    c.protections = Protections::read(&mut r, &c.opts)?;
     for _ in 0..r.len(4)? {
         let origin = std::str::from_utf8(r.bytes()?).map_err(|_| Corrupt)?;
         c.origin_set.push(origin.to_string());
     }
     c.metrics = read_metrics(&mut r)?;
-    for _ in 0..r.len(4)? {
-        let mut params = Vec::new();
-        for _ in 0..r.len(6)? {
-            params.push((r.u16()?, r.u32()?));
-        }
-        let settings = Settings::from_params(&params).map_err(|_| Corrupt)?;
-        c.pending_local.push_back(settings);
-    }
-    for _ in 0..r.len(20)? {
-        let payload: [u8; 8] = r.bytes()?.try_into().map_err(|_| Corrupt)?;
-        c.pings.push_back((payload, r.u64()?));
-    }
     for _ in 0..r.len(5)? {
         let id = r.u32()?;
         let cause = read_cause(&mut r)?;

@@ -6,16 +6,25 @@
 
 mod closed;
 mod commands;
+mod counts;
 mod extensions;
 mod files;
+mod header_codec;
 mod held;
 mod hibernate;
+mod input;
+mod ping;
 mod prepared;
+mod protections;
 mod push;
 mod recv;
+mod scheduler;
 mod send;
+mod settings;
+mod shutdown;
 mod state;
 mod timers;
+mod windows;
 
 pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
@@ -26,22 +35,24 @@ pub use state::{SessionState, StreamStateInfo};
 
 use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
-use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
-use crate::headers::{HeaderList, MessageInfo};
-use crate::hpack::{HeaderDecoder, HeaderEncoder};
 use crate::id_map::IdMap;
 use crate::options::{Options, Role};
-use crate::priority::PriorityTree;
-use crate::rate_limit::TokenBucket;
-use crate::settings::{Settings, SettingsValues};
+use crate::settings::Settings;
 use crate::stream::{Cause, State, Stream, StreamMetrics};
 use bytes::{Bytes, BytesMut};
 use closed::ClosedStreams;
+use counts::Counts;
+use header_codec::HeaderCodec;
+use input::Input;
+use ping::Pings;
+use protections::Protections;
+use scheduler::Scheduler;
+use settings::SettingsState;
+use shutdown::Shutdown;
 use std::collections::VecDeque;
-
-/// Streams (live, closed or idle) the priority tree may name.
-const PRIORITY_NODES: usize = 1024;
+use timers::Clocks;
+use windows::ConnectionWindows;
 
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -55,28 +66,6 @@ enum Phase {
     Open,
     /// Nothing more is read; only already-queued output remains.
     Closed,
-}
-
-/// A header block being assembled from HEADERS/PUSH_PROMISE + CONTINUATION.
-struct PartialBlock {
-    stream_id: u32,
-    kind: BlockStart,
-    fragment: BytesMut,
-    continuations: u32,
-    /// When its first frame arrived: the whole block counts against the
-    /// frame timeout.
-    started_at: u64,
-}
-
-#[derive(Clone, Copy)]
-enum BlockStart {
-    Headers {
-        end_stream: bool,
-        priority: Option<crate::frame::PrioritySpec>,
-    },
-    PushPromise {
-        promised_id: u32,
-    },
 }
 
 /// Counters behind Node's session performance entry.
@@ -110,46 +99,28 @@ impl Metrics {
 /// What `session_memory` counts for each stream besides its buffers.
 const STREAM_COST: usize = std::mem::size_of::<Stream>() + 64;
 
+/// One HTTP/2 connection, built from parts that each own one concern's
+/// state (as hyperium/h2's `proto` and quinn-proto's `Connection` are):
+/// what the connection-level methods in this module's files coordinate.
 pub struct Connection {
     role: Role,
     opts: Options,
     phase: Phase,
     now: u64,
+    /// When the session was created (its performance entry's start).
+    created_at: u64,
 
-    inbuf: BytesMut,
+    /// Octets received and not yet parsed, and the header block being
+    /// assembled.
+    input: Input,
+    /// Octets to send.
     out: BytesMut,
     /// References to host bodies within `out`.
     payload: crate::transmit::PayloadQueue,
     events: VecDeque<Event>,
 
-    /// Our settings the peer acknowledged, and those still awaiting ACK.
-    local: SettingsValues,
-    pending_local: VecDeque<Settings>,
-    remote: SettingsValues,
-    remote_settings_seen: bool,
-
-    encoder: HeaderEncoder,
-    decoder: HeaderDecoder,
-    /// The last request list found valid, whether extended CONNECT was
-    /// enabled, and what the check found. A repeated block (the same
-    /// list, from the decoder) is not checked again.
-    request_checked: Option<(HeaderList, bool, MessageInfo)>,
-    /// The address range of the input `receive_owned` last parsed in
-    /// place (see `input_offset`); cleared by every `receive`.
-    adopted: Option<(usize, usize)>,
-    /// Octets received so far (as passed in, held payloads not counted):
-    /// `inbuf` holds the last of them, and held spans are placed by it.
-    input_end: u64,
-    held: held::HeldInput,
-    hpack_buf: Vec<u8>,
-    block: Option<PartialBlock>,
-    /// When the partial frame in `inbuf` began to arrive, while there is
-    /// one (see `Options::frame_timeout_ns`).
-    frame_started_at: Option<u64>,
-    /// `session_memory` as counted in this `receive` call (see
-    /// `session_memory_exceeded`).
-    memory_in_turn: Option<usize>,
-
+    settings: SettingsState,
+    hpack: HeaderCodec,
     /// Boxed: a `Stream` is a few hundred octets, and in wasm every move
     /// of one that size (into the map when the stream opens, out of it
     /// when it closes) is a `memory.copy`, which wasmtime runs as a call
@@ -158,51 +129,18 @@ pub struct Connection {
     /// 1.49 in the same run).
     streams: IdMap<Box<Stream>>,
     closed: ClosedStreams,
-    /// Streams with output the scheduler should look at, in round-robin order.
-    ready: VecDeque<u32>,
-    next_local_id: u32,
-    /// Highest stream id the peer initiated (Node's `lastProcStreamID`).
-    max_peer_id: u32,
-    local_active: u32,
-    remote_active: u32,
-
-    send_window: SendWindow,
-    recv_window: RecvWindow,
-
-    /// Our outstanding PINGs: payload and send time.
-    pings: VecDeque<([u8; 8], u64)>,
-    ping_seq: u64,
-
-    goaway_sent: Option<u32>,
-    goaway_received: Option<u32>,
-    /// `close()` was called (or GOAWAY received): end when streams finish.
-    closing: bool,
-
-    idle_timeout_ns: Option<u64>,
-    last_activity: u64,
-
-    invalid_frames: u32,
-    rejected_streams: u32,
-    /// The host asked us to refuse new peer streams (it is short of memory).
-    refusing_streams: bool,
-    /// Server: RST_STREAM frames the client may still send (rapid reset).
-    reset_bucket: TokenBucket,
-    /// Client: Node's `originSet`.
-    origin_set: Vec<String>,
-    /// When the session was created (its performance entry's start).
-    created_at: u64,
-    /// The dependency tree (RFC 7540 §5.3) that orders outgoing DATA.
-    priority: PriorityTree,
-    /// The scheduler's virtual time: the pass of the last stream served.
-    vtime: u64,
+    counts: Counts,
     /// Client: requests waiting for the peer's concurrency limit, in order.
     pending_requests: VecDeque<u32>,
-    /// Streams with a per-stream timeout set (so timers skip the walk
-    /// when there are none).
-    stream_timeouts: usize,
-    /// Server streams whose response is complete while the client's side
-    /// is open, on the half-closed clock (`Options::half_closed_timeout_ns`).
-    half_closed_clocks: usize,
+    /// Which stream's output goes next.
+    scheduler: Scheduler,
+    flow: ConnectionWindows,
+    ping: Pings,
+    shutdown: Shutdown,
+    protections: Protections,
+    clocks: Clocks,
+    /// Client: Node's `originSet`.
+    origin_set: Vec<String>,
     metrics: Metrics,
 }
 
@@ -238,7 +176,7 @@ impl Connection {
             let origin = format!("{}://{}", conn.opts.scheme, conn.opts.authority);
             conn.origin_set.push(origin);
         }
-        if let Some(inc) = conn.recv_window.set_target(conn_window) {
+        if let Some(inc) = conn.flow.recv.set_target(conn_window) {
             conn.write_window_update(0, inc);
         }
         Ok(conn)
@@ -247,10 +185,6 @@ impl Connection {
     /// A connection in its first state, with nothing queued: what `new`
     /// starts from, and what `resume` fills from a snapshot.
     fn blank(role: Role, opts: Options, now: u64) -> Connection {
-        let remote = SettingsValues {
-            max_concurrent_streams: opts.peer_max_concurrent_streams,
-            ..SettingsValues::default()
-        };
         Connection {
             role,
             phase: match role {
@@ -258,54 +192,24 @@ impl Connection {
                 Role::Client => Phase::AwaitSettings,
             },
             now,
-            inbuf: BytesMut::new(),
+            created_at: now,
+            input: Input::default(),
             out: BytesMut::with_capacity(16 * 1024),
             payload: Default::default(),
             events: VecDeque::new(),
-            local: SettingsValues::default(),
-            pending_local: VecDeque::new(),
-            remote,
-            remote_settings_seen: false,
-            encoder: HeaderEncoder::new(opts.max_deflate_dynamic_table_size),
-            decoder: HeaderDecoder::new(4096),
-            request_checked: None,
-            adopted: None,
-            input_end: 0,
-            held: held::HeldInput::default(),
-            hpack_buf: Vec::new(),
-            block: None,
-            frame_started_at: None,
-            memory_in_turn: None,
+            settings: SettingsState::new(opts.peer_max_concurrent_streams),
+            hpack: HeaderCodec::new(opts.max_deflate_dynamic_table_size),
             streams: IdMap::default(),
             closed: ClosedStreams::new(opts.max_closed_streams as usize),
-            ready: VecDeque::new(),
-            next_local_id: match role {
-                Role::Client => 1,
-                Role::Server => 2,
-            },
-            max_peer_id: 0,
-            local_active: 0,
-            remote_active: 0,
-            send_window: SendWindow::new(crate::settings::DEFAULT_WINDOW_SIZE),
-            recv_window: RecvWindow::new(crate::settings::DEFAULT_WINDOW_SIZE),
-            pings: VecDeque::new(),
-            ping_seq: 0,
-            goaway_sent: None,
-            goaway_received: None,
-            closing: false,
-            idle_timeout_ns: None,
-            last_activity: now,
-            invalid_frames: 0,
-            rejected_streams: 0,
-            refusing_streams: false,
-            reset_bucket: TokenBucket::new(opts.stream_reset_burst, opts.stream_reset_rate, now),
-            origin_set: Vec::new(),
-            stream_timeouts: 0,
-            half_closed_clocks: 0,
-            priority: PriorityTree::new(PRIORITY_NODES),
-            vtime: 0,
+            counts: Counts::new(role),
             pending_requests: VecDeque::new(),
-            created_at: now,
+            scheduler: Scheduler::default(),
+            flow: ConnectionWindows::default(),
+            ping: Pings::default(),
+            shutdown: Shutdown::default(),
+            protections: Protections::new(&opts, now),
+            clocks: Clocks::new(now),
+            origin_set: Vec::new(),
             metrics: Metrics::default(),
             opts,
         }
@@ -328,18 +232,18 @@ impl Connection {
 
     /// The peer's SETTINGS in force (Node's `remoteSettings`).
     pub fn remote_settings(&self) -> Settings {
-        self.remote.to_settings()
+        self.settings.remote.to_settings()
     }
 
     /// Our acknowledged SETTINGS (Node's `localSettings`).
     pub fn local_settings(&self) -> Settings {
-        self.local.to_settings()
+        self.settings.local.to_settings()
     }
 
     /// SETTINGS frames sent and not yet acknowledged (Node's
     /// `pendingSettingsAck` is `pending_settings_acks() > 0`).
     pub fn pending_settings_acks(&self) -> usize {
-        self.pending_local.len()
+        self.settings.pending.len()
     }
 
     /// Node's session performance entry, as of the last time passed in.
@@ -353,26 +257,19 @@ impl Connection {
     // ---- shared helpers -------------------------------------------------
 
     fn is_peer_initiated(&self, id: u32) -> bool {
-        match self.role {
-            Role::Server => id % 2 == 1,
-            Role::Client => id.is_multiple_of(2),
-        }
+        self.counts.is_peer_initiated(id)
     }
 
     /// A stream in the `idle` state: never opened by either side.
     fn is_idle(&self, id: u32) -> bool {
-        if self.is_peer_initiated(id) {
-            id > self.max_peer_id
-        } else {
-            id >= self.next_local_id
-        }
+        self.counts.is_idle(id)
     }
 
     fn new_stream(&self, id: u32) -> Stream {
         let mut s = Stream::new(
             id,
-            self.remote.initial_window_size,
-            self.local.initial_window_size,
+            self.settings.remote.initial_window_size,
+            self.settings.local.initial_window_size,
         );
         s.timing.opened_at = self.now;
         s.last_activity = self.now;
@@ -386,7 +283,7 @@ impl Connection {
         }
         .encode(&mut self.out);
         self.metrics.frames_sent += 1;
-        self.pending_local.push_back(settings);
+        self.settings.pending.push_back(settings);
     }
 
     fn write_window_update(&mut self, stream_id: u32, increment: u32) {
@@ -404,10 +301,7 @@ impl Connection {
     }
 
     fn write_goaway(&mut self, code: ErrorCode, last_stream_id: u32, debug: Bytes) {
-        // §6.8: the last stream id never grows from one GOAWAY to the next.
-        let last_stream_id = self
-            .goaway_sent
-            .map_or(last_stream_id, |l| l.min(last_stream_id));
+        let last_stream_id = self.shutdown.send_goaway(last_stream_id);
         GoAway {
             last_stream_id,
             code,
@@ -415,10 +309,6 @@ impl Connection {
         }
         .encode(&mut self.out);
         self.metrics.frames_sent += 1;
-        self.goaway_sent = Some(
-            self.goaway_sent
-                .map_or(last_stream_id, |l| l.min(last_stream_id)),
-        );
         self.events.push_back(Event::GoAway {
             code,
             last_stream_id,
@@ -436,8 +326,8 @@ impl Connection {
             s.scheduled = true;
             // A stream returning from idle competes from now, not from
             // where it stopped (no burst of saved-up credit).
-            s.pass = s.pass.max(self.vtime);
-            self.ready.push_back(id);
+            s.pass = s.pass.max(self.scheduler.vtime);
+            self.scheduler.ready.push_back(id);
         }
     }
 
@@ -496,32 +386,26 @@ impl Connection {
     }
 
     fn count_active(&mut self, id: u32, delta: i32) {
-        let counter = if self.is_peer_initiated(id) {
-            &mut self.remote_active
-        } else {
-            &mut self.local_active
-        };
-        *counter = counter.saturating_add_signed(delta);
+        let total = self.counts.count_active(id, delta);
         if delta > 0 {
             self.metrics.stream_count += 1;
-            let total = self.local_active.saturating_add(self.remote_active);
             self.metrics.max_concurrent_streams = self.metrics.max_concurrent_streams.max(total);
         }
     }
 
     /// Removes a closed stream, remembers how it closed, and reports it.
     fn finish_stream(&mut self, id: u32, cause: Cause) {
-        self.priority.remove(id);
+        self.scheduler.tree.remove(id);
         let mut metrics = StreamMetrics::default();
         if let Some(mut s) = self.streams.remove(&id) {
             s.send.clear(&mut self.payload);
             metrics = s.timing.metrics(self.now);
             self.metrics.record_stream_duration(metrics.duration_ns);
             if s.timeout_ns.is_some() {
-                self.stream_timeouts = self.stream_timeouts.saturating_sub(1);
+                self.clocks.stream_timeouts = self.clocks.stream_timeouts.saturating_sub(1);
             }
             if s.half_closed_clock {
-                self.half_closed_clocks = self.half_closed_clocks.saturating_sub(1);
+                self.clocks.half_closed = self.clocks.half_closed.saturating_sub(1);
             }
             // Data the peer sent that nobody consumed still occupies the
             // connection window; give it back so other streams keep flowing.
@@ -590,16 +474,12 @@ impl Connection {
             .map(|s| s.send.held() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
             .sum();
         self.streams.len() * STREAM_COST
-            + self.encoder.table_fill() as usize
-            // The decoding table is held twice: by the `hpack` crate and
-            // by our copy of it (see `HeaderDecoder`).
-            + 2 * self.decoder.table_fill()
+            + self.hpack.memory()
             + self.out.capacity()
-            + self.inbuf.len()
-            + self.block.as_ref().map_or(0, |b| b.fragment.len())
+            + self.input.memory()
             + queued
-            + self.pings.len() * PING_COST
-            + self.pending_local.len() * SETTINGS_COST
+            + self.ping.outstanding() * PING_COST
+            + self.settings.pending.len() * SETTINGS_COST
     }
 
     /// Whether `session_memory` is past `maxSessionMemory`, counted once
@@ -611,22 +491,25 @@ impl Connection {
     /// shows at the next count. The count errs high, never low.
     fn session_memory_exceeded(&mut self) -> bool {
         let limit = (self.opts.max_session_memory.max(1) as usize).saturating_mul(1 << 20);
-        let used = match self.memory_in_turn {
+        let used = match self.protections.memory_in_turn {
             Some(used) => used,
-            None => *self.memory_in_turn.insert(self.session_memory()),
+            None => *self
+                .protections
+                .memory_in_turn
+                .insert(self.session_memory()),
         };
         used > limit
     }
 
     fn opened_in_turn(&mut self) {
-        if let Some(used) = &mut self.memory_in_turn {
+        if let Some(used) = &mut self.protections.memory_in_turn {
             *used = used.saturating_add(STREAM_COST);
         }
     }
 
     /// Hands consumed octets back to the connection window.
     fn consume_connection(&mut self, n: u32) {
-        if let Some(inc) = self.recv_window.consume(n) {
+        if let Some(inc) = self.flow.recv.consume(n) {
             self.write_window_update(0, inc);
         }
     }
@@ -643,7 +526,7 @@ impl Connection {
         });
         self.write_goaway(
             err.code,
-            self.max_peer_id,
+            self.counts.max_peer_id,
             Bytes::from_static(err.reason.as_bytes()),
         );
         self.terminate(err.code);
@@ -667,21 +550,18 @@ impl Connection {
                 });
             }
         }
-        self.ready.clear();
-        self.block = None;
-        self.inbuf.clear();
-        self.frame_started_at = None;
-        self.stream_timeouts = 0;
-        self.half_closed_clocks = 0;
+        self.scheduler.ready.clear();
+        self.input.clear();
+        self.clocks.stop_streams();
         self.phase = Phase::Closed;
         self.events.push_back(Event::Closed { code });
     }
 
     /// During a graceful close, ends the connection once no stream is left.
     fn maybe_finish_closing(&mut self) {
-        if self.closing && self.phase != Phase::Closed && self.streams.is_empty() {
-            if self.goaway_sent.is_none() {
-                self.write_goaway(ErrorCode::NO_ERROR, self.max_peer_id, Bytes::new());
+        if self.shutdown.is_closing() && self.phase != Phase::Closed && self.streams.is_empty() {
+            if !self.shutdown.goaway_sent() {
+                self.write_goaway(ErrorCode::NO_ERROR, self.counts.max_peer_id, Bytes::new());
             }
             self.terminate(ErrorCode::NO_ERROR);
         }

@@ -25,7 +25,7 @@ impl Connection {
     /// Server: whether the client accepts pushes (its ENABLE_PUSH; Node's
     /// `stream.pushAllowed`).
     pub fn push_allowed(&self) -> bool {
-        self.role == Role::Server && self.remote.enable_push
+        self.role == Role::Server && self.settings.remote.enable_push
     }
 
     /// Server: promises the request `fields` on the client's stream
@@ -43,10 +43,10 @@ impl Connection {
         if self.role != Role::Server {
             return Err(CommandError::WrongRole);
         }
-        if !self.remote.enable_push {
+        if !self.settings.remote.enable_push {
             return Err(CommandError::InvalidState("the client disabled push"));
         }
-        if self.closing || self.goaway_received.is_some() {
+        if !self.shutdown.may_open_streams() {
             return Err(CommandError::SessionClosed);
         }
         let Some(p) = self.streams.get(&parent) else {
@@ -60,11 +60,11 @@ impl Connection {
                 "the parent stream can no longer carry a push",
             ));
         }
-        let id = self.next_local_id;
+        let id = self.counts.next_local_id;
         if id > MAX_STREAM_ID {
             return Err(CommandError::StreamIdsExhausted);
         }
-        if self.local_active >= self.remote.max_concurrent_streams {
+        if self.counts.local_active >= self.settings.remote.max_concurrent_streams {
             return Err(CommandError::ConcurrencyLimit);
         }
         let mut fields = headers::prepare_outgoing(fields, BlockKind::Request)?;
@@ -85,7 +85,7 @@ impl Connection {
                 "header block exceeds maxSendHeaderBlockLength".into(),
             ));
         }
-        self.next_local_id = id.saturating_add(2);
+        self.counts.take_local_id();
         let mut stream = self.new_stream(id);
         stream.head_request = info.head;
         stream.state = State::ReservedLocal;
@@ -101,12 +101,7 @@ impl Connection {
         promised_id: u32,
         decoded: Result<HeaderList, DecodeError>,
     ) -> Result<(), ConnectionError> {
-        if !self.local.enable_push
-            && self
-                .pending_local
-                .iter()
-                .all(|s| s.enable_push != Some(true))
-        {
+        if !self.settings.push_maybe_enabled() {
             return Err(ConnectionError::protocol(
                 "PUSH_PROMISE when push is disabled",
             ));
@@ -117,7 +112,7 @@ impl Connection {
         // §5.1: a promise may still arrive after we reset its stream; the
         // promised stream is refused, the connection goes on.
         if matches!(self.closed.get(id), Some(Cause::LocalReset(_))) {
-            self.max_peer_id = promised_id;
+            self.counts.max_peer_id = promised_id;
             self.write_rst(promised_id, ErrorCode::CANCEL);
             self.closed
                 .insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
@@ -134,13 +129,14 @@ impl Connection {
                 "PUSH_PROMISE on a stream that cannot carry it",
             ));
         }
-        self.max_peer_id = promised_id;
+        self.counts.max_peer_id = promised_id;
         let reserved = self
             .streams
             .values()
             .filter(|s| s.state == State::ReservedRemote)
             .count();
-        if self.closing || reserved >= self.opts.max_reserved_remote_streams as usize {
+        if self.shutdown.is_closing() || reserved >= self.opts.max_reserved_remote_streams as usize
+        {
             self.write_rst(promised_id, ErrorCode::REFUSED_STREAM);
             self.closed
                 .insert(promised_id, Cause::LocalReset(ErrorCode::REFUSED_STREAM));

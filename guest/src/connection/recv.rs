@@ -1,14 +1,15 @@
 //! The receive path: preface, frame parsing, and one handler per frame type.
 
 use super::held::{self, HeldSpan};
-use super::{BlockStart, Connection, PREFACE, PartialBlock, Phase};
+use super::input::{BlockStart, PartialBlock};
+use super::{Connection, PREFACE, Phase};
 use crate::error::{ConnectionError, ErrorCode, ProtocolError, StreamError};
 use crate::events::{Event, Origin};
 use crate::frame::{
     self, Continuation, Data, FRAME_HEADER_LEN, Frame, FrameHeader, GoAway, Headers, Ping,
     PrioritySpec, PushPromise, RstStream, SettingsFrame, WindowUpdate,
 };
-use crate::headers::{self, BlockKind, HeaderField, HeaderList, MessageInfo};
+use crate::headers::{self, BlockKind, HeaderField, HeaderList};
 use crate::hpack::{DecodeError, DecodeLimits};
 use crate::options::Role;
 use crate::settings::Settings;
@@ -36,7 +37,7 @@ impl Connection {
         self.begin_input(now, data.len());
         // Every octet counts in `input_end`, the preface too: it is where
         // `inbuf` ends in what was received (and what held spans count).
-        self.input_end += data.len() as u64;
+        self.input.end += data.len() as u64;
         let mut data = data;
         if let Phase::AwaitMagic(matched) = self.phase {
             let want = &PREFACE[matched..];
@@ -53,7 +54,7 @@ impl Connection {
                 Phase::AwaitMagic(matched + n)
             };
         }
-        self.inbuf.extend_from_slice(data);
+        self.input.buf.extend_from_slice(data);
         self.process_input()
     }
 
@@ -82,18 +83,23 @@ impl Connection {
         if self.phase == Phase::Closed {
             return Ok(());
         }
-        if self.held.begin(self.input_end, data.len(), held).is_none() {
+        if self
+            .input
+            .held
+            .begin(self.input.end, data.len(), held)
+            .is_none()
+        {
             return self.held_wrong();
         }
         self.receive_in_place(now, data)?;
-        match self.held.left() && self.phase != Phase::Closed {
+        match self.input.held.left() && self.phase != Phase::Closed {
             true => self.held_wrong(),
             false => Ok(()),
         }
     }
 
     fn held_wrong(&mut self) -> Result<(), ConnectionError> {
-        self.held.begin(self.input_end, 0, &[]);
+        self.input.held.begin(self.input.end, 0, &[]);
         let err = held::bad_span();
         self.fail(&err);
         Err(err)
@@ -109,23 +115,23 @@ impl Connection {
         };
         self.begin_input(now, data.len());
         if head > 0 {
-            self.inbuf.extend_from_slice(&data[..head]);
-            self.input_end += head as u64;
+            self.input.buf.extend_from_slice(&data[..head]);
+            self.input.end += head as u64;
             self.process_input()?;
-            if !self.inbuf.is_empty() {
+            if !self.input.buf.is_empty() {
                 // Not a whole frame after all: go on the copying way.
-                self.inbuf.extend_from_slice(&data[head..]);
-                self.input_end += (data.len() - head) as u64;
+                self.input.buf.extend_from_slice(&data[head..]);
+                self.input.end += (data.len() - head) as u64;
                 return self.process_input();
             }
         }
-        self.input_end += (data.len() - head) as u64;
-        self.adopted = Some((data.as_ptr() as usize, data.len()));
+        self.input.end += (data.len() - head) as u64;
+        self.input.adopted = Some((data.as_ptr() as usize, data.len()));
         // A unique buffer becomes `BytesMut` without a copy, and
         // advancing past the head only moves where it starts.
         let mut inbuf = BytesMut::from(Bytes::from(data));
         bytes::Buf::advance(&mut inbuf, head);
-        self.inbuf = inbuf;
+        self.input.buf = inbuf;
         self.process_input()
     }
 
@@ -133,13 +139,13 @@ impl Connection {
     /// over in `inbuf` (0 when nothing is left over), or `None` when
     /// `data` does not complete it.
     fn to_complete_frame(&self, data: &[u8]) -> Option<usize> {
-        let have = self.inbuf.len();
+        let have = self.input.buf.len();
         if have == 0 {
             return Some(0);
         }
         let mut header = [0u8; FRAME_HEADER_LEN];
         let from_inbuf = have.min(FRAME_HEADER_LEN);
-        header[..from_inbuf].copy_from_slice(&self.inbuf[..from_inbuf]);
+        header[..from_inbuf].copy_from_slice(&self.input.buf[..from_inbuf]);
         let from_data = FRAME_HEADER_LEN - from_inbuf;
         header[from_inbuf..].copy_from_slice(data.get(..from_data)?);
         let head = FrameHeader::parse(&header)?;
@@ -157,16 +163,16 @@ impl Connection {
     /// every payload sliced from it): a live slice whose address lies in
     /// its range can only be part of it.
     pub fn input_offset(&self, data: &[u8]) -> Option<usize> {
-        let (base, len) = self.adopted?;
+        let (base, len) = self.input.adopted?;
         let at = (data.as_ptr() as usize).checked_sub(base)?;
-        (at.checked_add(data.len())? <= len).then_some(self.held.full_offset(at))
+        (at.checked_add(data.len())? <= len).then_some(self.input.held.full_offset(at))
     }
 
     fn begin_input(&mut self, now: u64, len: usize) {
-        self.adopted = None;
+        self.input.adopted = None;
         self.now = self.now.max(now);
-        self.last_activity = self.now;
-        self.memory_in_turn = None;
+        self.clocks.last_activity = self.now;
+        self.protections.memory_in_turn = None;
         self.metrics.bytes_read += len as u64;
     }
 
@@ -185,10 +191,10 @@ impl Connection {
         }
         // The frame timeout runs from a partial frame's first octet: a
         // frame left over after whole ones began in this input.
-        self.frame_started_at = match (self.inbuf.is_empty(), completed) {
+        self.input.frame_started_at = match (self.input.buf.is_empty(), completed) {
             (true, _) => None,
             (false, true) => Some(self.now),
-            (false, false) => Some(self.frame_started_at.unwrap_or(self.now)),
+            (false, false) => Some(self.input.frame_started_at.unwrap_or(self.now)),
         };
         Ok(())
     }
@@ -198,17 +204,17 @@ impl Connection {
         if matches!(self.phase, Phase::AwaitMagic(_)) {
             return Ok(false);
         }
-        let Some(head) = FrameHeader::parse(&self.inbuf) else {
+        let Some(head) = FrameHeader::parse(&self.input.buf) else {
             return Ok(false);
         };
-        if head.length > self.max_recv_frame_size() {
+        if head.length > self.settings.max_recv_frame_size() {
             return Err(ConnectionError::frame_size(
                 "frame larger than SETTINGS_MAX_FRAME_SIZE",
             ));
         }
         // Where this frame's payload starts in the octets received.
-        let payload_at = self.input_end - self.inbuf.len() as u64 + FRAME_HEADER_LEN as u64;
-        let held = self.held.take(payload_at);
+        let payload_at = self.input.end - self.input.buf.len() as u64 + FRAME_HEADER_LEN as u64;
+        let held = self.input.held.take(payload_at);
         let payload = match held {
             Some((length, _)) => {
                 if head.kind != frame::kind::DATA
@@ -217,19 +223,19 @@ impl Connection {
                 {
                     return Err(held::bad_span());
                 }
-                bytes::Buf::advance(&mut self.inbuf, FRAME_HEADER_LEN);
+                bytes::Buf::advance(&mut self.input.buf, FRAME_HEADER_LEN);
                 Bytes::new()
             }
-            None if self.held.missed(payload_at) => {
+            None if self.input.held.missed(payload_at) => {
                 return Err(held::bad_span());
             }
             None => {
                 let total = FRAME_HEADER_LEN + head.length as usize;
-                if self.inbuf.len() < total {
-                    self.inbuf.reserve(total - self.inbuf.len());
+                if self.input.buf.len() < total {
+                    self.input.buf.reserve(total - self.input.buf.len());
                     return Ok(false);
                 }
-                let mut bytes = self.inbuf.split_to(total);
+                let mut bytes = self.input.buf.split_to(total);
                 bytes.split_off(FRAME_HEADER_LEN).freeze()
             }
         };
@@ -242,7 +248,7 @@ impl Connection {
             self.phase = Phase::Open;
         }
         // §6.10: nothing may interleave with a header block.
-        if self.block.is_some() && head.kind != frame::kind::CONTINUATION {
+        if self.input.block.is_some() && head.kind != frame::kind::CONTINUATION {
             return Err(ConnectionError::protocol(
                 "frame interleaved with header block",
             ));
@@ -257,15 +263,6 @@ impl Connection {
             Err(ProtocolError::Stream(e)) => self.stream_error(e),
         }
         .map(|()| true)
-    }
-
-    /// Our SETTINGS_MAX_FRAME_SIZE, counting values not yet acknowledged:
-    /// the peer may use a larger size as soon as it has read our SETTINGS.
-    fn max_recv_frame_size(&self) -> u32 {
-        self.pending_local
-            .iter()
-            .filter_map(|s| s.max_frame_size)
-            .fold(self.local.max_frame_size, u32::max)
     }
 
     fn on_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
@@ -296,14 +293,7 @@ impl Connection {
     /// (`maxSessionInvalidFrames`).
     pub(super) fn stream_error(&mut self, e: StreamError) -> Result<(), ConnectionError> {
         self.reset_stream(e.stream_id, e.code);
-        self.invalid_frames = self.invalid_frames.saturating_add(1);
-        if self.invalid_frames > self.opts.max_session_invalid_frames {
-            return Err(ConnectionError::new(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "too many invalid frames",
-            ));
-        }
-        Ok(())
+        self.protections.invalid_frame()
     }
 
     fn classify(&self, id: u32) -> Known {
@@ -391,7 +381,7 @@ impl Connection {
 
     fn on_data(&mut self, d: Data) -> Result<(), ConnectionError> {
         let id = d.stream_id;
-        if self.recv_window.receive(d.flow_len).is_err() {
+        if self.flow.recv.receive(d.flow_len).is_err() {
             return Err(ConnectionError::new(
                 ErrorCode::FLOW_CONTROL_ERROR,
                 "DATA exceeds connection window",
@@ -518,7 +508,7 @@ impl Connection {
         }
         let mut buf = BytesMut::with_capacity(fragment.len() * 2);
         buf.extend_from_slice(&fragment);
-        self.block = Some(PartialBlock {
+        self.input.block = Some(PartialBlock {
             stream_id,
             kind,
             fragment: buf,
@@ -530,7 +520,7 @@ impl Connection {
 
     fn on_continuation(&mut self, c: Continuation) -> Result<(), ConnectionError> {
         let max_frames = self.opts.max_continuation_frames;
-        let Some(block) = self.block.as_mut() else {
+        let Some(block) = self.input.block.as_mut() else {
             return Err(ConnectionError::protocol(
                 "CONTINUATION without a header block",
             ));
@@ -549,7 +539,7 @@ impl Connection {
         block.fragment.extend_from_slice(&c.fragment);
         self.check_block_size()?;
         if c.end_headers
-            && let Some(block) = self.block.take()
+            && let Some(block) = self.input.block.take()
         {
             let fragment = block.fragment.freeze();
             return self.on_header_block(block.stream_id, block.kind, &fragment);
@@ -561,8 +551,8 @@ impl Connection {
     /// fields are never much larger than their decoded size, so a block this
     /// large could never fit our SETTINGS_MAX_HEADER_LIST_SIZE.
     fn check_block_size(&self) -> Result<(), ConnectionError> {
-        let limit = (self.local.max_header_list_size.min(1 << 20) as usize) + 16 * 1024;
-        match &self.block {
+        let limit = (self.settings.local.max_header_list_size.min(1 << 20) as usize) + 16 * 1024;
+        match &self.input.block {
             Some(b) if b.fragment.len() > limit => Err(ConnectionError::new(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "header block too large",
@@ -573,7 +563,7 @@ impl Connection {
 
     fn decode_limits(&self) -> DecodeLimits {
         DecodeLimits {
-            max_list_size: self.local.max_header_list_size as usize,
+            max_list_size: self.settings.local.max_header_list_size as usize,
             max_pairs: self.opts.max_header_list_pairs as usize,
         }
     }
@@ -586,7 +576,7 @@ impl Connection {
     ) -> Result<(), ConnectionError> {
         // Always decode first: the HPACK context is shared by the whole
         // connection, even when the stream itself is refused or ignored.
-        let decoded = match self.decoder.decode(fragment, self.decode_limits()) {
+        let decoded = match self.hpack.decoder.decode(fragment, self.decode_limits()) {
             Err(DecodeError::Compression) => {
                 return Err(ConnectionError::new(
                     ErrorCode::COMPRESSION_ERROR,
@@ -623,7 +613,7 @@ impl Connection {
         }
         if priority.is_some_and(|p| p.dependency == id) {
             if opens_stream {
-                self.max_peer_id = id;
+                self.counts.max_peer_id = id;
             }
             return self.stream_error(StreamError {
                 stream_id: id,
@@ -632,7 +622,7 @@ impl Connection {
             });
         }
         if let Some(spec) = priority {
-            self.priority.set(id, spec);
+            self.scheduler.tree.set(id, spec);
         }
         if opens_stream {
             return self.open_remote_stream(id, end_stream, decoded);
@@ -669,13 +659,13 @@ impl Connection {
         end_stream: bool,
         decoded: Result<HeaderList, DecodeError>,
     ) -> Result<(), ConnectionError> {
-        self.max_peer_id = id;
+        self.counts.max_peer_id = id;
         // §6.8: streams above the last id of a GOAWAY we sent are ignored.
-        if self.goaway_sent.is_some_and(|last| id > last) {
+        if self.shutdown.ignores_peer_stream(id) {
             return Ok(());
         }
-        let limit = self.effective_local_max_concurrent();
-        let refusal = if self.remote_active >= limit || self.closing {
+        let limit = self.settings.effective_local_max_concurrent();
+        let refusal = if self.counts.remote_active >= limit || self.shutdown.is_closing() {
             Some(ErrorCode::REFUSED_STREAM)
         } else if self.session_memory_exceeded() {
             // Node's maxSessionMemory: existing streams go on, new ones wait.
@@ -684,26 +674,17 @@ impl Connection {
             None
         };
         if let Some(code) = refusal {
-            // Node's maxSessionRejectedStreams: a peer that keeps opening
-            // streams we must refuse is ended.
-            self.rejected_streams = self.rejected_streams.saturating_add(1);
-            if self.rejected_streams > self.opts.max_session_rejected_streams {
-                return Err(ConnectionError::new(
-                    ErrorCode::ENHANCE_YOUR_CALM,
-                    "too many rejected streams",
-                ));
-            }
+            self.protections.rejected_stream()?;
             self.reset_stream(id, code);
             return Ok(());
         }
-        if self.refusing_streams {
+        if self.protections.refusing_streams {
             // The host is short of memory: not the peer's doing, so not
             // counted against it; REFUSED_STREAM tells it to retry (§8.7).
             self.reset_stream(id, ErrorCode::REFUSED_STREAM);
             return Ok(());
         }
-        // As Node does: the count is of refusals in a row.
-        self.rejected_streams = 0;
+        self.protections.accepted_stream();
         let fields = match decoded {
             Ok(f) => f,
             Err(_) => {
@@ -714,7 +695,10 @@ impl Connection {
                 });
             }
         };
-        let info = match self.check_request(&fields) {
+        let info = match self
+            .hpack
+            .check_request(&fields, self.settings.local.enable_connect_protocol)
+        {
             Ok(info) => info,
             Err(reason) => {
                 return self.stream_error(StreamError {
@@ -757,31 +741,6 @@ impl Connection {
             let _ = self.additional_headers(id, vec![HeaderField::new(":status", "100")]);
         }
         Ok(())
-    }
-
-    /// `check_received` for a request the decoder just returned, unless
-    /// it is the list last found valid again (a repeated block).
-    fn check_request(&mut self, fields: &HeaderList) -> Result<MessageInfo, &'static str> {
-        let connect = self.local.enable_connect_protocol;
-        if let Some((list, checked_connect, info)) = &self.request_checked
-            && list.same(fields)
-            && *checked_connect == connect
-        {
-            return Ok(info.clone());
-        }
-        let info = headers::check_received(fields, BlockKind::Request, connect)?;
-        self.request_checked = Some((fields.clone(), connect, info.clone()));
-        Ok(info)
-    }
-
-    /// The smallest MAX_CONCURRENT_STREAMS we have announced, acknowledged
-    /// or not: a peer that has not seen our ACK may use the older value, but
-    /// refusing a little early is always safe.
-    fn effective_local_max_concurrent(&self) -> u32 {
-        self.pending_local
-            .iter()
-            .filter_map(|s| s.max_concurrent_streams)
-            .fold(self.local.max_concurrent_streams, u32::min)
     }
 
     /// Client: a response (1xx or final) on a stream we opened, or a pushed
@@ -900,7 +859,7 @@ impl Connection {
         // Valid in every state, including idle (§6.3); the decoder already
         // refused self-dependency. Closed streams are out of the tree.
         if !matches!(self.classify(id), Known::Closed(_) | Known::Forgotten) {
-            self.priority.set(id, spec);
+            self.scheduler.tree.set(id, spec);
         }
         Ok(())
     }
@@ -911,16 +870,8 @@ impl Connection {
             Known::Idle => Err(ConnectionError::protocol("RST_STREAM on an idle stream")),
             Known::Closed(_) | Known::Forgotten => Ok(()),
             Known::Open => {
-                // Each reset stream may have cost us work to start: a client
-                // resetting faster than the limit allows is attacking.
-                if self.role == Role::Server
-                    && self.is_peer_initiated(id)
-                    && !self.reset_bucket.take(self.now)
-                {
-                    return Err(ConnectionError::new(
-                        ErrorCode::ENHANCE_YOUR_CALM,
-                        "too many stream resets",
-                    ));
+                if self.role == Role::Server && self.is_peer_initiated(id) {
+                    self.protections.peer_reset(self.now)?;
                 }
                 if let Some(s) = self.streams.get_mut(&id) {
                     s.send.clear(&mut self.payload);
@@ -946,7 +897,7 @@ impl Connection {
             if w.increment == 0 {
                 return Err(ConnectionError::protocol("WINDOW_UPDATE increment 0"));
             }
-            if self.send_window.adjust(i64::from(w.increment)).is_err() {
+            if self.flow.send.adjust(i64::from(w.increment)).is_err() {
                 return Err(ConnectionError::new(
                     ErrorCode::FLOW_CONTROL_ERROR,
                     "connection window above 2^31-1",
@@ -996,7 +947,8 @@ impl Connection {
         if self.role == Role::Client && s.enable_push == Some(true) {
             return Err(ConnectionError::protocol("server sent ENABLE_PUSH 1"));
         }
-        if self.remote.enable_connect_protocol && s.enable_connect_protocol == Some(false) {
+        if self.settings.remote.enable_connect_protocol && s.enable_connect_protocol == Some(false)
+        {
             return Err(ConnectionError::protocol(
                 "ENABLE_CONNECT_PROTOCOL turned off",
             ));
@@ -1004,15 +956,15 @@ impl Connection {
         self.queue_control_ack()?;
         crate::frame::encode_settings_ack(&mut self.out);
         self.metrics.frames_sent += 1;
-        if !self.remote_settings_seen {
-            self.remote_settings_seen = true;
+        if !self.settings.remote_seen {
+            self.settings.remote_seen = true;
             // Node assumes `peerMaxConcurrentStreams` only until the peer
             // speaks; an absent value then means unlimited (§6.5.2).
-            self.remote.max_concurrent_streams = u32::MAX;
+            self.settings.remote.max_concurrent_streams = u32::MAX;
         }
         if let Some(new) = s.initial_window_size {
             // §6.9.2: shift every stream's send window by the difference.
-            let delta = i64::from(new) - i64::from(self.remote.initial_window_size);
+            let delta = i64::from(new) - i64::from(self.settings.remote.initial_window_size);
             for stream in self.streams.values_mut() {
                 if stream.send_window.adjust(delta).is_err() {
                     return Err(ConnectionError::new(
@@ -1023,11 +975,11 @@ impl Connection {
             }
         }
         if let Some(size) = s.header_table_size {
-            self.encoder.set_peer_table_size(size);
+            self.hpack.encoder.set_peer_table_size(size);
         }
-        self.remote.apply(&s);
+        self.settings.remote.apply(&s);
         self.events.push_back(Event::RemoteSettings {
-            settings: self.remote.to_settings(),
+            settings: self.settings.remote.to_settings(),
         });
         self.start_pending_requests();
         self.schedule_all();
@@ -1035,21 +987,22 @@ impl Connection {
     }
 
     fn on_settings_ack(&mut self) -> Result<(), ConnectionError> {
-        let Some(s) = self.pending_local.pop_front() else {
+        let Some(s) = self.settings.pending.pop_front() else {
             // An ACK we never asked for changes nothing; ignore it.
             return Ok(());
         };
         if let Some(new) = s.initial_window_size {
-            let delta = i64::from(new) - i64::from(self.local.initial_window_size);
+            let delta = i64::from(new) - i64::from(self.settings.local.initial_window_size);
             for stream in self.streams.values_mut() {
                 stream.recv_window.apply_initial_delta(delta);
             }
         }
-        self.local.apply(&s);
-        self.decoder
-            .set_max_allowed_table_size(self.local.header_table_size);
+        self.settings.local.apply(&s);
+        self.hpack
+            .decoder
+            .set_max_allowed_table_size(self.settings.local.header_table_size);
         self.events.push_back(Event::LocalSettings {
-            settings: self.local.to_settings(),
+            settings: self.settings.local.to_settings(),
         });
         Ok(())
     }
@@ -1068,14 +1021,9 @@ impl Connection {
 
     fn on_ping(&mut self, p: Ping) -> Result<(), ConnectionError> {
         if p.ack {
-            if let Some(pos) = self
-                .pings
-                .iter()
-                .position(|(payload, _)| *payload == p.payload)
-                && let Some((payload, sent)) = self.pings.remove(pos)
-            {
-                let rtt_ns = self.now.saturating_sub(sent);
+            if let Some(rtt_ns) = self.ping.acked(p.payload, self.now) {
                 self.metrics.ping_rtt_ns = Some(rtt_ns);
+                let payload = p.payload;
                 self.events.push_back(Event::PingAck { payload, rtt_ns });
             }
             return Ok(());
@@ -1093,11 +1041,7 @@ impl Connection {
 
     fn on_goaway(&mut self, g: GoAway) -> Result<(), ConnectionError> {
         let last = g.last_stream_id;
-        if self.goaway_received.is_some_and(|prev| last > prev) {
-            // §6.8: the last stream id MUST NOT increase.
-            return Err(ConnectionError::protocol("GOAWAY last stream id increased"));
-        }
-        self.goaway_received = Some(last);
+        self.shutdown.receive_goaway(last)?;
         self.events.push_back(Event::GoAway {
             code: g.code,
             last_stream_id: last,
@@ -1133,7 +1077,7 @@ impl Connection {
             }
         }
         // Node closes the session once the peer says goodbye.
-        self.closing = true;
+        self.shutdown.close();
         self.maybe_finish_closing();
         Ok(())
     }

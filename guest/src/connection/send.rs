@@ -38,7 +38,7 @@ impl Connection {
     pub fn poll_transmit(&mut self, max: usize) -> Option<Transmit> {
         let max = max.max(1);
         if self.pending_output() < max && self.phase != super::Phase::Closed {
-            if !self.ready.is_empty() && self.out.capacity() < max {
+            if !self.scheduler.ready.is_empty() && self.out.capacity() < max {
                 // DATA is coming: room for the batch at once, not by
                 // doubling (each doubling copies what is there).
                 self.out.reserve(max + MAX_FRAME_HEADROOM - self.out.len());
@@ -82,7 +82,7 @@ impl Connection {
 
     /// Streams waiting in the send scheduler's list.
     pub fn scheduled_streams(&self) -> usize {
-        self.ready.len()
+        self.scheduler.ready.len()
     }
 
     /// Streams open (or reserved, or pending) on this connection.
@@ -99,11 +99,11 @@ impl Connection {
         start: BlockFrame,
         fields: &[HeaderField],
     ) {
-        let mut block = std::mem::take(&mut self.hpack_buf);
+        let mut block = std::mem::take(&mut self.hpack.buf);
         block.clear();
-        self.encoder.encode(fields, &mut block);
+        self.hpack.encoder.encode(fields, &mut block);
         self.frame_block(stream_id, start, &block);
-        self.hpack_buf = block;
+        self.hpack.buf = block;
     }
 
     /// `write_header_block` for prepared headers: their encoded block is
@@ -114,32 +114,34 @@ impl Connection {
         start: BlockFrame,
         prepared: &PreparedHeaders,
     ) {
-        let mut scratch = std::mem::take(&mut self.hpack_buf);
+        let mut scratch = std::mem::take(&mut self.hpack.buf);
         scratch.clear();
         // Framed from the cached block itself when there is one: in wasm
         // each copy is a call out to the host.
         let Connection {
-            encoder,
+            hpack,
             out,
             metrics,
-            remote,
+            settings,
             opts,
             ..
         } = self;
-        let block = encoder.encode_prepared(prepared.id(), prepared.fields(), &mut scratch);
+        let block = hpack
+            .encoder
+            .encode_prepared(prepared.id(), prepared.fields(), &mut scratch);
         let framing = Framing {
-            frame_max: remote.max_frame_size as usize,
+            frame_max: settings.remote.max_frame_size as usize,
             padding: opts.padding_strategy,
         };
         metrics.frames_sent += framing.write(out, stream_id, start, block);
-        self.hpack_buf = scratch;
+        self.hpack.buf = scratch;
     }
 
     /// Writes an encoded block as HEADERS (or PUSH_PROMISE) plus
     /// CONTINUATIONs within the peer's frame size.
     fn frame_block(&mut self, stream_id: u32, start: BlockFrame, block: &[u8]) {
         let framing = Framing {
-            frame_max: self.remote.max_frame_size as usize,
+            frame_max: self.settings.remote.max_frame_size as usize,
             padding: self.opts.padding_strategy,
         };
         self.metrics.frames_sent += framing.write(&mut self.out, stream_id, start, block);
@@ -149,17 +151,17 @@ impl Connection {
     /// streams into the output until `max` octets are queued or nothing more
     /// can go.
     fn fill_data(&mut self, max: usize) {
-        if self.priority.used() {
+        if self.scheduler.tree.used() {
             return self.fill_data_by_priority(max);
         }
         loop {
             let mut progressed = false;
-            let round = self.ready.len();
+            let round = self.scheduler.ready.len();
             for _ in 0..round {
                 if self.pending_output() >= max {
                     return;
                 }
-                let Some(id) = self.ready.pop_front() else {
+                let Some(id) = self.scheduler.ready.pop_front() else {
                     break;
                 };
                 // A stream that could not move (flow control, waiting for
@@ -170,7 +172,7 @@ impl Connection {
                     self.schedule(id);
                 }
             }
-            if !progressed || self.ready.is_empty() {
+            if !progressed || self.scheduler.ready.is_empty() {
                 return;
             }
         }
@@ -183,14 +185,19 @@ impl Connection {
     fn fill_data_by_priority(&mut self, max: usize) {
         // Streams that closed while listed (a reset, say) leave the list.
         let streams = &self.streams;
-        self.ready.retain(|id| streams.contains_key(id));
+        self.scheduler.ready.retain(|id| streams.contains_key(id));
         while self.pending_output() < max {
             let mut best: Option<(u64, u32)> = None;
-            for &id in &self.ready {
+            for &id in &self.scheduler.ready {
                 let Some(s) = self.streams.get(&id) else {
                     continue;
                 };
-                if self.priority.ancestors(id).any(|a| self.can_progress(a)) {
+                if self
+                    .scheduler
+                    .tree
+                    .ancestors(id)
+                    .any(|a| self.can_progress(a))
+                {
                     continue;
                 }
                 if best.is_none_or(|b| (s.pass, id) < b) {
@@ -200,14 +207,14 @@ impl Connection {
             let Some((pass, id)) = best else {
                 return;
             };
-            self.ready.retain(|&r| r != id);
+            self.scheduler.ready.retain(|&r| r != id);
             let before = self.pending_output();
             if !self.send_step(id, max) {
                 continue;
             }
             let sent = (self.pending_output() - before) as u64;
-            let weight = u64::from(self.priority.weight(id));
-            self.vtime = pass;
+            let weight = u64::from(self.scheduler.tree.weight(id));
+            self.scheduler.vtime = pass;
             if let Some(s) = self.streams.get_mut(&id) {
                 s.pass = pass.saturating_add((sent + 1) * 256 / weight);
             }
@@ -221,7 +228,7 @@ impl Connection {
         self.streams.get(&id).is_some_and(|s| {
             s.has_pending_output()
                 && (s.send.is_empty()
-                    || (s.send_window.available() > 0 && self.send_window.available() > 0))
+                    || (s.send_window.available() > 0 && self.flow.send.available() > 0))
         })
     }
 
@@ -245,7 +252,7 @@ impl Connection {
             }
             _ => 0,
         };
-        let conn_avail = self.send_window.available();
+        let conn_avail = self.flow.send.available();
         // A frame is as large as the peer allows, but no larger than what
         // is left of the batch (at least the smallest maximum frame size,
         // 16,384): what a peer that stops reading makes us hold stays
@@ -253,7 +260,7 @@ impl Connection {
         let batch_room = max
             .saturating_sub(self.pending_output())
             .max(crate::settings::MIN_MAX_FRAME_SIZE as usize);
-        let frame_max = (self.remote.max_frame_size as usize).min(batch_room);
+        let frame_max = (self.settings.remote.max_frame_size as usize).min(batch_room);
         let hwm = self.opts.stream_high_water_mark as usize;
         let Some(s) = self.streams.get_mut(&id) else {
             return false;
@@ -298,7 +305,7 @@ impl Connection {
             s.last_activity = self.now;
             s.timing.first_byte_sent_at.get_or_insert(self.now);
             s.timing.bytes_written += n as u64;
-            self.send_window.consume(flow);
+            self.flow.send.consume(flow);
             pad_out(&mut self.out, pad);
             self.metrics.frames_sent += 1;
             if s.drain_wanted && s.send.len() < hwm {

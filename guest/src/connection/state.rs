@@ -71,15 +71,15 @@ pub struct StreamStateInfo {
 impl Connection {
     pub fn session_state(&self) -> SessionState {
         SessionState {
-            effective_local_window_size: self.recv_window.window(),
-            effective_recv_data_length: self.recv_window.received_unannounced(),
-            next_stream_id: self.next_local_id,
-            local_window_size: self.recv_window.target(),
-            last_proc_stream_id: self.max_peer_id,
-            remote_window_size: self.send_window.value(),
+            effective_local_window_size: self.flow.recv.window(),
+            effective_recv_data_length: self.flow.recv.received_unannounced(),
+            next_stream_id: self.counts.next_local_id,
+            local_window_size: self.flow.recv.target(),
+            last_proc_stream_id: self.counts.max_peer_id,
+            remote_window_size: self.flow.send.value(),
             outbound_queue_size: u32::try_from(self.pending_output()).unwrap_or(u32::MAX),
-            deflate_dynamic_table_size: self.encoder.table_fill(),
-            inflate_dynamic_table_size: u32::try_from(self.decoder.table_fill())
+            deflate_dynamic_table_size: self.hpack.encoder.table_fill(),
+            inflate_dynamic_table_size: u32::try_from(self.hpack.decoder.table_fill())
                 .unwrap_or(u32::MAX),
         }
     }
@@ -117,9 +117,9 @@ impl Connection {
                 .unwrap_or_default(),
             sent_info_headers: s.sent_info_headers.clone(),
             sent_trailers: s.sent_trailers.clone().unwrap_or_default(),
-            weight: self.priority.weight(stream_id),
-            sum_dependency_weight: self.priority.sum_dependency_weight(stream_id),
-            parent: self.priority.parent(stream_id),
+            weight: self.scheduler.tree.weight(stream_id),
+            sum_dependency_weight: self.scheduler.tree.sum_dependency_weight(stream_id),
+            parent: self.scheduler.tree.parent(stream_id),
         })
     }
 

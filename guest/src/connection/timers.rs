@@ -10,6 +10,51 @@ use super::{Connection, Phase};
 use crate::error::{CommandError, ConnectionError, ErrorCode};
 use crate::events::Event;
 use crate::options::Role;
+use crate::snapshot::{Corrupt, Reader, Writer};
+
+/// The session's idle clock, and how many streams have a clock running
+/// (so that timers skip the walk over streams when none has).
+pub(super) struct Clocks {
+    /// Node's `session.setTimeout`.
+    pub(super) idle_timeout_ns: Option<u64>,
+    pub(super) last_activity: u64,
+    /// Streams with a per-stream timeout set.
+    pub(super) stream_timeouts: usize,
+    /// Server streams whose response is complete while the client's side
+    /// is open, on the half-closed clock (`Options::half_closed_timeout_ns`).
+    pub(super) half_closed: usize,
+}
+
+impl Clocks {
+    pub(super) fn new(now: u64) -> Self {
+        Clocks {
+            idle_timeout_ns: None,
+            last_activity: now,
+            stream_timeouts: 0,
+            half_closed: 0,
+        }
+    }
+
+    /// No stream has a clock running: the connection has ended.
+    pub(super) fn stop_streams(&mut self) {
+        self.stream_timeouts = 0;
+        self.half_closed = 0;
+    }
+
+    /// The session's clock only: a hibernating connection has no streams.
+    pub(super) fn write(&self, w: &mut Writer) {
+        w.u64(self.last_activity);
+        w.opt_u64(self.idle_timeout_ns);
+    }
+
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+        let last_activity = r.u64()?;
+        Ok(Clocks {
+            idle_timeout_ns: r.opt_u64()?,
+            ..Clocks::new(last_activity)
+        })
+    }
+}
 
 impl Connection {
     /// Earliest time `handle_timeout` should be called, if any.
@@ -18,10 +63,11 @@ impl Connection {
             return None;
         }
         let session = self
+            .clocks
             .idle_timeout_ns
-            .map(|t| self.last_activity.saturating_add(t));
+            .map(|t| self.clocks.last_activity.saturating_add(t));
         let half_closed = self.opts.half_closed_timeout_ns;
-        let streams = (self.stream_timeouts > 0 || self.half_closed_clocks > 0)
+        let streams = (self.clocks.stream_timeouts > 0 || self.clocks.half_closed > 0)
             .then(|| {
                 self.streams
                     .values()
@@ -44,12 +90,7 @@ impl Connection {
     /// When the frame (or header block) partly received must be whole.
     fn frame_deadline(&self) -> Option<u64> {
         let timeout = self.opts.frame_timeout_ns?;
-        let block = self.block.as_ref().map(|b| b.started_at);
-        let started = match (self.frame_started_at, block) {
-            (Some(a), Some(b)) => a.min(b),
-            (a, b) => a.or(b)?,
-        };
-        Some(started.saturating_add(timeout))
+        Some(self.input.partial_since()?.saturating_add(timeout))
     }
 
     /// Advances time; fires the timeouts that are due. Node's idle
@@ -68,16 +109,16 @@ impl Connection {
             ));
             return;
         }
-        if let Some(t) = self.idle_timeout_ns
-            && self.now >= self.last_activity.saturating_add(t)
+        if let Some(t) = self.clocks.idle_timeout_ns
+            && self.now >= self.clocks.last_activity.saturating_add(t)
         {
-            self.last_activity = self.now;
+            self.clocks.last_activity = self.now;
             self.events.push_back(Event::Timeout);
         }
-        if self.half_closed_clocks > 0 {
+        if self.clocks.half_closed > 0 {
             self.reset_quiet_half_closed();
         }
-        if self.stream_timeouts == 0 {
+        if self.clocks.stream_timeouts == 0 {
             return;
         }
         let mut due: Vec<u32> = Vec::new();
@@ -109,7 +150,7 @@ impl Connection {
         {
             s.half_closed_clock = true;
             s.last_activity = now;
-            self.half_closed_clocks += 1;
+            self.clocks.half_closed += 1;
         }
     }
 
@@ -136,8 +177,8 @@ impl Connection {
     /// input; `None` or 0 disables it.
     pub fn set_timeout(&mut self, now: u64, timeout_ns: Option<u64>) {
         self.now = self.now.max(now);
-        self.last_activity = self.now;
-        self.idle_timeout_ns = timeout_ns.filter(|&t| t > 0);
+        self.clocks.last_activity = self.now;
+        self.clocks.idle_timeout_ns = timeout_ns.filter(|&t| t > 0);
     }
 
     /// Node's `stream.setTimeout(msecs)`: `StreamTimeout` after this long
@@ -158,8 +199,10 @@ impl Connection {
         s.timeout_ns = timeout_ns.filter(|&t| t > 0);
         s.last_activity = self.now;
         match (had, s.timeout_ns.is_some()) {
-            (false, true) => self.stream_timeouts += 1,
-            (true, false) => self.stream_timeouts = self.stream_timeouts.saturating_sub(1),
+            (false, true) => self.clocks.stream_timeouts += 1,
+            (true, false) => {
+                self.clocks.stream_timeouts = self.clocks.stream_timeouts.saturating_sub(1)
+            }
             _ => {}
         }
         Ok(())
