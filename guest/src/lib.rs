@@ -30,8 +30,8 @@ pub mod wire;
 mod component;
 
 pub use connection::{
-    Connection, Metrics, PreparedHeaders, RequestOptions, RespondOptions, SessionState,
-    StreamStateInfo,
+    BatchedResponse, Connection, Metrics, PreparedHeaders, RequestOptions, RespondOptions,
+    SessionState, StreamStateInfo,
 };
 pub use error::{CommandError, ConnectionError, ErrorCode};
 pub use events::{Event, Origin};

@@ -202,3 +202,62 @@ fn respond_prepared_keeps_respond_rules_and_stream_facts() {
     assert_eq!(body(&p.client_events, id), b"body");
     assert!(ended(&p.client_events, id));
 }
+
+/// A batch answers each stream with its own list and its own slice of the
+/// bodies; a response whose index or length is wrong is refused alone,
+/// and the bodies after it still line up.
+#[test]
+fn a_batch_answers_each_stream_with_its_list_and_its_slice_of_the_bodies() {
+    use h2wasm_engine::BatchedResponse;
+    let mut p = Pair::with_defaults().unwrap();
+    let ids = open_gets(&mut p, "/", 5);
+    let page = page(&p);
+    let empty = p.server.prepare_headers(vec![h(":status", "204")]).unwrap();
+    let lists = [&page, &empty];
+    let batch = |stream_id, headers, body_length| BatchedResponse {
+        stream_id,
+        headers,
+        body_length,
+    };
+    let responses = [
+        batch(ids[0], 0, 5),
+        batch(ids[1], 1, 0),
+        batch(ids[2], 7, 3),
+        batch(ids[3], 0, 6),
+        batch(ids[4], 0, 100),
+    ];
+    let refused =
+        p.server
+            .respond_prepared_batch(|i| lists.get(i).copied(), responses, b"hellobadsecond");
+    assert_eq!(
+        refused,
+        vec![
+            (
+                ids[2],
+                CommandError::InvalidArgument("headers is not an index into the batch's headers")
+            ),
+            (
+                ids[4],
+                CommandError::InvalidArgument("body-length runs past the end of bodies")
+            ),
+        ]
+    );
+    p.run().unwrap();
+    let events = &p.client_events;
+    assert_eq!(
+        pairs(&response_headers(events, ids[0])),
+        pairs(page.fields())
+    );
+    assert_eq!(body(events, ids[0]), b"hello");
+    assert_eq!(
+        pairs(&response_headers(events, ids[1])),
+        pairs(empty.fields())
+    );
+    assert!(body(events, ids[1]).is_empty());
+    // The refused one's three octets ("bad") were skipped, not sent.
+    assert_eq!(body(events, ids[3]), b"second");
+    for id in [ids[0], ids[1], ids[3]] {
+        assert!(ended(events, id), "stream {id}");
+    }
+    assert!(!ended(events, ids[2]) && !ended(events, ids[4]));
+}

@@ -6,9 +6,9 @@ mod convert;
 mod events;
 
 use crate::connection::{
-    AltSvcTarget as NativeAltSvcTarget, Connection as Engine, FileStat as NativeFileStat,
-    HeldSpan as NativeHeldSpan, PreparedHeaders as NativePrepared, RequestOptions, RespondOptions,
-    body_length,
+    AltSvcTarget as NativeAltSvcTarget, BatchedResponse, Connection as Engine,
+    FileStat as NativeFileStat, HeldSpan as NativeHeldSpan, PreparedHeaders as NativePrepared,
+    RequestOptions, RespondOptions, body_length,
 };
 use crate::error::ErrorCode;
 use crate::events::Event as NativeEvent;
@@ -177,33 +177,6 @@ fn hang_on_magic(data: &[u8]) {
             std::hint::black_box(());
         }
     }
-}
-
-/// Prepared headers, `body` and the end of the stream.
-fn respond_whole(
-    engine: &mut Engine,
-    stream_id: u32,
-    prepared: &NativePrepared,
-    body: Bytes,
-) -> Result<(), CommandError> {
-    let opts = RespondOptions {
-        end_stream: body.is_empty(),
-        wait_for_trailers: false,
-    };
-    engine
-        .respond_prepared(stream_id, prepared, opts)
-        .map_err(CommandError::from)?;
-    end_with_body(engine, stream_id, body)
-}
-
-/// The body and end of a response whose headers went out without
-/// END_STREAM (`respond-with-body`, `respond-prepared`).
-fn end_with_body(engine: &mut Engine, stream_id: u32, body: Bytes) -> Result<(), CommandError> {
-    if body.is_empty() {
-        return Ok(());
-    }
-    engine.write(stream_id, body).map_err(CommandError::from)?;
-    engine.end(stream_id).map_err(CommandError::from)
 }
 
 impl GuestPreparedHeaders for PreparedResource {}
@@ -401,16 +374,11 @@ impl GuestConnection for ConnectionResource {
         headers: Vec<HeaderField>,
         body: Vec<u8>,
     ) -> Result<(), CommandError> {
-        let mut engine = self.inner.borrow_mut();
-        let end_stream = body.is_empty();
-        let opts = RespondOptions {
-            end_stream,
-            wait_for_trailers: false,
-        };
-        engine
-            .respond(stream_id, convert::fields_from_wit(headers), opts)
-            .map_err(CommandError::from)?;
-        end_with_body(&mut engine, stream_id, Bytes::from(body))
+        let fields = convert::fields_from_wit(headers);
+        self.inner
+            .borrow_mut()
+            .respond_with_body(stream_id, fields, Bytes::from(body))
+            .map_err(CommandError::from)
     }
 
     fn prepare_headers(&self, headers: Vec<HeaderField>) -> Result<PreparedHeaders, CommandError> {
@@ -428,12 +396,10 @@ impl GuestConnection for ConnectionResource {
         body: Vec<u8>,
     ) -> Result<(), CommandError> {
         let prepared = &headers.get::<PreparedResource>().0;
-        respond_whole(
-            &mut self.inner.borrow_mut(),
-            stream_id,
-            prepared,
-            Bytes::from(body),
-        )
+        self.inner
+            .borrow_mut()
+            .respond_prepared_with_body(stream_id, prepared, Bytes::from(body))
+            .map_err(CommandError::from)
     }
 
     fn respond_prepared_batch(
@@ -442,29 +408,17 @@ impl GuestConnection for ConnectionResource {
         responses: Vec<PreparedResponse>,
         bodies: Vec<u8>,
     ) -> Vec<(u32, CommandError)> {
-        let mut engine = self.inner.borrow_mut();
-        let mut at = 0usize;
-        responses
+        let prepared = |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
+        let responses = responses.into_iter().map(|r| BatchedResponse {
+            stream_id: r.stream_id,
+            headers: r.headers,
+            body_length: r.body_length,
+        });
+        self.inner
+            .borrow_mut()
+            .respond_prepared_batch(prepared, responses, &bodies)
             .into_iter()
-            .filter_map(|r| {
-                let end = at.checked_add(r.body_length as usize);
-                let Some(body) = end.and_then(|end| bodies.get(at..end)) else {
-                    let why = "body-length runs past the end of bodies";
-                    return Some((r.stream_id, CommandError::InvalidArgument(why.into())));
-                };
-                at += body.len();
-                let Some(prepared) = headers.get(r.headers as usize) else {
-                    let why = "headers is not an index into the batch's headers";
-                    return Some((r.stream_id, CommandError::InvalidArgument(why.into())));
-                };
-                let prepared = &prepared.get::<PreparedResource>().0;
-                // A copy of its own: a body must not keep the whole batch
-                // alive while its stream waits for window.
-                let body = Bytes::copy_from_slice(body);
-                respond_whole(&mut engine, r.stream_id, prepared, body)
-                    .err()
-                    .map(|e| (r.stream_id, e))
-            })
+            .map(|(id, e)| (id, CommandError::from(e)))
             .collect()
     }
 

@@ -30,7 +30,7 @@ pub use commands::{RequestOptions, RespondOptions};
 pub use extensions::{AltSvcTarget, valid_origin};
 pub use files::{FileStat, body_length, stat_file};
 pub use held::HeldSpan;
-pub use prepared::PreparedHeaders;
+pub use prepared::{BatchedResponse, PreparedHeaders};
 pub use state::{SessionState, StreamStateInfo};
 
 use crate::error::{ConnectionError, ErrorCode};
