@@ -8,19 +8,33 @@ use std::fmt;
 pub struct ErrorCode(pub u32);
 
 impl ErrorCode {
+    /// Graceful shutdown, or a stream ended without error.
     pub const NO_ERROR: ErrorCode = ErrorCode(0x0);
+    /// The peer broke the protocol.
     pub const PROTOCOL_ERROR: ErrorCode = ErrorCode(0x1);
+    /// The endpoint failed for a reason of its own.
     pub const INTERNAL_ERROR: ErrorCode = ErrorCode(0x2);
+    /// The peer broke flow control.
     pub const FLOW_CONTROL_ERROR: ErrorCode = ErrorCode(0x3);
+    /// SETTINGS were not acknowledged in time.
     pub const SETTINGS_TIMEOUT: ErrorCode = ErrorCode(0x4);
+    /// A frame arrived on a half-closed stream.
     pub const STREAM_CLOSED: ErrorCode = ErrorCode(0x5);
+    /// A frame had an invalid size.
     pub const FRAME_SIZE_ERROR: ErrorCode = ErrorCode(0x6);
+    /// The stream was refused before any processing: safe to retry.
     pub const REFUSED_STREAM: ErrorCode = ErrorCode(0x7);
+    /// The stream is no longer needed.
     pub const CANCEL: ErrorCode = ErrorCode(0x8);
+    /// The header compression context can no longer be kept.
     pub const COMPRESSION_ERROR: ErrorCode = ErrorCode(0x9);
+    /// The connection of a CONNECT request failed.
     pub const CONNECT_ERROR: ErrorCode = ErrorCode(0xa);
+    /// The peer is behaving in a way that may generate excessive load.
     pub const ENHANCE_YOUR_CALM: ErrorCode = ErrorCode(0xb);
+    /// The transport does not meet the minimum security requirements.
     pub const INADEQUATE_SECURITY: ErrorCode = ErrorCode(0xc);
+    /// The request must be made over HTTP/1.1.
     pub const HTTP_1_1_REQUIRED: ErrorCode = ErrorCode(0xd);
 
     /// The RFC name of the code, or `None` for codes outside the registry.
@@ -73,18 +87,22 @@ impl From<u32> for ErrorCode {
 /// sends GOAWAY with `code` and stops processing input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionError {
+    /// The code sent in GOAWAY.
     pub code: ErrorCode,
     /// Human-readable reason, also sent as GOAWAY debug data.
     pub reason: &'static str,
 }
 
 impl ConnectionError {
+    /// A connection error with `code`.
     pub fn new(code: ErrorCode, reason: &'static str) -> Self {
         ConnectionError { code, reason }
     }
+    /// A PROTOCOL_ERROR.
     pub fn protocol(reason: &'static str) -> Self {
         Self::new(ErrorCode::PROTOCOL_ERROR, reason)
     }
+    /// A FRAME_SIZE_ERROR.
     pub fn frame_size(reason: &'static str) -> Self {
         Self::new(ErrorCode::FRAME_SIZE_ERROR, reason)
     }
@@ -100,15 +118,15 @@ impl std::error::Error for ConnectionError {}
 
 /// A failure confined to one stream (RFC 9113 §5.4.2): RST_STREAM with `code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StreamError {
-    pub stream_id: u32,
-    pub code: ErrorCode,
-    pub reason: &'static str,
+pub(crate) struct StreamError {
+    pub(crate) stream_id: u32,
+    pub(crate) code: ErrorCode,
+    pub(crate) reason: &'static str,
 }
 
 /// Either kind of protocol failure found while processing input.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProtocolError {
+pub(crate) enum ProtocolError {
     Connection(ConnectionError),
     Stream(StreamError),
 }

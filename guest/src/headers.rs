@@ -2,13 +2,20 @@
 //! pseudo-header rules per message kind, connection-specific fields, and
 //! `content-length`.
 
+// Headers as the WIT carries them (flattened blocks, repeated requests,
+// Node's header object): only the component's glue uses these, so they
+// are built for wasm32 (and tested natively).
+#[cfg(any(target_arch = "wasm32", test))]
 mod block;
 mod list;
+#[cfg(any(target_arch = "wasm32", test))]
 mod node_view;
 
-pub use block::{FieldSpan, REMEMBERED_OCTETS_MAX, RequestBlock, RequestMemory, flatten};
+#[cfg(target_arch = "wasm32")]
+pub(crate) use block::{FieldSpan, RequestBlock, RequestMemory, flatten};
 pub use list::HeaderList;
-pub use node_view::{NodeValue, node_headers};
+#[cfg(target_arch = "wasm32")]
+pub(crate) use node_view::{NodeValue, node_headers};
 
 use crate::error::CommandError;
 use bytes::Bytes;
@@ -17,12 +24,16 @@ use bytes::Bytes;
 /// representation (RFC 7541 §7.1.3).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct HeaderField {
+    /// The name, lowercase.
     pub name: Bytes,
+    /// The value.
     pub value: Bytes,
+    /// Never indexed by HPACK, on any hop (credentials, cookies).
     pub sensitive: bool,
 }
 
 impl HeaderField {
+    /// A field HPACK may index.
     pub fn new(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
         HeaderField {
             name: name.into(),
@@ -31,6 +42,7 @@ impl HeaderField {
         }
     }
 
+    /// A field HPACK must never index.
     pub fn sensitive(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
         HeaderField {
             sensitive: true,
@@ -38,6 +50,7 @@ impl HeaderField {
         }
     }
 
+    /// Whether it is a pseudo-header (`:method`, `:status`...).
     pub fn is_pseudo(&self) -> bool {
         self.name.first() == Some(&b':')
     }
@@ -61,7 +74,7 @@ impl std::fmt::Debug for HeaderField {
 }
 
 /// Finds the first value of `name` in a list of fields.
-pub fn find<'a>(fields: &'a [HeaderField], name: &str) -> Option<&'a Bytes> {
+pub(crate) fn find<'a>(fields: &'a [HeaderField], name: &str) -> Option<&'a Bytes> {
     fields
         .iter()
         .find(|f| f.name == name.as_bytes())
@@ -70,7 +83,7 @@ pub fn find<'a>(fields: &'a [HeaderField], name: &str) -> Option<&'a Bytes> {
 
 /// What kind of header block a message carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockKind {
+pub(crate) enum BlockKind {
     Request,
     Response,
     Trailers,
@@ -78,7 +91,7 @@ pub enum BlockKind {
 
 /// Facts about a received block that the stream needs after validation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MessageInfo {
+pub(crate) struct MessageInfo {
     /// `:status` of a response.
     pub status: Option<u16>,
     /// The request is CONNECT (classic or extended).
@@ -108,13 +121,13 @@ static NAME_BYTES: [bool; 256] = {
     table
 };
 
-pub fn valid_name(name: &[u8]) -> bool {
+pub(crate) fn valid_name(name: &[u8]) -> bool {
     let body = name.strip_prefix(b":").unwrap_or(name);
     !body.is_empty() && body.iter().all(|&b| NAME_BYTES[usize::from(b)])
 }
 
 /// RFC 9113 §8.2.1: no NUL, CR or LF, and no leading or trailing SP/HTAB.
-pub fn valid_value(value: &[u8]) -> bool {
+pub(crate) fn valid_value(value: &[u8]) -> bool {
     let ws = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
     !value.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
         && !ws(value.first())
@@ -122,7 +135,7 @@ pub fn valid_value(value: &[u8]) -> bool {
 }
 
 /// Connection-specific fields that HTTP/2 forbids (§8.2.2).
-pub fn is_connection_specific(name: &[u8]) -> bool {
+pub(crate) fn is_connection_specific(name: &[u8]) -> bool {
     matches!(
         name,
         b"connection" | b"proxy-connection" | b"keep-alive" | b"transfer-encoding" | b"upgrade"
@@ -139,7 +152,7 @@ const REQUEST_PSEUDO: [&[u8]; 5] = [
 
 /// Validates a received, decoded header block. An `Err` means the message is
 /// malformed (§8.1.1): a stream error of type PROTOCOL_ERROR.
-pub fn check_received(
+pub(crate) fn check_received(
     fields: &[HeaderField],
     kind: BlockKind,
     connect_protocol_enabled: bool,
@@ -259,7 +272,7 @@ fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// Prepares fields an application wants to send: names lower-cased, every
 /// name and value checked, pseudo-headers moved first, and the kind's rules
 /// enforced. Node throws for the same inputs.
-pub fn prepare_outgoing(
+pub(crate) fn prepare_outgoing(
     mut fields: Vec<HeaderField>,
     kind: BlockKind,
 ) -> Result<Vec<HeaderField>, CommandError> {
@@ -335,7 +348,7 @@ pub fn prepare_outgoing(
 
 /// Fills in Node's request defaults (`:method` GET, `:path` /, `:scheme`,
 /// `:authority`), and drops `:scheme`/`:path` defaults for CONNECT.
-pub fn apply_request_defaults(fields: &mut Vec<HeaderField>, scheme: &str, authority: &str) {
+pub(crate) fn apply_request_defaults(fields: &mut Vec<HeaderField>, scheme: &str, authority: &str) {
     let take = |fields: &mut Vec<HeaderField>, n: &str| {
         let pos = fields.iter().position(|f| f.name == n.as_bytes())?;
         Some(fields.remove(pos))
@@ -369,7 +382,7 @@ pub fn apply_request_defaults(fields: &mut Vec<HeaderField>, scheme: &str, autho
 
 /// Checks an outgoing request after defaults were applied (the same rules a
 /// receiver applies, so we never send what a peer must reject).
-pub fn check_outgoing_request(
+pub(crate) fn check_outgoing_request(
     fields: &[HeaderField],
     connect_protocol_enabled: bool,
 ) -> Result<MessageInfo, CommandError> {

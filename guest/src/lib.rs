@@ -13,7 +13,7 @@ pub mod error;
 pub mod events;
 mod flow;
 mod frame;
-pub mod headers;
+mod headers;
 mod hpack;
 mod id_map;
 pub mod options;

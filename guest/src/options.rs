@@ -2,15 +2,19 @@
 
 use crate::settings::Settings;
 
+/// Which end of the connection the engine is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// Opens streams with requests.
     Client,
+    /// Answers them.
     Server,
 }
 
 /// Node's `paddingStrategy` for HEADERS and DATA frames we send.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PaddingStrategy {
+    /// No padding (Node's default).
     #[default]
     None,
     /// Pad so that each frame, header included, is a multiple of 8 octets
@@ -20,6 +24,7 @@ pub enum PaddingStrategy {
     Max,
 }
 
+/// How a connection behaves: its SETTINGS, limits and protections.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// SETTINGS sent in the connection preface (fields left `None` keep the
@@ -64,6 +69,7 @@ pub struct Options {
     /// server ends the connection with ENHANCE_YOUR_CALM (rapid reset).
     /// A burst of 0 turns the limit off.
     pub stream_reset_burst: u32,
+    #[allow(missing_docs)]
     pub stream_reset_rate: u32,
     /// Node's `paddingStrategy`.
     pub padding_strategy: PaddingStrategy,

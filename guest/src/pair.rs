@@ -10,11 +10,16 @@ use crate::transmit::PayloadRef;
 use bytes::Bytes;
 use std::collections::HashMap;
 
+/// A client and a server connected in memory: `run` moves octets both
+/// ways until neither has more to say.
 pub struct Pair {
+    /// The client end.
     pub client: Connection,
+    /// The server end.
     pub server: Connection,
     /// Events taken from each side by `run`, in order.
     pub client_events: Vec<Event>,
+    #[allow(missing_docs)]
     pub server_events: Vec<Event>,
     /// The clock both sides see, in nanoseconds.
     pub now: u64,
@@ -32,6 +37,7 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// Both ends with their options, prefaces queued, nothing run yet.
     pub fn new(client: Options, server: Options) -> Result<Pair, ConnectionError> {
         Ok(Pair {
             client: Connection::new(Role::Client, client, 0)?,

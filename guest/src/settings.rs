@@ -7,18 +7,29 @@ use crate::snapshot::{Corrupt, Reader, Writer};
 
 /// Setting identifiers.
 pub mod id {
+    /// SETTINGS_HEADER_TABLE_SIZE: the HPACK decoding table's largest size.
     pub const HEADER_TABLE_SIZE: u16 = 0x1;
+    /// SETTINGS_ENABLE_PUSH: whether the server may push.
     pub const ENABLE_PUSH: u16 = 0x2;
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: streams the sender lets the peer open.
     pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    /// SETTINGS_INITIAL_WINDOW_SIZE: each new stream's flow-control window.
     pub const INITIAL_WINDOW_SIZE: u16 = 0x4;
+    /// SETTINGS_MAX_FRAME_SIZE: the largest frame payload the sender takes.
     pub const MAX_FRAME_SIZE: u16 = 0x5;
+    /// SETTINGS_MAX_HEADER_LIST_SIZE: the largest header list the sender takes.
     pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT.
     pub const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
 }
 
+/// Every window's initial size (RFC 9113 §6.9.2).
 pub const DEFAULT_WINDOW_SIZE: u32 = 65_535;
+/// The largest window size (2^31 - 1).
 pub const MAX_WINDOW_SIZE: u32 = (1 << 31) - 1;
+/// The smallest (and initial) SETTINGS_MAX_FRAME_SIZE.
 pub const MIN_MAX_FRAME_SIZE: u32 = 16_384;
+/// The largest SETTINGS_MAX_FRAME_SIZE (2^24 - 1).
 pub const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// Node's limit on custom settings per SETTINGS frame.
 pub const MAX_CUSTOM_SETTINGS: usize = 10;
@@ -27,12 +38,19 @@ pub const MAX_CUSTOM_SETTINGS: usize = 10;
 /// carries, what `settings()` takes, and what packing serialises.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Settings {
+    /// Node's `headerTableSize`.
     pub header_table_size: Option<u32>,
+    /// Node's `enablePush`.
     pub enable_push: Option<bool>,
+    /// Node's `maxConcurrentStreams`.
     pub max_concurrent_streams: Option<u32>,
+    /// Node's `initialWindowSize`.
     pub initial_window_size: Option<u32>,
+    /// Node's `maxFrameSize`.
     pub max_frame_size: Option<u32>,
+    /// Node's `maxHeaderListSize`.
     pub max_header_list_size: Option<u32>,
+    /// Node's `enableConnectProtocol`.
     pub enable_connect_protocol: Option<bool>,
     /// Settings this engine does not interpret, as (identifier, value).
     pub custom: Vec<(u16, u32)>,
@@ -177,7 +195,7 @@ fn put_custom(custom: &mut Vec<(u16, u32)>, ident: u16, value: u32) {
 /// The values in force for one side of the connection (RFC defaults until a
 /// SETTINGS frame changes them).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SettingsValues {
+pub(crate) struct SettingsValues {
     pub header_table_size: u32,
     pub enable_push: bool,
     pub max_concurrent_streams: u32,
@@ -206,7 +224,7 @@ impl Default for SettingsValues {
 
 impl SettingsValues {
     /// Applies a (validated) partial update.
-    pub fn apply(&mut self, s: &Settings) {
+    pub(crate) fn apply(&mut self, s: &Settings) {
         if let Some(v) = s.header_table_size {
             self.header_table_size = v;
         }
@@ -234,7 +252,7 @@ impl SettingsValues {
     }
 
     /// For a hibernated connection's snapshot.
-    pub fn write(&self, w: &mut Writer) {
+    pub(crate) fn write(&self, w: &mut Writer) {
         w.u32(self.header_table_size);
         w.bool(self.enable_push);
         w.u32(self.max_concurrent_streams);
@@ -249,7 +267,7 @@ impl SettingsValues {
         }
     }
 
-    pub fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let mut v = SettingsValues {
             header_table_size: r.u32()?,
             enable_push: r.bool()?,
@@ -275,7 +293,7 @@ impl SettingsValues {
 
     /// Every value as a full `Settings` object (Node's `localSettings` /
     /// `remoteSettings`).
-    pub fn to_settings(&self) -> Settings {
+    pub(crate) fn to_settings(&self) -> Settings {
         Settings {
             header_table_size: Some(self.header_table_size),
             enable_push: Some(self.enable_push),

@@ -9,74 +9,74 @@ pub(crate) const VERSION: u32 = 3;
 
 /// The snapshot could not be read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Corrupt;
+pub(crate) struct Corrupt;
 
 #[derive(Default)]
-pub struct Writer(Vec<u8>);
+pub(crate) struct Writer(Vec<u8>);
 
 impl Writer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut w = Writer(Vec::with_capacity(256));
         w.u32(VERSION);
         w
     }
 
-    pub fn finish(self) -> Vec<u8> {
+    pub(crate) fn finish(self) -> Vec<u8> {
         self.0
     }
 
-    pub fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
 
-    pub fn bool(&mut self, v: bool) {
+    pub(crate) fn bool(&mut self, v: bool) {
         self.u8(u8::from(v));
     }
 
-    pub fn u16(&mut self, v: u16) {
+    pub(crate) fn u16(&mut self, v: u16) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    pub fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    pub fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    pub fn i64(&mut self, v: i64) {
+    pub(crate) fn i64(&mut self, v: i64) {
         self.0.extend_from_slice(&v.to_le_bytes());
     }
 
-    pub fn opt_u32(&mut self, v: Option<u32>) {
+    pub(crate) fn opt_u32(&mut self, v: Option<u32>) {
         self.bool(v.is_some());
         self.u32(v.unwrap_or(0));
     }
 
-    pub fn opt_u64(&mut self, v: Option<u64>) {
+    pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
         self.bool(v.is_some());
         self.u64(v.unwrap_or(0));
     }
 
-    pub fn bytes(&mut self, b: &[u8]) {
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
         self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
         self.0.extend_from_slice(b);
     }
 
     /// A count of items that follow.
-    pub fn len(&mut self, n: usize) {
+    pub(crate) fn len(&mut self, n: usize) {
         self.u32(u32::try_from(n).unwrap_or(u32::MAX));
     }
 }
 
-pub struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
     /// Checks the version tag.
-    pub fn new(buf: &'a [u8]) -> Result<Self, Corrupt> {
+    pub(crate) fn new(buf: &'a [u8]) -> Result<Self, Corrupt> {
         let mut r = Reader { buf };
         if r.u32()? != VERSION {
             return Err(Corrupt);
@@ -85,7 +85,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Everything was read.
-    pub fn finish(self) -> Result<(), Corrupt> {
+    pub(crate) fn finish(self) -> Result<(), Corrupt> {
         if self.buf.is_empty() {
             Ok(())
         } else {
@@ -99,11 +99,11 @@ impl<'a> Reader<'a> {
         Ok(*head)
     }
 
-    pub fn u8(&mut self) -> Result<u8, Corrupt> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Corrupt> {
         Ok(self.take::<1>()?[0])
     }
 
-    pub fn bool(&mut self) -> Result<bool, Corrupt> {
+    pub(crate) fn bool(&mut self) -> Result<bool, Corrupt> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -111,35 +111,35 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn u16(&mut self) -> Result<u16, Corrupt> {
+    pub(crate) fn u16(&mut self) -> Result<u16, Corrupt> {
         Ok(u16::from_le_bytes(self.take()?))
     }
 
-    pub fn u32(&mut self) -> Result<u32, Corrupt> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Corrupt> {
         Ok(u32::from_le_bytes(self.take()?))
     }
 
-    pub fn u64(&mut self) -> Result<u64, Corrupt> {
+    pub(crate) fn u64(&mut self) -> Result<u64, Corrupt> {
         Ok(u64::from_le_bytes(self.take()?))
     }
 
-    pub fn i64(&mut self) -> Result<i64, Corrupt> {
+    pub(crate) fn i64(&mut self) -> Result<i64, Corrupt> {
         Ok(i64::from_le_bytes(self.take()?))
     }
 
-    pub fn opt_u32(&mut self) -> Result<Option<u32>, Corrupt> {
+    pub(crate) fn opt_u32(&mut self) -> Result<Option<u32>, Corrupt> {
         let some = self.bool()?;
         let v = self.u32()?;
         Ok(some.then_some(v))
     }
 
-    pub fn opt_u64(&mut self) -> Result<Option<u64>, Corrupt> {
+    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, Corrupt> {
         let some = self.bool()?;
         let v = self.u64()?;
         Ok(some.then_some(v))
     }
 
-    pub fn bytes(&mut self) -> Result<&'a [u8], Corrupt> {
+    pub(crate) fn bytes(&mut self) -> Result<&'a [u8], Corrupt> {
         let n = usize::try_from(self.u32()?).map_err(|_| Corrupt)?;
         if n > self.buf.len() {
             return Err(Corrupt);
@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
     /// A count of items that follow, each at least `min_item` octets: a
     /// count the rest of the buffer cannot hold is refused before anything
     /// is allocated for it.
-    pub fn len(&mut self, min_item: usize) -> Result<usize, Corrupt> {
+    pub(crate) fn len(&mut self, min_item: usize) -> Result<usize, Corrupt> {
         let n = usize::try_from(self.u32()?).map_err(|_| Corrupt)?;
         if n.saturating_mul(min_item.max(1)) > self.buf.len() {
             return Err(Corrupt);

@@ -11,9 +11,13 @@ use std::collections::VecDeque;
 /// written after octet `at` of the transmit's (or the queue's) octets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PayloadRef {
+    /// Where it goes: after this many of the octets.
     pub at: usize,
+    /// The host's body id.
     pub body: u64,
+    /// Where in the body it starts.
     pub offset: u64,
+    /// Octets.
     pub length: usize,
 }
 
@@ -21,8 +25,11 @@ pub struct PayloadRef {
 /// spliced in, in order; and the bodies no reference will name again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Transmit {
+    /// The octets the engine built.
     pub octets: Bytes,
+    /// Host payload to splice in, in order.
     pub payload: Vec<PayloadRef>,
+    /// Host bodies no later reference will name: the host may drop them.
     pub released: Vec<u64>,
 }
 
@@ -32,6 +39,7 @@ impl Transmit {
         self.octets.len() + self.payload.iter().map(|r| r.length).sum::<usize>()
     }
 
+    /// Nothing to send.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

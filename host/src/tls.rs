@@ -7,7 +7,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The ALPN protocol id of HTTP/2 over TLS.
 pub const ALPN_H2: &[u8] = b"h2";
+/// The ALPN protocol id of HTTP/1.1.
 pub const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// ALPN protocols in order of preference: `h2`, then `http/1.1` when
@@ -156,6 +158,8 @@ pub fn client_config(trust: &Trust, http1: bool) -> anyhow::Result<Arc<rustls::C
     Ok(Arc::new(config))
 }
 
+/// `host` (a name, or an address with or without brackets) as TLS names
+/// the server.
 pub fn server_name(host: &str) -> anyhow::Result<ServerName<'static>> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_string()).with_context(|| format!("invalid server name {host:?}"))

@@ -24,6 +24,8 @@ pub struct RequestOptions {
     pub end_stream: bool,
     /// Hold END_STREAM after the body and emit `WantTrailers`.
     pub wait_for_trailers: bool,
+    /// The stream's dependency and weight (RFC 7540 §5.3), sent with
+    /// the HEADERS.
     pub priority: Option<PrioritySpec>,
     /// Deliver DATA without consuming it; the application calls `consume`.
     pub manual_consume: bool,
@@ -32,7 +34,9 @@ pub struct RequestOptions {
 /// Options for `respond` (Node's `http2stream.respond` options).
 #[derive(Clone, Debug, Default)]
 pub struct RespondOptions {
+    /// Send END_STREAM with the headers (no body).
     pub end_stream: bool,
+    /// Hold END_STREAM after the body and emit `WantTrailers`.
     pub wait_for_trailers: bool,
 }
 
@@ -334,7 +338,7 @@ impl Connection {
 
     /// `write` for `length` octets the host holds, named `body`: queued in
     /// order with written data, sent as references (see
-    /// [`Transmit`](super::Transmit)) and released once wholly referenced
+    /// [`Transmit`](crate::Transmit)) and released once wholly referenced
     /// or dropped. They count toward the high-water mark (the host holds
     /// them because the engine has not sent them), not toward the
     /// engine's memory. If this fails, nothing refers to `body`.

@@ -15,6 +15,7 @@ use std::time::UNIX_EPOCH;
 /// input): enough to answer 304 or compute validators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileStat {
+    /// Octets.
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub modified_ns: Option<u64>,
@@ -109,7 +110,7 @@ impl Connection {
 
     /// `respond_with_reader` for a body the host holds: DATA frames carry
     /// references to `length` octets of the host's body `body` (see
-    /// [`Transmit`](super::Transmit)), never its octets. Once no reference
+    /// [`Transmit`](crate::Transmit)), never its octets. Once no reference
     /// will name it again (it was sent, or the stream ended first) it is
     /// listed in a transmit's `released`.
     pub fn respond_with_payload(

@@ -14,7 +14,9 @@ use std::collections::VecDeque;
 /// (the position its DATA frame's header is followed by), `length` octets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeldSpan {
+    /// Where the payload would have started in the input.
     pub at: u32,
+    /// The payload's length.
     pub length: u32,
 }
 

@@ -71,11 +71,17 @@ enum Phase {
 /// Counters behind Node's session performance entry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Metrics {
+    /// Octets received.
     pub bytes_read: u64,
+    /// Octets handed out to send.
     pub bytes_written: u64,
+    /// Frames received.
     pub frames_received: u64,
+    /// Frames sent.
     pub frames_sent: u64,
+    /// Streams opened by either side.
     pub stream_count: u64,
+    /// The most streams open at once.
     pub max_concurrent_streams: u32,
     /// Round trip of the last acknowledged PING (Node's `pingRTT`).
     pub ping_rtt_ns: Option<u64>,
@@ -215,6 +221,7 @@ impl Connection {
         }
     }
 
+    /// Whether this end is the client or the server.
     pub fn role(&self) -> Role {
         self.role
     }

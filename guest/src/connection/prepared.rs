@@ -28,6 +28,7 @@ impl PreparedHeaders {
         }
     }
 
+    /// The checked fields, `:status` first.
     pub fn fields(&self) -> &[HeaderField] {
         &self.fields
     }

@@ -44,6 +44,7 @@ pub struct StreamStateInfo {
     pub remote_close: bool,
     /// Octets queued by `write` and not yet sent (Node's `bufferSize`).
     pub buffer_size: u32,
+    /// Node's `headersSent`.
     pub headers_sent: bool,
     /// Node's `closed` (and `destroyed`: the engine keeps no stream object
     /// beyond its close).
@@ -59,16 +60,21 @@ pub struct StreamStateInfo {
     pub end_after_headers: bool,
     /// Node's `sentHeaders`, `sentInfoHeaders` and `sentTrailers`.
     pub sent_headers: Vec<HeaderField>,
+    #[allow(missing_docs)]
     pub sent_info_headers: Vec<Vec<HeaderField>>,
+    #[allow(missing_docs)]
     pub sent_trailers: Vec<HeaderField>,
     /// Node's `state.weight` and `state.sumDependencyWeight`, and the
     /// stream this one depends on (0: the root).
     pub weight: u16,
+    #[allow(missing_docs)]
     pub sum_dependency_weight: u32,
+    #[allow(missing_docs)]
     pub parent: u32,
 }
 
 impl Connection {
+    /// Node's `session.state`.
     pub fn session_state(&self) -> SessionState {
         SessionState {
             effective_local_window_size: self.flow.recv.window(),

@@ -2,19 +2,24 @@
 
 use bytes::BufMut;
 
+/// Every frame starts with 9 octets of header.
 pub const FRAME_HEADER_LEN: usize = 9;
 
+/// A frame's header: what it is, how long, and on which stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
     /// Payload length (24 bits).
     pub length: u32,
+    /// The frame type (see [`kind`](super::kind)).
     pub kind: u8,
+    /// The flags (see [`flag`](super::flag)).
     pub flags: u8,
     /// Stream identifier with the reserved bit cleared (§4.1: "MUST be ignored").
     pub stream_id: u32,
 }
 
 impl FrameHeader {
+    /// A header for a payload of `length` octets (kept to 24 bits).
     pub fn new(kind: u8, flags: u8, stream_id: u32, length: usize) -> Self {
         FrameHeader {
             length: u32::try_from(length).unwrap_or(u32::MAX) & 0x00ff_ffff,
@@ -35,10 +40,12 @@ impl FrameHeader {
         })
     }
 
+    /// Whether `flag` is set.
     pub fn has(&self, flag: u8) -> bool {
         self.flags & flag != 0
     }
 
+    /// Appends the 9 octets to `buf`.
     pub fn encode<B: BufMut>(&self, buf: &mut B) {
         let len = self.length.to_be_bytes();
         buf.put_slice(&len[1..]);

@@ -39,26 +39,43 @@ use bytes::Bytes;
 
 /// Frame type codes (RFC 9113 §6, RFC 7838, RFC 8336).
 pub mod kind {
+    /// DATA (§6.1).
     pub const DATA: u8 = 0x0;
+    /// HEADERS (§6.2).
     pub const HEADERS: u8 = 0x1;
+    /// PRIORITY (§6.3).
     pub const PRIORITY: u8 = 0x2;
+    /// RST_STREAM (§6.4).
     pub const RST_STREAM: u8 = 0x3;
+    /// SETTINGS (§6.5).
     pub const SETTINGS: u8 = 0x4;
+    /// PUSH_PROMISE (§6.6).
     pub const PUSH_PROMISE: u8 = 0x5;
+    /// PING (§6.7).
     pub const PING: u8 = 0x6;
+    /// GOAWAY (§6.8).
     pub const GOAWAY: u8 = 0x7;
+    /// WINDOW_UPDATE (§6.9).
     pub const WINDOW_UPDATE: u8 = 0x8;
+    /// CONTINUATION (§6.10).
     pub const CONTINUATION: u8 = 0x9;
+    /// ALTSVC (RFC 7838 §4).
     pub const ALTSVC: u8 = 0xa;
+    /// ORIGIN (RFC 8336).
     pub const ORIGIN: u8 = 0xc;
 }
 
 /// Frame flags (RFC 9113 §6). END_STREAM and ACK share a bit.
 pub mod flag {
+    /// END_STREAM: the last frame of the stream (DATA, HEADERS).
     pub const END_STREAM: u8 = 0x1;
+    /// ACK: an acknowledgement (SETTINGS, PING).
     pub const ACK: u8 = 0x1;
+    /// END_HEADERS: the header block is whole.
     pub const END_HEADERS: u8 = 0x4;
+    /// PADDED: the payload is padded.
     pub const PADDED: u8 = 0x8;
+    /// PRIORITY: HEADERS carries a priority block.
     pub const PRIORITY: u8 = 0x20;
 }
 

@@ -7,7 +7,9 @@ use bytes::BufMut;
 /// A stream dependency (RFC 7540 §5.3, kept by RFC 9113 as a frame format).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrioritySpec {
+    /// The stream this one depends on (0: the root).
     pub dependency: u32,
+    /// Whether it becomes the sole dependency of its parent.
     pub exclusive: bool,
     /// Weight 1..=256 (the wire carries weight − 1).
     pub weight: u16,
@@ -24,7 +26,8 @@ impl Default for PrioritySpec {
 }
 
 impl PrioritySpec {
-    pub const LEN: usize = 5;
+    /// Octets on the wire.
+    pub(crate) const LEN: usize = 5;
 
     pub(super) fn parse(bytes: &[u8]) -> Option<PrioritySpec> {
         let word = read_u32(bytes)?;
@@ -36,6 +39,7 @@ impl PrioritySpec {
         })
     }
 
+    /// Appends the 5 octets (as PRIORITY and HEADERS carry them) to `buf`.
     pub fn encode<B: BufMut>(&self, buf: &mut B) {
         let excl = if self.exclusive { 0x8000_0000 } else { 0 };
         buf.put_u32((self.dependency & super::MAX_STREAM_ID) | excl);

@@ -9,14 +9,14 @@ use super::{HeaderField, HeaderList};
 /// Where one field sits in a block's buffer: its name, then its value,
 /// right after the previous field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FieldSpan {
+pub(crate) struct FieldSpan {
     pub name_len: u32,
     pub value_len: u32,
     pub sensitive: bool,
 }
 
 /// `fields` back to back in one buffer, with their spans.
-pub fn flatten(fields: &[HeaderField]) -> (Vec<u8>, Vec<FieldSpan>) {
+pub(crate) fn flatten(fields: &[HeaderField]) -> (Vec<u8>, Vec<FieldSpan>) {
     let total = fields.iter().map(|f| f.name.len() + f.value.len()).sum();
     let mut octets = Vec::with_capacity(total);
     let spans = fields
@@ -38,7 +38,7 @@ pub fn flatten(fields: &[HeaderField]) -> (Vec<u8>, Vec<FieldSpan>) {
 
 /// A request's fields as a `header-block` event carries them.
 #[derive(Debug, PartialEq, Eq)]
-pub enum RequestBlock {
+pub(crate) enum RequestBlock {
     /// The same fields, in the same order, as the previous request's.
     Repeated,
     Fresh(Vec<u8>, Vec<FieldSpan>),
@@ -49,7 +49,7 @@ pub enum RequestBlock {
 /// again and again (load generators, polling and RPC clients) then cost
 /// the host no lifting or parsing of their headers.
 #[derive(Debug, Default)]
-pub struct RequestMemory {
+pub(crate) struct RequestMemory {
     /// The previous request's list, if it was small enough to keep.
     last: HeaderList,
 }
@@ -57,10 +57,10 @@ pub struct RequestMemory {
 /// Lists with more octets than this are not kept (nor compared): the
 /// bound on what a connection holds for this, with the HPACK decoder's
 /// own cache of repeated blocks (which is as large).
-pub const REMEMBERED_OCTETS_MAX: usize = 512;
+pub(super) const REMEMBERED_OCTETS_MAX: usize = 512;
 
 impl RequestMemory {
-    pub fn block(&mut self, fields: HeaderList) -> RequestBlock {
+    pub(crate) fn block(&mut self, fields: HeaderList) -> RequestBlock {
         if !self.last.is_empty() && (self.last.same(&fields) || self.last == fields) {
             // Kept instead of the equal list before it: the next repeat
             // is likelier to be this very list (the decoder's).

@@ -8,7 +8,7 @@ use super::HeaderField;
 
 /// One entry of the header object.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NodeValue {
+pub(crate) enum NodeValue {
     Text(String),
     List(Vec<String>),
     Number(u16),
@@ -41,7 +41,7 @@ const SINGLETONS: [&str; 20] = [
 
 /// Builds Node's header object from received fields, keeping first-seen
 /// order of names.
-pub fn node_headers(fields: &[HeaderField]) -> Vec<(String, NodeValue)> {
+pub(crate) fn node_headers(fields: &[HeaderField]) -> Vec<(String, NodeValue)> {
     let mut out: Vec<(String, NodeValue)> = Vec::new();
     for f in fields {
         let name = String::from_utf8_lossy(&f.name).into_owned();

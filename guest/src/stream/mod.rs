@@ -89,11 +89,17 @@ pub(crate) struct StreamTiming {
 /// Times are nanoseconds since the stream opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StreamMetrics {
+    /// Body octets received.
     pub bytes_read: u64,
+    /// Body octets sent.
     pub bytes_written: u64,
+    /// From open to close.
     pub duration_ns: u64,
+    /// Until the first header block arrived (Node's `timeToFirstHeader`).
     pub time_to_first_header_ns: Option<u64>,
+    /// Until the first DATA arrived (Node's `timeToFirstByte`).
     pub time_to_first_byte_ns: Option<u64>,
+    /// Until our first DATA went out (Node's `timeToFirstByteSent`).
     pub time_to_first_byte_sent_ns: Option<u64>,
 }
 

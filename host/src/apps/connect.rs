@@ -22,6 +22,8 @@ use tower::Service;
 /// RST_STREAM code for a tunnel whose TCP side failed (§8.5).
 const CONNECT_ERROR: u32 = 0xa;
 
+/// A service that answers CONNECT (RFC 9113 §8.5) by tunnelling to the
+/// allowed `host:port` targets, and passes every other request on.
 #[derive(Clone)]
 pub struct ConnectProxy {
     /// `host:port` targets, compared case-insensitively.
@@ -30,6 +32,7 @@ pub struct ConnectProxy {
 }
 
 impl ConnectProxy {
+    /// Tunnels to `allowed` (`host:port`); other requests go to `inner`.
     pub fn new(allowed: Vec<String>, inner: SharedService) -> ConnectProxy {
         let allowed = allowed
             .into_iter()

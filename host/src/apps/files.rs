@@ -63,6 +63,8 @@ struct Cache {
     body_bytes: usize,
 }
 
+/// The static file service: a directory served with validators, ranges
+/// and a cache of small files.
 #[derive(Clone)]
 pub struct StaticFiles {
     /// The served directory, open: every file is opened beneath it.

@@ -1,6 +1,10 @@
 //! Generated bindings for the `h2wasm:http2/engine` world, and the WIT
 //! types the host uses by name.
 
+// Generated from the WIT, whose comments become these items' docs
+// where it has them.
+#![allow(missing_docs)]
+
 wasmtime::component::bindgen!({
     world: "engine",
     path: "../wit",

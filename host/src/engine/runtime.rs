@@ -229,7 +229,7 @@ impl Runtime {
     }
 
     /// Compiles `wasm` for `config` to native code that
-    /// [`Runtime::from_precompiled`] loads without compiling. The CLI does
+    /// [`Runtime::load_compiled`] loads without compiling. The CLI does
     /// this in a child process and keeps the result, so that the serving
     /// process never holds the compiler's memory.
     pub fn precompile(wasm: &[u8], config: &RuntimeConfig) -> wasmtime::Result<Vec<u8>> {
@@ -334,10 +334,12 @@ impl Runtime {
         self.live_total - self.live.available_permits()
     }
 
+    /// The cap on connections holding an instance at once.
     pub fn max_connections(&self) -> u32 {
         self.max_connections
     }
 
+    /// The wasmtime engine instances are made with.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -522,6 +524,7 @@ impl EngineConnection {
         guest_call!(self, call_hibernate)
     }
 
+    /// Feeds received octets (`receive`); a connection error ends the connection.
     pub async fn receive(
         &mut self,
         now: u64,
@@ -530,18 +533,22 @@ impl EngineConnection {
         guest_call!(self, call_receive, now, data)
     }
 
+    /// Passes the clock in; fires the timeouts that are due (`handle-timeout`).
     pub async fn handle_timeout(&mut self, now: u64) -> wasmtime::Result<()> {
         guest_call!(self, call_handle_timeout, now)
     }
 
+    /// Up to `max` octets to send (`poll-transmit`).
     pub async fn poll_transmit(&mut self, max: u32) -> wasmtime::Result<crate::bindings::Transmit> {
         guest_call!(self, call_poll_transmit, max)
     }
 
+    /// When to call `handle_timeout` next (`poll-timeout`).
     pub async fn poll_timeout(&mut self) -> wasmtime::Result<Option<u64>> {
         guest_call!(self, call_poll_timeout)
     }
 
+    /// The events queued since the last call (`poll-events`).
     pub async fn poll_events(&mut self) -> wasmtime::Result<Vec<Event>> {
         guest_call!(self, call_poll_events)
     }
@@ -559,6 +566,7 @@ impl EngineConnection {
         guest_call!(self, call_drive, now, credits, writes, input, held, max)
     }
 
+    /// A whole response: headers, `body`, and the end of the stream.
     pub async fn respond_with_body(
         &mut self,
         stream_id: u32,
@@ -578,6 +586,7 @@ impl EngineConnection {
         guest_call!(self, call_prepare_headers, headers)
     }
 
+    /// A whole response with headers from `prepare_headers`.
     pub async fn respond_prepared(
         &mut self,
         stream_id: u32,
@@ -663,11 +672,13 @@ impl EngineConnection {
         )
     }
 
+    /// Releases a handle from `prepare_headers`.
     pub async fn drop_prepared(&mut self, headers: ResourceAny) -> wasmtime::Result<()> {
         self.start_call();
         headers.resource_drop_async(&mut self.store).await
     }
 
+    /// Client: opens a stream with a request; returns its id.
     pub async fn request(
         &mut self,
         headers: &[HeaderField],
@@ -676,6 +687,7 @@ impl EngineConnection {
         guest_call!(self, call_request, headers, options)
     }
 
+    /// Server: the final response headers on `stream_id`.
     pub async fn respond(
         &mut self,
         stream_id: u32,
@@ -685,6 +697,7 @@ impl EngineConnection {
         guest_call!(self, call_respond, stream_id, headers, options)
     }
 
+    /// Server: a 1xx informational response (Node's `additionalHeaders`).
     pub async fn additional_headers(
         &mut self,
         stream_id: u32,
@@ -693,6 +706,7 @@ impl EngineConnection {
         guest_call!(self, call_additional_headers, stream_id, headers)
     }
 
+    /// Hands `n` octets of received data back to flow control.
     pub async fn consume(
         &mut self,
         stream_id: u32,
@@ -701,6 +715,7 @@ impl EngineConnection {
         guest_call!(self, call_consume, stream_id, n)
     }
 
+    /// Sends GOAWAY with `code` (Node's `session.goaway`).
     pub async fn goaway(
         &mut self,
         code: u32,
@@ -710,6 +725,7 @@ impl EngineConnection {
         guest_call!(self, call_goaway, code, last_stream_id, opaque_data)
     }
 
+    /// Sets the connection's receive window (Node's `setLocalWindowSize`).
     pub async fn set_local_window_size(
         &mut self,
         size: u32,
@@ -717,10 +733,12 @@ impl EngineConnection {
         guest_call!(self, call_set_local_window_size, size)
     }
 
+    /// Node's session performance entry.
     pub async fn metrics(&mut self) -> wasmtime::Result<crate::bindings::Metrics> {
         guest_call!(self, call_metrics)
     }
 
+    /// Queues body data; `false` when the stream's queue is past its high-water mark.
     pub async fn write(
         &mut self,
         stream_id: u32,
@@ -729,10 +747,12 @@ impl EngineConnection {
         guest_call!(self, call_write, stream_id, data)
     }
 
+    /// Ends the stream's outgoing side after the queued data.
     pub async fn end(&mut self, stream_id: u32) -> wasmtime::Result<Result<(), CommandError>> {
         guest_call!(self, call_end, stream_id)
     }
 
+    /// Sends trailers, ending the stream (after `WantTrailers`).
     pub async fn send_trailers(
         &mut self,
         stream_id: u32,
@@ -741,6 +761,7 @@ impl EngineConnection {
         guest_call!(self, call_send_trailers, stream_id, headers)
     }
 
+    /// Resets the stream with `code` (Node's `stream.close`).
     pub async fn close_stream(
         &mut self,
         stream_id: u32,
@@ -749,6 +770,7 @@ impl EngineConnection {
         guest_call!(self, call_close_stream, stream_id, code)
     }
 
+    /// Sends a PING; returns its payload (Node's `session.ping`).
     pub async fn ping(
         &mut self,
         now: u64,
@@ -757,6 +779,7 @@ impl EngineConnection {
         guest_call!(self, call_ping, now, payload)
     }
 
+    /// Sends new SETTINGS; they apply when acknowledged.
     pub async fn settings(
         &mut self,
         settings: &Settings,
@@ -769,30 +792,37 @@ impl EngineConnection {
         guest_call!(self, call_set_refusing_streams, refusing)
     }
 
+    /// Closes gracefully: GOAWAY, then the end once streams finish.
     pub async fn close(&mut self) -> wasmtime::Result<()> {
         guest_call!(self, call_close)
     }
 
+    /// Ends the connection at once with `code` (Node's `destroy`).
     pub async fn destroy(&mut self, code: u32) -> wasmtime::Result<()> {
         guest_call!(self, call_destroy, code)
     }
 
+    /// Node's `session.state`.
     pub async fn state(&mut self) -> wasmtime::Result<SessionState> {
         guest_call!(self, call_state)
     }
 
+    /// Node's `stream.state`, or `None` for a stream it no longer knows.
     pub async fn stream_state(&mut self, stream_id: u32) -> wasmtime::Result<Option<StreamState>> {
         guest_call!(self, call_stream_state, stream_id)
     }
 
+    /// The peer's SETTINGS in force.
     pub async fn remote_settings(&mut self) -> wasmtime::Result<Settings> {
         guest_call!(self, call_remote_settings)
     }
 
+    /// Whether the connection has ended.
     pub async fn is_closed(&mut self) -> wasmtime::Result<bool> {
         guest_call!(self, call_is_closed)
     }
 
+    /// Server: a response whose body the engine reads from `path` (Node's `respondWithFile`).
     pub async fn respond_with_file(
         &mut self,
         stream_id: u32,
@@ -823,10 +853,12 @@ impl EngineConnection {
         guest_call!(self, call_priority, stream_id, priority, silent)
     }
 
+    /// Whether the client accepts pushed streams.
     pub async fn push_allowed(&mut self) -> wasmtime::Result<bool> {
         guest_call!(self, call_push_allowed)
     }
 
+    /// Server: promises a pushed request on `parent`; returns its stream id.
     pub async fn push_stream(
         &mut self,
         parent: u32,
@@ -835,6 +867,7 @@ impl EngineConnection {
         guest_call!(self, call_push_stream, parent, headers)
     }
 
+    /// Server: sends ALTSVC (Node's `session.altsvc`).
     pub async fn altsvc(
         &mut self,
         value: &str,
@@ -843,6 +876,7 @@ impl EngineConnection {
         guest_call!(self, call_altsvc, value, target)
     }
 
+    /// Server: sends ORIGIN (Node's `session.origin`).
     pub async fn origin(
         &mut self,
         origins: &[String],
@@ -850,10 +884,12 @@ impl EngineConnection {
         guest_call!(self, call_origin, origins)
     }
 
+    /// Client: Node's `originSet`.
     pub async fn origin_set(&mut self) -> wasmtime::Result<Vec<String>> {
         guest_call!(self, call_origin_set)
     }
 
+    /// What counts against Node's `maxSessionMemory`, in octets.
     pub async fn session_memory(&mut self) -> wasmtime::Result<u64> {
         guest_call!(self, call_session_memory)
     }

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub enum Connected {
     /// The engine's options for a client session on it.
     Http2(Box<dyn Transport>, Box<Options>),
+    /// HTTP/1.1 (ALPN chose it, or the server has no HTTP/2).
     Http1(Box<dyn Transport>),
 }
 

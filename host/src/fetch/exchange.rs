@@ -11,6 +11,7 @@ use std::path::PathBuf;
 /// Where a request body comes from.
 #[derive(Clone, Debug)]
 pub enum BodySource {
+    /// These octets.
     Bytes(Bytes),
     /// Streamed from disk, never held whole in memory.
     File(PathBuf),
@@ -25,26 +26,38 @@ pub enum Output {
     File(PathBuf),
 }
 
+/// One request of `get`.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// `GET`, `POST`...
     pub method: String,
     /// Path and query.
     pub path: String,
+    /// Fields besides the pseudo-headers.
     pub headers: Vec<Header>,
+    /// The body to send, if any.
     pub body: Option<BodySource>,
+    /// Where the response body goes.
     pub output: Output,
     /// Stream weight 1..=256 sent in the HEADERS frame (Node's `weight`
     /// request option); `None` leaves the default (16).
     pub weight: Option<u16>,
 }
 
+/// What came back for one request.
 #[derive(Debug, Default)]
 pub struct Response {
+    /// The final status.
     pub status: u16,
+    /// Each 1xx response's fields, in order.
     pub informational: Vec<Vec<Header>>,
+    /// The final response's fields.
     pub headers: Vec<Header>,
+    /// The trailers, if any.
     pub trailers: Vec<Header>,
+    /// The body, with `Output::Memory`.
     pub body: Vec<u8>,
+    /// Body octets received, wherever they went.
     pub body_len: u64,
     /// RST_STREAM code if the stream was reset.
     pub reset: Option<u32>,
@@ -55,15 +68,21 @@ pub struct Response {
 /// A pushed response (RFC 9113 §8.4).
 #[derive(Debug, Default)]
 pub struct Pushed {
+    /// The promised stream.
     pub stream_id: u32,
     /// The promised request.
     pub request: Vec<Header>,
+    /// Its status.
     pub status: u16,
+    /// Its fields.
     pub headers: Vec<Header>,
     /// The body, unless it was saved to `saved_to`.
     pub body: Vec<u8>,
+    /// Body octets received.
     pub body_len: u64,
+    /// The file its body was saved to.
     pub saved_to: Option<PathBuf>,
+    /// RST_STREAM code if the stream was reset.
     pub reset: Option<u32>,
 }
 
@@ -79,8 +98,11 @@ impl Pushed {
 /// The server to talk to.
 #[derive(Clone, Debug)]
 pub struct Target {
+    /// `https` (TLS with ALPN) rather than `http`.
     pub tls: bool,
+    /// A name or an address.
     pub host: String,
+    #[allow(missing_docs)]
     pub port: u16,
 }
 
@@ -109,6 +131,8 @@ impl Target {
         Ok((Target { tls, host, port }, path))
     }
 
+    /// `host[:port]` as `:authority` carries it (the port only when not
+    /// the scheme's default).
     pub fn authority(&self) -> String {
         let default = if self.tls { 443 } else { 80 };
         let host = if self.host.contains(':') && !self.host.starts_with('[') {
@@ -124,8 +148,10 @@ impl Target {
     }
 }
 
+/// How `get` connects and what it reports.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
+    /// Which server certificates to accept.
     pub trust: Trust,
     /// Required for `http://` targets: speak HTTP/2 without negotiation.
     pub prior_knowledge: bool,

@@ -161,6 +161,7 @@ impl Limits {
             .map(|m| m.resident.load(Ordering::Relaxed) as u64)
     }
 
+    /// The counters now.
     pub fn stats(&self) -> Stats {
         let c = &self.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);

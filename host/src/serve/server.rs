@@ -83,6 +83,7 @@ impl ServerBuilder {
         self
     }
 
+    /// The server, ready to `serve`.
     pub fn build(self) -> Arc<Server> {
         Arc::new(self.server)
     }

@@ -135,6 +135,7 @@ struct PreparedInner {
 const SPARE_MAPS: usize = 4;
 
 impl PreparedHeaders {
+    /// Headers for any number of responses with `status`.
     pub fn new(status: StatusCode, headers: HeaderMap) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         PreparedHeaders(Arc::new(PreparedInner {
@@ -166,10 +167,12 @@ impl PreparedHeaders {
         }
     }
 
+    /// The responses' status.
     pub fn status(&self) -> StatusCode {
         self.0.status
     }
 
+    /// The responses' fields.
     pub fn headers(&self) -> &HeaderMap {
         &self.0.headers
     }

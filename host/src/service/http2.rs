@@ -56,6 +56,7 @@ impl Http2Stream {
         }
     }
 
+    /// The HTTP/2 stream it is on.
     pub fn stream_id(&self) -> u32 {
         self.stream_id
     }
@@ -107,6 +108,7 @@ pub struct PushedStream {
 }
 
 impl PushedStream {
+    /// The HTTP/2 stream it is on.
     pub fn stream_id(&self) -> u32 {
         self.stream_id
     }

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
+/// Any error a service or a body may fail with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A boxed future: what the protocol drivers' sides of the handles

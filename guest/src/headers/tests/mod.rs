@@ -1,6 +1,7 @@
 //! Field validation and the §8 message rules.
 
 use super::*;
+use block::flatten;
 
 fn f(n: &'static str, v: &'static str) -> HeaderField {
     HeaderField::new(n, v)

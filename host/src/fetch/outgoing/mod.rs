@@ -84,6 +84,8 @@ pub(crate) type Sent = (
 );
 
 impl Outgoing {
+    /// Outgoing requests with `config`, their HTTP/2 connections on
+    /// engine instances from `runtime`.
     pub fn new(runtime: Arc<Runtime>, config: OutgoingConfig) -> anyhow::Result<Arc<Outgoing>> {
         let tls = tls::client_config(&config.trust, true)?;
         Ok(Arc::new(Outgoing {
@@ -332,6 +334,8 @@ pub struct Hooks {
 }
 
 impl Hooks {
+    /// Sends through `outgoing`, adding `cdn_loop` (the incoming request's
+    /// CDN-Loop entries and ours) to every request.
     pub fn new(outgoing: Arc<Outgoing>, cdn_loop: http::HeaderValue) -> Hooks {
         Hooks { outgoing, cdn_loop }
     }

@@ -2,7 +2,7 @@
 //! hyper's server connection, answering with the same service as HTTP/2.
 //! What only HTTP/2 has is absent (no [`crate::service::Http2Stream`], so
 //! no push); a [`ServeFile`] response is read by the host; 1xx such as
-//! 103 are written between hyper's responses ([`interim`]).
+//! 103 are written between hyper's responses (the `interim` module).
 
 mod interim;
 

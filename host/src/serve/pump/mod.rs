@@ -31,8 +31,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, Wr
 /// Summary of a finished connection.
 #[derive(Debug, Default)]
 pub struct ConnectionSummary {
+    /// Streams it carried.
     pub streams: u64,
+    /// Octets received.
     pub bytes_read: u64,
+    /// Octets sent.
     pub bytes_written: u64,
     /// Times the connection gave its instance back while idle.
     pub hibernations: u32,
