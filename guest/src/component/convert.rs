@@ -2,11 +2,18 @@
 //! whose fields match are converted both ways from one list of their
 //! fields ([`both_ways!`]), enums from one list of their cases.
 
-use super::exports::h2wasm::http2::types::{
-    CommandError, ConnectionError, FileStat, HeaderField, Options, Origin, PaddingStrategy,
-    Priority, Settings, StreamMetrics,
+use super::exports::h2wasm::http2::session::{
+    PreparedResponse, RequestOptions as WitRequestOptions, RespondOptions as WitRespondOptions,
 };
-use crate::connection::FileStat as NativeFileStat;
+use super::exports::h2wasm::http2::types::{
+    AltsvcTarget, CommandError, ConnectionError, FileStat, HeaderField, Metrics, Options, Origin,
+    PaddingStrategy, Priority, SessionState, Settings, StreamMetrics, StreamState,
+};
+use crate::connection::{
+    AltSvcTarget as NativeAltSvcTarget, BatchedResponse, FileStat as NativeFileStat,
+    Metrics as NativeMetrics, RequestOptions, RespondOptions, SessionState as NativeSessionState,
+    StreamStateInfo,
+};
 use crate::error::{CommandError as NativeCommandError, ConnectionError as NativeConnError};
 use crate::events::Origin as NativeOrigin;
 use crate::frame::PrioritySpec;
@@ -31,6 +38,18 @@ macro_rules! both_ways {
         impl From<$b> for $a {
             fn from(x: $b) -> Self {
                 Self { $($field: x.$field.into(),)* $($($af: $av,)*)? }
+            }
+        }
+    };
+}
+
+/// `From` one way between two records, field for field (each converted
+/// with `into`), for what only ever crosses in one direction.
+macro_rules! one_way {
+    ($a:ty, $b:ty, [$($field:ident),* $(,)?]) => {
+        impl From<$a> for $b {
+            fn from(x: $a) -> Self {
+                Self { $($field: x.$field.into(),)* }
             }
         }
     };
@@ -195,4 +214,97 @@ pub(super) fn fields_from_wit(fields: Vec<HeaderField>) -> Vec<NativeField> {
 
 pub(super) fn fields_to_wit(fields: &[NativeField]) -> Vec<HeaderField> {
     fields.iter().map(HeaderField::from).collect()
+}
+
+one_way!(
+    NativeSessionState,
+    SessionState,
+    [
+        effective_local_window_size,
+        effective_recv_data_length,
+        next_stream_id,
+        local_window_size,
+        last_proc_stream_id,
+        remote_window_size,
+        outbound_queue_size,
+        deflate_dynamic_table_size,
+        inflate_dynamic_table_size,
+    ]
+);
+
+one_way!(
+    NativeMetrics,
+    Metrics,
+    [
+        bytes_read,
+        bytes_written,
+        frames_received,
+        frames_sent,
+        stream_count,
+        max_concurrent_streams,
+        ping_rtt_ns,
+        stream_average_duration_ns,
+        duration_ns,
+    ]
+);
+
+one_way!(
+    WitRespondOptions,
+    RespondOptions,
+    [end_stream, wait_for_trailers]
+);
+
+one_way!(
+    PreparedResponse,
+    BatchedResponse,
+    [stream_id, headers, body_length]
+);
+
+impl From<WitRequestOptions> for RequestOptions {
+    fn from(o: WitRequestOptions) -> Self {
+        RequestOptions {
+            end_stream: o.end_stream,
+            wait_for_trailers: o.wait_for_trailers,
+            priority: o.priority.map(PrioritySpec::from),
+            manual_consume: o.manual_consume,
+        }
+    }
+}
+
+impl From<AltsvcTarget> for NativeAltSvcTarget {
+    fn from(t: AltsvcTarget) -> Self {
+        match t {
+            AltsvcTarget::Origin(o) => NativeAltSvcTarget::Origin(o),
+            AltsvcTarget::Stream(id) => NativeAltSvcTarget::Stream(id),
+        }
+    }
+}
+
+impl From<StreamStateInfo> for StreamState {
+    fn from(s: StreamStateInfo) -> Self {
+        StreamState {
+            state: s.state,
+            local_window_size: s.local_window_size,
+            remote_window_size: s.remote_window_size,
+            local_close: s.local_close,
+            remote_close: s.remote_close,
+            buffer_size: s.buffer_size,
+            headers_sent: s.headers_sent,
+            closed: s.closed,
+            rst_code: s.rst_code,
+            aborted: s.aborted,
+            pending: s.pending,
+            end_after_headers: s.end_after_headers,
+            sent_headers: fields_to_wit(&s.sent_headers),
+            sent_info_headers: s
+                .sent_info_headers
+                .iter()
+                .map(|h| fields_to_wit(h))
+                .collect(),
+            sent_trailers: fields_to_wit(&s.sent_trailers),
+            weight: s.weight,
+            sum_dependency_weight: s.sum_dependency_weight,
+            parent: s.parent,
+        }
+    }
 }

@@ -6,9 +6,8 @@ mod convert;
 mod events;
 
 use crate::connection::{
-    AltSvcTarget as NativeAltSvcTarget, BatchedResponse, Connection as Engine,
-    FileStat as NativeFileStat, HeldSpan as NativeHeldSpan, PreparedHeaders as NativePrepared,
-    RequestOptions, RespondOptions, body_length,
+    BatchedResponse, Connection as Engine, FileStat as NativeFileStat, HeldSpan as NativeHeldSpan,
+    PreparedHeaders as NativePrepared, body_length,
 };
 use crate::error::ErrorCode;
 use crate::events::Event as NativeEvent;
@@ -409,11 +408,7 @@ impl GuestConnection for ConnectionResource {
         bodies: Vec<u8>,
     ) -> Vec<(u32, CommandError)> {
         let prepared = |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
-        let responses = responses.into_iter().map(|r| BatchedResponse {
-            stream_id: r.stream_id,
-            headers: r.headers,
-            body_length: r.body_length,
-        });
+        let responses = responses.into_iter().map(BatchedResponse::from);
         self.inner
             .borrow_mut()
             .respond_prepared_batch(prepared, responses, &bodies)
@@ -427,15 +422,9 @@ impl GuestConnection for ConnectionResource {
         headers: Vec<HeaderField>,
         options: WitRequestOptions,
     ) -> Result<u32, CommandError> {
-        let opts = RequestOptions {
-            end_stream: options.end_stream,
-            wait_for_trailers: options.wait_for_trailers,
-            priority: options.priority.map(PrioritySpec::from),
-            manual_consume: options.manual_consume,
-        };
         self.inner
             .borrow_mut()
-            .request(convert::fields_from_wit(headers), opts)
+            .request(convert::fields_from_wit(headers), options.into())
             .map_err(CommandError::from)
     }
 
@@ -445,13 +434,9 @@ impl GuestConnection for ConnectionResource {
         headers: Vec<HeaderField>,
         options: WitRespondOptions,
     ) -> Result<(), CommandError> {
-        let opts = RespondOptions {
-            end_stream: options.end_stream,
-            wait_for_trailers: options.wait_for_trailers,
-        };
         self.inner
             .borrow_mut()
-            .respond(stream_id, convert::fields_from_wit(headers), opts)
+            .respond(stream_id, convert::fields_from_wit(headers), options.into())
             .map_err(CommandError::from)
     }
 
@@ -555,48 +540,14 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn state(&self) -> SessionState {
-        let s = self.inner.borrow().session_state();
-        SessionState {
-            effective_local_window_size: s.effective_local_window_size,
-            effective_recv_data_length: s.effective_recv_data_length,
-            next_stream_id: s.next_stream_id,
-            local_window_size: s.local_window_size,
-            last_proc_stream_id: s.last_proc_stream_id,
-            remote_window_size: s.remote_window_size,
-            outbound_queue_size: s.outbound_queue_size,
-            deflate_dynamic_table_size: s.deflate_dynamic_table_size,
-            inflate_dynamic_table_size: s.inflate_dynamic_table_size,
-        }
+        SessionState::from(self.inner.borrow().session_state())
     }
 
     fn stream_state(&self, stream_id: u32) -> Option<StreamState> {
         self.inner
             .borrow()
             .stream_state(stream_id)
-            .map(|s| StreamState {
-                state: s.state,
-                local_window_size: s.local_window_size,
-                remote_window_size: s.remote_window_size,
-                local_close: s.local_close,
-                remote_close: s.remote_close,
-                buffer_size: s.buffer_size,
-                headers_sent: s.headers_sent,
-                closed: s.closed,
-                rst_code: s.rst_code,
-                aborted: s.aborted,
-                pending: s.pending,
-                end_after_headers: s.end_after_headers,
-                sent_headers: convert::fields_to_wit(&s.sent_headers),
-                sent_info_headers: s
-                    .sent_info_headers
-                    .iter()
-                    .map(|h| convert::fields_to_wit(h))
-                    .collect(),
-                sent_trailers: convert::fields_to_wit(&s.sent_trailers),
-                weight: s.weight,
-                sum_dependency_weight: s.sum_dependency_weight,
-                parent: s.parent,
-            })
+            .map(StreamState::from)
     }
 
     fn priority(
@@ -636,18 +587,7 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn metrics(&self) -> Metrics {
-        let m = self.inner.borrow().metrics();
-        Metrics {
-            bytes_read: m.bytes_read,
-            bytes_written: m.bytes_written,
-            frames_received: m.frames_received,
-            frames_sent: m.frames_sent,
-            stream_count: m.stream_count,
-            max_concurrent_streams: m.max_concurrent_streams,
-            ping_rtt_ns: m.ping_rtt_ns,
-            stream_average_duration_ns: m.stream_average_duration_ns,
-            duration_ns: m.duration_ns,
-        }
+        Metrics::from(self.inner.borrow().metrics())
     }
 
     fn set_refusing_streams(&self, refusing: bool) {
@@ -744,13 +684,9 @@ impl GuestConnection for ConnectionResource {
     }
 
     fn altsvc(&self, value: String, target: AltsvcTarget) -> Result<(), CommandError> {
-        let target = match target {
-            AltsvcTarget::Origin(o) => NativeAltSvcTarget::Origin(o),
-            AltsvcTarget::Stream(id) => NativeAltSvcTarget::Stream(id),
-        };
         self.inner
             .borrow_mut()
-            .altsvc(&value, target)
+            .altsvc(&value, target.into())
             .map_err(CommandError::from)
     }
 
