@@ -10,7 +10,7 @@
 use crate::bindings::{Event, HeaderKind, Options, Priority, RequestOptions, Role};
 use crate::engine::clock::{instant_at, now_ns};
 use crate::engine::convert::codes::{CANCEL, INTERNAL_ERROR, REFUSED_STREAM};
-use crate::engine::convert::{code_name, header_fields, header_map, response_head};
+use crate::engine::convert::{code_name, field, header_fields, header_map, response_head};
 use crate::engine::io::{IO_CHUNK, flush, trap};
 use crate::engine::{EngineConnection, Runtime};
 use crate::fetch::frametrace::FrameTrace;
@@ -254,27 +254,23 @@ fn request_fields(
     }
     let mut fields: Vec<crate::bindings::HeaderField> = pseudo
         .iter()
-        .map(|(n, v)| crate::engine::convert::field(n, v.as_bytes(), false))
+        .map(|(n, v)| field(n, v.as_bytes(), false))
         .collect();
-    let mut rest = parts.headers.clone();
-    for name in [
-        "host",
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-    ] {
-        rest.remove(name);
-    }
-    if rest
-        .get(http::header::TE)
-        .is_some_and(|te| te.as_bytes() != b"trailers")
-    {
-        rest.remove(http::header::TE);
-    }
-    fields.extend(header_fields(&rest));
+    let carried = parts.headers.iter().filter(|(n, v)| carried_by_http2(n, v));
+    fields.extend(carried.map(|(n, v)| field(n.as_str(), v.as_bytes(), v.is_sensitive())));
     Ok(fields)
+}
+
+/// Whether HTTP/2 carries a request field (RFC 9113 §8.2.2): not the
+/// connection-specific ones, `te` only as `trailers`, and `host` as
+/// `:authority` instead.
+fn carried_by_http2(name: &http::HeaderName, value: &http::HeaderValue) -> bool {
+    match name.as_str() {
+        "host" | "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding"
+        | "upgrade" => false,
+        "te" => value.as_bytes() == b"trailers",
+        _ => true,
+    }
 }
 
 /// The driver's state.
