@@ -11,7 +11,10 @@ use h2wasm_engine::{ErrorCode, Options};
 use std::path::PathBuf;
 
 fn temp_file(name: &str, len: usize) -> (PathBuf, Vec<u8>) {
-    let dir = std::env::temp_dir().join(format!("h2wasm-files-{}-{name}", std::process::id()));
+    // Under target/ (cargo's directory for integration tests' files), not
+    // the system's temporary directory, which nothing would clean.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("h2wasm-files-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();

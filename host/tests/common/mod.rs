@@ -38,8 +38,10 @@ pub(crate) fn certs() -> (PathBuf, PathBuf) {
     static CERTS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     CERTS
         .get_or_init(|| {
-            let dir =
-                std::env::temp_dir().join(format!("h2wasm-test-certs-{}", std::process::id()));
+            // Under target/ (cargo's directory for integration tests'
+            // files), not the system's temporary directory.
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("h2wasm-test-certs-{}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             let c =
                 rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])

@@ -257,13 +257,11 @@ mod tests {
 
     #[test]
     fn splices_file_ranges_between_octets_and_releases() {
-        let path = std::env::temp_dir().join(format!("h2wasm-payload-{}", std::process::id()));
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(b"0123456789")
-            .unwrap();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"0123456789").unwrap();
+        let path = file.path();
         let mut bodies = HostBodies::default();
-        let id = bodies.add_file(File::open(&path).unwrap(), 2);
+        let id = bodies.add_file(File::open(path).unwrap(), 2);
         let buf = bodies.add_buffer(Bytes::from_static(b"abc"));
         let t = Transmit {
             octets: b"[]<>".to_vec(),
@@ -292,8 +290,8 @@ mod tests {
         assert_eq!(bodies.assemble(t).unwrap().to_vec(), b"[234]<56>bc");
         assert!(bodies.held.is_empty());
         // Runs break where the file or the offsets change.
-        let a = bodies.add_file(File::open(&path).unwrap(), 0);
-        let b = bodies.add_file(File::open(&path).unwrap(), 5);
+        let a = bodies.add_file(File::open(path).unwrap(), 0);
+        let b = bodies.add_file(File::open(path).unwrap(), 5);
         let piece = |at, body, offset, length| PayloadRef {
             at,
             body,
@@ -315,7 +313,7 @@ mod tests {
         // Long buffer payload is a piece of its own, between file payload.
         let long = Bytes::from(vec![b'x'; SHARE_AT_LEAST + 1]);
         let (f, l) = (
-            bodies.add_file(File::open(&path).unwrap(), 0),
+            bodies.add_file(File::open(path).unwrap(), 0),
             bodies.add_buffer(long.clone()),
         );
         let t = Transmit {
@@ -346,7 +344,7 @@ mod tests {
         };
         assert!(bodies.assemble(t).is_err());
         // So is a range past the end of the file or buffer.
-        let file = bodies.add_file(File::open(&path).unwrap(), 8);
+        let file = bodies.add_file(File::open(path).unwrap(), 8);
         let buf = bodies.add_buffer(Bytes::from_static(b"abc"));
         for (body, length) in [(file, 5), (buf, 4)] {
             let t = Transmit {
@@ -361,6 +359,5 @@ mod tests {
             };
             assert!(bodies.assemble(t).is_err());
         }
-        let _ = std::fs::remove_file(&path);
     }
 }
