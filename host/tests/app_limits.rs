@@ -10,6 +10,7 @@ mod common;
 use common::raw::{self, RawClient, request};
 use common::*;
 use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
+use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::serve::ConnectionConfig;
 use h2wasm::serve::limits::Limits;
@@ -56,9 +57,12 @@ fn fetch(url: &str) -> (String, String, Duration) {
     (status.to_string(), body.to_string(), started.elapsed())
 }
 
+/// `serve --app NAME ARGS`; its outgoing requests may reach any port of
+/// 127.0.0.1 (the origins here, and the server itself), named exactly.
 fn serve_app(name: &str, args: &[&str]) -> ServeProcess {
     let app = example_component(name);
     let mut all = vec!["--h2c", "--app", app.to_str().unwrap()];
+    all.extend(["--app-allow-outbound", "*://127.0.0.1:*"]);
     all.extend_from_slice(args);
     ServeProcess::start(&all, true)
 }
@@ -313,6 +317,9 @@ fn outgoing_connections_are_capped_and_closed_when_idle() {
     let outgoing = Outgoing::new(
         runtime(),
         OutgoingConfig {
+            policy: OutboundPolicy::allow(vec![
+                OutboundEntry::parse("http://127.0.0.1:*").unwrap(),
+            ]),
             h2c: [origin.addr.to_string()].into_iter().collect(),
             idle_timeout: Duration::from_millis(500),
             connect_timeout: Duration::from_secs(1),

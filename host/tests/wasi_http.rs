@@ -8,6 +8,7 @@ mod common;
 use common::raw::{self, RawClient, request};
 use common::*;
 use h2wasm::apps::wasi_http::{ComponentConfig, WasiHttpApp};
+use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
@@ -460,6 +461,13 @@ fn outgoing_requests_reach_http2_origins_over_http2() {
     let outgoing = Outgoing::new(
         runtime(),
         OutgoingConfig {
+            // The origins here, all on loopback, named exactly.
+            policy: OutboundPolicy::allow(
+                ["*://127.0.0.1:*", "*://localhost:*"]
+                    .iter()
+                    .map(|e| OutboundEntry::parse(e).unwrap())
+                    .collect(),
+            ),
             h2c: [format!("127.0.0.1:{h2c}")].into_iter().collect(),
             trust: Trust::CaFile(cert.clone()),
             ..OutgoingConfig::default()

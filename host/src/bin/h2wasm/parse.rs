@@ -69,6 +69,15 @@ pub(crate) fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
     s.split(',').map(parse_host_port).collect()
 }
 
+/// `--app-allow-outbound`: `SCHEME://HOST[:PORT]` entries, comma-separated.
+pub(crate) fn parse_outbound(
+    s: &str,
+) -> Result<Vec<h2wasm::fetch::outgoing::policy::OutboundEntry>, String> {
+    s.split(',')
+        .map(h2wasm::fetch::outgoing::policy::OutboundEntry::parse)
+        .collect()
+}
+
 pub(crate) fn parse_altsvc(s: &str) -> Result<String, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() || b == b' ') || s.len() > 16_000 {
         return Err(

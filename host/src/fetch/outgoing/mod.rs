@@ -14,14 +14,19 @@
 //! server's own (the HTTP/2 ones take their engine instances from the
 //! runtime given to [`Outgoing::new`], which should be sized for them);
 //! a request that finds the cap reached waits within its connect timeout.
+//!
+//! Nothing is reached that [`OutgoingConfig::policy`] does not allow
+//! (nothing, by default): see [`policy`].
 
 mod http1;
+pub mod policy;
 
 use crate::engine::Runtime;
 use crate::fetch::h2::{self, StreamError};
 use crate::serve::limits::Warning;
 use crate::tls::{self, Trust};
 use http_body_util::BodyExt;
+use policy::{OutboundPolicy, UrlVerdict};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 /// Where and how components' requests go.
 #[derive(Clone, Debug)]
 pub struct OutgoingConfig {
+    /// Where requests may go; the default allows nothing.
+    pub policy: OutboundPolicy,
     /// Origins (`host:port`) spoken to in cleartext HTTP/2 with prior
     /// knowledge; every other `http://` origin gets HTTP/1.1.
     pub h2c: HashSet<String>,
@@ -52,6 +59,7 @@ pub struct OutgoingConfig {
 impl Default for OutgoingConfig {
     fn default() -> Self {
         OutgoingConfig {
+            policy: OutboundPolicy::default(),
             h2c: HashSet::new(),
             trust: Trust::default(),
             connect_timeout: Duration::from_secs(10),
@@ -75,7 +83,15 @@ pub struct Outgoing {
     connections: Arc<Semaphore>,
     /// Requests that found every connection slot taken.
     at_capacity: Warning,
+    /// Destinations already logged as denied (at most
+    /// [`DENIED_LOGGED_MAX`]): each is logged once.
+    denied: Mutex<HashSet<String>>,
 }
+
+/// Denied destinations logged one by one; past this many, one more line
+/// says that further ones are not (a component can make up names without
+/// end, and each would otherwise be remembered).
+const DENIED_LOGGED_MAX: usize = 1024;
 
 /// What a request turned into, with the outcome of sending its body.
 pub(crate) type Sent = (
@@ -95,6 +111,7 @@ impl Outgoing {
             pool: Mutex::new(HashMap::new()),
             connections: Arc::new(Semaphore::new(config.max_connections.max(1) as usize)),
             at_capacity: Warning::default(),
+            denied: Mutex::new(HashSet::new()),
             config,
         }))
     }
@@ -115,6 +132,13 @@ impl Outgoing {
         let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
         let authority = format!("{host}:{port}");
         let origin = format!("{}://{authority}", if tls { "https" } else { "http" });
+        let named = match self.config.policy.check_url(tls, &host, port) {
+            UrlVerdict::Allowed { named } => named,
+            UrlVerdict::Denied => {
+                self.log_denied(&origin, "no --app-allow-outbound entry allows it");
+                return Err(Error::HttpRequestDenied);
+            }
+        };
         // What the component asks for, within the server's own limits.
         let within = |asked: Option<Duration>, most: Duration| asked.map_or(most, |t| t.min(most));
         let connect_timeout = within(
@@ -132,7 +156,7 @@ impl Outgoing {
             None => {
                 let opened = tokio::time::timeout(
                     connect_timeout,
-                    self.open(&host, port, tls, &authority, &origin),
+                    self.open(&host, port, tls, named, &authority, &origin),
                 )
                 .await
                 .map_err(|_| Error::ConnectionTimeout)??;
@@ -187,11 +211,77 @@ impl Outgoing {
         }
     }
 
+    /// Logs a denied destination at warn, once.
+    fn log_denied(&self, origin: &str, why: &str) {
+        let mut denied = self.denied.lock().unwrap_or_else(|p| p.into_inner());
+        if denied.contains(origin) || denied.len() > DENIED_LOGGED_MAX {
+            return;
+        }
+        if denied.len() == DENIED_LOGGED_MAX {
+            tracing::warn!(
+                "the app's outgoing requests were denied for {DENIED_LOGGED_MAX} \
+                 destinations; further ones are not logged"
+            );
+            denied.insert(String::new());
+            return;
+        }
+        denied.insert(origin.to_string());
+        tracing::warn!("outgoing request to {origin} denied: {why}");
+    }
+
+    /// A TCP connection to `host:port` at an address the policy allows
+    /// (`named`: an entry names the host): resolved once, and the address
+    /// checked is the one connected to.
+    async fn connect(
+        &self,
+        host: &str,
+        port: u16,
+        named: bool,
+        origin: &str,
+    ) -> Result<tokio::net::TcpStream, Error> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host((bare, port))
+            .await
+            .map_err(|e| Error::DnsError {
+                rcode: Some(e.to_string()),
+                info_code: None,
+            })?
+            .collect();
+        let allowed: Vec<_> = resolved
+            .iter()
+            .copied()
+            .filter(|a| self.config.policy.address_allowed(*a, named))
+            .collect();
+        if allowed.is_empty() {
+            if resolved.is_empty() {
+                return Err(Error::DestinationNotFound);
+            }
+            self.log_denied(
+                origin,
+                "it resolves to a loopback, private, link-local or the server's own \
+                 address, which only an entry naming the host allows",
+            );
+            return Err(Error::HttpRequestDenied);
+        }
+        let mut last = Error::DestinationUnavailable;
+        for address in allowed {
+            match tokio::net::TcpStream::connect(address).await {
+                Ok(tcp) => return Ok(tcp),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    last = Error::ConnectionRefused;
+                }
+                Err(e) => last = Error::Connect(e),
+            }
+        }
+        Err(last)
+    }
+
     async fn open(
         &self,
         host: &str,
         port: u16,
         tls: bool,
+        named: bool,
         authority: &str,
         origin: &str,
     ) -> Result<Opened, Error> {
@@ -213,15 +303,7 @@ impl Outgoing {
                     .map_err(|_| Error::ConnectionLimitReached)?
             }
         };
-        let tcp = tokio::net::TcpStream::connect((
-            host.trim_start_matches('[').trim_end_matches(']'),
-            port,
-        ))
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => Error::ConnectionRefused,
-            _ => Error::Connect(e),
-        })?;
+        let tcp = self.connect(host, port, named, origin).await?;
         let _ = tcp.set_nodelay(true);
         if !tls {
             if !self.config.h2c.contains(authority) {

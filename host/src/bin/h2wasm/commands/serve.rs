@@ -4,12 +4,14 @@
 
 use crate::engine::{EngineArg, Pool, load_runtime};
 use crate::parse::{
-    parse_altsvc, parse_app_memory, parse_host_ports, parse_origin, parse_push, parse_server_memory,
+    parse_altsvc, parse_app_memory, parse_host_ports, parse_origin, parse_outbound, parse_push,
+    parse_server_memory,
 };
 use anyhow::Context;
 use clap::Args;
 use h2wasm::apps::wasi_http::{ComponentConfig, MAX_INSTANCES, WasiHttpApp};
 use h2wasm::bindings::PaddingStrategy;
+use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::tls::Trust;
@@ -77,6 +79,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "app")]
     app_first_byte_timeout: u64,
+    /// Where the --app component's outgoing requests may go, as
+    /// SCHEME://HOST[:PORT] entries (Spin's syntax): e.g.
+    /// https://api.example.com, http://127.0.0.1:8080, https://*.example.org,
+    /// '*://*:*' (repeatable, or comma-separated). Nowhere by default.
+    /// Loopback, private and link-local addresses and this server's own
+    /// are reached only through an entry that names the host exactly.
+    #[arg(long = "app-allow-outbound", value_name = "URL,...", value_parser = parse_outbound, requires = "app")]
+    app_allow_outbound: Vec<Vec<OutboundEntry>>,
     /// Origins the --app component's outgoing requests reach in cleartext
     /// HTTP/2 (prior knowledge), e.g. --app-h2c 127.0.0.1:8080 (repeatable);
     /// other http:// origins get HTTP/1.1, https:// ones h2 when they
@@ -205,10 +215,20 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Instances read no files: served files are opened by the host and
     // sent as host payload, so no directory is pre-opened for them.
     let runtime = Arc::new(load_runtime(&args.engine, pool)?);
+    let listen = args.listen.unwrap_or_else(|| {
+        let port = if args.h2c { 8080 } else { 8443 };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
     let mut loaded_app: Option<WasiHttpApp> = None;
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
+            let allowed = args.app_allow_outbound.iter().flatten().cloned().collect();
             let outgoing_config = OutgoingConfig {
+                policy: OutboundPolicy::allow(allowed).with_server_addresses(vec![local]),
                 h2c: args.app_h2c.iter().flatten().cloned().collect(),
                 trust: match &args.app_cacert {
                     Some(ca) => Trust::CaFile(ca.clone()),
@@ -279,10 +299,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         Some(h2wasm::tls::server_config(&cert, &key, !args.no_http1)?)
     };
-    let listen = args.listen.unwrap_or_else(|| {
-        let port = if args.h2c { 8080 } else { 8443 };
-        SocketAddr::from(([127, 0, 0, 1], port))
-    });
     let mut options = runtime
         .default_options()
         .await
@@ -297,10 +313,6 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Padding::Aligned => PaddingStrategy::Aligned,
         Padding::Max => PaddingStrategy::Max,
     };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!("h2wasm: serving HTTP/2 on {scheme}://{local}/");
     let limits = h2wasm::serve::limits::Limits::new(
