@@ -140,3 +140,22 @@ fn bad_entries_are_refused_with_what_was_expected() {
         assert!(err.contains("expected SCHEME://HOST[:PORT]"), "{err}");
     }
 }
+
+/// An --app-h2c origin nothing allows could never be reached: the
+/// server refuses to start and says which entry would allow it.
+#[test]
+fn an_h2c_origin_no_entry_allows_is_refused_at_startup() {
+    let app = example_component("fetch");
+    let o = run(h2wasm_bin()
+        .args(["serve", "--h2c", "--listen", "127.0.0.1:0", "--app"])
+        .arg(&app)
+        .args(["--app-h2c", "127.0.0.1:9000"])
+        .args(["--app-allow-outbound", "https://example.org"]));
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("--app-h2c 127.0.0.1:9000")
+            && err.contains("--app-allow-outbound http://127.0.0.1:9000"),
+        "{err}"
+    );
+}

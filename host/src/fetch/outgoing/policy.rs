@@ -159,6 +159,13 @@ impl OutboundPolicy {
         self.entries.is_empty()
     }
 
+    /// Whether some entry allows requests to `host:port` over TLS or
+    /// cleartext (what the URL says; its addresses are checked when it
+    /// is resolved).
+    pub fn allows(&self, tls: bool, host: &str, port: u16) -> bool {
+        self.check_url(tls, host, port) != UrlVerdict::Denied
+    }
+
     /// What the list says of a request to `host:port` (the host as the
     /// URL has it, IPv6 in brackets or not).
     pub(crate) fn check_url(&self, tls: bool, host: &str, port: u16) -> UrlVerdict {

@@ -227,8 +227,19 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let service: SharedService = match (&args.app, &args.dir) {
         (Some(app), _) => {
             let allowed = args.app_allow_outbound.iter().flatten().cloned().collect();
+            let policy = OutboundPolicy::allow(allowed).with_server_addresses(vec![local]);
+            for origin in args.app_h2c.iter().flatten() {
+                let (host, port) = origin.rsplit_once(':').unwrap_or((origin, "80"));
+                let port = port.parse().unwrap_or(80);
+                if !policy.allows(false, host, port) {
+                    anyhow::bail!(
+                        "--app-h2c {origin}: no --app-allow-outbound entry allows it \
+                         (add --app-allow-outbound http://{origin})"
+                    );
+                }
+            }
             let outgoing_config = OutgoingConfig {
-                policy: OutboundPolicy::allow(allowed).with_server_addresses(vec![local]),
+                policy,
                 h2c: args.app_h2c.iter().flatten().cloned().collect(),
                 trust: match &args.app_cacert {
                     Some(ca) => Trust::CaFile(ca.clone()),
