@@ -59,6 +59,7 @@ use wasmtime::{
     StoreLimitsBuilder, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::{WasiConfig, WasiConfigVariables};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -94,6 +95,50 @@ pub struct ComponentConfig {
     /// `max_instances × keep_resident` of resident memory, for instances
     /// that start without page faults.
     pub keep_resident: usize,
+    /// What the app reads through `wasi:config/store`: nothing unless
+    /// given.
+    pub variables: AppVariables,
+}
+
+/// The keys and values an app reads through `wasi:config/store`, its
+/// configuration and secrets, shared by all its instances. Debug output
+/// names the keys only: a value may be a secret, and is never logged.
+#[derive(Clone, Default)]
+pub struct AppVariables {
+    keys: Vec<String>,
+    values: Arc<WasiConfigVariables>,
+}
+
+impl AppVariables {
+    /// These pairs; a key given twice keeps its last value.
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> AppVariables {
+        let mut values = WasiConfigVariables::new();
+        let mut keys = Vec::new();
+        for (key, value) in pairs {
+            if !keys.contains(&key) {
+                keys.push(key.clone());
+            }
+            values.insert(key, value);
+        }
+        keys.sort();
+        AppVariables {
+            keys,
+            values: Arc::new(values),
+        }
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+}
+
+impl std::fmt::Debug for AppVariables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppVariables")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ComponentConfig {
@@ -106,6 +151,7 @@ impl Default for ComponentConfig {
             queue_timeout: Duration::from_secs(10),
             max_hops: 8,
             keep_resident: 512 << 10,
+            variables: AppVariables::default(),
         }
     }
 }
@@ -183,6 +229,7 @@ struct AppState {
     table: ResourceTable,
     limits: StoreLimits,
     cpu: Arc<CpuMeter>,
+    variables: Arc<WasiConfigVariables>,
 }
 
 /// Time an instance's code has run: the polls of its call are timed, and
@@ -266,7 +313,8 @@ impl WasiHttpView for AppState {
 impl WasiHttpApp {
     /// Compiles the component in `path` and checks that it is a
     /// `wasi:http/proxy` one: it exports `wasi:http/incoming-handler`
-    /// 0.2.x and imports nothing beyond what WASI 0.2 and wasi:http give.
+    /// 0.2.x and imports nothing beyond what WASI 0.2, wasi:http and
+    /// wasi:config/store give.
     /// Its outgoing requests go through `outgoing`.
     pub fn load(
         path: &Path,
@@ -317,6 +365,9 @@ impl WasiHttpApp {
         let mut linker = Linker::<AppState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut AppState| {
+            WasiConfig::from(&*s.variables)
+        })?;
         let pre = linker.instantiate_pre(&component).with_context(|| {
             format!("{name} needs an import that a wasi:http/proxy host does not provide")
         })?;
@@ -547,6 +598,7 @@ impl WasiHttpApp {
                 table: ResourceTable::new(),
                 limits,
                 cpu: Arc::default(),
+                variables: inner.config.variables.values.clone(),
             },
         );
         store.limiter(|state| &mut state.limits);

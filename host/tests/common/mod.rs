@@ -297,6 +297,11 @@ impl ServeProcess {
     /// Starts `h2wasm serve ARGS --listen 127.0.0.1:PORT` and waits until
     /// the port accepts. With `log`, stderr is kept for `stop`.
     pub(crate) fn start(args: &[&str], log: bool) -> ServeProcess {
+        Self::start_with_env(args, log, &[])
+    }
+
+    /// As `start`, with `env` added to the server's environment.
+    pub(crate) fn start_with_env(args: &[&str], log: bool, env: &[(&str, &str)]) -> ServeProcess {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -307,6 +312,7 @@ impl ServeProcess {
             .args(args)
             .arg("--listen")
             .arg(addr.to_string())
+            .envs(env.iter().copied())
             .stderr(match log {
                 true => std::process::Stdio::piped(),
                 false => std::process::Stdio::null(),

@@ -69,6 +69,49 @@ pub(crate) fn parse_host_ports(s: &str) -> Result<Vec<String>, String> {
     s.split(',').map(parse_host_port).collect()
 }
 
+/// `--app-config KEY=VALUE`.
+pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        _ => Err(format!(
+            "expected KEY=VALUE with a non-empty KEY, got {s:?}"
+        )),
+    }
+}
+
+/// `--app-secret KEY=ENV`: the key and the name of the environment
+/// variable its value is read from (never the value: an error may be
+/// printed).
+pub(crate) fn parse_secret(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((key, var)) if !key.is_empty() && !var.is_empty() => {
+            Ok((key.to_string(), var.to_string()))
+        }
+        _ => Err(format!(
+            "expected KEY=ENV (a key and the environment variable holding its value), got {s:?}"
+        )),
+    }
+}
+
+/// An `--app-config-file`: `KEY=VALUE` lines; blank lines and lines
+/// starting with `#` are skipped. An error names the file and the line.
+pub(crate) fn read_config_file(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("--app-config-file {}: {e}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let pair = parse_key_value(line).map_err(|e| {
+            anyhow::anyhow!("--app-config-file {} line {}: {e}", path.display(), n + 1)
+        })?;
+        pairs.push(pair);
+    }
+    Ok(pairs)
+}
+
 /// `--app-allow-outbound`: `SCHEME://HOST[:PORT]` entries, comma-separated.
 pub(crate) fn parse_outbound(
     s: &str,

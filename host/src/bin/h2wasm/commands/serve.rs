@@ -4,12 +4,12 @@
 
 use crate::engine::{EngineArg, Pool, load_runtime};
 use crate::parse::{
-    parse_altsvc, parse_app_memory, parse_host_ports, parse_origin, parse_outbound, parse_push,
-    parse_server_memory,
+    parse_altsvc, parse_app_memory, parse_host_ports, parse_key_value, parse_origin,
+    parse_outbound, parse_push, parse_secret, parse_server_memory, read_config_file,
 };
 use anyhow::Context;
 use clap::Args;
-use h2wasm::apps::wasi_http::{ComponentConfig, MAX_INSTANCES, WasiHttpApp};
+use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, MAX_INSTANCES, WasiHttpApp};
 use h2wasm::bindings::PaddingStrategy;
 use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
@@ -79,6 +79,19 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600), requires = "app")]
     app_first_byte_timeout: u64,
+    /// A value the --app component reads through wasi:config/store
+    /// (repeatable). It has none unless given.
+    #[arg(long = "app-config", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "app")]
+    app_config: Vec<(String, String)>,
+    /// Values for wasi:config/store from a file of KEY=VALUE lines (#
+    /// starts a comment); --app-config and --app-secret override its keys.
+    #[arg(long, value_name = "FILE", requires = "app")]
+    app_config_file: Option<PathBuf>,
+    /// A secret for wasi:config/store: KEY gets the value of the
+    /// environment variable ENV, read at startup and never logged or
+    /// printed (repeatable); overrides --app-config.
+    #[arg(long = "app-secret", value_name = "KEY=ENV", value_parser = parse_secret, requires = "app")]
+    app_secret: Vec<(String, String)>,
     /// Where the --app component's outgoing requests may go, as
     /// SCHEME://HOST[:PORT] entries (Spin's syntax): e.g.
     /// https://api.example.com, http://127.0.0.1:8080, https://*.example.org,
@@ -275,6 +288,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .then(|| Duration::from_millis(args.app_cpu_limit)),
                 queue_timeout: Duration::from_secs(args.app_queue_timeout),
                 max_hops: args.app_max_hops,
+                variables: app_variables(&args)?,
                 ..defaults
             };
             let app =
@@ -373,6 +387,27 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     });
     server.run(listener, stop_rx).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the app reads through wasi:config/store: the file's pairs, then
+/// --app-config, then --app-secret (a later key wins).
+fn app_variables(args: &ServeArgs) -> anyhow::Result<AppVariables> {
+    let mut pairs = match &args.app_config_file {
+        Some(path) => read_config_file(path)?,
+        None => Vec::new(),
+    };
+    pairs.extend(args.app_config.iter().cloned());
+    for (key, var) in &args.app_secret {
+        let value = std::env::var(var).map_err(|e| {
+            let why = match e {
+                std::env::VarError::NotPresent => "is not set",
+                std::env::VarError::NotUnicode(_) => "is not valid UTF-8",
+            };
+            anyhow::anyhow!("--app-secret {key}={var}: the environment variable {var} {why}")
+        })?;
+        pairs.push((key.clone(), value));
+    }
+    Ok(AppVariables::new(pairs))
 }
 
 /// `--stats-interval`: one line at info every `every` (target
