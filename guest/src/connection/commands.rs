@@ -98,11 +98,11 @@ impl Connection {
             end_on_headers: opts.end_stream && !opts.wait_for_trailers,
             priority: opts.priority,
         });
-        self.streams.insert(id, Box::new(stream));
+        self.streams.live.insert(id, Box::new(stream));
         // Like Node, a request past the peer's MAX_CONCURRENT_STREAMS waits
         // (`pending`) instead of failing; ids stay in order because waiting
         // requests go out first come, first served.
-        self.pending_requests.push_back(id);
+        self.streams.pending.push_back(id);
         self.start_pending_requests();
         Ok(id)
     }
@@ -110,13 +110,18 @@ impl Connection {
     /// Sends waiting requests while the peer's concurrency limit allows.
     pub(super) fn start_pending_requests(&mut self) {
         while self.counts.local_active < self.settings.remote.max_concurrent_streams {
-            let Some(id) = self.pending_requests.pop_front() else {
+            let Some(id) = self.streams.pending.pop_front() else {
                 return;
             };
-            let Some(pending) = self.streams.get_mut(&id).and_then(|s| s.pending.take()) else {
+            let Some(pending) = self
+                .streams
+                .live
+                .get_mut(&id)
+                .and_then(|s| s.pending.take())
+            else {
                 continue;
             };
-            if let Some(s) = self.streams.get_mut(&id) {
+            if let Some(s) = self.streams.live.get_mut(&id) {
                 s.headers_sent = true;
             }
             self.write_header_block(
@@ -145,10 +150,15 @@ impl Connection {
     /// Drops requests that never went out (GOAWAY, or the application
     /// cancelling one), reporting them closed with `code`.
     pub(super) fn drop_pending_request(&mut self, id: u32, code: ErrorCode) {
-        if self.streams.get(&id).is_some_and(|s| s.pending.is_some()) {
-            self.streams.remove(&id);
-            self.pending_requests.retain(|&p| p != id);
-            self.closed.insert(id, Cause::LocalReset(code));
+        if self
+            .streams
+            .live
+            .get(&id)
+            .is_some_and(|s| s.pending.is_some())
+        {
+            self.streams.live.remove(&id);
+            self.streams.pending.retain(|&p| p != id);
+            self.streams.closed.insert(id, Cause::LocalReset(code));
             self.events.push_back(Event::StreamClosed {
                 stream_id: id,
                 code,
@@ -212,6 +222,7 @@ impl Connection {
     ) -> Result<(), CommandError> {
         let s = self
             .streams
+            .live
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
         if s.headers_sent {
@@ -225,7 +236,7 @@ impl Connection {
             self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
             return Ok(());
         }
-        let Some(s) = self.streams.get_mut(&stream_id) else {
+        let Some(s) = self.streams.live.get_mut(&stream_id) else {
             return Err(CommandError::UnknownStream);
         };
         s.headers_sent = true;
@@ -273,6 +284,7 @@ impl Connection {
         }
         let s = self
             .streams
+            .live
             .get(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
         if s.headers_sent || !s.state.can_send() {
@@ -290,7 +302,7 @@ impl Connection {
             },
             &fields,
         );
-        if let Some(s) = self.streams.get_mut(&stream_id) {
+        if let Some(s) = self.streams.live.get_mut(&stream_id) {
             s.sent_info_headers.push(fields);
         }
         Ok(())
@@ -299,7 +311,7 @@ impl Connection {
     /// Keeps the final headers sent (Node's `sentHeaders`); prepared
     /// headers are shared, not copied.
     fn record_sent(&mut self, stream_id: u32, fields: Arc<[HeaderField]>) {
-        if let Some(s) = self.streams.get_mut(&stream_id) {
+        if let Some(s) = self.streams.live.get_mut(&stream_id) {
             s.sent_headers = Some(fields);
         }
     }
@@ -310,6 +322,7 @@ impl Connection {
         self.check_open()?;
         let s = self
             .streams
+            .live
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
         let pending = s.pending.is_some();
@@ -385,6 +398,7 @@ impl Connection {
         let fields = headers::prepare_outgoing(fields, BlockKind::Trailers)?;
         let s = self
             .streams
+            .live
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
         let body_open = s.send.wait_for_trailers || !s.send.end_requested;
@@ -397,7 +411,7 @@ impl Connection {
             self.reset_stream(stream_id, ErrorCode::INTERNAL_ERROR);
             return Ok(());
         }
-        let Some(s) = self.streams.get_mut(&stream_id) else {
+        let Some(s) = self.streams.live.get_mut(&stream_id) else {
             return Err(CommandError::UnknownStream);
         };
         s.send.trailers = Some(fields);
@@ -446,7 +460,7 @@ impl Connection {
                 "a stream cannot depend on itself; weight is 1 to 256",
             ));
         }
-        if !self.streams.contains_key(&stream_id) {
+        if !self.streams.live.contains_key(&stream_id) {
             return Err(CommandError::UnknownStream);
         }
         self.scheduler.tree.set(stream_id, spec);
@@ -460,7 +474,7 @@ impl Connection {
     /// Resets a stream with `code` (Node's `stream.close(code)`).
     pub fn close_stream(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), CommandError> {
         self.check_open()?;
-        let Some(s) = self.streams.get(&stream_id) else {
+        let Some(s) = self.streams.live.get(&stream_id) else {
             return Err(CommandError::UnknownStream);
         };
         if s.pending.is_some() {
@@ -476,7 +490,7 @@ impl Connection {
     /// stream opened with `manual_consume`.
     pub fn consume(&mut self, stream_id: u32, n: u32) -> Result<(), CommandError> {
         self.check_open()?;
-        if !self.streams.contains_key(&stream_id) {
+        if !self.streams.live.contains_key(&stream_id) {
             return Err(CommandError::UnknownStream);
         }
         self.consume_stream(stream_id, n);

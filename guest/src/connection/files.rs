@@ -122,7 +122,7 @@ impl Connection {
     ) -> Result<(), CommandError> {
         self.check_server()?;
         self.respond_with_length(stream_id, fields, length)?;
-        let queued = match self.streams.get_mut(&stream_id) {
+        let queued = match self.streams.live.get_mut(&stream_id) {
             Some(s) if length > 0 => {
                 s.send.end_requested = true;
                 s.send.push_host(body, length)
@@ -148,7 +148,7 @@ impl Connection {
     ) -> Result<(), CommandError> {
         self.respond_with_length(stream_id, fields, len)?;
         if len > 0
-            && let Some(s) = self.streams.get_mut(&stream_id)
+            && let Some(s) = self.streams.live.get_mut(&stream_id)
         {
             s.send.set_file(FileBody {
                 file: body,

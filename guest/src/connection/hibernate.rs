@@ -38,7 +38,7 @@ impl Connection {
     pub fn hibernation_blocker(&self) -> Option<&'static str> {
         if self.phase != Phase::Open {
             Some("the connection is not open")
-        } else if !self.streams.is_empty() || !self.pending_requests.is_empty() {
+        } else if !self.streams.is_empty() {
             Some("streams are open")
         } else if !self.input.is_empty() {
             Some("input is partly read")
@@ -77,7 +77,7 @@ impl Connection {
             w.bytes(o.as_bytes());
         }
         write_metrics(&self.metrics, &mut w);
-        let closed: Vec<(u32, Cause)> = self.closed.iter().collect();
+        let closed: Vec<(u32, Cause)> = self.streams.closed.iter().collect();
         let recent = &closed[closed.len().saturating_sub(KEPT_CLOSED)..];
         w.len(recent.len());
         for &(id, cause) in recent {
@@ -124,7 +124,7 @@ fn read_snapshot(opts: Options, snapshot: &[u8], now: u64) -> Result<Connection,
     for _ in 0..r.len(5)? {
         let id = r.u32()?;
         let cause = read_cause(&mut r)?;
-        c.closed.insert(id, cause);
+        c.streams.closed.insert(id, cause);
     }
     r.finish()?;
     Ok(c)

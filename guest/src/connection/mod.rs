@@ -23,6 +23,7 @@ mod send;
 mod settings;
 mod shutdown;
 mod state;
+mod store;
 mod timers;
 mod windows;
 
@@ -36,12 +37,10 @@ pub use state::{SessionState, StreamStateInfo};
 use crate::error::{ConnectionError, ErrorCode};
 use crate::events::{Event, Origin};
 use crate::frame::{GoAway, RstStream, SettingsFrame};
-use crate::id_map::IdMap;
 use crate::options::{Options, Role};
 use crate::settings::Settings;
 use crate::stream::{Cause, State, Stream, StreamMetrics};
 use bytes::{Bytes, BytesMut};
-use closed::ClosedStreams;
 use counts::Counts;
 use header_codec::HeaderCodec;
 use input::Input;
@@ -51,6 +50,7 @@ use scheduler::Scheduler;
 use settings::SettingsState;
 use shutdown::Shutdown;
 use std::collections::VecDeque;
+use store::StreamStore;
 use timers::Clocks;
 use windows::ConnectionWindows;
 
@@ -127,17 +127,8 @@ pub struct Connection {
 
     settings: SettingsState,
     hpack: HeaderCodec,
-    /// Boxed: a `Stream` is a few hundred octets, and in wasm every move
-    /// of one that size (into the map when the stream opens, out of it
-    /// when it closes) is a `memory.copy`, which wasmtime runs as a call
-    /// out to the host. Boxed, a small response costs three such calls
-    /// fewer (`bench/cpu` small: 2.00 -> 1.85 µs per request, nghttpd
-    /// 1.49 in the same run).
-    streams: IdMap<Box<Stream>>,
-    closed: ClosedStreams,
+    streams: StreamStore,
     counts: Counts,
-    /// Client: requests waiting for the peer's concurrency limit, in order.
-    pending_requests: VecDeque<u32>,
     /// Which stream's output goes next.
     scheduler: Scheduler,
     flow: ConnectionWindows,
@@ -205,10 +196,8 @@ impl Connection {
             events: VecDeque::new(),
             settings: SettingsState::new(opts.peer_max_concurrent_streams),
             hpack: HeaderCodec::new(opts.max_deflate_dynamic_table_size),
-            streams: IdMap::default(),
-            closed: ClosedStreams::new(opts.max_closed_streams as usize),
+            streams: StreamStore::new(opts.max_closed_streams as usize),
             counts: Counts::new(role),
-            pending_requests: VecDeque::new(),
             scheduler: Scheduler::default(),
             flow: ConnectionWindows::default(),
             ping: Pings::default(),
@@ -326,7 +315,7 @@ impl Connection {
 
     /// Adds a stream to the scheduler if it has output to send.
     fn schedule(&mut self, id: u32) {
-        if let Some(s) = self.streams.get_mut(&id)
+        if let Some(s) = self.streams.live.get_mut(&id)
             && !s.scheduled
             && s.has_pending_output()
         {
@@ -342,6 +331,7 @@ impl Connection {
     fn schedule_all(&mut self) {
         let ids: Vec<u32> = self
             .streams
+            .live
             .values()
             .filter(|s| !s.scheduled && s.has_pending_output())
             .map(|s| s.id)
@@ -354,7 +344,7 @@ impl Connection {
     /// Applies a state transition for something we do; returns false (and
     /// changes nothing) when the state does not allow it.
     fn apply_local(&mut self, id: u32, event: crate::stream::state::Event) -> bool {
-        let Some(s) = self.streams.get_mut(&id) else {
+        let Some(s) = self.streams.live.get_mut(&id) else {
             return false;
         };
         match s.state.transition(event) {
@@ -371,7 +361,7 @@ impl Connection {
     /// Bookkeeping after a stream changed state: activity counters and, once
     /// closed, removal.
     fn after_transition(&mut self, id: u32, was_active: bool) {
-        let Some(s) = self.streams.get(&id) else {
+        let Some(s) = self.streams.live.get(&id) else {
             return;
         };
         let state = s.state;
@@ -404,7 +394,7 @@ impl Connection {
     fn finish_stream(&mut self, id: u32, cause: Cause) {
         self.scheduler.tree.remove(id);
         let mut metrics = StreamMetrics::default();
-        if let Some(mut s) = self.streams.remove(&id) {
+        if let Some(mut s) = self.streams.live.remove(&id) {
             s.send.clear(&mut self.payload);
             metrics = s.timing.metrics(self.now);
             self.metrics.record_stream_duration(metrics.duration_ns);
@@ -423,7 +413,7 @@ impl Connection {
                 self.consume_connection(owed);
             }
         }
-        self.closed.insert(id, cause);
+        self.streams.closed.insert(id, cause);
         let code = match cause {
             Cause::EndStream { .. } => ErrorCode::NO_ERROR,
             Cause::LocalReset(c) | Cause::RemoteReset(c) => c,
@@ -438,7 +428,7 @@ impl Connection {
 
     /// Resets a stream from our side: RST_STREAM, events, removal.
     fn reset_stream(&mut self, id: u32, code: ErrorCode) {
-        if let Some(s) = self.streams.get_mut(&id) {
+        if let Some(s) = self.streams.live.get_mut(&id) {
             s.send.clear(&mut self.payload);
             let was_active = s.state.is_active();
             if let Ok(next) = s
@@ -456,8 +446,8 @@ impl Connection {
             self.after_transition(id, was_active);
         } else {
             self.write_rst(id, code);
-            if !self.closed.contains(id) {
-                self.closed.insert(id, Cause::LocalReset(code));
+            if !self.streams.closed.contains(id) {
+                self.streams.closed.insert(id, Cause::LocalReset(code));
             }
         }
     }
@@ -477,10 +467,11 @@ impl Connection {
         // buffers, outside the engine.
         let queued: usize = self
             .streams
+            .live
             .values()
             .map(|s| s.send.held() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
             .sum();
-        self.streams.len() * STREAM_COST
+        self.streams.live.len() * STREAM_COST
             + self.hpack.memory()
             + self.out.capacity()
             + self.input.memory()
@@ -541,10 +532,10 @@ impl Connection {
 
     /// Closes every stream with `code` and marks the connection closed.
     fn terminate(&mut self, code: ErrorCode) {
-        let mut ids: Vec<u32> = self.streams.keys().copied().collect();
+        let mut ids: Vec<u32> = self.streams.live.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            if let Some(s) = self.streams.remove(&id) {
+            if let Some(s) = self.streams.live.remove(&id) {
                 if s.state.is_active() {
                     self.count_active(id, -1);
                 }
@@ -566,7 +557,8 @@ impl Connection {
 
     /// During a graceful close, ends the connection once no stream is left.
     fn maybe_finish_closing(&mut self) {
-        if self.shutdown.is_closing() && self.phase != Phase::Closed && self.streams.is_empty() {
+        if self.shutdown.is_closing() && self.phase != Phase::Closed && self.streams.live.is_empty()
+        {
             if !self.shutdown.goaway_sent() {
                 self.write_goaway(ErrorCode::NO_ERROR, self.counts.max_peer_id, Bytes::new());
             }

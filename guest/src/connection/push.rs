@@ -49,7 +49,7 @@ impl Connection {
         if !self.shutdown.may_open_streams() {
             return Err(CommandError::SessionClosed);
         }
-        let Some(p) = self.streams.get(&parent) else {
+        let Some(p) = self.streams.live.get(&parent) else {
             return Err(CommandError::UnknownStream);
         };
         if !self.is_peer_initiated(parent) {
@@ -89,7 +89,7 @@ impl Connection {
         let mut stream = self.new_stream(id);
         stream.head_request = info.head;
         stream.state = State::ReservedLocal;
-        self.streams.insert(id, Box::new(stream));
+        self.streams.live.insert(id, Box::new(stream));
         self.write_header_block(parent, BlockFrame::PushPromise { promised_id: id }, &fields);
         Ok(id)
     }
@@ -111,10 +111,11 @@ impl Connection {
         }
         // §5.1: a promise may still arrive after we reset its stream; the
         // promised stream is refused, the connection goes on.
-        if matches!(self.closed.get(id), Some(Cause::LocalReset(_))) {
+        if matches!(self.streams.closed.get(id), Some(Cause::LocalReset(_))) {
             self.counts.max_peer_id = promised_id;
             self.write_rst(promised_id, ErrorCode::CANCEL);
-            self.closed
+            self.streams
+                .closed
                 .insert(promised_id, Cause::LocalReset(ErrorCode::CANCEL));
             return Ok(());
         }
@@ -122,6 +123,7 @@ impl Connection {
         // send on (§6.6).
         let associated_ok = self
             .streams
+            .live
             .get(&id)
             .is_some_and(|s| s.state.can_recv() && !self.is_peer_initiated(id));
         if !associated_ok {
@@ -132,13 +134,15 @@ impl Connection {
         self.counts.max_peer_id = promised_id;
         let reserved = self
             .streams
+            .live
             .values()
             .filter(|s| s.state == State::ReservedRemote)
             .count();
         if self.shutdown.is_closing() || reserved >= self.opts.max_reserved_remote_streams as usize
         {
             self.write_rst(promised_id, ErrorCode::REFUSED_STREAM);
-            self.closed
+            self.streams
+                .closed
                 .insert(promised_id, Cause::LocalReset(ErrorCode::REFUSED_STREAM));
             return Ok(());
         }
@@ -174,7 +178,7 @@ impl Connection {
         }) {
             stream.state = next;
         }
-        self.streams.insert(promised_id, Box::new(stream));
+        self.streams.live.insert(promised_id, Box::new(stream));
         self.events.push_back(Event::PushPromise {
             parent: id,
             stream_id: promised_id,

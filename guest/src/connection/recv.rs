@@ -297,7 +297,7 @@ impl Connection {
     }
 
     fn classify(&self, id: u32) -> Known {
-        if let Some(s) = self.streams.get(&id) {
+        if let Some(s) = self.streams.live.get(&id) {
             // A request still pending (past the peer's concurrency limit)
             // was never sent: to the peer the stream is idle (§5.1).
             if s.pending.is_some() {
@@ -305,7 +305,7 @@ impl Connection {
             } else {
                 Known::Open
             }
-        } else if let Some(cause) = self.closed.get(id) {
+        } else if let Some(cause) = self.streams.closed.get(id) {
             Known::Closed(cause)
         } else if self.is_idle(id) {
             Known::Idle
@@ -324,7 +324,12 @@ impl Connection {
     ) -> Result<bool, ConnectionError> {
         let event = StateEvent::Recv { kind, end_stream };
         let result = match self.classify(id) {
-            Known::Open => match self.streams.get(&id).map(|s| s.state.transition(event)) {
+            Known::Open => match self
+                .streams
+                .live
+                .get(&id)
+                .map(|s| s.state.transition(event))
+            {
                 Some(Ok(_)) => return Ok(true),
                 Some(Err(v)) => v,
                 None => return Ok(false),
@@ -364,7 +369,7 @@ impl Connection {
 
     /// Commits a received frame's transition (already checked as allowed).
     fn commit_recv(&mut self, id: u32, kind: FrameKind, end_stream: bool) {
-        if let Some(s) = self.streams.get_mut(&id) {
+        if let Some(s) = self.streams.live.get_mut(&id) {
             s.last_activity = self.now;
             if kind == FrameKind::Headers {
                 s.timing.first_header_at.get_or_insert(self.now);
@@ -394,7 +399,7 @@ impl Connection {
         }
         let payload_len = u32::try_from(d.len()).unwrap_or(u32::MAX);
         let padding = d.flow_len.saturating_sub(payload_len);
-        let Some(s) = self.streams.get_mut(&id) else {
+        let Some(s) = self.streams.live.get_mut(&id) else {
             self.consume_connection(d.flow_len);
             return Ok(());
         };
@@ -464,7 +469,7 @@ impl Connection {
     /// Octets beyond what the stream received and has not consumed are
     /// ignored: the connection is credited exactly once per octet.
     pub(super) fn consume_stream(&mut self, id: u32, n: u32) {
-        let Some(s) = self.streams.get_mut(&id) else {
+        let Some(s) = self.streams.live.get_mut(&id) else {
             return;
         };
         let n = n.min(s.recv_window.unconsumed());
@@ -639,6 +644,7 @@ impl Connection {
         };
         let phase = self
             .streams
+            .live
             .get(&id)
             .map_or(RecvPhase::Done, |s| s.recv_phase);
         match phase {
@@ -724,7 +730,7 @@ impl Connection {
         };
         stream.expected_len = info.content_length;
         stream.end_after_headers = end_stream;
-        self.streams.insert(id, Box::new(stream));
+        self.streams.live.insert(id, Box::new(stream));
         self.opened_in_turn();
         let continue_now = !end_stream
             && self.opts.auto_continue
@@ -782,7 +788,7 @@ impl Connection {
             self.commit_recv(id, FrameKind::Headers, false);
             return Ok(());
         }
-        let Some(s) = self.streams.get_mut(&id) else {
+        let Some(s) = self.streams.live.get_mut(&id) else {
             return Ok(());
         };
         // HEAD responses and 204/304 carry no content whatever
@@ -828,6 +834,7 @@ impl Connection {
         };
         let short = self
             .streams
+            .live
             .get(&id)
             .is_some_and(|s| s.expected_len.is_some_and(|n| n != s.received_len));
         let check = if short {
@@ -842,7 +849,7 @@ impl Connection {
                 reason,
             });
         }
-        if let Some(s) = self.streams.get_mut(&id) {
+        if let Some(s) = self.streams.live.get_mut(&id) {
             s.recv_phase = RecvPhase::Done;
         }
         self.events.push_back(Event::Trailers {
@@ -873,7 +880,7 @@ impl Connection {
                 if self.role == Role::Server && self.is_peer_initiated(id) {
                     self.protections.peer_reset(self.now)?;
                 }
-                if let Some(s) = self.streams.get_mut(&id) {
+                if let Some(s) = self.streams.live.get_mut(&id) {
                     s.send.clear(&mut self.payload);
                     let was_active = s.state.is_active();
                     if let Ok(next) = s.state.transition(StateEvent::RecvReset(r.code)) {
@@ -918,6 +925,7 @@ impl Connection {
         }
         let overflow = self
             .streams
+            .live
             .get_mut(&id)
             .is_some_and(|s| s.send_window.adjust(i64::from(w.increment)).is_err());
         if overflow {
@@ -965,7 +973,7 @@ impl Connection {
         if let Some(new) = s.initial_window_size {
             // §6.9.2: shift every stream's send window by the difference.
             let delta = i64::from(new) - i64::from(self.settings.remote.initial_window_size);
-            for stream in self.streams.values_mut() {
+            for stream in self.streams.live.values_mut() {
                 if stream.send_window.adjust(delta).is_err() {
                     return Err(ConnectionError::new(
                         ErrorCode::FLOW_CONTROL_ERROR,
@@ -993,7 +1001,7 @@ impl Connection {
         };
         if let Some(new) = s.initial_window_size {
             let delta = i64::from(new) - i64::from(self.settings.local.initial_window_size);
-            for stream in self.streams.values_mut() {
+            for stream in self.streams.live.values_mut() {
                 stream.recv_window.apply_initial_delta(delta);
             }
         }
@@ -1049,19 +1057,20 @@ impl Connection {
             origin: Origin::Remote,
         });
         // Requests still waiting never went out: refused, safe to retry.
-        for id in std::mem::take(&mut self.pending_requests) {
+        for id in std::mem::take(&mut self.streams.pending) {
             self.drop_pending_request(id, ErrorCode::REFUSED_STREAM);
         }
         // Our streams above `last` were never processed: safe to retry.
         let mut refused: Vec<u32> = self
             .streams
+            .live
             .keys()
             .copied()
             .filter(|&id| !self.is_peer_initiated(id) && id > last)
             .collect();
         refused.sort_unstable();
         for id in refused {
-            if let Some(s) = self.streams.get_mut(&id) {
+            if let Some(s) = self.streams.live.get_mut(&id) {
                 s.send.clear(&mut self.payload);
                 let was_active = s.state.is_active();
                 let code = ErrorCode::REFUSED_STREAM;

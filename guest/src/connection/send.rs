@@ -87,7 +87,7 @@ impl Connection {
 
     /// Streams open (or reserved, or pending) on this connection.
     pub fn open_streams(&self) -> usize {
-        self.streams.len()
+        self.streams.live.len()
     }
 
     /// HPACK-encodes `fields` and writes HEADERS (or PUSH_PROMISE) plus
@@ -184,12 +184,12 @@ impl Connection {
     /// scheduling) — so siblings share in proportion to their weights.
     fn fill_data_by_priority(&mut self, max: usize) {
         // Streams that closed while listed (a reset, say) leave the list.
-        let streams = &self.streams;
+        let streams = &self.streams.live;
         self.scheduler.ready.retain(|id| streams.contains_key(id));
         while self.pending_output() < max {
             let mut best: Option<(u64, u32)> = None;
             for &id in &self.scheduler.ready {
-                let Some(s) = self.streams.get(&id) else {
+                let Some(s) = self.streams.live.get(&id) else {
                     continue;
                 };
                 if self
@@ -215,7 +215,7 @@ impl Connection {
             let sent = (self.pending_output() - before) as u64;
             let weight = u64::from(self.scheduler.tree.weight(id));
             self.scheduler.vtime = pass;
-            if let Some(s) = self.streams.get_mut(&id) {
+            if let Some(s) = self.streams.live.get_mut(&id) {
                 s.pass = pass.saturating_add((sent + 1) * 256 / weight);
             }
             self.schedule(id);
@@ -225,7 +225,7 @@ impl Connection {
     /// Whether a stream could send something right now: output waiting and,
     /// for DATA, window at both levels.
     fn can_progress(&self, id: u32) -> bool {
-        self.streams.get(&id).is_some_and(|s| {
+        self.streams.live.get(&id).is_some_and(|s| {
             s.has_pending_output()
                 && (s.send.is_empty()
                     || (s.send_window.available() > 0 && self.flow.send.available() > 0))
@@ -235,6 +235,7 @@ impl Connection {
     /// Octets file bodies of streams other than `id` have read ahead.
     fn read_ahead_elsewhere(&self, id: u32) -> usize {
         self.streams
+            .live
             .values()
             .filter(|s| s.id != id)
             .map(|s| s.send.read_ahead())
@@ -246,7 +247,7 @@ impl Connection {
     fn send_step(&mut self, id: u32, max: usize) -> bool {
         // File bodies share one read-ahead allowance per connection, so
         // many slow streams cannot each hold a large buffer.
-        let file_room = match self.streams.get(&id) {
+        let file_room = match self.streams.live.get(&id) {
             Some(s) if s.send.has_file() => {
                 CONNECTION_READ_AHEAD.saturating_sub(self.read_ahead_elsewhere(id))
             }
@@ -262,7 +263,7 @@ impl Connection {
             .max(crate::settings::MIN_MAX_FRAME_SIZE as usize);
         let frame_max = (self.settings.remote.max_frame_size as usize).min(batch_room);
         let hwm = self.opts.stream_high_water_mark as usize;
-        let Some(s) = self.streams.get_mut(&id) else {
+        let Some(s) = self.streams.live.get_mut(&id) else {
             return false;
         };
         s.scheduled = false;
@@ -333,7 +334,7 @@ impl Connection {
                 },
                 &trailers,
             );
-            if let Some(s) = self.streams.get_mut(&id) {
+            if let Some(s) = self.streams.live.get_mut(&id) {
                 s.sent_trailers = Some(trailers);
             }
             self.apply_local(

@@ -93,8 +93,8 @@ impl Connection {
     /// State of a stream that is live or recently closed (the engine
     /// remembers `max_closed_streams` of those); `None` for others.
     pub fn stream_state(&self, stream_id: u32) -> Option<StreamStateInfo> {
-        let Some(s) = self.streams.get(&stream_id) else {
-            let cause = self.closed.get(stream_id)?;
+        let Some(s) = self.streams.live.get(&stream_id) else {
+            let cause = self.streams.closed.get(stream_id)?;
             return Some(closed_info(cause));
         };
         let (local_close, remote_close) = match s.state {
@@ -131,7 +131,7 @@ impl Connection {
 
     /// Ids of the streams currently alive, ascending.
     pub fn stream_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.streams.keys().copied().collect();
+        let mut ids: Vec<u32> = self.streams.live.keys().copied().collect();
         ids.sort_unstable();
         ids
     }

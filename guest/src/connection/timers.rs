@@ -70,6 +70,7 @@ impl Connection {
         let streams = (self.clocks.stream_timeouts > 0 || self.clocks.half_closed > 0)
             .then(|| {
                 self.streams
+                    .live
                     .values()
                     .flat_map(|s| {
                         let own = s.timeout_ns.map(|t| s.last_activity.saturating_add(t));
@@ -122,7 +123,7 @@ impl Connection {
             return;
         }
         let mut due: Vec<u32> = Vec::new();
-        for s in self.streams.values_mut() {
+        for s in self.streams.live.values_mut() {
             if let Some(t) = s.timeout_ns
                 && self.now >= s.last_activity.saturating_add(t)
             {
@@ -145,7 +146,7 @@ impl Connection {
             return;
         }
         let now = self.now;
-        if let Some(s) = self.streams.get_mut(&id)
+        if let Some(s) = self.streams.live.get_mut(&id)
             && !s.half_closed_clock
         {
             s.half_closed_clock = true;
@@ -163,6 +164,7 @@ impl Connection {
         let now = self.now;
         let mut due: Vec<u32> = self
             .streams
+            .live
             .values()
             .filter(|s| s.half_closed_clock && now >= s.last_activity.saturating_add(t))
             .map(|s| s.id)
@@ -193,6 +195,7 @@ impl Connection {
         self.now = self.now.max(now);
         let s = self
             .streams
+            .live
             .get_mut(&stream_id)
             .ok_or(CommandError::UnknownStream)?;
         let had = s.timeout_ns.is_some();
