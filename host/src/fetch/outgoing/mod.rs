@@ -83,9 +83,16 @@ pub struct Outgoing {
     connections: Arc<Semaphore>,
     /// Requests that found every connection slot taken.
     at_capacity: Warning,
-    /// Destinations already logged as denied (at most
-    /// [`DENIED_LOGGED_MAX`]): each is logged once.
-    denied: Mutex<HashSet<String>>,
+    /// Destinations already logged as denied: each is logged once.
+    denied: Mutex<DeniedLog>,
+}
+
+/// The destinations logged as denied, at most [`DENIED_LOGGED_MAX`].
+#[derive(Default)]
+struct DeniedLog {
+    logged: HashSet<String>,
+    /// Past the bound: said once, nothing more logged.
+    full: bool,
 }
 
 /// Denied destinations logged one by one; past this many, one more line
@@ -111,7 +118,7 @@ impl Outgoing {
             pool: Mutex::new(HashMap::new()),
             connections: Arc::new(Semaphore::new(config.max_connections.max(1) as usize)),
             at_capacity: Warning::default(),
-            denied: Mutex::new(HashSet::new()),
+            denied: Mutex::new(DeniedLog::default()),
             config,
         }))
     }
@@ -214,18 +221,18 @@ impl Outgoing {
     /// Logs a denied destination at warn, once.
     fn log_denied(&self, origin: &str, why: &str) {
         let mut denied = self.denied.lock().unwrap_or_else(|p| p.into_inner());
-        if denied.contains(origin) || denied.len() > DENIED_LOGGED_MAX {
+        if denied.full || denied.logged.contains(origin) {
             return;
         }
-        if denied.len() == DENIED_LOGGED_MAX {
+        if denied.logged.len() == DENIED_LOGGED_MAX {
+            denied.full = true;
             tracing::warn!(
                 "the app's outgoing requests were denied for {DENIED_LOGGED_MAX} \
                  destinations; further ones are not logged"
             );
-            denied.insert(String::new());
             return;
         }
-        denied.insert(origin.to_string());
+        denied.logged.insert(origin.to_string());
         tracing::warn!("outgoing request to {origin} denied: {why}");
     }
 

@@ -17,7 +17,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// The allow-list of one app, and the server's own addresses.
+/// The allow-list of one app, and the server's own addresses. The
+/// default allows nothing.
 #[derive(Clone, Debug, Default)]
 pub struct OutboundPolicy {
     entries: Vec<OutboundEntry>,
@@ -127,11 +128,9 @@ impl OutboundEntry {
         let (host, named) = match &self.host {
             Host::Exact(h) => (h.eq_ignore_ascii_case(host), true),
             Host::Subdomains(suffix) => {
-                let host = host.to_ascii_lowercase();
-                (
-                    host.len() > suffix.len() && host.ends_with(suffix.as_str()),
-                    false,
-                )
+                let tail = host.len().checked_sub(suffix.len()).filter(|&at| at > 0);
+                let tail = tail.and_then(|at| host.get(at..));
+                (tail.is_some_and(|t| t.eq_ignore_ascii_case(suffix)), false)
             }
             Host::Any => (true, false),
         };
