@@ -129,6 +129,36 @@ impl<IO: AsyncWrite + Unpin> Drain<IO> {
     }
 }
 
+impl<IO: AsyncRead + AsyncWrite + Unpin> Drain<IO> {
+    /// Closes the sending side, then reads and drops what the client
+    /// still sends until it closes or `limit` passes. After hyper has
+    /// answered a malformed request with 400 it stops reading; closing
+    /// with the rest of that request unread would make the kernel send a
+    /// reset, which can destroy the 400 before the client reads it.
+    pub(super) async fn linger(&self, limit: std::time::Duration) {
+        let closed =
+            std::future::poll_fn(|cx| Pin::new(&mut *lock(&self.io)).poll_shutdown(cx)).await;
+        if closed.is_err() {
+            return;
+        }
+        let mut sink = [0u8; 1024];
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                let read = std::future::poll_fn(|cx| {
+                    let mut buf = ReadBuf::new(&mut sink);
+                    std::task::ready!(Pin::new(&mut *lock(&self.io)).poll_read(cx, &mut buf))?;
+                    Poll::Ready(io::Result::Ok(buf.filled().len()))
+                })
+                .await;
+                if !matches!(read, Ok(n) if n > 0) {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+}
+
 impl<IO: AsyncRead + Unpin> AsyncRead for InterimIo<IO> {
     fn poll_read(
         self: Pin<&mut Self>,

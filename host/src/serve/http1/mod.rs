@@ -94,17 +94,30 @@ where
     }
     let interim = drain.run();
     tokio::pin!(interim);
-    loop {
+    let ended = loop {
         tokio::select! {
-            done = conn.as_mut() => return done.map_err(|e| anyhow::anyhow!("HTTP/1.1: {e}")),
+            done = conn.as_mut() => break done,
             e = interim.as_mut() => return Err(anyhow::anyhow!("HTTP/1.1: {e}")),
             _ = shutdown.changed(), if !closing => {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
         }
+    };
+    if let Err(e) = ended {
+        if e.is_parse() {
+            // hyper has written its 400: let the client read it.
+            drain.linger(MALFORMED_LINGER).await;
+        }
+        return Err(anyhow::anyhow!("HTTP/1.1: {e}"));
     }
+    Ok(())
 }
+
+/// How long a connection whose request hyper rejected as malformed is
+/// held, reading and dropping input, so that its 400 is not lost to a
+/// reset (bounded: the connection still counts toward the limits).
+const MALFORMED_LINGER: Duration = Duration::from_secs(1);
 
 /// Answers one request with 503 and `Retry-After`, then closes: the
 /// HTTP/1.1 refusal of a connection the server cannot take.
