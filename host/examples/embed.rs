@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
     let info = h2wasm::service::ConnectionInfo {
         peer: "pipe".into(),
         encrypted: false,
+        server_name: None,
         alpn: None,
     };
     // The connection is a future; `graceful_shutdown` on it sends GOAWAY

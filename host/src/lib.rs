@@ -14,6 +14,8 @@
 //!   outgoing requests of wasi:http components.
 //! - [`apps`]: services that come with it: the built-in site, static files,
 //!   the CONNECT proxy, and wasi:http components.
+//! - [`sites`]: many sites behind one address: sites by host name with
+//!   their certificates (SNI) and routes by path, swapped whole on reload.
 //! - [`tls`]: rustls configurations for both sides, and the development
 //!   certificate.
 
@@ -22,6 +24,7 @@ pub mod engine;
 pub mod fetch;
 pub mod serve;
 pub mod service;
+pub mod sites;
 pub mod tls;
 
 pub use engine::{EngineConnection, GUEST_FILES, Runtime, RuntimeConfig, bindings};

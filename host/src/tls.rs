@@ -108,6 +108,22 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// A server config whose certificate is picked per handshake by
+/// `resolver` (e.g. [`crate::sites::SniCertificates`]), offering `h2` by
+/// ALPN, and `http/1.1` with `http1`.
+pub fn sni_server_config(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
+    http1: bool,
+) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn(http1);
+    Ok(Arc::new(config))
+}
+
 /// How the client checks the server's certificate.
 #[derive(Clone, Debug, Default)]
 pub enum Trust {

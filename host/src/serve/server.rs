@@ -201,6 +201,7 @@ impl Server {
                 peer: peer.into(),
                 encrypted: false,
                 alpn: None,
+                server_name: None,
             };
             if self.http1.is_none() {
                 // HTTP/2 only: the engine answers anything but the
@@ -238,6 +239,11 @@ impl Server {
             peer: peer.into(),
             encrypted: true,
             alpn: alpn.as_deref().map(|a| String::from_utf8_lossy(a).into()),
+            server_name: tls
+                .get_ref()
+                .1
+                .server_name()
+                .map(|n| n.to_ascii_lowercase().into()),
         };
         if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
             self.http2(http2, tls, info, shutdown).await

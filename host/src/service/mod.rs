@@ -106,6 +106,10 @@ pub struct ConnectionInfo {
     pub encrypted: bool,
     /// The ALPN protocol negotiated, if any (`h2`, `http/1.1`).
     pub alpn: Option<Arc<str>>,
+    /// The host name the client asked for in TLS (SNI; Node's
+    /// `servername`), lowercase; none in cleartext or when the client
+    /// sent none (it connected to an address).
+    pub server_name: Option<Arc<str>>,
 }
 
 /// What a response body may fail with to reset its HTTP/2 stream with

@@ -19,6 +19,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// A loopback port free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 pub(crate) fn runtime() -> Arc<Runtime> {
     static RT: OnceLock<Arc<Runtime>> = OnceLock::new();
     RT.get_or_init(|| {
@@ -302,16 +308,23 @@ impl ServeProcess {
 
     /// As `start`, with `env` added to the server's environment.
     pub(crate) fn start_with_env(args: &[&str], log: bool, env: &[(&str, &str)]) -> ServeProcess {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend(["--listen".to_string(), addr.to_string()]);
+        Self::spawn(&all, log, env, &[addr])
+    }
+
+    /// Starts `h2wasm serve ARGS` and waits until each of `addrs`
+    /// accepts; `addr` is the first.
+    pub(crate) fn spawn(
+        args: &[String],
+        log: bool,
+        env: &[(&str, &str)],
+        addrs: &[SocketAddr],
+    ) -> ServeProcess {
         let child = h2wasm_bin()
             .arg("serve")
             .args(args)
-            .arg("--listen")
-            .arg(addr.to_string())
             .envs(env.iter().copied())
             .stderr(match log {
                 true => std::process::Stdio::piped(),
@@ -321,17 +334,33 @@ impl ServeProcess {
             .unwrap();
         let mut served = ServeProcess {
             child: Some(child),
-            addr,
+            addr: addrs[0],
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = served.child.as_mut().unwrap().try_wait() {
-                panic!("h2wasm serve {args:?} exited: {status}");
+        for addr in addrs {
+            while std::net::TcpStream::connect(addr).is_err() {
+                if let Ok(Some(status)) = served.child.as_mut().unwrap().try_wait() {
+                    panic!("h2wasm serve {args:?} exited: {status}");
+                }
+                assert!(std::time::Instant::now() < deadline, "server did not start");
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(std::time::Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
         }
         served
+    }
+
+    /// Sends the child a signal (SIGHUP: reload).
+    pub(crate) fn signal(&self, signal: i32) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.as_ref().unwrap().id() as i32, signal);
+        }
+    }
+
+    /// The child's stderr, to read as it is written (taken once; the
+    /// server must have been started with `log`).
+    pub(crate) fn take_stderr(&mut self) -> std::process::ChildStderr {
+        self.child.as_mut().unwrap().stderr.take().unwrap()
     }
 
     /// The child's peak resident memory (VmHWM), in KiB.

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use h2wasm::{Runtime, RuntimeConfig};
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub(crate) struct EngineArg {
     /// Load this engine component instead of the embedded one.
     #[arg(long, value_name = "FILE.wasm")]

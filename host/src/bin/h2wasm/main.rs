@@ -3,6 +3,7 @@
 //! `commands/`, as wasmtime's CLI has it.
 
 mod commands;
+mod config;
 mod engine;
 mod parse;
 
@@ -17,16 +18,21 @@ use std::time::Duration;
     version,
     about = "HTTP/2 served and fetched by an engine running as a WebAssembly component"
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     /// Serve a directory, a wasi:http component (--app) or the built-in
     /// site over HTTP/2 (TLS by default) and HTTP/1.1.
     Serve(Box<commands::serve::ServeArgs>),
+    /// Check a configuration file (serve --config) and print what it
+    /// would serve, or what is wrong with it and where.
+    CheckConfig(commands::check_config::CheckConfigArgs),
+    /// Print the configuration file's reference (Markdown).
+    ConfigReference,
     /// Fetch URLs over one HTTP/2 connection, concurrently.
     Get(commands::get::GetArgs),
     /// Load the engine component and print its default settings.
@@ -53,6 +59,8 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Serve(args) => commands::serve::run(*args).await,
+            Command::CheckConfig(args) => commands::check_config::run(args),
+            Command::ConfigReference => commands::config_reference::run(),
             Command::Get(args) => commands::get::run(args).await,
             Command::Info(args) => commands::info::run(args).await,
             Command::CompileEngine(args) => commands::compile_engine::run(args),

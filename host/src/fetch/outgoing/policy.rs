@@ -33,6 +33,27 @@ pub struct OutboundEntry {
     port: Port,
 }
 
+/// As the entry is written: `SCHEME://HOST[:PORT]`.
+impl std::fmt::Display for OutboundEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::Any => "*",
+        };
+        write!(f, "{scheme}://")?;
+        match &self.host {
+            Host::Exact(h) => f.write_str(h)?,
+            Host::Subdomains(d) => write!(f, "*{d}")?,
+            Host::Any => f.write_str("*")?,
+        }
+        match self.port {
+            Port::Exact(p) => write!(f, ":{p}"),
+            Port::Any => f.write_str(":*"),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scheme {
     Http,

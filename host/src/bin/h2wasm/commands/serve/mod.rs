@@ -1,0 +1,197 @@
+//! `h2wasm serve`: the sites of a configuration file, or one site (a
+//! directory, the built-in site or a wasi:http component) given by flags,
+//! over HTTP/2 (TLS or h2c) and HTTP/1.1, until SIGINT or SIGTERM; SIGHUP
+//! reloads the configuration file.
+
+pub(crate) mod args;
+mod reload;
+
+use crate::config::{self, build};
+use crate::engine::{Pool, load_runtime};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use args::Padding;
+pub(crate) use args::ServeArgs;
+use h2wasm::apps::wasi_http::WasiHttpApp;
+use h2wasm::bindings::PaddingStrategy;
+use h2wasm::service::{SharedService, shared};
+use h2wasm::sites::{HttpsRedirect, Sites};
+use h2wasm::{Runtime, RuntimeConfig};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let signals = reload::Signals::install(args.config.is_some());
+    let (args, plan) = match &args.config {
+        Some(path) => {
+            let plan = config::load(path)?;
+            let args = reload::with_file_options(&plan)?;
+            (args, plan)
+        }
+        None => {
+            let plan = config::one_site(&args.site, &args.app);
+            (args, plan)
+        }
+    };
+    let server = &args.server;
+    let pool = Pool {
+        max_connections: server.max_connections,
+        max_live: server
+            .max_live
+            .unwrap_or(RuntimeConfig::default().max_live)
+            .min(server.max_connections),
+    };
+    // Instances read no files: served files are opened by the host and
+    // sent as host payload, so no directory is pre-opened for them.
+    let runtime = Arc::new(load_runtime(&server.engine, pool)?);
+    // Every listener is bound before any app is loaded: an app reaches
+    // the server's own addresses only through an entry naming them.
+    let mut bound = Vec::new();
+    for listen in &plan.listeners {
+        let listener = tokio::net::TcpListener::bind(listen.address)
+            .await
+            .with_context(|| format!("cannot listen on {}", listen.address))?;
+        let local = listener.local_addr()?;
+        bound.push((listen.clone(), listener, local));
+    }
+    let cx = build::Context {
+        engine: server.engine.clone(),
+        own_addresses: bound.iter().map(|(_, _, local)| *local).collect(),
+        tls: plan
+            .listeners
+            .iter()
+            .any(|l| l.tls && l.redirect_to_https.is_none()),
+    };
+    if cx.tls && plan.sites.iter().any(|s| s.cert.is_none()) {
+        let (cert, _) = h2wasm::tls::dev_certificate()?;
+        eprintln!(
+            "h2wasm: development certificate {} (trust it with --cacert)",
+            cert.display()
+        );
+    }
+    let built = build::build(&plan, &cx)?;
+    let sites = Sites::new(built.table);
+    let apps = Arc::new(ArcSwap::from_pointee(built.apps));
+    let router = shared(sites.router());
+    let allowed: Vec<String> = server.allow_connect.iter().flatten().cloned().collect();
+    let router: SharedService = if allowed.is_empty() {
+        router
+    } else {
+        shared(h2wasm::apps::connect::ConnectProxy::new(allowed, router))
+    };
+    let mut options = runtime
+        .default_options()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    options.origins = server.origins.clone();
+    options.settings.max_concurrent_streams = Some(server.max_concurrent_streams);
+    options.frame_timeout_ns = Some(Duration::from_secs(server.frame_timeout).as_nanos() as u64);
+    options.half_closed_timeout_ns =
+        Some(Duration::from_secs(server.half_closed_timeout).as_nanos() as u64);
+    options.padding_strategy = match server.padding {
+        Padding::None => PaddingStrategy::None,
+        Padding::Aligned => PaddingStrategy::Aligned,
+        Padding::Max => PaddingStrategy::Max,
+    };
+    let limits = h2wasm::serve::limits::Limits::new(
+        server.max_connections as usize,
+        Some(
+            server
+                .max_memory
+                .unwrap_or_else(h2wasm::serve::limits::default_max_memory),
+        ),
+    );
+    if server.stats_interval > 0 {
+        let every = Duration::from_secs(server.stats_interval);
+        tokio::spawn(log_stats(
+            every,
+            limits.clone(),
+            runtime.clone(),
+            apps.clone(),
+        ));
+    }
+    let idle_timeout = (server.idle_timeout > 0).then(|| Duration::from_secs(server.idle_timeout));
+    let handshake_timeout = Duration::from_secs(server.unknown_protocol_timeout);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut running = tokio::task::JoinSet::new();
+    for (listen, listener, local) in bound {
+        let service = match listen.redirect_to_https {
+            Some(port) => shared(HttpsRedirect::new(port)),
+            None => router.clone(),
+        };
+        let mut builder = h2wasm::serve::Server::builder(runtime.clone(), options.clone(), service)
+            .grace(Duration::from_secs(server.grace))
+            .connection(h2wasm::serve::ConnectionConfig {
+                altsvc: server.altsvc.clone(),
+                handshake_timeout,
+                idle_timeout,
+                hibernate_after: (server.hibernate_after > 0)
+                    .then(|| Duration::from_millis(server.hibernate_after)),
+                limits: None,
+            })
+            .http1(listen.http1.then(|| h2wasm::serve::http1::Http1Config {
+                // A kept-alive HTTP/1.1 connection waits for its next
+                // request as long as an idle HTTP/2 one is kept.
+                header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
+                limits: None,
+            }))
+            .limits(limits.clone());
+        if listen.tls {
+            builder = builder.tls(h2wasm::tls::sni_server_config(
+                sites.certificates(),
+                listen.http1,
+            )?);
+        }
+        let scheme = if listen.tls { "https" } else { "http" };
+        match listen.redirect_to_https {
+            Some(port) => {
+                eprintln!("h2wasm: redirecting {scheme}://{local}/ to https (port {port})")
+            }
+            None => eprintln!("h2wasm: serving HTTP/2 on {scheme}://{local}/"),
+        }
+        running.spawn(builder.build().run(listener, stop_rx.clone()));
+    }
+    let reloads = args.config.clone().map(|path| reload::Reloader {
+        path,
+        plan,
+        cx,
+        sites,
+        apps,
+    });
+    tokio::spawn(signals.handle(stop_tx, reloads));
+    while let Some(done) = running.join_next().await {
+        done??;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--stats-interval`: one line at info every `every` (target
+/// `h2wasm::stats`) with what the server holds.
+async fn log_stats(
+    every: Duration,
+    limits: Arc<h2wasm::serve::limits::Limits>,
+    runtime: Arc<Runtime>,
+    apps: Arc<ArcSwap<Vec<WasiHttpApp>>>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = limits.stats();
+        let busy: usize = apps.load().iter().map(WasiHttpApp::busy).sum();
+        tracing::info!(
+            target: "h2wasm::stats",
+            "open {} live {} hibernating {} app-busy {} accepted {} refused {} \
+             handshake-timeouts {} idle-closed {}",
+            s.open,
+            runtime.live(),
+            s.hibernating,
+            busy,
+            s.accepted,
+            s.refused_at_capacity + s.refused_for_memory,
+            s.handshake_timeouts,
+            s.idle_closed
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Signals: SIGINT and SIGTERM stop the server gracefully; SIGHUP reloads
+//! the configuration file. A reload builds everything anew (certificates,
+//! directories, apps compiled) before it swaps the site table whole; a
+//! file that fails is refused, logged at error with its reason, and the
+//! running configuration goes on serving.
+
+use super::args::ServeArgs;
+use crate::config::{self, Plan, build};
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use clap::{CommandFactory, Parser, parser::ValueSource};
+use h2wasm::apps::wasi_http::WasiHttpApp;
+use h2wasm::sites::Sites;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// What a reload replaces, and what it compares the new file with.
+pub(crate) struct Reloader {
+    pub(crate) path: PathBuf,
+    /// The plan being served.
+    pub(crate) plan: Plan,
+    pub(crate) cx: build::Context,
+    pub(crate) sites: Sites,
+    pub(crate) apps: Arc<ArcSwap<Vec<WasiHttpApp>>>,
+}
+
+impl Reloader {
+    async fn reload(&mut self) -> anyhow::Result<()> {
+        let plan = config::load(&self.path)?;
+        let cx = self.cx.clone();
+        // Certificates are read and apps compiled off the serving threads.
+        let (plan, built) = tokio::task::spawn_blocking(move || {
+            let built = build::build(&plan, &cx);
+            (plan, built)
+        })
+        .await
+        .context("the reload's builder failed")?;
+        let built = built?;
+        // Listeners and server-wide settings are the process's own.
+        if plan.listeners != self.plan.listeners {
+            tracing::warn!(
+                "{}: the listeners changed; they take effect on restart",
+                self.path.display()
+            );
+        }
+        if plan.server_args != self.plan.server_args {
+            tracing::warn!(
+                "{}: [server] changed; it takes effect on restart",
+                self.path.display()
+            );
+        }
+        let sites = built.table.labels().collect::<Vec<_>>().join(", ");
+        self.sites.replace(built.table);
+        self.apps.store(Arc::new(built.apps));
+        tracing::info!("{}: reloaded; sites {sites}", self.path.display());
+        self.plan = plan;
+        Ok(())
+    }
+}
+
+/// The signals `serve` answers, taken before anything is loaded: a
+/// SIGHUP sent while apps compile must not end the process (its default
+/// action), and is answered once serving has begun.
+pub(crate) struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    /// Taken only with a file to reload (otherwise SIGHUP ends the
+    /// process, as it always has).
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    pub(crate) fn install(reloads: bool) -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+                hangup: if reloads {
+                    signal(SignalKind::hangup()).ok()
+                } else {
+                    None
+                },
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = reloads;
+            Signals {}
+        }
+    }
+
+    /// Answers signals until SIGINT or SIGTERM, which stop the server.
+    pub(crate) async fn handle(
+        mut self,
+        stop: watch::Sender<bool>,
+        mut reloader: Option<Reloader>,
+    ) {
+        #[cfg(unix)]
+        loop {
+            tokio::select! {
+                Some(_) = async { self.interrupt.as_mut()?.recv().await } => break,
+                Some(_) = async { self.terminate.as_mut()?.recv().await } => break,
+                Some(_) = async { self.hangup.as_mut()?.recv().await } => {
+                    if let Some(r) = reloader.as_mut()
+                        && let Err(e) = r.reload().await
+                    {
+                        tracing::error!("reload refused, still serving the previous configuration: {e:#}");
+                    }
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (&mut self, &mut reloader);
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        eprintln!("h2wasm: shutting down (GOAWAY sent; letting open streams finish)");
+        let _ = stop.send(true);
+    }
+}
+
+/// `serve`'s options with the file's `[server]` table under them: a key
+/// counts only where the command line does not give the same option.
+pub(crate) fn with_file_options(plan: &Plan) -> anyhow::Result<ServeArgs> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_none_or(|a| a != "serve") {
+        anyhow::bail!("--config is an option of `h2wasm serve`");
+    }
+    let matches = crate::Cli::command().try_get_matches_from(&argv)?;
+    let serve = matches
+        .subcommand_matches("serve")
+        .context("no serve options")?;
+    let mut merged: Vec<OsString> = argv[..2].to_vec();
+    for (id, args) in &plan.server_args {
+        if serve.value_source(id) != Some(ValueSource::CommandLine) {
+            merged.extend(args.iter().cloned());
+        }
+    }
+    merged.extend(argv[2..].iter().cloned());
+    match crate::Cli::try_parse_from(merged)?.command {
+        crate::Command::Serve(args) => Ok(*args),
+        _ => anyhow::bail!("--config is an option of `h2wasm serve`"),
+    }
+}

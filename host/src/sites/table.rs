@@ -1,0 +1,460 @@
+//! The site table: sites by host name, each with its certificate and its
+//! routes by path prefix (the longest that matches wins). Built whole,
+//! checked as it is built, and never changed after: a reload builds a
+//! new one.
+
+use crate::service::SharedService;
+use crate::sites::hosts::{HostPattern, request_host, wildcard_suffix};
+use http::StatusCode;
+use rustc_hash::FxHashMap;
+use rustls::sign::CertifiedKey;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// Sites by host name, with the answer for a host none of them has.
+pub struct SiteTable {
+    sites: Vec<Site>,
+    exact: FxHashMap<Box<str>, usize>,
+    /// `*.example.org` sites by `example.org`.
+    wildcard: FxHashMap<Box<str>, usize>,
+    default: Option<usize>,
+    /// The certificate of TLS sites that name none (the development one).
+    fallback_certificate: Option<Arc<CertifiedKey>>,
+    unmatched: StatusCode,
+}
+
+struct Site {
+    /// Its first name, for log lines and errors.
+    label: String,
+    certificate: Option<Arc<CertifiedKey>>,
+    /// Longest prefix first.
+    routes: Vec<Route>,
+}
+
+/// Where requests under one path prefix go.
+pub(crate) struct Route {
+    prefix: Box<str>,
+    /// The prefix is taken off the path the service sees.
+    pub(crate) strip: bool,
+    pub(crate) service: SharedService,
+}
+
+/// One site, as it is put into a [`SiteTable`].
+pub struct SiteBuilder {
+    names: Vec<HostPattern>,
+    default: bool,
+    certificate: Option<Arc<CertifiedKey>>,
+    routes: Vec<Route>,
+}
+
+impl SiteBuilder {
+    /// A site answering to `names`.
+    pub fn new(names: Vec<HostPattern>) -> SiteBuilder {
+        SiteBuilder {
+            names,
+            default: false,
+            certificate: None,
+            routes: Vec::new(),
+        }
+    }
+
+    /// Also answers requests for hosts no site names (and TLS handshakes
+    /// for names no site has, or with no name). At most one per table.
+    pub fn default_site(mut self) -> SiteBuilder {
+        self.default = true;
+        self
+    }
+
+    /// Its certificate over TLS (see [`crate::sites::load_certificate`]);
+    /// without one it gets the table's fallback.
+    pub fn certificate(mut self, certificate: Arc<CertifiedKey>) -> SiteBuilder {
+        self.certificate = Some(certificate);
+        self
+    }
+
+    /// Requests whose path is `prefix` or lies under it (`/api` takes
+    /// `/api` and `/api/x`, not `/apix`; `/` takes everything) go to
+    /// `service`; with `strip`, without the prefix (`/api/x` is seen as
+    /// `/x`).
+    pub fn route(mut self, prefix: &str, strip: bool, service: SharedService) -> SiteBuilder {
+        self.routes.push(Route {
+            prefix: prefix.into(),
+            strip,
+            service,
+        });
+        self
+    }
+}
+
+/// Why a table cannot be built; `site` is the index of the site at fault
+/// in the order given.
+#[derive(Debug)]
+pub struct TableError {
+    /// The site at fault (0-based), if one is.
+    pub site: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TableError {}
+
+impl SiteTable {
+    /// The table of `sites`. A request for a host no site names (with no
+    /// default site) is answered `unmatched`: 421 Misdirected Request
+    /// (RFC 9110 §15.5.20) or 404. TLS sites without a certificate of
+    /// their own present `fallback_certificate`.
+    pub fn new(
+        sites: Vec<SiteBuilder>,
+        unmatched: StatusCode,
+        fallback_certificate: Option<Arc<CertifiedKey>>,
+    ) -> Result<SiteTable, TableError> {
+        let error = |site: Option<usize>, message: String| TableError { site, message };
+        if unmatched != StatusCode::MISDIRECTED_REQUEST && unmatched != StatusCode::NOT_FOUND {
+            return Err(error(
+                None,
+                format!("unmatched hosts get 421 or 404, not {}", unmatched.as_u16()),
+            ));
+        }
+        let mut table = SiteTable {
+            sites: Vec::with_capacity(sites.len()),
+            exact: FxHashMap::default(),
+            wildcard: FxHashMap::default(),
+            default: None,
+            fallback_certificate,
+            unmatched,
+        };
+        for (i, site) in sites.into_iter().enumerate() {
+            if site.names.is_empty() && !site.default {
+                return Err(error(
+                    Some(i),
+                    "a site needs at least one name, or to be the default".into(),
+                ));
+            }
+            for name in &site.names {
+                let (map, key) = match name {
+                    HostPattern::Exact(n) => (&mut table.exact, n),
+                    HostPattern::Wildcard(s) => (&mut table.wildcard, s),
+                };
+                if let Some(&other) = map.get(key) {
+                    return Err(error(
+                        Some(i),
+                        format!("{name} is already a name of site {}", other + 1),
+                    ));
+                }
+                map.insert(key.clone(), i);
+            }
+            if site.default {
+                if let Some(other) = table.default {
+                    return Err(error(
+                        Some(i),
+                        format!("site {} is the default already: only one may be", other + 1),
+                    ));
+                }
+                table.default = Some(i);
+            }
+            let mut routes = site.routes;
+            for (n, route) in routes.iter().enumerate() {
+                if !route.prefix.starts_with('/') || route.prefix.contains(['?', '#']) {
+                    return Err(error(
+                        Some(i),
+                        format!(
+                            "route path {:?}: expected a path prefix starting with /, e.g. /api",
+                            route.prefix
+                        ),
+                    ));
+                }
+                if routes[..n].iter().any(|r| r.prefix == route.prefix) {
+                    return Err(error(
+                        Some(i),
+                        format!("route path {:?} appears twice", route.prefix),
+                    ));
+                }
+            }
+            routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+            table.sites.push(Site {
+                label: site
+                    .names
+                    .first()
+                    .map_or_else(|| "(default)".to_string(), ToString::to_string),
+                certificate: site.certificate,
+                routes,
+            });
+        }
+        if table.sites.is_empty() {
+            return Err(error(None, "no site to serve".into()));
+        }
+        Ok(table)
+    }
+
+    /// The site for a request's host (none: the default site, if any).
+    pub(crate) fn site_for(&self, host: Option<&str>) -> Option<usize> {
+        let found = host.and_then(|host| {
+            let host = request_host(host);
+            self.exact.get(&*host).copied().or_else(|| {
+                wildcard_suffix(&host).and_then(|suffix| self.wildcard.get(suffix).copied())
+            })
+        });
+        found.or(self.default)
+    }
+
+    /// The certificate a TLS handshake for `server_name` gets: its site's,
+    /// else the fallback; none (the handshake fails) for a name no site
+    /// has when there is no default.
+    pub(crate) fn certificate_for(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let site = self.site_for(server_name)?;
+        self.certificate_of(site).cloned()
+    }
+
+    fn certificate_of(&self, site: usize) -> Option<&Arc<CertifiedKey>> {
+        self.sites[site]
+            .certificate
+            .as_ref()
+            .or(self.fallback_certificate.as_ref())
+    }
+
+    /// Whether a request for `site`'s host may be served on a TLS
+    /// connection whose handshake was for `server_name`: the connection
+    /// presented the certificate of `server_name`'s site, and another
+    /// site's request belongs on it only if that site presents the very
+    /// same certificate (RFC 9113 §9.1.1: otherwise 421, and the client
+    /// opens a connection of its own for it).
+    pub(crate) fn coalescible(&self, site: usize, server_name: Option<&str>) -> bool {
+        let Some(presented) = self.site_for(server_name) else {
+            return false;
+        };
+        if presented == site {
+            return true;
+        }
+        match (self.certificate_of(presented), self.certificate_of(site)) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The route for `path` on `site`, and the path the service sees.
+    pub(crate) fn route<'a>(&self, site: usize, path: &'a str) -> Option<(&Route, Cow<'a, str>)> {
+        let path = canonical_path(path);
+        let route = self.sites[site]
+            .routes
+            .iter()
+            .find(|r| under(&path, &r.prefix))?;
+        let seen = if route.strip && &*route.prefix != "/" {
+            let rest = &path[route.prefix.trim_end_matches('/').len()..];
+            Cow::Owned(if rest.starts_with('/') {
+                rest.to_string()
+            } else {
+                format!("/{rest}")
+            })
+        } else {
+            path
+        };
+        Some((route, seen))
+    }
+
+    /// The answer for a host no site has.
+    pub(crate) fn unmatched(&self) -> StatusCode {
+        self.unmatched
+    }
+
+    /// The label of each site (its first name), in order.
+    pub fn labels(&self) -> impl Iterator<Item = &str> {
+        self.sites.iter().map(|s| s.label.as_str())
+    }
+}
+
+impl std::fmt::Debug for SiteTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.sites.iter().map(|s| {
+                (
+                    &s.label,
+                    s.routes.iter().map(|r| &*r.prefix).collect::<Vec<_>>(),
+                )
+            }))
+            .finish()
+    }
+}
+
+/// Whether `path` is `prefix` or lies beneath it.
+fn under(path: &str, prefix: &str) -> bool {
+    if prefix.ends_with('/') {
+        return path.starts_with(prefix);
+    }
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `path` as routes are matched against it, so that no spelling of a path
+/// reaches a route its plain spelling would not: percent-encoded
+/// unreserved characters decoded and dot segments removed (RFC 3986
+/// §6.2.2), repeated slashes made one. Borrowed when there is nothing to
+/// do (the usual case).
+pub(crate) fn canonical_path(path: &str) -> Cow<'_, str> {
+    if !path.contains('%') && !path.contains("/.") && !path.contains("//") {
+        return Cow::Borrowed(path);
+    }
+    let mut decoded = String::with_capacity(path.len());
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Some(c) = hex_pair(bytes[i + 1], bytes[i + 2])
+            && (c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~'))
+        {
+            decoded.push(c as char);
+            i += 3;
+            continue;
+        }
+        // Not decoded: kept as it was, octet for octet (the path is ASCII).
+        decoded.push(bytes[i] as char);
+        i += 1;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    if out.is_empty() || trailing {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+fn hex_pair(a: u8, b: u8) -> Option<u8> {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    Some(digit(a)? << 4 | digit(b)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{shared, text};
+
+    fn service() -> SharedService {
+        shared(tower::service_fn(
+            |_req: http::Request<crate::service::Incoming>| async {
+                Ok::<_, std::convert::Infallible>(text(StatusCode::OK, "ok"))
+            },
+        ))
+    }
+
+    fn names(list: &[&str]) -> Vec<HostPattern> {
+        list.iter()
+            .map(|n| HostPattern::parse(n).unwrap())
+            .collect()
+    }
+
+    fn table() -> SiteTable {
+        SiteTable::new(
+            vec![
+                SiteBuilder::new(names(&["a.example", "*.a.example"]))
+                    .route("/", false, service())
+                    .route("/api", true, service())
+                    .route("/static/", false, service()),
+                SiteBuilder::new(names(&["b.example"])).default_site(),
+            ],
+            StatusCode::MISDIRECTED_REQUEST,
+            None,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn hosts_find_their_site_exact_then_wildcard_then_default() {
+        let t = table();
+        assert_eq!(t.site_for(Some("a.example")), Some(0));
+        assert_eq!(t.site_for(Some("A.Example.")), Some(0));
+        assert_eq!(t.site_for(Some("x.a.example")), Some(0));
+        assert_eq!(t.site_for(Some("x.y.a.example")), Some(1));
+        assert_eq!(t.site_for(Some("b.example")), Some(1));
+        assert_eq!(t.site_for(None), Some(1));
+    }
+
+    #[test]
+    fn the_longest_prefix_wins_on_segment_boundaries() {
+        let t = table();
+        let prefix = |path: &str| {
+            t.route(0, path)
+                .map(|(r, seen)| (r.prefix.to_string(), seen.into_owned()))
+        };
+        assert_eq!(prefix("/api"), Some(("/api".into(), "/".into())));
+        assert_eq!(prefix("/api/v1"), Some(("/api".into(), "/v1".into())));
+        assert_eq!(prefix("/apix"), Some(("/".into(), "/apix".into())));
+        assert_eq!(
+            prefix("/static/a.css"),
+            Some(("/static/".into(), "/static/a.css".into()))
+        );
+        assert_eq!(prefix("/static"), Some(("/".into(), "/static".into())));
+        // Other spellings of /api reach /api's route, never around it.
+        assert_eq!(prefix("/%61pi/v1"), Some(("/api".into(), "/v1".into())));
+        assert_eq!(prefix("/x/../api/v1"), Some(("/api".into(), "/v1".into())));
+        assert_eq!(prefix("//api//v1"), Some(("/api".into(), "/v1".into())));
+        assert_eq!(prefix("/../../api"), Some(("/api".into(), "/".into())));
+        // A site with no route for the path: none.
+        assert!(t.route(1, "/").is_none());
+    }
+
+    #[test]
+    fn canonical_paths_keep_what_is_not_unreserved() {
+        assert!(matches!(canonical_path("/a/b.css"), Cow::Borrowed(_)));
+        assert_eq!(canonical_path("/a%2Fb"), "/a%2Fb");
+        assert_eq!(canonical_path("/a/./b/"), "/a/b/");
+        assert_eq!(canonical_path("/a/.."), "/");
+        assert_eq!(canonical_path("/%zz"), "/%zz");
+    }
+
+    #[test]
+    fn bad_tables_say_what_is_wrong() {
+        let err = |sites: Vec<SiteBuilder>| {
+            SiteTable::new(sites, StatusCode::NOT_FOUND, None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(vec![]).contains("no site"));
+        assert!(err(vec![SiteBuilder::new(vec![])]).contains("at least one name"));
+        assert!(
+            err(vec![
+                SiteBuilder::new(names(&["a.example"])),
+                SiteBuilder::new(names(&["A.example"])),
+            ])
+            .contains("a.example is already a name of site 1")
+        );
+        assert!(
+            err(vec![
+                SiteBuilder::new(names(&["a.example"])).default_site(),
+                SiteBuilder::new(names(&["b.example"])).default_site(),
+            ])
+            .contains("only one")
+        );
+        assert!(
+            err(vec![SiteBuilder::new(names(&["a.example"])).route(
+                "api",
+                false,
+                service()
+            )])
+            .contains("starting with /")
+        );
+        assert!(
+            SiteTable::new(vec![SiteBuilder::new(names(&["a"]))], StatusCode::OK, None).is_err()
+        );
+    }
+}
