@@ -3,33 +3,47 @@
 //! route by path, and hands the request on.
 
 use crate::service::body::Incoming;
-use crate::service::{BoxError, ConnectionInfo, ResponseBody, SharedService, text};
-use crate::sites::table::SiteTable;
-use arc_swap::ArcSwap;
-use futures_util::future::{Either, Ready, ready};
+use crate::service::{BoxError, ConnectionInfo, ResponseBody, text};
+use crate::sites::table::{Answer, LocalHandler, SiteTable};
+use arc_swap::{ArcSwap, Cache};
+use futures_util::future::{Either, ready};
 use http::{Request, Response, StatusCode, header};
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tower::ServiceExt;
-use tower::util::Oneshot;
 
 /// Sends each request to its site's route (see [`crate::sites`]).
-#[derive(Clone)]
+/// Each clone (a connection's) keeps the table it last saw, checking per
+/// request only whether it is still the current one, and its own copies
+/// of the route services it has used.
 pub struct Router {
-    table: Arc<ArcSwap<SiteTable>>,
+    table: Cache<Arc<ArcSwap<SiteTable>>, Arc<SiteTable>>,
+    /// The table the copies are of, and the copies by route index.
+    local: Option<(Arc<SiteTable>, Copies)>,
+}
+
+/// A connection's copies of route services, by route index (made when
+/// first used).
+type Copies = Vec<Option<Box<dyn LocalHandler>>>;
+
+impl Clone for Router {
+    /// A router for another connection: the same table, no copies yet.
+    fn clone(&self) -> Router {
+        Router {
+            table: self.table.clone(),
+            local: None,
+        }
+    }
 }
 
 impl Router {
     pub(crate) fn new(table: Arc<ArcSwap<SiteTable>>) -> Router {
-        Router { table }
+        Router {
+            table: Cache::new(table),
+            local: None,
+        }
     }
 }
-
-type Answer = Either<
-    Ready<Result<Response<ResponseBody>, BoxError>>,
-    Oneshot<SharedService, Request<Incoming>>,
->;
 
 impl tower::Service<Request<Incoming>> for Router {
     type Response = Response<ResponseBody>;
@@ -44,7 +58,8 @@ impl tower::Service<Request<Incoming>> for Router {
         let answer = |status: StatusCode, why: String| Either::Left(ready(Ok(text(status, why))));
         // The table as it is now: a reload from here on does not touch
         // this request.
-        let table = self.table.load();
+        let Router { table, local } = self;
+        let table = table.load();
         let host = request_host(&req);
         let Some(site) = table.site_for(host) else {
             let status = table.unmatched();
@@ -53,7 +68,8 @@ impl tower::Service<Request<Incoming>> for Router {
                 format!("no site here for {}\n", host.unwrap_or("(no host)")),
             );
         };
-        if let Some(info) = req.extensions().get::<ConnectionInfo>()
+        if table.coalescing_checked()
+            && let Some(info) = req.extensions().get::<ConnectionInfo>()
             && info.encrypted
             && !same_host(host, info.server_name.as_deref())
             && !table.coalescible(site, info.server_name.as_deref())
@@ -69,12 +85,24 @@ impl tower::Service<Request<Incoming>> for Router {
         let Some((route, path)) = table.route(site, req.uri().path()) else {
             return answer(StatusCode::NOT_FOUND, "not found\n".into());
         };
-        let service = route.service.clone();
         if let Cow::Owned(path) = path {
             *req.uri_mut() = with_path(req.uri(), &path);
         }
-        drop(table);
-        Either::Right(service.oneshot(req))
+        let handler = route.handler.as_ref();
+        // This connection's copies are of the table in use, or made anew.
+        let stale = !matches!(local, Some((of, _)) if Arc::ptr_eq(of, table));
+        if stale {
+            let slots = (0..table.route_count()).map(|_| None).collect();
+            *local = Some((table.clone(), slots));
+        }
+        match local
+            .as_mut()
+            .and_then(|(_, slots)| slots.get_mut(route.index))
+        {
+            Some(slot) => slot.get_or_insert_with(|| handler.local()).handle(req),
+            // Not reached: the copies were made for this table.
+            None => handler.local().handle(req),
+        }
     }
 }
 

@@ -3,13 +3,18 @@
 //! checked as it is built, and never changed after: a reload builds a
 //! new one.
 
-use crate::service::SharedService;
+use crate::service::body::Incoming;
+use crate::service::{BoxError, BoxFuture, ResponseBody, box_body};
 use crate::sites::hosts::{HostPattern, request_host, wildcard_suffix};
-use http::StatusCode;
+use futures_util::future::{Either, Ready, ready};
+use http::{Request, Response, StatusCode};
 use rustc_hash::FxHashMap;
 use rustls::sign::CertifiedKey;
 use std::borrow::Cow;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use tower::ServiceExt;
 
 /// Sites by host name, with the answer for a host none of them has.
 pub struct SiteTable {
@@ -21,6 +26,10 @@ pub struct SiteTable {
     /// The certificate of TLS sites that name none (the development one).
     fallback_certificate: Option<Arc<CertifiedKey>>,
     unmatched: StatusCode,
+    /// Sites present more than one certificate.
+    distinct_certificates: bool,
+    /// Routes in all.
+    routes: usize,
 }
 
 struct Site {
@@ -33,10 +42,85 @@ struct Site {
 
 /// Where requests under one path prefix go.
 pub(crate) struct Route {
+    /// Its place among all the table's routes (a connection's copies of
+    /// the services are kept by it).
+    pub(crate) index: usize,
     prefix: Box<str>,
     /// The prefix is taken off the path the service sees.
     pub(crate) strip: bool,
-    pub(crate) service: SharedService,
+    pub(crate) handler: Box<dyn Handler>,
+}
+
+/// A route's service as the table holds it: shared by every connection,
+/// so never called itself; each connection's router takes a copy of its
+/// own ([`Handler::local`]) the first time it needs the route, and calls
+/// that for every later request. Per request, nothing is cloned and no
+/// reference count shared with other threads is touched (such counts
+/// cost a small response several percent of its CPU).
+pub(crate) trait Handler: Send + Sync {
+    fn local(&self) -> Box<dyn LocalHandler>;
+}
+
+/// A connection's own copy of a route's service.
+pub(crate) trait LocalHandler: Send + Sync {
+    /// Calls the service at once and polls its future once: an answer
+    /// ready then (a file from memory, a redirect) costs no allocation.
+    fn handle(&mut self, request: Request<Incoming>) -> Answer;
+}
+
+/// A route's answer: ready, or on its way.
+pub(crate) type Answer = Either<Ready<Result<Response<ResponseBody>, BoxError>>, Pending>;
+
+/// A route's answer on its way.
+pub(crate) type Pending = BoxFuture<'static, Result<Response<ResponseBody>, BoxError>>;
+
+struct ServiceHandler<S>(S);
+
+impl<S, B> Handler for ServiceHandler<S>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + Unpin + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn local(&self) -> Box<dyn LocalHandler> {
+        Box::new(ServiceHandler(self.0.clone()))
+    }
+}
+
+impl<S, B> LocalHandler for ServiceHandler<S>
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + Unpin + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn handle(&mut self, request: Request<Incoming>) -> Answer {
+        let boxed = |r: Result<Response<B>, S::Error>| match r {
+            Ok(response) => Ok(response.map(box_body)),
+            Err(e) => Err(e.into()),
+        };
+        // Nothing is waited for here: the connection's own poll comes next.
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.0.poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {
+                let mut call = self.0.call(request);
+                match std::pin::Pin::new(&mut call).poll(&mut cx) {
+                    Poll::Ready(r) => Either::Left(ready(boxed(r))),
+                    Poll::Pending => Either::Right(Box::pin(async move { boxed(call.await) })),
+                }
+            }
+            Poll::Ready(Err(e)) => Either::Left(ready(Err(e.into()))),
+            Poll::Pending => {
+                let service = self.0.clone();
+                Either::Right(Box::pin(
+                    async move { boxed(service.oneshot(request).await) },
+                ))
+            }
+        }
+    }
 }
 
 /// One site, as it is put into a [`SiteTable`].
@@ -75,12 +159,25 @@ impl SiteBuilder {
     /// Requests whose path is `prefix` or lies under it (`/api` takes
     /// `/api` and `/api/x`, not `/apix`; `/` takes everything) go to
     /// `service`; with `strip`, without the prefix (`/api/x` is seen as
-    /// `/x`).
-    pub fn route(mut self, prefix: &str, strip: bool, service: SharedService) -> SiteBuilder {
+    /// `/x`). The service's future must be `Unpin` (boxed, or ready at
+    /// once, as [`crate::service::SharedService`]'s and most are).
+    pub fn route<S, B>(mut self, prefix: &str, strip: bool, service: S) -> SiteBuilder
+    where
+        S: tower::Service<Request<Incoming>, Response = Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + Unpin + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         self.routes.push(Route {
+            index: 0,
             prefix: prefix.into(),
             strip,
-            service,
+            handler: Box::new(ServiceHandler(service)),
         });
         self
     }
@@ -128,6 +225,8 @@ impl SiteTable {
             default: None,
             fallback_certificate,
             unmatched,
+            distinct_certificates: false,
+            routes: 0,
         };
         for (i, site) in sites.into_iter().enumerate() {
             if site.names.is_empty() && !site.default {
@@ -177,6 +276,10 @@ impl SiteTable {
                 }
             }
             routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+            for route in &mut routes {
+                route.index = table.routes;
+                table.routes += 1;
+            }
             table.sites.push(Site {
                 label: site
                     .names
@@ -189,11 +292,22 @@ impl SiteTable {
         if table.sites.is_empty() {
             return Err(error(None, "no site to serve".into()));
         }
+        let first = table.certificate_of(0).cloned();
+        table.distinct_certificates =
+            (1..table.sites.len()).any(|i| match (table.certificate_of(i), &first) {
+                (Some(a), Some(b)) => !Arc::ptr_eq(a, b),
+                (None, None) => false,
+                _ => true,
+            });
         Ok(table)
     }
 
     /// The site for a request's host (none: the default site, if any).
     pub(crate) fn site_for(&self, host: Option<&str>) -> Option<usize> {
+        if self.exact.is_empty() && self.wildcard.is_empty() {
+            // One default site and no names (serve without a file).
+            return self.default;
+        }
         let found = host.and_then(|host| {
             let host = request_host(host);
             self.exact.get(&*host).copied().or_else(|| {
@@ -240,6 +354,14 @@ impl SiteTable {
 
     /// The route for `path` on `site`, and the path the service sees.
     pub(crate) fn route<'a>(&self, site: usize, path: &'a str) -> Option<(&Route, Cow<'a, str>)> {
+        if let [only] = &self.sites[site].routes[..]
+            && &*only.prefix == "/"
+            && !only.strip
+        {
+            // Nothing to choose between, nothing to take off: the path as
+            // the client sent it.
+            return Some((only, Cow::Borrowed(path)));
+        }
         let path = canonical_path(path);
         let route = self.sites[site]
             .routes
@@ -256,6 +378,17 @@ impl SiteTable {
             path
         };
         Some((route, seen))
+    }
+
+    /// Whether a connection's requests must be checked against its
+    /// certificate: only when sites present different ones.
+    pub(crate) fn coalescing_checked(&self) -> bool {
+        self.distinct_certificates
+    }
+
+    /// Routes in all the sites.
+    pub(crate) fn route_count(&self) -> usize {
+        self.routes
     }
 
     /// The answer for a host no site has.
@@ -347,7 +480,7 @@ fn hex_pair(a: u8, b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{shared, text};
+    use crate::service::{SharedService, shared, text};
 
     fn service() -> SharedService {
         shared(tower::service_fn(

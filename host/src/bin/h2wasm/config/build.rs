@@ -10,7 +10,6 @@ use crate::parse::read_config_file;
 use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, WasiHttpApp};
 use h2wasm::fetch::outgoing::policy::OutboundPolicy;
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
-use h2wasm::service::shared;
 use h2wasm::sites::{SiteBuilder, SiteTable, load_certificate};
 use h2wasm::tls::Trust;
 use rustls::sign::CertifiedKey;
@@ -76,8 +75,11 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
             builder = builder.certificate(loaded);
         }
         for route in &site.routes {
-            let service = match &route.kind {
-                RouteKind::Files { root, push } => shared(
+            let (path, strip) = (route.path.as_str(), route.strip);
+            builder = match &route.kind {
+                RouteKind::Files { root, push } => builder.route(
+                    path,
+                    strip,
                     h2wasm::apps::files::StaticFiles::new(root)
                         .map_err(|e| route.at.error("files.root", format!("{e:#}")))?
                         .with_push(push.clone()),
@@ -86,12 +88,11 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
                     let app =
                         load_app(args, cx).map_err(|e| route.at.error("app", format!("{e:#}")))?;
                     apps.push(app.clone());
-                    shared(app)
+                    builder.route(path, strip, app)
                 }
-                RouteKind::Redirect(redirect, _) => shared(redirect.clone()),
-                RouteKind::Echo => shared(h2wasm::apps::builtin::Builtin),
+                RouteKind::Redirect(redirect, _) => builder.route(path, strip, redirect.clone()),
+                RouteKind::Echo => builder.route(path, strip, h2wasm::apps::builtin::Builtin),
             };
-            builder = builder.route(&route.path, route.strip, service);
         }
         sites.push(builder);
     }
