@@ -151,7 +151,7 @@ fn check_config_says_where_and_what_was_expected() {
             vec![
                 "line 7",
                 "route /",
-                "exactly one of files, app, redirect and echo",
+                "exactly one of files, app, proxy, redirect and echo",
             ],
         ),
         (
@@ -166,6 +166,26 @@ fn check_config_says_where_and_what_was_expected() {
                 "line 10",
                 "route /x app",
                 "expected component = \"APP.wasm\"",
+            ],
+        ),
+        (
+            format!(
+                "{listen}{site}[[site.route]]\npath = \"/p\"\nproxy = {{ upstreams = [\"ftp://x\"] }}\n"
+            ),
+            vec![
+                "line 10",
+                "proxy.upstreams",
+                "expected an http:// or https:// URL",
+            ],
+        ),
+        (
+            format!(
+                "{listen}{site}[[site.route]]\npath = \"/p\"\nproxy = {{ upstreams = [\"http://x:1\"], fail-timeout = 0 }}\n"
+            ),
+            vec![
+                "line 10",
+                "proxy.fail-timeout",
+                "expected 1 to 3600 seconds",
             ],
         ),
         (

@@ -2,8 +2,8 @@
 //! over HTTP/2 when the origin speaks it — chosen by ALPN `h2` over TLS,
 //! or by configuration for cleartext (h2c with prior knowledge) — on one
 //! pooled connection per origin, driven by an engine instance, with every
-//! request multiplexed on it; over HTTP/1.1 (hyper) otherwise, a
-//! connection per request.
+//! request multiplexed on it; over HTTP/1.1 (hyper) otherwise, on
+//! connections kept for reuse once their response is done.
 //!
 //! Every wait has a deadline: opening a connection (TCP and TLS) takes at
 //! most [`OutgoingConfig::connect_timeout`], the response's head at most
@@ -79,6 +79,8 @@ pub struct Outgoing {
     options: tokio::sync::OnceCell<crate::bindings::Options>,
     /// The live HTTP/2 connection of each origin (`scheme://host:port`).
     pool: Mutex<HashMap<String, h2::Connection>>,
+    /// Idle HTTP/1.1 connections by origin.
+    http1: Arc<http1::Pool>,
     /// One permit per open connection (`max_connections`).
     connections: Arc<Semaphore>,
     /// Requests that found every connection slot taken.
@@ -116,6 +118,7 @@ impl Outgoing {
             tls,
             options: tokio::sync::OnceCell::new(),
             pool: Mutex::new(HashMap::new()),
+            http1: Arc::default(),
             connections: Arc::new(Semaphore::new(config.max_connections.max(1) as usize)),
             at_capacity: Warning::default(),
             denied: Mutex::new(DeniedLog::default()),
@@ -160,6 +163,9 @@ impl Outgoing {
         let pooled = self.pooled(&origin);
         let connection = match pooled {
             Some(c) => c,
+            None if let Some(c) = self.http1.take(&origin, self.config.idle_timeout) => {
+                return http1::send(c, self.http1.clone(), origin, request, first_byte).await;
+            }
             None => {
                 let opened = tokio::time::timeout(
                     connect_timeout,
@@ -170,7 +176,11 @@ impl Outgoing {
                 match opened {
                     Opened::Http2(c) => c,
                     Opened::Http1(io, permit) => {
-                        return http1::send(io, permit, request, first_byte).await;
+                        let c = tokio::time::timeout(connect_timeout, http1::handshake(io, permit))
+                            .await
+                            .map_err(|_| Error::ConnectionTimeout)??;
+                        return http1::send(c, self.http1.clone(), origin, request, first_byte)
+                            .await;
                     }
                 }
             }
@@ -295,6 +305,8 @@ impl Outgoing {
         let permit = match self.connections.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
+                // An idle HTTP/1.1 connection gives its slot up first.
+                self.http1.close_oldest();
                 if let Some(count) = self.at_capacity.due() {
                     tracing::warn!(
                         "all {} outgoing connections in use (--app-max-outgoing); {count} \

@@ -44,11 +44,11 @@ pub(crate) fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         if site.default {
             names.push("(default)".into());
         }
-        let cert = match &site.cert {
-            Some((c, _)) => c.display().to_string(),
-            None => "development certificate".into(),
-        };
-        println!("site {}  [{cert}]", names.join(" "));
+        match (&site.cert, cx.tls) {
+            (Some((c, _)), true) => println!("site {}  [{}]", names.join(" "), c.display()),
+            (None, true) => println!("site {}  [development certificate]", names.join(" ")),
+            (_, false) => println!("site {}", names.join(" ")),
+        }
         for route in &site.routes {
             let strip = if route.strip {
                 " (prefix stripped)"

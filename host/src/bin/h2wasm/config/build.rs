@@ -3,12 +3,13 @@
 //! compiled, all into a [`SiteTable`]. Nothing is served until all of it
 //! has succeeded, which is what lets a reload refuse a bad file whole.
 
-use super::{ConfigError, Plan, RouteKind};
+use super::{ConfigError, Plan, ProxyPlan, RouteKind};
 use crate::commands::serve::args::AppArgs;
 use crate::engine::{EngineArg, Pool, load_runtime};
 use crate::parse::read_config_file;
+use h2wasm::apps::proxy::ReverseProxy;
 use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, WasiHttpApp};
-use h2wasm::fetch::outgoing::policy::OutboundPolicy;
+use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
 use h2wasm::sites::{SiteBuilder, SiteTable, load_certificate};
 use h2wasm::tls::Trust;
@@ -90,6 +91,11 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
                     apps.push(app.clone());
                     builder.route(path, strip, app)
                 }
+                RouteKind::Proxy(plan) => builder.route(
+                    path,
+                    strip,
+                    load_proxy(plan, cx).map_err(|e| route.at.error("proxy", format!("{e:#}")))?,
+                ),
                 RouteKind::Redirect(redirect, _) => builder.route(path, strip, redirect.clone()),
                 RouteKind::Echo => builder.route(path, strip, h2wasm::apps::builtin::Builtin),
             };
@@ -101,6 +107,49 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
         None => plan.sites[0].at.error("", e.message),
     })?;
     Ok(Built { table, apps })
+}
+
+/// A reverse proxy with its own pool of connections to its upstreams
+/// (and engine instances for the HTTP/2 ones).
+fn load_proxy(plan: &ProxyPlan, cx: &Context) -> anyhow::Result<ReverseProxy> {
+    let entries = plan
+        .origins
+        .iter()
+        .map(|o| OutboundEntry::parse(o).map_err(|e| anyhow::anyhow!(e)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let h2c = if plan.h2c {
+        plan.origins
+            .iter()
+            .filter_map(|o| o.strip_prefix("http://"))
+            .map(str::to_string)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let config = OutgoingConfig {
+        // Exactly the upstreams, named: loopback and private addresses
+        // are what upstreams usually are.
+        policy: OutboundPolicy::allow(entries),
+        h2c,
+        trust: match &plan.cacert {
+            Some(ca) => Trust::CaFile(ca.clone()),
+            None => Trust::Platform,
+        },
+        connect_timeout: plan.connect_timeout,
+        first_byte_timeout: plan.response_timeout,
+        max_connections: plan.max_connections,
+        ..OutgoingConfig::default()
+    };
+    let n = plan.max_connections;
+    let runtime = Arc::new(load_runtime(
+        &cx.engine,
+        Pool {
+            max_connections: n,
+            max_live: n,
+        },
+    )?);
+    let outgoing = Outgoing::new(runtime, config)?;
+    ReverseProxy::new(&plan.upstreams, outgoing, plan.fail_timeout)
 }
 
 /// A wasi:http component with its limits, grants and outgoing requests.

@@ -102,7 +102,7 @@ pub(crate) struct Site {
 }
 
 /// Where requests under one path prefix go: exactly one of `files`,
-/// `app`, `redirect` and `echo`.
+/// `app`, `proxy`, `redirect` and `echo`.
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct Route {
@@ -123,6 +123,8 @@ pub(crate) struct Route {
     /// table.
     #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
     pub(crate) app: Option<BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    /// Pass requests on to upstream servers (a reverse proxy).
+    pub(crate) proxy: Option<ProxyTo>,
     /// Answer with a redirect.
     pub(crate) redirect: Option<RedirectTo>,
     /// `echo = true`: the built-in site (an index page, and `/echo`, which
@@ -141,6 +143,56 @@ pub(crate) struct Files {
     /// sees them).
     #[serde(default)]
     pub(crate) push: BTreeMap<String, Vec<String>>,
+}
+
+/// A reverse proxy. Requests go on with hop-by-hop fields removed (both
+/// ways), the client named in `Forwarded` and `X-Forwarded-For`/`-Proto`/
+/// `-Host`, `Host` set to the upstream's, and bodies and trailers
+/// streamed both ways; connections are pooled (HTTP/2: one per upstream,
+/// multiplexed; HTTP/1.1: kept alive for reuse). An upstream that cannot
+/// be reached gets 502, one that does not answer in time 504.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(crate) struct ProxyTo {
+    /// Upstream URLs: `http://` or `https://`, host, port, and an
+    /// optional path put before the request's (`http://10.0.0.5:8080/app`).
+    /// Several are taken in turn (round robin); one that fails to connect
+    /// or to answer is left out for `fail-timeout` seconds.
+    pub(crate) upstreams: Vec<String>,
+    /// Cleartext (`http://`) upstreams are spoken to in HTTP/2 with prior
+    /// knowledge instead of HTTP/1.1. `https://` ones get HTTP/2 whenever
+    /// they offer it by ALPN.
+    #[serde(default)]
+    pub(crate) h2c: bool,
+    /// Seconds to connect (TCP and TLS, waiting for a free connection
+    /// included).
+    #[serde(default = "ten")]
+    pub(crate) connect_timeout: u64,
+    /// Seconds for the response's head once the request is sent.
+    #[serde(default = "thirty")]
+    pub(crate) response_timeout: u64,
+    /// Seconds an upstream that failed is left out.
+    #[serde(default = "ten")]
+    pub(crate) fail_timeout: u64,
+    /// Connections to the upstreams open at once; more requests wait for
+    /// one (within `connect-timeout`).
+    #[serde(default = "sixty_four")]
+    pub(crate) max_connections: u32,
+    /// Trust only the CA certificates in this PEM file for `https://`
+    /// upstreams (default: the platform's roots).
+    pub(crate) cacert: Option<PathBuf>,
+}
+
+fn ten() -> u64 {
+    10
+}
+
+fn thirty() -> u64 {
+    30
+}
+
+fn sixty_four() -> u32 {
+    64
 }
 
 /// A redirect.

@@ -144,6 +144,19 @@ pub(crate) struct RoutePlan {
     pub(crate) at: Place,
 }
 
+/// A reverse proxy route, checked.
+pub(crate) struct ProxyPlan {
+    pub(crate) upstreams: Vec<String>,
+    /// Their `scheme://host:port`, for the outbound policy.
+    pub(crate) origins: Vec<String>,
+    pub(crate) h2c: bool,
+    pub(crate) connect_timeout: std::time::Duration,
+    pub(crate) response_timeout: std::time::Duration,
+    pub(crate) fail_timeout: std::time::Duration,
+    pub(crate) max_connections: u32,
+    pub(crate) cacert: Option<PathBuf>,
+}
+
 /// What a route serves.
 pub(crate) enum RouteKind {
     Files {
@@ -151,6 +164,7 @@ pub(crate) enum RouteKind {
         push: HashMap<String, Vec<String>>,
     },
     App(Box<AppArgs>),
+    Proxy(Box<ProxyPlan>),
     Redirect(Redirect, String),
     Echo,
 }
@@ -181,6 +195,11 @@ impl RouteKind {
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
+            ),
+            RouteKind::Proxy(p) => format!(
+                "proxy to {}{}",
+                p.upstreams.join(", "),
+                if p.h2c { " (h2c)" } else { "" }
             ),
             RouteKind::Redirect(_, to) => format!("redirect {to}"),
             RouteKind::Echo => "echo (the built-in site)".into(),
@@ -381,13 +400,14 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
     let given = [
         route.files.is_some(),
         route.app.is_some(),
+        route.proxy.is_some(),
         route.redirect.is_some(),
         route.echo.is_some(),
     ];
     if given.iter().filter(|&&g| g).count() != 1 {
         return Err(at.error(
             "",
-            "a route serves exactly one of files, app, redirect and echo",
+            "a route serves exactly one of files, app, proxy, redirect and echo",
         ));
     }
     let kind = if let Some(files) = &route.files {
@@ -418,6 +438,44 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
         let matches = flags::parse(command, &args, app, flags::Naming::App, src, &key)?;
         let parsed = AppArgs::from_arg_matches(&matches).map_err(|e| at.error("app", e))?;
         RouteKind::App(Box::new(parsed))
+    } else if let Some(p) = &route.proxy {
+        let origins = h2wasm::apps::proxy::ReverseProxy::origins(&p.upstreams)
+            .map_err(|why| at.error("proxy.upstreams", why))?;
+        if p.upstreams.is_empty() {
+            return Err(at.error(
+                "proxy.upstreams",
+                "expected at least one upstream URL, e.g. [\"http://127.0.0.1:9000\"]",
+            ));
+        }
+        for (name, secs) in [
+            ("connect-timeout", p.connect_timeout),
+            ("response-timeout", p.response_timeout),
+            ("fail-timeout", p.fail_timeout),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(at.error(
+                    &format!("proxy.{name}"),
+                    format!("expected 1 to 3600 seconds, found {secs}"),
+                ));
+            }
+        }
+        if !(1..=4096).contains(&p.max_connections) {
+            return Err(at.error(
+                "proxy.max-connections",
+                format!("expected 1 to 4096, found {}", p.max_connections),
+            ));
+        }
+        let secs = std::time::Duration::from_secs;
+        RouteKind::Proxy(Box::new(ProxyPlan {
+            upstreams: p.upstreams.clone(),
+            origins,
+            h2c: p.h2c,
+            connect_timeout: secs(p.connect_timeout),
+            response_timeout: secs(p.response_timeout),
+            fail_timeout: secs(p.fail_timeout),
+            max_connections: p.max_connections,
+            cacert: p.cacert.as_ref().map(|c| src.resolve(c)),
+        }))
     } else if let Some(r) = &route.redirect {
         let status = StatusCode::from_u16(r.status)
             .map_err(|_| at.error("redirect.status", "expected 301, 302, 303, 307 or 308"))?;

@@ -15,6 +15,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("Site", "`[[site]]`"),
     ("Route", "`[[site.route]]`"),
     ("Files", "`files` (in a route)"),
+    ("ProxyTo", "`proxy` (in a route)"),
     ("RedirectTo", "`redirect` (in a route)"),
 ];
 
