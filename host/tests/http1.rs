@@ -260,21 +260,35 @@ fn h2load_h1_100000_requests_none_failed() {
 /// server goes on serving.
 #[test]
 fn garbage_gets_a_400_from_hyper_and_the_server_keeps_serving() {
-    let server = ServeProcess::start(&["--h2c"], true);
+    // Debug: each connection's end is logged, for a failure's message.
+    let server = ServeProcess::start_with_env(&["--h2c"], true, &[("RUST_LOG", "h2wasm=debug")]);
     // With more sent after the malformed head than hyper reads, closing
     // at once would reset the connection and could destroy the 400: the
     // server holds it, reading, until the client closes.
     let trailing = vec![b'x'; 32 * 1024];
-    for _ in 0..20 {
+    let mut wrong = Vec::new();
+    for attempt in 0..20 {
         let mut tcp = std::net::TcpStream::connect(server.addr).unwrap();
         tcp.write_all(b"\x16\x03\x01garbage\x00\xff not a request\r\n\r\n")
             .unwrap();
         tcp.write_all(&trailing).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut got = Vec::new();
-        let _ = tcp.read_to_end(&mut got);
+        let read = tcp.read_to_end(&mut got);
         let got = String::from_utf8_lossy(&got);
-        assert!(got.starts_with("HTTP/1.1 400 Bad Request"), "{got}");
+        if !got.starts_with("HTTP/1.1 400 Bad Request") {
+            wrong.push(format!(
+                "attempt {attempt}: {read:?} {got:?} from {:?}",
+                tcp.local_addr()
+            ));
+        }
+    }
+    if !wrong.is_empty() {
+        let log = server.stop();
+        panic!(
+            "{wrong:#?}\nserver log:\n{}",
+            String::from_utf8_lossy(&log.stderr)
+        );
     }
     let url = format!("http://127.0.0.1:{}/", server.addr.port());
     for http in ["--http1.1", "--http2-prior-knowledge"] {

@@ -748,3 +748,179 @@ fn the_example_configuration_checks() {
         "{out}"
     );
 }
+
+/// Two TLS sites with their own certificates and a third sharing the
+/// first one's, for the browser and for Node's client.
+struct TwoSites {
+    server: ServeProcess,
+    port: u16,
+    a_cert: PathBuf,
+    b_cert: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn two_sites() -> TwoSites {
+    let dir = temp_dir();
+    let d = dir.path();
+    let (a_cert, _) = certificate(d, "a", &["a.localhost", "c.localhost"]);
+    let (b_cert, _) = certificate(d, "b", &["b.localhost"]);
+    let port = free_port();
+    for site in ["a", "b"] {
+        std::fs::create_dir(d.join(site)).unwrap();
+    }
+    std::fs::write(
+        d.join("a/index.html"),
+        format!(
+            "<!doctype html><title>a</title><p id=\"b\">not loaded</p>\
+             <script src=\"https://b.localhost:{port}/b.js\"></script>"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("b/b.js"),
+        "document.getElementById('b').textContent = 'loaded from b';\n",
+    )
+    .unwrap();
+    let file = d.join("h2wasm.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[listen]]
+address = "127.0.0.1:{port}"
+
+[[site]]
+names = ["a.localhost"]
+cert = "a.pem"
+key = "a-key.pem"
+[[site.route]]
+path = "/"
+files = {{ root = "a" }}
+
+[[site]]
+names = ["b.localhost"]
+cert = "b.pem"
+key = "b-key.pem"
+[[site.route]]
+path = "/"
+files = {{ root = "b" }}
+
+[[site]]
+names = ["c.localhost"]
+cert = "a.pem"
+key = "a-key.pem"
+[[site.route]]
+path = "/"
+echo = true
+"#
+        ),
+    )
+    .unwrap();
+    let server = ServeProcess::spawn(
+        &["--config".into(), file.display().to_string()],
+        true,
+        &[],
+        &[addr(port)],
+    );
+    TwoSites {
+        server,
+        port,
+        a_cert,
+        b_cert,
+        _dir: dir,
+    }
+}
+
+/// The SHA-256 of a certificate's public key, base64 (what Chromium's
+/// --ignore-certificate-errors-spki-list takes).
+fn spki_hash(cert: &Path) -> String {
+    let o = run(Command::new("sh").arg("-c").arg(format!(
+        "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | base64",
+        cert.display()
+    )));
+    stdout(&o).trim().to_string()
+}
+
+/// Headless Chromium loads a page from one site that runs a script from
+/// the other: two names, two certificates, each handshake's chosen by
+/// its SNI, both over HTTP/2.
+#[test]
+fn chromium_loads_a_page_from_two_sites_by_sni() {
+    let sites = two_sites();
+    let browser = ["chromium-headless-shell", "chromium"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+        .expect("headless Chromium is installed (see scripts/setup)");
+    let profile = tempfile::tempdir().unwrap();
+    let trusted = format!("{},{}", spki_hash(&sites.a_cert), spki_hash(&sites.b_cert));
+    let o = run(Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--timeout=20000",
+            "--dump-dom",
+        ])
+        .arg(format!("--ignore-certificate-errors-spki-list={trusted}"))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("https://a.localhost:{}/", sites.port)));
+    let dom = stdout(&o);
+    assert!(
+        dom.contains("<p id=\"b\">loaded from b</p>"),
+        "{dom}\n{}",
+        stderr(&o)
+    );
+    let log = String::from_utf8_lossy(&sites.server.stop().stderr).into_owned();
+    for path in ["\"GET /\" 200", "\"GET /b.js\" 200"] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(path) && !l.ends_with("HTTP/1.1")),
+            "{path} over HTTP/2 in {log}"
+        );
+    }
+}
+
+/// Node's http2 client, on a connection whose handshake was for
+/// a.localhost: a request for c.localhost (same certificate) is served,
+/// one for b.localhost (its own certificate) gets 421.
+#[test]
+fn node_gets_421_for_a_site_its_connection_does_not_cover() {
+    let sites = two_sites();
+    let script = r#"
+const http2 = require('http2');
+const fs = require('fs');
+const [port, ca] = process.argv.slice(1);
+const session = http2.connect(`https://127.0.0.1:${port}`, {
+  servername: 'a.localhost', ca: fs.readFileSync(ca),
+  checkServerIdentity: () => undefined,
+});
+const ask = (host) => new Promise((resolve, reject) => {
+  const req = session.request({ ':path': '/echo', ':method': 'POST', ':authority': `${host}:${port}` });
+  let status;
+  req.on('response', (h) => { status = h[':status']; });
+  req.on('data', () => {});
+  req.on('end', () => resolve(`${host} ${status}`));
+  req.on('error', reject);
+  req.end('x');
+});
+(async () => {
+  for (const host of ['a.localhost', 'c.localhost', 'b.localhost']) console.log(await ask(host));
+  session.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+    let o = run(Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(sites.port.to_string())
+        .arg(&sites.a_cert));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // a.localhost's route is files: a POST there is served, with 405.
+    assert_eq!(
+        stdout(&o),
+        "a.localhost 405\nc.localhost 200\nb.localhost 421\n",
+        "{}",
+        stderr(&o)
+    );
+    drop(sites);
+}
