@@ -175,6 +175,7 @@ impl Inner {
                 h.insert(header::HOST, v);
             }
         }
+        let has_body = !http_body::Body::is_end_stream(&body);
         let body = body
             .map_err(|e| WasiError::InternalError(Some(format!("the client's body: {e}"))))
             .boxed_unsync();
@@ -190,13 +191,16 @@ impl Inner {
         match self.outgoing.clone().send(request, None).await {
             Ok((response, sent)) => {
                 upstream.down_until.store(0, Ordering::Relaxed);
-                // The request body goes on being sent beside the response.
-                let origin = upstream.origin.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = Box::into_pin(sent).await {
-                        tracing::debug!("request body to {origin} not sent whole: {e:?}");
-                    }
-                });
+                if has_body {
+                    // The request body goes on being sent beside the
+                    // response; its failure is the upstream's to answer.
+                    let origin = upstream.origin.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = Box::into_pin(sent).await {
+                            tracing::debug!("request body to {origin} not sent whole: {e:?}");
+                        }
+                    });
+                }
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
                 let body = body.map_err(|e| -> BoxError { format!("upstream body: {e:?}").into() });

@@ -15,7 +15,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::sync::{OwnedSemaphorePermit, oneshot};
+use tokio::sync::futures::Notified;
+use tokio::sync::{Notify, OwnedSemaphorePermit, oneshot};
 use tokio::task::AbortHandle;
 use wasmtime_wasi_http::{Error, WasiBody};
 
@@ -40,6 +41,9 @@ impl Drop for Connection {
 #[derive(Default)]
 pub(super) struct Pool {
     idle: Mutex<HashMap<String, Vec<(Connection, Instant)>>>,
+    /// Rung when a connection comes back: requests waiting for a slot
+    /// look again.
+    returned: Notify,
 }
 
 impl Pool {
@@ -62,19 +66,28 @@ impl Pool {
     }
 
     fn put(&self, origin: String, c: Connection) {
-        let mut idle = self.lock();
-        let list = idle.entry(origin).or_default();
-        if list.len() < IDLE_PER_ORIGIN {
-            list.push((c, Instant::now()));
+        {
+            let mut idle = self.lock();
+            let list = idle.entry(origin).or_default();
+            if list.len() < IDLE_PER_ORIGIN {
+                list.push((c, Instant::now()));
+            }
         }
+        self.returned.notify_waiters();
     }
 
-    /// Closes the connection idle the longest, of any origin, to free its
-    /// slot for a new one; false when none is idle.
-    pub(super) fn close_oldest(&self) -> bool {
+    /// Resolves when a connection comes back (enable it before looking).
+    pub(super) fn returned(&self) -> Notified<'_> {
+        self.returned.notified()
+    }
+
+    /// Closes the connection idle the longest of any origin but `keep`,
+    /// to free its slot for a new one; false when none is idle.
+    pub(super) fn close_oldest_except(&self, keep: &str) -> bool {
         let mut idle = self.lock();
         let oldest = idle
             .iter()
+            .filter(|(origin, _)| origin.as_str() != keep)
             .filter_map(|(origin, list)| list.first().map(|(_, since)| (origin.clone(), *since)))
             .min_by_key(|(_, since)| *since);
         match oldest {

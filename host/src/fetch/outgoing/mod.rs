@@ -175,6 +175,10 @@ impl Outgoing {
                 .map_err(|_| Error::ConnectionTimeout)??;
                 match opened {
                     Opened::Http2(c) => c,
+                    Opened::Idle(c) => {
+                        return http1::send(c, self.http1.clone(), origin, request, first_byte)
+                            .await;
+                    }
                     Opened::Http1(io, permit) => {
                         let c = tokio::time::timeout(connect_timeout, http1::handshake(io, permit))
                             .await
@@ -305,8 +309,6 @@ impl Outgoing {
         let permit = match self.connections.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                // An idle HTTP/1.1 connection gives its slot up first.
-                self.http1.close_oldest();
                 if let Some(count) = self.at_capacity.due() {
                     tracing::warn!(
                         "all {} outgoing connections in use (--app-max-outgoing); {count} \
@@ -314,12 +316,25 @@ impl Outgoing {
                         self.config.max_connections
                     );
                 }
-                // Within the caller's connect timeout.
-                self.connections
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Error::ConnectionLimitReached)?
+                // Within the caller's connect timeout: a slot, or one of
+                // this origin's HTTP/1.1 connections done with its
+                // response, whichever comes first.
+                loop {
+                    let returned = self.http1.returned();
+                    tokio::pin!(returned);
+                    returned.as_mut().enable();
+                    if let Some(c) = self.http1.take(origin, self.config.idle_timeout) {
+                        return Ok(Opened::Idle(c));
+                    }
+                    // Another origin's idle connection gives its slot up.
+                    self.http1.close_oldest_except(origin);
+                    tokio::select! {
+                        permit = self.connections.clone().acquire_owned() => {
+                            break permit.map_err(|_| Error::ConnectionLimitReached)?;
+                        }
+                        _ = returned => {}
+                    }
+                }
             }
         };
         let tcp = self.connect(host, port, named, origin).await?;
@@ -421,6 +436,8 @@ fn wasi_error(e: StreamError) -> Error {
 
 enum Opened {
     Http2(h2::Connection),
+    /// An HTTP/1.1 connection to the origin, idle again.
+    Idle(http1::Connection),
     /// The transport, and the connection slot it holds until it closes.
     Http1(Box<dyn crate::fetch::Transport>, OwnedSemaphorePermit),
 }
