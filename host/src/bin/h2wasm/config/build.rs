@@ -11,6 +11,8 @@ use h2wasm::apps::proxy::ReverseProxy;
 use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, WasiHttpApp};
 use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
+use h2wasm::service::body::Incoming;
+use h2wasm::service::{SharedService, shared};
 use h2wasm::sites::{SiteBuilder, SiteTable, load_certificate};
 use h2wasm::tls::Trust;
 use rustls::sign::CertifiedKey;
@@ -36,6 +38,10 @@ pub(crate) struct Context {
 pub(crate) struct Built {
     pub(crate) table: SiteTable,
     pub(crate) apps: Vec<WasiHttpApp>,
+    /// The service of the only route of the only site, when that is all
+    /// there is: a server that will never reload serves it directly,
+    /// without the router.
+    pub(crate) only: Option<SharedService>,
 }
 
 /// Loads everything `plan` names.
@@ -53,6 +59,7 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
     };
     let mut apps = Vec::new();
     let mut sites = Vec::new();
+    let mut last = None;
     for site in &plan.sites {
         let mut builder = SiteBuilder::new(site.names.clone());
         if site.default {
@@ -78,26 +85,38 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
         for route in &site.routes {
             let (path, strip) = (route.path.as_str(), route.strip);
             builder = match &route.kind {
-                RouteKind::Files { root, push } => builder.route(
+                RouteKind::Files { root, push } => add(
+                    builder,
                     path,
                     strip,
                     h2wasm::apps::files::StaticFiles::new(root)
                         .map_err(|e| route.at.error("files.root", format!("{e:#}")))?
                         .with_push(push.clone()),
+                    &mut last,
                 ),
                 RouteKind::App(args) => {
                     let app =
                         load_app(args, cx).map_err(|e| route.at.error("app", format!("{e:#}")))?;
                     apps.push(app.clone());
-                    builder.route(path, strip, app)
+                    add(builder, path, strip, app, &mut last)
                 }
-                RouteKind::Proxy(plan) => builder.route(
+                RouteKind::Proxy(plan) => add(
+                    builder,
                     path,
                     strip,
                     load_proxy(plan, cx).map_err(|e| route.at.error("proxy", format!("{e:#}")))?,
+                    &mut last,
                 ),
-                RouteKind::Redirect(redirect, _) => builder.route(path, strip, redirect.clone()),
-                RouteKind::Echo => builder.route(path, strip, h2wasm::apps::builtin::Builtin),
+                RouteKind::Redirect(redirect, _) => {
+                    add(builder, path, strip, redirect.clone(), &mut last)
+                }
+                RouteKind::Echo => add(
+                    builder,
+                    path,
+                    strip,
+                    h2wasm::apps::builtin::Builtin,
+                    &mut last,
+                ),
             };
         }
         sites.push(builder);
@@ -106,7 +125,39 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
         Some(i) => plan.sites[i].at.error("", e.message),
         None => plan.sites[0].at.error("", e.message),
     })?;
-    Ok(Built { table, apps })
+    // One site taking every request on one route: nothing to choose.
+    let only = match &plan.sites[..] {
+        [site] => match &site.routes[..] {
+            [route] if route.path == "/" && !route.strip => last,
+            _ => None,
+        },
+        _ => None,
+    };
+    Ok(Built { table, apps, only })
+}
+
+/// Adds a route to `builder`, keeping the service (as a
+/// [`SharedService`]) in `last`.
+fn add<S, B>(
+    builder: SiteBuilder,
+    path: &str,
+    strip: bool,
+    service: S,
+    last: &mut Option<SharedService>,
+) -> SiteBuilder
+where
+    S: tower::Service<http::Request<Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Error: Into<h2wasm::service::BoxError>,
+    S::Future: Send + Unpin + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<h2wasm::service::BoxError>,
+{
+    *last = Some(shared(service.clone()));
+    builder.route(path, strip, service)
 }
 
 /// A reverse proxy with its own pool of connections to its upstreams

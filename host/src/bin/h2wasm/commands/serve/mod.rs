@@ -73,7 +73,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let built = build::build(&plan, &cx)?;
     let sites = Sites::new(built.table);
     let apps = Arc::new(ArcSwap::from_pointee(built.apps));
-    let router = shared(sites.router());
+    // Without a file nothing is reloaded: one site with one route is
+    // served directly (the certificate still comes from the table).
+    let router = match (&args.config, built.only) {
+        (None, Some(only)) => only,
+        _ => shared(sites.router()),
+    };
     let allowed: Vec<String> = server.allow_connect.iter().flatten().cloned().collect();
     let router: SharedService = if allowed.is_empty() {
         router
