@@ -155,6 +155,63 @@ fn with_path(uri: &http::Uri, path: &str) -> http::Uri {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::{full, shared};
+    use crate::sites::{HostPattern, SiteBuilder, Sites};
+    use http_body_util::BodyExt;
+    use tower::{Service, ServiceExt};
+
+    fn says(word: &'static str) -> crate::service::SharedService {
+        shared(tower::service_fn(
+            move |_req: Request<Incoming>| async move {
+                Ok::<_, std::convert::Infallible>(Response::new(full(word)))
+            },
+        ))
+    }
+
+    fn table(a: &'static str, b: &'static str) -> SiteTable {
+        let site = |name: &str, word| {
+            SiteBuilder::new(vec![HostPattern::parse(name).unwrap()]).route("/", false, says(word))
+        };
+        SiteTable::new(
+            vec![site("a.example", a), site("b.example", b)],
+            StatusCode::NOT_FOUND,
+            None,
+        )
+        .unwrap()
+    }
+
+    async fn ask(router: &mut Router, uri: &str) -> (StatusCode, String) {
+        let req = Request::get(uri).body(Incoming::empty()).unwrap();
+        let response = router.ready().await.unwrap().call(req).await.unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// One connection's router follows a reload at its next request, and
+    /// its memory of the last host never sends another host's request to
+    /// the wrong site.
+    #[tokio::test]
+    async fn a_connection_follows_reloads_and_hosts() {
+        let sites = Sites::new(table("a1", "b1"));
+        let mut router = sites.router();
+        let ok = |w: &str| (StatusCode::OK, w.to_string());
+        assert_eq!(ask(&mut router, "http://a.example/").await, ok("a1"));
+        assert_eq!(ask(&mut router, "http://b.example/").await, ok("b1"));
+        assert_eq!(ask(&mut router, "http://a.example/").await, ok("a1"));
+        assert_eq!(
+            ask(&mut router, "http://c.example/").await.0,
+            StatusCode::NOT_FOUND
+        );
+        sites.replace(table("a2", "b2"));
+        assert_eq!(ask(&mut router, "http://a.example/").await, ok("a2"));
+        assert_eq!(ask(&mut router, "http://b.example/").await, ok("b2"));
+        // A new connection's router starts from the table in use.
+        assert_eq!(
+            ask(&mut router.clone(), "http://b.example/").await,
+            ok("b2")
+        );
+    }
 
     #[test]
     fn hosts_lose_their_port() {
