@@ -3,6 +3,7 @@
 //! then serving each with the HTTP/2 connection driver (the engine) or
 //! HTTP/1.1 (hyper), with graceful shutdown.
 
+mod date;
 pub mod http1;
 pub mod limits;
 pub mod pump;

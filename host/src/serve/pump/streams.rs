@@ -17,6 +17,7 @@ use crate::engine::convert::{
     code_name, field, header_fields, header_map, parts_fields, response_fields,
 };
 use crate::engine::io::trap;
+use crate::serve::date;
 use crate::service::body::{BodyItem, Incoming};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
 use bytes::Bytes;
@@ -124,6 +125,9 @@ const PREPARED_PER_CONNECTION: usize = 256;
 /// A prepared header list this connection's engine holds.
 struct PreparedSlot {
     handle: ResourceAny,
+    /// The second of the `date` in its block: a block a second old is
+    /// prepared again (once a second per list per connection).
+    second: u64,
     /// Its index in `PumpState::batch_headers`, while the batch uses it.
     in_batch: Option<u32>,
 }
@@ -509,7 +513,8 @@ fn answer(
         match file.open_host(files_root) {
             Ok((file, start, count)) => {
                 let status = response.status().as_u16();
-                let fields = response_fields(&response);
+                let mut fields = response_fields(&response);
+                date::add(&mut fields, response.headers());
                 let id = st.host_bodies.add_file(file, start);
                 let how = Sending::Held(fields, (id, count));
                 return Some(Answer { status, how });
@@ -532,19 +537,22 @@ fn answer(
     };
     let how = match (prepared, taken) {
         (_, Taken::Whole(data)) if data.len() >= super::payload::MIN_CHUNK => {
-            let fields = parts_fields(&parts);
+            let mut fields = parts_fields(&parts);
+            date::add(&mut fields, &parts.headers);
             let count = data.len() as u64;
             let id = st.host_bodies.add_buffer(data);
             Sending::Held(fields, (id, count))
         }
         (Some(prepared), Taken::Whole(data)) => match st.prepared.get(&prepared.id()) {
-            Some(slot) => {
+            // Its block carries this second's date (or the batch already
+            // uses it: a date a second old is still the response's).
+            Some(slot) if slot.second == date::second() || slot.in_batch.is_some() => {
                 let handle = slot.handle;
                 st.queue_prepared(stream_id, &prepared, handle, &data, status);
                 prepared.recycle(parts.headers);
                 return None;
             }
-            None => Sending::Prepared(prepared, data),
+            _ => Sending::Prepared(prepared, data),
         },
         (_, Taken::Whole(data)) => Sending::Whole(parts, data),
         (_, Taken::Partly(data, trailers)) => Sending::Partly(parts, data, trailers, body),
@@ -571,7 +579,8 @@ async fn send_answer(
             Ok(())
         }
         Sending::Whole(parts, data) => {
-            let fields = parts_fields(&parts);
+            let mut fields = parts_fields(&parts);
+            date::add(&mut fields, &parts.headers);
             let result = if data.is_empty() {
                 let opts = RespondOptions {
                     end_stream: true,
@@ -588,7 +597,8 @@ async fn send_answer(
             Ok(())
         }
         Sending::Partly(parts, data, trailers, body) => {
-            let fields = parts_fields(&parts);
+            let mut fields = parts_fields(&parts);
+            date::add(&mut fields, &parts.headers);
             let opts = RespondOptions {
                 end_stream: false,
                 wait_for_trailers: false,
@@ -763,8 +773,18 @@ async fn prepared_handle(
     st: &mut PumpState,
     prepared: &PreparedHeaders,
 ) -> anyhow::Result<Result<ResourceAny, CommandError>> {
-    if let Some(slot) = st.prepared.get(&prepared.id()) {
-        return Ok(Ok(slot.handle));
+    let (second, date) = date::now();
+    match st.prepared.get(&prepared.id()) {
+        Some(slot) if slot.second == second || slot.in_batch.is_some() => {
+            return Ok(Ok(slot.handle));
+        }
+        Some(_) => {
+            // Its date is past: the list is prepared again.
+            if let Some(stale) = st.prepared.remove(&prepared.id()) {
+                trap(conn.drop_prepared(stale.handle).await)?;
+            }
+        }
+        None => {}
     }
     if st.prepared.len() >= PREPARED_PER_CONNECTION {
         // Queued answers borrow these handles: send them first.
@@ -779,10 +799,14 @@ async fn prepared_handle(
         false,
     )];
     fields.extend(header_fields(prepared.headers()));
+    if !prepared.headers().contains_key(http::header::DATE) {
+        fields.push(field("date", date.as_bytes(), false));
+    }
     let handle = trap(conn.prepare_headers(&fields).await)?;
     if let Ok(handle) = handle {
         let slot = PreparedSlot {
             handle,
+            second,
             in_batch: None,
         };
         st.prepared.insert(prepared.id(), slot);
