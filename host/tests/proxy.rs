@@ -153,6 +153,13 @@ proxy = {{ upstreams = ["http://{up}"], h2c = true }}
                 "{seen}"
             );
             assert!(seen.contains("x-forwarded-proto: http\n"), "{seen}");
+            // Via names the protocol the proxy received (RFC 9110 §7.6.3).
+            let via = if client == "--http1.1" {
+                "via: 1.1 h2wasm-"
+            } else {
+                "via: 2 h2wasm-"
+            };
+            assert!(seen.contains(via), "{route} {client}: {seen}");
             // Over HTTP/1.1 `Connection` makes x-secret hop-by-hop; HTTP/2
             // has no `Connection` (curl leaves it out), so there it is an
             // ordinary field and goes on.
@@ -250,6 +257,10 @@ strip-prefix = true
 proxy = {{ upstreams = ["http://127.0.0.1:{refused}", "http://{a}"], fail-timeout = 60 }}
 
 [[site.route]]
+path = "/loop"
+proxy = {{ upstreams = ["http://127.0.0.1:{port}"] }}
+
+[[site.route]]
 path = "/silent"
 proxy = {{ upstreams = ["http://{silent_addr}"], response-timeout = 1 }}
 "#,
@@ -271,6 +282,10 @@ proxy = {{ upstreams = ["http://{silent_addr}"], response-timeout = 1 }}
     let failed = codes.iter().filter(|c| *c == "502").count();
     assert!(failed <= 1, "{codes:?}");
     assert!(codes[1..].iter().all(|c| c == "200"), "{codes:?}");
+    // An upstream that leads back here: the request comes round once
+    // and is answered 508 Loop Detected, not passed on for ever.
+    let (code, text) = curl(&[&format!("{base}/loop")]);
+    assert_eq!(code, "508", "{text}");
     let started = Instant::now();
     let (code, text) = curl(&["--http2-prior-knowledge", &format!("{base}/silent")]);
     assert_eq!(code, "504", "{text}");

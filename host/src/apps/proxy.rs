@@ -1,7 +1,9 @@
 //! A reverse proxy: requests go on to upstream servers over HTTP/1.1 or
 //! HTTP/2 (the same pooled client wasi:http components' requests use),
-//! with hop-by-hop fields removed both ways (RFC 9110 §7.6.1), the
-//! client named in `Forwarded` (RFC 7239) and `X-Forwarded-*`, bodies and
+//! with hop-by-hop fields removed both ways (RFC 9110 §7.6.1), `Via`
+//! added both ways (§7.6.3, and 508 for a request that comes round
+//! again), the client named in `Forwarded` (RFC 7239) and
+//! `X-Forwarded-*`, bodies and
 //! trailers streamed both ways, and the upstream's failures answered 502
 //! (could not connect, or the exchange broke) or 504 (no answer in time).
 //! Several upstreams are taken in turn; one that fails to connect or
@@ -158,9 +160,18 @@ impl Inner {
                     .map(str::to_string)
             });
         let mut headers = parts.headers;
+        // A request that has passed through this proxy already is going
+        // round in a loop (an upstream that leads back here).
+        if passed_here(&headers) {
+            return text(
+                StatusCode::LOOP_DETECTED,
+                "this request has been through this proxy already\n",
+            );
+        }
         remove_hop_by_hop(&mut headers);
         headers.remove(header::HOST);
         forwarded(&mut headers, info, host.as_deref());
+        append(&mut headers, "via", &via(parts.version));
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let uri = format!("{}{}{path}", upstream.origin, upstream.path);
         let mut out = Request::builder()
@@ -203,6 +214,7 @@ impl Inner {
                 }
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
+                append(&mut parts.headers, "via", &via(parts.version));
                 let body = body.map_err(|e| -> BoxError { format!("upstream body: {e:?}").into() });
                 Response::from_parts(parts, box_body(body))
             }
@@ -226,6 +238,42 @@ impl Inner {
             }
         }
     }
+}
+
+/// This process's name in `Via`: `h2wasm-` and a random tag, so that two
+/// h2wasm proxies in a chain are told apart and a loop through this one
+/// is seen.
+fn pseudonym() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        format!("h2wasm-{:08x}", h.finish() as u32)
+    })
+}
+
+/// The `Via` entry for a message received over `version` (RFC 9110
+/// §7.6.3: a proxy adds one to every message it forwards).
+fn via(version: Version) -> String {
+    let protocol = match version {
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_09 => "0.9",
+        _ => "1.1",
+    };
+    format!("{protocol} {}", pseudonym())
+}
+
+/// Whether a request's `Via` names this proxy.
+fn passed_here(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("via")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|entry| entry.split_whitespace().nth(1) == Some(pseudonym()))
 }
 
 /// Hop-by-hop fields (RFC 9110 §7.6.1): those `Connection` names, and the
@@ -363,6 +411,23 @@ mod tests {
         );
         assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
         assert_eq!(h.get("x-forwarded-host").unwrap(), "example.org:8443");
+    }
+
+    #[test]
+    fn via_names_this_proxy_and_a_loop_is_seen() {
+        let mut h = HeaderMap::new();
+        assert!(!passed_here(&h));
+        append(&mut h, "via", "1.1 other-proxy");
+        assert!(!passed_here(&h));
+        append(&mut h, "via", &via(Version::HTTP_2));
+        assert!(
+            h.get("via")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("1.1 other-proxy, 2 h2wasm-")
+        );
+        assert!(passed_here(&h));
     }
 
     #[test]

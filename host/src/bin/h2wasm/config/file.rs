@@ -147,8 +147,9 @@ pub(crate) struct Files {
 
 /// A reverse proxy. Requests go on with hop-by-hop fields removed (both
 /// ways), the client named in `Forwarded` and `X-Forwarded-For`/`-Proto`/
-/// `-Host`, `Host` set to the upstream's, and bodies and trailers
-/// streamed both ways; connections are pooled (HTTP/2: one per upstream,
+/// `-Host`, `Host` set to the upstream's, `Via` added both ways (a request
+/// that has been through this proxy already is a loop: 508), and bodies
+/// and trailers streamed both ways; connections are pooled (HTTP/2: one per upstream,
 /// multiplexed; HTTP/1.1: kept alive for reuse). An upstream that cannot
 /// be reached gets 502, one that does not answer in time 504.
 #[derive(Deserialize, Serialize, JsonSchema)]
