@@ -924,3 +924,63 @@ const ask = (host) => new Promise((resolve, reject) => {
     );
     drop(sites);
 }
+
+/// `--watch`: a configuration file replaced on disk is reloaded without
+/// a signal; one replaced with a mistake is refused and the last good one
+/// serves on.
+#[test]
+fn watch_reloads_a_changed_file() {
+    let dir = temp_dir();
+    let d = dir.path();
+    let port = free_port();
+    for v in ["one", "two"] {
+        std::fs::create_dir(d.join(v)).unwrap();
+        std::fs::write(d.join(v).join("v.txt"), v).unwrap();
+    }
+    let file = d.join("h2wasm.toml");
+    let write = |root: &str| {
+        let partial = d.join("h2wasm.toml.partial");
+        std::fs::write(
+            &partial,
+            format!(
+                "[[listen]]\naddress = \"127.0.0.1:{port}\"\ntls = false\n[[site]]\ndefault = true\n\
+                 [[site.route]]\npath = \"/\"\nfiles = {{ root = \"{root}\" }}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&partial, &file).unwrap();
+    };
+    write("one");
+    let server = ServeProcess::spawn(
+        &[
+            "--config".into(),
+            file.display().to_string(),
+            "--watch".into(),
+        ],
+        false,
+        &[],
+        &[addr(port)],
+    );
+    let url = format!("http://127.0.0.1:{port}/v.txt");
+    assert_eq!(curl(&[&url]), ("200".into(), "one".into()));
+    let until = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let got = curl(&[&url]);
+            if got.1 == want {
+                return;
+            }
+            assert!(Instant::now() < deadline, "still {got:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    write("two");
+    until("two");
+    // A mistake: refused; "two" serves on.
+    std::fs::write(&file, "[[listen]]\nbogus = 1\n").unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(curl(&[&url]), ("200".into(), "two".into()));
+    write("one");
+    until("one");
+    assert!(server.stop().status.success());
+}

@@ -24,6 +24,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE",
           conflicts_with_all = ["dir", "app", "listen", "h2c", "no_http1", "cert", "key", "push"])]
     pub(crate) config: Option<PathBuf>,
+    /// Reload the --config file when it changes (checked every second),
+    /// as SIGHUP does; replace it whole (write a new file, then rename it
+    /// over the old) so that no half-written file is read.
+    #[arg(long, requires = "config")]
+    pub(crate) watch: bool,
     #[command(flatten)]
     pub(crate) site: SiteArgs,
     #[command(flatten)]

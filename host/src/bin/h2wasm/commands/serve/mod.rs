@@ -159,6 +159,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let reloads = args.config.clone().map(|path| reload::Reloader {
         path,
+        watch: args.watch,
         plan,
         cx,
         sites,

@@ -19,6 +19,8 @@ use tokio::sync::watch;
 /// What a reload replaces, and what it compares the new file with.
 pub(crate) struct Reloader {
     pub(crate) path: PathBuf,
+    /// Reload when the file changes (`--watch`).
+    pub(crate) watch: bool,
     /// The plan being served.
     pub(crate) plan: Plan,
     pub(crate) cx: build::Context,
@@ -102,18 +104,29 @@ impl Signals {
         stop: watch::Sender<bool>,
         mut reloader: Option<Reloader>,
     ) {
+        let watching = reloader.as_ref().is_some_and(|r| r.watch);
+        let mut seen = reloader.as_ref().and_then(|r| stamp(&r.path));
+        let mut tick = tokio::time::interval(WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         #[cfg(unix)]
         loop {
-            tokio::select! {
+            let hangup = tokio::select! {
                 Some(_) = async { self.interrupt.as_mut()?.recv().await } => break,
                 Some(_) = async { self.terminate.as_mut()?.recv().await } => break,
-                Some(_) = async { self.hangup.as_mut()?.recv().await } => {
-                    if let Some(r) = reloader.as_mut()
-                        && let Err(e) = r.reload().await
-                    {
-                        tracing::error!("reload refused, still serving the previous configuration: {e:#}");
-                    }
+                Some(_) = async { self.hangup.as_mut()?.recv().await } => true,
+                _ = tick.tick(), if watching => false,
+            };
+            let Some(r) = reloader.as_mut() else { continue };
+            if !hangup {
+                let now = stamp(&r.path);
+                if now == seen {
+                    continue;
                 }
+                seen = now;
+                tracing::info!("{}: changed; reloading", r.path.display());
+            }
+            if let Err(e) = r.reload().await {
+                tracing::error!("reload refused, still serving the previous configuration: {e:#}");
             }
         }
         #[cfg(not(unix))]
@@ -124,6 +137,20 @@ impl Signals {
         eprintln!("h2wasm: shutting down (GOAWAY sent; letting open streams finish)");
         let _ = stop.send(true);
     }
+}
+
+/// How often `--watch` looks at the file.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What says a file changed: its modification time, length and inode (a
+/// file renamed over it is a new inode even within the same second).
+fn stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok()?, meta.len(), inode))
 }
 
 /// `serve`'s options with the file's `[server]` table under them: a key
