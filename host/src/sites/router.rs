@@ -18,13 +18,45 @@ use std::task::{Context, Poll};
 /// of the route services it has used.
 pub struct Router {
     table: Cache<Arc<ArcSwap<SiteTable>>, Arc<SiteTable>>,
-    /// The table the copies are of, and the copies by route index.
-    local: Option<(Arc<SiteTable>, Copies)>,
+    local: Option<Local>,
 }
 
-/// A connection's copies of route services, by route index (made when
-/// first used).
-type Copies = Vec<Option<Box<dyn LocalHandler>>>;
+/// What one connection keeps of the table it last used.
+struct Local {
+    /// The table all of this is of.
+    table: Arc<SiteTable>,
+    /// Copies of route services, by route index (made when first used).
+    copies: Vec<Option<Box<dyn LocalHandler>>>,
+    /// The last `:authority` seen and its site: a connection's requests
+    /// nearly all name the same one, and comparing it costs less than
+    /// finding its host and looking that up.
+    last_authority: Option<(Box<str>, Option<usize>)>,
+}
+
+impl Local {
+    fn new(table: &Arc<SiteTable>) -> Local {
+        Local {
+            table: table.clone(),
+            copies: (0..table.route_count()).map(|_| None).collect(),
+            last_authority: None,
+        }
+    }
+
+    /// The site for `req`'s host.
+    fn site_for<B>(&mut self, req: &Request<B>) -> Option<usize> {
+        let Some(authority) = req.uri().authority() else {
+            return self.table.site_for(request_host(req));
+        };
+        match &self.last_authority {
+            Some((last, site)) if **last == *authority.as_str() => *site,
+            _ => {
+                let site = self.table.site_for(Some(authority.host()));
+                self.last_authority = Some((authority.as_str().into(), site));
+                site
+            }
+        }
+    }
+}
 
 impl Clone for Router {
     /// A router for another connection: the same table, no copies yet.
@@ -58,11 +90,15 @@ impl tower::Service<Request<Incoming>> for Router {
         let answer = |status: StatusCode, why: String| Either::Left(ready(Ok(text(status, why))));
         // The table as it is now: a reload from here on does not touch
         // this request.
-        let Router { table, local } = self;
-        let table = table.load();
-        let host = request_host(&req);
-        let Some(site) = table.site_for(host) else {
+        let table = self.table.load();
+        // This connection's copies are of the table in use, or made anew.
+        let local = match &mut self.local {
+            Some(local) if Arc::ptr_eq(&local.table, table) => local,
+            stale => stale.insert(Local::new(table)),
+        };
+        let Some(site) = local.site_for(&req) else {
             let status = table.unmatched();
+            let host = request_host(&req);
             return answer(
                 status,
                 format!("no site here for {}\n", host.unwrap_or("(no host)")),
@@ -71,16 +107,19 @@ impl tower::Service<Request<Incoming>> for Router {
         if table.coalescing_checked()
             && let Some(info) = req.extensions().get::<ConnectionInfo>()
             && info.encrypted
-            && !same_host(host, info.server_name.as_deref())
-            && !table.coalescible(site, info.server_name.as_deref())
         {
-            return answer(
-                StatusCode::MISDIRECTED_REQUEST,
-                format!(
-                    "this connection is not for {}: open one of its own\n",
-                    host.unwrap_or("(no host)")
-                ),
-            );
+            let host = request_host(&req);
+            if !same_host(host, info.server_name.as_deref())
+                && !table.coalescible(site, info.server_name.as_deref())
+            {
+                return answer(
+                    StatusCode::MISDIRECTED_REQUEST,
+                    format!(
+                        "this connection is not for {}: open one of its own\n",
+                        host.unwrap_or("(no host)")
+                    ),
+                );
+            }
         }
         let Some((route, path)) = table.route(site, req.uri().path()) else {
             return answer(StatusCode::NOT_FOUND, "not found\n".into());
@@ -89,16 +128,7 @@ impl tower::Service<Request<Incoming>> for Router {
             *req.uri_mut() = with_path(req.uri(), &path);
         }
         let handler = route.handler.as_ref();
-        // This connection's copies are of the table in use, or made anew.
-        let stale = !matches!(local, Some((of, _)) if Arc::ptr_eq(of, table));
-        if stale {
-            let slots = (0..table.route_count()).map(|_| None).collect();
-            *local = Some((table.clone(), slots));
-        }
-        match local
-            .as_mut()
-            .and_then(|(_, slots)| slots.get_mut(route.index))
-        {
+        match local.copies.get_mut(route.index) {
             Some(slot) => slot.get_or_insert_with(|| handler.local()).handle(req),
             // Not reached: the copies were made for this table.
             None => handler.local().handle(req),

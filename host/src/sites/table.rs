@@ -430,7 +430,7 @@ fn under(path: &str, prefix: &str) -> bool {
 /// §6.2.2), repeated slashes made one. Borrowed when there is nothing to
 /// do (the usual case).
 pub(crate) fn canonical_path(path: &str) -> Cow<'_, str> {
-    if !path.contains('%') && !path.contains("/.") && !path.contains("//") {
+    if is_canonical(path.as_bytes()) {
         return Cow::Borrowed(path);
     }
     let mut decoded = String::with_capacity(path.len());
@@ -470,6 +470,22 @@ pub(crate) fn canonical_path(path: &str) -> Cow<'_, str> {
         out.push('/');
     }
     Cow::Owned(out)
+}
+
+/// No `%`, no `/.` and no `//`: nothing for [`canonical_path`] to do
+/// (one pass, where three substring searches cost a small response more
+/// than the rest of its route lookup).
+fn is_canonical(path: &[u8]) -> bool {
+    let mut after_slash = false;
+    for &b in path {
+        match b {
+            b'%' => return false,
+            b'.' | b'/' if after_slash => return false,
+            _ => {}
+        }
+        after_slash = b == b'/';
+    }
+    true
 }
 
 fn hex_pair(a: u8, b: u8) -> Option<u8> {
@@ -553,6 +569,10 @@ mod tests {
         assert_eq!(canonical_path("/a/./b/"), "/a/b/");
         assert_eq!(canonical_path("/a/.."), "/");
         assert_eq!(canonical_path("/%zz"), "/%zz");
+        assert_eq!(canonical_path("/a//b"), "/a/b");
+        assert_eq!(canonical_path("/.hidden/x"), "/.hidden/x");
+        assert_eq!(canonical_path("/a/%2e%2e/b"), "/b");
+        assert!(matches!(canonical_path("/a.b/c.d"), Cow::Borrowed(_)));
     }
 
     #[test]
