@@ -6,23 +6,10 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
-/// `curl` for `url`: (status, body).
+/// `curl` over h2c for `url`: (status, body).
 fn get(url: &str) -> (String, String) {
-    let o = run(Command::new("curl")
-        .args([
-            "-sS",
-            "--http2-prior-knowledge",
-            "--max-time",
-            "30",
-            "-w",
-            "\n%{http_code}",
-        ])
-        .arg(url));
-    let out = stdout(&o);
-    let (body, status) = out.rsplit_once('\n').unwrap_or(("", ""));
-    (status.to_string(), body.to_string())
+    curl_status(&["--http2-prior-knowledge", url])
 }
 
 #[test]

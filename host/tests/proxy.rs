@@ -17,10 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("h2wasm-proxy-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
+    scratch_dir("h2wasm-proxy-")
 }
 
 fn addr(port: u16) -> SocketAddr {
@@ -28,7 +25,8 @@ fn addr(port: u16) -> SocketAddr {
 }
 
 /// An upstream: `/headers` answers the request's fields, `/echo` echoes
-/// the body, `/trailers` sends trailers; every request's client address
+/// the body, `/trailers` sends trailers, `/stall` begins a body and
+/// stops; every request's client address
 /// is kept (to count the proxy's connections); anything else answers
 /// `name`.
 fn upstream(name: &'static str, peers: Arc<Mutex<HashSet<String>>>) -> TestServer {
@@ -65,6 +63,17 @@ fn upstream(name: &'static str, peers: Arc<Mutex<HashSet<String>>>) -> TestServe
                             .insert("trailer", "x-trailer".parse().unwrap());
                         r
                     }
+                    // Begins its body and never goes on.
+                    "/stall" => {
+                        let begun =
+                            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(
+                                Frame::data(bytes::Bytes::from("begun")),
+                            )]);
+                        let frames =
+                            futures_util::StreamExt::chain(begun, futures_util::stream::pending());
+                        let body = http_body_util::StreamBody::new(frames);
+                        Response::new(h2wasm::service::box_body(body))
+                    }
                     _ => respond(200, &[], name),
                 }
             }
@@ -78,14 +87,7 @@ fn write_config(dir: &Path, text: &str) -> String {
     file.display().to_string()
 }
 
-fn curl(args: &[&str]) -> (String, String) {
-    let o = run(Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
-        .args(args));
-    let out = stdout(&o);
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
-    (code.to_string(), body.to_string())
-}
+use common::curl_status as curl;
 
 /// Through the proxy to an HTTP/1.1 upstream and to an h2c one, from
 /// HTTP/2 and HTTP/1.1 clients: the upstream sees the client named and
@@ -294,5 +296,95 @@ proxy = {{ upstreams = ["http://{silent_addr}"], response-timeout = 1 }}
         took >= Duration::from_millis(900) && took < Duration::from_secs(10),
         "{took:?}"
     );
+    assert!(server.stop().status.success());
+}
+
+/// A body that stops in the middle is given up after `read-timeout`,
+/// and the server goes on serving: an upstream's (the client sees its
+/// HTTP/2 stream reset, or its HTTP/1.1 connection closed, with what came
+/// before), and a client's in the middle of an echo.
+#[test]
+fn a_body_that_stops_is_given_up_both_ways() {
+    let up = upstream("up", Arc::default());
+    let dir = temp_dir();
+    let port = free_port();
+    let file = write_config(
+        dir.path(),
+        &format!(
+            r#"
+[[listen]]
+address = "127.0.0.1:{port}"
+tls = false
+
+[[site]]
+default = true
+
+[[site.route]]
+path = "/h1"
+strip-prefix = true
+proxy = {{ upstreams = ["http://{up}"], read-timeout = 1 }}
+
+[[site.route]]
+path = "/h2"
+strip-prefix = true
+proxy = {{ upstreams = ["http://{up}"], h2c = true, read-timeout = 1 }}
+"#,
+            up = up.addr
+        ),
+    );
+    let server = ServeProcess::spawn(&["--config".into(), file], false, &[], &[addr(port)]);
+    let base = format!("http://127.0.0.1:{port}");
+    for route in ["h1", "h2"] {
+        for client in ["--http1.1", "--http2-prior-knowledge"] {
+            let started = Instant::now();
+            let o = run(Command::new("curl")
+                .args(["-sS", "--max-time", "20", client])
+                .arg(format!("{base}/{route}/stall")));
+            let took = started.elapsed();
+            // Not curl's own time-out (28): the server ended it.
+            assert!(!o.status.success(), "{route} {client}: {}", stdout(&o));
+            assert_ne!(
+                o.status.code(),
+                Some(28),
+                "{route} {client}: {}",
+                stderr(&o)
+            );
+            assert_eq!(stdout(&o), "begun", "{route} {client}");
+            assert!(
+                took >= Duration::from_millis(900) && took < Duration::from_secs(10),
+                "{route} {client}: {took:?}"
+            );
+        }
+        // A client that sends 10 of the 100 octets it announced, then
+        // nothing, to an upstream that echoes as it reads: the exchange
+        // is given up within the read time-out, and this connection is
+        // closed without a whole answer.
+        use std::io::{Read, Write};
+        let mut tcp = std::net::TcpStream::connect(addr(port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let started = Instant::now();
+        tcp.write_all(
+            format!(
+                "POST /{route}/echo HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\
+                 content-length: 100\r\n\r\n0123456789"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let ended = tcp.read_to_end(&mut got);
+        let took = started.elapsed();
+        assert!(
+            ended.is_ok() && took < Duration::from_secs(10),
+            "{route}: {ended:?} after {took:?}: {}",
+            String::from_utf8_lossy(&got)
+        );
+        // What came back (if the head did) is not a whole 100-octet echo.
+        let text = String::from_utf8_lossy(&got);
+        assert!(!text.ends_with("0\r\n\r\n"), "{route}: {text}");
+        // And the server goes on serving.
+        let (code, text) = curl(&[&format!("{base}/{route}/plain")]);
+        assert_eq!((code.as_str(), text.as_str()), ("200", "up"));
+    }
     assert!(server.stop().status.success());
 }

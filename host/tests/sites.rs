@@ -16,10 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("h2wasm-sites-")
-        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-        .unwrap()
+    scratch_dir("h2wasm-sites-")
 }
 
 /// A self-signed certificate for `names`, as `NAME.pem` and `NAME-key.pem`.
@@ -42,15 +39,7 @@ fn check(dir: &Path, text: &str) -> (bool, String) {
     (o.status.success(), format!("{}{}", stdout(&o), stderr(&o)))
 }
 
-/// curl's status code and body (`-k` unless a CA file is among `args`).
-fn curl(args: &[&str]) -> (String, String) {
-    let o = run(Command::new("curl")
-        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
-        .args(args));
-    let out = stdout(&o);
-    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
-    (code.to_string(), body.to_string())
-}
+use common::curl_status as curl;
 
 /// A server's stderr lines, collected as they are written.
 struct Log(Arc<Mutex<Vec<String>>>);

@@ -4,5 +4,6 @@
 pub mod builtin;
 pub mod connect;
 pub mod files;
+pub mod keyvalue;
 pub mod proxy;
 pub mod wasi_http;

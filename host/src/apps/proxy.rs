@@ -7,9 +7,12 @@
 //! trailers streamed both ways, and the upstream's failures answered 502
 //! (could not connect, or the exchange broke) or 504 (no answer in time).
 //! Several upstreams are taken in turn; one that fails to connect or
-//! answer is left out for a while (a passive health check).
+//! answer is left out for a while (a passive health check). A body that
+//! stops coming either way is given up after the outgoing client's
+//! between-frames deadline.
 
 use crate::fetch::outgoing::Outgoing;
+use crate::fetch::outgoing::between_bytes::BetweenBytes;
 use crate::service::body::Incoming;
 use crate::service::{BoxError, BoxFuture, ConnectionInfo, ResponseBody, box_body, text};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -187,9 +190,13 @@ impl Inner {
             }
         }
         let has_body = !http_body::Body::is_end_stream(&body);
-        let body = body
-            .map_err(|e| WasiError::InternalError(Some(format!("the client's body: {e}"))))
-            .boxed_unsync();
+        // A client that stops sending its body holds the upstream's
+        // connection no longer than a silent upstream would hold ours.
+        let body = BetweenBytes::new(
+            body.map_err(|e| WasiError::InternalError(Some(format!("the client's body: {e}")))),
+            self.outgoing.between_bytes_timeout(),
+        )
+        .boxed_unsync();
         let request = match out.body(body) {
             Ok(r) => r,
             Err(e) => {

@@ -35,6 +35,7 @@
 //! wasi:http trailers are body frames, so HTTP/2 trailers and HTTP/1.1
 //! chunked trailers.
 
+use crate::apps::keyvalue::{Buckets, KeyValue};
 use crate::engine::EpochTicker;
 use crate::fetch::outgoing::{Hooks, Outgoing};
 use crate::serve::limits::Warning;
@@ -98,6 +99,8 @@ pub struct ComponentConfig {
     /// What the app reads through `wasi:config/store`: nothing unless
     /// given.
     pub variables: AppVariables,
+    /// The `wasi:keyvalue` buckets the app may open: none unless given.
+    pub buckets: Buckets,
 }
 
 /// The keys and values an app reads through `wasi:config/store`, its
@@ -152,6 +155,7 @@ impl Default for ComponentConfig {
             max_hops: 8,
             keep_resident: 512 << 10,
             variables: AppVariables::default(),
+            buckets: Buckets::default(),
         }
     }
 }
@@ -230,6 +234,7 @@ struct AppState {
     limits: StoreLimits,
     cpu: Arc<CpuMeter>,
     variables: Arc<WasiConfigVariables>,
+    buckets: Buckets,
 }
 
 /// Time an instance's code has run: the polls of its call are timed, and
@@ -313,8 +318,8 @@ impl WasiHttpView for AppState {
 impl WasiHttpApp {
     /// Compiles the component in `path` and checks that it is a
     /// `wasi:http/proxy` one: it exports `wasi:http/incoming-handler`
-    /// 0.2.x and imports nothing beyond what WASI 0.2, wasi:http and
-    /// wasi:config/store give.
+    /// 0.2.x and imports nothing beyond what WASI 0.2, wasi:http,
+    /// wasi:config/store and wasi:keyvalue (store, atomics, batch) give.
     /// Its outgoing requests go through `outgoing`.
     pub fn load(
         path: &Path,
@@ -367,6 +372,10 @@ impl WasiHttpApp {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         wasmtime_wasi_config::add_to_linker(&mut linker, |s: &mut AppState| {
             WasiConfig::from(&*s.variables)
+        })?;
+        crate::apps::keyvalue::add_to_linker(&mut linker, |s: &mut AppState| KeyValue {
+            buckets: &s.buckets,
+            table: &mut s.table,
         })?;
         let pre = linker.instantiate_pre(&component).with_context(|| {
             format!("{name} needs an import that a wasi:http/proxy host does not provide")
@@ -599,6 +608,7 @@ impl WasiHttpApp {
                 limits,
                 cpu: Arc::default(),
                 variables: inner.config.variables.values.clone(),
+                buckets: inner.config.buckets.clone(),
             },
         );
         store.limiter(|state| &mut state.limits);

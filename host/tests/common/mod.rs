@@ -434,3 +434,22 @@ pub(crate) fn example_component(name: &str) -> PathBuf {
     assert!(path.exists(), "{} was not built", path.display());
     path
 }
+
+/// A directory of its own under the target's temporary directory, removed
+/// when dropped.
+pub(crate) fn scratch_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+/// `curl -sS` with `args` (20 s at most): the status code and the body.
+pub(crate) fn curl_status(args: &[&str]) -> (String, String) {
+    let o = run(std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "20", "-w", "\n%{http_code}"])
+        .args(args));
+    let out = stdout(&o);
+    let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
+    (code.to_string(), body.to_string())
+}

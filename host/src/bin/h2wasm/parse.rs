@@ -93,6 +93,20 @@ pub(crate) fn parse_secret(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--app-keyvalue NAME=LOCATION`: a bucket's name and where it is kept
+/// (checked further when the bucket is opened).
+pub(crate) fn parse_bucket(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, location)) if !name.is_empty() && !location.is_empty() => {
+            Ok((name.to_string(), location.to_string()))
+        }
+        _ => Err(format!(
+            "expected NAME=LOCATION (a bucket's name, and a redis:// URL or a database \
+             file's path), got {s:?}"
+        )),
+    }
+}
+
 /// An `--app-config-file`: `KEY=VALUE` lines; blank lines and lines
 /// starting with `#` are skipped. An error names the file and the line.
 pub(crate) fn read_config_file(path: &std::path::Path) -> anyhow::Result<Vec<(String, String)>> {

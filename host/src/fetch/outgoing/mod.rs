@@ -7,8 +7,10 @@
 //!
 //! Every wait has a deadline: opening a connection (TCP and TLS) takes at
 //! most [`OutgoingConfig::connect_timeout`], the response's head at most
-//! [`OutgoingConfig::first_byte_timeout`] (a component may ask for less,
-//! never more), and a pooled HTTP/2 connection with no request for
+//! [`OutgoingConfig::first_byte_timeout`], then its body at most
+//! [`OutgoingConfig::between_bytes_timeout`] between frames (a component
+//! may ask for less, never more), and a pooled HTTP/2 connection with no
+//! request for
 //! [`OutgoingConfig::idle_timeout`] is closed. Connections open at once
 //! are capped at [`OutgoingConfig::max_connections`], apart from the
 //! server's own (the HTTP/2 ones take their engine instances from the
@@ -18,6 +20,7 @@
 //! Nothing is reached that [`OutgoingConfig::policy`] does not allow
 //! (nothing, by default): see [`policy`].
 
+pub(crate) mod between_bytes;
 mod http1;
 pub mod policy;
 
@@ -25,6 +28,7 @@ use crate::engine::Runtime;
 use crate::fetch::h2::{self, StreamError};
 use crate::serve::limits::Warning;
 use crate::tls::{self, Trust};
+use between_bytes::BetweenBytes;
 use http_body_util::BodyExt;
 use policy::{OutboundPolicy, UrlVerdict};
 use std::collections::{HashMap, HashSet};
@@ -49,6 +53,9 @@ pub struct OutgoingConfig {
     pub connect_timeout: Duration,
     /// Longest a response's head may take once the request is sent.
     pub first_byte_timeout: Duration,
+    /// Longest a response's body may go without a frame once the head has
+    /// come (a component may ask for less, never more).
+    pub between_bytes_timeout: Duration,
     /// Outgoing connections open at once (HTTP/2 and HTTP/1.1 together).
     pub max_connections: u32,
     /// A pooled HTTP/2 connection with no request in flight this long is
@@ -64,6 +71,7 @@ impl Default for OutgoingConfig {
             trust: Trust::default(),
             connect_timeout: Duration::from_secs(10),
             first_byte_timeout: Duration::from_secs(30),
+            between_bytes_timeout: Duration::from_secs(60),
             max_connections: 64,
             idle_timeout: Duration::from_secs(30),
         }
@@ -102,6 +110,11 @@ struct DeniedLog {
 /// end, and each would otherwise be remembered).
 const DENIED_LOGGED_MAX: usize = 1024;
 
+/// What a component asks for, within the server's own limit.
+fn within(asked: Option<Duration>, most: Duration) -> Duration {
+    asked.map_or(most, |t| t.min(most))
+}
+
 /// What a request turned into, with the outcome of sending its body.
 pub(crate) type Sent = (
     http::Response<WasiBody>,
@@ -126,8 +139,28 @@ impl Outgoing {
         }))
     }
 
+    /// The longest a response's body may go without a frame.
+    pub fn between_bytes_timeout(&self) -> Duration {
+        self.config.between_bytes_timeout
+    }
+
     /// Sends `request` (its URI is absolute: scheme and authority).
     pub async fn send(
+        self: Arc<Self>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Result<Sent, Error> {
+        let between_bytes = within(
+            options.as_ref().and_then(|o| o.between_bytes_timeout),
+            self.config.between_bytes_timeout,
+        );
+        let (response, sent) = self.exchange(request, options).await?;
+        let response = response.map(|body| BetweenBytes::new(body, between_bytes).boxed_unsync());
+        Ok((response, sent))
+    }
+
+    /// Sends `request`; the response's body as it comes.
+    async fn exchange(
         self: Arc<Self>,
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
@@ -149,8 +182,6 @@ impl Outgoing {
                 return Err(Error::HttpRequestDenied);
             }
         };
-        // What the component asks for, within the server's own limits.
-        let within = |asked: Option<Duration>, most: Duration| asked.map_or(most, |t| t.min(most));
         let connect_timeout = within(
             options.as_ref().and_then(|o| o.connect_timeout),
             self.config.connect_timeout,

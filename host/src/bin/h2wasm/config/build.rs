@@ -7,6 +7,7 @@ use super::{ConfigError, Plan, ProxyPlan, RouteKind};
 use crate::commands::serve::args::AppArgs;
 use crate::engine::{EngineArg, Pool, load_runtime};
 use crate::parse::read_config_file;
+use h2wasm::apps::keyvalue::Buckets;
 use h2wasm::apps::proxy::ReverseProxy;
 use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, WasiHttpApp};
 use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
@@ -188,6 +189,7 @@ fn load_proxy(plan: &ProxyPlan, cx: &Context) -> anyhow::Result<ReverseProxy> {
         },
         connect_timeout: plan.connect_timeout,
         first_byte_timeout: plan.response_timeout,
+        between_bytes_timeout: plan.read_timeout,
         max_connections: plan.max_connections,
         ..OutgoingConfig::default()
     };
@@ -256,6 +258,8 @@ fn load_app(args: &AppArgs, cx: &Context) -> anyhow::Result<WasiHttpApp> {
         queue_timeout: Duration::from_secs(args.app_queue_timeout),
         max_hops: args.app_max_hops,
         variables: app_variables(args)?,
+        buckets: Buckets::open(&args.app_keyvalue)
+            .map_err(|e| anyhow::anyhow!("--app-keyvalue {e:#}"))?,
         ..defaults
     };
     WasiHttpApp::load(component, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))

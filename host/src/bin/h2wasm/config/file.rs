@@ -172,6 +172,13 @@ pub(crate) struct ProxyTo {
     /// Seconds for the response's head once the request is sent.
     #[serde(default = "thirty")]
     pub(crate) response_timeout: u64,
+    /// Seconds a body may go without a frame once it has begun: the
+    /// upstream's response body (then the client's stream is reset) and
+    /// the client's request body (then the upstream's request is given
+    /// up). Long-polling and event-stream upstreams need it longer than
+    /// their quietest interval.
+    #[serde(default = "sixty")]
+    pub(crate) read_timeout: u64,
     /// Seconds an upstream that failed is left out.
     #[serde(default = "ten")]
     pub(crate) fail_timeout: u64,
@@ -190,6 +197,10 @@ fn ten() -> u64 {
 
 fn thirty() -> u64 {
     30
+}
+
+fn sixty() -> u64 {
+    60
 }
 
 fn sixty_four() -> u32 {

@@ -152,6 +152,7 @@ pub(crate) struct ProxyPlan {
     pub(crate) h2c: bool,
     pub(crate) connect_timeout: std::time::Duration,
     pub(crate) response_timeout: std::time::Duration,
+    pub(crate) read_timeout: std::time::Duration,
     pub(crate) fail_timeout: std::time::Duration,
     pub(crate) max_connections: u32,
     pub(crate) cacert: Option<PathBuf>,
@@ -432,6 +433,21 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
                 {
                     *v = src.resolve(Path::new(v)).into_os_string();
                 }
+                // A bucket's database file, but not a URL.
+                if id == "app_keyvalue" {
+                    for v in a
+                        .iter_mut()
+                        .filter(|v| !v.to_string_lossy().starts_with("--"))
+                    {
+                        let text = v.to_string_lossy().into_owned();
+                        if let Some((name, location)) = text.split_once('=')
+                            && !location.contains("://")
+                        {
+                            let path = src.resolve(Path::new(location));
+                            *v = format!("{name}={}", path.display()).into();
+                        }
+                    }
+                }
                 (id, a)
             })
             .collect::<Vec<_>>();
@@ -450,6 +466,7 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
         for (name, secs) in [
             ("connect-timeout", p.connect_timeout),
             ("response-timeout", p.response_timeout),
+            ("read-timeout", p.read_timeout),
             ("fail-timeout", p.fail_timeout),
         ] {
             if !(1..=3600).contains(&secs) {
@@ -472,6 +489,7 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
             h2c: p.h2c,
             connect_timeout: secs(p.connect_timeout),
             response_timeout: secs(p.response_timeout),
+            read_timeout: secs(p.read_timeout),
             fail_timeout: secs(p.fail_timeout),
             max_connections: p.max_connections,
             cacert: p.cacert.as_ref().map(|c| src.resolve(c)),

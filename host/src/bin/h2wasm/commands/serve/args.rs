@@ -6,7 +6,7 @@
 
 use crate::engine::EngineArg;
 use crate::parse::{
-    parse_altsvc, parse_app_memory, parse_host_ports, parse_key_value, parse_origin,
+    parse_altsvc, parse_app_memory, parse_bucket, parse_host_ports, parse_key_value, parse_origin,
     parse_outbound, parse_push, parse_secret, parse_server_memory,
 };
 use clap::Args;
@@ -137,6 +137,14 @@ pub(crate) struct AppArgs {
     /// printed (repeatable); overrides --app-config.
     #[arg(long = "app-secret", value_name = "KEY=ENV", value_parser = parse_secret, requires = "app")]
     pub(crate) app_secret: Vec<(String, String)>,
+    /// A wasi:keyvalue bucket the --app component may open by NAME
+    /// (repeatable; it has none unless given): LOCATION is the path of a
+    /// database file on this machine (created if missing; data kept
+    /// across restarts; one process per file), or a redis:// or valkey://
+    /// URL, the bucket then being the hash h2wasm:kv:NAME shared by every
+    /// server that names it.
+    #[arg(long = "app-keyvalue", value_name = "NAME=LOCATION", value_parser = parse_bucket, requires = "app")]
+    pub(crate) app_keyvalue: Vec<(String, String)>,
     /// Where the --app component's outgoing requests may go, as
     /// SCHEME://HOST[:PORT] entries (Spin's syntax): e.g.
     /// https://api.example.com, http://127.0.0.1:8080, https://*.example.org,
