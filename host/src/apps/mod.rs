@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod connect;
+pub mod extras;
 pub mod files;
 pub mod keyvalue;
 pub mod proxy;

@@ -35,6 +35,7 @@
 //! wasi:http trailers are body frames, so HTTP/2 trailers and HTTP/1.1
 //! chunked trailers.
 
+use crate::apps::extras::ResponseExtras;
 use crate::apps::keyvalue::{Buckets, KeyValue};
 use crate::engine::EpochTicker;
 use crate::fetch::outgoing::{Hooks, Outgoing};
@@ -235,6 +236,7 @@ struct AppState {
     cpu: Arc<CpuMeter>,
     variables: Arc<WasiConfigVariables>,
     buckets: Buckets,
+    extras: ResponseExtras,
 }
 
 /// Time an instance's code has run: the polls of its call are timed, and
@@ -319,7 +321,8 @@ impl WasiHttpApp {
     /// Compiles the component in `path` and checks that it is a
     /// `wasi:http/proxy` one: it exports `wasi:http/incoming-handler`
     /// 0.2.x and imports nothing beyond what WASI 0.2, wasi:http,
-    /// wasi:config/store and wasi:keyvalue (store, atomics, batch) give.
+    /// wasi:config/store, wasi:keyvalue (store, atomics, batch) and
+    /// h2wasm:http2/response-extras give.
     /// Its outgoing requests go through `outgoing`.
     pub fn load(
         path: &Path,
@@ -377,6 +380,7 @@ impl WasiHttpApp {
             buckets: &s.buckets,
             table: &mut s.table,
         })?;
+        crate::apps::extras::add_to_linker(&mut linker, |s: &mut AppState| &mut s.extras)?;
         let pre = linker.instantiate_pre(&component).with_context(|| {
             format!("{name} needs an import that a wasi:http/proxy host does not provide")
         })?;
@@ -494,7 +498,8 @@ impl WasiHttpApp {
             Some(info) if !info.encrypted => Scheme::Http,
             _ => Scheme::Https,
         };
-        let mut store = self.store(loop_entries(request.headers()));
+        let extras = ResponseExtras::of(&request);
+        let mut store = self.store(loop_entries(request.headers()), extras);
         let request = request.map(|body| {
             // A request body fails when its client resets the stream or
             // goes away.
@@ -591,7 +596,7 @@ impl WasiHttpApp {
         }
     }
 
-    fn store(&self, loop_entries: http::HeaderValue) -> Store<AppState> {
+    fn store(&self, loop_entries: http::HeaderValue, extras: ResponseExtras) -> Store<AppState> {
         let inner = &self.0;
         let wasi = WasiCtx::builder().inherit_stdout().inherit_stderr().build();
         let limits = StoreLimitsBuilder::new()
@@ -609,6 +614,7 @@ impl WasiHttpApp {
                 cpu: Arc::default(),
                 variables: inner.config.variables.values.clone(),
                 buckets: inner.config.buckets.clone(),
+                extras,
             },
         );
         store.limiter(|state| &mut state.limits);
