@@ -1055,7 +1055,7 @@ fn logs_are_plain_text_off_a_terminal() {
     }
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("\"GET /\" 200"), "{log}");
+    assert!(log.contains("\"GET / HTTP/2.0\" 200"), "{log}");
     assert!(!log.contains('\u{1b}'), "{log:?}");
 }
 

@@ -3,6 +3,7 @@
 //! then serving each with the HTTP/2 connection driver (the engine) or
 //! HTTP/1.1 (hyper), with graceful shutdown.
 
+pub mod access_log;
 mod date;
 pub mod http1;
 pub mod limits;
@@ -10,6 +11,7 @@ pub mod pump;
 mod server;
 mod sniff;
 
+pub use access_log::AccessLog;
 pub use http1::Http1Config;
 pub use limits::Limits;
 pub use pump::{Builder, Connection, ConnectionConfig, ConnectionSummary, Error};

@@ -6,6 +6,7 @@
 
 mod interim;
 
+use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
 use crate::serve::limits::Limits;
 use crate::service::body::{FileBody, Incoming};
 use crate::service::{
@@ -33,6 +34,8 @@ pub struct Http1Config {
     pub header_timeout: Duration,
     /// While its memory budget is spent, requests get 503.
     pub limits: Option<Arc<Limits>>,
+    /// Where each request's line goes (none: no access log).
+    pub access_log: Option<AccessLog>,
 }
 
 impl Default for Http1Config {
@@ -40,6 +43,7 @@ impl Default for Http1Config {
         Http1Config {
             header_timeout: Duration::from_secs(30),
             limits: None,
+            access_log: None,
         }
     }
 }
@@ -151,12 +155,31 @@ async fn answer(
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
-    let method = parts.method.to_string();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_default();
+    // The access log's facts, taken before the request is the service's.
+    let logged = config.access_log.as_ref().map(|log| {
+        let fields = log.wants_fields().then(|| {
+            Box::new(ClientFields {
+                referer: parts.headers.get(header::REFERER).cloned(),
+                user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+            })
+        });
+        let entry = Entry {
+            peer: info.peer.clone(),
+            method: parts.method.clone(),
+            target: parts.uri.path_and_query().cloned(),
+            protocol: match parts.version {
+                http::Version::HTTP_10 => Protocol::Http10,
+                _ => Protocol::Http11,
+            },
+            status: 0,
+            reset: 0,
+            bytes: 0,
+            started_ms: epoch_ms(crate::serve::date::wall_now()),
+            duration_us: 0,
+            fields,
+        };
+        (log.clone(), entry)
+    });
     // As HTTP/2 requests do: the authority (from Host) in the URI.
     if parts.uri.authority().is_none()
         && let Some(host) = parts.headers.get(header::HOST).cloned()
@@ -196,22 +219,14 @@ async fn answer(
         None => response,
     };
     let status = response.status().as_u16();
-    let logged = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
-    if !logged {
+    let Some((log, mut entry)) = logged else {
         return response;
-    }
-    let peer = info.peer.clone();
+    };
+    entry.status = status;
     response.map(move |body| {
         box_body(Logged {
             body,
-            bytes: 0,
-            line: Some(AccessLine {
-                peer,
-                method,
-                path,
-                status,
-                started,
-            }),
+            line: Some((log, entry, started)),
         })
     })
 }
@@ -237,20 +252,11 @@ fn serve_file(
     }
 }
 
-/// The access log's line for an HTTP/1.1 request, written when its
-/// response body is done (or dropped).
-struct AccessLine {
-    peer: Arc<str>,
-    method: String,
-    path: String,
-    status: u16,
-    started: Instant,
-}
-
+/// A response body that records its request's access log line when it is
+/// done (or dropped), with the octets it sent.
 struct Logged {
     body: ResponseBody,
-    bytes: u64,
-    line: Option<AccessLine>,
+    line: Option<(AccessLog, Entry, Instant)>,
 }
 
 impl Body for Logged {
@@ -264,8 +270,9 @@ impl Body for Logged {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(d) = frame.data_ref()
+            && let Some((_, entry, _)) = &mut self.line
         {
-            self.bytes += d.len() as u64;
+            entry.bytes += d.len() as u64;
         }
         polled
     }
@@ -281,17 +288,9 @@ impl Body for Logged {
 
 impl Drop for Logged {
     fn drop(&mut self) {
-        if let Some(l) = self.line.take() {
-            tracing::info!(
-                target: "h2wasm::access",
-                "{} \"{} {}\" {} {}B {:.1}ms HTTP/1.1",
-                l.peer,
-                l.method,
-                l.path,
-                l.status,
-                self.bytes,
-                l.started.elapsed().as_secs_f64() * 1000.0
-            );
+        if let Some((log, mut entry, started)) = self.line.take() {
+            entry.duration_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+            log.record(entry);
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::engine::EngineConnection;
 use crate::engine::clock::{instant_at, now_ns};
 use crate::engine::convert::code_name;
 use crate::engine::io::trap;
+use crate::serve::access_log::AccessLog;
 use crate::service::{ConnectionInfo, SharedService};
 use bytes::BufMut;
 use futures_util::FutureExt;
@@ -45,6 +46,7 @@ impl Shared {
         &'a self,
         info: &'a ConnectionInfo,
         files_root: Option<&'a Path>,
+        access_log: Option<&'a AccessLog>,
     ) -> StreamContext<'a> {
         StreamContext {
             service: &self.service,
@@ -53,6 +55,7 @@ impl Shared {
             consumed: &self.consumed,
             info,
             files_root,
+            access_log,
         }
     }
 }
@@ -172,9 +175,9 @@ where
                 commands: commands_tx,
                 consumed: consumed_tx,
             },
+            st: PumpState::logging_to(session.config.access_log.clone()),
             session,
             conn,
-            st: PumpState::default(),
             commands,
             consumed,
             input,
@@ -196,15 +199,21 @@ where
         loop {
             self.follow_memory_budget().await?;
             let turn = Instant::now();
+            self.st.tick(turn);
             self.exchange().await?;
             self.size_next_read(turn);
-            let wake_at = match self.clocks().await? {
+            let clocks = self.clocks().await?;
+            if !matches!(clocks, Clocks::Again) {
+                self.st.flush_log();
+            }
+            let wake_at = match clocks {
                 Clocks::Wait(at) => at,
                 Clocks::Again => continue,
                 Clocks::Hibernate(saved) => return Ok(Outcome::Hibernated(saved)),
                 Clocks::End => break,
             };
             self.wait(wake_at).await?;
+            self.st.tick(Instant::now());
             self.take_ready().await?;
             if self.last_yield.elapsed() >= FAIR_SLICE {
                 tokio::task::yield_now().await;
@@ -247,7 +256,11 @@ where
             engine,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(
+            session.info,
+            session.runtime.files_root(),
+            session.config.access_log.as_ref(),
+        );
         let mut fresh = &input.buf[..];
         loop {
             streams::flush_batch(conn, st).await?;
@@ -469,7 +482,11 @@ where
             output,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(
+            session.info,
+            session.runtime.files_root(),
+            session.config.access_log.as_ref(),
+        );
         let mut room = (&mut input.buf).limit(input.read_size);
         tokio::select! {
             biased;
@@ -532,7 +549,11 @@ where
             consumed,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(
+            session.info,
+            session.runtime.files_root(),
+            session.config.access_log.as_ref(),
+        );
         loop {
             if let Ok(cmd) = commands.try_recv() {
                 streams::apply(cmd, conn, st, &cx).await?;

@@ -19,6 +19,7 @@ use crate::engine::Runtime;
 use crate::engine::clock::now_ns;
 pub use crate::engine::io::Trap;
 use crate::engine::io::trap;
+use crate::serve::access_log::AccessLog;
 use crate::serve::limits::Limits;
 use crate::service::{ConnectionInfo, SharedService};
 use active::Active;
@@ -61,6 +62,9 @@ pub struct ConnectionConfig {
     /// Process-wide limits and counters: while the memory budget is spent,
     /// new streams are refused with REFUSED_STREAM.
     pub limits: Option<Arc<Limits>>,
+    /// Where each request's line goes when its stream closes; `None`: no
+    /// access log.
+    pub access_log: Option<AccessLog>,
 }
 
 impl Default for ConnectionConfig {
@@ -71,6 +75,7 @@ impl Default for ConnectionConfig {
             idle_timeout: None,
             hibernate_after: Some(Duration::from_secs(1)),
             limits: None,
+            access_log: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl std::fmt::Debug for ConnectionConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("hibernate_after", &self.hibernate_after)
+            .field("access_log", &self.access_log.is_some())
             .finish_non_exhaustive()
     }
 }

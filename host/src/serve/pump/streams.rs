@@ -17,6 +17,7 @@ use crate::engine::convert::{
     code_name, field, header_fields, header_map, parts_fields, response_fields,
 };
 use crate::engine::io::trap;
+use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
 use crate::serve::date;
 use crate::service::body::{BodyItem, Incoming};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
@@ -68,11 +69,38 @@ fn body_stream(body: ResponseBody) -> BodyStream {
 /// access log).
 struct StreamIo {
     body_tx: Option<mpsc::UnboundedSender<BodyItem>>,
-    method: String,
-    path: String,
+    /// What the access log needs (none: no access log).
+    logged: Option<Logged>,
     status: u16,
     bytes_out: u64,
+}
+
+/// A request's facts for its access log line, from its head. Its times
+/// are the turn's (see [`PumpState::tick`]): no clock is read per request.
+struct Logged {
+    method: Method,
+    target: Option<http::uri::PathAndQuery>,
     started: Instant,
+    started_ms: u64,
+    fields: Option<Box<ClientFields>>,
+}
+
+impl Logged {
+    fn of<B>(request: &Request<B>, log: &AccessLog, now: (Instant, u64)) -> Logged {
+        let headers = request.headers();
+        Logged {
+            method: request.method().clone(),
+            target: request.uri().path_and_query().cloned(),
+            started: now.0,
+            started_ms: now.1,
+            fields: log.wants_fields().then(|| {
+                Box::new(ClientFields {
+                    referer: headers.get(http::header::REFERER).cloned(),
+                    user_agent: headers.get(http::header::USER_AGENT).cloned(),
+                })
+            }),
+        }
+    }
 }
 
 /// Everything the pump tracks besides the engine itself, while the
@@ -82,6 +110,15 @@ struct StreamIo {
 /// files, and ids are few (bounded by the streams a connection may open).
 #[derive(Default)]
 pub(crate) struct PumpState {
+    /// When this turn began, and the coarse wall clock then: the times
+    /// the access log gives requests that begin and end in it (set at
+    /// each turn and after each wait; read per turn, not per request).
+    clock: Option<(Instant, u64)>,
+    /// Access log entries of this turn, handed to the log together
+    /// ([`PumpState::flush_log`], and when the state goes).
+    log_batch: Vec<Entry>,
+    /// The access log (none: no access log).
+    log: Option<AccessLog>,
     streams: FxHashMap<u32, StreamIo>,
     /// Response bodies the pump pulls from.
     pub bodies: StreamMap<u32, BodyStream>,
@@ -194,21 +231,22 @@ pub(crate) fn on_event(
                     // service sees a failed body, not a short one.
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
-                let outcome = if c.code == 0 {
-                    String::new()
-                } else {
-                    format!(" reset={}", code_name(c.code))
-                };
-                tracing::info!(
-                    target: "h2wasm::access",
-                    "{} \"{} {}\" {} {}B {:.1}ms{outcome}",
-                    cx.info.peer,
-                    s.method,
-                    s.path,
-                    s.status,
-                    s.bytes_out,
-                    s.started.elapsed().as_secs_f64() * 1000.0
-                );
+                if let (Some(_), Some(l)) = (cx.access_log, s.logged) {
+                    let (now, _) = st.now();
+                    let took = now.saturating_duration_since(l.started).as_micros();
+                    st.log_batch.push(Entry {
+                        peer: cx.info.peer.clone(),
+                        method: l.method,
+                        target: l.target,
+                        protocol: Protocol::Http2,
+                        status: s.status,
+                        reset: c.code,
+                        bytes: s.bytes_out,
+                        started_ms: l.started_ms,
+                        duration_us: u32::try_from(took).unwrap_or(u32::MAX),
+                        fields: l.fields,
+                    });
+                }
             }
         }
         Event::Goaway(g) => {
@@ -247,21 +285,15 @@ fn request(
         }
     };
     let (request, body_tx) = build_request(head, end_stream, id, cx);
-    let log = tracing::enabled!(target: "h2wasm::access", tracing::Level::INFO);
-    if log || body_tx.is_some() {
+    let logged = cx.access_log.map(|log| Logged::of(&request, log, st.now()));
+    if logged.is_some() || body_tx.is_some() {
         st.streams.insert(
             id,
             StreamIo {
                 body_tx,
-                method: request.method().to_string(),
-                path: request
-                    .uri()
-                    .path_and_query()
-                    .map(|p| p.to_string())
-                    .unwrap_or_default(),
+                logged,
                 status: 0,
                 bytes_out: 0,
-                started: Instant::now(),
             },
         );
     }
@@ -389,17 +421,16 @@ pub(crate) async fn apply(
             let fields = promise_fields(&request);
             let promised = match trap(conn.push_stream(stream_id, &fields).await)? {
                 Ok(id) => {
-                    st.streams.insert(
-                        id,
-                        StreamIo {
+                    if let Some(log) = cx.access_log {
+                        let logged = Some(Logged::of(&request, log, st.now()));
+                        let io = StreamIo {
                             body_tx: None,
-                            method: format!("PUSH {}", request.method()),
-                            path: request.uri().path().to_string(),
+                            logged,
                             status: 0,
                             bytes_out: 0,
-                            started: Instant::now(),
-                        },
-                    );
+                        };
+                        st.streams.insert(id, io);
+                    }
                     Some(id)
                 }
                 Err(e) => {
@@ -867,7 +898,42 @@ async fn write_chunk(
     }
 }
 
+impl Drop for PumpState {
+    /// However the connection's turn ended (an error included), its
+    /// requests are logged.
+    fn drop(&mut self) {
+        self.flush_log();
+    }
+}
+
 impl PumpState {
+    /// A connection's state, its requests logged to `log`.
+    pub(crate) fn logging_to(log: Option<AccessLog>) -> PumpState {
+        let mut st = PumpState::default();
+        st.log = log;
+        st
+    }
+
+    /// This turn's time (taken now if no turn set it).
+    pub(crate) fn now(&mut self) -> (Instant, u64) {
+        *self
+            .clock
+            .get_or_insert_with(|| (Instant::now(), epoch_ms(date::wall_now())))
+    }
+
+    /// Hands this turn's access log entries to the log (before the
+    /// connection waits, hibernates or ends).
+    pub(crate) fn flush_log(&mut self) {
+        if let Some(log) = &self.log {
+            log.record_all(&mut self.log_batch);
+        }
+    }
+
+    /// A new turn, or a wake-up: the time moves on.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.clock = Some((now, epoch_ms(date::wall_now())));
+    }
+
     /// The index in this batch's header lists of the prepared list `id`
     /// (held as `handle`), added on its first use in the batch.
     fn batch_index(&mut self, id: u64, handle: ResourceAny) -> u32 {

@@ -208,6 +208,15 @@ pub(crate) struct ServerArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub(crate) stats_interval: u64,
+    /// One line per request: common (NCSA), combined (common with referer
+    /// and user agent), json (an object per line), or off. Written in
+    /// batches by a thread of its own, off the serving path.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value = "common")]
+    pub(crate) access_log: AccessLogFormat,
+    /// Write the access log to FILE (appended to; opened again on
+    /// SIGUSR1, for rotation) instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) access_log_file: Option<PathBuf>,
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) grace: u64,
@@ -246,6 +255,14 @@ pub(crate) struct ServerArgs {
     pub(crate) padding: Padding,
     #[command(flatten)]
     pub(crate) engine: EngineArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AccessLogFormat {
+    Off,
+    Common,
+    Combined,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

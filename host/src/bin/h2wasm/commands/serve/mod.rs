@@ -10,10 +10,12 @@ use crate::config::{self, build};
 use crate::engine::{Pool, load_runtime};
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use args::Padding;
 pub(crate) use args::ServeArgs;
+use args::{AccessLogFormat, Padding, ServerArgs};
 use h2wasm::apps::wasi_http::WasiHttpApp;
 use h2wasm::bindings::PaddingStrategy;
+use h2wasm::serve::AccessLog;
+use h2wasm::serve::access_log::{Destination, Format};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::sites::{HttpsRedirect, Sites};
 use h2wasm::{Runtime, RuntimeConfig};
@@ -116,6 +118,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             apps.clone(),
         ));
     }
+    let access_log = access_log(server)?;
     let idle_timeout = (server.idle_timeout > 0).then(|| Duration::from_secs(server.idle_timeout));
     let handshake_timeout = Duration::from_secs(server.unknown_protocol_timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -134,12 +137,14 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 hibernate_after: (server.hibernate_after > 0)
                     .then(|| Duration::from_millis(server.hibernate_after)),
                 limits: None,
+                access_log: access_log.clone(),
             })
             .http1(listen.http1.then(|| h2wasm::serve::http1::Http1Config {
                 // A kept-alive HTTP/1.1 connection waits for its next
                 // request as long as an idle HTTP/2 one is kept.
                 header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
                 limits: None,
+                access_log: access_log.clone(),
             }))
             .limits(limits.clone());
         if listen.tls {
@@ -165,11 +170,31 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sites,
         apps,
     });
-    tokio::spawn(signals.handle(stop_tx, reloads));
+    tokio::spawn(signals.handle(stop_tx, reloads, access_log.clone()));
     while let Some(done) = running.join_next().await {
         done??;
     }
+    if let Some(log) = &access_log {
+        log.flush(Duration::from_secs(2));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The access log `--access-log` and `--access-log-file` ask for.
+fn access_log(server: &ServerArgs) -> anyhow::Result<Option<AccessLog>> {
+    let format = match server.access_log {
+        AccessLogFormat::Off => return Ok(None),
+        AccessLogFormat::Common => Format::Common,
+        AccessLogFormat::Combined => Format::Combined,
+        AccessLogFormat::Json => Format::Json,
+    };
+    let destination = match &server.access_log_file {
+        Some(path) => Destination::File(path.clone()),
+        None => Destination::Stderr,
+    };
+    AccessLog::start(format, destination)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--access-log-file {e}"))
 }
 
 /// `--stats-interval`: one line at info every `every` (target

@@ -74,6 +74,9 @@ pub(crate) struct Signals {
     /// process, as it always has).
     #[cfg(unix)]
     hangup: Option<tokio::signal::unix::Signal>,
+    /// SIGUSR1: the access log file is opened again (after a rotation).
+    #[cfg(unix)]
+    user1: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -89,6 +92,7 @@ impl Signals {
                 } else {
                     None
                 },
+                user1: signal(SignalKind::user_defined1()).ok(),
             }
         }
         #[cfg(not(unix))]
@@ -103,6 +107,7 @@ impl Signals {
         mut self,
         stop: watch::Sender<bool>,
         mut reloader: Option<Reloader>,
+        access_log: Option<h2wasm::serve::AccessLog>,
     ) {
         let watching = reloader.as_ref().is_some_and(|r| r.watch);
         let mut seen = reloader.as_ref().and_then(|r| stamp(&r.path));
@@ -114,6 +119,13 @@ impl Signals {
                 Some(_) = async { self.interrupt.as_mut()?.recv().await } => break,
                 Some(_) = async { self.terminate.as_mut()?.recv().await } => break,
                 Some(_) = async { self.hangup.as_mut()?.recv().await } => true,
+                Some(_) = async { self.user1.as_mut()?.recv().await } => {
+                    if let Some(log) = &access_log {
+                        tracing::info!("SIGUSR1: reopening the access log");
+                        log.reopen();
+                    }
+                    continue;
+                }
                 _ = tick.tick(), if watching => false,
             };
             let Some(r) = reloader.as_mut() else { continue };
@@ -131,7 +143,7 @@ impl Signals {
         }
         #[cfg(not(unix))]
         {
-            let _ = (&mut self, &mut reloader);
+            let _ = (&mut self, &mut reloader, &access_log);
             let _ = tokio::signal::ctrl_c().await;
         }
         eprintln!("h2wasm: shutting down (GOAWAY sent; letting open streams finish)");
