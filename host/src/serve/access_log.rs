@@ -14,6 +14,7 @@
 //! rotation: rename the file, signal, and the next batch goes to a new
 //! one.
 
+use crate::engine::convert::code_name;
 use http::HeaderValue;
 use std::io::Write;
 use std::path::PathBuf;
@@ -158,37 +159,34 @@ impl AccessLog {
     /// Queues `entry` for the writer (dropped, and counted, when
     /// [`MAX_QUEUED`] wait already).
     pub fn record(&self, entry: Entry) {
-        let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.len() >= MAX_QUEUED {
-            drop(queue);
-            self.0.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        queue.push(entry);
-        self.0.recorded.fetch_add(1, Ordering::Relaxed);
-        if queue.len() == BATCH {
-            self.0.wake.notify_one();
-        }
+        self.enqueue(std::iter::once(entry), 1);
     }
 
     /// Queues every entry of `entries` (a connection's turn's worth),
     /// leaving it empty: one lock for them all.
     pub fn record_all(&self, entries: &mut Vec<Entry>) {
-        if entries.is_empty() {
-            return;
-        }
-        let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let room = MAX_QUEUED.saturating_sub(queue.len());
-        if entries.len() > room {
-            let over = entries.len() - room;
-            entries.truncate(room);
-            self.0.dropped.fetch_add(over as u64, Ordering::Relaxed);
-        }
-        let before = queue.len();
         let n = entries.len();
-        queue.append(entries);
-        self.0.recorded.fetch_add(n as u64, Ordering::Relaxed);
-        if before < BATCH && queue.len() >= BATCH {
+        if n > 0 {
+            self.enqueue(entries.drain(..), n);
+        }
+    }
+
+    /// Queues the `n` `entries` as far as [`MAX_QUEUED`] allows; the rest
+    /// are dropped and counted.
+    fn enqueue(&self, entries: impl Iterator<Item = Entry>, n: usize) {
+        let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let before = queue.len();
+        let taken = n.min(MAX_QUEUED.saturating_sub(before));
+        queue.extend(entries.take(taken));
+        let wake = before < BATCH && queue.len() >= BATCH;
+        drop(queue);
+        self.0.recorded.fetch_add(taken as u64, Ordering::Relaxed);
+        if taken < n {
+            self.0
+                .dropped
+                .fetch_add((n - taken) as u64, Ordering::Relaxed);
+        }
+        if wake {
             self.0.wake.notify_one();
         }
     }
@@ -374,20 +372,13 @@ impl Format {
                     "duration_ms": f64::from(e.duration_us) / 1e3,
                     "referer": text(fields.and_then(|f| f.referer.as_ref())),
                     "user_agent": text(fields.and_then(|f| f.user_agent.as_ref())),
-                    "reset": (e.reset != 0).then(|| reset_name(e.reset)),
+                    "reset": (e.reset != 0).then(|| code_name(e.reset)),
                 });
                 out.push_str(&value.to_string());
                 out.push('\n');
             }
         }
     }
-}
-
-/// An HTTP/2 error code's name (`CANCEL`), or its number.
-fn reset_name(code: u32) -> String {
-    let code = h2wasm_engine::ErrorCode(code);
-    code.name()
-        .map_or_else(|| format!("{:#x}", code.0), str::to_string)
 }
 
 /// The request target as logged (`/` if the request had none).

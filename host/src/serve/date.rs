@@ -18,19 +18,7 @@ thread_local! {
 /// Seconds since the epoch, from the coarse wall clock (a few ms
 /// behind at most: a `Date` is to the second).
 fn wall_second() -> u64 {
-    #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid timespec for the call to fill in; the
-        // coarse clock cannot fail for a valid clock id.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-        u64::try_from(ts.tv_sec).unwrap_or(0)
-    }
-    #[cfg(not(target_os = "linux"))]
-    std::time::SystemTime::now()
+    wall_now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
@@ -44,7 +32,8 @@ pub(crate) fn wall_now() -> std::time::SystemTime {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        // SAFETY: as in `wall_second`.
+        // SAFETY: `ts` is a valid timespec for the call to fill in; the
+        // coarse clock cannot fail for a valid clock id.
         unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
         UNIX_EPOCH
             + Duration::new(

@@ -20,7 +20,6 @@ use crate::engine::EngineConnection;
 use crate::engine::clock::{instant_at, now_ns};
 use crate::engine::convert::code_name;
 use crate::engine::io::trap;
-use crate::serve::access_log::AccessLog;
 use crate::service::{ConnectionInfo, SharedService};
 use bytes::BufMut;
 use futures_util::FutureExt;
@@ -46,7 +45,6 @@ impl Shared {
         &'a self,
         info: &'a ConnectionInfo,
         files_root: Option<&'a Path>,
-        access_log: Option<&'a AccessLog>,
     ) -> StreamContext<'a> {
         StreamContext {
             service: &self.service,
@@ -55,7 +53,6 @@ impl Shared {
             consumed: &self.consumed,
             info,
             files_root,
-            access_log,
         }
     }
 }
@@ -199,7 +196,7 @@ where
         loop {
             self.follow_memory_budget().await?;
             let turn = Instant::now();
-            self.st.tick(turn);
+            self.st.tick();
             self.exchange().await?;
             self.size_next_read(turn);
             let clocks = self.clocks().await?;
@@ -213,7 +210,7 @@ where
                 Clocks::End => break,
             };
             self.wait(wake_at).await?;
-            self.st.tick(Instant::now());
+            self.st.tick();
             self.take_ready().await?;
             if self.last_yield.elapsed() >= FAIR_SLICE {
                 tokio::task::yield_now().await;
@@ -256,11 +253,7 @@ where
             engine,
             ..
         } = self;
-        let cx = shared.context(
-            session.info,
-            session.runtime.files_root(),
-            session.config.access_log.as_ref(),
-        );
+        let cx = shared.context(session.info, session.runtime.files_root());
         let mut fresh = &input.buf[..];
         loop {
             streams::flush_batch(conn, st).await?;
@@ -482,11 +475,7 @@ where
             output,
             ..
         } = self;
-        let cx = shared.context(
-            session.info,
-            session.runtime.files_root(),
-            session.config.access_log.as_ref(),
-        );
+        let cx = shared.context(session.info, session.runtime.files_root());
         let mut room = (&mut input.buf).limit(input.read_size);
         tokio::select! {
             biased;
@@ -549,11 +538,7 @@ where
             consumed,
             ..
         } = self;
-        let cx = shared.context(
-            session.info,
-            session.runtime.files_root(),
-            session.config.access_log.as_ref(),
-        );
+        let cx = shared.context(session.info, session.runtime.files_root());
         loop {
             if let Ok(cmd) = commands.try_recv() {
                 streams::apply(cmd, conn, st, &cx).await?;

@@ -2,7 +2,6 @@
 //! service, the handles' channel, and the facts every request carries.
 
 use super::control::{StreamCommand, StreamSink};
-use crate::serve::access_log::AccessLog;
 use crate::service::{ConnectionInfo, SharedService};
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +19,4 @@ pub(crate) struct StreamContext<'a> {
     pub info: &'a ConnectionInfo,
     /// Where [`ServeFile`] paths inside the instance are on the host.
     pub files_root: Option<&'a Path>,
-    /// Where each request's line goes (none: no access log).
-    pub access_log: Option<&'a AccessLog>,
 }

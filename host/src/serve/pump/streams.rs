@@ -86,14 +86,15 @@ struct Logged {
 }
 
 impl Logged {
-    fn of<B>(request: &Request<B>, log: &AccessLog, now: (Instant, u64)) -> Logged {
+    /// `fields`: the log wants `Referer` and `User-Agent`.
+    fn of<B>(request: &Request<B>, fields: bool, now: (Instant, u64)) -> Logged {
         let headers = request.headers();
         Logged {
             method: request.method().clone(),
             target: request.uri().path_and_query().cloned(),
             started: now.0,
             started_ms: now.1,
-            fields: log.wants_fields().then(|| {
+            fields: fields.then(|| {
                 Box::new(ClientFields {
                     referer: headers.get(http::header::REFERER).cloned(),
                     user_agent: headers.get(http::header::USER_AGENT).cloned(),
@@ -231,7 +232,7 @@ pub(crate) fn on_event(
                     // service sees a failed body, not a short one.
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
-                if let (Some(_), Some(l)) = (cx.access_log, s.logged) {
+                if let Some(l) = s.logged {
                     let (now, _) = st.now();
                     let took = now.saturating_duration_since(l.started).as_micros();
                     st.log_batch.push(Entry {
@@ -285,7 +286,8 @@ fn request(
         }
     };
     let (request, body_tx) = build_request(head, end_stream, id, cx);
-    let logged = cx.access_log.map(|log| Logged::of(&request, log, st.now()));
+    let fields = st.log.as_ref().map(AccessLog::wants_fields);
+    let logged = fields.map(|fields| Logged::of(&request, fields, st.now()));
     if logged.is_some() || body_tx.is_some() {
         st.streams.insert(
             id,
@@ -421,8 +423,8 @@ pub(crate) async fn apply(
             let fields = promise_fields(&request);
             let promised = match trap(conn.push_stream(stream_id, &fields).await)? {
                 Ok(id) => {
-                    if let Some(log) = cx.access_log {
-                        let logged = Some(Logged::of(&request, log, st.now()));
+                    if let Some(fields) = st.log.as_ref().map(AccessLog::wants_fields) {
+                        let logged = Some(Logged::of(&request, fields, st.now()));
                         let io = StreamIo {
                             body_tx: None,
                             logged,
@@ -929,9 +931,12 @@ impl PumpState {
         }
     }
 
-    /// A new turn, or a wake-up: the time moves on.
-    pub(crate) fn tick(&mut self, now: Instant) {
-        self.clock = Some((now, epoch_ms(date::wall_now())));
+    /// A new turn, or a wake-up: the time moves on (read only when
+    /// requests are logged).
+    pub(crate) fn tick(&mut self) {
+        if self.log.is_some() {
+            self.clock = Some((Instant::now(), epoch_ms(date::wall_now())));
+        }
     }
 
     /// The index in this batch's header lists of the prepared list `id`
