@@ -164,10 +164,11 @@ fn suite(base: &str, dir: &Path) {
 }
 
 /// `n` POSTs (of one byte, which the app ignores) to `url`, `c`
-/// connections with `m` streams each.
-fn h2load_posts(url: &str, n: u32, c: u32, m: u32) -> String {
-    let body = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kv-post.txt");
-    std::fs::write(&body, "1").unwrap();
+/// connections with `m` streams each. The body file is the caller's own
+/// (tests run at once: a shared file truncated by one while another's
+/// h2load maps it fails that h2load).
+fn h2load_posts(body: &Path, url: &str, n: u32, c: u32, m: u32) -> String {
+    std::fs::write(body, "1").unwrap();
     let o = run(Command::new("h2load")
         .args([
             "-n",
@@ -196,7 +197,8 @@ fn the_embedded_store_keeps_data_across_restarts_and_counts_exactly() {
     let base = format!("http://{}", server.addr);
     suite(&base, dir.path());
     // 2,000 increments, 64 at once.
-    let report = h2load_posts(&format!("{base}/b/hits"), 2000, 4, 16);
+    let body = dir.path().join("post.txt");
+    let report = h2load_posts(&body, &format!("{base}/b/hits"), 2000, 4, 16);
     assert!(succeeded(&report, 2000), "{report}");
     assert_eq!(curl(&[&format!("{base}/b/hits")]).1, "2000");
     assert!(server.stop().status.success());
@@ -231,7 +233,11 @@ fn redis_passes_the_same_suite_and_three_servers_lose_no_update() {
     let reports: Vec<String> = std::thread::scope(|s| {
         let runs: Vec<_> = bases
             .iter()
-            .map(|b| s.spawn(move || h2load_posts(&format!("{b}/b/hits"), 1000, 4, 16)))
+            .enumerate()
+            .map(|(i, b)| {
+                let body = dir.path().join(format!("post-{i}.txt"));
+                s.spawn(move || h2load_posts(&body, &format!("{b}/b/hits"), 1000, 4, 16))
+            })
             .collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
