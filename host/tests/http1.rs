@@ -413,10 +413,7 @@ fn capacity_refusal_is_a_503_and_requests_are_logged() {
 fn chromium_without_h2_loads_a_page_over_http1() {
     let dir = site();
     let server = ServeProcess::start(&[dir.path().to_str().unwrap()], true);
-    let browser = ["chromium-headless-shell", "chromium"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-        .expect("headless Chromium is installed (see scripts/setup)");
+    let browser = chromium();
     let profile = tempfile::tempdir().unwrap();
     let o = run(Command::new(browser)
         .args([
@@ -473,6 +470,125 @@ fn get_falls_back_to_http1_and_can_be_forced() {
     assert!(stderr(&o).contains("* HTTP/1.1"), "{}", stderr(&o));
     let o = run(h2wasm_bin().args(["get", "-k", "-v"]).arg(server.url("/")));
     assert!(stderr(&o).contains("* HTTP/2"), "{}", stderr(&o));
+}
+
+/// `get http://…` with no flag: h2c where the server speaks it (h2wasm,
+/// nghttpd), HTTP/1.1 where it does not (Python's http.server, which
+/// answers the preface with an error page; hyper's HTTP/1.1 server, with
+/// `HTTP/1.1 400`), `-v` saying which and why; `--prior-knowledge`
+/// against them is an error saying what the server sent and the flag to
+/// use, not a frame error.
+#[test]
+fn get_on_http_urls_finds_the_protocol_the_server_speaks() {
+    let dir = site();
+    std::fs::write(dir.path().join("plain.txt"), "from python\n").unwrap();
+    let port = free_port();
+    let mut python = Command::new("python3")
+        .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+        .arg(dir.path())
+        .arg(port.to_string())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 is installed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "python did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = |args: &[&str], url: &str| run(h2wasm_bin().arg("get").args(args).arg(url));
+    let python_url = format!("http://127.0.0.1:{port}/plain.txt");
+    let o = get(&["-v"], &python_url);
+    let said = stderr(&o);
+    assert!(o.status.success(), "{said}");
+    assert_eq!(stdout(&o), "from python\n");
+    assert!(
+        said.contains("* HTTP/1.1: the server does not speak cleartext HTTP/2 (it answered the HTTP/2 preface with \""),
+        "{said}"
+    );
+    let o = get(&["--prior-knowledge"], &python_url);
+    let said = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        said.contains("the server's answer is not HTTP/2 (\"") && said.contains("--http1.1"),
+        "{said}"
+    );
+    assert!(!said.contains("0x6"), "{said}");
+    let _ = python.kill();
+    let _ = python.wait();
+
+    // A server of HTTP/1.1 only that answers the preface with a status
+    // line, as nginx and hyper do.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http1_url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().take(3) {
+            let Ok(mut tcp) = tcp else { continue };
+            let mut head = [0u8; 16];
+            let _ = tcp.read(&mut head);
+            let answer: &[u8] = match head.starts_with(b"PRI ") {
+                true => {
+                    b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                }
+                false => {
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\nconnection: close\r\n\r\nfrom 1.1\n"
+                }
+            };
+            let _ = tcp.write_all(answer);
+        }
+    });
+    let o = get(&["-v"], &http1_url);
+    let said = stderr(&o);
+    assert!(o.status.success(), "{said}");
+    assert_eq!(stdout(&o), "from 1.1\n");
+    assert!(
+        said.contains("(it answered the HTTP/2 preface with \"HTTP/1.1 400 Bad Request\")"),
+        "{said}"
+    );
+    let o = get(&["--prior-knowledge"], &http1_url);
+    let said = stderr(&o);
+    assert!(!o.status.success());
+    assert!(
+        said.contains("the server's answer is not HTTP/2 (\"HTTP/1.1 400 Bad Request\")"),
+        "{said}"
+    );
+
+    // h2wasm with HTTP/1.1 on and off, and nghttpd: all h2c.
+    for flags in [&["--h2c"][..], &["--h2c", "--no-http1"][..]] {
+        let server = ServeProcess::start(flags, false);
+        let o = get(
+            &["-v", "-d", "probe"],
+            &format!("http://{}/echo", server.addr),
+        );
+        let said = stderr(&o);
+        assert!(o.status.success(), "{flags:?}: {said}");
+        assert_eq!(stdout(&o), "probe");
+        assert!(
+            said.contains("* h2c: the server answered the HTTP/2 preface with SETTINGS"),
+            "{said}"
+        );
+        assert!(said.contains("* HTTP/2"), "{said}");
+    }
+    let port = free_port();
+    let mut nghttpd = Command::new("nghttpd")
+        .args(["-a", "127.0.0.1", "--no-tls", "-d"])
+        .arg(dir.path())
+        .arg(port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("nghttpd is installed");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nghttpd did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = get(&["-v"], &format!("http://127.0.0.1:{port}/plain.txt"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "from python\n");
+    assert!(stderr(&o).contains("* HTTP/2"), "{}", stderr(&o));
+    let _ = nghttpd.kill();
+    let _ = nghttpd.wait();
 }
 
 /// A 204 with no body at all keeps the HTTP/1.1 connection usable.

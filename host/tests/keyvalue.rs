@@ -179,7 +179,7 @@ fn h2load_posts(body: &Path, url: &str, n: u32, c: u32, m: u32) -> String {
             &m.to_string(),
         ])
         .arg("-d")
-        .arg(&body)
+        .arg(body)
         .arg(url));
     format!("{}{}", stdout(&o), stderr(&o))
 }

@@ -842,10 +842,7 @@ fn spki_hash(cert: &Path) -> String {
 #[test]
 fn chromium_loads_a_page_from_two_sites_by_sni() {
     let sites = two_sites();
-    let browser = ["chromium-headless-shell", "chromium"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-        .expect("headless Chromium is installed (see scripts/setup)");
+    let browser = chromium();
     let profile = tempfile::tempdir().unwrap();
     let trusted = format!("{},{}", spki_hash(&sites.a_cert), spki_hash(&sites.b_cert));
     let o = run(Command::new(browser)

@@ -40,6 +40,8 @@ use crate::apps::keyvalue::{Buckets, KeyValue};
 use crate::engine::EpochTicker;
 use crate::fetch::outgoing::{Hooks, Outgoing};
 use crate::serve::limits::Warning;
+use crate::serve::metrics::sources::{AppReading, Reading};
+use crate::serve::metrics::{AppMetrics, Sources};
 use crate::service::body::Incoming;
 use crate::service::{BoxError, ConnectionInfo, ResponseBody, box_body, text};
 use bytes::Bytes;
@@ -102,6 +104,8 @@ pub struct ComponentConfig {
     pub variables: AppVariables,
     /// The `wasi:keyvalue` buckets the app may open: none unless given.
     pub buckets: Buckets,
+    /// Where its failures are counted; `None`: not counted.
+    pub metrics: Option<AppMetrics>,
 }
 
 /// The keys and values an app reads through `wasi:config/store`, its
@@ -157,6 +161,7 @@ impl Default for ComponentConfig {
             keep_resident: 512 << 10,
             variables: AppVariables::default(),
             buckets: Buckets::default(),
+            metrics: None,
         }
     }
 }
@@ -403,6 +408,22 @@ impl WasiHttpApp {
         self.0.config.max_instances as usize - self.0.slots.available_permits()
     }
 
+    /// What it says of itself to the metrics.
+    fn reading(&self) -> AppReading {
+        AppReading {
+            name: self.0.name.clone(),
+            busy: self.busy() as u64,
+            capacity: u64::from(self.0.config.max_instances),
+        }
+    }
+
+    /// Counts one failure of the kind `which` picks, if counted.
+    fn count(&self, which: impl Fn(&AppMetrics) -> &prometheus::IntCounter) {
+        if let Some(m) = &self.0.config.metrics {
+            which(m).inc();
+        }
+    }
+
     /// Runs one request in a fresh instance.
     async fn call(self, request: Request<Incoming>) -> Response<ResponseBody> {
         let label = Label {
@@ -412,6 +433,7 @@ impl WasiHttpApp {
         match self.run(request, &label).await {
             Ok(response) => response,
             Err(Refused::Failed(e)) => {
+                self.count(|m| &m.trapped);
                 tracing::warn!(app = %self.0.name, "{label}: {}", one_line(&e));
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -419,6 +441,7 @@ impl WasiHttpApp {
                 )
             }
             Err(Refused::Ended(ended @ Ended::TimedOut(_))) => {
+                self.count(|m| &m.timed_out);
                 tracing::warn!(app = %self.0.name, "{label}: {ended}");
                 text(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -426,6 +449,7 @@ impl WasiHttpApp {
                 )
             }
             Err(Refused::Ended(ended)) => {
+                self.count(|m| &m.trapped);
                 tracing::warn!(app = %self.0.name, "{label}: {ended}");
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -474,6 +498,7 @@ impl WasiHttpApp {
                 )));
             }
             Err(_) => {
+                self.count(|m| &m.busy);
                 if let Some(count) = inner.queue_full.due() {
                     tracing::warn!(
                         app = %inner.name,
@@ -764,5 +789,14 @@ impl Body for Guarded {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+/// The apps being served (swapped whole on a reload), read by a scrape.
+impl Sources for Arc<arc_swap::ArcSwap<Vec<WasiHttpApp>>> {
+    fn read(&self, reading: &mut Reading) {
+        reading
+            .apps
+            .extend(self.load().iter().map(WasiHttpApp::reading));
     }
 }

@@ -2,10 +2,11 @@
 //! the connection speaks.
 
 use super::exchange::{ClientOptions, Http1, Target};
+use super::probe::{Http1Answer, Spoken, probe};
 use crate::bindings::Options;
 use crate::engine::Runtime;
 use crate::tls;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A connection made, and the protocol it speaks.
@@ -21,24 +22,37 @@ pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
 
 /// Opens the transport to `target`: TLS with ALPN (h2, or http/1.1 when
-/// the server offers nothing better or `Http1::Force` asks for it),
-/// cleartext HTTP/2 with prior knowledge, or cleartext HTTP/1.1 when
-/// forced.
+/// the server offers nothing better or `Http1::Force` asks for it); in
+/// cleartext, HTTP/2 with prior knowledge, HTTP/1.1 when forced, and
+/// otherwise whichever the server speaks (see [`super::probe`]).
 pub async fn connect(
     runtime: &Runtime,
     target: &Target,
     opts: &ClientOptions,
 ) -> anyhow::Result<Connected> {
-    let force1 = opts.http1 == Http1::Force;
-    if !target.tls && !opts.prior_knowledge && !force1 {
-        bail!(
-            "http:// URLs need --prior-knowledge (cleartext HTTP/2 without upgrade) or --http1.1"
-        );
-    }
+    let mut force1 = opts.http1 == Http1::Force;
     let addr = (
         target.host.trim_start_matches('[').trim_end_matches(']'),
         target.port,
     );
+    if !target.tls && !opts.prior_knowledge && !force1 {
+        let spoken = probe(addr)
+            .await
+            .with_context(|| format!("cannot connect to {}:{}", target.host, target.port))?;
+        match spoken {
+            Spoken::Http2 => {
+                if opts.verbose {
+                    eprintln!("* h2c: the server answered the HTTP/2 preface with SETTINGS");
+                }
+            }
+            Spoken::Http1(why) => {
+                if opts.verbose {
+                    eprintln!("* HTTP/1.1: the server does not speak cleartext HTTP/2 ({why})");
+                }
+                force1 = true;
+            }
+        }
+    }
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .with_context(|| format!("cannot connect to {}:{}", target.host, target.port))?;
@@ -57,7 +71,7 @@ pub async fn connect(
     if !target.tls {
         return Ok(match force1 {
             true => Connected::Http1(Box::new(tcp)),
-            false => Connected::Http2(Box::new(tcp), Box::new(engine_opts)),
+            false => Connected::Http2(Box::new(Http1Answer::new(tcp)), Box::new(engine_opts)),
         });
     }
     let mut config = (*tls::client_config(&opts.trust, true)?).clone();

@@ -371,7 +371,12 @@ impl Driver {
                 .map(|(t, since)| since + t);
             tokio::select! {
                 read = rd.read(&mut buf) => {
-                    let n = read?;
+                    // A failed read ends every stream with its reason (a
+                    // server that answered in HTTP/1.x, a reset).
+                    let n = match read {
+                        Ok(n) => n,
+                        Err(e) => break e.to_string(),
+                    };
                     if n == 0 {
                         break "the server closed the connection".to_string();
                     }
@@ -422,6 +427,13 @@ impl Driver {
         let why = self.error.clone().unwrap_or(ended);
         for (_, s) in self.streams.drain() {
             fail(s, StreamError::ConnectionEnded(why.clone()));
+        }
+        // Requests not yet started end with the same reason.
+        requests.close();
+        while let Ok(exchange) = requests.try_recv() {
+            let _ = exchange
+                .reply
+                .send(Err(StreamError::ConnectionEnded(why.clone())));
         }
         let _ = trap(self.conn.close().await);
         let _ = flush(

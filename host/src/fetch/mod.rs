@@ -11,6 +11,7 @@ pub(crate) mod frametrace;
 mod get;
 pub(crate) mod h2;
 pub mod outgoing;
+mod probe;
 pub(crate) mod progress;
 pub mod report;
 pub mod tunnel;

@@ -161,6 +161,11 @@ impl Limits {
             .map(|m| m.resident.load(Ordering::Relaxed) as u64)
     }
 
+    /// The memory budget, if there is one.
+    pub fn budget(&self) -> Option<u64> {
+        self.memory.as_ref().map(|m| m.limit)
+    }
+
     /// The counters now.
     pub fn stats(&self) -> Stats {
         let c = &self.counters;

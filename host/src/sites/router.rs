@@ -2,6 +2,7 @@
 //! the request's host, checks that the connection may carry it, picks the
 //! route by path, and hands the request on.
 
+use crate::serve::metrics::RouteMetrics;
 use crate::service::body::Incoming;
 use crate::service::{BoxError, ConnectionInfo, ResponseBody, text};
 use crate::sites::table::{Answer, LocalHandler, SiteTable};
@@ -128,12 +129,44 @@ impl tower::Service<Request<Incoming>> for Router {
             *req.uri_mut() = with_path(req.uri(), &path);
         }
         let handler = route.handler.as_ref();
-        match local.copies.get_mut(route.index) {
+        let answer = match local.copies.get_mut(route.index) {
             Some(slot) => slot.get_or_insert_with(|| handler.local()).handle(req),
             // Not reached: the copies were made for this table.
             None => handler.local().handle(req),
+        };
+        match &route.metrics {
+            Some(metrics) => counted(answer, metrics),
+            None => answer,
         }
     }
+}
+
+/// `answer`, its status counted in `metrics` when it is known.
+fn counted(answer: Answer, metrics: &RouteMetrics) -> Answer {
+    match answer {
+        Either::Left(now) => {
+            let r = now.into_inner();
+            count(metrics, &r);
+            Either::Left(ready(r))
+        }
+        Either::Right(pending) => {
+            let metrics = metrics.clone();
+            Either::Right(Box::pin(async move {
+                let r = pending.await;
+                count(&metrics, &r);
+                r
+            }))
+        }
+    }
+}
+
+/// A failed service is answered 500 by the connection.
+fn count(metrics: &RouteMetrics, r: &Result<Response<ResponseBody>, BoxError>) {
+    let status = match r {
+        Ok(response) => response.status(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    metrics.answered(status.as_u16());
 }
 
 /// Whether the request is for the very name the handshake asked for.

@@ -3,6 +3,7 @@
 //! checked as it is built, and never changed after: a reload builds a
 //! new one.
 
+use crate::serve::metrics::{Metrics, RouteMetrics};
 use crate::service::body::Incoming;
 use crate::service::{BoxError, BoxFuture, ResponseBody, box_body};
 use crate::sites::hosts::{HostPattern, request_host, wildcard_suffix};
@@ -49,6 +50,8 @@ pub(crate) struct Route {
     /// The prefix is taken off the path the service sees.
     pub(crate) strip: bool,
     pub(crate) handler: Box<dyn Handler>,
+    /// Its requests by status class, when metrics are kept.
+    pub(crate) metrics: Option<RouteMetrics>,
 }
 
 /// A route's service as the table holds it: shared by every connection,
@@ -178,6 +181,7 @@ impl SiteBuilder {
             prefix: prefix.into(),
             strip,
             handler: Box::new(ServiceHandler(service)),
+            metrics: None,
         });
         self
     }
@@ -202,6 +206,17 @@ impl std::fmt::Display for TableError {
 impl std::error::Error for TableError {}
 
 impl SiteTable {
+    /// Counts each route's answers in `metrics`, by its site's first name
+    /// and its prefix (the same counters across reloads).
+    pub fn measured(mut self, metrics: &Metrics) -> SiteTable {
+        for site in &mut self.sites {
+            for route in &mut site.routes {
+                route.metrics = Some(metrics.route(&site.label, &route.prefix));
+            }
+        }
+        self
+    }
+
     /// The table of `sites`. A request for a host no site names (with no
     /// default site) is answered `unmatched`: 421 Misdirected Request
     /// (RFC 9110 §15.5.20) or 404. TLS sites without a certificate of

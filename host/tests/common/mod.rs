@@ -453,3 +453,11 @@ pub(crate) fn curl_status(args: &[&str]) -> (String, String) {
     let (body, code) = out.rsplit_once('\n').unwrap_or(("", &out));
     (code.to_string(), body.to_string())
 }
+
+/// The headless Chromium on this machine (scripts/setup installs it).
+pub(crate) fn chromium() -> &'static str {
+    ["chromium-headless-shell", "chromium"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+        .expect("headless Chromium is installed (see scripts/setup)")
+}

@@ -27,6 +27,7 @@ pub mod policy;
 use crate::engine::Runtime;
 use crate::fetch::h2::{self, StreamError};
 use crate::serve::limits::Warning;
+use crate::serve::metrics::AppMetrics;
 use crate::tls::{self, Trust};
 use between_bytes::BetweenBytes;
 use http_body_util::BodyExt;
@@ -61,6 +62,9 @@ pub struct OutgoingConfig {
     /// A pooled HTTP/2 connection with no request in flight this long is
     /// closed.
     pub idle_timeout: Duration,
+    /// Where the app's requests are counted (sent, denied); `None`: not
+    /// counted.
+    pub metrics: Option<AppMetrics>,
 }
 
 impl Default for OutgoingConfig {
@@ -74,6 +78,7 @@ impl Default for OutgoingConfig {
             between_bytes_timeout: Duration::from_secs(60),
             max_connections: 64,
             idle_timeout: Duration::from_secs(30),
+            metrics: None,
         }
     }
 }
@@ -154,7 +159,14 @@ impl Outgoing {
             options.as_ref().and_then(|o| o.between_bytes_timeout),
             self.config.between_bytes_timeout,
         );
-        let (response, sent) = self.exchange(request, options).await?;
+        let metrics = self.config.metrics.clone();
+        let exchanged = self.exchange(request, options).await;
+        if let Some(m) = metrics
+            && !matches!(exchanged, Err(Error::HttpRequestDenied))
+        {
+            m.allowed.inc();
+        }
+        let (response, sent) = exchanged?;
         let response = response.map(|body| BetweenBytes::new(body, between_bytes).boxed_unsync());
         Ok((response, sent))
     }
@@ -263,8 +275,12 @@ impl Outgoing {
         }
     }
 
-    /// Logs a denied destination at warn, once.
+    /// Logs a denied destination at warn, once (and counts it, every
+    /// time).
     fn log_denied(&self, origin: &str, why: &str) {
+        if let Some(m) = &self.config.metrics {
+            m.denied.inc();
+        }
         let mut denied = self.denied.lock().unwrap_or_else(|p| p.into_inner());
         if denied.full || denied.logged.contains(origin) {
             return;

@@ -4,10 +4,12 @@
 //! no push); a [`ServeFile`] response is read by the host; 1xx such as
 //! 103 are written between hyper's responses (the `interim` module).
 
+mod counted;
 mod interim;
 
 use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
 use crate::serve::limits::Limits;
+use crate::serve::metrics::Metrics;
 use crate::service::body::{FileBody, Incoming};
 use crate::service::{
     BoxError, ConnectionInfo, Informational, ResponseBody, ServeFile, SharedService, box_body, text,
@@ -36,6 +38,8 @@ pub struct Http1Config {
     pub limits: Option<Arc<Limits>>,
     /// Where each request's line goes (none: no access log).
     pub access_log: Option<AccessLog>,
+    /// Where requests and octets are counted (none: no metrics).
+    pub metrics: Option<Metrics>,
 }
 
 impl Default for Http1Config {
@@ -44,6 +48,7 @@ impl Default for Http1Config {
             header_timeout: Duration::from_secs(30),
             limits: None,
             access_log: None,
+            metrics: None,
         }
     }
 }
@@ -65,6 +70,7 @@ where
     let info = Arc::new(info);
     let header_timeout = config.header_timeout;
     let config = Arc::new((config.clone(), files_root.map(PathBuf::from)));
+    let io = counted::Counted::new(io, config.0.metrics.clone());
     let (io, drain) = interim::InterimIo::new(io);
     let drain = Arc::new(drain);
     let handler = {
@@ -155,6 +161,10 @@ async fn answer(
 ) -> Response<ResponseBody> {
     let started = Instant::now();
     let (mut parts, body) = req.into_parts();
+    let protocol = match parts.version {
+        http::Version::HTTP_10 => Protocol::Http10,
+        _ => Protocol::Http11,
+    };
     // The access log's facts, taken before the request is the service's.
     let logged = config.access_log.as_ref().map(|log| {
         let fields = log.wants_fields().then(|| {
@@ -167,10 +177,7 @@ async fn answer(
             peer: info.peer.clone(),
             method: parts.method.clone(),
             target: parts.uri.path_and_query().cloned(),
-            protocol: match parts.version {
-                http::Version::HTTP_10 => Protocol::Http10,
-                _ => Protocol::Http11,
-            },
+            protocol,
             status: 0,
             reset: 0,
             bytes: 0,
@@ -219,14 +226,25 @@ async fn answer(
         None => response,
     };
     let status = response.status().as_u16();
-    let Some((log, mut entry)) = logged else {
+    let measured = config.metrics.clone().map(|m| Measured {
+        metrics: m,
+        protocol,
+        status,
+        first_byte: started.elapsed(),
+    });
+    if logged.is_none() && measured.is_none() {
         return response;
-    };
-    entry.status = status;
+    }
+    let line = logged.map(|(log, mut entry)| {
+        entry.status = status;
+        (log, entry)
+    });
     response.map(move |body| {
-        box_body(Logged {
+        box_body(Observed {
             body,
-            line: Some((log, entry, started)),
+            started,
+            line,
+            measured,
         })
     })
 }
@@ -252,14 +270,24 @@ fn serve_file(
     }
 }
 
-/// A response body that records its request's access log line when it is
-/// done (or dropped), with the octets it sent.
-struct Logged {
+/// A response body that records its request's access log line and
+/// metrics when it is done (or dropped), with the octets it sent.
+struct Observed {
     body: ResponseBody,
-    line: Option<(AccessLog, Entry, Instant)>,
+    started: Instant,
+    line: Option<(AccessLog, Entry)>,
+    measured: Option<Measured>,
 }
 
-impl Body for Logged {
+/// What the metrics count of a request, besides its duration.
+struct Measured {
+    metrics: Metrics,
+    protocol: Protocol,
+    status: u16,
+    first_byte: Duration,
+}
+
+impl Body for Observed {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -270,7 +298,7 @@ impl Body for Logged {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(d) = frame.data_ref()
-            && let Some((_, entry, _)) = &mut self.line
+            && let Some((_, entry)) = &mut self.line
         {
             entry.bytes += d.len() as u64;
         }
@@ -286,10 +314,15 @@ impl Body for Logged {
     }
 }
 
-impl Drop for Logged {
+impl Drop for Observed {
     fn drop(&mut self) {
-        if let Some((log, mut entry, started)) = self.line.take() {
-            entry.duration_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+        let took = self.started.elapsed();
+        if let Some(m) = self.measured.take() {
+            m.metrics
+                .request(m.protocol, m.status, took, Some(m.first_byte));
+        }
+        if let Some((log, mut entry)) = self.line.take() {
+            entry.duration_us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
             log.record(entry);
         }
     }

@@ -172,7 +172,10 @@ where
                 commands: commands_tx,
                 consumed: consumed_tx,
             },
-            st: PumpState::logging_to(session.config.access_log.clone()),
+            st: PumpState::observed_by(
+                session.config.access_log.clone(),
+                session.config.metrics.clone(),
+            ),
             session,
             conn,
             commands,
@@ -201,7 +204,8 @@ where
             self.size_next_read(turn);
             let clocks = self.clocks().await?;
             if !matches!(clocks, Clocks::Again) {
-                self.st.flush_log();
+                self.st.flush_observed();
+                self.session.report_octets();
             }
             let wake_at = match clocks {
                 Clocks::Wait(at) => at,

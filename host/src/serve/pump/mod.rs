@@ -21,6 +21,7 @@ pub use crate::engine::io::Trap;
 use crate::engine::io::trap;
 use crate::serve::access_log::AccessLog;
 use crate::serve::limits::Limits;
+use crate::serve::metrics::Metrics;
 use crate::service::{ConnectionInfo, SharedService};
 use active::Active;
 use connection::Shutdown;
@@ -65,6 +66,9 @@ pub struct ConnectionConfig {
     /// Where each request's line goes when its stream closes; `None`: no
     /// access log.
     pub access_log: Option<AccessLog>,
+    /// Where requests, streams, frames and octets are counted; `None`: no
+    /// metrics.
+    pub metrics: Option<Metrics>,
 }
 
 impl Default for ConnectionConfig {
@@ -76,6 +80,7 @@ impl Default for ConnectionConfig {
             hibernate_after: Some(Duration::from_secs(1)),
             limits: None,
             access_log: None,
+            metrics: None,
         }
     }
 }
@@ -88,6 +93,7 @@ impl std::fmt::Debug for ConnectionConfig {
             .field("idle_timeout", &self.idle_timeout)
             .field("hibernate_after", &self.hibernate_after)
             .field("access_log", &self.access_log.is_some())
+            .field("metrics", &self.metrics.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -166,6 +172,7 @@ where
         shutting_down,
         shutdown,
         summary: ConnectionSummary::default(),
+        reported: (0, 0),
         altsvc_pending: config.altsvc.clone(),
         opened: now,
         handshaken: false,
@@ -237,6 +244,7 @@ where
         limits.count_hibernated_closed();
     }
     let _ = s.wr.shutdown().await;
+    s.report_octets();
     Ok(s.summary)
 }
 
@@ -274,6 +282,8 @@ struct Session<'a, IO> {
     shutdown: Arc<Shutdown>,
     shutting_down: bool,
     summary: ConnectionSummary,
+    /// Octets read and written that the metrics have counted.
+    reported: (u64, u64),
     altsvc_pending: Option<String>,
     opened: Instant,
     /// The peer's SETTINGS arrived (with the preface before them).
@@ -292,6 +302,20 @@ impl<IO> Session<'_, IO>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
+    /// Counts the octets moved since the last report in the metrics (at
+    /// the end of a turn that did something, and at the end).
+    fn report_octets(&mut self) {
+        if let Some(m) = &self.config.metrics {
+            let (read, written) = (self.summary.bytes_read, self.summary.bytes_written);
+            m.octets(
+                crate::serve::access_log::Protocol::Http2,
+                read - self.reported.0,
+                written - self.reported.1,
+            );
+            self.reported = (read, written);
+        }
+    }
+
     /// Waits, with no instance, for the peer's next octet.
     async fn wait(&mut self) -> Wake {
         let deadline = if !self.handshaken {

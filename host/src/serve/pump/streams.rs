@@ -8,8 +8,8 @@ use super::context::StreamContext;
 use super::control::StreamCommand;
 use super::request::{LastRequest, RequestHead, RequestRefused, build_request};
 use crate::bindings::{
-    BodyChunk, CommandError, Event, HeaderField, HeaderKind, PreparedResponse, RespondOptions,
-    StreamCredit, StreamWrite,
+    BodyChunk, CommandError, Event, HeaderField, HeaderKind, Origin, PreparedResponse,
+    RespondOptions, StreamCredit, StreamWrite,
 };
 use crate::engine::EngineConnection;
 use crate::engine::convert::codes::{INTERNAL_ERROR, PROTOCOL_ERROR};
@@ -19,6 +19,7 @@ use crate::engine::convert::{
 use crate::engine::io::trap;
 use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
 use crate::serve::date;
+use crate::serve::metrics::{Direction, Metrics, Tally};
 use crate::service::body::{BodyItem, Incoming};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_stream::{Stream, StreamMap};
 use tower::{Service, ServiceExt};
@@ -65,40 +66,52 @@ fn body_stream(body: ResponseBody) -> BodyStream {
     Box::pin(frames)
 }
 
-/// What the pump knows about one stream (for its request body and the
-/// access log).
+/// What the pump knows about one stream (for its request body, the
+/// access log and the metrics).
 struct StreamIo {
     body_tx: Option<mpsc::UnboundedSender<BodyItem>>,
-    /// What the access log needs (none: no access log).
+    /// What the access log and the metrics need (none: neither is kept).
     logged: Option<Logged>,
     status: u16,
     bytes_out: u64,
+    /// When the response's head went out, after the request's.
+    first_byte: Option<Duration>,
 }
 
-/// A request's facts for its access log line, from its head. Its times
-/// are the turn's (see [`PumpState::tick`]): no clock is read per request.
+/// A request's facts for its access log line and its metrics, from its
+/// head. Its times are the turn's (see [`PumpState::tick`]): no clock is
+/// read per request.
 struct Logged {
+    started: Instant,
+    /// What only the access log needs (none: metrics only).
+    line: Option<Line>,
+}
+
+/// A request's facts for its access log line.
+struct Line {
     method: Method,
     target: Option<http::uri::PathAndQuery>,
-    started: Instant,
     started_ms: u64,
     fields: Option<Box<ClientFields>>,
 }
 
 impl Logged {
-    /// `fields`: the log wants `Referer` and `User-Agent`.
-    fn of<B>(request: &Request<B>, fields: bool, now: (Instant, u64)) -> Logged {
+    /// `log`: the access log is kept; `fields`: it wants `Referer` and
+    /// `User-Agent`.
+    fn of<B>(request: &Request<B>, log: bool, fields: bool, now: (Instant, u64)) -> Logged {
         let headers = request.headers();
         Logged {
-            method: request.method().clone(),
-            target: request.uri().path_and_query().cloned(),
             started: now.0,
-            started_ms: now.1,
-            fields: fields.then(|| {
-                Box::new(ClientFields {
-                    referer: headers.get(http::header::REFERER).cloned(),
-                    user_agent: headers.get(http::header::USER_AGENT).cloned(),
-                })
+            line: log.then(|| Line {
+                method: request.method().clone(),
+                target: request.uri().path_and_query().cloned(),
+                started_ms: now.1,
+                fields: fields.then(|| {
+                    Box::new(ClientFields {
+                        referer: headers.get(http::header::REFERER).cloned(),
+                        user_agent: headers.get(http::header::USER_AGENT).cloned(),
+                    })
+                }),
             }),
         }
     }
@@ -116,10 +129,13 @@ pub(crate) struct PumpState {
     /// each turn and after each wait; read per turn, not per request).
     clock: Option<(Instant, u64)>,
     /// Access log entries of this turn, handed to the log together
-    /// ([`PumpState::flush_log`], and when the state goes).
+    /// ([`PumpState::flush_observed`], and when the state goes).
     log_batch: Vec<Entry>,
     /// The access log (none: no access log).
     log: Option<AccessLog>,
+    /// This connection's counts for the server's metrics (none: not
+    /// kept), handed over with the log's entries.
+    tally: Option<Tally>,
     streams: FxHashMap<u32, StreamIo>,
     /// Response bodies the pump pulls from.
     pub bodies: StreamMap<u32, BodyStream>,
@@ -234,23 +250,36 @@ pub(crate) fn on_event(
                 }
                 if let Some(l) = s.logged {
                     let (now, _) = st.now();
-                    let took = now.saturating_duration_since(l.started).as_micros();
+                    let took = now.saturating_duration_since(l.started);
+                    if let Some(t) = &mut st.tally {
+                        t.request(s.status, took, s.first_byte);
+                    }
+                    // Metrics only: no line to log.
+                    let line = l.line?;
                     st.log_batch.push(Entry {
                         peer: cx.info.peer.clone(),
-                        method: l.method,
-                        target: l.target,
+                        method: line.method,
+                        target: line.target,
                         protocol: Protocol::Http2,
                         status: s.status,
                         reset: c.code,
                         bytes: s.bytes_out,
-                        started_ms: l.started_ms,
-                        duration_us: u32::try_from(took).unwrap_or(u32::MAX),
-                        fields: l.fields,
+                        started_ms: line.started_ms,
+                        duration_us: u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
+                        fields: line.fields,
                     });
                 }
             }
         }
+        Event::StreamReset(r) => {
+            if let Some(t) = &st.tally {
+                t.metrics().reset(r.code, direction(r.origin));
+            }
+        }
         Event::Goaway(g) => {
+            if let Some(t) = &st.tally {
+                t.metrics().goaway(g.code, direction(g.origin));
+            }
             tracing::debug!(peer = %cx.info.peer, "GOAWAY {:?} code {} last {}", g.origin, code_name(g.code), g.last_stream_id);
         }
         Event::Closed(_) => st.closed = true,
@@ -286,8 +315,7 @@ fn request(
         }
     };
     let (request, body_tx) = build_request(head, end_stream, id, cx);
-    let fields = st.log.as_ref().map(AccessLog::wants_fields);
-    let logged = fields.map(|fields| Logged::of(&request, fields, st.now()));
+    let logged = st.observe(&request);
     if logged.is_some() || body_tx.is_some() {
         st.streams.insert(
             id,
@@ -296,6 +324,7 @@ fn request(
                 logged,
                 status: 0,
                 bytes_out: 0,
+                first_byte: None,
             },
         );
     }
@@ -423,13 +452,13 @@ pub(crate) async fn apply(
             let fields = promise_fields(&request);
             let promised = match trap(conn.push_stream(stream_id, &fields).await)? {
                 Ok(id) => {
-                    if let Some(fields) = st.log.as_ref().map(AccessLog::wants_fields) {
-                        let logged = Some(Logged::of(&request, fields, st.now()));
+                    if let Some(logged) = st.observe(&request) {
                         let io = StreamIo {
                             body_tx: None,
-                            logged,
+                            logged: Some(logged),
                             status: 0,
                             bytes_out: 0,
+                            first_byte: None,
                         };
                         st.streams.insert(id, io);
                     }
@@ -792,11 +821,23 @@ pub(crate) async fn flush_batch(
     Ok(())
 }
 
-/// Notes a sent response for the access log.
+/// Notes a sent response for the access log and the metrics.
 fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
+    let now = st.clock.map(|(now, _)| now);
     if let Some(s) = st.streams.get_mut(&stream_id) {
         s.status = status;
         s.bytes_out += body_len as u64;
+        if let (Some(now), Some(l)) = (now, &s.logged) {
+            s.first_byte = Some(now.saturating_duration_since(l.started));
+        }
+    }
+}
+
+/// Who sent a frame the engine reports.
+fn direction(origin: Origin) -> Direction {
+    match origin {
+        Origin::Local => Direction::Sent,
+        Origin::Remote => Direction::Received,
     }
 }
 
@@ -904,16 +945,30 @@ impl Drop for PumpState {
     /// However the connection's turn ended (an error included), its
     /// requests are logged.
     fn drop(&mut self) {
-        self.flush_log();
+        self.flush_observed();
     }
 }
 
 impl PumpState {
-    /// A connection's state, its requests logged to `log`.
-    pub(crate) fn logging_to(log: Option<AccessLog>) -> PumpState {
+    /// A connection's state, its requests logged to `log` and counted in
+    /// `metrics`.
+    pub(crate) fn observed_by(log: Option<AccessLog>, metrics: Option<Metrics>) -> PumpState {
         let mut st = PumpState::default();
         st.log = log;
+        st.tally = metrics.map(|m| m.tally(Protocol::Http2));
         st
+    }
+
+    /// A stream opened with `request`: what its log line and metrics will
+    /// need, if either is kept.
+    fn observe<B>(&mut self, request: &Request<B>) -> Option<Logged> {
+        if let Some(t) = &mut self.tally {
+            t.stream_opened();
+        } else if self.log.is_none() {
+            return None;
+        }
+        let fields = self.log.as_ref().is_some_and(AccessLog::wants_fields);
+        Some(Logged::of(request, self.log.is_some(), fields, self.now()))
     }
 
     /// This turn's time (taken now if no turn set it).
@@ -923,18 +978,21 @@ impl PumpState {
             .get_or_insert_with(|| (Instant::now(), epoch_ms(date::wall_now())))
     }
 
-    /// Hands this turn's access log entries to the log (before the
-    /// connection waits, hibernates or ends).
-    pub(crate) fn flush_log(&mut self) {
+    /// Hands this turn's access log entries to the log and its counts to
+    /// the metrics (before the connection waits, hibernates or ends).
+    pub(crate) fn flush_observed(&mut self) {
         if let Some(log) = &self.log {
             log.record_all(&mut self.log_batch);
+        }
+        if let Some(t) = &mut self.tally {
+            t.flush();
         }
     }
 
     /// A new turn, or a wake-up: the time moves on (read only when
-    /// requests are logged).
+    /// requests are logged or measured).
     pub(crate) fn tick(&mut self) {
-        if self.log.is_some() {
+        if self.log.is_some() || self.tally.is_some() {
             self.clock = Some((Instant::now(), epoch_ms(date::wall_now())));
         }
     }

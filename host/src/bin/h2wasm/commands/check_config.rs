@@ -28,6 +28,7 @@ pub(crate) fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
             .listeners
             .iter()
             .any(|l| l.tls && l.redirect_to_https.is_none()),
+        metrics: None,
     };
     build::build(&plan, &cx)?;
     println!("{}: ok", args.file.display());

@@ -12,6 +12,7 @@ use h2wasm::apps::proxy::ReverseProxy;
 use h2wasm::apps::wasi_http::{AppVariables, ComponentConfig, WasiHttpApp};
 use h2wasm::fetch::outgoing::policy::{OutboundEntry, OutboundPolicy};
 use h2wasm::fetch::outgoing::{Outgoing, OutgoingConfig};
+use h2wasm::serve::Metrics;
 use h2wasm::service::body::Incoming;
 use h2wasm::service::{SharedService, shared};
 use h2wasm::sites::{SiteBuilder, SiteTable, load_certificate};
@@ -33,6 +34,8 @@ pub(crate) struct Context {
     /// Whether any listener speaks TLS (then sites without a certificate
     /// get the development one).
     pub(crate) tls: bool,
+    /// Where routes and apps are counted (`--metrics`).
+    pub(crate) metrics: Option<Metrics>,
 }
 
 /// The table, and the apps in it (for the stats line).
@@ -86,13 +89,18 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
         for route in &site.routes {
             let (path, strip) = (route.path.as_str(), route.strip);
             builder = match &route.kind {
-                RouteKind::Files { root, push } => add(
+                RouteKind::Files {
+                    root,
+                    push,
+                    compress,
+                } => add(
                     builder,
                     path,
                     strip,
                     h2wasm::apps::files::StaticFiles::new(root)
                         .map_err(|e| route.at.error("files.root", format!("{e:#}")))?
-                        .with_push(push.clone()),
+                        .with_push(push.clone())
+                        .with_compression((*compress).into()),
                     &mut last,
                 ),
                 RouteKind::App(args) => {
@@ -126,6 +134,10 @@ pub(crate) fn build(plan: &Plan, cx: &Context) -> Result<Built, ConfigError> {
         Some(i) => plan.sites[i].at.error("", e.message),
         None => plan.sites[0].at.error("", e.message),
     })?;
+    let table = match &cx.metrics {
+        Some(m) => table.measured(m),
+        None => table,
+    };
     // One site taking every request on one route: nothing to choose.
     let only = match &plan.sites[..] {
         [site] => match &site.routes[..] {
@@ -210,6 +222,10 @@ fn load_app(args: &AppArgs, cx: &Context) -> anyhow::Result<WasiHttpApp> {
     let Some(component) = &args.app else {
         anyhow::bail!("no component");
     };
+    let metrics = cx
+        .metrics
+        .as_ref()
+        .map(|m| m.app(&component.display().to_string()));
     let allowed = args.app_allow_outbound.iter().flatten().cloned().collect();
     let policy = OutboundPolicy::allow(allowed).with_server_addresses(cx.own_addresses.clone());
     for origin in args.app_h2c.iter().flatten() {
@@ -232,6 +248,7 @@ fn load_app(args: &AppArgs, cx: &Context) -> anyhow::Result<WasiHttpApp> {
         connect_timeout: Duration::from_secs(args.app_connect_timeout),
         first_byte_timeout: Duration::from_secs(args.app_first_byte_timeout),
         max_connections: args.app_max_outgoing,
+        metrics: metrics.clone(),
         ..OutgoingConfig::default()
     };
     // Outgoing HTTP/2 connections take engine instances from a pool of
@@ -260,6 +277,7 @@ fn load_app(args: &AppArgs, cx: &Context) -> anyhow::Result<WasiHttpApp> {
         variables: app_variables(args)?,
         buckets: Buckets::open(&args.app_keyvalue)
             .map_err(|e| anyhow::anyhow!("--app-keyvalue {e:#}"))?,
+        metrics,
         ..defaults
     };
     WasiHttpApp::load(component, config, outgoing).map_err(|e| anyhow::anyhow!("{e:#}"))

@@ -143,6 +143,41 @@ pub(crate) struct Files {
     /// sees them).
     #[serde(default)]
     pub(crate) push: BTreeMap<String, Vec<String>>,
+    /// Content codings, chosen by each request's `Accept-Encoding`:
+    /// `"on"` sends precompressed siblings (`app.js.br`, `.zst`, `.gz`,
+    /// no older than the file) and, for text of 256 octets to 1 MiB,
+    /// brotli and gzip made once when the file is first served; `"static"`
+    /// the siblings only; `"off"` every file as it is. Ranges, images and
+    /// other compressed types are always sent as they are.
+    #[serde(default)]
+    pub(crate) compress: Compress,
+}
+
+/// Which encoded forms of static files are sent (`compress`,
+/// `--compress`).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(inline)]
+pub(crate) enum Compress {
+    /// Precompressed siblings, and brotli and gzip made here for text.
+    #[default]
+    On,
+    /// Precompressed siblings only.
+    Static,
+    /// Nothing: every file as it is.
+    Off,
+}
+
+impl From<Compress> for h2wasm::apps::files::Compression {
+    fn from(c: Compress) -> Self {
+        match c {
+            Compress::On => Self::On,
+            Compress::Static => Self::Static,
+            Compress::Off => Self::Off,
+        }
+    }
 }
 
 /// A reverse proxy. Requests go on with hop-by-hop fields removed (both

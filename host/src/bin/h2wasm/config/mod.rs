@@ -163,6 +163,7 @@ pub(crate) enum RouteKind {
     Files {
         root: PathBuf,
         push: HashMap<String, Vec<String>>,
+        compress: file::Compress,
     },
     App(Box<AppArgs>),
     Proxy(Box<ProxyPlan>),
@@ -174,10 +175,10 @@ impl RouteKind {
     /// How `check-config` and the log describe it.
     pub(crate) fn describe(&self) -> String {
         match self {
-            RouteKind::Files { root, push } if push.is_empty() => {
+            RouteKind::Files { root, push, .. } if push.is_empty() => {
                 format!("files {}", root.display())
             }
-            RouteKind::Files { root, push } => {
+            RouteKind::Files { root, push, .. } => {
                 format!("files {} (push for {} pages)", root.display(), push.len())
             }
             RouteKind::App(app) => format!(
@@ -415,6 +416,7 @@ fn check_route(src: &Source, route: &Route, at: Place) -> Result<RoutePlan, Conf
         RouteKind::Files {
             root: src.resolve(&files.root),
             push: files.push.clone().into_iter().collect(),
+            compress: files.compress,
         }
     } else if let Some(app) = &route.app {
         let command = AppArgs::augment_args(clap::Command::new("app"));
@@ -525,6 +527,7 @@ pub(crate) fn one_site(site: &SiteArgs, app: &AppArgs) -> Plan {
         (None, Some(dir)) => RouteKind::Files {
             root: dir.clone(),
             push: site.push.iter().cloned().collect(),
+            compress: site.compress,
         },
         (None, None) => RouteKind::Echo,
     };

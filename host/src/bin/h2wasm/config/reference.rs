@@ -102,6 +102,13 @@ fn table(schema: &Value) -> String {
 
 /// A property's kind in words.
 fn kind(prop: &Value) -> String {
+    if let Some(value) = prop.get("const") {
+        return value.to_string();
+    }
+    if let Some(values) = prop.get("enum").and_then(Value::as_array) {
+        let values: Vec<String> = values.iter().map(Value::to_string).collect();
+        return format!("one of {}", values.join(", "));
+    }
     if let Some(r) = prop.get("$ref").and_then(Value::as_str) {
         let name = r.rsplit('/').next().unwrap_or(r);
         return SECTIONS

@@ -4,6 +4,7 @@
 //! routes hold, by the same names and checked by the same parsers (see
 //! `crate::config::flags`).
 
+use crate::config::file::Compress;
 use crate::engine::EngineArg;
 use crate::parse::{
     parse_altsvc, parse_app_memory, parse_bucket, parse_host_ports, parse_key_value, parse_origin,
@@ -65,6 +66,17 @@ pub(crate) struct SiteArgs {
     /// --push /=/style.css,/app.js (repeatable; needs DIR).
     #[arg(long = "push", value_name = "PAGE=ASSET,...", value_parser = parse_push, requires = "dir")]
     pub(crate) push: Vec<(String, Vec<String>)>,
+    /// Content codings for DIR's files, by Accept-Encoding: on (siblings
+    /// such as app.js.br/.zst/.gz, and brotli and gzip made once for text
+    /// up to 1 MiB), static (siblings only), off.
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        default_value = "on",
+        requires = "dir"
+    )]
+    pub(crate) compress: Compress,
 }
 
 /// The `--app` component and what it may use: on the command line
@@ -217,6 +229,11 @@ pub(crate) struct ServerArgs {
     /// SIGUSR1, for rotation) instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub(crate) access_log_file: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (a listener of
+    /// their own, e.g. 127.0.0.1:9100): requests, streams, resets and
+    /// GOAWAYs, connections, memory, app instances.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
     /// Seconds open streams may take to finish after SIGINT/SIGTERM.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) grace: u64,

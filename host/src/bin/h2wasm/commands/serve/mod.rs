@@ -14,8 +14,8 @@ pub(crate) use args::ServeArgs;
 use args::{AccessLogFormat, Padding, ServerArgs};
 use h2wasm::apps::wasi_http::WasiHttpApp;
 use h2wasm::bindings::PaddingStrategy;
-use h2wasm::serve::AccessLog;
 use h2wasm::serve::access_log::{Destination, Format};
+use h2wasm::serve::{AccessLog, Metrics};
 use h2wasm::service::{SharedService, shared};
 use h2wasm::sites::{HttpsRedirect, Sites};
 use h2wasm::{Runtime, RuntimeConfig};
@@ -57,13 +57,27 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let local = listener.local_addr()?;
         bound.push((listen.clone(), listener, local));
     }
+    let metrics_listener = match server.metrics {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("--metrics: cannot listen on {address}"))?,
+        ),
+        None => None,
+    };
+    let metrics = metrics_listener.as_ref().map(|_| Metrics::new());
+    let mut own_addresses: Vec<_> = bound.iter().map(|(_, _, local)| *local).collect();
+    if let Some(l) = &metrics_listener {
+        own_addresses.push(l.local_addr()?);
+    }
     let cx = build::Context {
         engine: server.engine.clone(),
-        own_addresses: bound.iter().map(|(_, _, local)| *local).collect(),
+        own_addresses,
         tls: plan
             .listeners
             .iter()
             .any(|l| l.tls && l.redirect_to_https.is_none()),
+        metrics: metrics.clone(),
     };
     if cx.tls && plan.sites.iter().any(|s| s.cert.is_none()) {
         let (cert, _) = h2wasm::tls::dev_certificate()?;
@@ -119,9 +133,23 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let access_log = access_log(server)?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let (Some(listener), Some(m)) = (metrics_listener, &metrics) {
+        m.watch(Box::new(limits.clone()));
+        m.watch(Box::new(runtime.clone()));
+        m.watch(Box::new(apps.clone()));
+        eprintln!(
+            "h2wasm: metrics on http://{}/metrics",
+            listener.local_addr()?
+        );
+        tokio::spawn(h2wasm::serve::metrics::endpoint::serve(
+            listener,
+            m.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let idle_timeout = (server.idle_timeout > 0).then(|| Duration::from_secs(server.idle_timeout));
     let handshake_timeout = Duration::from_secs(server.unknown_protocol_timeout);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut running = tokio::task::JoinSet::new();
     for (listen, listener, local) in bound {
         let service = match listen.redirect_to_https {
@@ -138,6 +166,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     .then(|| Duration::from_millis(server.hibernate_after)),
                 limits: None,
                 access_log: access_log.clone(),
+                metrics: metrics.clone(),
             })
             .http1(listen.http1.then(|| h2wasm::serve::http1::Http1Config {
                 // A kept-alive HTTP/1.1 connection waits for its next
@@ -145,6 +174,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
                 limits: None,
                 access_log: access_log.clone(),
+                metrics: metrics.clone(),
             }))
             .limits(limits.clone());
         if listen.tls {

@@ -1,14 +1,20 @@
 //! Static files from a directory: index.html, content types, HEAD, single
-//! byte ranges (206/416), ETag and Last-Modified validators (304). Paths
+//! byte ranges (206/416), ETag and Last-Modified validators (304), and
+//! content codings (`coding`): precompressed siblings (`name.br`,
+//! `name.zst`, `name.gz`) and, for text up to [`SMALL`], brotli and gzip
+//! made once when the file is cached, chosen by `Accept-Encoding`. Paths
 //! that would leave the directory are refused, and every file is opened
 //! beneath the directory itself (cap-std: `openat2` with RESOLVE_BENEATH
 //! where the kernel has it), so a symlink swapped in later cannot lead a
 //! request, or a cached entry being checked again, out of it.
 
+mod coding;
+
 use crate::engine::clock::coarse_now;
 use crate::service::body::Incoming;
 use crate::service::{Http2Stream, PreparedHeaders, ResponseBody, ServeFile, empty, full, text};
 use bytes::Bytes;
+use coding::{Coding, MIN_COMPRESS, choose, compress, compressible};
 use futures_util::future::{BoxFuture, Either, Ready, ready};
 use http::header::{self, HeaderName};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
@@ -50,8 +56,27 @@ struct FileInfo {
     body: Option<Bytes>,
     /// The headers of a 200 for the whole file (and of a HEAD).
     whole: PreparedHeaders,
+    /// Its encoded forms (at most one per coding); when there are any,
+    /// every response for it says `Vary: Accept-Encoding`.
+    variants: Vec<Arc<Variant>>,
     /// When the metadata was last read ([`coarse_now`]).
     checked: Duration,
+}
+
+/// One encoded form of a file: a precompressed sibling, or compressed
+/// here when the file was cached. Never used for ranges.
+struct Variant {
+    coding: Coding,
+    /// The sibling's path under the root, when it is one.
+    sibling: Option<String>,
+    len: u64,
+    /// The encoded octets, when they are kept in memory (made here, or a
+    /// sibling up to [`SMALL`]).
+    body: Option<Bytes>,
+    /// Strong, and its own: a cache keeps each coding apart.
+    etag: String,
+    /// The headers of a 200 (and of a HEAD).
+    whole: PreparedHeaders,
 }
 
 /// Cached files by their request path made canonical (decoded, with `.`
@@ -72,6 +97,20 @@ pub struct StaticFiles {
     cache: Arc<Mutex<Cache>>,
     /// Page path → assets pushed with it.
     push: Arc<HashMap<String, Vec<String>>>,
+    compression: Compression,
+}
+
+/// Which encoded forms of its files a [`StaticFiles`] sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Precompressed siblings, and brotli and gzip made here for text up
+    /// to 1 MiB (the default).
+    #[default]
+    On,
+    /// Precompressed siblings only.
+    Static,
+    /// None: every file as it is.
+    Off,
 }
 
 /// Pages with server push wait for their promises; everything else is
@@ -126,7 +165,14 @@ impl StaticFiles {
             root: Arc::new(dir),
             cache: Arc::default(),
             push: Arc::default(),
+            compression: Compression::default(),
         })
+    }
+
+    /// Which encoded forms it sends ([`Compression::On`] unless told).
+    pub fn with_compression(mut self, compression: Compression) -> StaticFiles {
+        self.compression = compression;
+        self
     }
 
     /// Server push: a GET for a page path (no query) in `rules` first
@@ -181,6 +227,18 @@ impl StaticFiles {
         let Some(info) = self.lookup(uri.path()) else {
             return text(StatusCode::NOT_FOUND, "not found\n");
         };
+        // A range is always of the file as it is (RFC 9110 §14.1.1 lets
+        // us choose; so do h2o and nginx).
+        if !info.variants.is_empty()
+            && !req.contains_key(header::RANGE)
+            && let Some(coding) = choose(req.get(header::ACCEPT_ENCODING), |c| {
+                info.variants.iter().any(|v| v.coding == c)
+            })
+            && let Some(variant) = info.variants.iter().find(|v| v.coding == coding)
+            && let Some(response) = self.reply_encoded(method, req, &info, variant)
+        {
+            return response;
+        }
         let len = info.len;
         if not_modified(req, &info.etag, info.mtime) {
             let mut h = HeaderMap::new();
@@ -253,6 +311,38 @@ impl StaticFiles {
         }
     }
 
+    /// The whole file in `variant`'s coding; `None` if a sibling kept on
+    /// disk has gone (the file is then sent as it is).
+    fn reply_encoded(
+        &self,
+        method: &Method,
+        req: &HeaderMap,
+        info: &FileInfo,
+        variant: &Variant,
+    ) -> Option<Response<ResponseBody>> {
+        if not_modified(req, &variant.etag, info.mtime) {
+            let mut h = HeaderMap::new();
+            h.insert(header::ETAG, value(&variant.etag));
+            h.insert(header::LAST_MODIFIED, value(&info.last_modified));
+            h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            return Some(with(StatusCode::NOT_MODIFIED, h, empty()));
+        }
+        if method == Method::HEAD {
+            return Some(variant.whole.response(empty()));
+        }
+        if let Some(body) = &variant.body {
+            return Some(variant.whole.response(full(body.clone())));
+        }
+        let file = self.root.open(variant.sibling.as_deref()?).ok()?.into_std();
+        let mut headers = variant.whole.headers().clone();
+        headers.remove(header::CONTENT_LENGTH);
+        Some(
+            ServeFile::open(file)
+                .range(0, Some(variant.len))
+                .response(StatusCode::OK, headers),
+        )
+    }
+
     /// The file for a request path, through the cache.
     fn lookup(&self, request_path: &str) -> Option<Arc<FileInfo>> {
         let key = Self::resolve(request_path)?;
@@ -278,7 +368,15 @@ impl StaticFiles {
                     ..(*old).clone()
                 }
             }
-            _ => FileInfo::load(path, file, meta.len(), mtime, now)?,
+            _ => FileInfo::load(
+                &self.root,
+                self.compression,
+                path,
+                file,
+                meta.len(),
+                mtime,
+                now,
+            )?,
         };
         let info = Arc::new(info);
         if let Ok(mut c) = self.cache.lock() {
@@ -369,6 +467,8 @@ impl FileInfo {
     /// validators and headers, and its content if it is small. Read from
     /// the handle that was checked, not by path again.
     fn load(
+        root: &cap_std::fs::Dir,
+        compression: Compression,
         path: String,
         mut file: std::fs::File,
         len: u64,
@@ -387,10 +487,32 @@ impl FileInfo {
         let etag = format!("\"{len:x}-{mtime_ns:x}\"");
         let last_modified = httpdate::fmt_http_date(mtime);
         let content_type = content_type(Path::new(&path));
+        let encoded = Encoded {
+            content_type,
+            last_modified: &last_modified,
+            mtime,
+        };
+        let mut variants = Vec::new();
+        for coding in Coding::ALL {
+            if compression == Compression::Off {
+                break;
+            }
+            let variant = match encoded.sibling(root, &path, coding) {
+                Some(v) => Some(v),
+                None if compression == Compression::On => body
+                    .as_ref()
+                    .and_then(|b| encoded.made(coding, b, &etag, len)),
+                None => None,
+            };
+            variants.extend(variant.map(Arc::new));
+        }
         let mut whole = HeaderMap::new();
         whole.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
         whole.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         validator_headers(&etag, &last_modified, &mut whole);
+        if !variants.is_empty() {
+            whole.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
         Some(FileInfo {
             content_type,
             path,
@@ -400,13 +522,108 @@ impl FileInfo {
             last_modified,
             body,
             whole: PreparedHeaders::new(StatusCode::OK, whole),
+            variants,
             checked: now,
         })
     }
 
-    /// ETag, Last-Modified and Accept-Ranges: sent with 200, 206 and 304.
+    /// ETag, Last-Modified and Accept-Ranges (and Vary, when the file has
+    /// encoded forms): sent with 200, 206 and 304.
     fn validators(&self, headers: &mut HeaderMap) {
         validator_headers(&self.etag, &self.last_modified, headers);
+        if !self.variants.is_empty() {
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        }
+    }
+
+    /// Octets it keeps in memory: the file's and its encoded forms'.
+    fn kept(&self) -> usize {
+        let variants: usize = self
+            .variants
+            .iter()
+            .filter_map(|v| v.body.as_ref().map(Bytes::len))
+            .sum();
+        self.body.as_ref().map_or(0, Bytes::len) + variants
+    }
+}
+
+/// What every encoded form of one file shares.
+struct Encoded<'a> {
+    content_type: &'static str,
+    last_modified: &'a str,
+    mtime: SystemTime,
+}
+
+impl Encoded<'_> {
+    /// `path`'s precompressed sibling in `coding`, if there is one no
+    /// older than the file (an older one is stale: the file was rebuilt
+    /// and its sibling not).
+    fn sibling(&self, root: &cap_std::fs::Dir, path: &str, coding: Coding) -> Option<Variant> {
+        let sibling = format!("{path}{}", coding.suffix());
+        let mut file = root.open(&sibling).ok()?.into_std();
+        let meta = file.metadata().ok()?;
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        if !meta.is_file() || mtime < self.mtime {
+            return None;
+        }
+        let len = meta.len();
+        let body = if len <= SMALL {
+            let mut buf = Vec::with_capacity(usize::try_from(len).ok()?);
+            file.read_to_end(&mut buf).ok()?;
+            Some(Bytes::from(buf)).filter(|b| b.len() as u64 == len)
+        } else {
+            None
+        };
+        let mtime_ns = mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let etag = format!("\"{len:x}-{mtime_ns:x}-{}\"", coding.token());
+        Some(self.variant(coding, Some(sibling), len, body, etag))
+    }
+
+    /// `body` (the file, `len` octets, tagged `etag`) compressed here in
+    /// `coding`, if the type is text, the file not tiny, and the result
+    /// at least 5% smaller.
+    fn made(&self, coding: Coding, body: &Bytes, etag: &str, len: u64) -> Option<Variant> {
+        if !coding.made_here() || !compressible(self.content_type) || len < MIN_COMPRESS {
+            return None;
+        }
+        let encoded = compress(coding, body)?;
+        if encoded.len() as u64 > len - len / 20 {
+            return None;
+        }
+        let tag = format!("{}-{}\"", etag.trim_end_matches('"'), coding.token());
+        let n = encoded.len() as u64;
+        Some(self.variant(coding, None, n, Some(Bytes::from(encoded)), tag))
+    }
+
+    fn variant(
+        &self,
+        coding: Coding,
+        sibling: Option<String>,
+        len: u64,
+        body: Option<Bytes>,
+        etag: String,
+    ) -> Variant {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(coding.token()),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        h.insert(header::ETAG, value(&etag));
+        h.insert(header::LAST_MODIFIED, value(self.last_modified));
+        Variant {
+            coding,
+            sibling,
+            len,
+            body,
+            etag,
+            whole: PreparedHeaders::new(StatusCode::OK, h),
+        }
     }
 }
 
@@ -431,7 +648,7 @@ fn with(status: StatusCode, headers: HeaderMap, body: ResponseBody) -> Response<
 
 impl Cache {
     fn insert(&mut self, request_path: &str, info: Arc<FileInfo>) {
-        let size = |i: &FileInfo| i.body.as_ref().map_or(0, Bytes::len);
+        let size = FileInfo::kept;
         let added = size(&info);
         if let Some(old) = self.entries.remove(request_path) {
             self.body_bytes = self.body_bytes.saturating_sub(size(&old));
@@ -675,6 +892,50 @@ mod tests {
             let alias: http::Uri = "//sub/./secret.txt".parse().unwrap();
             let r = files.reply(&Method::GET, &alias, &HeaderMap::new());
             assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        }
+    }
+
+    /// Encoded forms are made when the file is cached, kept with it and
+    /// counted toward the cache's bytes; `Off` makes none (and says no
+    /// `Vary`), `Static` only takes siblings.
+    #[test]
+    fn encoded_forms_are_made_once_and_counted_in_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let css: String = (0..2000)
+            .map(|i| format!(".c{i} {{ margin: {}px }}\n", i % 9))
+            .collect();
+        std::fs::write(dir.path().join("a.css"), &css).unwrap();
+        let uri: http::Uri = "/a.css".parse().unwrap();
+        let mut accept = HeaderMap::new();
+        accept.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br"));
+        let encoding = |r: &Response<ResponseBody>| {
+            r.headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_string())
+        };
+        let files = StaticFiles::new(dir.path()).unwrap();
+        for _ in 0..3 {
+            let r = files.reply(&Method::GET, &uri, &accept);
+            assert_eq!(encoding(&r).as_deref(), Some("br"));
+        }
+        let cache = files.cache.lock().unwrap();
+        let info = cache.entries.get("a.css").unwrap();
+        let codings: Vec<_> = info.variants.iter().map(|v| v.coding).collect();
+        assert_eq!(codings, [Coding::Br, Coding::Gzip]);
+        let encoded: usize = info
+            .variants
+            .iter()
+            .map(|v| v.body.as_ref().unwrap().len())
+            .sum();
+        assert!(encoded < css.len() / 4, "{encoded} of {}", css.len());
+        assert_eq!(cache.body_bytes, css.len() + encoded);
+        drop(cache);
+        for mode in [Compression::Off, Compression::Static] {
+            let files = StaticFiles::new(dir.path()).unwrap().with_compression(mode);
+            let r = files.reply(&Method::GET, &uri, &accept);
+            assert_eq!(encoding(&r), None, "{mode:?}");
+            assert_eq!(r.headers().get(header::VARY), None, "{mode:?}");
+            assert_eq!(files.cache.lock().unwrap().body_bytes, css.len());
         }
     }
 
