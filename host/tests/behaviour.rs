@@ -568,7 +568,11 @@ fn cli_rejects_bad_input_clearly() {
             &["get", "-H", "no-colon", "http://127.0.0.1:1/"],
             "expected 'name: value'",
         ),
-        (&["get", "http://127.0.0.1:1/"], "--prior-knowledge"),
+        // No flag: the probe for the protocol finds nobody there.
+        (
+            &["get", "http://127.0.0.1:1/"],
+            "cannot connect to 127.0.0.1:1",
+        ),
         (
             &["get", "--prior-knowledge", "http://127.0.0.1:1/"],
             "cannot connect",
