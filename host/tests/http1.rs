@@ -508,8 +508,12 @@ fn get_on_http_urls_finds_the_protocol_the_server_speaks() {
     let o = get(&["--prior-knowledge"], &python_url);
     let said = stderr(&o);
     assert!(!o.status.success());
+    // Python closes with our later frames unread: its reset may reach
+    // us before its answer does (the lingering server below is the
+    // deterministic case).
     assert!(
-        said.contains("the server's answer is not HTTP/2 (\"") && said.contains("--http1.1"),
+        said.contains("the server's answer is not HTTP/2 (\"") && said.contains("--http1.1")
+            || said.contains("reset"),
         "{said}"
     );
     assert!(!said.contains("0x6"), "{said}");
@@ -523,8 +527,19 @@ fn get_on_http_urls_finds_the_protocol_the_server_speaks() {
     std::thread::spawn(move || {
         for tcp in listener.incoming().take(3) {
             let Ok(mut tcp) = tcp else { continue };
-            let mut head = [0u8; 16];
-            let _ = tcp.read(&mut head);
+            let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+            // The whole head first, and after the answer everything the
+            // client still sends, as servers linger: a close with input
+            // unread would reset the connection and could destroy the
+            // answer before the client reads it.
+            let mut head = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+                match tcp.read(&mut chunk) {
+                    Ok(n) if n > 0 => head.extend_from_slice(&chunk[..n]),
+                    _ => break,
+                }
+            }
             let answer: &[u8] = match head.starts_with(b"PRI ") {
                 true => {
                     b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -534,6 +549,8 @@ fn get_on_http_urls_finds_the_protocol_the_server_speaks() {
                 }
             };
             let _ = tcp.write_all(answer);
+            let _ = tcp.shutdown(std::net::Shutdown::Write);
+            while matches!(tcp.read(&mut chunk), Ok(n) if n > 0) {}
         }
     });
     let o = get(&["-v"], &http1_url);
