@@ -2,20 +2,26 @@
 //! format or as JSON, written off the serving path. A request's end keeps
 //! its facts (no text; its times are its connection's turn's, so no clock
 //! is read per request) with its connection, which hands a turn's worth
-//! to the queue under one lock; a thread of the log's own takes the queue
-//! whole every 100 ms (or sooner, when it fills past a batch), formats the
-//! lines (each second's time once) and writes them in one `write`. A
-//! connection never formats, never writes and never waits for the disk.
+//! to the queue as one [`Batch`] under one lock (the vector itself moves,
+//! and an empty one from the writer's spares takes its place, so entries
+//! are not copied and no vector is allocated per turn); a thread of the
+//! log's own takes the queue whole every 100 ms (or sooner, when it fills
+//! past [`BATCH`] entries), formats the lines and writes them in one
+//! `write`. Formatting repeats little: a batch's client address is found
+//! once, the time once a second, and a request line once for a run of
+//! equal ones. A connection never formats, never writes and never waits
+//! for the disk.
 //!
 //! Bounded: at most [`MAX_QUEUED`] entries wait; past that (a disk that
 //! cannot keep up) entries are dropped and counted, and the count is
-//! logged at warn once per batch. The file is opened for appending and
+//! logged at warn once per batch. Spare vectors kept for connections hold
+//! at most [`SPARE_ENTRIES`] entries' room in all. The file is opened for appending and
 //! opened again on [`AccessLog::reopen`] (SIGUSR1 in the CLI), for
 //! rotation: rename the file, signal, and the next batch goes to a new
 //! one.
 
 use crate::engine::convert::code_name;
-use http::HeaderValue;
+use http::{HeaderValue, Method};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,7 +31,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Entries that may wait for the writer.
 pub const MAX_QUEUED: usize = 65_536;
 /// Entries that wake the writer before its tick.
-const BATCH: usize = 4096;
+pub const BATCH: usize = 4096;
+/// Room, in entries, of the empty vectors kept for connections' next
+/// batches (a larger vector is dropped rather than kept).
+pub const SPARE_ENTRIES: usize = 8192;
 /// How often the writer takes the queue.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -50,16 +59,13 @@ pub enum Destination {
 }
 
 /// What is known of a request when it ends: small (it is moved a few
-/// times per request), nothing formatted.
+/// times per request), nothing formatted. Its client and protocol are its
+/// [`Batch`]'s.
 pub struct Entry {
-    /// The client's address (`ip:port`).
-    pub peer: Arc<str>,
     /// The request's method.
-    pub method: http::Method,
+    pub method: LoggedMethod,
     /// The request target (path and query; shares the request's bytes).
     pub target: Option<http::uri::PathAndQuery>,
-    /// The protocol it came over.
-    pub protocol: Protocol,
     /// The response's status (0: none was sent).
     pub status: u16,
     /// The HTTP/2 error code the stream was reset with; 0: not reset.
@@ -73,6 +79,44 @@ pub struct Entry {
     /// `Referer` and `User-Agent`, for the combined and JSON formats only
     /// (see [`AccessLog::wants_fields`]).
     pub fields: Option<Box<ClientFields>>,
+}
+
+/// A request's method as its line shows it: a standard one by its name
+/// (two words, nothing to drop: entries are moved several times per
+/// request), any other as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoggedMethod {
+    /// `GET`, `HEAD`, `POST` and the other methods RFC 9110 and RFC 5789
+    /// define.
+    Standard(&'static str),
+    /// An extension method.
+    Other(Box<Method>),
+}
+
+impl LoggedMethod {
+    /// `method`, as logged.
+    pub fn of(method: &Method) -> LoggedMethod {
+        let name = match *method {
+            Method::GET => "GET",
+            Method::HEAD => "HEAD",
+            Method::POST => "POST",
+            Method::PUT => "PUT",
+            Method::DELETE => "DELETE",
+            Method::CONNECT => "CONNECT",
+            Method::OPTIONS => "OPTIONS",
+            Method::TRACE => "TRACE",
+            Method::PATCH => "PATCH",
+            _ => return LoggedMethod::Other(Box::new(method.clone())),
+        };
+        LoggedMethod::Standard(name)
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            LoggedMethod::Standard(name) => name,
+            LoggedMethod::Other(method) => method.as_str(),
+        }
+    }
 }
 
 /// The client's own fields a combined or JSON line shows.
@@ -110,13 +154,52 @@ pub fn epoch_ms(time: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// One connection's entries, handed over together.
+struct Batch {
+    /// The client's address (`ip:port`).
+    peer: Arc<str>,
+    /// The protocol they came over.
+    protocol: Protocol,
+    entries: Vec<Entry>,
+}
+
+/// What waits for the writer.
+#[derive(Default)]
+struct Queue {
+    batches: Vec<Batch>,
+    /// Entries in `batches`.
+    entries: usize,
+    /// Emptied vectors for connections' next batches, and their room.
+    spare: Vec<Vec<Entry>>,
+    spare_room: usize,
+}
+
+impl Queue {
+    /// An empty vector for a connection's next batch.
+    fn take_spare(&mut self) -> Vec<Entry> {
+        let v = self.spare.pop().unwrap_or_default();
+        self.spare_room -= v.capacity();
+        v
+    }
+
+    /// Keeps `v`, emptied, for a connection's next batch, if there is
+    /// room for it.
+    fn give_spare(&mut self, mut v: Vec<Entry>) {
+        v.clear();
+        if v.capacity() > 0 && self.spare_room + v.capacity() <= SPARE_ENTRIES {
+            self.spare_room += v.capacity();
+            self.spare.push(v);
+        }
+    }
+}
+
 /// The access log (cheap to clone): each connection holds one.
 #[derive(Clone)]
 pub struct AccessLog(Arc<Shared>);
 
 struct Shared {
     format: Format,
-    queue: Mutex<Vec<Entry>>,
+    queue: Mutex<Queue>,
     wake: Condvar,
     dropped: AtomicU64,
     /// Entries queued so far (what [`AccessLog::flush`] waits for).
@@ -135,7 +218,7 @@ impl AccessLog {
         let out = open(&destination)?;
         let shared = Arc::new(Shared {
             format,
-            queue: Mutex::new(Vec::new()),
+            queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             dropped: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
@@ -156,30 +239,40 @@ impl AccessLog {
         self.0.format != Format::Common
     }
 
-    /// Queues `entry` for the writer (dropped, and counted, when
-    /// [`MAX_QUEUED`] wait already).
-    pub fn record(&self, entry: Entry) {
-        self.enqueue(std::iter::once(entry), 1);
+    /// Queues `entry`, a request of the client `peer` over `protocol`,
+    /// for the writer (dropped, and counted, when [`MAX_QUEUED`] wait
+    /// already).
+    pub fn record(&self, peer: &Arc<str>, protocol: Protocol, entry: Entry) {
+        let mut one = Vec::new();
+        one.push(entry);
+        self.record_all(peer, protocol, &mut one);
     }
 
-    /// Queues every entry of `entries` (a connection's turn's worth),
-    /// leaving it empty: one lock for them all.
-    pub fn record_all(&self, entries: &mut Vec<Entry>) {
+    /// Queues every entry of `entries` (a connection's turn's worth, of
+    /// the client `peer` over `protocol`) under one lock, leaving in its
+    /// place an empty vector (one the writer is done with, when it has
+    /// one). Past [`MAX_QUEUED`] the rest are dropped and counted.
+    pub fn record_all(&self, peer: &Arc<str>, protocol: Protocol, entries: &mut Vec<Entry>) {
         let n = entries.len();
-        if n > 0 {
-            self.enqueue(entries.drain(..), n);
+        if n == 0 {
+            return;
         }
-    }
-
-    /// Queues the `n` `entries` as far as [`MAX_QUEUED`] allows; the rest
-    /// are dropped and counted.
-    fn enqueue(&self, entries: impl Iterator<Item = Entry>, n: usize) {
         let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let before = queue.len();
+        let before = queue.entries;
         let taken = n.min(MAX_QUEUED.saturating_sub(before));
-        queue.extend(entries.take(taken));
-        let wake = before < BATCH && queue.len() >= BATCH;
+        entries.truncate(taken);
+        if taken > 0 {
+            let spare = queue.take_spare();
+            queue.batches.push(Batch {
+                peer: peer.clone(),
+                protocol,
+                entries: std::mem::replace(entries, spare),
+            });
+            queue.entries += taken;
+        }
+        let wake = before < BATCH && queue.entries >= BATCH;
         drop(queue);
+        entries.clear();
         self.0.recorded.fetch_add(taken as u64, Ordering::Relaxed);
         if taken < n {
             self.0
@@ -237,21 +330,22 @@ fn open(destination: &Destination) -> std::io::Result<Box<dyn Write + Send>> {
 impl Shared {
     /// The writer: takes the queue whole, formats it, writes it.
     fn run(self: Arc<Self>, mut out: Box<dyn Write + Send>) {
-        let mut text = String::new();
-        let mut batch = Vec::new();
-        let mut clock = TimeCache::default();
+        let mut text = Vec::new();
+        let mut batches = Vec::new();
+        let mut memo = Memo::default();
         loop {
             {
                 let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
                 let (mut queue, _) = self
                     .wake
                     .wait_timeout_while(queue, TICK, |q| {
-                        q.len() < BATCH
+                        q.entries < BATCH
                             && !self.reopen.load(Ordering::Relaxed)
                             && Arc::strong_count(&self) > 1
                     })
                     .unwrap_or_else(|p| p.into_inner());
-                std::mem::swap(&mut *queue, &mut batch);
+                std::mem::swap(&mut queue.batches, &mut batches);
+                queue.entries = 0;
             }
             if self.reopen.swap(false, Ordering::Relaxed) {
                 match open(&self.destination) {
@@ -266,19 +360,31 @@ impl Shared {
                 );
             }
             text.clear();
-            for entry in &batch {
-                self.format.line(entry, &mut text, &mut clock);
+            let mut n = 0;
+            for batch in &batches {
+                memo.client(host_of(&batch.peer), batch.protocol);
+                for entry in &batch.entries {
+                    self.format.line(entry, &mut text, &mut memo);
+                }
+                n += batch.entries.len() as u64;
             }
             if !text.is_empty()
-                && let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+                && let Err(e) = out.write_all(&text).and_then(|()| out.flush())
             {
                 tracing::error!("access log: {e}");
             }
-            let n = batch.len() as u64;
-            batch.clear();
-            // A batch that grew large is not kept at that size.
-            if batch.capacity() > BATCH * 2 {
-                batch = Vec::new();
+            // A buffer that grew large is not kept at that size.
+            if text.capacity() > 1 << 20 {
+                text = Vec::new();
+            }
+            if !batches.is_empty() {
+                let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                for batch in batches.drain(..) {
+                    queue.give_spare(batch.entries);
+                }
+            }
+            if batches.capacity() > BATCH {
+                batches = Vec::new();
             }
             {
                 let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
@@ -288,7 +394,7 @@ impl Shared {
             // No handle left: nothing more can come.
             if Arc::strong_count(&self) == 1 {
                 let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-                if queue.is_empty() {
+                if queue.batches.is_empty() {
                     return;
                 }
             }
@@ -296,49 +402,88 @@ impl Shared {
     }
 }
 
-/// The common log format's time of the last second formatted: lines
-/// come in seconds, so each second is formatted once.
+/// What the writer formatted last, to format it once for the lines that
+/// repeat it: the client and its protocol (per batch), the time (per
+/// second) and the request line (per run of equal ones, as a client's
+/// repeated requests are).
 #[derive(Default)]
-struct TimeCache {
+struct Memo {
+    client: String,
+    protocol: Option<Protocol>,
+    /// The second of `prefix`'s time.
     second: Option<u64>,
-    text: String,
+    /// `client - - [time] "`.
+    prefix: Vec<u8>,
+    /// The method and target of `request`.
+    method: Option<LoggedMethod>,
+    target: Vec<u8>,
+    /// `METHOD target PROTOCOL" `.
+    request: Vec<u8>,
 }
 
-impl TimeCache {
-    fn clf(&mut self, ms: u64) -> &str {
+impl Memo {
+    /// The next lines are of `client` over `protocol`.
+    fn client(&mut self, client: &str, protocol: Protocol) {
+        if self.client != client {
+            self.client.clear();
+            self.client.push_str(client);
+            self.second = None;
+        }
+        if self.protocol != Some(protocol) {
+            self.protocol = Some(protocol);
+            self.method = None;
+        }
+    }
+
+    /// `client - - [time] "` for a request begun at `ms`.
+    fn prefix(&mut self, ms: u64) -> &[u8] {
         let second = ms / 1000;
         if self.second != Some(second) {
             self.second = Some(second);
-            self.text = clf_time(second);
+            self.prefix.clear();
+            self.prefix.extend_from_slice(self.client.as_bytes());
+            self.prefix.extend_from_slice(b" - - [");
+            self.prefix.extend_from_slice(clf_time(second).as_bytes());
+            self.prefix.extend_from_slice(b"] \"");
         }
-        &self.text
+        &self.prefix
+    }
+
+    /// `METHOD target PROTOCOL" ` for `e`.
+    fn request(&mut self, e: &Entry) -> &[u8] {
+        let target = target(e).as_bytes();
+        if self.method.as_ref() != Some(&e.method) || self.target != target {
+            self.method = Some(e.method.clone());
+            self.target.clear();
+            self.target.extend_from_slice(target);
+            self.request.clear();
+            self.request.extend_from_slice(e.method.as_str().as_bytes());
+            self.request.push(b' ');
+            push_escaped(&mut self.request, target);
+            self.request.push(b' ');
+            let protocol = self.protocol.unwrap_or(Protocol::Http2);
+            self.request.extend_from_slice(protocol.as_str().as_bytes());
+            self.request.extend_from_slice(b"\" ");
+        }
+        &self.request
     }
 }
 
 impl Format {
     /// Appends `entry`'s line to `out` (pieces copied in, no formatting
     /// machinery: the writer does this for every request).
-    fn line(self, e: &Entry, out: &mut String, clock: &mut TimeCache) {
-        let host = host_of(&e.peer);
+    fn line(self, e: &Entry, out: &mut Vec<u8>, memo: &mut Memo) {
         let mut digits = itoa::Buffer::new();
         match self {
             Format::Common | Format::Combined => {
-                out.push_str(host);
-                out.push_str(" - - [");
-                out.push_str(clock.clf(e.started_ms));
-                out.push_str("] \"");
-                out.push_str(e.method.as_str());
-                out.push(' ');
-                push_escaped(out, target(e).as_bytes());
-                out.push(' ');
-                out.push_str(e.protocol.as_str());
-                out.push_str("\" ");
-                out.push_str(digits.format(e.status));
-                out.push(' ');
+                out.extend_from_slice(memo.prefix(e.started_ms));
+                out.extend_from_slice(memo.request(e));
+                out.extend_from_slice(digits.format(e.status).as_bytes());
+                out.push(b' ');
                 if e.bytes == 0 {
-                    out.push('-');
+                    out.push(b'-');
                 } else {
-                    out.push_str(digits.format(e.bytes));
+                    out.extend_from_slice(digits.format(e.bytes).as_bytes());
                 }
                 if self == Format::Combined {
                     let (referer, user_agent) = match &e.fields {
@@ -346,15 +491,15 @@ impl Format {
                         None => (None, None),
                     };
                     for field in [referer, user_agent] {
-                        out.push_str(" \"");
+                        out.extend_from_slice(b" \"");
                         match field {
                             Some(v) => push_escaped(out, v.as_bytes()),
-                            None => out.push('-'),
+                            None => out.push(b'-'),
                         }
-                        out.push('"');
+                        out.push(b'"');
                     }
                 }
-                out.push('\n');
+                out.push(b'\n');
             }
             Format::Json => {
                 let text = |v: Option<&HeaderValue>| {
@@ -363,10 +508,10 @@ impl Format {
                 let fields = e.fields.as_deref();
                 let value = serde_json::json!({
                     "time": rfc3339(e.started_ms),
-                    "client": host,
+                    "client": memo.client,
                     "method": e.method.as_str(),
                     "target": target(e),
-                    "protocol": e.protocol.as_str(),
+                    "protocol": memo.protocol.unwrap_or(Protocol::Http2).as_str(),
                     "status": e.status,
                     "bytes": e.bytes,
                     "duration_ms": f64::from(e.duration_us) / 1e3,
@@ -374,8 +519,8 @@ impl Format {
                     "user_agent": text(fields.and_then(|f| f.user_agent.as_ref())),
                     "reset": (e.reset != 0).then(|| code_name(e.reset)),
                 });
-                out.push_str(&value.to_string());
-                out.push('\n');
+                out.extend_from_slice(value.to_string().as_bytes());
+                out.push(b'\n');
             }
         }
     }
@@ -399,25 +544,25 @@ fn host_of(peer: &str) -> &str {
 /// Appends client-sent text for a quoted log field: `"` and `\\` escaped,
 /// and octets outside printable ASCII as `\\xHH`, so no client can write
 /// a line of its own.
-fn push_escaped(out: &mut String, bytes: &[u8]) {
+fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     if bytes
         .iter()
         .all(|&b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
     {
         // The usual case: printable ASCII, as it is.
-        out.push_str(std::str::from_utf8(bytes).unwrap_or_default());
+        out.extend_from_slice(bytes);
         return;
     }
     for &b in bytes {
         match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            0x20..=0x7e => out.push(b as char),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x20..=0x7e => out.push(b),
             _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\x");
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 15)] as char);
+                out.extend_from_slice(b"\\x");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 15)]);
             }
         }
     }
@@ -463,10 +608,8 @@ mod tests {
 
     fn entry() -> Entry {
         Entry {
-            peer: "192.0.2.7:50123".into(),
-            method: http::Method::GET,
+            method: LoggedMethod::of(&http::Method::GET),
             target: Some(http::uri::PathAndQuery::from_static("/a?b=1")),
-            protocol: Protocol::Http2,
             status: 200,
             reset: 0,
             bytes: 1234,
@@ -479,26 +622,32 @@ mod tests {
         }
     }
 
+    /// `e`'s line in `format`, from the client 192.0.2.7 over HTTP/2.
+    fn line(format: Format, e: &Entry, memo: &mut Memo) -> String {
+        let mut out = Vec::new();
+        memo.client(host_of("192.0.2.7:50123"), Protocol::Http2);
+        format.line(e, &mut out, memo);
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn lines_in_each_format() {
-        let mut s = String::new();
-        let mut clock = TimeCache::default();
-        Format::Common.line(&entry(), &mut s, &mut clock);
+        let mut memo = Memo::default();
+        let s = line(Format::Common, &entry(), &mut memo);
         assert_eq!(
             s,
             "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234\n"
         );
-        s.clear();
-        Format::Combined.line(&entry(), &mut s, &mut clock);
+        let s = line(Format::Combined, &entry(), &mut memo);
         assert!(
             s.ends_with(" 200 1234 \"https://example.org/\" \"x\\\"y\\xff\"\n"),
             "{s}"
         );
-        s.clear();
-        Format::Json.line(&entry(), &mut s, &mut clock);
+        let s = line(Format::Json, &entry(), &mut memo);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["time"], "2026-12-05T23:41:10.000Z");
         assert_eq!(v["client"], "192.0.2.7");
+        assert_eq!(v["protocol"], "HTTP/2.0");
         assert_eq!(v["status"], 200);
         assert_eq!(v["duration_ms"], 1.5);
         assert_eq!(v["user_agent"], "x\"y\u{fffd}");
@@ -509,10 +658,65 @@ mod tests {
             referer: None,
             user_agent: Some(HeaderValue::from_static("x\" 200 1")),
         }));
-        s.clear();
-        Format::Combined.line(&forged, &mut s, &mut clock);
+        let s = line(Format::Combined, &forged, &mut memo);
         assert!(s.ends_with(" \"x\\\" 200 1\"\n"), "{s}");
         assert_eq!(s.lines().count(), 1);
+    }
+
+    #[test]
+    fn what_is_formatted_once_follows_each_change() {
+        // The writer reuses the client, time and request line it
+        // formatted last: each must change when its part changes.
+        let mut memo = Memo::default();
+        let mut out = Vec::new();
+        let mut e = entry();
+        memo.client("192.0.2.7", Protocol::Http2);
+        Format::Common.line(&e, &mut out, &mut memo);
+        e.started_ms += 1000;
+        Format::Common.line(&e, &mut out, &mut memo);
+        e.target = Some(http::uri::PathAndQuery::from_static("/b"));
+        Format::Common.line(&e, &mut out, &mut memo);
+        e.method = LoggedMethod::of(&http::Method::HEAD);
+        Format::Common.line(&e, &mut out, &mut memo);
+        memo.client("2001:db8::1", Protocol::Http11);
+        Format::Common.line(&e, &mut out, &mut memo);
+        memo.client("2001:db8::1", Protocol::Http10);
+        Format::Common.line(&e, &mut out, &mut memo);
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"GET /b HTTP/2.0\" 200 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"HEAD /b HTTP/2.0\" 200 1234",
+                "2001:db8::1 - - [05/Dec/2026:23:41:11 +0000] \"HEAD /b HTTP/1.1\" 200 1234",
+                "2001:db8::1 - - [05/Dec/2026:23:41:11 +0000] \"HEAD /b HTTP/1.0\" 200 1234",
+            ]
+        );
+    }
+
+    #[test]
+    fn spare_vectors_are_bounded_by_their_room() {
+        let mut queue = Queue::default();
+        queue.give_spare(Vec::with_capacity(SPARE_ENTRIES + 1));
+        queue.give_spare(Vec::new());
+        assert!(queue.spare.is_empty());
+        for _ in 0..3 {
+            queue.give_spare(Vec::with_capacity(SPARE_ENTRIES / 2));
+        }
+        assert_eq!(queue.spare.len(), 2);
+        assert!(queue.spare_room <= SPARE_ENTRIES);
+        let v = queue.take_spare();
+        assert!(v.capacity() >= SPARE_ENTRIES / 2 && v.is_empty());
+        assert_eq!(
+            queue.spare_room,
+            queue.spare.iter().map(Vec::capacity).sum::<usize>()
+        );
+        queue.take_spare();
+        assert_eq!(queue.take_spare().capacity(), 0);
+        assert_eq!(queue.spare_room, 0);
     }
 
     #[test]
@@ -529,17 +733,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("access.log");
         let log = AccessLog::start(Format::Common, Destination::File(path.clone())).unwrap();
-        for _ in 0..10 {
-            log.record(entry());
+        let (a, b): (Arc<str>, Arc<str>) = ("192.0.2.7:50123".into(), "[::1]:443".into());
+        // Two connections' turns, interleaved, and a single entry.
+        let mut turn = Vec::new();
+        for round in 0..3 {
+            for peer in [&a, &b] {
+                turn.extend((0..3).map(|_| entry()));
+                log.record_all(peer, Protocol::Http2, &mut turn);
+                assert!(turn.is_empty());
+            }
+            if round == 0 {
+                log.record(&b, Protocol::Http11, entry());
+            }
         }
         log.flush(Duration::from_secs(5));
         let rotated = dir.path().join("access.log.1");
         std::fs::rename(&path, &rotated).unwrap();
         log.reopen();
-        log.record(entry());
+        log.record(&a, Protocol::Http10, entry());
         log.flush(Duration::from_secs(5));
-        let count = |p: &std::path::Path| std::fs::read_to_string(p).unwrap().lines().count();
-        assert_eq!(count(&rotated), 10);
-        assert_eq!(count(&path), 1);
+        let text = std::fs::read_to_string(&rotated).unwrap();
+        let from = |client: &str, protocol: &str| {
+            text.lines()
+                .filter(|l| l.starts_with(&format!("{client} ")) && l.contains(protocol))
+                .count()
+        };
+        assert_eq!(text.lines().count(), 19);
+        assert_eq!(from("192.0.2.7", "HTTP/2.0"), 9);
+        assert_eq!(from("::1", "HTTP/2.0"), 9);
+        assert_eq!(from("::1", "HTTP/1.1"), 1);
+        let reopened = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(reopened.lines().count(), 1);
+        assert!(reopened.starts_with("192.0.2.7 - - ["), "{reopened}");
+        assert!(reopened.contains("HTTP/1.0"), "{reopened}");
     }
 }

@@ -7,7 +7,7 @@
 mod counted;
 mod interim;
 
-use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
+use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Protocol, epoch_ms};
 use crate::serve::limits::Limits;
 use crate::serve::metrics::Metrics;
 use crate::service::body::{FileBody, Incoming};
@@ -174,10 +174,8 @@ async fn answer(
             })
         });
         let entry = Entry {
-            peer: info.peer.clone(),
-            method: parts.method.clone(),
+            method: LoggedMethod::of(&parts.method),
             target: parts.uri.path_and_query().cloned(),
-            protocol,
             status: 0,
             reset: 0,
             bytes: 0,
@@ -185,7 +183,12 @@ async fn answer(
             duration_us: 0,
             fields,
         };
-        (log.clone(), entry)
+        Line {
+            log: log.clone(),
+            peer: info.peer.clone(),
+            protocol,
+            entry,
+        }
     });
     // As HTTP/2 requests do: the authority (from Host) in the URI.
     if parts.uri.authority().is_none()
@@ -235,9 +238,9 @@ async fn answer(
     if logged.is_none() && measured.is_none() {
         return response;
     }
-    let line = logged.map(|(log, mut entry)| {
-        entry.status = status;
-        (log, entry)
+    let line = logged.map(|mut line| {
+        line.entry.status = status;
+        line
     });
     response.map(move |body| {
         box_body(Observed {
@@ -275,8 +278,17 @@ fn serve_file(
 struct Observed {
     body: ResponseBody,
     started: Instant,
-    line: Option<(AccessLog, Entry)>,
+    line: Option<Line>,
     measured: Option<Measured>,
+}
+
+/// A request's access log line, to be recorded when its response ends.
+struct Line {
+    log: AccessLog,
+    /// The client's address.
+    peer: Arc<str>,
+    protocol: Protocol,
+    entry: Entry,
 }
 
 /// What the metrics count of a request, besides its duration.
@@ -298,9 +310,9 @@ impl Body for Observed {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(d) = frame.data_ref()
-            && let Some((_, entry)) = &mut self.line
+            && let Some(line) = &mut self.line
         {
-            entry.bytes += d.len() as u64;
+            line.entry.bytes += d.len() as u64;
         }
         polled
     }
@@ -321,9 +333,9 @@ impl Drop for Observed {
             m.metrics
                 .request(m.protocol, m.status, took, Some(m.first_byte));
         }
-        if let Some((log, mut entry)) = self.line.take() {
-            entry.duration_us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
-            log.record(entry);
+        if let Some(mut line) = self.line.take() {
+            line.entry.duration_us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+            line.log.record(&line.peer, line.protocol, line.entry);
         }
     }
 }

@@ -175,6 +175,7 @@ where
             st: PumpState::observed_by(
                 session.config.access_log.clone(),
                 session.config.metrics.clone(),
+                &session.info.peer,
             ),
             session,
             conn,
@@ -199,7 +200,7 @@ where
         loop {
             self.follow_memory_budget().await?;
             let turn = Instant::now();
-            self.st.tick();
+            self.st.tick(turn);
             self.exchange().await?;
             self.size_next_read(turn);
             let clocks = self.clocks().await?;
@@ -214,9 +215,12 @@ where
                 Clocks::End => break,
             };
             self.wait(wake_at).await?;
-            self.st.tick();
+            let woke = Instant::now();
+            self.st.tick(woke);
             self.take_ready().await?;
-            if self.last_yield.elapsed() >= FAIR_SLICE {
+            // The wake-up's time stands for the turn's end: one clock read
+            // fewer per turn.
+            if woke.saturating_duration_since(self.last_yield) >= FAIR_SLICE {
                 tokio::task::yield_now().await;
                 self.last_yield = Instant::now();
             }

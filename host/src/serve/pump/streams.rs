@@ -17,7 +17,7 @@ use crate::engine::convert::{
     code_name, field, header_fields, header_map, parts_fields, response_fields,
 };
 use crate::engine::io::trap;
-use crate::serve::access_log::{AccessLog, ClientFields, Entry, Protocol, epoch_ms};
+use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Protocol, epoch_ms};
 use crate::serve::date;
 use crate::serve::metrics::{Direction, Metrics, Tally};
 use crate::service::body::{BodyItem, Incoming};
@@ -29,6 +29,7 @@ use rustc_hash::FxHashMap;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -74,38 +75,44 @@ struct StreamIo {
     logged: Option<Logged>,
     status: u16,
     bytes_out: u64,
-    /// When the response's head went out, after the request's.
-    first_byte: Option<Duration>,
+    /// When the response's head went out, in µs after the request's.
+    first_byte_us: Option<u64>,
 }
 
 /// A request's facts for its access log line and its metrics, from its
 /// head. Its times are the turn's (see [`PumpState::tick`]): no clock is
 /// read per request.
 struct Logged {
-    started: Instant,
+    /// When the request's head came, as [`Turn::us`] has it.
+    started_us: u64,
     /// What only the access log needs (none: metrics only).
     line: Option<Line>,
 }
 
 /// A request's facts for its access log line.
 struct Line {
-    method: Method,
+    method: LoggedMethod,
     target: Option<http::uri::PathAndQuery>,
-    started_ms: u64,
     fields: Option<Box<ClientFields>>,
+}
+
+/// A turn's time, as requests are stamped with it.
+#[derive(Clone, Copy)]
+struct Turn {
+    /// µs since the connection's first turn (monotonic).
+    us: u64,
 }
 
 impl Logged {
     /// `log`: the access log is kept; `fields`: it wants `Referer` and
     /// `User-Agent`.
-    fn of<B>(request: &Request<B>, log: bool, fields: bool, now: (Instant, u64)) -> Logged {
+    fn of<B>(request: &Request<B>, log: bool, fields: bool, now: u64) -> Logged {
         let headers = request.headers();
         Logged {
-            started: now.0,
+            started_us: now,
             line: log.then(|| Line {
-                method: request.method().clone(),
+                method: LoggedMethod::of(request.method()),
                 target: request.uri().path_and_query().cloned(),
-                started_ms: now.1,
                 fields: fields.then(|| {
                     Box::new(ClientFields {
                         referer: headers.get(http::header::REFERER).cloned(),
@@ -124,15 +131,24 @@ impl Logged {
 /// files, and ids are few (bounded by the streams a connection may open).
 #[derive(Default)]
 pub(crate) struct PumpState {
-    /// When this turn began, and the coarse wall clock then: the times
-    /// the access log gives requests that begin and end in it (set at
-    /// each turn and after each wait; read per turn, not per request).
-    clock: Option<(Instant, u64)>,
+    /// The time of this turn: what the access log and the metrics give
+    /// requests that begin and end in it (set at each turn and after each
+    /// wait; read per turn, not per request).
+    clock: Option<Turn>,
+    /// What [`Turn::us`] counts from: the first turn's time.
+    base: Option<Instant>,
+    /// The coarse wall clock in this turn, in ms since the Unix epoch
+    /// (read when a line first needs it).
+    wall_ms: Option<u64>,
     /// Access log entries of this turn, handed to the log together
     /// ([`PumpState::flush_observed`], and when the state goes).
     log_batch: Vec<Entry>,
-    /// The access log (none: no access log).
-    log: Option<AccessLog>,
+    /// The access log (none: no access log), and the client's address
+    /// its lines show.
+    log: Option<(AccessLog, Arc<str>)>,
+    /// The log wants `Referer` and `User-Agent` (kept here: read per
+    /// request).
+    log_fields: bool,
     /// This connection's counts for the server's metrics (none: not
     /// kept), handed over with the log's entries.
     tally: Option<Tally>,
@@ -249,23 +265,28 @@ pub(crate) fn on_event(
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
                 if let Some(l) = s.logged {
-                    let (now, _) = st.now();
-                    let took = now.saturating_duration_since(l.started);
+                    let now = st.now();
+                    let took_us = now.us.saturating_sub(l.started_us);
                     if let Some(t) = &mut st.tally {
-                        t.request(s.status, took, s.first_byte);
+                        t.request(
+                            s.status,
+                            Duration::from_micros(took_us),
+                            s.first_byte_us.map(Duration::from_micros),
+                        );
                     }
                     // Metrics only: no line to log.
                     let line = l.line?;
+                    // Its start, from its end: one wall clock read per
+                    // turn, none per request.
+                    let started_ms = st.wall_ms().saturating_sub(took_us / 1000);
                     st.log_batch.push(Entry {
-                        peer: cx.info.peer.clone(),
                         method: line.method,
                         target: line.target,
-                        protocol: Protocol::Http2,
                         status: s.status,
                         reset: c.code,
                         bytes: s.bytes_out,
-                        started_ms: line.started_ms,
-                        duration_us: u32::try_from(took.as_micros()).unwrap_or(u32::MAX),
+                        started_ms,
+                        duration_us: u32::try_from(took_us).unwrap_or(u32::MAX),
                         fields: line.fields,
                     });
                 }
@@ -324,7 +345,7 @@ fn request(
                 logged,
                 status: 0,
                 bytes_out: 0,
-                first_byte: None,
+                first_byte_us: None,
             },
         );
     }
@@ -458,7 +479,7 @@ pub(crate) async fn apply(
                             logged: Some(logged),
                             status: 0,
                             bytes_out: 0,
-                            first_byte: None,
+                            first_byte_us: None,
                         };
                         st.streams.insert(id, io);
                     }
@@ -823,12 +844,12 @@ pub(crate) async fn flush_batch(
 
 /// Notes a sent response for the access log and the metrics.
 fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
-    let now = st.clock.map(|(now, _)| now);
+    let now = st.clock.map(|t| t.us);
     if let Some(s) = st.streams.get_mut(&stream_id) {
         s.status = status;
         s.bytes_out += body_len as u64;
         if let (Some(now), Some(l)) = (now, &s.logged) {
-            s.first_byte = Some(now.saturating_duration_since(l.started));
+            s.first_byte_us = Some(now.saturating_sub(l.started_us));
         }
     }
 }
@@ -952,9 +973,14 @@ impl Drop for PumpState {
 impl PumpState {
     /// A connection's state, its requests logged to `log` and counted in
     /// `metrics`.
-    pub(crate) fn observed_by(log: Option<AccessLog>, metrics: Option<Metrics>) -> PumpState {
+    pub(crate) fn observed_by(
+        log: Option<AccessLog>,
+        metrics: Option<Metrics>,
+        peer: &Arc<str>,
+    ) -> PumpState {
         let mut st = PumpState::default();
-        st.log = log;
+        st.log_fields = log.as_ref().is_some_and(AccessLog::wants_fields);
+        st.log = log.map(|log| (log, peer.clone()));
         st.tally = metrics.map(|m| m.tally(Protocol::Http2));
         st
     }
@@ -967,33 +993,55 @@ impl PumpState {
         } else if self.log.is_none() {
             return None;
         }
-        let fields = self.log.as_ref().is_some_and(AccessLog::wants_fields);
-        Some(Logged::of(request, self.log.is_some(), fields, self.now()))
+        let (log, fields) = (self.log.is_some(), self.log_fields);
+        Some(Logged::of(request, log, fields, self.now().us))
     }
 
     /// This turn's time (taken now if no turn set it).
-    pub(crate) fn now(&mut self) -> (Instant, u64) {
+    fn now(&mut self) -> Turn {
+        match self.clock {
+            Some(turn) => turn,
+            None => {
+                let turn = self.turn_at(Instant::now());
+                self.clock = Some(turn);
+                turn
+            }
+        }
+    }
+
+    /// The coarse wall clock in this turn.
+    fn wall_ms(&mut self) -> u64 {
         *self
-            .clock
-            .get_or_insert_with(|| (Instant::now(), epoch_ms(date::wall_now())))
+            .wall_ms
+            .get_or_insert_with(|| epoch_ms(date::wall_now()))
+    }
+
+    /// The turn at `at`.
+    fn turn_at(&mut self, at: Instant) -> Turn {
+        self.wall_ms = None;
+        let base = *self.base.get_or_insert(at);
+        let us = at.saturating_duration_since(base).as_micros();
+        Turn {
+            us: u64::try_from(us).unwrap_or(u64::MAX),
+        }
     }
 
     /// Hands this turn's access log entries to the log and its counts to
     /// the metrics (before the connection waits, hibernates or ends).
     pub(crate) fn flush_observed(&mut self) {
-        if let Some(log) = &self.log {
-            log.record_all(&mut self.log_batch);
+        if let Some((log, peer)) = &self.log {
+            log.record_all(peer, Protocol::Http2, &mut self.log_batch);
         }
         if let Some(t) = &mut self.tally {
             t.flush();
         }
     }
 
-    /// A new turn, or a wake-up: the time moves on (read only when
-    /// requests are logged or measured).
-    pub(crate) fn tick(&mut self) {
+    /// A new turn, or a wake-up, at `at`: the time moves on (kept only
+    /// when requests are logged or measured).
+    pub(crate) fn tick(&mut self, at: Instant) {
         if self.log.is_some() || self.tally.is_some() {
-            self.clock = Some((Instant::now(), epoch_ms(date::wall_now())));
+            self.clock = Some(self.turn_at(at));
         }
     }
 
