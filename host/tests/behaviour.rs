@@ -623,6 +623,79 @@ fn cli_rejects_bad_input_clearly() {
 }
 
 #[test]
+fn get_gives_up_on_a_server_that_does_not_take_the_connection() {
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    // A listener whose accept queue is full: the kernel drops further
+    // SYNs, so a connect waits (SYN retransmits) instead of failing.
+    let full = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket this test owns.
+    assert_eq!(unsafe { libc::listen(full.as_raw_fd(), 0) }, 0);
+    let full_addr = full.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..8 {
+        match TcpStream::connect_timeout(&full_addr, Duration::from_millis(300)) {
+            Ok(s) => queued.push(s),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        TcpStream::connect_timeout(&full_addr, Duration::from_millis(300)).is_err(),
+        "the accept queue should be full after {} connections",
+        queued.len()
+    );
+    // A server that takes the connection and never says a word: the TLS
+    // handshake waits for its answer.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        let held: Vec<TcpStream> = silent.incoming().take(1).filter_map(Result::ok).collect();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(held);
+    });
+    let cases = [
+        (
+            vec![
+                "--prior-knowledge".to_string(),
+                format!("http://{full_addr}/"),
+            ],
+            format!("cannot connect to 127.0.0.1:{}", full_addr.port()),
+            "no connection within 1 s (--connect-timeout)",
+        ),
+        // Without a flag, the probe's own connect has the same deadline.
+        (
+            vec![format!("http://{full_addr}/")],
+            format!("cannot connect to 127.0.0.1:{}", full_addr.port()),
+            "no connection within 1 s (--connect-timeout)",
+        ),
+        (
+            vec!["-k".to_string(), format!("https://{silent_addr}/")],
+            "TLS handshake with 127.0.0.1 failed".to_string(),
+            "no answer within 1 s (--connect-timeout)",
+        ),
+    ];
+    for (args, context, why) in cases {
+        let started = Instant::now();
+        let o = run(h2wasm_bin()
+            .args(["get", "--connect-timeout", "1"])
+            .args(&args));
+        let took = started.elapsed();
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?}: {err}");
+        assert!(
+            err.contains(&context) && err.contains(why),
+            "{args:?}: {err}"
+        );
+        // The deadline, not the kernel's (SYN retries take minutes).
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+    }
+    let o = run(h2wasm_bin().args(["get", "--connect-timeout", "0", "http://127.0.0.1:1/"]));
+    assert!(stderr(&o).contains("not in 1..=3600"), "{}", stderr(&o));
+    holder.join().unwrap();
+    drop(queued);
+}
+
+#[test]
 fn get_verbose_prints_frames_both_ways() {
     let server = TestServer::start(false, builtin());
     let o = run(h2wasm_bin()

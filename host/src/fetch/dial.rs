@@ -7,6 +7,7 @@ use crate::bindings::Options;
 use crate::engine::Runtime;
 use crate::tls;
 use anyhow::Context;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// A connection made, and the protocol it speaks.
@@ -35,10 +36,10 @@ pub async fn connect(
         target.host.trim_start_matches('[').trim_end_matches(']'),
         target.port,
     );
+    let within = opts.connect_timeout;
+    let said = || format!("cannot connect to {}:{}", target.host, target.port);
     if !target.tls && !opts.prior_knowledge && !force1 {
-        let spoken = probe(addr)
-            .await
-            .with_context(|| format!("cannot connect to {}:{}", target.host, target.port))?;
+        let spoken = probe(addr, within).await.with_context(said)?;
         match spoken {
             Spoken::Http2 => {
                 if opts.verbose {
@@ -53,9 +54,7 @@ pub async fn connect(
             }
         }
     }
-    let tcp = tokio::net::TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("cannot connect to {}:{}", target.host, target.port))?;
+    let tcp = connect_tcp(addr, within).await.with_context(said)?;
     let _ = tcp.set_nodelay(true);
     let mut engine_opts = runtime
         .default_options()
@@ -79,10 +78,15 @@ pub async fn connect(
         config.alpn_protocols = vec![tls::ALPN_HTTP1.to_vec()];
     }
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let stream = connector
-        .connect(tls::server_name(&target.host)?, tcp)
-        .await
-        .with_context(|| format!("TLS handshake with {} failed", target.host))?;
+    let handshake = connector.connect(tls::server_name(&target.host)?, tcp);
+    let stream = match tokio::time::timeout(within, handshake).await {
+        Ok(done) => done.with_context(|| format!("TLS handshake with {} failed", target.host))?,
+        Err(_) => anyhow::bail!(
+            "TLS handshake with {} failed: no answer within {} (--connect-timeout)",
+            target.host,
+            seconds(within)
+        ),
+    };
     let alpn = stream.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
     if opts.verbose {
         let said = alpn.as_deref().map(String::from_utf8_lossy);
@@ -93,4 +97,23 @@ pub async fn connect(
         // http/1.1 by ALPN, or a server that does not do ALPN.
         _ => Connected::Http1(Box::new(stream)),
     })
+}
+
+/// A TCP connection to `addr`, made within `within`.
+pub(super) async fn connect_tcp(
+    addr: (&str, u16),
+    within: Duration,
+) -> anyhow::Result<tokio::net::TcpStream> {
+    match tokio::time::timeout(within, tokio::net::TcpStream::connect(addr)).await {
+        Ok(tcp) => Ok(tcp?),
+        Err(_) => anyhow::bail!(
+            "no connection within {} (--connect-timeout)",
+            seconds(within)
+        ),
+    }
+}
+
+/// `d` as a person reads it: `10 s`, `0.5 s`.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }

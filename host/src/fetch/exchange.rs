@@ -165,6 +165,9 @@ pub struct ClientOptions {
     pub progress: bool,
     /// When HTTP/1.1 is used.
     pub http1: Http1,
+    /// How long opening the connection may take: the TCP connect (each
+    /// one: the cleartext probe's too) and the TLS handshake.
+    pub connect_timeout: std::time::Duration,
 }
 
 /// When the client speaks HTTP/1.1.

@@ -20,7 +20,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::TcpStream;
 
 /// How long the probe waits for the server's first octets.
 pub(super) const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,8 +34,8 @@ pub(super) enum Spoken {
 }
 
 /// Asks the server at `addr` (see the module's documentation).
-pub(super) async fn probe(addr: (&str, u16)) -> anyhow::Result<Spoken> {
-    let mut tcp = TcpStream::connect(addr).await?;
+pub(super) async fn probe(addr: (&str, u16), connect_within: Duration) -> anyhow::Result<Spoken> {
+    let mut tcp = super::dial::connect_tcp(addr, connect_within).await?;
     let _ = tcp.set_nodelay(true);
     // The preface, then SETTINGS with no parameters: length 0, type 4,
     // no flags, stream 0.

@@ -62,6 +62,11 @@ pub(crate) struct GetArgs {
     /// Trust only the CA certificates in this PEM file.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     cacert: Option<PathBuf>,
+    /// Give up on a server that has not taken the connection (the TCP
+    /// connect, and the TLS handshake) within SECONDS.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    connect_timeout: u64,
     #[command(flatten)]
     engine: EngineArg,
 }
@@ -94,6 +99,7 @@ pub(crate) async fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             save_pushed: None,
             progress: false,
             http1: h2wasm::fetch::Http1::Fallback,
+            connect_timeout: std::time::Duration::from_secs(args.connect_timeout),
         };
         let runtime = load_runtime(&args.engine, CLIENT_POOL)?;
         h2wasm::fetch::tunnel::tunnel(
@@ -166,6 +172,7 @@ pub(crate) async fn run(args: GetArgs) -> anyhow::Result<ExitCode> {
             true => h2wasm::fetch::Http1::Force,
             false => h2wasm::fetch::Http1::Fallback,
         },
+        connect_timeout: std::time::Duration::from_secs(args.connect_timeout),
     };
     let runtime = load_runtime(&args.engine, CLIENT_POOL)?;
     let responses = fetch::fetch(&runtime, &target, requests, &opts).await?;
