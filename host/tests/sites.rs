@@ -869,8 +869,10 @@ fn chromium_loads_a_page_from_two_sites_by_sni() {
 }
 
 /// Node's http2 client, on a connection whose handshake was for
-/// a.localhost: a request for c.localhost (same certificate) is served,
-/// one for b.localhost (its own certificate) gets 421.
+/// a.localhost: its ORIGIN frame (RFC 8336) names a.localhost and
+/// c.localhost (same certificate) and not b.localhost; a request for
+/// c.localhost is served, one for b.localhost (its own certificate) gets
+/// 421. A connection for b.localhost announces b.localhost only.
 #[test]
 fn node_gets_421_for_a_site_its_connection_does_not_cover() {
     let sites = two_sites();
@@ -878,10 +880,16 @@ fn node_gets_421_for_a_site_its_connection_does_not_cover() {
 const http2 = require('http2');
 const fs = require('fs');
 const [port, ca] = process.argv.slice(1);
-const session = http2.connect(`https://127.0.0.1:${port}`, {
-  servername: 'a.localhost', ca: fs.readFileSync(ca),
-  checkServerIdentity: () => undefined,
-});
+const open = (servername) => {
+  const s = http2.connect(`https://127.0.0.1:${port}`, {
+    servername, ca: fs.readFileSync(ca), rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+  });
+  s.announced = [];
+  s.on('origin', (origins) => s.announced.push(...origins));
+  return s;
+};
+const session = open('a.localhost');
 const ask = (host) => new Promise((resolve, reject) => {
   const req = session.request({ ':path': '/echo', ':method': 'POST', ':authority': `${host}:${port}` });
   let status;
@@ -893,7 +901,17 @@ const ask = (host) => new Promise((resolve, reject) => {
 });
 (async () => {
   for (const host of ['a.localhost', 'c.localhost', 'b.localhost']) console.log(await ask(host));
+  console.log(`a: ${session.announced.join(' ')}`);
   session.close();
+  const b = open('b.localhost');
+  await new Promise((resolve, reject) => {
+    const req = b.request({ ':path': '/b.js', ':authority': `b.localhost:${port}` });
+    req.on('data', () => {});
+    req.on('end', resolve);
+    req.on('error', reject);
+  });
+  console.log(`b: ${b.announced.join(' ')}`);
+  b.close();
 })().catch((e) => { console.error(e); process.exit(1); });
 "#;
     let o = run(Command::new("node")
@@ -903,9 +921,14 @@ const ask = (host) => new Promise((resolve, reject) => {
         .arg(&sites.a_cert));
     assert!(o.status.success(), "{}", stderr(&o));
     // a.localhost's route is files: a POST there is served, with 405.
+    let port = sites.port;
     assert_eq!(
         stdout(&o),
-        "a.localhost 405\nc.localhost 200\nb.localhost 421\n",
+        format!(
+            "a.localhost 405\nc.localhost 200\nb.localhost 421\n\
+             a: https://a.localhost:{port} https://c.localhost:{port}\n\
+             b: https://b.localhost:{port}\n"
+        ),
         "{}",
         stderr(&o)
     );

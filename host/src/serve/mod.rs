@@ -16,5 +16,7 @@ pub use access_log::AccessLog;
 pub use http1::Http1Config;
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use pump::{Builder, Connection, ConnectionConfig, ConnectionSummary, Error};
+pub use pump::{
+    Builder, Connection, ConnectionConfig, ConnectionOrigins, ConnectionSummary, Error,
+};
 pub use server::{Server, ServerBuilder};

@@ -48,6 +48,16 @@ impl Sites {
         Arc::new(SniCertificates::new(self.table.clone()))
     }
 
+    /// The origins a TLS connection on a listener at `port` announces
+    /// (RFC 8336): the sites presenting the certificate its handshake
+    /// got, from the table live when it opens.
+    pub fn origins(&self, port: u16) -> Arc<SiteOrigins> {
+        Arc::new(SiteOrigins {
+            table: self.table.clone(),
+            port,
+        })
+    }
+
     /// New requests and handshakes use `table` from now on.
     pub fn replace(&self, table: SiteTable) {
         self.table.store(Arc::new(table));
@@ -56,5 +66,19 @@ impl Sites {
     /// The table in use now.
     pub fn current(&self) -> Arc<SiteTable> {
         self.table.load_full()
+    }
+}
+
+/// The origins of a listener's TLS connections (see [`Sites::origins`]).
+pub struct SiteOrigins {
+    table: Arc<ArcSwap<SiteTable>>,
+    port: u16,
+}
+
+impl crate::serve::ConnectionOrigins for SiteOrigins {
+    fn origins(&self, info: &crate::service::ConnectionInfo, room: usize) -> Vec<String> {
+        self.table
+            .load()
+            .origins_for(info.server_name.as_deref(), self.port, room)
     }
 }

@@ -37,6 +37,10 @@ struct Site {
     /// Its first name, for log lines and errors.
     label: String,
     certificate: Option<Arc<CertifiedKey>>,
+    /// The exact names of every site presenting the same certificate
+    /// (its own among them), in order: what a connection whose handshake
+    /// chose this site may carry, announced in an ORIGIN frame.
+    coalesced: Arc<[Box<str>]>,
     /// Longest prefix first.
     routes: Vec<Route>,
 }
@@ -301,11 +305,22 @@ impl SiteTable {
                     .first()
                     .map_or_else(|| "(default)".to_string(), ToString::to_string),
                 certificate: site.certificate,
+                coalesced: Arc::new([]),
                 routes,
             });
         }
         if table.sites.is_empty() {
             return Err(error(None, "no site to serve".into()));
+        }
+        for i in 0..table.sites.len() {
+            let mut names: Vec<Box<str>> = table
+                .exact
+                .iter()
+                .filter(|&(_, &site)| table.same_certificate(i, site))
+                .map(|(name, _)| name.clone())
+                .collect();
+            names.sort();
+            table.sites[i].coalesced = names.into();
         }
         let first = table.certificate_of(0).cloned();
         table.distinct_certificates =
@@ -354,17 +369,51 @@ impl SiteTable {
     /// same certificate (RFC 9113 §9.1.1: otherwise 421, and the client
     /// opens a connection of its own for it).
     pub(crate) fn coalescible(&self, site: usize, server_name: Option<&str>) -> bool {
-        let Some(presented) = self.site_for(server_name) else {
-            return false;
-        };
-        if presented == site {
+        self.site_for(server_name)
+            .is_some_and(|presented| self.same_certificate(presented, site))
+    }
+
+    /// Whether sites `a` and `b` present the very same certificate.
+    fn same_certificate(&self, a: usize, b: usize) -> bool {
+        if a == b {
             return true;
         }
-        match (self.certificate_of(presented), self.certificate_of(site)) {
+        match (self.certificate_of(a), self.certificate_of(b)) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             (None, None) => true,
             _ => false,
         }
+    }
+
+    /// The origins (RFC 6454) a TLS connection on `port` whose handshake
+    /// was for `server_name` is authoritative for (RFC 8336 §2.4): the
+    /// exact names of the sites presenting its certificate, as many as
+    /// fit in `room` octets of an ORIGIN frame (each takes its length and
+    /// two). Wildcard names have no origin to announce.
+    pub(crate) fn origins_for(
+        &self,
+        server_name: Option<&str>,
+        port: u16,
+        mut room: usize,
+    ) -> Vec<String> {
+        let Some(site) = self.site_for(server_name) else {
+            return Vec::new();
+        };
+        let port = if port == 443 {
+            String::new()
+        } else {
+            format!(":{port}")
+        };
+        let mut origins = Vec::new();
+        for name in self.sites[site].coalesced.iter() {
+            let origin = format!("https://{name}{port}");
+            match room.checked_sub(origin.len() + 2) {
+                Some(left) => room = left,
+                None => break,
+            }
+            origins.push(origin);
+        }
+        origins
     }
 
     /// The route for `path` on `site`, and the path the service sees.
@@ -588,6 +637,68 @@ mod tests {
         assert_eq!(canonical_path("/.hidden/x"), "/.hidden/x");
         assert_eq!(canonical_path("/a/%2e%2e/b"), "/b");
         assert!(matches!(canonical_path("/a.b/c.d"), Cow::Borrowed(_)));
+    }
+
+    /// A self-signed certificate for `names`.
+    fn certificate(names: &[&str]) -> Arc<CertifiedKey> {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let made = rcgen::generate_simple_self_signed(names).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+        let provider = rustls::crypto::ring::default_provider();
+        Arc::new(CertifiedKey::from_der(vec![made.cert.der().clone()], key, &provider).unwrap())
+    }
+
+    #[test]
+    fn a_connection_announces_the_sites_its_certificate_serves() {
+        let shared_cert = certificate(&["a.example", "*.a.example", "c.example"]);
+        let t = SiteTable::new(
+            vec![
+                SiteBuilder::new(names(&["a.example", "*.a.example"]))
+                    .certificate(shared_cert.clone())
+                    .route("/", false, service()),
+                SiteBuilder::new(names(&["b.example"]))
+                    .certificate(certificate(&["b.example"]))
+                    .route("/", false, service()),
+                SiteBuilder::new(names(&["c.example"]))
+                    .certificate(shared_cert)
+                    .route("/", false, service())
+                    .default_site(),
+            ],
+            StatusCode::MISDIRECTED_REQUEST,
+            None,
+        )
+        .unwrap();
+        let room = 16_382;
+        // Its own site and the one sharing its certificate; no wildcard
+        // (it has no origin), no site of another certificate.
+        let a = ["https://a.example:8443", "https://c.example:8443"];
+        assert_eq!(t.origins_for(Some("a.example"), 8443, room), a);
+        assert_eq!(t.origins_for(Some("x.a.example"), 8443, room), a);
+        assert_eq!(
+            t.origins_for(Some("b.example"), 443, room),
+            ["https://b.example"]
+        );
+        // No name, or one no site has: the default site's.
+        assert_eq!(t.origins_for(None, 8443, room), a);
+        assert_eq!(t.origins_for(Some("nobody.example"), 8443, room), a);
+        // As many as fit: each takes its length and two octets.
+        assert_eq!(
+            t.origins_for(Some("a.example"), 8443, a[0].len() + 2 + a[1].len() + 1),
+            a[..1]
+        );
+        assert!(t.origins_for(Some("a.example"), 8443, 3).is_empty());
+        // One site with no names (serve without a file): nothing to say.
+        let one = SiteTable::new(
+            vec![
+                SiteBuilder::new(Vec::new())
+                    .default_site()
+                    .route("/", false, service()),
+            ],
+            StatusCode::MISDIRECTED_REQUEST,
+            None,
+        )
+        .unwrap();
+        assert!(one.origins_for(Some("localhost"), 8443, room).is_empty());
     }
 
     #[test]
