@@ -486,10 +486,15 @@ fn command_line_options_override_the_server_table() {
         drop(server);
         stdout(&o)
     };
-    assert!(settings(&[]).contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7"));
+    let from_file = settings(&[]);
     assert!(
-        settings(&["--max-concurrent-streams", "9"])
-            .contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):9")
+        from_file.contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7"),
+        "{from_file}"
+    );
+    let from_flag = settings(&["--max-concurrent-streams", "9"]);
+    assert!(
+        from_flag.contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):9"),
+        "{from_flag}"
     );
     // One-site flags make no sense with a file.
     let o = run(h2wasm_bin()

@@ -19,10 +19,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// A loopback port free a moment ago.
+/// A loopback port free a moment ago, for a server process to listen
+/// on. Taken below Linux's ephemeral range (32768-60999), from a counter
+/// of this test binary's own: a port from `bind(0)` could be handed out
+/// again, to another test's server or a client's source port, before the
+/// process binds it (a server that then fails to bind while the other
+/// accepts looks started: seen once in CI, as another server's SETTINGS).
 pub(crate) fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const SPAN: u16 = 400;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Binaries run one after another; the pid spreads them anyway.
+    let base = 20_000 + (std::process::id() % 30) as u16 * SPAN;
+    for _ in 0..SPAN {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {base}..{}", base + SPAN);
 }
 
 pub(crate) fn runtime() -> Arc<Runtime> {
