@@ -66,6 +66,86 @@ fn node_client_session_and_informational_features() {
     }
 }
 
+/// A service that drives its session as a Node server can: PING with a
+/// payload and the round trip back, SETTINGS, its receive window, and
+/// GOAWAY with opaque data; Node's client sees each as Node's events and
+/// state report it.
+#[test]
+fn a_service_drives_its_session_as_node_servers_can() {
+    use h2wasm::service::{Http2Stream, unchanged_settings};
+    let service = app(|req| async move {
+        let stream = req.extensions().get::<Http2Stream>().unwrap().clone();
+        let said = match req.uri().path() {
+            // "h2wasm!!" as a big-endian u64.
+            "/ping" => match stream.ping(Some(0x6832_7761_736d_2121)).await {
+                Some(rtt) if rtt < std::time::Duration::from_secs(5) => "pong".to_string(),
+                other => format!("no pong: {other:?}"),
+            },
+            "/settings" => {
+                let mut settings = unchanged_settings();
+                settings.max_concurrent_streams = Some(7);
+                stream.update_settings(settings).await.to_string()
+            }
+            "/window" => stream.set_local_window_size(4 << 20).await.to_string(),
+            "/goaway" => stream.goaway(0, b"bye".to_vec()).await.to_string(),
+            _ => "?".to_string(),
+        };
+        respond(200, &[], said)
+    });
+    let server = TestServer::start(false, service);
+    let script = r#"
+const http2 = require('node:http2');
+const session = http2.connect(process.argv[1]);
+session.on('error', (e) => { console.error(e); process.exit(1); });
+const report = { pings: [], maxConcurrent: [] };
+session.on('ping', (payload) => report.pings.push(payload.toString()));
+session.on('remoteSettings', (s) => report.maxConcurrent.push(s.maxConcurrentStreams));
+session.on('goaway', (code, last, opaque) => {
+  report.goaway = { code, last, opaque: opaque ? opaque.toString() : null };
+});
+const get = (path) => new Promise((ok, ko) => {
+  const req = session.request({ ':path': path });
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (d) => { body += d; });
+  req.on('end', () => ok(body));
+  req.on('error', ko);
+});
+(async () => {
+  report.ping = await get('/ping');
+  report.settings = await get('/settings');
+  report.window = await get('/window');
+  report.remoteWindowSize = session.state.remoteWindowSize;
+  report.goawayAnswer = await get('/goaway');
+  await new Promise((ok) => setTimeout(ok, 100));
+  console.log(JSON.stringify(report));
+  session.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+    let o = run(Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(report["ping"], "pong", "{report}");
+    assert_eq!(report["pings"], serde_json::json!(["h2wasm!!"]), "{report}");
+    assert_eq!(report["settings"], "true", "{report}");
+    // The connection's first SETTINGS, then the service's.
+    let max = report["maxConcurrent"].as_array().unwrap();
+    assert_eq!(max.last(), Some(&serde_json::json!(7)), "{report}");
+    assert_eq!(report["window"], "true", "{report}");
+    assert_eq!(report["remoteWindowSize"], 4 << 20, "{report}");
+    assert_eq!(report["goawayAnswer"], "true", "{report}");
+    // GOAWAY NO_ERROR naming the last stream Node opened (/goaway's, the
+    // 4th: stream 7), with its opaque data.
+    assert_eq!(
+        report["goaway"],
+        serde_json::json!({"code": 0, "last": 7, "opaque": "bye"}),
+        "{report}"
+    );
+}
+
 #[test]
 fn node_server_sees_the_fields_our_client_sends_never_indexed() {
     let node = NodeServer::start(&[]);

@@ -1,17 +1,37 @@
-//! What only HTTP/2 has, for a service: server push, priority, and the
-//! stream's and the session's state, through [`Http2Stream`] in the
+//! What only HTTP/2 has, for a service: server push, priority, the
+//! stream's and the session's state, and the session itself (PING,
+//! SETTINGS, GOAWAY, its receive window), through [`Http2Stream`] in the
 //! request's extensions.
 
 use super::{BoxFuture, ResponseBody};
 use http::{Request, Response};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A stream's priority (RFC 7540 §5.3, which Node keeps).
 pub use crate::bindings::Priority;
 /// A session's state as Node reports it (`session.state`).
 pub use crate::bindings::SessionState;
+/// SETTINGS parameters; a field left `None` is not sent (see
+/// [`unchanged_settings`]).
+pub use crate::bindings::Settings;
 /// A stream's state as Node reports it (`stream.state` and friends).
 pub use crate::bindings::StreamState;
+
+/// SETTINGS that change nothing: set the fields to change, then
+/// [`Http2Stream::update_settings`].
+pub fn unchanged_settings() -> Settings {
+    Settings {
+        header_table_size: None,
+        enable_push: None,
+        max_concurrent_streams: None,
+        initial_window_size: None,
+        max_frame_size: None,
+        max_header_list_size: None,
+        enable_connect_protocol: None,
+        custom: Vec::new(),
+    }
+}
 
 /// The HTTP/2 connection driver's side of [`Http2Stream`] and
 /// [`PushedStream`]: what a request's handles ask of the connection. The
@@ -33,6 +53,17 @@ pub trait Http2Control: Send + Sync {
     fn stream_state(&self, stream_id: u32) -> BoxFuture<'_, Option<StreamState>>;
     /// The session's state now; `None` once the connection is gone.
     fn session_state(&self) -> BoxFuture<'_, Option<SessionState>>;
+    /// Sends a PING (`payload`, or a counter); its round trip once the
+    /// ACK comes, `None` if the engine refused it (too many outstanding)
+    /// or the connection ended first.
+    fn ping(&self, payload: Option<u64>) -> BoxFuture<'_, Option<Duration>>;
+    /// Sends SETTINGS (they apply when the peer acknowledges them).
+    fn update_settings(&self, settings: Settings) -> BoxFuture<'_, bool>;
+    /// Sends GOAWAY with `code` and `opaque_data`, the connection staying
+    /// open for the streams the peer already opened.
+    fn goaway(&self, code: u32, opaque_data: Vec<u8>) -> BoxFuture<'_, bool>;
+    /// Sets the connection's receive window, sending WINDOW_UPDATE.
+    fn set_local_window_size(&self, size: u32) -> BoxFuture<'_, bool>;
 }
 
 /// HTTP/2-only features of a request's stream; in the extensions of
@@ -96,6 +127,36 @@ impl Http2Stream {
     /// The session's state now (Node's `session.state`).
     pub async fn session(&self) -> Option<SessionState> {
         self.control.session_state().await
+    }
+
+    /// Pings the client (Node's `session.ping`): the round trip once its
+    /// ACK comes; `None` when the engine refused the PING (more than
+    /// `maxOutstandingPings` unanswered) or the connection ended first.
+    /// A client that never answers is the connection's timeouts' to
+    /// end: wrap the call in a timeout to wait less.
+    pub async fn ping(&self, payload: Option<u64>) -> Option<Duration> {
+        self.control.ping(payload).await
+    }
+
+    /// Sends new SETTINGS for this connection (Node's `session.settings`;
+    /// they apply when the client acknowledges them); `false` when the
+    /// engine refused them (an invalid value) or the connection is gone.
+    pub async fn update_settings(&self, settings: Settings) -> bool {
+        self.control.update_settings(settings).await
+    }
+
+    /// Sends GOAWAY with `code` (0: NO_ERROR) and `opaque_data` (Node's
+    /// `session.goaway`): the client opens no new streams; those it
+    /// opened already, this one included, go on.
+    pub async fn goaway(&self, code: u32, opaque_data: Vec<u8>) -> bool {
+        self.control.goaway(code, opaque_data).await
+    }
+
+    /// Sets the connection's receive window to `size` octets (Node's
+    /// `session.setLocalWindowSize`), telling the client with
+    /// WINDOW_UPDATE.
+    pub async fn set_local_window_size(&self, size: u32) -> bool {
+        self.control.set_local_window_size(size).await
     }
 }
 

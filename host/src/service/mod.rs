@@ -23,7 +23,10 @@ mod informational;
 pub use body::Incoming;
 pub(crate) use files::file_failure;
 pub use files::{PreparedHeaders, ServeFile};
-pub use http2::{Http2Control, Http2Stream, Priority, PushedStream, SessionState, StreamState};
+pub use http2::{
+    Http2Control, Http2Stream, Priority, PushedStream, SessionState, Settings, StreamState,
+    unchanged_settings,
+};
 pub use informational::{Informational, InterimSink};
 
 use bytes::Bytes;

@@ -7,10 +7,11 @@
 //! [`Informational`]: crate::service::Informational
 
 use crate::service::{
-    BoxError, BoxFuture, Http2Control, InterimSink, Priority, ResponseBody, SessionState,
+    BoxError, BoxFuture, Http2Control, InterimSink, Priority, ResponseBody, SessionState, Settings,
     StreamState,
 };
 use http::{HeaderMap, Request, Response, StatusCode};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// What services (through their [`Http2Stream`] and [`Informational`]
@@ -45,6 +46,23 @@ pub(crate) enum StreamCommand {
     },
     SessionState {
         reply: oneshot::Sender<SessionState>,
+    },
+    Ping {
+        payload: Option<u64>,
+        reply: oneshot::Sender<Option<Duration>>,
+    },
+    Settings {
+        settings: Settings,
+        reply: oneshot::Sender<bool>,
+    },
+    Goaway {
+        code: u32,
+        opaque_data: Vec<u8>,
+        reply: oneshot::Sender<bool>,
+    },
+    LocalWindow {
+        size: u32,
+        reply: oneshot::Sender<bool>,
     },
 }
 
@@ -137,6 +155,42 @@ impl Http2Control for StreamSink {
         Box::pin(async move {
             self.ask(|reply| StreamCommand::SessionState { reply })
                 .await
+        })
+    }
+
+    fn ping(&self, payload: Option<u64>) -> BoxFuture<'_, Option<Duration>> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::Ping { payload, reply })
+                .await
+                .flatten()
+        })
+    }
+
+    fn update_settings(&self, settings: Settings) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::Settings { settings, reply })
+                .await
+                .unwrap_or(false)
+        })
+    }
+
+    fn goaway(&self, code: u32, opaque_data: Vec<u8>) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::Goaway {
+                code,
+                opaque_data,
+                reply,
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+
+    fn set_local_window_size(&self, size: u32) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::LocalWindow { size, reply })
+                .await
+                .unwrap_or(false)
         })
     }
 }

@@ -186,6 +186,9 @@ pub(crate) struct PumpState {
     /// waits in `writing`, entry for entry.
     pub writes: Vec<StreamWrite>,
     writing: Vec<(u32, BodyStream)>,
+    /// PINGs services sent, by payload, waiting for their ACK: at most
+    /// the engine's `max-outstanding-pings`.
+    pings: Vec<(u64, tokio::sync::oneshot::Sender<Option<Duration>>)>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -302,6 +305,12 @@ pub(crate) fn on_event(
                 t.metrics().goaway(g.code, direction(g.origin));
             }
             tracing::debug!(peer = %cx.info.peer, "GOAWAY {:?} code {} last {}", g.origin, code_name(g.code), g.last_stream_id);
+        }
+        Event::PingAck(ack) => {
+            if let Some(i) = st.pings.iter().position(|(p, _)| *p == ack.payload) {
+                let (_, reply) = st.pings.swap_remove(i);
+                let _ = reply.send(Some(Duration::from_nanos(ack.rtt_ns)));
+            }
         }
         Event::Closed(_) => st.closed = true,
         Event::ConnectionError(e) => {
@@ -505,6 +514,37 @@ pub(crate) async fn apply(
         }
         StreamCommand::SessionState { reply } => {
             let _ = reply.send(trap(conn.state().await)?);
+        }
+        StreamCommand::Ping { payload, reply } => {
+            let now = crate::engine::clock::now_ns();
+            match trap(conn.ping(now, payload).await)? {
+                // Answered when its ACK comes (`Event::PingAck`); at most
+                // the engine's `max-outstanding-pings` wait.
+                Ok(sent) => st.pings.push((sent, reply)),
+                Err(e) => {
+                    tracing::debug!("PING refused: {e:?}");
+                    let _ = reply.send(None);
+                }
+            }
+        }
+        StreamCommand::Settings { settings, reply } => {
+            let done = trap(conn.settings(&settings).await)?;
+            if let Err(e) = &done {
+                tracing::debug!("SETTINGS refused: {e:?}");
+            }
+            let _ = reply.send(done.is_ok());
+        }
+        StreamCommand::Goaway {
+            code,
+            opaque_data,
+            reply,
+        } => {
+            let done = trap(conn.goaway(code, None, &opaque_data).await)?;
+            let _ = reply.send(done.is_ok());
+        }
+        StreamCommand::LocalWindow { size, reply } => {
+            let done = trap(conn.set_local_window_size(size).await)?;
+            let _ = reply.send(done.is_ok());
         }
     }
     let _ = cx;
