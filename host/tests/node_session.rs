@@ -26,6 +26,8 @@ fn node_app() -> SharedService {
                 let body = req.into_body().collect().await.unwrap().to_bytes();
                 respond(200, &[], body)
             }
+            // Answered without reading the body.
+            "/refuse" => respond(417, &[], ""),
             _ => {
                 let mut names: Vec<&str> = req
                     .headers()
@@ -56,6 +58,9 @@ fn node_client_session_and_informational_features() {
         r#""earlyBody":"page""#,
         r#""continued":true"#,
         r#""expectBody":"sent after 100""#,
+        // Unread, so no 100: Node never sent the body.
+        r#""refusedContinued":false"#,
+        r#""refusedStatus":417"#,
         // Node marks `authorization` itself; `x-secret` was asked for.
         r#""sensitiveReceived":"authorization,x-secret""#,
     ] {

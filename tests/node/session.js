@@ -1,6 +1,6 @@
 // Node's http2 client exercising session and informational features
 // against an h2wasm server: PING, SETTINGS acknowledgement, 103 Early Hints (/early), Expect: 100-continue (/expect echoes
-// the body) and sensitive (never-indexed) request fields (/sensitive
+// the body after 100; /refuse answers 417 unread, with no 100) and sensitive (never-indexed) request fields (/sensitive
 // answers with the names it saw in x-sensitive-received). Prints a JSON
 // report.
 // usage: node session.js URL
@@ -50,6 +50,18 @@ const expect = () => new Promise((ok, ko) => {
   req.on('error', ko);
 });
 
+// A service that answers without reading the body (/refuse: 417) sends
+// no 100: the client never sends what it held back (Node's checkContinue).
+const refused = () => new Promise((ok, ko) => {
+  const req = session.request({ ':method': 'POST', ':path': '/refuse', expect: '100-continue' });
+  report.refusedContinued = false;
+  req.on('continue', () => { report.refusedContinued = true; req.end('must not be sent'); });
+  req.on('response', (h) => { report.refusedStatus = h[':status']; });
+  req.resume();
+  req.on('end', () => { req.close(); ok(); });
+  req.on('error', ko);
+});
+
 const sensitive = () => new Promise((ok, ko) => {
   const req = session.request({
     ':path': '/sensitive',
@@ -70,6 +82,7 @@ const sensitive = () => new Promise((ok, ko) => {
   await settings();
   await early();
   await expect();
+  await refused();
   await sensitive();
   console.log(JSON.stringify(report));
   session.close();

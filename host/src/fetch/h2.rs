@@ -15,7 +15,7 @@ use crate::engine::io::{IO_CHUNK, flush, trap};
 use crate::engine::{EngineConnection, Runtime};
 use crate::fetch::frametrace::FrameTrace;
 use crate::service::ResponseBody;
-use crate::service::body::{BodyItem, Incoming};
+use crate::service::body::{BodyItem, BodyNote, Incoming};
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{HeaderMap, Response};
@@ -281,7 +281,7 @@ struct Driver {
     uploads: StreamMap<u32, UploadStream>,
     /// Bodies of congested uploads, waiting for `Drain`.
     parked: HashMap<u32, UploadStream>,
-    consumed_tx: mpsc::UnboundedSender<(u32, u32)>,
+    consumed_tx: mpsc::UnboundedSender<BodyNote>,
     /// `get -v`: every frame sent and received.
     trace: Option<(FrameTrace, FrameTrace)>,
     /// The first connection error, to tell requests left in flight.
@@ -321,7 +321,7 @@ impl Driver {
         IO: AsyncRead + AsyncWrite + Send + Unpin,
     {
         let (mut rd, mut wr) = tokio::io::split(io);
-        let (consumed_tx, mut consumed) = mpsc::unbounded_channel::<(u32, u32)>();
+        let (consumed_tx, mut consumed) = mpsc::unbounded_channel::<BodyNote>();
         self.consumed_tx = consumed_tx;
         let mut buf = vec![0u8; IO_CHUNK];
         // See `Setup::await_settings`.
@@ -393,8 +393,11 @@ impl Driver {
                     // is in flight, then close.
                     None => let_go = true,
                 },
-                Some((id, n)) = consumed.recv() => {
-                    let _ = trap(self.conn.consume(id, n).await)?;
+                Some(note) = consumed.recv() => {
+                    // A response body asks for nothing but credit.
+                    if let BodyNote::Read(id, n) = note {
+                        let _ = trap(self.conn.consume(id, n).await)?;
+                    }
                 }
                 Some((id, upload)) = self.uploads.next(), if !self.uploads.is_empty() => {
                     self.upload(id, upload).await?;
@@ -468,8 +471,13 @@ impl Driver {
                 };
                 let (status, headers) = response_head(h.headers);
                 let status = status.unwrap_or(http::StatusCode::BAD_GATEWAY);
-                let (body, feed) =
-                    Incoming::http2(h.stream_id, h.end_stream, &headers, &self.consumed_tx);
+                let (body, feed) = Incoming::http2(
+                    h.stream_id,
+                    h.end_stream,
+                    &headers,
+                    &self.consumed_tx,
+                    false,
+                );
                 let mut response = Response::new(body);
                 *response.status_mut() = status;
                 *response.version_mut() = http::Version::HTTP_2;

@@ -20,6 +20,16 @@ pub(crate) enum BodyItem {
     Reset(u32),
 }
 
+/// What an HTTP/2 request body tells its connection as it is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyNote {
+    /// (stream, octets) read: the client may send that much more.
+    Read(u32, u32),
+    /// The service began to read a body its client holds back until
+    /// `100 Continue` (`expect: 100-continue`): the connection sends it.
+    Wanted(u32),
+}
+
 /// The request body.
 #[derive(Debug)]
 pub struct Incoming {
@@ -39,12 +49,16 @@ enum Kind {
 struct Http2Body {
     stream_id: u32,
     rx: mpsc::UnboundedReceiver<BodyItem>,
-    /// (stream, octets read): the pump opens the window again. Unbounded,
-    /// but each message stands for a chunk the client could only send
-    /// within its window.
-    consumed: mpsc::UnboundedSender<(u32, u32)>,
+    /// Octets read (the pump opens the window again) and the first read
+    /// of a body held back for `100 Continue`. Unbounded, but each
+    /// message stands for a chunk the client could only send within its
+    /// window, or for the one first read.
+    consumed: mpsc::UnboundedSender<BodyNote>,
     /// `content-length`, for the size hint.
     length: Option<u64>,
+    /// The client asked for `100 Continue` and has not been told yet
+    /// that the body is wanted.
+    wants_continue: bool,
 }
 
 /// The body could not be read: the stream was reset or the connection
@@ -79,14 +93,17 @@ impl Incoming {
     }
 
     /// The body of an HTTP/2 stream whose head carried `headers`
-    /// (`content-length` gives the size hint), and where the connection
-    /// feeds it; nothing to feed when the head ended the stream. Credit
-    /// goes back through `consumed` as the body is read.
+    /// (`content-length` gives the size hint; for a `request`,
+    /// `expect: 100-continue` makes the first read ask for `100
+    /// Continue`), and where the connection feeds it; nothing to feed
+    /// when the head ended the stream. Credit goes back through
+    /// `consumed` as the body is read.
     pub(crate) fn http2(
         stream_id: u32,
         end_stream: bool,
         headers: &HeaderMap,
-        consumed: &mpsc::UnboundedSender<(u32, u32)>,
+        consumed: &mpsc::UnboundedSender<BodyNote>,
+        request: bool,
     ) -> (Incoming, Option<mpsc::UnboundedSender<BodyItem>>) {
         if end_stream {
             return (Incoming::empty(), None);
@@ -100,6 +117,10 @@ impl Incoming {
             rx,
             consumed: consumed.clone(),
             length,
+            wants_continue: request
+                && headers
+                    .get(http::header::EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
         };
         let body = Incoming {
             kind: Kind::Http2(body),
@@ -128,25 +149,14 @@ impl Body for Incoming {
                 why: e.to_string(),
                 reset: None,
             }),
-            Kind::Http2(b) => match b.rx.poll_recv(cx) {
-                Poll::Ready(Some(BodyItem::Data(d))) => {
-                    let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
-                    let _ = b.consumed.send((b.stream_id, n));
-                    Poll::Ready(Some(Ok(Frame::data(d))))
+            Kind::Http2(b) => {
+                if b.wants_continue {
+                    // Read at last: the client may send what it held back.
+                    b.wants_continue = false;
+                    let _ = b.consumed.send(BodyNote::Wanted(b.stream_id));
                 }
-                Poll::Ready(Some(BodyItem::Trailers(t))) => {
-                    Poll::Ready(Some(Ok(Frame::trailers(t))))
-                }
-                Poll::Ready(Some(BodyItem::Reset(code))) => Poll::Ready(Some(Err(BodyError {
-                    why: format!(
-                        "the stream was reset ({})",
-                        crate::engine::convert::code_name(code)
-                    ),
-                    reset: Some(code),
-                }))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+                b.poll_item(cx)
+            }
         }
     }
 
@@ -167,6 +177,30 @@ impl Body for Incoming {
     }
 }
 
+impl Http2Body {
+    /// The next item the connection fed, as a body frame.
+    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let b = self;
+        match b.rx.poll_recv(cx) {
+            Poll::Ready(Some(BodyItem::Data(d))) => {
+                let n = u32::try_from(d.len()).unwrap_or(u32::MAX);
+                let _ = b.consumed.send(BodyNote::Read(b.stream_id, n));
+                Poll::Ready(Some(Ok(Frame::data(d))))
+            }
+            Poll::Ready(Some(BodyItem::Trailers(t))) => Poll::Ready(Some(Ok(Frame::trailers(t)))),
+            Poll::Ready(Some(BodyItem::Reset(code))) => Poll::Ready(Some(Err(BodyError {
+                why: format!(
+                    "the stream was reset ({})",
+                    crate::engine::convert::code_name(code)
+                ),
+                reset: Some(code),
+            }))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 impl Drop for Http2Body {
     /// Data queued for a service that stopped reading still holds the
     /// client's flow-control credit: hand it back, or an upload the
@@ -182,7 +216,7 @@ impl Drop for Http2Body {
         }
         if unread > 0 {
             let n = u32::try_from(unread).unwrap_or(u32::MAX);
-            let _ = self.consumed.send((self.stream_id, n));
+            let _ = self.consumed.send(BodyNote::Read(self.stream_id, n));
         }
     }
 }

@@ -56,7 +56,10 @@ impl Informational {
 
     /// Sends a 1xx response; false if it could not be (not 1xx, or 101,
     /// or the response began, or the connection is gone, or HTTP/1.0).
-    /// 100 is sent by the server itself for `Expect: 100-continue`.
+    /// For `Expect: 100-continue` over HTTP/2 the server sends 100
+    /// itself when the service first reads the body or answers 2xx (and
+    /// none if it answers an error unread); a service may send it sooner
+    /// here.
     pub async fn send(&self, status: StatusCode, headers: HeaderMap) -> bool {
         if !status.is_informational() || status == StatusCode::SWITCHING_PROTOCOLS {
             return false;

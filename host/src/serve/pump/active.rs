@@ -20,6 +20,7 @@ use crate::engine::EngineConnection;
 use crate::engine::clock::{instant_at, now_ns};
 use crate::engine::convert::code_name;
 use crate::engine::io::trap;
+use crate::service::body::BodyNote;
 use crate::service::{ConnectionInfo, SharedService};
 use bytes::BufMut;
 use futures_util::FutureExt;
@@ -37,7 +38,7 @@ struct Shared {
     service: std::sync::Mutex<SharedService>,
     commands: mpsc::Sender<StreamCommand>,
     sink: Arc<StreamSink>,
-    consumed: mpsc::UnboundedSender<(u32, u32)>,
+    consumed: mpsc::UnboundedSender<BodyNote>,
 }
 
 impl Shared {
@@ -116,7 +117,7 @@ pub(super) struct Active<'s, 'r, IO> {
     /// Commands from the requests' handles, and credit for request body
     /// octets the service has read.
     commands: mpsc::Receiver<StreamCommand>,
-    consumed: mpsc::UnboundedReceiver<(u32, u32)>,
+    consumed: mpsc::UnboundedReceiver<BodyNote>,
     input: Input,
     output: Output,
     engine: EngineView,
@@ -140,7 +141,7 @@ where
         start: Start,
     ) -> anyhow::Result<Self> {
         let (commands_tx, commands) = mpsc::channel::<StreamCommand>(1024);
-        let (consumed_tx, consumed) = mpsc::unbounded_channel::<(u32, u32)>();
+        let (consumed_tx, consumed) = mpsc::unbounded_channel::<BodyNote>();
         let push_allowed = trap(conn.push_allowed().await)?;
         let write_chunk = match session.info.encrypted {
             true => usize::MAX,
@@ -501,8 +502,8 @@ where
             Some(cmd) = commands.recv() => {
                 streams::apply(cmd, conn, st, &cx).await?;
             }
-            Some((id, n)) = consumed.recv() => {
-                st.credit(id, n);
+            Some(note) = consumed.recv() => {
+                streams::body_read(note, conn, st).await?;
             }
             Some((id, item)) = st.bodies.next(), if !st.bodies.is_empty() => {
                 streams::write_body(id, item, conn, st).await?;
@@ -552,8 +553,8 @@ where
                 streams::apply(cmd, conn, st, &cx).await?;
                 continue;
             }
-            if let Ok((id, n)) = consumed.try_recv() {
-                st.credit(id, n);
+            if let Ok(note) = consumed.try_recv() {
+                streams::body_read(note, conn, st).await?;
                 continue;
             }
             if st.bodies.is_empty() {

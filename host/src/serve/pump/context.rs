@@ -2,6 +2,7 @@
 //! service, the handles' channel, and the facts every request carries.
 
 use super::control::{StreamCommand, StreamSink};
+use crate::service::body::BodyNote;
 use crate::service::{ConnectionInfo, SharedService};
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ pub(crate) struct StreamContext<'a> {
     pub commands: &'a mpsc::Sender<StreamCommand>,
     /// Shared by every request's `Http2Stream` and `Informational`.
     pub sink: &'a Arc<StreamSink>,
-    pub consumed: &'a mpsc::UnboundedSender<(u32, u32)>,
+    pub consumed: &'a mpsc::UnboundedSender<BodyNote>,
     pub info: &'a ConnectionInfo,
     /// Where [`ServeFile`] paths inside the instance are on the host.
     pub files_root: Option<&'a Path>,

@@ -188,6 +188,9 @@ where
         }
     }
     options.manual_consume = true;
+    // 100 Continue goes out when the service reads the body (see
+    // `streams::body_read`), not as the request arrives.
+    options.auto_continue = false;
     options.header_blocks = true;
     options.input_data = true;
     let (rd, wr) = tokio::io::split(io);

@@ -128,7 +128,7 @@ pub(crate) fn build_request(
     stream_id: u32,
     cx: &StreamContext<'_>,
 ) -> (Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>) {
-    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed);
+    let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed, true);
     let mut request = Request::new(body);
     *request.method_mut() = head.method;
     *request.uri_mut() = head.uri;

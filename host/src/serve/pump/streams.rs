@@ -20,7 +20,7 @@ use crate::engine::io::trap;
 use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Protocol, epoch_ms};
 use crate::serve::date;
 use crate::serve::metrics::{Direction, Metrics, Tally};
-use crate::service::body::{BodyItem, Incoming};
+use crate::service::body::{BodyItem, BodyNote, Incoming};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -77,6 +77,10 @@ struct StreamIo {
     bytes_out: u64,
     /// When the response's head went out, in µs after the request's.
     first_byte_us: Option<u64>,
+    /// The client holds its body back until `100 Continue`
+    /// (`expect: 100-continue`), which has not gone out yet (see
+    /// [`body_read`]).
+    awaiting_continue: bool,
 }
 
 /// A request's facts for its access log line and its metrics, from its
@@ -347,6 +351,11 @@ fn request(
     let (request, body_tx) = build_request(head, end_stream, id, cx);
     let logged = st.observe(&request);
     if logged.is_some() || body_tx.is_some() {
+        let awaiting_continue = body_tx.is_some()
+            && request
+                .headers()
+                .get(http::header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
         st.streams.insert(
             id,
             StreamIo {
@@ -355,6 +364,7 @@ fn request(
                 status: 0,
                 bytes_out: 0,
                 first_byte_us: None,
+                awaiting_continue,
             },
         );
     }
@@ -472,6 +482,13 @@ pub(crate) async fn apply(
             let mut fields = vec![field(":status", status.as_str().as_bytes(), false)];
             fields.extend(header_fields(&headers));
             let sent = trap(conn.additional_headers(stream_id, &fields).await)?;
+            if sent.is_ok()
+                && status == http::StatusCode::CONTINUE
+                && let Some(s) = st.streams.get_mut(&stream_id)
+            {
+                // The service said it: reading the body says it no more.
+                s.awaiting_continue = false;
+            }
             let _ = done.send(sent.is_ok());
         }
         StreamCommand::Push {
@@ -489,6 +506,7 @@ pub(crate) async fn apply(
                             status: 0,
                             bytes_out: 0,
                             first_byte_us: None,
+                            awaiting_continue: false,
                         };
                         st.streams.insert(id, io);
                     }
@@ -690,6 +708,9 @@ async fn send_answer(
     stream_id: u32,
     Answer { status, how }: Answer,
 ) -> anyhow::Result<()> {
+    if (200..300).contains(&status) {
+        continue_now(conn, st, stream_id).await?;
+    }
     match how {
         Sending::Held(fields, held) => {
             respond_with_held(conn, st, stream_id, &fields, held, status).await
@@ -1000,6 +1021,47 @@ async fn write_chunk(
             Ok(written)
         }
     }
+}
+
+/// What a request body said as the service read it: credit for the
+/// client, or, at the first read of a body whose client waits for `100
+/// Continue` (`expect: 100-continue`), that 100 (see [`continue_now`]).
+pub(crate) async fn body_read(
+    note: BodyNote,
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+) -> anyhow::Result<()> {
+    match note {
+        BodyNote::Read(id, n) => st.credit(id, n),
+        BodyNote::Wanted(id) => continue_now(conn, st, id).await?,
+    }
+    Ok(())
+}
+
+/// Sends `100 Continue` on `stream_id` if its client still waits for it:
+/// when the service first reads the body, or just before a 2xx response
+/// that comes first (a service that streams the body back answers before
+/// it reads). A service that answers unread with an error (417, 401,
+/// 413) sends none, and the client keeps its body: Node's
+/// `checkContinue`, and what hyper does over HTTP/1.1.
+async fn continue_now(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+) -> anyhow::Result<()> {
+    let Some(s) = st.streams.get_mut(&stream_id) else {
+        return Ok(());
+    };
+    if !s.awaiting_continue || s.status != 0 {
+        // Said already, or the final response is under way.
+        return Ok(());
+    }
+    s.awaiting_continue = false;
+    let fields = [field(":status", b"100", false)];
+    if let Err(e) = trap(conn.additional_headers(stream_id, &fields).await)? {
+        tracing::debug!(stream_id, "100 Continue refused: {e:?}");
+    }
+    Ok(())
 }
 
 impl Drop for PumpState {
