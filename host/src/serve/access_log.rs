@@ -241,11 +241,12 @@ impl AccessLog {
 
     /// Queues `entry`, a request of the client `peer` over `protocol`,
     /// for the writer (dropped, and counted, when [`MAX_QUEUED`] wait
-    /// already).
+    /// already): in a vector from the spares, as a batch of one.
     pub fn record(&self, peer: &Arc<str>, protocol: Protocol, entry: Entry) {
-        let mut one = Vec::new();
-        one.push(entry);
-        self.record_all(peer, protocol, &mut one);
+        self.enqueue(peer, protocol, 1, |mut spare, _| {
+            spare.push(entry);
+            spare
+        });
     }
 
     /// Queues every entry of `entries` (a connection's turn's worth, of
@@ -257,22 +258,37 @@ impl AccessLog {
         if n == 0 {
             return;
         }
+        self.enqueue(peer, protocol, n, |spare, taken| {
+            entries.truncate(taken);
+            std::mem::replace(entries, spare)
+        });
+        entries.clear();
+    }
+
+    /// Queues a batch of `n` entries as far as [`MAX_QUEUED`] allows:
+    /// `batch` makes it from a spare vector and the number taken (not
+    /// called when none is); the rest are dropped and counted.
+    fn enqueue(
+        &self,
+        peer: &Arc<str>,
+        protocol: Protocol,
+        n: usize,
+        batch: impl FnOnce(Vec<Entry>, usize) -> Vec<Entry>,
+    ) {
         let mut queue = self.0.queue.lock().unwrap_or_else(|p| p.into_inner());
         let before = queue.entries;
         let taken = n.min(MAX_QUEUED.saturating_sub(before));
-        entries.truncate(taken);
         if taken > 0 {
             let spare = queue.take_spare();
             queue.batches.push(Batch {
                 peer: peer.clone(),
                 protocol,
-                entries: std::mem::replace(entries, spare),
+                entries: batch(spare, taken),
             });
             queue.entries += taken;
         }
         let wake = before < BATCH && queue.entries >= BATCH;
         drop(queue);
-        entries.clear();
         self.0.recorded.fetch_add(taken as u64, Ordering::Relaxed);
         if taken < n {
             self.0

@@ -30,6 +30,14 @@ pub(crate) enum BodyNote {
     Wanted(u32),
 }
 
+/// Whether a request with `headers` holds its body back until `100
+/// Continue` (`expect: 100-continue`, RFC 9110 §10.1.1).
+pub(crate) fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
 /// The request body.
 #[derive(Debug)]
 pub struct Incoming {
@@ -117,10 +125,7 @@ impl Incoming {
             rx,
             consumed: consumed.clone(),
             length,
-            wants_continue: request
-                && headers
-                    .get(http::header::EXPECT)
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue")),
+            wants_continue: request && expects_continue(headers),
         };
         let body = Incoming {
             kind: Kind::Http2(body),

@@ -20,7 +20,7 @@ use crate::engine::io::trap;
 use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Protocol, epoch_ms};
 use crate::serve::date;
 use crate::serve::metrics::{Direction, Metrics, Tally};
-use crate::service::body::{BodyItem, BodyNote, Incoming};
+use crate::service::body::{BodyItem, BodyNote, Incoming, expects_continue};
 use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -87,7 +87,7 @@ struct StreamIo {
 /// head. Its times are the turn's (see [`PumpState::tick`]): no clock is
 /// read per request.
 struct Logged {
-    /// When the request's head came, as [`Turn::us`] has it.
+    /// When the request's head came, as [`PumpState::now`] has it.
     started_us: u64,
     /// What only the access log needs (none: metrics only).
     line: Option<Line>,
@@ -98,13 +98,6 @@ struct Line {
     method: LoggedMethod,
     target: Option<http::uri::PathAndQuery>,
     fields: Option<Box<ClientFields>>,
-}
-
-/// A turn's time, as requests are stamped with it.
-#[derive(Clone, Copy)]
-struct Turn {
-    /// µs since the connection's first turn (monotonic).
-    us: u64,
 }
 
 impl Logged {
@@ -138,8 +131,9 @@ pub(crate) struct PumpState {
     /// The time of this turn: what the access log and the metrics give
     /// requests that begin and end in it (set at each turn and after each
     /// wait; read per turn, not per request).
-    clock: Option<Turn>,
-    /// What [`Turn::us`] counts from: the first turn's time.
+    /// In µs since `base` (monotonic).
+    clock: Option<u64>,
+    /// What `clock` counts from: the first turn's time.
     base: Option<Instant>,
     /// The coarse wall clock in this turn, in ms since the Unix epoch
     /// (read when a line first needs it).
@@ -272,8 +266,7 @@ pub(crate) fn on_event(
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
                 if let Some(l) = s.logged {
-                    let now = st.now();
-                    let took_us = now.us.saturating_sub(l.started_us);
+                    let took_us = st.now().saturating_sub(l.started_us);
                     if let Some(t) = &mut st.tally {
                         t.request(
                             s.status,
@@ -351,11 +344,7 @@ fn request(
     let (request, body_tx) = build_request(head, end_stream, id, cx);
     let logged = st.observe(&request);
     if logged.is_some() || body_tx.is_some() {
-        let awaiting_continue = body_tx.is_some()
-            && request
-                .headers()
-                .get(http::header::EXPECT)
-                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let awaiting_continue = body_tx.is_some() && expects_continue(request.headers());
         st.streams.insert(
             id,
             StreamIo {
@@ -905,7 +894,7 @@ pub(crate) async fn flush_batch(
 
 /// Notes a sent response for the access log and the metrics.
 fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
-    let now = st.clock.map(|t| t.us);
+    let now = st.clock;
     if let Some(s) = st.streams.get_mut(&stream_id) {
         s.status = status;
         s.bytes_out += body_len as u64;
@@ -1096,11 +1085,12 @@ impl PumpState {
             return None;
         }
         let (log, fields) = (self.log.is_some(), self.log_fields);
-        Some(Logged::of(request, log, fields, self.now().us))
+        Some(Logged::of(request, log, fields, self.now()))
     }
 
-    /// This turn's time (taken now if no turn set it).
-    fn now(&mut self) -> Turn {
+    /// This turn's time, in µs since the connection's first turn (taken
+    /// now if no turn set it).
+    fn now(&mut self) -> u64 {
         match self.clock {
             Some(turn) => turn,
             None => {
@@ -1118,14 +1108,12 @@ impl PumpState {
             .get_or_insert_with(|| epoch_ms(date::wall_now()))
     }
 
-    /// The turn at `at`.
-    fn turn_at(&mut self, at: Instant) -> Turn {
+    /// The turn at `at`, in µs since the first.
+    fn turn_at(&mut self, at: Instant) -> u64 {
         self.wall_ms = None;
         let base = *self.base.get_or_insert(at);
         let us = at.saturating_duration_since(base).as_micros();
-        Turn {
-            us: u64::try_from(us).unwrap_or(u64::MAX),
-        }
+        u64::try_from(us).unwrap_or(u64::MAX)
     }
 
     /// Hands this turn's access log entries to the log and its counts to
