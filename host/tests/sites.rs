@@ -830,17 +830,6 @@ echo = true
     }
 }
 
-/// The SHA-256 of a certificate's public key, base64 (what Chromium's
-/// --ignore-certificate-errors-spki-list takes).
-fn spki_hash(cert: &Path) -> String {
-    let o = run(Command::new("sh").arg("-c").arg(format!(
-        "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der \
-         | openssl dgst -sha256 -binary | base64",
-        cert.display()
-    )));
-    stdout(&o).trim().to_string()
-}
-
 /// Headless Chromium loads a page from one site that runs a script from
 /// the other: two names, two certificates, each handshake's chosen by
 /// its SNI, both over HTTP/2.

@@ -1,12 +1,15 @@
-//! The site served when no directory is given: an index page and `/echo`,
-//! which streams the request body back and reports its size in trailers.
-//! Every answer is ready at once (the echo's body follows the request's),
-//! so no request needs a task of its own.
+//! The site served when no directory is given: an index page, `/echo`,
+//! which streams the request body back and reports its size in trailers,
+//! and `/ws`, a WebSocket that sends each message back. Every answer is
+//! ready at once (the echo's body follows the request's, the WebSocket
+//! runs on a task of its own), so no request waits on a task.
 
 use crate::service::body::Incoming;
+use crate::service::websocket::{CloseCode, CloseFrame, WebSocketUpgrade, close_after};
 use crate::service::{BoxError, PreparedHeaders, ResponseBody, box_body, full};
 use bytes::Bytes;
 use futures_util::future::{Ready, ready};
+use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::{Body, Frame, SizeHint};
 use std::convert::Infallible;
@@ -20,11 +23,15 @@ const INDEX: &str = "<!doctype html>
 <h1>h2wasm</h1>
 <p>This page was served over HTTP/2 by an engine running as a WebAssembly component.</p>
 <p><code>POST /echo</code> streams the request body back, with its length in the
-<code>x-echo-bytes</code> trailer.</p>
+<code>x-echo-bytes</code> trailer; a WebSocket to <code>/ws</code> gets each
+message back.</p>
 </body></html>
 ";
 
 const NOT_FOUND: &str = "not found\n";
+
+/// How long the `/ws` echo waits for a message before it closes (1001).
+const WEBSOCKET_IDLE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The built-in site as a service.
 #[derive(Clone, Copy, Debug, Default)]
@@ -57,8 +64,40 @@ fn answer(req: Request<Incoming>) -> Response<ResponseBody> {
     };
     match (req.method(), req.uri().path()) {
         (_, "/echo") => echo(req),
+        (_, "/ws") => websocket_echo(req),
         (&Method::GET | &Method::HEAD, "/") => page(&INDEX_PAGE, INDEX),
         _ => page(&NOT_FOUND_PAGE, NOT_FOUND),
+    }
+}
+
+/// A WebSocket that sends each text and binary message back until the
+/// client closes it (its close code echoed, as RFC 6455 §5.5.1 has it),
+/// or until it has been idle for `WEBSOCKET_IDLE`.
+fn websocket_echo(req: Request<Incoming>) -> Response<ResponseBody> {
+    match WebSocketUpgrade::new(req) {
+        Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
+            loop {
+                let message = match tokio::time::timeout(WEBSOCKET_IDLE, ws.next()).await {
+                    Ok(Some(Ok(message))) => message,
+                    Ok(Some(Err(e))) => return close_after(&mut ws, &e).await,
+                    Ok(None) => return,
+                    Err(_) => {
+                        let _ = ws
+                            .close(Some(CloseFrame {
+                                code: CloseCode::Away,
+                                reason: "idle".into(),
+                            }))
+                            .await;
+                        return;
+                    }
+                };
+                // Ping, pong and close are answered by the WebSocket itself.
+                if (message.is_text() || message.is_binary()) && ws.send(message).await.is_err() {
+                    return;
+                }
+            }
+        }),
+        Err(refusal) => refusal,
     }
 }
 

@@ -2,21 +2,18 @@
 //! service: a CONNECT to an allowed `host:port` opens a TCP connection
 //! there and carries its bytes both ways — over HTTP/2 as the stream's
 //! bodies, over HTTP/1.1 on the connection itself once the 200 is sent.
-//! Other targets get 403, extended CONNECT protocols (RFC 8441) 501, and
-//! every other request goes to the wrapped service.
+//! Other targets get 403, and every other request, extended CONNECT
+//! (RFC 8441: a WebSocket) included, goes to the wrapped service.
 
 use crate::service::body::Incoming;
+use crate::service::tunnel::{ReaderBody, spawn_request_copy};
 use crate::service::{
-    BoxError, Http2Stream, Protocol, Reset, ResponseBody, SharedService, box_body, empty, text,
+    BoxError, Http2Stream, Protocol, ResponseBody, SharedService, box_body, empty, text,
 };
-use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::{Method, Request, Response, StatusCode};
-use http_body::{Body, Frame};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tower::Service;
 
 /// RST_STREAM code for a tunnel whose TCP side failed (§8.5).
@@ -55,7 +52,7 @@ impl Service<Request<Incoming>> for ConnectProxy {
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        if req.method() != Method::CONNECT {
+        if req.method() != Method::CONNECT || req.extensions().get::<Protocol>().is_some() {
             return self.inner.call(req);
         }
         let allowed = self.allowed.clone();
@@ -64,12 +61,6 @@ impl Service<Request<Incoming>> for ConnectProxy {
 }
 
 async fn tunnel(allowed: &[String], mut req: Request<Incoming>) -> Response<ResponseBody> {
-    if req.extensions().get::<Protocol>().is_some() {
-        return text(
-            StatusCode::NOT_IMPLEMENTED,
-            "no extended CONNECT protocols here\n",
-        );
-    }
     let target = req
         .uri()
         .authority()
@@ -105,54 +96,7 @@ async fn tunnel(allowed: &[String], mut req: Request<Incoming>) -> Response<Resp
     }
     // HTTP/2: client → target is the request body (its END_STREAM
     // half-closes the TCP side); target → client is the response body.
-    let (tcp_rd, mut tcp_wr) = tcp.into_split();
-    let mut body = req.into_body();
-    tokio::spawn(async move {
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
-        {
-            match frame.map(Frame::into_data) {
-                Ok(Ok(d)) => {
-                    if tcp_wr.write_all(&d).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Err(_)) => {}
-                Err(_) => return,
-            }
-        }
-        let _ = tcp_wr.shutdown().await;
-    });
-    Response::new(box_body(Downstream {
-        tcp: tcp_rd,
-        buf: vec![0u8; 16 * 1024],
-    }))
-}
-
-/// The target's bytes as a response body; its EOF ends the body, and a
-/// TCP error resets the stream with CONNECT_ERROR.
-struct Downstream {
-    tcp: tokio::net::tcp::OwnedReadHalf,
-    buf: Vec<u8>,
-}
-
-impl Body for Downstream {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = self.get_mut();
-        let mut read = ReadBuf::new(&mut this.buf);
-        match Pin::new(&mut this.tcp).poll_read(cx, &mut read) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(_)) => Poll::Ready(Some(Err(Box::new(Reset(CONNECT_ERROR))))),
-            Poll::Ready(Ok(())) if read.filled().is_empty() => Poll::Ready(None),
-            Poll::Ready(Ok(())) => {
-                let data = Bytes::copy_from_slice(read.filled());
-                Poll::Ready(Some(Ok(Frame::data(data))))
-            }
-        }
-    }
+    let (tcp_rd, tcp_wr) = tcp.into_split();
+    spawn_request_copy(req.into_body(), tcp_wr);
+    Response::new(box_body(ReaderBody::new(tcp_rd, CONNECT_ERROR)))
 }

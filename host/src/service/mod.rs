@@ -19,6 +19,8 @@ pub mod body;
 mod files;
 mod http2;
 mod informational;
+pub(crate) mod tunnel;
+pub mod websocket;
 
 pub use body::Incoming;
 pub(crate) use files::file_failure;

@@ -469,6 +469,17 @@ pub(crate) fn curl_status(args: &[&str]) -> (String, String) {
     (code.to_string(), body.to_string())
 }
 
+/// The SHA-256 of a certificate's public key, base64 (what Chromium's
+/// --ignore-certificate-errors-spki-list takes).
+pub(crate) fn spki_hash(cert: &Path) -> String {
+    let o = run(Command::new("sh").arg("-c").arg(format!(
+        "openssl x509 -in {} -pubkey -noout | openssl pkey -pubin -outform der \
+         | openssl dgst -sha256 -binary | base64",
+        cert.display()
+    )));
+    stdout(&o).trim().to_string()
+}
+
 /// The headless Chromium on this machine (scripts/setup installs it).
 pub(crate) fn chromium() -> &'static str {
     ["chromium-headless-shell", "chromium"]

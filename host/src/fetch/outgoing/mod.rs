@@ -23,6 +23,9 @@
 pub(crate) mod between_bytes;
 mod http1;
 pub mod policy;
+mod upgrade;
+
+pub use upgrade::UpgradeResponse;
 
 use crate::engine::Runtime;
 use crate::fetch::h2::{self, StreamError};
@@ -88,6 +91,8 @@ pub struct Outgoing {
     runtime: Arc<Runtime>,
     config: OutgoingConfig,
     tls: Arc<rustls::ClientConfig>,
+    /// The same, offering only `http/1.1` (upgrades).
+    tls_http1: Arc<rustls::ClientConfig>,
     /// The engine's client options, asked of it once.
     options: tokio::sync::OnceCell<crate::bindings::Options>,
     /// The live HTTP/2 connection of each origin (`scheme://host:port`).
@@ -115,6 +120,19 @@ struct DeniedLog {
 /// end, and each would otherwise be remembered).
 const DENIED_LOGGED_MAX: usize = 1024;
 
+/// An outgoing request's destination, allowed by the policy.
+struct Destination {
+    tls: bool,
+    host: String,
+    port: u16,
+    /// `host:port`.
+    authority: String,
+    /// `scheme://host:port`.
+    origin: String,
+    /// A policy entry names the host (so it may be a private address).
+    named: bool,
+}
+
 /// What a component asks for, within the server's own limit.
 fn within(asked: Option<Duration>, most: Duration) -> Duration {
     asked.map_or(most, |t| t.min(most))
@@ -131,9 +149,12 @@ impl Outgoing {
     /// engine instances from `runtime`.
     pub fn new(runtime: Arc<Runtime>, config: OutgoingConfig) -> anyhow::Result<Arc<Outgoing>> {
         let tls = tls::client_config(&config.trust, true)?;
+        let mut only_http1 = (*tls).clone();
+        only_http1.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(Outgoing {
             runtime,
             tls,
+            tls_http1: Arc::new(only_http1),
             options: tokio::sync::OnceCell::new(),
             pool: Mutex::new(HashMap::new()),
             http1: Arc::default(),
@@ -177,23 +198,14 @@ impl Outgoing {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
     ) -> Result<Sent, Error> {
-        let uri = request.uri();
-        let tls = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => return Err(Error::HttpProtocolError),
-        };
-        let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let authority = format!("{host}:{port}");
-        let origin = format!("{}://{authority}", if tls { "https" } else { "http" });
-        let named = match self.config.policy.check_url(tls, &host, port) {
-            UrlVerdict::Allowed { named } => named,
-            UrlVerdict::Denied => {
-                self.log_denied(&origin, "no --app-allow-outbound entry allows it");
-                return Err(Error::HttpRequestDenied);
-            }
-        };
+        let Destination {
+            tls,
+            host,
+            port,
+            authority,
+            origin,
+            named,
+        } = self.destination(request.uri())?;
         let connect_timeout = within(
             options.as_ref().and_then(|o| o.connect_timeout),
             self.config.connect_timeout,
@@ -260,6 +272,33 @@ impl Outgoing {
             }
         });
         Ok((response, sent))
+    }
+
+    /// Where `uri` leads, if the policy allows it (a denial is logged).
+    fn destination(&self, uri: &http::Uri) -> Result<Destination, Error> {
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(Error::HttpProtocolError),
+        };
+        let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_string();
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let authority = format!("{host}:{port}");
+        let origin = format!("{}://{authority}", if tls { "https" } else { "http" });
+        match self.config.policy.check_url(tls, &host, port) {
+            UrlVerdict::Allowed { named } => Ok(Destination {
+                tls,
+                host,
+                port,
+                authority,
+                origin,
+                named,
+            }),
+            UrlVerdict::Denied => {
+                self.log_denied(&origin, "no --app-allow-outbound entry allows it");
+                Err(Error::HttpRequestDenied)
+            }
+        }
     }
 
     /// A usable pooled HTTP/2 connection to `origin`.

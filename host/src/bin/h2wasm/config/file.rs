@@ -127,8 +127,8 @@ pub(crate) struct Route {
     pub(crate) proxy: Option<ProxyTo>,
     /// Answer with a redirect.
     pub(crate) redirect: Option<RedirectTo>,
-    /// `echo = true`: the built-in site (an index page, and `/echo`, which
-    /// sends back what it is sent).
+    /// `echo = true`: the built-in site (an index page, `/echo`, which
+    /// sends back what it is sent, and `/ws`, a WebSocket echo).
     pub(crate) echo: Option<bool>,
 }
 
@@ -186,7 +186,11 @@ impl From<Compress> for h2wasm::apps::files::Compression {
 /// that has been through this proxy already is a loop: 508), and bodies
 /// and trailers streamed both ways; connections are pooled (HTTP/2: one per upstream,
 /// multiplexed; HTTP/1.1: kept alive for reuse). An upstream that cannot
-/// be reached gets 502, one that does not answer in time 504.
+/// be reached gets 502, one that does not answer in time 504. WebSockets
+/// (from HTTP/1.1 or HTTP/2 clients) go to the upstream as HTTP/1.1
+/// upgrades, each on a connection of its own (counted in
+/// `max-connections`), closed after `read-timeout` seconds with nothing
+/// sent either way.
 #[derive(Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(crate) struct ProxyTo {

@@ -118,6 +118,17 @@ pub(crate) struct Plan {
     pub(crate) server_args: Vec<(String, Vec<OsString>)>,
 }
 
+impl Plan {
+    /// Whether a route answers WebSockets: the built-in site's `/ws`, or
+    /// a proxy (its upstreams may).
+    pub(crate) fn serves_websockets(&self) -> bool {
+        self.sites
+            .iter()
+            .flat_map(|s| &s.routes)
+            .any(|r| matches!(r.kind, RouteKind::Echo | RouteKind::Proxy(_)))
+    }
+}
+
 /// A listener.
 #[derive(Clone, PartialEq, Debug)]
 pub(crate) struct ListenPlan {

@@ -93,7 +93,8 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // served directly (the certificate still comes from the table).
     let router = match (&args.config, built.only) {
         (None, Some(only)) => only,
-        _ => shared(sites.router()),
+        // Already of the server's types: boxed as it is, no adapters.
+        _ => SharedService::new(sites.router()),
     };
     let allowed: Vec<String> = server.allow_connect.iter().flatten().cloned().collect();
     let router: SharedService = if allowed.is_empty() {
@@ -107,6 +108,11 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     options.origins = server.origins.clone();
     options.settings.max_concurrent_streams = Some(server.max_concurrent_streams);
+    // Browsers take SETTINGS_ENABLE_CONNECT_PROTOCOL as a promise that
+    // WebSockets work over HTTP/2 (RFC 8441): made only where one is served.
+    if plan.serves_websockets() {
+        options.settings.enable_connect_protocol = Some(true);
+    }
     options.frame_timeout_ns = Some(Duration::from_secs(server.frame_timeout).as_nanos() as u64);
     options.half_closed_timeout_ns =
         Some(Duration::from_secs(server.half_closed_timeout).as_nanos() as u64);

@@ -9,11 +9,14 @@
 //! Several upstreams are taken in turn; one that fails to connect or
 //! answer is left out for a while (a passive health check). A body that
 //! stops coming either way is given up after the outgoing client's
-//! between-frames deadline.
+//! between-frames deadline. WebSockets go through too (see [`websocket`]).
+
+mod websocket;
 
 use crate::fetch::outgoing::Outgoing;
 use crate::fetch::outgoing::between_bytes::BetweenBytes;
 use crate::service::body::Incoming;
+use crate::service::websocket::is_websocket;
 use crate::service::{BoxError, BoxFuture, ConnectionInfo, ResponseBody, box_body, text};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Version};
@@ -148,33 +151,17 @@ impl Inner {
     }
 
     async fn forward(&self, request: Request<Incoming>) -> Response<ResponseBody> {
-        let upstream = self.pick();
-        let (parts, body) = request.into_parts();
-        let info = parts.extensions.get::<ConnectionInfo>();
-        let host = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| {
-                parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_string)
-            });
-        let mut headers = parts.headers;
-        // A request that has passed through this proxy already is going
-        // round in a loop (an upstream that leads back here).
-        if passed_here(&headers) {
-            return text(
-                StatusCode::LOOP_DETECTED,
-                "this request has been through this proxy already\n",
-            );
+        if is_websocket(&request) {
+            return self.forward_websocket(request).await;
         }
-        remove_hop_by_hop(&mut headers);
-        headers.remove(header::HOST);
-        forwarded(&mut headers, info, host.as_deref());
-        append(&mut headers, "via", &via(parts.version));
+        let upstream = self.pick();
+        let (mut parts, body) = request.into_parts();
+        let info = parts.extensions.get::<ConnectionInfo>();
+        let headers = std::mem::take(&mut parts.headers);
+        let headers = match upstream_fields(upstream, headers, &parts.uri, parts.version, info) {
+            Some(h) => h,
+            None => return looped(),
+        };
         let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
         let uri = format!("{}{}{path}", upstream.origin, upstream.path);
         let mut out = Request::builder()
@@ -183,11 +170,6 @@ impl Inner {
             .version(Version::HTTP_11);
         if let Some(h) = out.headers_mut() {
             *h = headers;
-            if let Some(authority) = upstream.origin.split_once("://").map(|(_, a)| a)
-                && let Ok(v) = HeaderValue::from_str(authority)
-            {
-                h.insert(header::HOST, v);
-            }
         }
         let has_body = !http_body::Body::is_end_stream(&body);
         // A client that stops sending its body holds the upstream's
@@ -225,26 +207,70 @@ impl Inner {
                 let body = body.map_err(|e| -> BoxError { format!("upstream body: {e:?}").into() });
                 Response::from_parts(parts, box_body(body))
             }
-            Err(e) => {
-                let (status, why) = match &e {
-                    WasiError::ConnectionReadTimeout => {
-                        (StatusCode::GATEWAY_TIMEOUT, "no response in time")
-                    }
-                    WasiError::ConnectionTimeout => {
-                        (StatusCode::GATEWAY_TIMEOUT, "could not connect in time")
-                    }
-                    WasiError::ConnectionRefused => (StatusCode::BAD_GATEWAY, "connection refused"),
-                    WasiError::DnsError { .. } | WasiError::DestinationNotFound => {
-                        (StatusCode::BAD_GATEWAY, "cannot resolve its name")
-                    }
-                    _ => (StatusCode::BAD_GATEWAY, "the exchange failed"),
-                };
-                self.failed(upstream, why);
-                tracing::debug!("upstream {}: {e:?}", upstream.origin);
-                text(status, format!("upstream {}: {why}\n", upstream.origin))
-            }
+            Err(e) => self.unreachable(upstream, &e),
         }
     }
+
+    /// The client's answer when `upstream` could not be asked: 504 for a
+    /// deadline passed, 502 otherwise; the upstream is left out a while.
+    fn unreachable(&self, upstream: &Upstream, e: &WasiError) -> Response<ResponseBody> {
+        let (status, why) = match e {
+            WasiError::ConnectionReadTimeout => {
+                (StatusCode::GATEWAY_TIMEOUT, "no response in time")
+            }
+            WasiError::ConnectionTimeout => {
+                (StatusCode::GATEWAY_TIMEOUT, "could not connect in time")
+            }
+            WasiError::ConnectionRefused => (StatusCode::BAD_GATEWAY, "connection refused"),
+            WasiError::DnsError { .. } | WasiError::DestinationNotFound => {
+                (StatusCode::BAD_GATEWAY, "cannot resolve its name")
+            }
+            _ => (StatusCode::BAD_GATEWAY, "the exchange failed"),
+        };
+        self.failed(upstream, why);
+        tracing::debug!("upstream {}: {e:?}", upstream.origin);
+        text(status, format!("upstream {}: {why}\n", upstream.origin))
+    }
+}
+
+/// The request's fields as the upstream gets them: hop-by-hop fields
+/// gone, the client named, `Via` added, `Host` the upstream's; none for
+/// a request that has been through this proxy already (an upstream that
+/// leads back here: a loop, answered by [`looped`]).
+fn upstream_fields(
+    upstream: &Upstream,
+    mut headers: HeaderMap,
+    uri: &http::Uri,
+    version: Version,
+    info: Option<&ConnectionInfo>,
+) -> Option<HeaderMap> {
+    if passed_here(&headers) {
+        return None;
+    }
+    let host = uri.authority().map(|a| a.as_str().to_string()).or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    });
+    remove_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    forwarded(&mut headers, info, host.as_deref());
+    append(&mut headers, "via", &via(version));
+    if let Some(authority) = upstream.origin.split_once("://").map(|(_, a)| a)
+        && let Ok(v) = HeaderValue::from_str(authority)
+    {
+        headers.insert(header::HOST, v);
+    }
+    Some(headers)
+}
+
+/// 508: the request came round again.
+fn looped() -> Response<ResponseBody> {
+    text(
+        StatusCode::LOOP_DETECTED,
+        "this request has been through this proxy already\n",
+    )
 }
 
 /// This process's name in `Via`: `h2wasm-` and a random tag, so that two
