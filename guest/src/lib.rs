@@ -24,6 +24,7 @@ pub mod settings;
 mod snapshot;
 mod stream;
 mod transmit;
+pub mod urgency;
 pub mod wire;
 
 #[cfg(target_arch = "wasm32")]

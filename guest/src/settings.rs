@@ -1,4 +1,4 @@
-//! HTTP/2 settings (RFC 9113 §6.5.2, RFC 8441 §3): the partial `Settings`
+//! HTTP/2 settings (RFC 9113 §6.5.2, RFC 8441 §3, RFC 9218 §2.1): the partial `Settings`
 //! object Node uses everywhere (only the fields that are set), the concrete
 //! values in force on each side, validation, and packing.
 
@@ -21,6 +21,9 @@ pub mod id {
     pub const MAX_HEADER_LIST_SIZE: u16 = 0x6;
     /// SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441): extended CONNECT.
     pub const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218 §2.1): the sender uses
+    /// no RFC 7540 priority signals (only RFC 9218's).
+    pub const NO_RFC7540_PRIORITIES: u16 = 0x9;
 }
 
 /// Every window's initial size (RFC 9113 §6.9.2).
@@ -52,6 +55,8 @@ pub struct Settings {
     pub max_header_list_size: Option<u32>,
     /// Node's `enableConnectProtocol`.
     pub enable_connect_protocol: Option<bool>,
+    /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218; not in Node).
+    pub no_rfc7540_priorities: Option<bool>,
     /// Settings this engine does not interpret, as (identifier, value).
     pub custom: Vec<(u16, u32)>,
 }
@@ -67,6 +72,7 @@ impl Settings {
             max_frame_size: Some(MIN_MAX_FRAME_SIZE),
             max_header_list_size: Some(65_535),
             enable_connect_protocol: Some(false),
+            no_rfc7540_priorities: None,
             custom: Vec::new(),
         }
     }
@@ -118,6 +124,9 @@ impl Settings {
                     s.enable_connect_protocol =
                         Some(flag(value, "ENABLE_CONNECT_PROTOCOL not 0 or 1")?)
                 }
+                id::NO_RFC7540_PRIORITIES => {
+                    s.no_rfc7540_priorities = Some(flag(value, "NO_RFC7540_PRIORITIES not 0 or 1")?)
+                }
                 // §6.5.2: unknown identifiers (0 among them) are ignored;
                 // up to ten are kept as custom settings, as Node does.
                 0 => {}
@@ -130,7 +139,7 @@ impl Settings {
 
     /// The parameters in wire order, for a SETTINGS frame or packing.
     pub fn to_params(&self) -> Vec<(u16, u32)> {
-        let mut out = Vec::with_capacity(7 + self.custom.len());
+        let mut out = Vec::with_capacity(8 + self.custom.len());
         let mut put = |ident, v: Option<u32>| {
             if let Some(v) = v {
                 out.push((ident, v));
@@ -145,6 +154,10 @@ impl Settings {
         put(
             id::ENABLE_CONNECT_PROTOCOL,
             self.enable_connect_protocol.map(u32::from),
+        );
+        put(
+            id::NO_RFC7540_PRIORITIES,
+            self.no_rfc7540_priorities.map(u32::from),
         );
         out.extend(self.custom.iter().copied());
         out
@@ -203,6 +216,7 @@ pub(crate) struct SettingsValues {
     pub max_frame_size: u32,
     pub max_header_list_size: u32,
     pub enable_connect_protocol: bool,
+    pub no_rfc7540_priorities: bool,
     pub custom: Vec<(u16, u32)>,
 }
 
@@ -217,6 +231,7 @@ impl Default for SettingsValues {
             max_frame_size: MIN_MAX_FRAME_SIZE,
             max_header_list_size: u32::MAX,
             enable_connect_protocol: false,
+            no_rfc7540_priorities: false,
             custom: Vec::new(),
         }
     }
@@ -246,6 +261,9 @@ impl SettingsValues {
         if let Some(v) = s.enable_connect_protocol {
             self.enable_connect_protocol = v;
         }
+        if let Some(v) = s.no_rfc7540_priorities {
+            self.no_rfc7540_priorities = v;
+        }
         for &(ident, value) in &s.custom {
             put_custom(&mut self.custom, ident, value);
         }
@@ -260,6 +278,7 @@ impl SettingsValues {
         w.u32(self.max_frame_size);
         w.u32(self.max_header_list_size);
         w.bool(self.enable_connect_protocol);
+        w.bool(self.no_rfc7540_priorities);
         w.len(self.custom.len());
         for &(ident, value) in &self.custom {
             w.u16(ident);
@@ -276,6 +295,7 @@ impl SettingsValues {
             max_frame_size: r.u32()?,
             max_header_list_size: r.u32()?,
             enable_connect_protocol: r.bool()?,
+            no_rfc7540_priorities: r.bool()?,
             custom: Vec::new(),
         };
         let n = r.len(6)?;
@@ -302,6 +322,7 @@ impl SettingsValues {
             max_frame_size: Some(self.max_frame_size),
             max_header_list_size: Some(self.max_header_list_size),
             enable_connect_protocol: Some(self.enable_connect_protocol),
+            no_rfc7540_priorities: Some(self.no_rfc7540_priorities),
             custom: self.custom.clone(),
         }
     }

@@ -29,12 +29,13 @@ impl Rng {
 /// One random frame: mostly plausible types on plausible streams, with
 /// either a real header block or random payload.
 fn random_frame(rng: &mut Rng, enc: &mut hpack::Encoder<'_>, buf: &mut BytesMut) {
-    let kind = match rng.below(15) {
+    let kind = match rng.below(16) {
         n @ 0..=9 => n as u8,
         10 => kind::HEADERS,
         11 => kind::DATA,
         12 => kind::ALTSVC,
         13 => kind::ORIGIN,
+        14 => kind::PRIORITY_UPDATE,
         _ => rng.next() as u8,
     };
     let flags = match rng.below(4) {
@@ -50,7 +51,14 @@ fn random_frame(rng: &mut Rng, enc: &mut hpack::Encoder<'_>, buf: &mut BytesMut)
         _ => rng.next() as u32,
     };
     let real_block = matches!(kind, kind::HEADERS | kind::PUSH_PROMISE) && rng.below(3) > 0;
-    let payload = if real_block {
+    let real_update = kind == kind::PRIORITY_UPDATE && rng.below(3) > 0;
+    let payload = if real_update {
+        // A stream id, then a Priority field value, sometimes garbled.
+        let mut p = ((rng.below(8) * 2 + 1) as u32).to_be_bytes().to_vec();
+        let values: [&[u8]; 5] = [b"u=0", b"u=6, i", b"i", b"u=9", b"u=,"];
+        p.extend_from_slice(values[rng.below(5) as usize]);
+        p
+    } else if real_block {
         let mut block = Vec::new();
         if kind == kind::PUSH_PROMISE {
             // A promised (even, server-initiated) stream id first.
@@ -62,6 +70,9 @@ fn random_frame(rng: &mut Rng, enc: &mut hpack::Encoder<'_>, buf: &mut BytesMut)
         }
         if rng.below(5) == 0 {
             fields.swap(0, 3);
+        }
+        if rng.below(4) == 0 {
+            fields.push(h("priority", "u=1, i"));
         }
         block.extend(encode_block(enc, &fields));
         block

@@ -82,6 +82,7 @@ both_ways!(
         max_frame_size,
         max_header_list_size,
         enable_connect_protocol,
+        no_rfc7540_priorities,
         custom,
     ]
 );
@@ -305,6 +306,8 @@ impl From<StreamStateInfo> for StreamState {
             weight: s.weight,
             sum_dependency_weight: s.sum_dependency_weight,
             parent: s.parent,
+            urgency: s.urgency,
+            incremental: s.incremental,
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::options::Role;
 use crate::settings::Settings;
 use crate::stream::state::{Event as StateEvent, FrameKind};
 use crate::stream::{Cause, PendingRequest, State, Stream};
+use crate::urgency::Urgency;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -240,6 +241,16 @@ impl Connection {
             return Err(CommandError::UnknownStream);
         };
         s.headers_sent = true;
+        // RFC 9218 §8: a response's own `priority` field is the server's
+        // word on its priority, and orders its DATA from here.
+        let urgency = match prepared {
+            Some(p) => p.urgency(),
+            None => headers::find(fields, "priority").and_then(|v| Urgency::parse(v)),
+        };
+        if let Some(urgency) = urgency {
+            s.urgency = urgency;
+            self.scheduler.by_urgency = true;
+        }
         s.send.wait_for_trailers = opts.wait_for_trailers;
         s.send.end_requested = opts.end_stream;
         let end_on_headers = opts.end_stream && !opts.wait_for_trailers;
@@ -443,6 +454,29 @@ impl Connection {
             stream_id,
         });
         true
+    }
+
+    /// Client: a new RFC 9218 priority for one of our requests, in a
+    /// PRIORITY_UPDATE frame (§7.1).
+    pub fn update_priority(
+        &mut self,
+        stream_id: u32,
+        urgency: Urgency,
+    ) -> Result<(), CommandError> {
+        self.check_open()?;
+        if self.role != Role::Client {
+            return Err(CommandError::WrongRole);
+        }
+        if stream_id == 0 || stream_id > MAX_STREAM_ID {
+            return Err(CommandError::InvalidArgument("no such stream"));
+        }
+        crate::frame::PriorityUpdate {
+            prioritized: stream_id,
+            value: Bytes::from(urgency.to_field()),
+        }
+        .encode(&mut self.out);
+        self.metrics.frames_sent += 1;
+        Ok(())
     }
 
     /// Node's `stream.priority({exclusive, parent, weight, silent})`:

@@ -10,7 +10,8 @@
 //! comes, applies them in the new instance.
 //!
 //! What is not kept: the priority tree (advisory, RFC 9113 §5.3 deprecates
-//! it) and prepared-header handles (resources of the old instance; the
+//! it), RFC 9218 priority state (a connection hibernates with no stream,
+//! and the next signal turns urgency ordering on again) and prepared-header handles (resources of the old instance; the
 //! host prepares them again).
 
 use super::counts::Counts;

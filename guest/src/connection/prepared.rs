@@ -18,14 +18,24 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub struct PreparedHeaders {
     id: u64,
     fields: Arc<[HeaderField]>,
+    /// Their `priority` field (RFC 9218), parsed once.
+    urgency: Option<crate::urgency::Urgency>,
 }
 
 impl PreparedHeaders {
     pub(super) fn new(fields: Vec<HeaderField>) -> Self {
+        let urgency = crate::headers::find(&fields, "priority")
+            .and_then(|v| crate::urgency::Urgency::parse(v));
         PreparedHeaders {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             fields: fields.into(),
+            urgency,
         }
+    }
+
+    /// The response's own priority, if its fields say one.
+    pub(super) fn urgency(&self) -> Option<crate::urgency::Urgency> {
+        self.urgency
     }
 
     /// The checked fields, `:status` first.

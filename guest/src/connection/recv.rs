@@ -7,7 +7,7 @@ use crate::error::{ConnectionError, ErrorCode, ProtocolError, StreamError};
 use crate::events::{Event, Origin};
 use crate::frame::{
     self, Continuation, Data, FRAME_HEADER_LEN, Frame, FrameHeader, GoAway, Headers, Ping,
-    PrioritySpec, PushPromise, RstStream, SettingsFrame, WindowUpdate,
+    PrioritySpec, PriorityUpdate, PushPromise, RstStream, SettingsFrame, WindowUpdate,
 };
 use crate::headers::{self, BlockKind, HeaderField, HeaderList};
 use crate::hpack::{DecodeError, DecodeLimits};
@@ -15,6 +15,7 @@ use crate::options::Role;
 use crate::settings::Settings;
 use crate::stream::state::{Event as StateEvent, FrameKind, Violation};
 use crate::stream::{Cause, RecvPhase, State};
+use crate::urgency::Urgency;
 use bytes::{Bytes, BytesMut};
 
 /// What we know about the stream a received frame names.
@@ -285,6 +286,7 @@ impl Connection {
                 self.on_origin(f);
                 Ok(())
             }
+            Frame::PriorityUpdate(f) => self.on_priority_update(f),
             Frame::Unknown { .. } => Ok(()),
         }
     }
@@ -626,7 +628,9 @@ impl Connection {
                 reason: "stream depends on itself",
             });
         }
-        if let Some(spec) = priority {
+        if let Some(spec) = priority
+            && !self.settings.remote.no_rfc7540_priorities
+        {
             self.scheduler.tree.set(id, spec);
         }
         if opens_stream {
@@ -730,6 +734,16 @@ impl Connection {
         };
         stream.expected_len = info.content_length;
         stream.end_after_headers = end_stream;
+        // RFC 9218: the request's `priority` field, unless a
+        // PRIORITY_UPDATE that came first says otherwise (§7.1).
+        if let Some(early) = self.scheduler.take_early(id) {
+            stream.urgency = early;
+        } else if let Some(urgency) =
+            headers::find(&fields, "priority").and_then(|v| Urgency::parse(v))
+        {
+            stream.urgency = urgency;
+            self.scheduler.by_urgency = true;
+        }
         self.streams.live.insert(id, Box::new(stream));
         self.opened_in_turn();
         let continue_now = !end_stream
@@ -865,8 +879,38 @@ impl Connection {
     fn on_priority(&mut self, id: u32, spec: PrioritySpec) -> Result<(), ConnectionError> {
         // Valid in every state, including idle (§6.3); the decoder already
         // refused self-dependency. Closed streams are out of the tree.
-        if !matches!(self.classify(id), Known::Closed(_) | Known::Forgotten) {
+        // RFC 9218 §2.1: a peer that said it sends no such signals is not
+        // listened to if it does.
+        if !matches!(self.classify(id), Known::Closed(_) | Known::Forgotten)
+            && !self.settings.remote.no_rfc7540_priorities
+        {
             self.scheduler.tree.set(id, spec);
+        }
+        Ok(())
+    }
+
+    /// PRIORITY_UPDATE (RFC 9218 §7.1): a client's new priority for a
+    /// stream, open or not yet opened; one for a closed stream, or one
+    /// whose value is no dictionary, changes nothing.
+    fn on_priority_update(&mut self, f: PriorityUpdate) -> Result<(), ConnectionError> {
+        if self.role == Role::Client {
+            return Err(ConnectionError::protocol("PRIORITY_UPDATE from a server"));
+        }
+        let Some(urgency) = Urgency::parse(&f.value) else {
+            return Ok(());
+        };
+        self.scheduler.by_urgency = true;
+        match self.classify(f.prioritized) {
+            Known::Open => {
+                if let Some(s) = self.streams.live.get_mut(&f.prioritized) {
+                    s.urgency = urgency;
+                }
+            }
+            // A request to come (not a push: those are ours, never idle).
+            Known::Idle if self.is_peer_initiated(f.prioritized) => {
+                self.scheduler.keep_early(f.prioritized, urgency);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -960,6 +1004,15 @@ impl Connection {
             return Err(ConnectionError::protocol(
                 "ENABLE_CONNECT_PROTOCOL turned off",
             ));
+        }
+        // RFC 9218 §2.1: the value may not change once sent.
+        if self.settings.remote.no_rfc7540_priorities && s.no_rfc7540_priorities == Some(false) {
+            return Err(ConnectionError::protocol(
+                "NO_RFC7540_PRIORITIES turned off",
+            ));
+        }
+        if s.no_rfc7540_priorities == Some(true) {
+            self.scheduler.by_urgency = true;
         }
         self.queue_control_ack()?;
         crate::frame::encode_settings_ack(&mut self.out);

@@ -151,6 +151,9 @@ impl Connection {
     /// streams into the output until `max` octets are queued or nothing more
     /// can go.
     fn fill_data(&mut self, max: usize) {
+        if self.scheduler.by_urgency {
+            return self.fill_data_by_urgency(max);
+        }
         if self.scheduler.tree.used() {
             return self.fill_data_by_priority(max);
         }
@@ -217,6 +220,48 @@ impl Connection {
             self.scheduler.vtime = pass;
             if let Some(s) = self.streams.live.get_mut(&id) {
                 s.pass = pass.saturating_add((sent + 1) * 256 / weight);
+            }
+            self.schedule(id);
+        }
+    }
+
+    /// `fill_data` once RFC 9218 priorities were signalled (§10): the
+    /// most urgent streams that can send go first; among those, a
+    /// non-incremental response goes whole before the next (lowest stream
+    /// id first), and incremental ones share the connection in turns
+    /// (the least sent so far goes next), after the non-incremental.
+    fn fill_data_by_urgency(&mut self, max: usize) {
+        let streams = &self.streams.live;
+        self.scheduler.ready.retain(|id| streams.contains_key(id));
+        while self.pending_output() < max {
+            let best = self
+                .scheduler
+                .ready
+                .iter()
+                .filter_map(|&id| {
+                    let s = self.streams.live.get(&id)?;
+                    let order = if s.urgency.incremental {
+                        s.pass
+                    } else {
+                        u64::from(id)
+                    };
+                    Some(((s.urgency.urgency, s.urgency.incremental, order), id))
+                })
+                .min();
+            let Some(((_, incremental, pass), id)) = best else {
+                return;
+            };
+            self.scheduler.ready.retain(|&r| r != id);
+            let before = self.pending_output();
+            if !self.send_step(id, max) {
+                continue;
+            }
+            if incremental {
+                let sent = (self.pending_output() - before) as u64;
+                self.scheduler.vtime = pass;
+                if let Some(s) = self.streams.live.get_mut(&id) {
+                    s.pass = pass.saturating_add(sent + 1);
+                }
             }
             self.schedule(id);
         }

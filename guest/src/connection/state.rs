@@ -71,6 +71,10 @@ pub struct StreamStateInfo {
     pub sum_dependency_weight: u32,
     #[allow(missing_docs)]
     pub parent: u32,
+    /// The response's RFC 9218 priority: urgency 0..=7 and incremental.
+    pub urgency: u8,
+    #[allow(missing_docs)]
+    pub incremental: bool,
 }
 
 impl Connection {
@@ -126,6 +130,8 @@ impl Connection {
             weight: self.scheduler.tree.weight(stream_id),
             sum_dependency_weight: self.scheduler.tree.sum_dependency_weight(stream_id),
             parent: self.scheduler.tree.parent(stream_id),
+            urgency: s.urgency.urgency,
+            incremental: s.urgency.incremental,
         })
     }
 
@@ -162,5 +168,7 @@ fn closed_info(cause: Cause) -> StreamStateInfo {
         weight: crate::priority::DEFAULT_WEIGHT,
         sum_dependency_weight: 0,
         parent: 0,
+        urgency: crate::urgency::DEFAULT_URGENCY,
+        incremental: false,
     }
 }

@@ -14,6 +14,7 @@ mod origin;
 pub(crate) mod padding;
 mod ping;
 mod priority;
+mod priority_update;
 mod push_promise;
 mod rst_stream;
 mod settings;
@@ -29,6 +30,7 @@ pub(crate) use origin::OriginFrame;
 pub(crate) use ping::Ping;
 pub(crate) use priority::Priority;
 pub use priority::PrioritySpec;
+pub(crate) use priority_update::PriorityUpdate;
 pub(crate) use push_promise::PushPromise;
 pub(crate) use rst_stream::RstStream;
 pub(crate) use settings::{SettingsFrame, encode_settings_ack};
@@ -37,7 +39,7 @@ pub(crate) use window_update::WindowUpdate;
 use crate::error::{ConnectionError, ProtocolError};
 use bytes::Bytes;
 
-/// Frame type codes (RFC 9113 §6, RFC 7838, RFC 8336).
+/// Frame type codes (RFC 9113 §6, RFC 7838, RFC 8336, RFC 9218).
 pub mod kind {
     /// DATA (§6.1).
     pub const DATA: u8 = 0x0;
@@ -63,6 +65,8 @@ pub mod kind {
     pub const ALTSVC: u8 = 0xa;
     /// ORIGIN (RFC 8336).
     pub const ORIGIN: u8 = 0xc;
+    /// PRIORITY_UPDATE (RFC 9218 §7.1).
+    pub const PRIORITY_UPDATE: u8 = 0x10;
 }
 
 /// Frame flags (RFC 9113 §6). END_STREAM and ACK share a bit.
@@ -97,6 +101,7 @@ pub(crate) enum Frame {
     Continuation(Continuation),
     AltSvc(AltSvc),
     Origin(OriginFrame),
+    PriorityUpdate(PriorityUpdate),
     /// A frame type this implementation does not know: ignored (§5.5).
     Unknown {
         kind: u8,
@@ -136,6 +141,7 @@ impl Frame {
                     stream_id: head.stream_id,
                 },
             },
+            kind::PRIORITY_UPDATE => Frame::PriorityUpdate(PriorityUpdate::decode(head, payload)?),
             other => Frame::Unknown {
                 kind: other,
                 stream_id: head.stream_id,

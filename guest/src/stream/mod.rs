@@ -61,6 +61,8 @@ pub(crate) struct Stream {
     /// Weighted scheduling: grows with the octets sent, divided by weight;
     /// the smallest eligible pass goes next.
     pub pass: u64,
+    /// The response's RFC 9218 priority (urgency, incremental).
+    pub urgency: crate::urgency::Urgency,
     /// Client: a request waiting for the peer's MAX_CONCURRENT_STREAMS to
     /// allow it (Node's `pending`): its headers, END_STREAM on them, and its
     /// priority.
@@ -142,6 +144,7 @@ impl Stream {
             half_closed_clock: false,
             timing: StreamTiming::default(),
             pass: 0,
+            urgency: crate::urgency::Urgency::default(),
             pending: None,
         }
     }

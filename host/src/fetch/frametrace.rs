@@ -86,7 +86,10 @@ impl FrameTrace {
         let collected = b.len() - 9;
         self.skip = len - collected;
         let p = &b[9..];
-        let name = NAMES.get(usize::from(kind)).copied().unwrap_or("UNKNOWN");
+        let name = match kind {
+            0x10 => "PRIORITY_UPDATE",
+            _ => NAMES.get(usize::from(kind)).copied().unwrap_or("UNKNOWN"),
+        };
         let mut detail = String::new();
         let word = |i: usize| {
             p.get(i..i + 4)
@@ -133,6 +136,7 @@ fn setting_name(id: u16) -> String {
         5 => "MAX_FRAME_SIZE".into(),
         6 => "MAX_HEADER_LIST_SIZE".into(),
         8 => "ENABLE_CONNECT_PROTOCOL".into(),
+        9 => "NO_RFC7540_PRIORITIES".into(),
         other => format!("{other:#x}"),
     }
 }

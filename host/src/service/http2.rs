@@ -29,6 +29,7 @@ pub fn unchanged_settings() -> Settings {
         max_frame_size: None,
         max_header_list_size: None,
         enable_connect_protocol: None,
+        no_rfc7540_priorities: None,
         custom: Vec::new(),
     }
 }

@@ -270,6 +270,12 @@ pub(crate) struct ServerArgs {
     /// Padding for the HEADERS and DATA frames sent (Node's paddingStrategy).
     #[arg(long, value_enum, default_value_t = Padding::None)]
     pub(crate) padding: Padding,
+    /// Send SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218 §2.1): clients then
+    /// signal priorities only with the `priority` field and PRIORITY_UPDATE
+    /// frames, and their RFC 7540 signals are ignored. Responses go by
+    /// urgency whenever a client signals that way, with or without it.
+    #[arg(long)]
+    pub(crate) no_rfc7540_priorities: bool,
     #[command(flatten)]
     pub(crate) engine: EngineArg,
 }

@@ -113,6 +113,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if plan.serves_websockets() {
         options.settings.enable_connect_protocol = Some(true);
     }
+    if server.no_rfc7540_priorities {
+        options.settings.no_rfc7540_priorities = Some(true);
+    }
     options.frame_timeout_ns = Some(Duration::from_secs(server.frame_timeout).as_nanos() as u64);
     options.half_closed_timeout_ns =
         Some(Duration::from_secs(server.half_closed_timeout).as_nanos() as u64);
