@@ -99,6 +99,9 @@ pub(crate) struct MessageInfo {
     /// The request is HEAD (its response carries no content).
     pub head: bool,
     pub content_length: Option<u64>,
+    /// A request's `priority` field (RFC 9218), if it parses: found in
+    /// the same pass, and kept with the rest for a repeated block.
+    pub priority: Option<crate::urgency::Urgency>,
 }
 
 /// RFC 9110 `tchar`, lower-case only (RFC 9113 §8.2.1 forbids upper case).
@@ -199,6 +202,9 @@ pub(crate) fn check_received(
         }
         if &f.name[..] == b"te" && &f.value[..] != b"trailers" {
             return Err("te header other than trailers");
+        }
+        if &f.name[..] == b"priority" && kind == BlockKind::Request {
+            info.priority = crate::urgency::Urgency::parse(&f.value).or(info.priority);
         }
         if &f.name[..] == b"content-length" {
             let n = parse_content_length(&f.value).ok_or("invalid content-length")?;

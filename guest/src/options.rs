@@ -104,6 +104,11 @@ pub struct Options {
     /// §8.1 lets a server ask a client to stop sending that way). `None`:
     /// such a stream waits for the client for ever.
     pub half_closed_timeout_ns: Option<u64>,
+    /// Node's `remoteCustomSettings`: the setting identifiers this engine
+    /// does not interpret that are taken from the peer's SETTINGS (and
+    /// reported in the remote settings' `custom`); others are ignored
+    /// (RFC 9113 §6.5.2). At most 10; none by default, as in Node.
+    pub remote_custom_settings: Vec<u16>,
 }
 
 /// The default for [`Options::frame_timeout_ns`] and
@@ -145,6 +150,7 @@ impl Default for Options {
             origins: Vec::new(),
             frame_timeout_ns: Some(DEFAULT_PEER_TIMEOUT_NS),
             half_closed_timeout_ns: Some(DEFAULT_PEER_TIMEOUT_NS),
+            remote_custom_settings: Vec::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use h2wasm_engine::settings::id;
 use h2wasm_engine::wire::{flag, kind};
-use h2wasm_engine::{ErrorCode, Event, Options, RequestOptions, Settings};
+use h2wasm_engine::{Connection, ErrorCode, Event, Options, RequestOptions, Role, Settings};
 
 fn settings_payload(params: &[(u16, u32)]) -> Vec<u8> {
     params
@@ -619,18 +619,36 @@ mod s6_5_settings {
         }
     }
 
+    /// Unknown settings are acknowledged and ignored; those the
+    /// application lists (Node's `remoteCustomSettings`) are reported.
     #[test]
     fn unknown_settings_are_ignored_and_acknowledged() {
-        let mut p = RawPeer::server();
+        let mut p = RawPeer::server_with(Options {
+            remote_custom_settings: vec![0x99],
+            ..Options::default()
+        });
         p.take_frames();
-        p.send_frame(kind::SETTINGS, 0, 0, &settings_payload(&[(0x99, 7)]));
+        p.send_frame(
+            kind::SETTINGS,
+            0,
+            0,
+            &settings_payload(&[(0x99, 7), (0x98, 8)]),
+        );
         assert_eq!(p.goaway(), None);
         assert!(
             p.received
                 .iter()
                 .any(|f| f.head.kind == kind::SETTINGS && f.head.flags == flag::ACK)
         );
-        assert!(p.conn.remote_settings().custom.contains(&(0x99, 7)));
+        assert_eq!(p.conn.remote_settings().custom, vec![(0x99, 7)]);
+        let mut p = RawPeer::server();
+        p.send_frame(kind::SETTINGS, 0, 0, &settings_payload(&[(0x99, 7)]));
+        assert!(p.conn.remote_settings().custom.is_empty());
+        let too_many = Options {
+            remote_custom_settings: (1..=11).collect(),
+            ..Options::default()
+        };
+        assert!(Connection::new(Role::Server, too_many, 0).is_err());
     }
 
     #[test]

@@ -184,6 +184,103 @@ fn json_names(json: &str) -> Vec<String> {
         .collect()
 }
 
+/// Node's `stream.setTimeout` and its `timeout` event, from a service: a
+/// POST whose client sends nothing for 300 ms gets 408 when the timeout
+/// fires; one whose client sends a chunk every 50 ms is read whole.
+#[test]
+fn a_service_times_out_a_quiet_stream() {
+    let service = app(|req: http::Request<h2wasm::service::Incoming>| async move {
+        let Some(stream) = req
+            .extensions()
+            .get::<h2wasm::service::Http2Stream>()
+            .cloned()
+        else {
+            return respond(500, &[], "no stream");
+        };
+        assert!(
+            stream
+                .set_timeout(Some(std::time::Duration::from_millis(300)))
+                .await
+        );
+        let body = req.into_body().collect();
+        tokio::select! {
+            timed = stream.timed_out() => {
+                respond(if timed { 408 } else { 500 }, &[], "timed out")
+            }
+            body = body => {
+                let n = body.map(|b| b.to_bytes().len()).unwrap_or(0);
+                respond(200, &[], format!("{n} bytes"))
+            }
+        }
+    });
+    let server = TestServer::start_configured(runtime(), false, service, |_| {});
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1]);
+        const post = (chunks) => new Promise((resolve) => {
+          const req = s.request({ ':method': 'POST', ':path': '/' });
+          let body = '';
+          req.setEncoding('utf8');
+          req.on('response', (h) => body += h[':status'] + ' ');
+          req.on('data', (d) => body += d);
+          req.on('end', () => { req.close(); resolve(body); });
+          req.on('error', () => {});
+          let sent = 0;
+          const next = () => {
+            if (sent === chunks) return req.end();
+            sent++;
+            req.write('x'.repeat(100));
+            setTimeout(next, 50);
+          };
+          if (chunks > 0) next();
+        });
+        (async () => {
+          console.log(await post(0));
+          console.log(await post(12));
+          s.close();
+        })();
+    "#;
+    let o = run(Command::new("timeout")
+        .args(["20", "node", "-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "408 timed out\n200 1200 bytes");
+}
+
+/// Node's `remoteCustomSettings` on our side: of the two settings Node's
+/// client sends that the engine does not interpret, the service sees
+/// (`Http2Stream::remote_settings`) only the one the server lists.
+#[test]
+fn a_service_sees_the_custom_settings_the_server_lists() {
+    let service = app(|req: http::Request<h2wasm::service::Incoming>| async move {
+        let custom = match req.extensions().get::<h2wasm::service::Http2Stream>() {
+            Some(s) => s.remote_settings().await.map(|s| format!("{:?}", s.custom)),
+            None => None,
+        };
+        respond(200, &[], custom.unwrap_or_else(|| "-".into()))
+    });
+    let server = TestServer::start_configured(runtime(), false, service, |o| {
+        o.remote_custom_settings = vec![0x1234];
+    });
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1], {
+          settings: { customSettings: { 0x1234: 5, 0x4321: 6 } },
+        });
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+        const req = s.request({ ':path': '/' });
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (d) => body += d);
+        req.on('end', () => { console.log(body); s.close(); });
+    "#;
+    let o = run(Command::new("node")
+        .args(["-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[(4660, 5)]");
+}
+
 /// Node's `customSettings`: a setting Node does not know, sent in our
 /// SETTINGS, reaches a Node client that lists it in `remoteCustomSettings`.
 #[test]

@@ -118,6 +118,7 @@ both_ways!(
         auto_continue,
         frame_timeout_ns,
         half_closed_timeout_ns,
+        remote_custom_settings,
     ],
     // Not in WIT: the engine's defaults.
     to_b {

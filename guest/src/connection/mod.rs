@@ -154,6 +154,11 @@ impl Connection {
         if settings.custom.len() > crate::settings::MAX_CUSTOM_SETTINGS {
             return Err(ConnectionError::protocol("more than 10 custom settings"));
         }
+        if opts.remote_custom_settings.len() > crate::settings::MAX_CUSTOM_SETTINGS {
+            return Err(ConnectionError::protocol(
+                "more than 10 remote custom settings",
+            ));
+        }
         let conn_window = opts
             .connection_window_size
             .max(crate::settings::DEFAULT_WINDOW_SIZE);

@@ -738,9 +738,7 @@ impl Connection {
         // PRIORITY_UPDATE that came first says otherwise (§7.1).
         if let Some(early) = self.scheduler.take_early(id) {
             stream.urgency = early;
-        } else if let Some(urgency) =
-            headers::find(&fields, "priority").and_then(|v| Urgency::parse(v))
-        {
+        } else if let Some(urgency) = info.priority {
             stream.urgency = urgency;
             self.scheduler.by_urgency = true;
         }
@@ -995,7 +993,11 @@ impl Connection {
                 "too many settings in one frame",
             ));
         }
-        let s = Settings::from_params(&f.params)?;
+        let mut s = Settings::from_params(&f.params)?;
+        // Settings we do not interpret are kept only where the
+        // application asked for them (Node's `remoteCustomSettings`).
+        let wanted = &self.opts.remote_custom_settings;
+        s.custom.retain(|(id, _)| wanted.contains(id));
         if self.role == Role::Client && s.enable_push == Some(true) {
             return Err(ConnectionError::protocol("server sent ENABLE_PUSH 1"));
         }

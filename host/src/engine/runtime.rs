@@ -770,6 +770,17 @@ impl EngineConnection {
         guest_call!(self, call_close_stream, stream_id, code)
     }
 
+    /// Node's `stream.setTimeout`: `stream-timeout` after `timeout_ns`
+    /// without a frame on the stream (`None`: never).
+    pub async fn set_stream_timeout(
+        &mut self,
+        stream_id: u32,
+        now: u64,
+        timeout_ns: Option<u64>,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_set_stream_timeout, stream_id, now, timeout_ns)
+    }
+
     /// Sends a PING; returns its payload (Node's `session.ping`).
     pub async fn ping(
         &mut self,

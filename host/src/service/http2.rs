@@ -54,6 +54,15 @@ pub trait Http2Control: Send + Sync {
     fn stream_state(&self, stream_id: u32) -> BoxFuture<'_, Option<StreamState>>;
     /// The session's state now; `None` once the connection is gone.
     fn session_state(&self) -> BoxFuture<'_, Option<SessionState>>;
+    /// The settings the client sent, as in force now; `None` once the
+    /// connection is gone.
+    fn remote_settings(&self) -> BoxFuture<'_, Option<Settings>>;
+    /// Sets the stream's timeout (`None`: none); false if the stream is
+    /// gone.
+    fn set_timeout(&self, stream_id: u32, timeout: Option<Duration>) -> BoxFuture<'_, bool>;
+    /// True once the stream has had no frame for its timeout; false if
+    /// it closes, or the connection ends, first.
+    fn timed_out(&self, stream_id: u32) -> BoxFuture<'_, bool>;
     /// Sends a PING (`payload`, or a counter); its round trip once the
     /// ACK comes, `None` if the engine refused it (too many outstanding)
     /// or the connection ended first.
@@ -128,6 +137,29 @@ impl Http2Stream {
     /// The session's state now (Node's `session.state`).
     pub async fn session(&self) -> Option<SessionState> {
         self.control.session_state().await
+    }
+
+    /// Node's `stream.setTimeout`: the stream times out after `timeout`
+    /// without a frame either way (`None` turns it off); false if the
+    /// stream is gone. See [`timed_out`](Self::timed_out).
+    pub async fn set_timeout(&self, timeout: Option<Duration>) -> bool {
+        self.control.set_timeout(self.stream_id, timeout).await
+    }
+
+    /// Node's stream `timeout` event: true once the stream has gone its
+    /// timeout without a frame (then it waits for the next), false if it
+    /// closes or the connection ends first. Nothing else happens to the
+    /// stream: the service decides (a 408, a reset, or waiting on).
+    pub async fn timed_out(&self) -> bool {
+        self.control.timed_out(self.stream_id).await
+    }
+
+    /// The client's settings as in force now (Node's
+    /// `session.remoteSettings`); settings the engine does not interpret
+    /// appear in `custom` only where the server's options list them
+    /// (`remote_custom_settings`, Node's `remoteCustomSettings`).
+    pub async fn remote_settings(&self) -> Option<Settings> {
+        self.control.remote_settings().await
     }
 
     /// Pings the client (Node's `session.ping`): the round trip once its

@@ -47,6 +47,19 @@ pub(crate) enum StreamCommand {
     SessionState {
         reply: oneshot::Sender<SessionState>,
     },
+    RemoteSettings {
+        reply: oneshot::Sender<Settings>,
+    },
+    SetTimeout {
+        stream_id: u32,
+        timeout: Option<Duration>,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Answered when the stream times out (dropped if it closes first).
+    TimedOut {
+        stream_id: u32,
+        reply: oneshot::Sender<()>,
+    },
     Ping {
         payload: Option<u64>,
         reply: oneshot::Sender<Option<Duration>>,
@@ -154,6 +167,33 @@ impl Http2Control for StreamSink {
     fn session_state(&self) -> BoxFuture<'_, Option<SessionState>> {
         Box::pin(async move {
             self.ask(|reply| StreamCommand::SessionState { reply })
+                .await
+        })
+    }
+
+    fn set_timeout(&self, stream_id: u32, timeout: Option<Duration>) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::SetTimeout {
+                stream_id,
+                timeout,
+                reply,
+            })
+            .await
+            .unwrap_or(false)
+        })
+    }
+
+    fn timed_out(&self, stream_id: u32) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::TimedOut { stream_id, reply })
+                .await
+                .is_some()
+        })
+    }
+
+    fn remote_settings(&self) -> BoxFuture<'_, Option<Settings>> {
+        Box::pin(async move {
+            self.ask(|reply| StreamCommand::RemoteSettings { reply })
                 .await
         })
     }

@@ -187,6 +187,9 @@ pub(crate) struct PumpState {
     /// PINGs services sent, by payload, waiting for their ACK: at most
     /// the engine's `max-outstanding-pings`.
     pings: Vec<(u64, tokio::sync::oneshot::Sender<Option<Duration>>)>,
+    /// Services waiting for a stream's timeout: one per stream at most
+    /// (a new wait replaces the old), gone when the stream closes.
+    timeouts: Vec<(u32, tokio::sync::oneshot::Sender<()>)>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -256,6 +259,7 @@ pub(crate) fn on_event(
             }
         }
         Event::StreamClosed(c) => {
+            st.timeouts.retain(|(id, _)| *id != c.stream_id);
             st.bodies.remove(&c.stream_id);
             st.parked.remove(&c.stream_id);
             if let Some(s) = st.streams.remove(&c.stream_id) {
@@ -307,6 +311,12 @@ pub(crate) fn on_event(
             if let Some(i) = st.pings.iter().position(|(p, _)| *p == ack.payload) {
                 let (_, reply) = st.pings.swap_remove(i);
                 let _ = reply.send(Some(Duration::from_nanos(ack.rtt_ns)));
+            }
+        }
+        Event::StreamTimeout(id) => {
+            if let Some(i) = st.timeouts.iter().position(|(s, _)| *s == id) {
+                let (_, reply) = st.timeouts.swap_remove(i);
+                let _ = reply.send(());
             }
         }
         Event::Closed(_) => st.closed = true,
@@ -521,6 +531,26 @@ pub(crate) async fn apply(
         }
         StreamCommand::SessionState { reply } => {
             let _ = reply.send(trap(conn.state().await)?);
+        }
+        StreamCommand::SetTimeout {
+            stream_id,
+            timeout,
+            reply,
+        } => {
+            let now = crate::engine::clock::now_ns();
+            let ns = timeout.map(|t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+            let done = trap(conn.set_stream_timeout(stream_id, now, ns).await)?;
+            let _ = reply.send(done.is_ok());
+        }
+        StreamCommand::TimedOut { stream_id, reply } => {
+            // A closed stream never times out: the reply is dropped.
+            if st.streams.contains_key(&stream_id) {
+                st.timeouts.retain(|(id, _)| *id != stream_id);
+                st.timeouts.push((stream_id, reply));
+            }
+        }
+        StreamCommand::RemoteSettings { reply } => {
+            let _ = reply.send(trap(conn.remote_settings().await)?);
         }
         StreamCommand::Ping { payload, reply } => {
             let now = crate::engine::clock::now_ns();
