@@ -184,6 +184,99 @@ fn json_names(json: &str) -> Vec<String> {
         .collect()
 }
 
+/// Node's server session events, through `ConnectionConfig::session_events`:
+/// `session`, the client's SETTINGS (its initial ones, then an update),
+/// its PING payload, its GOAWAY with opaque data and ours in answer, and
+/// `close`, in order.
+#[test]
+fn session_events_reach_an_observer() {
+    #[derive(Default)]
+    struct Seen(std::sync::Mutex<Vec<String>>);
+    impl Seen {
+        fn push(&self, s: String) {
+            self.0.lock().unwrap().push(s);
+        }
+    }
+    use h2wasm::service::ConnectionInfo;
+    impl h2wasm::serve::SessionEvents for Seen {
+        fn session(&self, _: &ConnectionInfo) {
+            self.push("session".into());
+        }
+        fn remote_settings(&self, _: &ConnectionInfo, s: &h2wasm::service::Settings) {
+            self.push(format!("settings {:?}", s.initial_window_size));
+        }
+        fn ping(&self, _: &ConnectionInfo, payload: u64) {
+            self.push(format!(
+                "ping {:?}",
+                String::from_utf8_lossy(&payload.to_be_bytes())
+            ));
+        }
+        fn goaway(
+            &self,
+            _: &ConnectionInfo,
+            from: h2wasm::serve::session_events::Sender,
+            code: u32,
+            _: u32,
+            opaque: &[u8],
+        ) {
+            self.push(format!(
+                "goaway {from:?} {code} {}",
+                String::from_utf8_lossy(opaque)
+            ));
+        }
+        fn close(&self, _: &ConnectionInfo) {
+            self.push("close".into());
+        }
+    }
+    let seen = std::sync::Arc::new(Seen::default());
+    let config = h2wasm::serve::ConnectionConfig {
+        session_events: Some(seen.clone()),
+        ..Default::default()
+    };
+    let server = TestServer::start_full(runtime(), false, node_app(), |_| {}, config);
+    let script = r#"
+        const http2 = require('node:http2');
+        const s = http2.connect(process.argv[1], { settings: { initialWindowSize: 100000 } });
+        s.on('error', (e) => { console.error(e); process.exit(1); });
+        s.once('remoteSettings', () => {
+          s.ping(Buffer.from('abcdefgh'), () => {
+            s.settings({ initialWindowSize: 200000 }, () => {
+              s.goaway(0, 0, Buffer.from('bye'));
+              setTimeout(() => s.destroy(), 100);
+            });
+          });
+        });
+    "#;
+    let o = run(Command::new("timeout")
+        .args(["20", "node", "-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.0.lock().unwrap().iter().any(|e| e == "close") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            seen.0.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let seen = seen.0.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "session",
+            "settings Some(100000)",
+            "ping \"abcdefgh\"",
+            "settings Some(200000)",
+            "goaway Peer 0 bye",
+            // Ours in answer: the session closes from both sides.
+            "goaway Us 0 ",
+            "close",
+        ],
+        "{seen:?}"
+    );
+}
+
 /// Node's `stream.setTimeout` and its `timeout` event, from a service: a
 /// POST whose client sends nothing for 300 ms gets 408 when the timeout
 /// fires; one whose client sends a chunk every 50 ms is read whole.

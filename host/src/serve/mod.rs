@@ -10,6 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod pump;
 mod server;
+pub mod session_events;
 mod sniff;
 
 pub use access_log::AccessLog;
@@ -20,3 +21,4 @@ pub use pump::{
     Builder, Connection, ConnectionConfig, ConnectionOrigins, ConnectionSummary, Error,
 };
 pub use server::{Server, ServerBuilder};
+pub use session_events::SessionEvents;

@@ -176,6 +176,7 @@ where
             st: PumpState::observed_by(
                 session.config.access_log.clone(),
                 session.config.metrics.clone(),
+                session.config.session_events.clone(),
                 &session.info.peer,
             ),
             session,

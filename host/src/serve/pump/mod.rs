@@ -73,6 +73,9 @@ pub struct ConnectionConfig {
     /// (RFC 8336), after the engine options' own: by the connection's
     /// handshake (see [`ConnectionOrigins`]). `None`: the options' only.
     pub origins: Option<Arc<dyn ConnectionOrigins>>,
+    /// Where each connection's session events go (Node's server
+    /// `session`, `remoteSettings`, `ping`, `goaway`, ...); `None`: nowhere.
+    pub session_events: Option<Arc<dyn crate::serve::SessionEvents>>,
 }
 
 /// What a TLS connection is authoritative for, by its handshake: a server
@@ -97,6 +100,7 @@ impl Default for ConnectionConfig {
             access_log: None,
             metrics: None,
             origins: None,
+            session_events: None,
         }
     }
 }
@@ -111,6 +115,7 @@ impl std::fmt::Debug for ConnectionConfig {
             .field("access_log", &self.access_log.is_some())
             .field("metrics", &self.metrics.is_some())
             .field("origins", &self.origins.is_some())
+            .field("session_events", &self.session_events.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -217,6 +222,8 @@ where
         scanner: held::Scanner::server(),
     };
     let mut snapshot: Option<Vec<u8>> = None;
+    // `close` follows `session`, however serving ends.
+    let mut says_close: Option<SaysClose<'_>> = None;
     loop {
         let start = match s.wait().await {
             Wake::Input(octet) => Start::Input(octet),
@@ -256,6 +263,12 @@ where
         if resuming && let Some(limits) = &s.config.limits {
             limits.count_resumed();
         }
+        if says_close.is_none()
+            && let Some(events) = config.session_events.as_deref()
+        {
+            events.session(info);
+            says_close = Some(SaysClose(events, info));
+        }
         // The active phase is boxed: a hibernated connection's task keeps
         // only `Session` and a one-octet read.
         let outcome =
@@ -282,6 +295,15 @@ where
     let _ = s.wr.shutdown().await;
     s.report_octets();
     Ok(s.summary)
+}
+
+/// Says `close` to the session's observer when dropped.
+struct SaysClose<'a>(&'a dyn crate::serve::SessionEvents, &'a ConnectionInfo);
+
+impl Drop for SaysClose<'_> {
+    fn drop(&mut self) {
+        self.0.close(self.1);
+    }
 }
 
 /// What woke a connection that holds no instance.

@@ -20,8 +20,11 @@ use crate::engine::io::trap;
 use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Protocol, epoch_ms};
 use crate::serve::date;
 use crate::serve::metrics::{Direction, Metrics, Tally};
+use crate::serve::session_events::{Sender, SessionEvents};
 use crate::service::body::{BodyItem, BodyNote, Incoming, expects_continue};
-use crate::service::{BoxError, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService};
+use crate::service::{
+    BoxError, ConnectionInfo, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService,
+};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::Body as _;
@@ -190,6 +193,8 @@ pub(crate) struct PumpState {
     /// Services waiting for a stream's timeout: one per stream at most
     /// (a new wait replaces the old), gone when the stream closes.
     timeouts: Vec<(u32, tokio::sync::oneshot::Sender<()>)>,
+    /// Where the session's events go (`ConnectionConfig::session_events`).
+    session_events: Option<Arc<dyn SessionEvents>>,
 }
 
 /// Prepared header lists kept per connection; past this the handles are
@@ -216,6 +221,9 @@ pub(crate) fn on_event(
     cx: &StreamContext<'_>,
 ) -> Option<Deferred> {
     tracing::trace!("event {event:?}");
+    if let Some(events) = &st.session_events {
+        tell(events.as_ref(), &event, cx.info);
+    }
     match event {
         Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
             let head = st.last_request.fresh(h.headers);
@@ -326,6 +334,26 @@ pub(crate) fn on_event(
         _ => {}
     }
     None
+}
+
+/// Hands `event` to the session's observer, if it is one of Node's
+/// session events.
+fn tell(events: &dyn SessionEvents, event: &Event, info: &ConnectionInfo) {
+    match event {
+        Event::RemoteSettings(settings) => events.remote_settings(info, settings),
+        Event::Ping(payload) => events.ping(info, *payload),
+        Event::Goaway(g) => {
+            let from = match g.origin {
+                crate::bindings::Origin::Remote => Sender::Peer,
+                crate::bindings::Origin::Local => Sender::Us,
+            };
+            events.goaway(info, from, g.code, g.last_stream_id, &g.opaque_data);
+        }
+        Event::FrameError(f) => events.frame_error(info, f.frame_type, f.code, f.stream_id),
+        Event::Timeout => events.timeout(info),
+        Event::ConnectionError(e) => events.session_error(info, e.code, &e.reason),
+        _ => {}
+    }
 }
 
 /// A request stream: its head as parsed (or refused), then the request
@@ -1097,9 +1125,11 @@ impl PumpState {
     pub(crate) fn observed_by(
         log: Option<AccessLog>,
         metrics: Option<Metrics>,
+        session_events: Option<Arc<dyn SessionEvents>>,
         peer: &Arc<str>,
     ) -> PumpState {
         let mut st = PumpState::default();
+        st.session_events = session_events;
         st.log_fields = log.as_ref().is_some_and(AccessLog::wants_fields);
         st.log = log.map(|log| (log, peer.clone()));
         st.tally = metrics.map(|m| m.tally(Protocol::Http2));

@@ -179,6 +179,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 origins: listen.tls.then(|| {
                     sites.origins(local.port()) as Arc<dyn h2wasm::serve::ConnectionOrigins>
                 }),
+                session_events: None,
             })
             .http1(listen.http1.then(|| h2wasm::serve::http1::Http1Config {
                 // A kept-alive HTTP/1.1 connection waits for its next
