@@ -151,6 +151,74 @@ const get = (path) => new Promise((ok, ko) => {
     );
 }
 
+/// Node's `server.updateSettings`: connections that begin after the
+/// change get the new SETTINGS, one already open keeps its own, and a
+/// value RFC 9113 forbids is refused with nothing changed.
+#[test]
+fn updated_server_settings_reach_the_connections_that_follow() {
+    use h2wasm::service::unchanged_settings;
+    let server = TestServer::start(false, builtin());
+    // Node: one connection opened before the change and one after; each
+    // prints the maxConcurrentStreams its first SETTINGS carried. The
+    // change happens when the first line is read.
+    let script = r#"
+const http2 = require('node:http2');
+const readline = require('node:readline');
+const url = process.argv[1];
+const first = (session) => new Promise((ok) => session.once('remoteSettings', (s) => ok(s)));
+(async () => {
+  const before = http2.connect(url);
+  console.log(`before ${(await first(before)).maxConcurrentStreams}`);
+  // Wait for the test to change the settings (it writes a line).
+  const rl = readline.createInterface({ input: process.stdin });
+  await new Promise((ok) => rl.once('line', ok));
+  // An open stdin would keep Node running after the sessions close.
+  rl.close();
+  process.stdin.destroy();
+  const after = http2.connect(url);
+  const s = await first(after);
+  console.log(`after ${s.maxConcurrentStreams} ${s.initialWindowSize}`);
+  console.log(`still ${before.remoteSettings.maxConcurrentStreams}`);
+  before.close();
+  after.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+"#;
+    let mut child = Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(server.url(""))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let before = lines.next().unwrap().unwrap();
+    // A push-enabling server, a window past 2^31-1: refused whole.
+    let mut bad = unchanged_settings();
+    bad.max_concurrent_streams = Some(3);
+    bad.enable_push = Some(true);
+    assert!(server.server.update_settings(bad).is_err());
+    let mut too_wide = unchanged_settings();
+    too_wide.initial_window_size = Some(1 << 31);
+    assert!(server.server.update_settings(too_wide).is_err());
+    let mut settings = unchanged_settings();
+    settings.max_concurrent_streams = Some(5);
+    settings.initial_window_size = Some(1 << 20);
+    server.server.update_settings(settings).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"go\n").unwrap();
+    drop(stdin);
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(child.wait().unwrap().success());
+    assert!(before.starts_with("before "), "{before}");
+    assert_ne!(before, "before 5");
+    let old = before.trim_start_matches("before ");
+    assert_eq!(
+        rest,
+        [format!("after 5 {}", 1 << 20), format!("still {old}")]
+    );
+}
+
 #[test]
 fn node_server_sees_the_fields_our_client_sends_never_indexed() {
     let node = NodeServer::start(&[]);

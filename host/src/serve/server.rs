@@ -2,13 +2,14 @@
 //! server's limits, and serving each with HTTP/2 (the engine) or, for
 //! clients that do not speak it, HTTP/1.1 (hyper), with graceful shutdown.
 
-use crate::bindings::Options;
+use crate::bindings::{Options, Settings};
 use crate::engine::Runtime;
 use crate::serve::http1::{Http1Config, serve_http1};
 use crate::serve::limits::{Limits, Refusal};
 use crate::serve::pump::{Builder, ConnectionConfig, Error};
 use crate::serve::sniff::{Opening, Rewind, sniff};
 use crate::service::{ConnectionInfo, SharedService};
+use arc_swap::ArcSwap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,7 +21,8 @@ use tokio::task::JoinSet;
 /// or HTTP/1.1 until it is told to stop. Built with [`Server::builder`].
 pub struct Server {
     runtime: Arc<Runtime>,
-    options: Options,
+    /// Read as each connection starts (see [`Server::update_settings`]).
+    options: Arc<ArcSwap<Options>>,
     service: SharedService,
     tls: Option<Arc<rustls::ServerConfig>>,
     grace: Duration,
@@ -104,7 +106,7 @@ impl Server {
         ServerBuilder {
             server: Server {
                 runtime,
-                options,
+                options: Arc::new(ArcSwap::from_pointee(options)),
                 service,
                 tls: None,
                 grace: Duration::from_secs(10),
@@ -112,6 +114,64 @@ impl Server {
                 http1: Some(Http1Config::default()),
             },
         }
+    }
+
+    /// Changes the SETTINGS of the connections that begin from now on
+    /// (Node's `server.updateSettings`): each field given replaces the
+    /// server's, custom settings by identifier; connections already open
+    /// keep theirs (a service changes its own with
+    /// [`crate::service::Http2Stream::update_settings`]). A value RFC 9113
+    /// forbids (a window past 2^31-1, a frame size outside
+    /// 16,384..=16,777,215, push enabled by a server) or more than 10
+    /// custom settings is refused, and nothing changes.
+    pub fn update_settings(&self, settings: Settings) -> anyhow::Result<()> {
+        if settings
+            .initial_window_size
+            .is_some_and(|w| w > 0x7fff_ffff)
+        {
+            anyhow::bail!("initial-window-size is at most 2147483647");
+        }
+        if settings
+            .max_frame_size
+            .is_some_and(|f| !(16_384..=16_777_215).contains(&f))
+        {
+            anyhow::bail!("max-frame-size is 16384..=16777215");
+        }
+        if settings.enable_push == Some(true) {
+            anyhow::bail!("a server cannot enable push in its SETTINGS (RFC 9113 §6.5.2)");
+        }
+        let mut options = Options::clone(&self.options.load());
+        let to = &mut options.settings;
+        let merge = |to: &mut Option<u32>, from: Option<u32>| {
+            if from.is_some() {
+                *to = from;
+            }
+        };
+        merge(&mut to.header_table_size, settings.header_table_size);
+        merge(
+            &mut to.max_concurrent_streams,
+            settings.max_concurrent_streams,
+        );
+        merge(&mut to.initial_window_size, settings.initial_window_size);
+        merge(&mut to.max_frame_size, settings.max_frame_size);
+        merge(&mut to.max_header_list_size, settings.max_header_list_size);
+        if settings.enable_push.is_some() {
+            to.enable_push = settings.enable_push;
+        }
+        if settings.enable_connect_protocol.is_some() {
+            to.enable_connect_protocol = settings.enable_connect_protocol;
+        }
+        for (id, value) in settings.custom {
+            match to.custom.iter_mut().find(|(i, _)| *i == id) {
+                Some(kept) => kept.1 = value,
+                None => to.custom.push((id, value)),
+            }
+        }
+        if to.custom.len() > 10 {
+            anyhow::bail!("at most 10 custom settings");
+        }
+        self.options.store(Arc::new(options));
+        Ok(())
     }
 
     /// Accepts until `shutdown` turns true, then closes every connection
@@ -126,7 +186,7 @@ impl Server {
         // What loading the engine allocated and freed goes back first.
         crate::engine::trim::freed();
         let http2 = Arc::new(
-            Builder::new(self.runtime.clone(), self.options.clone())
+            Builder::with_shared_options(self.runtime.clone(), self.options.clone())
                 .config(self.connection.clone()),
         );
         let mut tasks = JoinSet::new();

@@ -79,6 +79,8 @@ pub(crate) fn certs() -> (PathBuf, PathBuf) {
 pub(crate) struct TestServer {
     pub addr: SocketAddr,
     pub tls: bool,
+    /// The server, for what may change while it runs.
+    pub server: Arc<Server>,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -135,7 +137,6 @@ impl TestServer {
                 let mut options = runtime.default_options().await.unwrap();
                 tweak(&mut options);
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
                 let mut server = Server::builder(runtime, options, service)
                     .grace(Duration::from_secs(5))
                     .connection(connection);
@@ -143,13 +144,17 @@ impl TestServer {
                     server = server.tls(tls);
                 }
                 let server = server.build();
+                addr_tx
+                    .send((listener.local_addr().unwrap(), server.clone()))
+                    .unwrap();
                 server.run(listener, stop_rx).await.unwrap();
             });
         });
-        let addr = addr_rx.recv().unwrap();
+        let (addr, server) = addr_rx.recv().unwrap();
         TestServer {
             addr,
             tls,
+            server,
             stop,
             thread: Some(thread),
         }

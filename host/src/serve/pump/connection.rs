@@ -9,6 +9,7 @@ use super::{ConnectionConfig, ConnectionSummary, Trap};
 use crate::bindings::Options;
 use crate::engine::Runtime;
 use crate::service::{ConnectionInfo, SharedService};
+use arc_swap::ArcSwap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -22,7 +23,9 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct Builder {
     runtime: Arc<Runtime>,
-    options: Options,
+    /// Read as each connection starts: [`crate::serve::Server::update_settings`]
+    /// changes it for the connections that follow.
+    options: Arc<ArcSwap<Options>>,
     config: ConnectionConfig,
 }
 
@@ -31,6 +34,15 @@ impl Builder {
     /// `runtime.default_options()` with settings of your own), run with
     /// [`ConnectionConfig::default`].
     pub fn new(runtime: Arc<Runtime>, options: Options) -> Builder {
+        Builder::with_shared_options(runtime, Arc::new(ArcSwap::from_pointee(options)))
+    }
+
+    /// As [`Builder::new`], with options that may change between
+    /// connections.
+    pub(crate) fn with_shared_options(
+        runtime: Arc<Runtime>,
+        options: Arc<ArcSwap<Options>>,
+    ) -> Builder {
         Builder {
             runtime,
             options,
@@ -67,9 +79,10 @@ impl Builder {
         let builder = self.clone();
         let signal = shutdown.clone();
         let driving = async move {
+            let options = builder.options.load_full();
             super::serve(
                 &builder.runtime,
-                &builder.options,
+                &options,
                 &builder.config,
                 io,
                 service,
