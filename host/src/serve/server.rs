@@ -161,6 +161,9 @@ impl Server {
         if settings.enable_connect_protocol.is_some() {
             to.enable_connect_protocol = settings.enable_connect_protocol;
         }
+        if settings.no_rfc7540_priorities.is_some() {
+            to.no_rfc7540_priorities = settings.no_rfc7540_priorities;
+        }
         for (id, value) in settings.custom {
             match to.custom.iter_mut().find(|(i, _)| *i == id) {
                 Some(kept) => kept.1 = value,
