@@ -166,6 +166,9 @@ pub enum CommandError {
     ConcurrencyLimit,
     /// A file could not be opened or read (`respond_with_file`).
     File(String),
+    /// `maxSessionMemory` has no room for what was asked
+    /// (`reserve_memory`).
+    SessionMemory,
 }
 
 impl fmt::Display for CommandError {
@@ -179,6 +182,7 @@ impl fmt::Display for CommandError {
             CommandError::SessionClosed => f.write_str("session is closed or closing"),
             CommandError::StreamIdsExhausted => f.write_str("stream identifiers exhausted"),
             CommandError::File(s) => write!(f, "file error: {s}"),
+            CommandError::SessionMemory => f.write_str("the session's memory is spent"),
             CommandError::ConcurrencyLimit => {
                 f.write_str("peer's maximum concurrent streams reached")
             }

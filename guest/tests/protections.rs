@@ -161,6 +161,52 @@ mod session_memory {
         assert!(requests(&p).contains(&5));
     }
 
+    /// What the host holds for a stream outside the engine (a WebSocket's
+    /// buffers) counts once reserved, limits what the client may open as
+    /// the engine's own memory does, and goes with the stream.
+    #[test]
+    fn memory_the_host_reserves_for_a_stream_counts_until_it_closes() {
+        let opts = Options {
+            max_session_memory: 1,
+            ..Options::default()
+        };
+        // Stream 1 holds 100 KB it cannot send.
+        let mut p = server_holding(opts, 100_000);
+        p.send_headers(3, &post_fields(), false);
+        let before = p.conn.session_memory();
+        p.conn.reserve_memory(3, 500_000).unwrap();
+        assert_eq!(p.conn.session_memory(), before + 500_000);
+        // No room for another such reservation: refused, nothing counted.
+        p.send_headers(5, &post_fields(), false);
+        let three_streams = p.conn.session_memory();
+        assert_eq!(
+            p.conn.reserve_memory(5, 500_000),
+            Err(h2wasm_engine::CommandError::SessionMemory)
+        );
+        assert_eq!(p.conn.session_memory(), three_streams);
+        assert_eq!(
+            p.conn.reserve_memory(99, 1),
+            Err(h2wasm_engine::CommandError::UnknownStream)
+        );
+        // Filled to the brim, and stream 1's queue grows past it: new
+        // streams are refused.
+        let room = (1 << 20) - p.conn.session_memory() as u32;
+        p.conn.reserve_memory(5, room).unwrap();
+        p.conn
+            .write(1, bytes::Bytes::from(vec![7u8; 1000]))
+            .unwrap();
+        p.send_headers(7, &request_fields("/"), true);
+        assert_eq!(p.rst(7), Some(ErrorCode::ENHANCE_YOUR_CALM));
+        // The reserving streams end (the client resets them): their
+        // reservations go, and the next stream is served.
+        p.send_frame(kind::RST_STREAM, 0, 3, &ErrorCode::CANCEL.0.to_be_bytes());
+        p.send_frame(kind::RST_STREAM, 0, 5, &ErrorCode::CANCEL.0.to_be_bytes());
+        assert!(p.conn.session_memory() < 200_000);
+        p.send_headers(9, &request_fields("/"), true);
+        assert_eq!(p.rst(9), None);
+        assert!(requests(&p).contains(&9));
+    }
+
     #[test]
     fn refusals_count_towards_max_session_rejected_streams() {
         let opts = Options {

@@ -344,3 +344,59 @@ proxy = {{ upstreams = ["http://{}"] }}
     );
     drop(proxy);
 }
+
+/// Over HTTP/2 a WebSocket's buffers count toward the session's
+/// maxSessionMemory while it is open (the built-in echo's: 64 KiB of
+/// pipes, 4 KiB to read into, a 1 MiB message): with 2 MiB, Node's
+/// client gets one WebSocket, the second gets 503 with `Retry-After`,
+/// and once the first is closed another is accepted on the same
+/// connection.
+#[test]
+fn websockets_over_http2_count_toward_the_session_memory() {
+    let service = h2wasm::service::shared(h2wasm::apps::builtin::Builtin);
+    let server = TestServer::start_configured(runtime(), false, service, |o| {
+        o.max_session_memory = 2;
+        o.settings.enable_connect_protocol = Some(true);
+    });
+    let script = r#"
+const http2 = require('http2');
+const url = process.argv[1];
+const s = http2.connect(url);
+s.on('error', (e) => { console.error(e); process.exit(1); });
+const open = () => new Promise((ok) => {
+  const req = s.request({':method': 'CONNECT', ':protocol': 'websocket', ':path': '/ws',
+    ':scheme': 'http', ':authority': new URL(url).host, 'sec-websocket-version': '13'});
+  req.on('response', (h) => ok({ req, status: h[':status'], retry: h['retry-after'] || '-' }));
+  req.on('error', () => {});
+});
+// A masked close frame (1000); the echo answers it and ends the stream.
+const close = (req) => new Promise((ok) => {
+  req.on('close', ok);
+  req.resume();
+  req.end(Buffer.from([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]));
+});
+(async () => {
+  // Extended CONNECT waits for the server's ENABLE_CONNECT_PROTOCOL.
+  await new Promise((ok) => s.once('remoteSettings', ok));
+  const a = await open();
+  console.error('a', a.status);
+  const b = await open();
+  console.error('b', b.status);
+  b.req.resume();
+  await close(a.req);
+  console.error('a closed');
+  const c = await open();
+  console.log(JSON.stringify({ a: a.status, b: b.status, retry: b.retry, c: c.status }));
+  s.destroy();
+})();
+setTimeout(() => { console.error('no answer in 20 s'); process.exit(1); }, 20000).unref();
+"#;
+    let o = run(Command::new("node")
+        .args(["-e", script])
+        .arg(server.url("")));
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        r#"{"a":200,"b":503,"retry":"1","c":200}"#
+    );
+}

@@ -162,6 +162,7 @@ impl From<NativeCommandError> for CommandError {
             NativeCommandError::StreamIdsExhausted => CommandError::StreamIdsExhausted,
             NativeCommandError::ConcurrencyLimit => CommandError::ConcurrencyLimit,
             NativeCommandError::File(s) => CommandError::File(s),
+            NativeCommandError::SessionMemory => CommandError::SessionMemory,
         }
     }
 }

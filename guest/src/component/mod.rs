@@ -679,6 +679,13 @@ impl GuestConnection for ConnectionResource {
             .map_err(CommandError::from)
     }
 
+    fn reserve_memory(&self, stream_id: u32, octets: u32) -> Result<(), CommandError> {
+        self.inner
+            .borrow_mut()
+            .reserve_memory(stream_id, octets)
+            .map_err(CommandError::from)
+    }
+
     fn session_memory(&self) -> u64 {
         self.inner.borrow().session_memory() as u64
     }

@@ -505,6 +505,28 @@ impl Connection {
         Ok(())
     }
 
+    /// Counts `octets` the host holds for `stream_id` (a WebSocket's
+    /// buffers, say) toward `maxSessionMemory` for as long as the stream
+    /// lives, so that they limit what the peer may open as the engine's
+    /// own memory does. Refused, with nothing counted, when the session
+    /// has no room for them.
+    pub fn reserve_memory(&mut self, stream_id: u32, octets: u32) -> Result<(), CommandError> {
+        if !self.streams.live.contains_key(&stream_id) {
+            return Err(CommandError::UnknownStream);
+        }
+        let used = self.session_memory().saturating_add(octets as usize);
+        if used > self.session_memory_limit() {
+            return Err(CommandError::SessionMemory);
+        }
+        if let Some(s) = self.streams.live.get_mut(&stream_id) {
+            s.host_held = s.host_held.saturating_add(octets);
+        }
+        if let Some(in_turn) = &mut self.protections.memory_in_turn {
+            *in_turn = in_turn.saturating_add(octets as usize);
+        }
+        Ok(())
+    }
+
     /// Resets a stream with `code` (Node's `stream.close(code)`).
     pub fn close_stream(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), CommandError> {
         self.check_open()?;

@@ -474,7 +474,12 @@ impl Connection {
             .streams
             .live
             .values()
-            .map(|s| s.send.held() + s.send.read_ahead() + s.recv_window.unconsumed() as usize)
+            .map(|s| {
+                s.send.held()
+                    + s.send.read_ahead()
+                    + s.recv_window.unconsumed() as usize
+                    + s.host_held as usize
+            })
             .sum();
         self.streams.live.len() * STREAM_COST
             + self.hpack.memory()
@@ -493,7 +498,7 @@ impl Connection {
     /// in it; streams opened are added as they open; what the call frees
     /// shows at the next count. The count errs high, never low.
     fn session_memory_exceeded(&mut self) -> bool {
-        let limit = (self.opts.max_session_memory.max(1) as usize).saturating_mul(1 << 20);
+        let limit = self.session_memory_limit();
         let used = match self.protections.memory_in_turn {
             Some(used) => used,
             None => *self
@@ -502,6 +507,11 @@ impl Connection {
                 .insert(self.session_memory()),
         };
         used > limit
+    }
+
+    /// `maxSessionMemory` in octets.
+    pub(super) fn session_memory_limit(&self) -> usize {
+        (self.opts.max_session_memory.max(1) as usize).saturating_mul(1 << 20)
     }
 
     fn opened_in_turn(&mut self) {

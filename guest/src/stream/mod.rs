@@ -50,6 +50,10 @@ pub(crate) struct Stream {
     pub sent_headers: Option<std::sync::Arc<[HeaderField]>>,
     pub sent_info_headers: Vec<Vec<HeaderField>>,
     pub sent_trailers: Option<Vec<HeaderField>>,
+    /// Octets the host holds for this stream outside the engine (a
+    /// WebSocket's buffers), counted toward `maxSessionMemory`
+    /// (`reserve_memory`) until the stream is gone.
+    pub host_held: u32,
     /// Node's `stream.setTimeout`, and when a frame last moved.
     pub timeout_ns: Option<u64>,
     pub last_activity: u64,
@@ -139,6 +143,7 @@ impl Stream {
             sent_headers: None,
             sent_info_headers: Vec::new(),
             sent_trailers: None,
+            host_held: 0,
             timeout_ns: None,
             last_activity: 0,
             half_closed_clock: false,

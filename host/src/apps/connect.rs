@@ -6,7 +6,7 @@
 //! (RFC 8441: a WebSocket) included, goes to the wrapped service.
 
 use crate::service::body::Incoming;
-use crate::service::tunnel::{ReaderBody, spawn_request_copy};
+use crate::service::tunnel::{HeldByHost, ReaderBody, TUNNEL_MEMORY, spawn_request_copy};
 use crate::service::{
     BoxError, Http2Stream, Protocol, ResponseBody, SharedService, box_body, empty, text,
 };
@@ -98,5 +98,7 @@ async fn tunnel(allowed: &[String], mut req: Request<Incoming>) -> Response<Resp
     // half-closes the TCP side); target → client is the response body.
     let (tcp_rd, tcp_wr) = tcp.into_split();
     spawn_request_copy(req.into_body(), tcp_wr);
-    Response::new(box_body(ReaderBody::new(tcp_rd, CONNECT_ERROR)))
+    let mut response = Response::new(box_body(ReaderBody::new(tcp_rd, CONNECT_ERROR)));
+    response.extensions_mut().insert(HeldByHost(TUNNEL_MEMORY));
+    response
 }

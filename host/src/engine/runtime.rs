@@ -770,6 +770,17 @@ impl EngineConnection {
         guest_call!(self, call_close_stream, stream_id, code)
     }
 
+    /// Counts `octets` the host holds for the stream toward the
+    /// session's `max-session-memory` while it lives (refused when there
+    /// is no room).
+    pub async fn reserve_memory(
+        &mut self,
+        stream_id: u32,
+        octets: u32,
+    ) -> wasmtime::Result<Result<(), CommandError>> {
+        guest_call!(self, call_reserve_memory, stream_id, octets)
+    }
+
     /// Node's `stream.setTimeout`: `stream-timeout` after `timeout_ns`
     /// without a frame on the stream (`None`: never).
     pub async fn set_stream_timeout(

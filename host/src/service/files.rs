@@ -2,21 +2,42 @@
 //! ([`ServeFile`], Node's `respondWithFile`/`respondWithFD`) and headers
 //! checked and encoded once per connection ([`PreparedHeaders`]).
 
-use super::{ResponseBody, empty, text};
+use super::{BoxError, ResponseBody, empty, text};
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 /// A response whose body is a file, read by the host: over HTTP/2 the
 /// engine frames it as flow control allows (`respond-with-payload`) while
 /// its octets go from the file to the socket without entering the engine;
 /// over HTTP/1.1 it is the body. `content-length` is set. Build one with
-/// [`ServeFile::response`]; the response's body is ignored.
+/// [`ServeFile::response`]; the response's body is ignored. Trailers after
+/// the file: [`ServeFile::trailers`].
 #[derive(Clone, Debug)]
 pub struct ServeFile {
     pub(crate) source: FileSource,
     pub(crate) offset: u64,
     pub(crate) length: Option<u64>,
+    trailers: Option<PendingTrailers>,
+}
+
+/// Trailers a service gives once a file's octets are on their way.
+pub(crate) type TrailersFuture = Pin<Box<dyn Future<Output = HeaderMap> + Send>>;
+
+/// [`ServeFile::trailers`]'s future, taken by whichever protocol sends
+/// the response (a `ServeFile` is cloned out of the extensions).
+#[derive(Clone)]
+struct PendingTrailers(Arc<Mutex<Option<TrailersFuture>>>);
+
+impl std::fmt::Debug for PendingTrailers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingTrailers")
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -36,6 +57,7 @@ impl ServeFile {
             source: FileSource::Path(path.into()),
             offset: 0,
             length: None,
+            trailers: None,
         }
     }
 
@@ -45,6 +67,7 @@ impl ServeFile {
             source: FileSource::Open(Arc::new(std::sync::Mutex::new(Some(file)))),
             offset: 0,
             length: None,
+            trailers: None,
         }
     }
 
@@ -53,6 +76,30 @@ impl ServeFile {
         self.offset = offset;
         self.length = length;
         self
+    }
+
+    /// Trailers after the file (Node's `waitForTrailers` with
+    /// `respondWithFile`, and `sendTrailers` in its `wantTrailers`
+    /// handler): `trailers` is polled once the headers have gone, and the
+    /// fields it gives follow the file's last octet, ending the stream.
+    /// Over HTTP/2 the stream stays open until then. Over HTTP/1.1 the
+    /// body goes chunked and hyper sends the fields the response names in
+    /// `Trailer` to a client that sent `TE: trailers` (RFC 9110 §6.6.2).
+    /// A response to HEAD has no trailers.
+    pub fn trailers<F>(mut self, trailers: F) -> ServeFile
+    where
+        F: Future<Output = HeaderMap> + Send + 'static,
+    {
+        self.trailers = Some(PendingTrailers(Arc::new(Mutex::new(Some(Box::pin(
+            trailers,
+        ))))));
+        self
+    }
+
+    /// The trailers' future, if [`ServeFile::trailers`] gave one (once).
+    pub(crate) fn take_trailers(&self) -> Option<TrailersFuture> {
+        let pending = self.trailers.as_ref()?;
+        pending.0.lock().ok()?.take()
     }
 
     /// Opens the file on the host side: the file, where the body starts,
@@ -214,4 +261,69 @@ pub(crate) fn file_failure(e: &std::io::Error) -> Response<ResponseBody> {
     }
     tracing::debug!("cannot serve the file: {e}");
     text(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file\n")
+}
+
+/// A body of nothing but trailers, once their future gives them: what
+/// follows a file the engine sends (HTTP/2).
+pub(crate) struct Trailing(Option<TrailersFuture>);
+
+impl Trailing {
+    pub(crate) fn new(trailers: TrailersFuture) -> Trailing {
+        Trailing(Some(trailers))
+    }
+}
+
+impl Body for Trailing {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Some(pending) = self.0.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let trailers = std::task::ready!(pending.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// A file's octets, then its trailers: a [`ServeFile`] with trailers
+/// over HTTP/1.1. No exact size, so that hyper sends it chunked (trailers
+/// need that).
+pub(crate) struct FileThenTrailers {
+    pub(crate) file: super::body::FileBody,
+    pub(crate) trailers: Trailing,
+}
+
+impl Body for FileThenTrailers {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        if !this.file.is_end_stream() {
+            return Pin::new(&mut this.file).poll_frame(cx);
+        }
+        Pin::new(&mut this.trailers).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.file.is_end_stream() && self.trailers.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let mut hint = SizeHint::new();
+        hint.set_lower(self.file.size_hint().lower());
+        hint
+    }
 }

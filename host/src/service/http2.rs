@@ -4,6 +4,7 @@
 //! request's extensions.
 
 use super::{BoxFuture, ResponseBody};
+use http::uri::{Authority, Scheme};
 use http::{Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +86,8 @@ pub struct Http2Stream {
     /// The client's ENABLE_PUSH.
     push_allowed: bool,
     control: Arc<dyn Http2Control>,
+    /// The request's scheme and authority: a promise's defaults.
+    origin: (Option<Scheme>, Option<Authority>),
 }
 
 impl Http2Stream {
@@ -94,7 +97,15 @@ impl Http2Stream {
             stream_id,
             push_allowed,
             control,
+            origin: (None, None),
         }
+    }
+
+    /// Promises made on this stream get `uri`'s scheme and authority
+    /// where they name none (the request's, as a server sets it).
+    pub fn with_origin(mut self, uri: &http::Uri) -> Self {
+        self.origin = (uri.scheme().cloned(), uri.authority().cloned());
+        self
     }
 
     /// The HTTP/2 stream it is on.
@@ -111,9 +122,30 @@ impl Http2Stream {
     /// GET or HEAD; the scheme and authority default to this request's)
     /// and returns a handle to answer the pushed stream with, or `None`
     /// when the client disabled push or refused the promise. Push before
-    /// the response that refers to the pushed resource.
-    pub async fn push(&self, request: Request<()>) -> Option<PushedStream> {
+    /// the response that refers to the pushed resource. A [`Priority`]
+    /// among `request`'s extensions places the pushed stream in the RFC
+    /// 7540 dependency tree (Node's pushStream options `parent` and
+    /// `exclusive`, and the weight Node sets with `priority({silent})`)
+    /// without telling the client; once RFC 9218 priorities are in use, a
+    /// `priority` field in the pushed response orders it instead.
+    pub async fn push(&self, mut request: Request<()>) -> Option<PushedStream> {
         let head = request.method() == http::Method::HEAD;
+        let uri = request.uri();
+        if uri.scheme().is_none() || uri.authority().is_none() {
+            let mut parts = uri.clone().into_parts();
+            if parts.scheme.is_none() {
+                parts.scheme = self.origin.0.clone();
+            }
+            if parts.authority.is_none() {
+                parts.authority = self.origin.1.clone();
+            }
+            if parts.path_and_query.is_none() {
+                parts.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+            }
+            if let Ok(uri) = http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
         let stream_id = self.control.push(self.stream_id, request).await?;
         Some(PushedStream {
             stream_id,

@@ -16,7 +16,7 @@
 //! (never indexed by HPACK).
 
 pub mod body;
-mod files;
+pub(crate) mod files;
 mod http2;
 mod informational;
 pub(crate) mod tunnel;

@@ -14,6 +14,19 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 /// Room for one read of the server's side into a DATA frame's worth.
 const CHUNK: usize = 16 * 1024;
 
+/// What the host may hold for one tunnel: a chunk being read into the
+/// response, one being written from the request, and the 16 KiB a pipe
+/// holds each way (WebSockets; a CONNECT tunnel's socket buffers are the
+/// kernel's, counted the same).
+pub(crate) const TUNNEL_MEMORY: u32 = 4 * CHUNK as u32;
+
+/// In a tunnel's response's extensions: the octets the host may hold
+/// for the stream, counted toward the session's `maxSessionMemory` for as
+/// long as it lives. The HTTP/2 driver reserves them before it answers,
+/// and answers 503 when the session has no room (`reserve-memory`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldByHost(pub(crate) u32);
+
 /// Writes the request body into `to` as it arrives, on a task of its
 /// own; the body's end (END_STREAM) shuts `to`'s write side, and a reset
 /// or a failed write drops it.

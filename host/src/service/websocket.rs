@@ -34,7 +34,7 @@
 //! HTTP/1.1 one connection.
 
 use crate::service::body::Incoming;
-use crate::service::tunnel::{ReaderBody, spawn_request_copy};
+use crate::service::tunnel::{HeldByHost, ReaderBody, TUNNEL_MEMORY, spawn_request_copy};
 use crate::service::{Http2Stream, Protocol, ResponseBody, box_body, empty, text};
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use hyper::upgrade::{OnUpgrade, Upgraded};
@@ -88,6 +88,10 @@ pub struct WebSocketUpgrade {
     offered: Vec<String>,
     chosen: Option<HeaderValue>,
     config: WebSocketConfig,
+    /// What the handler's side may hold beyond the tunnel's pipes (the
+    /// read buffer and a message being assembled), counted toward the
+    /// session's memory over HTTP/2.
+    held: u32,
 }
 
 enum Way {
@@ -164,6 +168,7 @@ impl WebSocketUpgrade {
             offered,
             chosen: None,
             config,
+            held: 0,
         })
     }
 
@@ -202,11 +207,21 @@ impl WebSocketUpgrade {
     /// Accepts: the response to send now (101 over HTTP/1.1, 200 over
     /// HTTP/2), and `handler` run on a task of its own with the
     /// WebSocket once the client has it.
-    pub fn on_upgrade<F, Fut>(self, handler: F) -> Response<ResponseBody>
+    ///
+    /// Over HTTP/2 the WebSocket's buffers count toward the session's
+    /// `maxSessionMemory` while it is open: 64 KiB for the pipes between
+    /// it and its stream, 4 KiB to read into, and
+    /// [`max_message_size`](Self::max_message_size) for a message being
+    /// assembled (1 MiB unless changed). A session without room for them
+    /// gets 503 instead (logged at warn), and `handler` ends at once.
+    pub fn on_upgrade<F, Fut>(mut self, handler: F) -> Response<ResponseBody>
     where
         F: FnOnce(WebSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let message = self.config.max_message_size.unwrap_or(DEFAULT_MAX_MESSAGE);
+        let message = u32::try_from(message).unwrap_or(u32::MAX);
+        self.held = message.saturating_add(READ_BUFFER as u32);
         let config = self.config;
         self.on_upgrade_io(move |io| async move {
             let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
@@ -217,7 +232,9 @@ impl WebSocketUpgrade {
     /// Accepts, as [`on_upgrade`](Self::on_upgrade), handing `handler`
     /// the WebSocket's bytes (its frames, both ways) instead of its
     /// messages: for another WebSocket implementation, or to carry them
-    /// on as they are (the reverse proxy).
+    /// on as they are (the reverse proxy). Over HTTP/2 the pipes (64 KiB)
+    /// count toward the session's memory, as for `on_upgrade`; what
+    /// `handler` holds is its own.
     pub fn on_upgrade_io<F, Fut>(self, handler: F) -> Response<ResponseBody>
     where
         F: FnOnce(WebSocketIo) -> Fut + Send + 'static,
@@ -239,7 +256,10 @@ impl WebSocketUpgrade {
                 spawn_request_copy(body, to_client);
                 // INTERNAL_ERROR: the pipe does not fail while both ends live.
                 let body = ReaderBody::new(from_client, 0x2);
-                (Response::new(box_body(body)), Pending::Http2(ours))
+                let mut response = Response::new(box_body(body));
+                let held = TUNNEL_MEMORY.saturating_add(self.held);
+                response.extensions_mut().insert(HeldByHost(held));
+                (response, Pending::Http2(ours))
             }
         };
         if let Some(protocol) = self.chosen {

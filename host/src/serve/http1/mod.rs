@@ -11,6 +11,7 @@ use crate::serve::access_log::{AccessLog, ClientFields, Entry, LoggedMethod, Pro
 use crate::serve::limits::Limits;
 use crate::serve::metrics::Metrics;
 use crate::service::body::{FileBody, Incoming};
+use crate::service::files::{FileThenTrailers, Trailing};
 use crate::service::{
     BoxError, ConnectionInfo, Informational, ResponseBody, ServeFile, SharedService, box_body, text,
 };
@@ -264,10 +265,22 @@ fn serve_file(
     match sized {
         Ok((body, count)) => {
             let (mut parts, _) = response.into_parts();
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, http::HeaderValue::from(count));
-            Response::from_parts(parts, box_body(body))
+            let body = match file.take_trailers() {
+                // Chunked, so that the trailers can follow.
+                Some(trailers) => {
+                    parts.headers.remove(header::CONTENT_LENGTH);
+                    box_body(FileThenTrailers {
+                        file: body,
+                        trailers: Trailing::new(trailers),
+                    })
+                }
+                None => {
+                    let length = http::HeaderValue::from(count);
+                    parts.headers.insert(header::CONTENT_LENGTH, length);
+                    box_body(body)
+                }
+            };
+            Response::from_parts(parts, body)
         }
         Err(e) => crate::service::file_failure(&e),
     }

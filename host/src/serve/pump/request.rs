@@ -130,6 +130,8 @@ pub(crate) fn build_request(
 ) -> (Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>) {
     let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed, true);
     let mut request = Request::new(body);
+    let stream = Http2Stream::new(stream_id, cx.sink.push_allowed, cx.sink.clone());
+    let stream = stream.with_origin(&head.uri);
     *request.method_mut() = head.method;
     *request.uri_mut() = head.uri;
     *request.version_mut() = http::Version::HTTP_2;
@@ -139,11 +141,7 @@ pub(crate) fn build_request(
         ext.insert(p);
     }
     ext.insert(cx.info.clone());
-    ext.insert(Http2Stream::new(
-        stream_id,
-        cx.sink.push_allowed,
-        cx.sink.clone(),
-    ));
+    ext.insert(stream);
     ext.insert(Informational::new(cx.sink.clone(), stream_id));
     (request, body_tx)
 }

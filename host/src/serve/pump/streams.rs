@@ -8,7 +8,7 @@ use super::context::StreamContext;
 use super::control::StreamCommand;
 use super::request::{LastRequest, RequestHead, RequestRefused, build_request};
 use crate::bindings::{
-    BodyChunk, CommandError, Event, HeaderField, HeaderKind, Origin, PreparedResponse,
+    BodyChunk, CommandError, Event, HeaderField, HeaderKind, Origin, PreparedResponse, Priority,
     RespondOptions, StreamCredit, StreamWrite,
 };
 use crate::engine::EngineConnection;
@@ -22,8 +22,11 @@ use crate::serve::date;
 use crate::serve::metrics::{Direction, Metrics, Tally};
 use crate::serve::session_events::{Sender, SessionEvents};
 use crate::service::body::{BodyItem, BodyNote, Incoming, expects_continue};
+use crate::service::files::Trailing;
+use crate::service::tunnel::HeldByHost;
 use crate::service::{
     BoxError, ConnectionInfo, PreparedHeaders, Reset, ResponseBody, ServeFile, SharedService,
+    box_body,
 };
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
@@ -526,6 +529,15 @@ pub(crate) async fn apply(
             let fields = promise_fields(&request);
             let promised = match trap(conn.push_stream(stream_id, &fields).await)? {
                 Ok(id) => {
+                    // Node's pushStream `parent` and `exclusive`: where
+                    // the stream sits in our tree (PUSH_PROMISE carries no
+                    // priority, so the client is not told).
+                    if let Some(priority) = request.extensions().get::<Priority>() {
+                        let placed = trap(conn.set_priority(id, *priority, true).await)?;
+                        if let Err(e) = placed {
+                            tracing::debug!(stream_id = id, "push priority refused: {e:?}");
+                        }
+                    }
                     if let Some(logged) = st.observe(&request) {
                         let io = StreamIo {
                             body_tx: None,
@@ -665,6 +677,9 @@ enum Sending {
     /// A file or a large body, held here and framed by the engine as
     /// references.
     Held(Vec<HeaderField>, (u64, u64)),
+    /// A file, held here, then trailers (`ServeFile::trailers`) as the
+    /// body yields them.
+    HeldThen(Vec<HeaderField>, (u64, u64), ResponseBody),
     /// Whole, with headers prepared: joins the batch once the connection
     /// has a handle for them.
     Prepared(PreparedHeaders, Bytes),
@@ -697,14 +712,32 @@ fn answer(
             crate::service::text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
         }
     };
-    if let Some(file) = response.extensions().get::<ServeFile>().cloned() {
-        match file.open_host(files_root) {
+    if let Some(file_response) = response.extensions().get::<ServeFile>().cloned() {
+        match file_response.open_host(files_root) {
+            // HEAD: the file's length, no content (the engine does not
+            // know a server stream's method).
+            Ok((_, _, count)) if head => {
+                let status = response.status().as_u16();
+                let length = http::HeaderValue::from(count);
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, length);
+                let (parts, _) = response.into_parts();
+                let how = Sending::Whole(parts, Bytes::new());
+                return Some(Answer { status, how });
+            }
             Ok((file, start, count)) => {
                 let status = response.status().as_u16();
                 let mut fields = response_fields(&response);
                 date::add(&mut fields, response.headers());
                 let id = st.host_bodies.add_file(file, start);
-                let how = Sending::Held(fields, (id, count));
+                let how = match file_response.take_trailers() {
+                    Some(trailers) => {
+                        let trailing = box_body(Trailing::new(trailers));
+                        Sending::HeldThen(fields, (id, count), trailing)
+                    }
+                    None => Sending::Held(fields, (id, count)),
+                };
                 return Some(Answer { status, how });
             }
             Err(e) => response = crate::service::file_failure(&e),
@@ -762,6 +795,9 @@ async fn send_answer(
         Sending::Held(fields, held) => {
             respond_with_held(conn, st, stream_id, &fields, held, status).await
         }
+        Sending::HeldThen(fields, held, trailing) => {
+            respond_with_held_then(conn, st, stream_id, fields, held, status, trailing).await
+        }
         Sending::Prepared(prepared, data) => {
             match prepared_handle(conn, st, &prepared).await? {
                 Ok(handle) => st.queue_prepared(stream_id, &prepared, handle, &data, status),
@@ -788,6 +824,12 @@ async fn send_answer(
             Ok(())
         }
         Sending::Partly(parts, data, trailers, body) => {
+            if let Some(&HeldByHost(octets)) = parts.extensions.get::<HeldByHost>()
+                && !reserve(conn, stream_id, octets).await?
+            {
+                // `body` (the tunnel's end) goes: its handler ends.
+                return refuse_for_memory(conn, st, stream_id, octets).await;
+            }
             let mut fields = parts_fields(&parts);
             date::add(&mut fields, &parts.headers);
             let opts = RespondOptions {
@@ -814,6 +856,39 @@ async fn send_answer(
             Ok(())
         }
     }
+}
+
+/// Counts `octets` the host holds for `stream_id` toward the session's
+/// memory; false when the session has no room (nothing counted).
+async fn reserve(conn: &mut EngineConnection, stream_id: u32, octets: u32) -> anyhow::Result<bool> {
+    Ok(trap(conn.reserve_memory(stream_id, octets).await)?.is_ok())
+}
+
+/// 503 for a tunnel (a WebSocket, a CONNECT) whose buffers the session's
+/// `maxSessionMemory` has no room for; the client may try again on
+/// another connection.
+async fn refuse_for_memory(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    octets: u32,
+) -> anyhow::Result<()> {
+    tracing::warn!(
+        stream_id,
+        octets,
+        "tunnel refused with 503: the session's memory (max-session-memory) has no room for its buffers"
+    );
+    let body = Bytes::from_static(b"the connection's memory is spent; try another connection\n");
+    let fields = [
+        field(":status", b"503", false),
+        field("content-type", b"text/plain; charset=utf-8", false),
+        field("retry-after", b"1", false),
+    ];
+    match trap(conn.respond_with_body(stream_id, &fields, &body).await)? {
+        Ok(()) => responded(st, stream_id, 503, body.len()),
+        Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
+    }
+    Ok(())
 }
 
 /// What could be taken of a body without waiting.
@@ -906,6 +981,50 @@ async fn respond_with_held(
             st.host_bodies.remove(id);
             tracing::debug!(stream_id, "respond-with-payload refused: {e:?}");
             let _ = trap(conn.close_stream(stream_id, 2).await)?;
+        }
+    }
+    Ok(())
+}
+
+/// A file's response whose trailers follow it: the headers (with the
+/// file's length) without END_STREAM, the file's octets as references,
+/// then the trailers when `trailing` gives them (`write_body`).
+async fn respond_with_held_then(
+    conn: &mut EngineConnection,
+    st: &mut PumpState,
+    stream_id: u32,
+    mut fields: Vec<HeaderField>,
+    (id, count): (u64, u64),
+    status: u16,
+    trailing: ResponseBody,
+) -> anyhow::Result<()> {
+    fields.retain(|f| !f.name.eq_ignore_ascii_case("content-length"));
+    fields.push(field("content-length", count.to_string().as_bytes(), false));
+    let opts = RespondOptions {
+        end_stream: false,
+        wait_for_trailers: false,
+    };
+    if let Err(e) = trap(conn.respond(stream_id, &fields, opts).await)? {
+        st.host_bodies.remove(id);
+        tracing::debug!(stream_id, "respond refused: {e:?}");
+        return Ok(());
+    }
+    responded(st, stream_id, status, count as usize);
+    let written = match count {
+        0 => {
+            st.host_bodies.remove(id);
+            Ok(true)
+        }
+        _ => trap(conn.write_payload(stream_id, id, count).await)?,
+    };
+    match written {
+        Ok(_) => {
+            st.bodies.insert(stream_id, body_stream(trailing));
+        }
+        Err(e) => {
+            st.host_bodies.remove(id);
+            tracing::debug!(stream_id, "write-payload refused: {e:?}");
+            let _ = trap(conn.close_stream(stream_id, INTERNAL_ERROR).await)?;
         }
     }
     Ok(())
