@@ -290,9 +290,27 @@ impl Server {
             return match opening {
                 Opening::Closed => Ok(()),
                 Opening::Http2 => self.http2(http2, io, info, shutdown).await,
-                Opening::Http1 => self.http1(io, info, shutdown).await,
+                // Boxed, as below: an HTTP/2 connection's task is not
+                // sized for hyper's connection.
+                Opening::Http1 => Box::pin(self.http1(io, info, shutdown)).await,
             };
         };
+        // Boxed: a task is as large as its largest state, and a cleartext
+        // connection's should not be sized for a TLS handshake.
+        Box::pin(self.tls_connection(config, http2, tcp, peer, shutdown)).await
+    }
+
+    /// `connection` over TLS: the handshake, then HTTP/2 or HTTP/1.1 as
+    /// ALPN says.
+    async fn tls_connection(
+        &self,
+        config: &Arc<rustls::ServerConfig>,
+        http2: &Builder,
+        tcp: TcpStream,
+        peer: String,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let timeout = self.connection.handshake_timeout;
         let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
         let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
             .await

@@ -241,6 +241,9 @@ where
                     .map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}")),
             }
         };
+        // Boxed, as the active phase below: instantiation's state would
+        // otherwise be part of every hibernated connection's task.
+        let take = Box::pin(take);
         let conn = match tokio::time::timeout(s.config.handshake_timeout, take).await {
             Ok(Ok(c)) => c,
             failed => {
