@@ -879,11 +879,14 @@ async fn refuse_for_memory(
         "tunnel refused with 503: the session's memory (max-session-memory) has no room for its buffers"
     );
     let body = Bytes::from_static(b"the connection's memory is spent; try another connection\n");
-    let fields = [
-        field(":status", b"503", false),
-        field("content-type", b"text/plain; charset=utf-8", false),
-        field("retry-after", b"1", false),
-    ];
+    let mut refusal = crate::service::text(StatusCode::SERVICE_UNAVAILABLE, body.clone());
+    let retry = http::HeaderValue::from_static("1");
+    refusal
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, retry);
+    let (parts, _) = refusal.into_parts();
+    let mut fields = parts_fields(&parts);
+    date::add(&mut fields, &parts.headers);
     match trap(conn.respond_with_body(stream_id, &fields, &body).await)? {
         Ok(()) => responded(st, stream_id, 503, body.len()),
         Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
