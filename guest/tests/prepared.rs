@@ -9,7 +9,7 @@ use bytes::Bytes;
 use common::*;
 use h2wasm_engine::pair::Pair;
 use h2wasm_engine::settings::Settings;
-use h2wasm_engine::{CommandError, Event, HeaderField, PreparedHeaders, RespondOptions};
+use h2wasm_engine::{CommandError, Event, HeaderField, Options, PreparedHeaders, RespondOptions};
 
 fn done() -> RespondOptions {
     RespondOptions {
@@ -260,4 +260,43 @@ fn a_batch_answers_each_stream_with_its_list_and_its_slice_of_the_bodies() {
         assert!(ended(events, id), "stream {id}");
     }
     assert!(!ended(events, ids[2]) && !ended(events, ids[4]));
+}
+
+/// A body that flow control holds back is sent whole once the window
+/// opens, beside bodies of the same batch that went out at once.
+#[test]
+fn a_batch_body_larger_than_the_window_follows_as_the_window_opens() {
+    use h2wasm_engine::BatchedResponse;
+    let client = Options {
+        authority: "localhost".into(),
+        settings: h2wasm_engine::Settings {
+            initial_window_size: Some(1000),
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let mut p = Pair::new(client, Options::default()).unwrap();
+    let ids = open_gets(&mut p, "/", 3);
+    let page = page(&p);
+    let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let mut bodies = b"small".to_vec();
+    bodies.extend_from_slice(&big);
+    bodies.extend_from_slice(b"tail");
+    let responses =
+        [(ids[0], 5), (ids[1], big.len() as u32), (ids[2], 4)].map(|(stream_id, body_length)| {
+            BatchedResponse {
+                stream_id,
+                headers: 0,
+                body_length,
+            }
+        });
+    let refused =
+        p.server
+            .respond_prepared_batch(|i| (i == 0).then_some(&page), responses, &bodies);
+    assert!(refused.is_empty(), "{refused:?}");
+    p.run().unwrap();
+    assert_eq!(body(&p.client_events, ids[0]), b"small");
+    assert_eq!(body(&p.client_events, ids[1]), big);
+    assert_eq!(body(&p.client_events, ids[2]), b"tail");
+    assert!(ids.iter().all(|id| ended(&p.client_events, *id)));
 }

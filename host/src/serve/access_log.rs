@@ -376,6 +376,7 @@ impl Shared {
                 );
             }
             text.clear();
+            memo.new_buffer();
             let mut n = 0;
             for batch in &batches {
                 memo.client(host_of(&batch.peer), batch.protocol);
@@ -435,6 +436,12 @@ struct Memo {
     target: Vec<u8>,
     /// `METHOD target PROTOCOL" `.
     request: Vec<u8>,
+    /// `prefix` or `request` was made again by the last [`Memo::refresh`].
+    changed: bool,
+    /// Where in the writer's buffer the last common-format line is, and
+    /// its status and size: a line equal to it (a client asking for the
+    /// same thing again, within the second) is copied whole.
+    last: Option<(std::ops::Range<usize>, u16, u64)>,
 }
 
 impl Memo {
@@ -444,11 +451,26 @@ impl Memo {
             self.client.clear();
             self.client.push_str(client);
             self.second = None;
+            self.last = None;
         }
         if self.protocol != Some(protocol) {
             self.protocol = Some(protocol);
             self.method = None;
+            self.last = None;
         }
+    }
+
+    /// The writer's buffer was emptied: no earlier line is in it.
+    fn new_buffer(&mut self) {
+        self.last = None;
+    }
+
+    /// Makes `prefix` and `request` those of `e`; true if either changed.
+    fn refresh(&mut self, e: &Entry) -> bool {
+        self.changed = false;
+        self.prefix(e.started_ms);
+        self.request(e);
+        self.changed
     }
 
     /// `client - - [time] "` for a request begun at `ms`.
@@ -456,6 +478,7 @@ impl Memo {
         let second = ms / 1000;
         if self.second != Some(second) {
             self.second = Some(second);
+            self.changed = true;
             self.prefix.clear();
             self.prefix.extend_from_slice(self.client.as_bytes());
             self.prefix.extend_from_slice(b" - - [");
@@ -470,6 +493,7 @@ impl Memo {
         let target = target(e).as_bytes();
         if self.method.as_ref() != Some(&e.method) || self.target != target {
             self.method = Some(e.method.clone());
+            self.changed = true;
             self.target.clear();
             self.target.extend_from_slice(target);
             self.request.clear();
@@ -492,8 +516,19 @@ impl Format {
         let mut digits = itoa::Buffer::new();
         match self {
             Format::Common | Format::Combined => {
-                out.extend_from_slice(memo.prefix(e.started_ms));
-                out.extend_from_slice(memo.request(e));
+                let changed = memo.refresh(e);
+                if self == Format::Common
+                    && !changed
+                    && let Some((line, status, bytes)) = &memo.last
+                    && (*status, *bytes) == (e.status, e.bytes)
+                    && line.end <= out.len()
+                {
+                    out.extend_from_within(line.clone());
+                    return;
+                }
+                let start = out.len();
+                out.extend_from_slice(&memo.prefix);
+                out.extend_from_slice(&memo.request);
                 out.extend_from_slice(digits.format(e.status).as_bytes());
                 out.push(b' ');
                 if e.bytes == 0 {
@@ -516,6 +551,9 @@ impl Format {
                     }
                 }
                 out.push(b'\n');
+                if self == Format::Common {
+                    memo.last = Some((start..out.len(), e.status, e.bytes));
+                }
             }
             Format::Json => {
                 let text = |v: Option<&HeaderValue>| {
@@ -641,6 +679,7 @@ mod tests {
     /// `e`'s line in `format`, from the client 192.0.2.7 over HTTP/2.
     fn line(format: Format, e: &Entry, memo: &mut Memo) -> String {
         let mut out = Vec::new();
+        memo.new_buffer();
         memo.client(host_of("192.0.2.7:50123"), Protocol::Http2);
         format.line(e, &mut out, memo);
         String::from_utf8(out).unwrap()
@@ -688,6 +727,14 @@ mod tests {
         let mut e = entry();
         memo.client("192.0.2.7", Protocol::Http2);
         Format::Common.line(&e, &mut out, &mut memo);
+        // The same again: the line is copied.
+        Format::Common.line(&e, &mut out, &mut memo);
+        e.status = 304;
+        Format::Common.line(&e, &mut out, &mut memo);
+        e.bytes = 0;
+        Format::Common.line(&e, &mut out, &mut memo);
+        Format::Common.line(&e, &mut out, &mut memo);
+        (e.status, e.bytes) = (200, 1234);
         e.started_ms += 1000;
         Format::Common.line(&e, &mut out, &mut memo);
         e.target = Some(http::uri::PathAndQuery::from_static("/b"));
@@ -704,6 +751,10 @@ mod tests {
             lines,
             [
                 "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 304 1234",
+                "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 304 -",
+                "192.0.2.7 - - [05/Dec/2026:23:41:10 +0000] \"GET /a?b=1 HTTP/2.0\" 304 -",
                 "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"GET /a?b=1 HTTP/2.0\" 200 1234",
                 "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"GET /b HTTP/2.0\" 200 1234",
                 "192.0.2.7 - - [05/Dec/2026:23:41:11 +0000] \"HEAD /b HTTP/2.0\" 200 1234",

@@ -121,12 +121,15 @@ fn parse_head(octets: &Bytes, spans: &[FieldSpan]) -> Result<RequestHead, String
     })
 }
 
-/// The request a stream's headers describe, with its body channel.
+/// The request a stream's headers describe, with its body channel; its
+/// extensions go in `extensions` (an empty map, perhaps one kept from an
+/// earlier response for its allocations).
 pub(crate) fn build_request(
     head: RequestHead,
     end_stream: bool,
     stream_id: u32,
     cx: &StreamContext<'_>,
+    extensions: http::Extensions,
 ) -> (Request<Incoming>, Option<mpsc::UnboundedSender<BodyItem>>) {
     let (body, body_tx) = Incoming::http2(stream_id, end_stream, &head.headers, cx.consumed, true);
     let mut request = Request::new(body);
@@ -136,6 +139,7 @@ pub(crate) fn build_request(
     *request.uri_mut() = head.uri;
     *request.version_mut() = http::Version::HTTP_2;
     *request.headers_mut() = head.headers;
+    *request.extensions_mut() = extensions;
     let ext = request.extensions_mut();
     if let Some(p) = head.protocol {
         ext.insert(p);

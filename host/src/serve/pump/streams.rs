@@ -179,6 +179,11 @@ pub(crate) struct PumpState {
     pub host_bodies: super::payload::HostBodies,
     /// For requests that repeat the previous one.
     last_request: LastRequest,
+    /// Emptied extension maps of responses sent, for the next requests:
+    /// a map kept is two allocations (the map and its table) fewer for a
+    /// request, whose own map leaves with it. At most
+    /// [`SPARE_EXTENSIONS`].
+    spare_extensions: Vec<http::Extensions>,
     /// Request-body octets read by the service (or dropped unread), per
     /// stream, not yet handed back to the engine as credit: they go with
     /// the next `drive`. At most one entry per stream with a body in
@@ -199,6 +204,11 @@ pub(crate) struct PumpState {
     /// Where the session's events go (`ConnectionConfig::session_events`).
     session_events: Option<Arc<dyn SessionEvents>>,
 }
+
+/// Extension maps kept per connection for requests (see
+/// `PumpState::spare_extensions`): a turn's responses hand theirs to the
+/// requests of the next.
+const SPARE_EXTENSIONS: usize = 4;
 
 /// Prepared header lists kept per connection; past this the handles are
 /// released and prepared again as needed (a site's hot files fit easily).
@@ -382,7 +392,8 @@ fn request(
             return Some(Deferred::Reset(id, INTERNAL_ERROR));
         }
     };
-    let (request, body_tx) = build_request(head, end_stream, id, cx);
+    let extensions = st.spare_extensions.pop().unwrap_or_default();
+    let (request, body_tx) = build_request(head, end_stream, id, cx, extensions);
     let logged = st.observe(&request);
     if logged.is_some() || body_tx.is_some() {
         let awaiting_continue = body_tx.is_some() && expects_continue(request.headers());
@@ -771,6 +782,7 @@ fn answer(
                 let handle = slot.handle;
                 st.queue_prepared(stream_id, &prepared, handle, &data, status);
                 prepared.recycle(parts.headers);
+                st.keep_extensions(parts.extensions);
                 return None;
             }
             _ => Sending::Prepared(prepared, data),
@@ -1268,6 +1280,14 @@ impl PumpState {
         }
         let (log, fields) = (self.log.is_some(), self.log_fields);
         Some(Logged::of(request, log, fields, self.now()))
+    }
+
+    /// Keeps a sent response's extension map, emptied, for a request.
+    fn keep_extensions(&mut self, mut extensions: http::Extensions) {
+        if self.spare_extensions.len() < SPARE_EXTENSIONS {
+            extensions.clear();
+            self.spare_extensions.push(extensions);
+        }
     }
 
     /// This turn's time, in µs since the connection's first turn (taken
