@@ -988,3 +988,77 @@ fn watch_reloads_a_changed_file() {
     until("one");
     assert!(server.stop().status.success());
 }
+
+/// A reload opens the listeners the file adds, closes those it removes
+/// and changes one in place (here: HTTP/1.1 turned off), while a listener
+/// the file keeps serves on; an address that cannot be listened on
+/// refuses the reload with nothing changed.
+#[test]
+fn reloads_open_close_and_change_listeners() {
+    let dir = temp_dir();
+    let d = dir.path();
+    std::fs::write(d.join("v.txt"), "files").unwrap();
+    let (kept, added, taken) = (free_port(), free_port(), free_port());
+    let file = d.join("h2wasm.toml");
+    let write = |listeners: &str| {
+        let partial = d.join("h2wasm.toml.partial");
+        std::fs::write(
+            &partial,
+            format!(
+                "{listeners}[[site]]\ndefault = true\n[[site.route]]\npath = \"/\"\n\
+                 files = {{ root = \"{}\" }}\n",
+                d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::rename(&partial, &file).unwrap();
+    };
+    let listen = |port: u16, tls: bool, http1: bool| {
+        format!("[[listen]]\naddress = \"127.0.0.1:{port}\"\ntls = {tls}\nhttp1 = {http1}\n")
+    };
+    write(&listen(kept, false, true));
+    let mut server = ServeProcess::spawn(
+        &["--config".into(), file.display().to_string()],
+        true,
+        &[("RUST_LOG", "warn,h2wasm=info")],
+        &[addr(kept)],
+    );
+    let log = Log::follow(&mut server);
+    let url = |scheme: &str, port: u16| format!("{scheme}://127.0.0.1:{port}/v.txt");
+    let ok = ("200".to_string(), "files".to_string());
+    assert_eq!(curl(&["--http1.1", &url("http", kept)]), ok);
+    // Added: a TLS listener, beside the one kept.
+    write(&(listen(kept, false, true) + &listen(added, true, true)));
+    server.signal(libc::SIGHUP);
+    log.wait_for("reloaded", 1);
+    assert_eq!(curl(&["-k", &url("https", added)]), ok);
+    assert_eq!(curl(&["--http1.1", &url("http", kept)]), ok);
+    // Changed in place and removed: the kept address now speaks HTTP/2
+    // only; the TLS one is gone.
+    write(&listen(kept, false, false));
+    server.signal(libc::SIGHUP);
+    log.wait_for("reloaded", 2);
+    assert_eq!(curl(&["--http2-prior-knowledge", &url("http", kept)]), ok);
+    assert_eq!(curl(&["--http1.1", &url("http", kept)]).0, "000");
+    log.wait_for(&format!("stopped listening on 127.0.0.1:{added}"), 1);
+    // Closed as soon as it is told: nothing accepts there any more.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(addr(added)).is_ok() {
+        assert!(Instant::now() < deadline, "{added} still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // An address another process holds: refused, and the server goes on
+    // as it was.
+    let holder = std::net::TcpListener::bind(addr(taken)).unwrap();
+    write(&(listen(kept, false, true) + &listen(taken, false, true)));
+    server.signal(libc::SIGHUP);
+    let refused = log.wait_for("reload refused", 1);
+    assert!(
+        refused.contains(&format!("cannot listen on 127.0.0.1:{taken}")),
+        "{refused}"
+    );
+    assert_eq!(curl(&["--http1.1", &url("http", kept)]).0, "000");
+    assert_eq!(curl(&["--http2-prior-knowledge", &url("http", kept)]), ok);
+    drop(holder);
+    assert!(server.stop().status.success());
+}

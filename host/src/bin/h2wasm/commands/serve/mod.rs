@@ -4,6 +4,7 @@
 //! reloads the configuration file.
 
 pub(crate) mod args;
+mod listeners;
 mod reload;
 
 use crate::config::{self, build};
@@ -17,7 +18,7 @@ use h2wasm::bindings::PaddingStrategy;
 use h2wasm::serve::access_log::{Destination, Format};
 use h2wasm::serve::{AccessLog, Metrics};
 use h2wasm::service::{SharedService, shared};
-use h2wasm::sites::{HttpsRedirect, Sites};
+use h2wasm::sites::Sites;
 use h2wasm::{Runtime, RuntimeConfig};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,9 +52,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // the server's own addresses only through an entry naming them.
     let mut bound = Vec::new();
     for listen in &plan.listeners {
-        let listener = tokio::net::TcpListener::bind(listen.address)
-            .await
-            .with_context(|| format!("cannot listen on {}", listen.address))?;
+        let listener = listeners::bind(listen.address).await?;
         let local = listener.local_addr()?;
         bound.push((listen.clone(), listener, local));
     }
@@ -159,51 +158,37 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let idle_timeout = (server.idle_timeout > 0).then(|| Duration::from_secs(server.idle_timeout));
     let handshake_timeout = Duration::from_secs(server.unknown_protocol_timeout);
-    let mut running = tokio::task::JoinSet::new();
-    for (listen, listener, local) in bound {
-        let service = match listen.redirect_to_https {
-            Some(port) => shared(HttpsRedirect::new(port)),
-            None => router.clone(),
-        };
-        let mut builder = h2wasm::serve::Server::builder(runtime.clone(), options.clone(), service)
-            .grace(Duration::from_secs(server.grace))
-            .connection(h2wasm::serve::ConnectionConfig {
-                altsvc: server.altsvc.clone(),
-                handshake_timeout,
-                idle_timeout,
-                hibernate_after: (server.hibernate_after > 0)
-                    .then(|| Duration::from_millis(server.hibernate_after)),
-                limits: None,
-                access_log: access_log.clone(),
-                metrics: metrics.clone(),
-                origins: listen.tls.then(|| {
-                    sites.origins(local.port()) as Arc<dyn h2wasm::serve::ConnectionOrigins>
-                }),
-                session_events: None,
-            })
-            .http1(listen.http1.then(|| h2wasm::serve::http1::Http1Config {
-                // A kept-alive HTTP/1.1 connection waits for its next
-                // request as long as an idle HTTP/2 one is kept.
-                header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
-                limits: None,
-                access_log: access_log.clone(),
-                metrics: metrics.clone(),
-            }))
-            .limits(limits.clone());
-        if listen.tls {
-            builder = builder.tls(h2wasm::tls::sni_server_config(
-                sites.certificates(),
-                listen.http1,
-            )?);
-        }
-        let scheme = if listen.tls { "https" } else { "http" };
-        match listen.redirect_to_https {
-            Some(port) => {
-                eprintln!("h2wasm: redirecting {scheme}://{local}/ to https (port {port})")
-            }
-            None => eprintln!("h2wasm: serving HTTP/2 on {scheme}://{local}/"),
-        }
-        running.spawn(builder.build().run(listener, stop_rx.clone()));
+    let mut listeners = listeners::Listeners::new(listeners::Parts {
+        runtime: runtime.clone(),
+        options,
+        router,
+        sites: sites.clone(),
+        grace: Duration::from_secs(server.grace),
+        connection: h2wasm::serve::ConnectionConfig {
+            altsvc: server.altsvc.clone(),
+            handshake_timeout,
+            idle_timeout,
+            hibernate_after: (server.hibernate_after > 0)
+                .then(|| Duration::from_millis(server.hibernate_after)),
+            limits: None,
+            access_log: access_log.clone(),
+            metrics: metrics.clone(),
+            // Per TLS listener: the sites its certificates serve.
+            origins: None,
+            session_events: None,
+        },
+        http1: h2wasm::serve::http1::Http1Config {
+            // A kept-alive HTTP/1.1 connection waits for its next
+            // request as long as an idle HTTP/2 one is kept.
+            header_timeout: idle_timeout.unwrap_or(Duration::from_secs(86_400)),
+            limits: None,
+            access_log: access_log.clone(),
+            metrics: metrics.clone(),
+        },
+        limits: limits.clone(),
+    });
+    for (listen, listener, _) in bound {
+        listeners.start(listen, listener)?;
     }
     let reloads = args.config.clone().map(|path| reload::Reloader {
         path,
@@ -213,13 +198,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sites,
         apps,
     });
-    tokio::spawn(signals.handle(stop_tx, reloads, access_log.clone()));
-    while let Some(done) = running.join_next().await {
-        done??;
-    }
+    let served = signals
+        .handle(stop_tx, listeners, reloads, access_log.clone())
+        .await;
     if let Some(log) = &access_log {
         log.flush(Duration::from_secs(2));
     }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,10 +1,13 @@
 //! Signals: SIGINT and SIGTERM stop the server gracefully; SIGHUP reloads
-//! the configuration file. A reload builds everything anew (certificates,
-//! directories, apps compiled) before it swaps the site table whole; a
-//! file that fails is refused, logged at error with its reason, and the
-//! running configuration goes on serving.
+//! the configuration file. A reload binds the listeners the file adds and
+//! builds everything anew (certificates, directories, apps compiled)
+//! before it swaps the site table whole, then closes the listeners the
+//! file no longer has and starts the new ones; a file that fails (an
+//! address that cannot be listened on included) is refused, logged at
+//! error with its reason, and the running configuration goes on serving.
 
 use super::args::ServeArgs;
+use super::listeners::Listeners;
 use crate::config::{self, Plan, build};
 use anyhow::Context;
 use arc_swap::ArcSwap;
@@ -29,24 +32,32 @@ pub(crate) struct Reloader {
 }
 
 impl Reloader {
-    async fn reload(&mut self) -> anyhow::Result<()> {
+    async fn reload(&mut self, listeners: &mut Listeners) -> anyhow::Result<()> {
         let plan = config::load(&self.path)?;
-        let cx = self.cx.clone();
+        // New addresses first: one that cannot be had refuses the reload
+        // before anything is built or changed.
+        let pending = listeners.prepare(&plan.listeners).await?;
+        let mut cx = self.cx.clone();
+        for p in &pending {
+            let address = p.local().unwrap_or(p.plan().address);
+            if !cx.own_addresses.contains(&address) {
+                cx.own_addresses.push(address);
+            }
+        }
+        cx.tls = plan
+            .listeners
+            .iter()
+            .any(|l| l.tls && l.redirect_to_https.is_none());
+        let build_cx = cx.clone();
         // Certificates are read and apps compiled off the serving threads.
         let (plan, built) = tokio::task::spawn_blocking(move || {
-            let built = build::build(&plan, &cx);
+            let built = build::build(&plan, &build_cx);
             (plan, built)
         })
         .await
         .context("the reload's builder failed")?;
         let built = built?;
-        // Listeners and server-wide settings are the process's own.
-        if plan.listeners != self.plan.listeners {
-            tracing::warn!(
-                "{}: the listeners changed; they take effect on restart",
-                self.path.display()
-            );
-        }
+        // Server-wide settings are the process's own.
         if plan.server_args != self.plan.server_args {
             tracing::warn!(
                 "{}: [server] changed; it takes effect on restart",
@@ -56,8 +67,10 @@ impl Reloader {
         let sites = built.table.labels().collect::<Vec<_>>().join(", ");
         self.sites.replace(built.table);
         self.apps.store(Arc::new(built.apps));
+        listeners.apply(&plan.listeners, pending).await;
         tracing::info!("{}: reloaded; sites {sites}", self.path.display());
         self.plan = plan;
+        self.cx = cx;
         Ok(())
     }
 }
@@ -102,13 +115,16 @@ impl Signals {
         }
     }
 
-    /// Answers signals until SIGINT or SIGTERM, which stop the server.
+    /// Answers signals until SIGINT or SIGTERM, which stop the server:
+    /// then every listener stops, and this returns once their connections
+    /// have finished.
     pub(crate) async fn handle(
         mut self,
         stop: watch::Sender<bool>,
+        mut listeners: Listeners,
         mut reloader: Option<Reloader>,
         access_log: Option<h2wasm::serve::AccessLog>,
-    ) {
+    ) -> anyhow::Result<()> {
         let watching = reloader.as_ref().is_some_and(|r| r.watch);
         let mut seen = reloader.as_ref().and_then(|r| stamp(&r.path));
         let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -137,7 +153,7 @@ impl Signals {
                 seen = now;
                 tracing::info!("{}: changed; reloading", r.path.display());
             }
-            if let Err(e) = r.reload().await {
+            if let Err(e) = r.reload(&mut listeners).await {
                 tracing::error!("reload refused, still serving the previous configuration: {e:#}");
             }
         }
@@ -148,6 +164,7 @@ impl Signals {
         }
         eprintln!("h2wasm: shutting down (GOAWAY sent; letting open streams finish)");
         let _ = stop.send(true);
+        listeners.stop().await
     }
 }
 
