@@ -394,3 +394,58 @@ fn answers_200_within(url: &str, limit: Duration, mut check: impl FnMut()) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Instances are made ahead for the next connections (two, made again
+/// as they are taken); a connection takes one and is served by it however
+/// long it waited (longer than the call budget here).
+#[test]
+fn connections_take_instances_made_ahead() {
+    let runtime = Arc::new(
+        Runtime::embedded(&RuntimeConfig {
+            max_connections: 10,
+            max_live: 4,
+            max_call_time: Some(Duration::from_millis(50)),
+            ..RuntimeConfig::default()
+        })
+        .unwrap(),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let options = runtime.default_options().await.unwrap();
+        let role = h2wasm::bindings::Role::Server;
+        let ready_within = |n: usize| {
+            let runtime = runtime.clone();
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while runtime.ready() != n {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{} ready",
+                        runtime.ready()
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        };
+        assert_eq!(runtime.ready(), 0);
+        let first = runtime.connect(role, &options, 0).await.unwrap();
+        ready_within(2).await;
+        // Past the 50 ms call budget since they were made.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut second = runtime.connect(role, &options, 0).await.unwrap();
+        assert_eq!(runtime.ready(), 1, "the second connection took one");
+        second
+            .drive(
+                1,
+                &[],
+                &[],
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
+                &[],
+                4096,
+            )
+            .await
+            .expect("served by an instance made ahead");
+        ready_within(2).await;
+        drop((first, second));
+    });
+}

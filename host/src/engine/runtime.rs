@@ -107,14 +107,32 @@ pub struct Runtime {
     live: Arc<tokio::sync::Semaphore>,
     /// Permits in all.
     live_total: usize,
+    /// What makes instances, and those made ahead.
+    instances: Arc<Instances>,
+    _ticker: Option<EpochTicker>,
+}
+
+/// Makes instances, and keeps up to [`READY`] made ahead: a new
+/// connection (or a hibernated one waking) takes one instead of waiting
+/// for wasmtime to make it, and another is made once that connection has
+/// had its first turn.
+struct Instances {
     engine: Engine,
     pre: EnginePre<HostState>,
     files_root: Option<std::path::PathBuf>,
-    /// [`RuntimeConfig::max_call_time`] in epoch ticks, and what advances
-    /// the epoch.
+    /// [`RuntimeConfig::max_call_time`] in epoch ticks.
     call_budget: Option<u64>,
-    _ticker: Option<EpochTicker>,
+    ready: std::sync::Mutex<Vec<(Store<HostState>, EngineWorld)>>,
 }
+
+/// Instances kept made ahead. Each takes one of the pool's
+/// [`SPARE_INSTANCES`] slots and the few pages instantiation touches.
+const READY: usize = 2;
+
+/// How long a new instance waits before being made ahead: the
+/// connection that took the last one has its first response out first
+/// (making one takes the same thread a few hundred µs).
+const READY_AFTER: Duration = Duration::from_millis(2);
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] on a thread of its own,
 /// until dropped.
@@ -310,10 +328,13 @@ impl Runtime {
                 Some(_) => Some(EpochTicker::start(&engine)?),
                 None => None,
             },
-            engine,
-            pre,
-            files_root,
-            call_budget,
+            instances: Arc::new(Instances {
+                engine,
+                pre,
+                files_root,
+                call_budget,
+                ready: std::sync::Mutex::new(Vec::new()),
+            }),
         })
     }
 
@@ -326,7 +347,16 @@ impl Runtime {
     /// [`RuntimeConfig::files_root`]: where [`GUEST_FILES`] is on the host
     /// (canonical: symlinks resolved).
     pub fn files_root(&self) -> Option<&std::path::Path> {
-        self.files_root.as_deref()
+        self.instances.files_root.as_deref()
+    }
+
+    /// Instances made ahead, waiting for the next connections.
+    pub fn ready(&self) -> usize {
+        self.instances
+            .ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Connections holding an instance now.
@@ -341,7 +371,7 @@ impl Runtime {
 
     /// The wasmtime engine instances are made with.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.instances.engine
     }
 
     /// A fresh instance holding one HTTP/2 connection.
@@ -352,7 +382,7 @@ impl Runtime {
         now: u64,
     ) -> wasmtime::Result<EngineConnection> {
         let permit = self.live_permit().await;
-        let (mut store, bindings) = self.connection_instance().await?;
+        let (mut store, bindings) = self.instance().await?;
         let created = bindings
             .h2wasm_http2_session()
             .connection()
@@ -378,7 +408,7 @@ impl Runtime {
         now: u64,
     ) -> wasmtime::Result<Result<EngineConnection, CommandError>> {
         let permit = self.live_permit().await;
-        let (mut store, bindings) = self.connection_instance().await?;
+        let (mut store, bindings) = self.instance().await?;
         let resumed = bindings
             .h2wasm_http2_session()
             .connection()
@@ -403,6 +433,50 @@ impl Runtime {
             .expect("the semaphore is never closed")
     }
 
+    /// An instance for a connection: one made ahead if there is one
+    /// (and another is then made), else one made now. Its call budget
+    /// starts with its first call.
+    async fn instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
+        let ready = self.instances.take_ready();
+        self.instances.clone().make_ready();
+        let (mut store, bindings) = match ready {
+            Some(made) => made,
+            None => self.instances.connection_instance().await?,
+        };
+        store.data_mut().ticks_in_call = 0;
+        store.set_epoch_deadline(1);
+        Ok((store, bindings))
+    }
+
+    /// Node's default options, as the engine reports them.
+    pub async fn default_options(&self) -> wasmtime::Result<Options> {
+        let (mut store, bindings) = self.instances.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_default_options(&mut store)
+            .await
+    }
+
+    /// Node's `http2.constants`, from the engine.
+    pub async fn constants(&self) -> wasmtime::Result<ConstantTable> {
+        let (mut store, bindings) = self.instances.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_constants(&mut store)
+            .await
+    }
+
+    /// Node's incoming header object for received fields.
+    pub async fn node_headers(&self, headers: &[HeaderField]) -> wasmtime::Result<Vec<NodeHeader>> {
+        let (mut store, bindings) = self.instances.utility_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_node_headers(&mut store, headers)
+            .await
+    }
+}
+
+impl Instances {
     async fn connection_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
         let mut wasi = WasiCtx::builder();
         // File reads come from the page cache and are short: doing them on
@@ -415,33 +489,6 @@ impl Runtime {
         let mut store = self.store(HostState::new(wasi.build()));
         let bindings = self.pre.instantiate_async(&mut store).await?;
         Ok((store, bindings))
-    }
-
-    /// Node's default options, as the engine reports them.
-    pub async fn default_options(&self) -> wasmtime::Result<Options> {
-        let (mut store, bindings) = self.utility_instance().await?;
-        bindings
-            .h2wasm_http2_session()
-            .call_default_options(&mut store)
-            .await
-    }
-
-    /// Node's `http2.constants`, from the engine.
-    pub async fn constants(&self) -> wasmtime::Result<ConstantTable> {
-        let (mut store, bindings) = self.utility_instance().await?;
-        bindings
-            .h2wasm_http2_session()
-            .call_constants(&mut store)
-            .await
-    }
-
-    /// Node's incoming header object for received fields.
-    pub async fn node_headers(&self, headers: &[HeaderField]) -> wasmtime::Result<Vec<NodeHeader>> {
-        let (mut store, bindings) = self.utility_instance().await?;
-        bindings
-            .h2wasm_http2_session()
-            .call_node_headers(&mut store, headers)
-            .await
     }
 
     /// A store whose calls yield every epoch tick and trap once they have
@@ -469,6 +516,56 @@ impl Runtime {
         let mut store = self.store(HostState::new(WasiCtx::builder().build()));
         let bindings = self.pre.instantiate_async(&mut store).await?;
         Ok((store, bindings))
+    }
+
+    /// An instance made ahead of the connection that will take it, its
+    /// first pages touched: a first call (the engine's default options:
+    /// no state, a few allocations) faults in the stack it runs on and
+    /// the allocator's first pages, which that connection's calls would
+    /// otherwise fault in on its first response.
+    async fn warm_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
+        let (mut store, bindings) = self.connection_instance().await?;
+        bindings
+            .h2wasm_http2_session()
+            .call_default_options(&mut store)
+            .await?;
+        Ok((store, bindings))
+    }
+
+    /// An instance made ahead, if one is ready.
+    fn take_ready(&self) -> Option<(Store<HostState>, EngineWorld)> {
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    /// Makes an instance ahead, after [`READY_AFTER`], if fewer than
+    /// [`READY`] are (and a tokio runtime is there to do it on).
+    fn make_ready(self: Arc<Self>) {
+        if self.ready.lock().unwrap_or_else(|p| p.into_inner()).len() >= READY {
+            return;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        handle.spawn(async move {
+            tokio::time::sleep(READY_AFTER).await;
+            while self.ready.lock().unwrap_or_else(|p| p.into_inner()).len() < READY {
+                match self.warm_instance().await {
+                    Ok(made) => {
+                        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
+                        if ready.len() < READY {
+                            ready.push(made);
+                        }
+                    }
+                    // The pool is full (every slot live): the next
+                    // connection makes its own, or waits for a slot, as
+                    // without this.
+                    Err(e) => {
+                        tracing::debug!("no instance made ahead: {e:#}");
+                        return;
+                    }
+                }
+            }
+        });
     }
 }
 
