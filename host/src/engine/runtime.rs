@@ -123,6 +123,8 @@ struct Instances {
     /// [`RuntimeConfig::max_call_time`] in epoch ticks.
     call_budget: Option<u64>,
     ready: std::sync::Mutex<Vec<(Store<HostState>, EngineWorld)>>,
+    /// A task is making instances ahead (see `make_ready`).
+    refilling: AtomicBool,
 }
 
 /// Instances kept made ahead. Each takes one of the pool's
@@ -334,6 +336,7 @@ impl Runtime {
                 files_root,
                 call_budget,
                 ready: std::sync::Mutex::new(Vec::new()),
+                refilling: AtomicBool::new(false),
             }),
         })
     }
@@ -537,8 +540,10 @@ impl Instances {
         self.ready.lock().unwrap_or_else(|p| p.into_inner()).pop()
     }
 
-    /// Makes an instance ahead, after [`READY_AFTER`], if fewer than
-    /// [`READY`] are (and a tokio runtime is there to do it on).
+    /// Makes instances ahead, after [`READY_AFTER`], until [`READY`] are
+    /// (if a tokio runtime is there to do it on). One task at a time does
+    /// it: a burst of new connections starts one, not one each (whose
+    /// instances would be made only to be thrown away).
     fn make_ready(self: Arc<Self>) {
         if self.ready.lock().unwrap_or_else(|p| p.into_inner()).len() >= READY {
             return;
@@ -546,25 +551,28 @@ impl Instances {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        if self.refilling.swap(true, Ordering::AcqRel) {
+            return;
+        }
         handle.spawn(async move {
             tokio::time::sleep(READY_AFTER).await;
             while self.ready.lock().unwrap_or_else(|p| p.into_inner()).len() < READY {
                 match self.warm_instance().await {
-                    Ok(made) => {
-                        let mut ready = self.ready.lock().unwrap_or_else(|p| p.into_inner());
-                        if ready.len() < READY {
-                            ready.push(made);
-                        }
-                    }
+                    Ok(made) => self
+                        .ready
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(made),
                     // The pool is full (every slot live): the next
                     // connection makes its own, or waits for a slot, as
                     // without this.
                     Err(e) => {
                         tracing::debug!("no instance made ahead: {e:#}");
-                        return;
+                        break;
                     }
                 }
             }
+            self.refilling.store(false, Ordering::Release);
         });
     }
 }

@@ -39,6 +39,9 @@ pub(crate) struct Parts {
 pub(crate) struct Listeners {
     parts: Parts,
     running: Vec<Running>,
+    /// Listeners a reload removed, whose connections are still finishing:
+    /// waited for at shutdown too (within their grace period).
+    draining: Vec<JoinHandle<anyhow::Result<()>>>,
 }
 
 struct Running {
@@ -77,6 +80,7 @@ impl Listeners {
         Listeners {
             parts,
             running: Vec::new(),
+            draining: Vec::new(),
         }
     }
 
@@ -154,11 +158,12 @@ impl Listeners {
             .into_iter()
             .partition(|r| wanted.contains(&r.plan));
         self.running = kept;
+        self.draining.retain(|task| !task.is_finished());
         for r in gone {
             tracing::info!("stopped listening on {} (closing its connections)", r.local);
             let _ = r.stop.send(true);
-            // Its connections finish within the grace period, on their own.
-            drop(r.task);
+            // Its connections finish within the grace period.
+            self.draining.push(r.task);
         }
         for p in pending {
             let socket = match p.socket {
@@ -178,8 +183,9 @@ impl Listeners {
         for r in &self.running {
             let _ = r.stop.send(true);
         }
-        for r in self.running {
-            r.task.await.context("a listener's task failed")??;
+        let tasks = self.running.into_iter().map(|r| r.task);
+        for task in tasks.chain(self.draining) {
+            task.await.context("a listener's task failed")??;
         }
         Ok(())
     }
