@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::raw::{RawClient, ended, hold_a_slot, request};
+use common::raw::{RawClient, ended, frame, hold_a_slot, request};
 use common::*;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -186,11 +186,14 @@ app = {{ component = "{fetch}" }}
         &format!("{base}/fetch/?http://{addr}/"),
     ]);
     assert_eq!(denied.0, "502", "{denied:?}");
-    // A stream the client resets: CANCEL received.
+    // A stream the client resets: CANCEL received. Both frames in one
+    // write, so that the server reads the reset before the app can
+    // answer (which would make it a 2xx instead of a request with no
+    // response).
     let mut c = RawClient::hello(addr);
-    let headers = c.headers_frame(1, &request("POST", "/faulty/count"), false);
+    let mut headers = c.headers_frame(1, &request("POST", "/faulty/count"), false);
+    headers.extend(frame(3, 0, 1, &8u32.to_be_bytes()));
     c.send(&headers);
-    c.send_frame(3, 0, 1, &8u32.to_be_bytes());
     c.get(3, "/index.html");
     assert!(c.read_until(Duration::from_secs(5), |f| ended(f, 3)));
     drop(c);
@@ -209,6 +212,8 @@ app = {{ component = "{fetch}" }}
         1.0,
     );
     has("h2wasm_requests_total{class=\"5xx\",protocol=\"h2\"}", 3.0);
+    // The reset one, answered never.
+    has("h2wasm_requests_total{class=\"none\",protocol=\"h2\"}", 1.0);
     has(
         "h2wasm_route_requests_total{class=\"2xx\",route=\"/\",site=\"127.0.0.1\"}",
         201.0,
