@@ -6,7 +6,7 @@ use crate::bindings::{Options, Settings};
 use crate::engine::Runtime;
 use crate::serve::http1::{Http1Config, serve_http1};
 use crate::serve::limits::{Limits, Refusal};
-use crate::serve::pump::{Builder, ConnectionConfig, Error};
+use crate::serve::pump::{Builder, ConnectionConfig, Error, for_serving};
 use crate::serve::sniff::{Opening, Rewind, sniff};
 use crate::service::{ConnectionInfo, SharedService};
 use arc_swap::ArcSwap;
@@ -106,7 +106,7 @@ impl Server {
         ServerBuilder {
             server: Server {
                 runtime,
-                options: Arc::new(ArcSwap::from_pointee(options)),
+                options: Arc::new(ArcSwap::from_pointee(for_serving(options))),
                 service,
                 tls: None,
                 grace: Duration::from_secs(10),
@@ -173,7 +173,7 @@ impl Server {
         if to.custom.len() > 10 {
             anyhow::bail!("at most 10 custom settings");
         }
-        self.options.store(Arc::new(options));
+        self.options.store(Arc::new(for_serving(options)));
         Ok(())
     }
 

@@ -625,7 +625,10 @@ mod tests {
         // Shorter than a prefix; ending like it but not starting so.
         assert_eq!(prefix("/ap"), Some(("/".into(), "/ap".into())));
         assert_eq!(prefix("/bpi/v1"), Some(("/".into(), "/bpi/v1".into())));
-        assert_eq!(prefix("/static/"), Some(("/static/".into(), "/static/".into())));
+        assert_eq!(
+            prefix("/static/"),
+            Some(("/static/".into(), "/static/".into()))
+        );
         assert_eq!(
             prefix("/static/a.css"),
             Some(("/static/".into(), "/static/a.css".into()))

@@ -34,7 +34,10 @@ impl Builder {
     /// `runtime.default_options()` with settings of your own), run with
     /// [`ConnectionConfig::default`].
     pub fn new(runtime: Arc<Runtime>, options: Options) -> Builder {
-        Builder::with_shared_options(runtime, Arc::new(ArcSwap::from_pointee(options)))
+        Builder::with_shared_options(
+            runtime,
+            Arc::new(ArcSwap::from_pointee(super::for_serving(options))),
+        )
     }
 
     /// As [`Builder::new`], with options that may change between
@@ -82,7 +85,7 @@ impl Builder {
             let options = builder.options.load_full();
             super::serve(
                 &builder.runtime,
-                &options,
+                options,
                 &builder.config,
                 io,
                 service,

@@ -170,7 +170,7 @@ const FAIR_SLICE: Duration = Duration::from_micros(200);
 /// Serves one connection until it closes (see [`Builder::serve_connection`]).
 async fn serve<IO>(
     runtime: &Runtime,
-    options: &Options,
+    options: Arc<Options>,
     config: &ConnectionConfig,
     io: IO,
     service: SharedService,
@@ -180,24 +180,7 @@ async fn serve<IO>(
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let mut options = options.clone();
-    if info.encrypted
-        && let Some(origins) = &config.origins
-    {
-        let used: usize = options.origins.iter().map(|o| o.len() + 2).sum();
-        let room = ORIGIN_ROOM.saturating_sub(used);
-        for origin in origins.origins(info, room) {
-            if !options.origins.contains(&origin) {
-                options.origins.push(origin);
-            }
-        }
-    }
-    options.manual_consume = true;
-    // 100 Continue goes out when the service reads the body (see
-    // `streams::body_read`), not as the request arrives.
-    options.auto_continue = false;
-    options.header_blocks = true;
-    options.input_data = true;
+    let options = connection_options(options, config, info);
     let (rd, wr) = tokio::io::split(io);
     let now = Instant::now();
     let shutting_down = shutdown.is_requested();
@@ -319,6 +302,52 @@ enum Wake {
     Gone,
 }
 
+/// The engine options as a server connection runs them: the pump's own
+/// flags set (see [`for_serving`]) and, over TLS, the origins its
+/// certificate covers added. Shared with every other connection when
+/// nothing is added (the common case: each connection held its own copy,
+/// 272 octets of every idle one).
+fn connection_options(
+    shared: Arc<Options>,
+    config: &ConnectionConfig,
+    info: &ConnectionInfo,
+) -> Arc<Options> {
+    let origins = match &config.origins {
+        Some(origins) if info.encrypted => Some(origins),
+        _ => None,
+    };
+    if origins.is_none() && is_for_serving(&shared) {
+        return shared;
+    }
+    let mut options = for_serving(Options::clone(&shared));
+    if let Some(origins) = origins {
+        let used: usize = options.origins.iter().map(|o| o.len() + 2).sum();
+        let room = ORIGIN_ROOM.saturating_sub(used);
+        for origin in origins.origins(info, room) {
+            if !options.origins.contains(&origin) {
+                options.origins.push(origin);
+            }
+        }
+    }
+    Arc::new(options)
+}
+
+/// `options` with what the pump needs of the engine: it consumes flow
+/// control credit itself, takes header blocks and data as they come, and
+/// sends 100 Continue when the service reads the body (see
+/// `streams::body_read`), not as the request arrives.
+pub(crate) fn for_serving(mut options: Options) -> Options {
+    options.manual_consume = true;
+    options.auto_continue = false;
+    options.header_blocks = true;
+    options.input_data = true;
+    options
+}
+
+fn is_for_serving(o: &Options) -> bool {
+    o.manual_consume && !o.auto_continue && o.header_blocks && o.input_data
+}
+
 /// How an instance's turn starts.
 enum Start {
     Input(u8),
@@ -333,7 +362,7 @@ enum Outcome {
 /// One connection's state that outlives its instances.
 struct Session<'a, IO> {
     runtime: &'a Runtime,
-    options: Options,
+    options: Arc<Options>,
     config: &'a ConnectionConfig,
     service: SharedService,
     info: &'a ConnectionInfo,
