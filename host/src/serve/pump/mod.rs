@@ -217,10 +217,16 @@ where
         // not for longer than a handshake may take.
         let saved = snapshot.take();
         let resuming = saved.is_some();
+        // The connection comes boxed (1.5 KiB): held unboxed by the match
+        // below, whose failure arm waits on the socket, it took that room
+        // in every connection's task, hibernating or not.
         let take = async {
             match &saved {
-                None => trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await),
+                None => {
+                    trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await).map(Box::new)
+                }
                 Some(saved) => trap(s.runtime.resume(&s.options, saved, now_ns()).await)?
+                    .map(Box::new)
                     .map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}")),
             }
         };
@@ -258,7 +264,7 @@ where
         // The active phase is boxed: a hibernated connection's task keeps
         // only `Session` and a one-octet read.
         let outcome =
-            Box::pin(async { Active::start(&mut s, conn, start).await?.run().await }).await;
+            Box::pin(async { Active::start(&mut s, *conn, start).await?.run().await }).await;
         crate::engine::trim::freed();
         match outcome? {
             Outcome::Ended => break,
