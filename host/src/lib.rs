@@ -27,7 +27,7 @@ pub mod service;
 pub mod sites;
 pub mod tls;
 
-pub use engine::{EngineConnection, GUEST_FILES, Runtime, RuntimeConfig, bindings};
+pub use engine::{DriveInput, EngineConnection, GUEST_FILES, Runtime, RuntimeConfig, bindings};
 
 /// The engine component built from `guest/` and embedded at compile time.
 pub static EMBEDDED_ENGINE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/h2wasm_engine.wasm"));

@@ -5,7 +5,7 @@
 use h2wasm::bindings::{
     Event, HeaderField, HeldSpan, Options, RequestOptions, RespondOptions, Role,
 };
-use h2wasm::{EngineConnection, Runtime, RuntimeConfig};
+use h2wasm::{DriveInput, EngineConnection, Runtime, RuntimeConfig};
 use std::collections::HashMap;
 
 fn field(name: &str, value: &[u8]) -> HeaderField {
@@ -404,10 +404,15 @@ async fn prepared_headers_answer_streams_singly_and_in_batches() {
         ])
         .collect();
     bodies.extend_from_slice(b"xx");
-    let refused = server
-        .respond_prepared_batch(&[handle], &batch, &bodies)
-        .await
-        .unwrap();
+    // The batch goes with a drive that takes no output: the relay below
+    // carries it.
+    let given = DriveInput {
+        headers: &[handle],
+        responses: &batch,
+        bodies: &bodies,
+        ..DriveInput::default()
+    };
+    let refused = server.drive(0, &given, 0).await.unwrap().refused;
     assert_eq!(refused.len(), 3, "{refused:?}");
     assert_eq!(refused[0].0, 99);
     assert!(matches!(refused[0].1, CommandError::UnknownStream));
@@ -714,7 +719,17 @@ async fn data_parsed_in_place_is_reported_as_where_it_sits_in_the_input() {
         let cut = wire.len() - 5_000;
         let mut got = Vec::new();
         for part in [&wire[..cut], &wire[cut..]] {
-            let r = server.drive(0, &[], &[], part, &[], 1 << 16).await.unwrap();
+            let r = server
+                .drive(
+                    0,
+                    &DriveInput {
+                        input: part,
+                        ..DriveInput::default()
+                    },
+                    1 << 16,
+                )
+                .await
+                .unwrap();
             got.extend(body_events(r.events, part));
         }
         let octets: Vec<u8> = got.iter().flat_map(|g| g.1.clone()).collect();
@@ -818,10 +833,12 @@ async fn held_payloads_are_framed_as_if_passed() {
             if holding.is_some() && part.len() > 20_000 {
                 assert!(!held.is_empty(), "{held:?}");
             }
-            let r = server
-                .drive(0, &[], &[], &passed, &held, 1 << 16)
-                .await
-                .unwrap();
+            let given = DriveInput {
+                input: &passed,
+                held: &held,
+                ..DriveInput::default()
+            };
+            let r = server.drive(0, &given, 1 << 16).await.unwrap();
             assert!(r.error.is_none(), "{:?}", r.error);
             sent.extend(r.output.octets);
             got.extend(body_events(r.events, part));
@@ -854,10 +871,12 @@ async fn held_payloads_are_framed_as_if_passed() {
                 held
             }
         };
-        let r = server
-            .drive(0, &[], &[], &passed, &held, 1 << 16)
-            .await
-            .unwrap();
+        let given = DriveInput {
+            input: &passed,
+            held: &held,
+            ..DriveInput::default()
+        };
+        let r = server.drive(0, &given, 1 << 16).await.unwrap();
         let e = r.error.expect("a connection error");
         assert_eq!(e.code, 0x2, "INTERNAL_ERROR: {e:?}");
     }
@@ -914,10 +933,12 @@ async fn drive_takes_credits_and_writes_first_and_answers_each_write() {
         chunk: BodyChunk::Octets(octets.to_vec()),
     };
     let writes = [write(id, b"hello"), write(97, b"x"), write(id, b" there")];
-    let r = server
-        .drive(0, &credits, &writes, &[], &[], 1 << 16)
-        .await
-        .unwrap();
+    let given = DriveInput {
+        credits: &credits,
+        writes: &writes,
+        ..DriveInput::default()
+    };
+    let r = server.drive(0, &given, 1 << 16).await.unwrap();
     assert!(matches!(
         r.written[..],
         [Ok(true), Err(CommandError::UnknownStream), Ok(true)]

@@ -11,7 +11,7 @@ use common::*;
 use h2wasm::serve::ConnectionConfig;
 use h2wasm::serve::limits::Limits;
 use h2wasm::service::SharedService;
-use h2wasm::{Runtime, RuntimeConfig};
+use h2wasm::{DriveInput, Runtime, RuntimeConfig};
 use h2wasm_engine::wire::{flag, kind};
 use std::process::Command;
 use std::sync::Arc;
@@ -92,9 +92,11 @@ fn the_pool_holds_max_live_instances_and_more_wait() {
         for _ in 0..6 {
             let mut c = runtime.connect(role, &options, 0).await.unwrap();
             // An async call: each store now keeps a fiber stack.
-            c.drive(1, &[], &[], b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", &[], 1024)
-                .await
-                .unwrap();
+            let preface = DriveInput {
+                input: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                ..DriveInput::default()
+            };
+            c.drive(1, &preface, 1024).await.unwrap();
             held.push(c);
         }
         let waiting = runtime.connect(role, &options, 0);
@@ -434,15 +436,12 @@ fn connections_take_instances_made_ahead() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let mut second = runtime.connect(role, &options, 0).await.unwrap();
         assert_eq!(runtime.ready(), 1, "the second connection took one");
+        let preface = DriveInput {
+            input: b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
+            ..DriveInput::default()
+        };
         second
-            .drive(
-                1,
-                &[],
-                &[],
-                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0",
-                &[],
-                4096,
-            )
+            .drive(1, &preface, 4096)
             .await
             .expect("served by an instance made ahead");
         ready_within(2).await;

@@ -298,22 +298,37 @@ impl GuestConnection for ConnectionResource {
             .collect()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn drive(
         &self,
         now: u64,
+        headers: Vec<PreparedHeadersBorrow<'_>>,
+        responses: Vec<PreparedResponse>,
+        bodies: Vec<u8>,
         credits: Vec<StreamCredit>,
         writes: Vec<StreamWrite>,
         input: Vec<u8>,
         held: Vec<HeldSpan>,
         max: u32,
     ) -> DriveResult {
-        let written = {
+        let (refused, written) = {
             let mut engine = self.inner.borrow_mut();
+            let refused = if responses.is_empty() {
+                Vec::new()
+            } else {
+                let prepared = |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
+                let responses = responses.into_iter().map(BatchedResponse::from);
+                engine
+                    .respond_prepared_batch(prepared, responses, &bodies)
+                    .into_iter()
+                    .map(|(id, e)| (id, CommandError::from(e)))
+                    .collect()
+            };
             for c in credits {
                 // A stream gone since: its credit went back when it closed.
                 let _ = engine.consume(c.stream_id, c.octets);
             }
-            writes
+            let written = writes
                 .into_iter()
                 .map(|w| match w.chunk {
                     BodyChunk::Octets(data) => engine.write(w.stream_id, Bytes::from(data)),
@@ -322,7 +337,8 @@ impl GuestConnection for ConnectionResource {
                     }
                 })
                 .map(|r| r.map_err(CommandError::from))
-                .collect()
+                .collect();
+            (refused, written)
         };
         // Offsets mean something only for this call's own input.
         let in_input = self.input_data && !input.is_empty();
@@ -361,6 +377,7 @@ impl GuestConnection for ConnectionResource {
             output,
             queued: u32::try_from(engine.outbound_queue_size()).unwrap_or(u32::MAX),
             written,
+            refused,
             events,
             open_streams: u32::try_from(engine.open_streams()).unwrap_or(u32::MAX),
             timeout: engine.poll_timeout(),
@@ -399,22 +416,6 @@ impl GuestConnection for ConnectionResource {
             .borrow_mut()
             .respond_prepared_with_body(stream_id, prepared, Bytes::from(body))
             .map_err(CommandError::from)
-    }
-
-    fn respond_prepared_batch(
-        &self,
-        headers: Vec<PreparedHeadersBorrow<'_>>,
-        responses: Vec<PreparedResponse>,
-        bodies: Vec<u8>,
-    ) -> Vec<(u32, CommandError)> {
-        let prepared = |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
-        let responses = responses.into_iter().map(BatchedResponse::from);
-        self.inner
-            .borrow_mut()
-            .respond_prepared_batch(prepared, responses, &bodies)
-            .into_iter()
-            .map(|(id, e)| (id, CommandError::from(e)))
-            .collect()
     }
 
     fn request(

@@ -14,5 +14,6 @@ pub(crate) mod trim;
 pub use io::Trap;
 pub(crate) use runtime::EpochTicker;
 pub use runtime::{
-    EPOCH_TICK, EngineConnection, GUEST_FILES, MAX_LIVE, Runtime, RuntimeConfig, wasm_hash,
+    DriveInput, EPOCH_TICK, EngineConnection, GUEST_FILES, MAX_LIVE, Runtime, RuntimeConfig,
+    wasm_hash,
 };

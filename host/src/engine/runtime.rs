@@ -607,6 +607,29 @@ macro_rules! guest_call {
     }};
 }
 
+/// What one `drive` hands the engine, in the order it is applied: whole
+/// responses with prepared headers (`responses`, naming `headers` by
+/// index, their bodies back to back in `bodies`), credit for received
+/// data, body chunks, then octets read (`input`, with `held` the DATA
+/// payloads left out of it). Empty by default.
+#[derive(Clone, Copy, Default)]
+pub struct DriveInput<'a> {
+    /// Prepared header lists the `responses` name by index.
+    pub headers: &'a [ResourceAny],
+    /// Whole responses (`respond-prepared` each).
+    pub responses: &'a [PreparedResponse],
+    /// The `responses`' bodies, back to back.
+    pub bodies: &'a [u8],
+    /// Received data the application processed (`consume` each).
+    pub credits: &'a [StreamCredit],
+    /// Body chunks (`write` or `write-payload` each).
+    pub writes: &'a [StreamWrite],
+    /// Octets read from the transport.
+    pub input: &'a [u8],
+    /// DATA payloads left out of `input`.
+    pub held: &'a [HeldSpan],
+}
+
 impl EngineConnection {
     /// Calls made into the instance so far. Only calls change the
     /// engine: one that had nothing more to say after call `n` still has
@@ -658,17 +681,26 @@ impl EngineConnection {
         guest_call!(self, call_poll_events)
     }
 
-    /// `held`: DATA payloads left out of `input` (see the WIT).
+    /// One turn: `given` in, about `max` octets of output and every
+    /// event out (see `drive` in the WIT).
     pub async fn drive(
         &mut self,
         now: u64,
-        credits: &[StreamCredit],
-        writes: &[StreamWrite],
-        input: &[u8],
-        held: &[HeldSpan],
+        given: &DriveInput<'_>,
         max: u32,
     ) -> wasmtime::Result<crate::bindings::DriveResult> {
-        guest_call!(self, call_drive, now, credits, writes, input, held, max)
+        let DriveInput {
+            headers,
+            responses,
+            bodies,
+            credits,
+            writes,
+            input,
+            held,
+        } = *given;
+        guest_call!(
+            self, call_drive, now, headers, responses, bodies, credits, writes, input, held, max
+        )
     }
 
     /// A whole response: headers, `body`, and the end of the stream.
@@ -756,24 +788,6 @@ impl EngineConnection {
             headers,
             body,
             length
-        )
-    }
-
-    /// `respond_prepared` for many streams in one call, their bodies back
-    /// to back in `bodies`, each response naming its headers by index
-    /// into `headers`; returns the refused ones.
-    pub async fn respond_prepared_batch(
-        &mut self,
-        headers: &[ResourceAny],
-        responses: &[PreparedResponse],
-        bodies: &[u8],
-    ) -> wasmtime::Result<Vec<(u32, CommandError)>> {
-        guest_call!(
-            self,
-            call_respond_prepared_batch,
-            headers,
-            responses,
-            bodies
         )
     }
 

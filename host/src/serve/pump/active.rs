@@ -16,10 +16,10 @@ use super::{
     Session, Start, TIGHT_MAX_BATCH, WRITE_CHUNK, next_read_size, sleep_until_opt,
 };
 use crate::bindings::{AltsvcTarget, Event, HeaderKind};
-use crate::engine::EngineConnection;
 use crate::engine::clock::{instant_at, now_ns};
 use crate::engine::convert::code_name;
 use crate::engine::io::trap;
+use crate::engine::{DriveInput, EngineConnection};
 use crate::service::body::BodyNote;
 use crate::service::{ConnectionInfo, SharedService};
 use bytes::BufMut;
@@ -266,8 +266,7 @@ where
         let cx = shared.context(session.info, session.runtime.files_root());
         let mut fresh = &input.buf[..];
         loop {
-            streams::flush_batch(conn, st).await?;
-            let asked = !st.credits.is_empty() || !st.writes.is_empty();
+            let asked = !st.credits.is_empty() || !st.writes.is_empty() || !st.batch.is_empty();
             if fresh.is_empty() && !asked && engine.settled == Some(conn.calls()) {
                 return Ok(());
             }
@@ -285,18 +284,17 @@ where
                 true => given,
                 false => &input.passed[..],
             };
-            // Credit the service handed back and body chunks go with the
-            // drive: no call of their own per stream.
-            let r = conn
-                .drive(
-                    now_ns(),
-                    &st.credits,
-                    &st.writes,
-                    passed,
-                    &input.held,
-                    max as u32,
-                )
-                .await;
+            // Whole responses, credit the service handed back and body
+            // chunks go with the drive: no call of their own per stream.
+            let mut feed = DriveInput {
+                credits: &st.credits,
+                writes: &st.writes,
+                input: passed,
+                held: &input.held,
+                ..DriveInput::default()
+            };
+            st.batch.lend(&mut feed);
+            let r = conn.drive(now_ns(), &feed, max as u32).await;
             if input.passed.capacity() > READ_CHUNK {
                 // A read of many small frames: not kept for the quiet that
                 // follows.
@@ -304,6 +302,7 @@ where
             }
             st.credits.clear();
             let mut r = trap(r)?;
+            streams::batch_taken(st, &r.refused);
             st.written(std::mem::take(&mut r.written));
             fresh = &[];
             if let Some(e) = r.error {

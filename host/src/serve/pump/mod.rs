@@ -4,6 +4,7 @@
 //! and feeds responses back as flow control allows (see `streams`).
 
 mod active;
+mod batch;
 mod connection;
 mod context;
 mod control;

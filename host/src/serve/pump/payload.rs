@@ -15,7 +15,7 @@ use std::os::fd::AsRawFd;
 
 /// Whole bodies at least this large go to the engine as references
 /// (`respond-with-payload`); smaller ones go with prepared headers, copied
-/// (`respond-prepared-batch`): a reference costs a map entry here and a
+/// (a `drive`'s `responses`): a reference costs a map entry here and a
 /// step in the engine, where a small body's copy across the boundary
 /// costs less.
 pub(crate) const MIN_CHUNK: usize = 16 * 1024;

@@ -8,8 +8,8 @@ use super::context::StreamContext;
 use super::control::StreamCommand;
 use super::request::{LastRequest, RequestHead, RequestRefused, build_request};
 use crate::bindings::{
-    BodyChunk, CommandError, Event, HeaderField, HeaderKind, Origin, PreparedResponse, Priority,
-    RespondOptions, StreamCredit, StreamWrite,
+    BodyChunk, CommandError, Event, HeaderField, HeaderKind, Origin, Priority, RespondOptions,
+    StreamCredit, StreamWrite,
 };
 use crate::engine::EngineConnection;
 use crate::engine::convert::codes::{INTERNAL_ERROR, PROTOCOL_ERROR};
@@ -167,14 +167,8 @@ pub(crate) struct PumpState {
     /// [`PreparedHeaders::id`], with their index in `batch_headers` while
     /// the batch uses them.
     prepared: FxHashMap<u64, PreparedSlot>,
-    /// Whole responses with prepared headers, sent in one call before the
-    /// next `drive` (see `flush_batch`): the header lists they use (each
-    /// lent once per call, and named by index), the responses, their
-    /// bodies back to back, and their statuses for the log.
-    batch_headers: Vec<(u64, ResourceAny)>,
-    pub batch: Vec<PreparedResponse>,
-    batch_bodies: Vec<u8>,
-    batch_status: Vec<u16>,
+    /// Whole responses with prepared headers, for the next `drive`.
+    pub batch: super::batch::ResponseBatch,
     /// Files and body chunks being sent as host payload.
     pub host_bodies: super::payload::HostBodies,
     /// For requests that repeat the previous one.
@@ -1045,54 +1039,39 @@ async fn respond_with_held_then(
     Ok(())
 }
 
-/// Sends the queued whole responses in one call.
-pub(crate) async fn flush_batch(
-    conn: &mut EngineConnection,
-    st: &mut PumpState,
-) -> anyhow::Result<()> {
-    if st.batch.is_empty() {
-        return Ok(());
-    }
-    let handles: Vec<ResourceAny> = st.batch_headers.iter().map(|(_, h)| *h).collect();
-    let refused = trap(
-        conn.respond_prepared_batch(&handles, &st.batch, &st.batch_bodies)
-            .await,
-    )?;
-    for (id, _) in st.batch_headers.drain(..) {
+/// After a `drive` took the batch: its header lists are free to go, and
+/// the responses it sent are noted (before the drive's events, which may
+/// close their streams).
+pub(crate) fn batch_taken(st: &mut PumpState, refused: &[(u32, CommandError)]) {
+    let (ids, sent) = st.batch.taken(refused);
+    for id in ids {
         if let Some(slot) = st.prepared.get_mut(&id) {
             slot.in_batch = None;
         }
     }
-    let batch = std::mem::take(&mut st.batch);
-    let statuses = std::mem::take(&mut st.batch_status);
-    st.batch_bodies.clear();
-    if st.batch_bodies.capacity() > TAKE_AT_ONCE {
-        // A burst of large bodies: not kept for the quiet that follows.
-        st.batch_bodies = Vec::new();
-    }
-    for (response, status) in batch.iter().zip(statuses) {
-        match refused.iter().find(|(id, _)| *id == response.stream_id) {
-            None => responded(
-                st,
-                response.stream_id,
-                status,
-                response.body_length as usize,
-            ),
-            Some((id, e)) => tracing::debug!(stream_id = id, "respond refused: {e:?}"),
+    for s in sent {
+        if let Some(io) = st.streams.get_mut(&s.stream_id) {
+            noted(io, st.clock, s.status, s.body_length as usize);
         }
     }
-    Ok(())
+    for (id, e) in refused {
+        tracing::debug!(stream_id = id, "respond refused: {e:?}");
+    }
 }
 
 /// Notes a sent response for the access log and the metrics.
 fn responded(st: &mut PumpState, stream_id: u32, status: u16, body_len: usize) {
-    let now = st.clock;
     if let Some(s) = st.streams.get_mut(&stream_id) {
-        s.status = status;
-        s.bytes_out += body_len as u64;
-        if let (Some(now), Some(l)) = (now, &s.logged) {
-            s.first_byte_us = Some(now.saturating_sub(l.started_us));
-        }
+        noted(s, st.clock, status, body_len);
+    }
+}
+
+/// `responded`, for a stream's entry and this turn's time.
+fn noted(s: &mut StreamIo, now: Option<u64>, status: u16, body_len: usize) {
+    s.status = status;
+    s.bytes_out += body_len as u64;
+    if let (Some(now), Some(l)) = (now, &s.logged) {
+        s.first_byte_us = Some(now.saturating_sub(l.started_us));
     }
 }
 
@@ -1124,10 +1103,19 @@ async fn prepared_handle(
         None => {}
     }
     if st.prepared.len() >= PREPARED_PER_CONNECTION {
-        // Queued answers borrow these handles: send them first.
-        flush_batch(conn, st).await?;
-        for (_, slot) in st.prepared.drain() {
-            trap(conn.drop_prepared(slot.handle).await)?;
+        // Lists the batch uses stay until its drive: at most one per
+        // response in it, so the table stays within this bound plus the
+        // streams a turn can answer.
+        let stale: Vec<u64> = st
+            .prepared
+            .iter()
+            .filter(|(_, slot)| slot.in_batch.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            if let Some(slot) = st.prepared.remove(&id) {
+                trap(conn.drop_prepared(slot.handle).await)?;
+            }
         }
     }
     let mut fields = vec![field(
@@ -1340,17 +1328,16 @@ impl PumpState {
     /// The index in this batch's header lists of the prepared list `id`
     /// (held as `handle`), added on its first use in the batch.
     fn batch_index(&mut self, id: u64, handle: ResourceAny) -> u32 {
-        let next = self.batch_headers.len() as u32;
         match self.prepared.get_mut(&id) {
             Some(PreparedSlot {
                 in_batch: Some(i), ..
             }) => *i,
             slot => {
+                let i = self.batch.add_headers(id, handle);
                 if let Some(slot) = slot {
-                    slot.in_batch = Some(next);
+                    slot.in_batch = Some(i);
                 }
-                self.batch_headers.push((id, handle));
-                next
+                i
             }
         }
     }
@@ -1366,14 +1353,7 @@ impl PumpState {
         status: u16,
     ) {
         let headers = self.batch_index(prepared.id(), handle);
-        self.batch.push(PreparedResponse {
-            stream_id,
-            headers,
-            // Below MIN_CHUNK.
-            body_length: u32::try_from(data.len()).unwrap_or(u32::MAX),
-        });
-        self.batch_bodies.extend_from_slice(data);
-        self.batch_status.push(status);
+        self.batch.push(stream_id, headers, data, status);
     }
 
     /// Queues a chunk of a stream's body for the next `drive` (see
