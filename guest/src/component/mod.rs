@@ -302,27 +302,33 @@ impl GuestConnection for ConnectionResource {
     fn drive(
         &self,
         now: u64,
-        headers: Vec<PreparedHeadersBorrow<'_>>,
-        responses: Vec<PreparedResponse>,
-        bodies: Vec<u8>,
-        credits: Vec<StreamCredit>,
-        writes: Vec<StreamWrite>,
-        input: Vec<u8>,
-        held: Vec<HeldSpan>,
+        headers: Option<Vec<PreparedHeadersBorrow<'_>>>,
+        responses: Option<Vec<PreparedResponse>>,
+        bodies: Option<Vec<u8>>,
+        credits: Option<Vec<StreamCredit>>,
+        writes: Option<Vec<StreamWrite>>,
+        input: Option<Vec<u8>>,
+        held: Option<Vec<HeldSpan>>,
         max: u32,
     ) -> DriveResult {
+        // An absent list and an empty one mean the same.
+        let (headers, bodies) = (headers.unwrap_or_default(), bodies.unwrap_or_default());
+        let (credits, writes) = (credits.unwrap_or_default(), writes.unwrap_or_default());
+        let (input, held) = (input.unwrap_or_default(), held.unwrap_or_default());
         let (refused, written) = {
             let mut engine = self.inner.borrow_mut();
-            let refused = if responses.is_empty() {
-                Vec::new()
-            } else {
-                let prepared = |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
-                let responses = responses.into_iter().map(BatchedResponse::from);
-                engine
-                    .respond_prepared_batch(prepared, responses, &bodies)
-                    .into_iter()
-                    .map(|(id, e)| (id, CommandError::from(e)))
-                    .collect()
+            let refused = match responses {
+                Some(responses) if !responses.is_empty() => {
+                    let prepared =
+                        |i: usize| headers.get(i).map(|h| &h.get::<PreparedResource>().0);
+                    let responses = responses.into_iter().map(BatchedResponse::from);
+                    engine
+                        .respond_prepared_batch(prepared, responses, &bodies)
+                        .into_iter()
+                        .map(|(id, e)| (id, CommandError::from(e)))
+                        .collect()
+                }
+                _ => Vec::new(),
             };
             for c in credits {
                 // A stream gone since: its credit went back when it closed.

@@ -698,8 +698,24 @@ impl EngineConnection {
             input,
             held,
         } = *given;
+        // Each list given costs an allocation in the engine, even an empty
+        // one (wasmtime asks the guest for room for every list it lowers):
+        // an empty list goes as `none`, which costs nothing.
+        fn some<T>(list: &[T]) -> Option<&[T]> {
+            (!list.is_empty()).then_some(list)
+        }
         guest_call!(
-            self, call_drive, now, headers, responses, bodies, credits, writes, input, held, max
+            self,
+            call_drive,
+            now,
+            some(headers),
+            some(responses),
+            some(bodies),
+            some(credits),
+            some(writes),
+            some(input),
+            some(held),
+            max
         )
     }
 
