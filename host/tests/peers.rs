@@ -310,3 +310,42 @@ fn node_client_sees_origin_frames_and_reads_padded_frames() {
         "{report}"
     );
 }
+
+/// More distinct small files on one connection than it keeps prepared
+/// header lists for (256), up to 100 requested at once (nghttp: one
+/// connection for every URI): lists the pending responses use stay until
+/// the drive that sends them, the others are released, and every stream
+/// gets its own file (sizes differ per file; identity coding, so that no
+/// file is compressed).
+#[test]
+fn one_connection_answers_more_distinct_files_than_it_keeps_prepared() {
+    let dir = scratch_dir("h2wasm-many-files-");
+    let files = 300;
+    for i in 0..files {
+        std::fs::write(dir.path().join(format!("f{i}.txt")), "x".repeat(i + 1)).unwrap();
+    }
+    let server = ServeProcess::start(
+        &["--h2c", "--access-log", "off", dir.path().to_str().unwrap()],
+        false,
+    );
+    let o = run(Command::new("nghttp")
+        .args(["-ns", "-t", "60", "-H", "accept-encoding: identity"])
+        .args((0..files).map(|i| format!("http://{}/f{i}.txt", server.addr))));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    // The statistics: "id responseEnd requestStart process code size path".
+    let mut answered = 0;
+    for line in out.lines().filter(|l| l.trim_end().ends_with(".txt")) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let i: usize = cols[cols.len() - 1]
+            .trim_start_matches("/f")
+            .trim_end_matches(".txt")
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        assert_eq!(cols[cols.len() - 3], "200", "{line}");
+        assert_eq!(cols[cols.len() - 2], (i + 1).to_string(), "{line}");
+        answered += 1;
+    }
+    assert_eq!(answered, files, "{out}");
+    server.stop();
+}
