@@ -1321,3 +1321,57 @@ fn requests_that_repeat_the_previous_one_are_the_same_requests() {
         "POST http://127.0.0.1/up?q=1 1 x=Some(\"a\") stream=13 body=three"
     );
 }
+
+/// A service's response with HTTP/1.1's connection-specific fields
+/// (RFC 9113 §8.2.2 forbids them in HTTP/2): they are left out, as hyper
+/// does, and the response goes out; the same service over HTTP/1.1 keeps
+/// them. One the engine refuses for another reason (a final status of
+/// 1xx) gets RST_STREAM INTERNAL_ERROR at once: the stream is never left
+/// waiting.
+#[test]
+fn responses_with_connection_specific_fields_are_answered_or_reset() {
+    let server = TestServer::start(
+        false,
+        app(|req| async move {
+            match req.uri().path() {
+                "/hop" => respond(
+                    200,
+                    &[
+                        ("connection", "keep-alive"),
+                        ("keep-alive", "timeout=5"),
+                        ("x-kept", "1"),
+                    ],
+                    "hello",
+                ),
+                _ => respond(103, &[], ""),
+            }
+        }),
+    );
+    let o = run(curl_h2c()
+        .args(["-sS", "-D", "-", "--max-time", "10"])
+        .arg(server.url("/hop")));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.starts_with("HTTP/2 200"), "{out}");
+    assert!(out.contains("x-kept: 1"), "{out}");
+    assert!(!out.contains("keep-alive"), "{out}");
+    assert!(out.ends_with("hello"), "{out}");
+
+    let started = std::time::Instant::now();
+    let o = run(curl_h2c()
+        .args(["-sS", "--max-time", "10"])
+        .arg(server.url("/early")));
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("INTERNAL_ERROR")
+            || stderr(&o).contains("stream error")
+            || stderr(&o).contains("HTTP/2 stream"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "reset at once, not left to time out"
+    );
+    server.shutdown();
+}

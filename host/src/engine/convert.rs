@@ -96,19 +96,49 @@ pub(crate) fn header_fields(headers: &HeaderMap) -> Vec<HeaderField> {
 
 /// `:status` and the headers of a response.
 pub(crate) fn response_fields<B>(response: &Response<B>) -> Vec<HeaderField> {
-    let mut fields = vec![field(
-        ":status",
-        response.status().as_str().as_bytes(),
-        false,
-    )];
-    fields.extend(header_fields(response.headers()));
+    status_and_fields(response.status(), response.headers())
+}
+
+/// `response_fields` for a response taken apart.
+pub(crate) fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
+    status_and_fields(parts.status, &parts.headers)
+}
+
+/// A response's `:status` and fields, without HTTP/1.1's connection-specific
+/// ones, which HTTP/2 forbids (RFC 9113 §8.2.2: the engine would refuse
+/// the whole response) and a service written for HTTP/1.1 may well set:
+/// they are left out, as hyper's HTTP/2 server does, and said once at warn.
+fn status_and_fields(status: http::StatusCode, headers: &HeaderMap) -> Vec<HeaderField> {
+    let mut fields = Vec::with_capacity(headers.len() + 1);
+    fields.push(field(":status", status.as_str().as_bytes(), false));
+    for (n, v) in headers {
+        if is_connection_specific(n) {
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(
+                    "a response carried `{n}`, which HTTP/2 forbids (RFC 9113 §8.2.2): left out \
+                     (said once; later ones at debug)"
+                );
+            } else {
+                tracing::debug!("left out `{n}` from an HTTP/2 response");
+            }
+            continue;
+        }
+        fields.push(field(n.as_str(), v.as_bytes(), v.is_sensitive()));
+    }
     fields
 }
 
-pub(crate) fn parts_fields(parts: &http::response::Parts) -> Vec<HeaderField> {
-    let mut fields = vec![field(":status", parts.status.as_str().as_bytes(), false)];
-    fields.extend(header_fields(&parts.headers));
-    fields
+/// HTTP/1.1's connection-specific fields (and `te`, which a response has
+/// no use for).
+fn is_connection_specific(name: &http::HeaderName) -> bool {
+    use http::header::{CONNECTION, TE, TRANSFER_ENCODING, UPGRADE};
+    name == CONNECTION
+        || name == TRANSFER_ENCODING
+        || name == UPGRADE
+        || name == TE
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
 }
 
 /// A received header block as a map (sensitive fields marked so), without

@@ -807,7 +807,7 @@ async fn send_answer(
         Sending::Prepared(prepared, data) => {
             match prepared_handle(conn, st, &prepared).await? {
                 Ok(handle) => st.queue_prepared(stream_id, &prepared, handle, &data, status),
-                Err(e) => tracing::debug!(stream_id, "prepare refused: {e:?}"),
+                Err(e) => refused(conn, stream_id, e).await?,
             }
             Ok(())
         }
@@ -825,7 +825,7 @@ async fn send_answer(
             };
             match result {
                 Ok(()) => responded(st, stream_id, status, data.len()),
-                Err(e) => tracing::debug!(stream_id, "respond refused: {e:?}"),
+                Err(e) => refused(conn, stream_id, e).await?,
             }
             Ok(())
         }
@@ -843,8 +843,8 @@ async fn send_answer(
                 wait_for_trailers: false,
             };
             if let Err(e) = trap(conn.respond(stream_id, &fields, opts).await)? {
-                tracing::debug!(stream_id, "respond refused: {e:?}");
-                return Ok(());
+                // `body` goes: its producer sees the stream gone.
+                return refused(conn, stream_id, e).await;
             }
             responded(st, stream_id, status, data.len());
             if !data.is_empty() {
@@ -862,6 +862,31 @@ async fn send_answer(
             Ok(())
         }
     }
+}
+
+/// The engine refused a stream's response. A stream gone (the client
+/// reset it, the session closed) needs nothing more; any other refusal
+/// (headers HTTP/2 does not allow, a final 1xx status) would leave the
+/// client waiting for an answer that cannot come: the stream is reset
+/// with INTERNAL_ERROR, as for a service that failed mid-response.
+async fn refused(
+    conn: &mut EngineConnection,
+    stream_id: u32,
+    e: CommandError,
+) -> anyhow::Result<()> {
+    match e {
+        CommandError::UnknownStream | CommandError::SessionClosed => {
+            tracing::debug!(stream_id, "respond refused: {e:?}");
+        }
+        e => {
+            tracing::warn!(
+                stream_id,
+                "the service's response cannot be sent ({e:?}); resetting the stream"
+            );
+            let _ = trap(conn.close_stream(stream_id, INTERNAL_ERROR).await)?;
+        }
+    }
+    Ok(())
 }
 
 /// Counts `octets` the host holds for `stream_id` toward the session's
@@ -1015,8 +1040,7 @@ async fn respond_with_held_then(
     };
     if let Err(e) = trap(conn.respond(stream_id, &fields, opts).await)? {
         st.host_bodies.remove(id);
-        tracing::debug!(stream_id, "respond refused: {e:?}");
-        return Ok(());
+        return refused(conn, stream_id, e).await;
     }
     responded(st, stream_id, status, count as usize);
     let written = match count {
