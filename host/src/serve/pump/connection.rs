@@ -27,6 +27,9 @@ pub struct Builder {
     /// changes it for the connections that follow.
     options: Arc<ArcSwap<Options>>,
     config: ConnectionConfig,
+    /// The server's own close, which every connection it serves follows
+    /// (none: only each connection's `graceful_shutdown`).
+    server_shutdown: Option<Arc<Shutdown>>,
 }
 
 impl Builder {
@@ -50,7 +53,16 @@ impl Builder {
             runtime,
             options,
             config: ConnectionConfig::default(),
+            server_shutdown: None,
         }
+    }
+
+    /// Connections that also close gracefully when `server` is requested:
+    /// one signal for all of a server's connections, where a wait of
+    /// their own beside each would cost every idle connection its room.
+    pub(crate) fn following(mut self, server: Arc<Shutdown>) -> Builder {
+        self.server_shutdown = Some(server);
+        self
     }
 
     /// How connections are run: timeouts, hibernation, limits.
@@ -78,7 +90,10 @@ impl Builder {
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let shutdown = Arc::new(Shutdown::default());
+        let shutdown = Arc::new(Shutdown {
+            parent: self.server_shutdown.clone(),
+            ..Shutdown::default()
+        });
         let builder = self.clone();
         let signal = shutdown.clone();
         let driving = async move {
@@ -126,35 +141,53 @@ impl Future for Connection {
     }
 }
 
-/// A graceful close asked for, shared by a [`Connection`] and its driver.
+/// A graceful close asked for, shared by a [`Connection`] and its driver;
+/// a connection's also follows its server's (`parent`).
 #[derive(Default)]
-pub(super) struct Shutdown {
+pub(crate) struct Shutdown {
     requested: AtomicBool,
     notify: Notify,
+    parent: Option<Arc<Shutdown>>,
 }
 
 impl Shutdown {
-    fn request(&self) {
+    /// Asks for the close; every connection following this one closes too.
+    pub(crate) fn request(&self) {
         self.requested.store(true, Ordering::Release);
         self.notify.notify_waiters();
     }
 
     pub(super) fn is_requested(&self) -> bool {
         self.requested.load(Ordering::Acquire)
+            || self.parent.as_ref().is_some_and(|p| p.is_requested())
     }
 
-    /// Resolves once a graceful close has been asked for.
+    /// Resolves once a graceful close has been asked for, of this
+    /// connection or of its server.
     pub(super) async fn requested(&self) {
         loop {
-            let notified = self.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the flag is looked at: a request between
+            let mut own = std::pin::pin!(self.notify.notified());
+            let mut server = std::pin::pin!(self.parent.as_ref().map(|p| p.notify.notified()));
+            // Registered before the flags are looked at: a request between
             // the two still wakes it.
-            notified.as_mut().enable();
+            own.as_mut().enable();
+            if let Some(server) = server.as_mut().as_pin_mut() {
+                server.enable();
+            }
             if self.is_requested() {
                 return;
             }
-            notified.await;
+            let either = std::future::poll_fn(|cx| {
+                let server_woke = server
+                    .as_mut()
+                    .as_pin_mut()
+                    .is_some_and(|s| s.poll(cx).is_ready());
+                match server_woke || own.as_mut().poll(cx).is_ready() {
+                    true => Poll::Ready(()),
+                    false => Poll::Pending,
+                }
+            });
+            either.await;
         }
     }
 }

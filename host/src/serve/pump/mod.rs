@@ -25,7 +25,7 @@ use crate::serve::limits::Limits;
 use crate::serve::metrics::Metrics;
 use crate::service::{ConnectionInfo, SharedService};
 use active::Active;
-use connection::Shutdown;
+pub(crate) use connection::Shutdown;
 pub use connection::{Builder, Connection, Error};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
