@@ -460,6 +460,19 @@ impl Runtime {
             .await
     }
 
+    /// A runtime for two connections and its default options: what a unit
+    /// test that builds a connection or a server needs.
+    #[cfg(test)]
+    pub(crate) async fn for_tests() -> (Arc<Runtime>, Options) {
+        let config = RuntimeConfig {
+            max_connections: 2,
+            ..Default::default()
+        };
+        let runtime = Arc::new(Runtime::embedded(&config).expect("the embedded engine loads"));
+        let options = runtime.default_options().await.expect("default options");
+        (runtime, options)
+    }
+
     /// Node's `http2.constants`, from the engine.
     pub async fn constants(&self) -> wasmtime::Result<ConstantTable> {
         let (mut store, bindings) = self.instances.utility_instance().await?;

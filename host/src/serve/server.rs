@@ -444,7 +444,6 @@ async fn refuse_http2<IO: AsyncRead + AsyncWrite + Unpin>(mut io: IO, reason: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::RuntimeConfig;
     use crate::service::shared;
 
     /// Every open connection's task is as large as its largest state; the
@@ -456,14 +455,7 @@ mod tests {
     /// future begins): 448 now.
     #[tokio::test]
     async fn an_accepted_connections_task_stays_small() {
-        let runtime = Arc::new(
-            Runtime::embedded(&RuntimeConfig {
-                max_connections: 2,
-                ..Default::default()
-            })
-            .unwrap(),
-        );
-        let options = runtime.default_options().await.unwrap();
+        let (runtime, options) = Runtime::for_tests().await;
         let service = shared(crate::apps::builtin::Builtin);
         let server = Server::builder(runtime.clone(), options.clone(), service).build();
         let http2 = Arc::new(Builder::new(runtime, options));

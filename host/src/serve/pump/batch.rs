@@ -16,6 +16,7 @@ const KEEP_BODIES: usize = 64 * 1024;
 /// `payload::MIN_CHUNK` (larger ones go as host payload), and there is at
 /// most one per stream the connection has open: bounded by the peer's
 /// `max-concurrent-streams`.
+///
 /// `H`: the engine's handle of a prepared list.
 pub(crate) struct ResponseBatch<H = ResourceAny> {
     /// The prepared header lists the responses use, each lent once per

@@ -241,7 +241,6 @@ impl From<anyhow::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::RuntimeConfig;
     use crate::service::shared;
 
     /// What every connection's task holds while it waits, hibernating or
@@ -250,14 +249,7 @@ mod tests {
     /// once was) makes every idle connection pay for it.
     #[tokio::test]
     async fn the_serving_future_of_a_connection_stays_small() {
-        let runtime = Arc::new(
-            Runtime::embedded(&RuntimeConfig {
-                max_connections: 2,
-                ..Default::default()
-            })
-            .unwrap(),
-        );
-        let options = runtime.default_options().await.unwrap();
+        let (runtime, options) = Runtime::for_tests().await;
         let builder = Builder::new(runtime, options);
         let (io, _peer) = tokio::io::duplex(64);
         let service = shared(crate::apps::builtin::Builtin);
