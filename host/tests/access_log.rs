@@ -1,11 +1,14 @@
 //! The access log (`serve --access-log FORMAT --access-log-file FILE`):
 //! one line per request over HTTP/2 and HTTP/1.1 in the common, combined
 //! and JSON formats, client text escaped, reopened on SIGUSR1 after a
-//! rename, and nothing at all with `off`.
+//! rename, nothing at all with `off`, and a line for a request its
+//! client reset before the answer went.
 
 mod common;
 
+use common::raw::{RawClient, frame, request};
 use common::*;
+use h2wasm_engine::wire::kind;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -142,4 +145,52 @@ fn off_writes_nothing() {
     curl_status(&["--http1.1", &url]);
     let log = stderr(&server.stop());
     assert!(!log.contains("GET /page.html"), "{log}");
+}
+
+#[test]
+fn a_request_reset_before_its_answer_is_logged_with_the_reset() {
+    let dir = scratch_dir("h2wasm-access-");
+    let root = site(dir.path(), 10);
+    let file = dir.path().join("access.json");
+    let server = ServeProcess::start(
+        &[
+            "--h2c",
+            "--access-log",
+            "json",
+            "--access-log-file",
+            file.to_str().unwrap(),
+            &root,
+        ],
+        false,
+    );
+    let mut c = RawClient::hello(server.addr);
+    // A first request, so that the connection has the page's response
+    // headers prepared: answers from memory then go out with the next
+    // drive. Then stream 3 and its RST_STREAM (CANCEL) in one write: the
+    // server reads both before that drive; stream 5 is answered.
+    c.get(1, "/page.html");
+    assert!(c.read_until(Duration::from_secs(5), |f| common::raw::ended(f, 1)));
+    let mut out = c.headers_frame(3, &request("GET", "/page.html"), true);
+    out.extend(frame(kind::RST_STREAM, 0, 3, &8u32.to_be_bytes()));
+    out.extend(c.headers_frame(5, &request("GET", "/page.html?second"), true));
+    c.send(&out);
+    assert!(c.read_until(Duration::from_secs(5), |f| common::raw::ended(f, 5)));
+    assert_eq!(c.rst(3), None, "the client reset it: no answer, no reset");
+    let got = lines(&file, 3);
+    assert_eq!(got.len(), 3, "{got:?}");
+    let v: Vec<serde_json::Value> = got
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v[0]["status"], 200, "{got:?}");
+    assert_eq!(v[1]["target"], "/page.html", "{got:?}");
+    assert_eq!(v[1]["status"], 0, "{got:?}");
+    assert_eq!(v[1]["bytes"], 0, "{got:?}");
+    assert_eq!(v[1]["reset"], "CANCEL", "{got:?}");
+    assert_eq!(v[2]["target"], "/page.html?second", "{got:?}");
+    assert_eq!(v[2]["status"], 200, "{got:?}");
+    assert_eq!(v[2]["bytes"], 10, "{got:?}");
+    assert!(v[2]["reset"].is_null(), "{got:?}");
+    drop(c);
+    assert!(server.stop().status.success());
 }

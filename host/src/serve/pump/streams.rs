@@ -89,6 +89,29 @@ struct StreamIo {
     awaiting_continue: bool,
 }
 
+impl StreamIo {
+    /// A stream with nothing sent yet.
+    fn new(body_tx: Option<mpsc::UnboundedSender<BodyItem>>, logged: Option<Logged>) -> StreamIo {
+        StreamIo {
+            body_tx,
+            logged,
+            status: 0,
+            bytes_out: 0,
+            first_byte_us: None,
+            awaiting_continue: false,
+        }
+    }
+}
+
+/// A logged request answered whole into the batch: what its line needs
+/// once the batch's drive sent the answer (which ends the stream).
+struct Answered {
+    stream_id: u32,
+    logged: Logged,
+    status: u16,
+    body_length: u32,
+}
+
 /// A request's facts for its access log line and its metrics, from its
 /// head. Its times are the turn's (see [`PumpState::tick`]): no clock is
 /// read per request.
@@ -157,6 +180,12 @@ pub(crate) struct PumpState {
     /// kept), handed over with the log's entries.
     tally: Option<Tally>,
     streams: FxHashMap<u32, StreamIo>,
+    /// The facts of the request being dispatched, while it is: taken by
+    /// `queue_prepared` when its answer joins the batch.
+    dispatching: Option<(u32, Logged)>,
+    /// Logged requests answered whole into `batch`, in stream order: at
+    /// most one per response there. They end when its drive takes it.
+    answered: Vec<Answered>,
     /// Response bodies the pump pulls from.
     pub bodies: StreamMap<u32, BodyStream>,
     /// Bodies of congested streams, waiting for `Drain`.
@@ -285,30 +314,12 @@ pub(crate) fn on_event(
                     let _ = tx.send(BodyItem::Reset(c.code));
                 }
                 if let Some(l) = s.logged {
-                    let took_us = st.now().saturating_sub(l.started_us);
-                    if let Some(t) = &mut st.tally {
-                        t.request(
-                            s.status,
-                            Duration::from_micros(took_us),
-                            s.first_byte_us.map(Duration::from_micros),
-                        );
-                    }
-                    // Metrics only: no line to log.
-                    let line = l.line?;
-                    // Its start, from its end: one wall clock read per
-                    // turn, none per request.
-                    let started_ms = st.wall_ms().saturating_sub(took_us / 1000);
-                    st.log_batch.push(Entry {
-                        method: line.method,
-                        target: line.target,
-                        status: s.status,
-                        reset: c.code,
-                        bytes: s.bytes_out,
-                        started_ms,
-                        duration_us: u32::try_from(took_us).unwrap_or(u32::MAX),
-                        fields: line.fields,
-                    });
+                    st.ended(l, s.status, s.bytes_out, s.first_byte_us, c.code);
                 }
+            } else if let Some(a) = st.unanswered(c.stream_id) {
+                // Closed (the client reset it) before the drive that
+                // would have sent its answer: nothing of it went out.
+                st.ended(a.logged, 0, 0, None, c.code);
             }
         }
         Event::StreamReset(r) => {
@@ -389,19 +400,23 @@ fn request(
     let extensions = st.spare_extensions.pop().unwrap_or_default();
     let (request, body_tx) = build_request(head, end_stream, id, cx, extensions);
     let logged = st.observe(&request);
+    if end_stream && body_tx.is_none() {
+        // A whole request: when its answer joins the batch, its facts go
+        // with it (`queue_prepared`) and it needs no entry in `streams`.
+        st.dispatching = logged.map(|l| (id, l));
+        let deferred = dispatch(id, request, st, cx);
+        if let Some((id, logged)) = st.dispatching.take() {
+            st.streams.insert(id, StreamIo::new(None, Some(logged)));
+        }
+        return deferred;
+    }
     if logged.is_some() || body_tx.is_some() {
         let awaiting_continue = body_tx.is_some() && expects_continue(request.headers());
-        st.streams.insert(
-            id,
-            StreamIo {
-                body_tx,
-                logged,
-                status: 0,
-                bytes_out: 0,
-                first_byte_us: None,
-                awaiting_continue,
-            },
-        );
+        let io = StreamIo {
+            awaiting_continue,
+            ..StreamIo::new(body_tx, logged)
+        };
+        st.streams.insert(id, io);
     }
     dispatch(id, request, st, cx)
 }
@@ -544,15 +559,7 @@ pub(crate) async fn apply(
                         }
                     }
                     if let Some(logged) = st.observe(&request) {
-                        let io = StreamIo {
-                            body_tx: None,
-                            logged: Some(logged),
-                            status: 0,
-                            bytes_out: 0,
-                            first_byte_us: None,
-                            awaiting_continue: false,
-                        };
-                        st.streams.insert(id, io);
+                        st.streams.insert(id, StreamIo::new(None, Some(logged)));
                     }
                     Some(id)
                 }
@@ -1067,20 +1074,41 @@ async fn respond_with_held_then(
 /// the responses it sent are noted (before the drive's events, which may
 /// close their streams).
 pub(crate) fn batch_taken(st: &mut PumpState, refused: &[(u32, CommandError)]) {
-    let (ids, sent) = st.batch.taken(refused);
-    for id in ids {
-        if let Some(slot) = st.prepared.get_mut(&id) {
-            slot.in_batch = None;
+    {
+        let (ids, sent) = st.batch.taken(refused);
+        for id in ids {
+            if let Some(slot) = st.prepared.get_mut(&id) {
+                slot.in_batch = None;
+            }
         }
-    }
-    for s in sent {
-        if let Some(io) = st.streams.get_mut(&s.stream_id) {
-            noted(io, st.clock, s.status, s.body_length as usize);
+        // (Answers of `answered` have no entry there.)
+        if !st.streams.is_empty() {
+            for s in sent {
+                if let Some(io) = st.streams.get_mut(&s.stream_id) {
+                    noted(io, st.clock, s.status, s.body_length as usize);
+                }
+            }
         }
     }
     for (id, e) in refused {
         tracing::debug!(stream_id = id, "respond refused: {e:?}");
     }
+    // Logged requests whose answers went out whole: ended now (a whole
+    // answer to a whole request closes the stream).
+    let mut answered = std::mem::take(&mut st.answered);
+    for a in answered.drain(..) {
+        if refused.iter().any(|(id, _)| *id == a.stream_id) {
+            // The stream closed before this drive (the engine takes the
+            // batch before the input), and its close is among this
+            // drive's events: logged there.
+            st.streams
+                .insert(a.stream_id, StreamIo::new(None, Some(a.logged)));
+        } else {
+            let first_byte_us = st.clock.map(|now| now.saturating_sub(a.logged.started_us));
+            st.ended(a.logged, a.status, a.body_length.into(), first_byte_us, 0);
+        }
+    }
+    st.answered = answered;
 }
 
 /// Notes a sent response for the access log and the metrics.
@@ -1378,6 +1406,56 @@ impl PumpState {
     ) {
         let headers = self.batch_index(prepared.id(), handle);
         self.batch.push(stream_id, headers, data, status);
+        if let Some((id, logged)) = self.dispatching.take_if(|(id, _)| *id == stream_id) {
+            self.answered.push(Answered {
+                stream_id: id,
+                logged,
+                status,
+                body_length: u32::try_from(data.len()).unwrap_or(u32::MAX),
+            });
+        }
+    }
+
+    /// A logged request answered into the batch, taken from it if its
+    /// stream is `id` (it closed before the batch went).
+    fn unanswered(&mut self, id: u32) -> Option<Answered> {
+        // Stream ids only grow, and so does `answered`: a stream closing
+        // in the usual way is older than every answer still waiting.
+        if self.answered.first()?.stream_id > id {
+            return None;
+        }
+        let i = self.answered.iter().position(|a| a.stream_id == id)?;
+        Some(self.answered.remove(i))
+    }
+
+    /// A logged request ended (`code`: the reset's, 0 if none): counted
+    /// for the metrics, and its line queued for the log.
+    fn ended(&mut self, l: Logged, status: u16, bytes: u64, first_byte_us: Option<u64>, code: u32) {
+        let took_us = self.now().saturating_sub(l.started_us);
+        if let Some(t) = &mut self.tally {
+            t.request(
+                status,
+                Duration::from_micros(took_us),
+                first_byte_us.map(Duration::from_micros),
+            );
+        }
+        // Metrics only: no line to log.
+        let Some(line) = l.line else {
+            return;
+        };
+        // Its start, from its end: one wall clock read per turn, none per
+        // request.
+        let started_ms = self.wall_ms().saturating_sub(took_us / 1000);
+        self.log_batch.push(Entry {
+            method: line.method,
+            target: line.target,
+            status,
+            reset: code,
+            bytes,
+            started_ms,
+            duration_us: u32::try_from(took_us).unwrap_or(u32::MAX),
+            fields: line.fields,
+        });
     }
 
     /// Queues a chunk of a stream's body for the next `drive` (see
