@@ -76,9 +76,9 @@ impl SettingsState {
         let remote = SettingsValues::read(r)?;
         let remote_seen = r.bool()?;
         let mut pending = VecDeque::new();
-        for _ in 0..r.len(4)? {
+        for _ in 0..r.len(1)? {
             let mut params = Vec::new();
-            for _ in 0..r.len(6)? {
+            for _ in 0..r.len(2)? {
                 params.push((r.u16()?, r.u32()?));
             }
             pending.push_back(Settings::from_params(&params).map_err(|_| Corrupt)?);

@@ -49,3 +49,43 @@ fn round_trip_and_refusals() {
     }
     assert_eq!(Reader::new(&[9, 9, 9, 9]).err(), Some(Corrupt));
 }
+
+#[test]
+fn varints_take_what_their_values_need_and_refuse_the_rest() {
+    let mut w = Writer::new();
+    let version = w.0.len();
+    for v in [0, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+        w.u64(v);
+    }
+    for v in [0, -1, 1, i64::MIN, i64::MAX] {
+        w.i64(v);
+    }
+    let buf = w.finish();
+    // 1 + 1 + 2 + 2 + 3 + 5 + 10 octets, then zigzag 1 + 1 + 1 + 10 + 10.
+    assert_eq!(buf.len() - version, 24 + 23);
+    let mut r = Reader::new(&buf).unwrap();
+    for v in [0, 127, 128, 16_383, 16_384, u64::from(u32::MAX), u64::MAX] {
+        assert_eq!(r.u64(), Ok(v));
+    }
+    for v in [0, -1, 1, i64::MIN, i64::MAX] {
+        assert_eq!(r.i64(), Ok(v));
+    }
+    assert_eq!(r.finish(), Ok(()));
+
+    let read = |tail: &[u8]| {
+        let mut buf = Writer::new().finish();
+        buf.extend_from_slice(tail);
+        let mut r = Reader::new(&buf).unwrap();
+        (r.u64(), Reader::new(&buf).unwrap().u32())
+    };
+    // Eleven octets, or a tenth with more than bit 64: past 64 bits.
+    let mut overlong = vec![0x80; 10];
+    overlong.push(0);
+    assert_eq!(read(&overlong).0, Err(Corrupt));
+    let mut too_big = vec![0xff; 9];
+    too_big.push(0x02);
+    assert_eq!(read(&too_big).0, Err(Corrupt));
+    // A u64 that a u32 field cannot hold.
+    assert_eq!(read(&[0x80, 0x80, 0x80, 0x80, 0x10]).1, Err(Corrupt));
+    assert_eq!(read(&[0xff, 0xff, 0xff, 0xff, 0x0f]).1, Ok(u32::MAX));
+}
