@@ -34,6 +34,23 @@ pub(crate) fn refusal(why: &str) -> Vec<u8> {
     h2wasm_engine::wire::refusal(h2wasm_engine::ErrorCode::REFUSED_STREAM, why)
 }
 
+/// What a client opens a connection with: the preface, an empty SETTINGS
+/// and a GET of `/` on stream 1 (HPACK: indexed `:method GET`, `:scheme
+/// http`, `:path /`, and a literal `:authority`). Instances made ahead run
+/// it once, so that a connection's first turn finds its pages in place.
+pub(crate) fn warm_up_request() -> Vec<u8> {
+    const AUTHORITY: &[u8] = b"localhost";
+    let mut block = vec![0x82, 0x86, 0x84, 0x41, AUTHORITY.len() as u8];
+    block.extend_from_slice(AUTHORITY);
+    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS, empty.
+    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    // HEADERS, END_STREAM | END_HEADERS, stream 1.
+    out.extend_from_slice(&[0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1]);
+    out.extend_from_slice(&block);
+    out
+}
+
 /// Writes everything the engine has queued (showing it to `trace` when
 /// given); returns the octets written. For connections that hold no host
 /// bodies (clients, tunnels): the server pump splices its own.

@@ -541,10 +541,36 @@ impl Instances {
     /// otherwise fault in on its first response.
     async fn warm_instance(&self) -> wasmtime::Result<(Store<HostState>, EngineWorld)> {
         let (mut store, bindings) = self.connection_instance().await?;
-        bindings
-            .h2wasm_http2_session()
-            .call_default_options(&mut store)
-            .await?;
+        let session = bindings.h2wasm_http2_session();
+        let options = session.call_default_options(&mut store).await?;
+        // A server connection's first turn (a client's preface, SETTINGS
+        // and a GET), thrown away with the connection: the allocator's
+        // pages, the memory it grows into and the stack a turn runs on are
+        // then the instance's before a connection takes it, not faulted in
+        // on that connection's first response.
+        let connection = session.connection();
+        if let Ok(conn) = connection
+            .call_create(&mut store, Role::Server, &options, 0)
+            .await?
+        {
+            let input = crate::engine::io::warm_up_request();
+            connection
+                .call_drive(
+                    &mut store,
+                    conn,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(&input),
+                    None,
+                    u32::MAX,
+                )
+                .await?;
+            conn.resource_drop_async(&mut store).await?;
+        }
         Ok((store, bindings))
     }
 
