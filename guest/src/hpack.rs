@@ -159,7 +159,7 @@ impl HeaderEncoder {
             cached: IdMap64::default(),
             cached_at: (0, 0),
         };
-        for _ in 0..r.len(2)? {
+        for _ in 0..r.len(8)? {
             let (name, value) = (r.bytes()?, r.bytes()?);
             enc.table.restore(name, value);
         }
@@ -526,7 +526,7 @@ impl HeaderDecoder {
         let mut dec = HeaderDecoder::new(allowed.max(max_size));
         dec.inner.set_max_table_size(max_size as usize);
         dec.table.set_max_size(max_size as usize);
-        let n = r.len(2)?;
+        let n = r.len(8)?;
         let mut block = Vec::new();
         for _ in 0..n {
             let (name, value) = (r.bytes()?, r.bytes()?);

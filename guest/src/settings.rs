@@ -298,7 +298,7 @@ impl SettingsValues {
             no_rfc7540_priorities: r.bool()?,
             custom: Vec::new(),
         };
-        let n = r.len(2)?;
+        let n = r.len(6)?;
         if n > MAX_CUSTOM_SETTINGS
             || v.initial_window_size > MAX_WINDOW_SIZE
             || !(MIN_MAX_FRAME_SIZE..=MAX_MAX_FRAME_SIZE).contains(&v.max_frame_size)

@@ -1,15 +1,11 @@
 //! The byte encoding of a hibernated connection (see
-//! `Connection::hibernate`): integers as LEB128 varints (most values a
-//! hibernated connection keeps are small: a counter, a window, a setting
-//! take one to three octets where fixed widths took four or eight, and the
-//! snapshot is held by every idle connection), signed ones zigzagged, and
-//! length-prefixed byte strings, behind a version tag. Reading never
-//! panics: anything truncated, oversized, overlong or left over is
-//! [`Corrupt`].
+//! `Connection::hibernate`): little-endian integers and length-prefixed
+//! byte strings behind a version tag. Reading never panics: anything
+//! truncated, oversized or left over is [`Corrupt`].
 
 /// Bumped whenever the layout changes: a snapshot from another engine
 /// build is refused rather than misread.
-pub(crate) const VERSION: u32 = 4;
+pub(crate) const VERSION: u32 = 3;
 
 /// The snapshot could not be read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,44 +33,30 @@ impl Writer {
         self.u8(u8::from(v));
     }
 
-    /// An unsigned integer, seven bits per octet, low bits first.
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-
     pub(crate) fn u16(&mut self, v: u16) {
-        self.varint(v.into());
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     pub(crate) fn u32(&mut self, v: u32) {
-        self.varint(v.into());
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     pub(crate) fn u64(&mut self, v: u64) {
-        self.varint(v);
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     pub(crate) fn i64(&mut self, v: i64) {
-        // Zigzag: small magnitudes of either sign stay short.
-        self.varint(((v << 1) ^ (v >> 63)) as u64);
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
 
     pub(crate) fn opt_u32(&mut self, v: Option<u32>) {
         self.bool(v.is_some());
-        if let Some(v) = v {
-            self.u32(v);
-        }
+        self.u32(v.unwrap_or(0));
     }
 
     pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
         self.bool(v.is_some());
-        if let Some(v) = v {
-            self.u64(v);
-        }
+        self.u64(v.unwrap_or(0));
     }
 
     pub(crate) fn bytes(&mut self, b: &[u8]) {
@@ -129,52 +111,32 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A varint: at most ten octets, and none past 64 bits.
-    fn varint(&mut self) -> Result<u64, Corrupt> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let octet = self.u8()?;
-            let bits = u64::from(octet & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(Corrupt);
-            }
-            v |= bits << shift;
-            if octet & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err(Corrupt)
-    }
-
     pub(crate) fn u16(&mut self) -> Result<u16, Corrupt> {
-        u16::try_from(self.varint()?).map_err(|_| Corrupt)
+        Ok(u16::from_le_bytes(self.take()?))
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, Corrupt> {
-        u32::try_from(self.varint()?).map_err(|_| Corrupt)
+        Ok(u32::from_le_bytes(self.take()?))
     }
 
     pub(crate) fn u64(&mut self) -> Result<u64, Corrupt> {
-        self.varint()
+        Ok(u64::from_le_bytes(self.take()?))
     }
 
     pub(crate) fn i64(&mut self) -> Result<i64, Corrupt> {
-        let v = self.varint()?;
-        Ok(((v >> 1) as i64) ^ -((v & 1) as i64))
+        Ok(i64::from_le_bytes(self.take()?))
     }
 
     pub(crate) fn opt_u32(&mut self) -> Result<Option<u32>, Corrupt> {
-        match self.bool()? {
-            true => self.u32().map(Some),
-            false => Ok(None),
-        }
+        let some = self.bool()?;
+        let v = self.u32()?;
+        Ok(some.then_some(v))
     }
 
     pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, Corrupt> {
-        match self.bool()? {
-            true => self.u64().map(Some),
-            false => Ok(None),
-        }
+        let some = self.bool()?;
+        let v = self.u64()?;
+        Ok(some.then_some(v))
     }
 
     pub(crate) fn bytes(&mut self) -> Result<&'a [u8], Corrupt> {

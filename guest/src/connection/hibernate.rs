@@ -117,12 +117,12 @@ fn read_snapshot(opts: Options, snapshot: &[u8], now: u64) -> Result<Connection,
     c.ping = Pings::read(&mut r)?;
     c.shutdown = Shutdown::read(&mut r)?;
     c.protections = Protections::read(&mut r, &c.opts)?;
-    for _ in 0..r.len(1)? {
+    for _ in 0..r.len(4)? {
         let origin = std::str::from_utf8(r.bytes()?).map_err(|_| Corrupt)?;
         c.origin_set.push(origin.to_string());
     }
     c.metrics = read_metrics(&mut r)?;
-    for _ in 0..r.len(2)? {
+    for _ in 0..r.len(5)? {
         let id = r.u32()?;
         let cause = read_cause(&mut r)?;
         c.streams.closed.insert(id, cause);

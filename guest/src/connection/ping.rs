@@ -63,7 +63,7 @@ impl Pings {
     pub(super) fn read(r: &mut Reader<'_>) -> Result<Self, Corrupt> {
         let seq = r.u64()?;
         let mut outstanding = VecDeque::new();
-        for _ in 0..r.len(10)? {
+        for _ in 0..r.len(20)? {
             let payload: [u8; 8] = r.bytes()?.try_into().map_err(|_| Corrupt)?;
             outstanding.push_back((payload, r.u64()?));
         }

@@ -76,9 +76,9 @@ impl SettingsState {
         let remote = SettingsValues::read(r)?;
         let remote_seen = r.bool()?;
         let mut pending = VecDeque::new();
-        for _ in 0..r.len(1)? {
+        for _ in 0..r.len(4)? {
             let mut params = Vec::new();
-            for _ in 0..r.len(2)? {
+            for _ in 0..r.len(6)? {
                 params.push((r.u16()?, r.u32()?));
             }
             pending.push_back(Settings::from_params(&params).map_err(|_| Corrupt)?);
