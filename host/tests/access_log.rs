@@ -33,6 +33,20 @@ fn lines(file: &Path, n: usize) -> Vec<String> {
     }
 }
 
+/// `serve --h2c root` writing JSON lines to `file`.
+fn json_logging(file: &Path, root: &str) -> ServeProcess {
+    let file = file.to_str().unwrap();
+    let args = [
+        "--h2c",
+        "--access-log",
+        "json",
+        "--access-log-file",
+        file,
+        root,
+    ];
+    ServeProcess::start(&args, false)
+}
+
 #[test]
 fn common_and_combined_lines_for_both_protocols() {
     let dir = scratch_dir("h2wasm-access-");
@@ -76,17 +90,7 @@ fn json_lines_are_json_with_every_field() {
     let dir = scratch_dir("h2wasm-access-");
     let root = site(dir.path(), 10);
     let file = dir.path().join("access.json");
-    let server = ServeProcess::start(
-        &[
-            "--h2c",
-            "--access-log",
-            "json",
-            "--access-log-file",
-            file.to_str().unwrap(),
-            &root,
-        ],
-        false,
-    );
+    let server = json_logging(&file, &root);
     let (status, _) = curl_status(&[
         "--http2-prior-knowledge",
         "-A",
@@ -152,17 +156,7 @@ fn a_request_reset_before_its_answer_is_logged_with_the_reset() {
     let dir = scratch_dir("h2wasm-access-");
     let root = site(dir.path(), 10);
     let file = dir.path().join("access.json");
-    let server = ServeProcess::start(
-        &[
-            "--h2c",
-            "--access-log",
-            "json",
-            "--access-log-file",
-            file.to_str().unwrap(),
-            &root,
-        ],
-        false,
-    );
+    let server = json_logging(&file, &root);
     let mut c = RawClient::hello(server.addr);
     // A first request, so that the connection has the page's response
     // headers prepared: answers from memory then go out with the next

@@ -39,14 +39,14 @@ pub(crate) fn refusal(why: &str) -> Vec<u8> {
 /// http`, `:path /`, and a literal `:authority`). Instances made ahead run
 /// it once, so that a connection's first turn finds its pages in place.
 pub(crate) fn warm_up_request() -> Vec<u8> {
+    use h2wasm_engine::wire::{FrameHeader, PREFACE, flag, kind};
     const AUTHORITY: &[u8] = b"localhost";
     let mut block = vec![0x82, 0x86, 0x84, 0x41, AUTHORITY.len() as u8];
     block.extend_from_slice(AUTHORITY);
-    let mut out = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-    // SETTINGS, empty.
-    out.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
-    // HEADERS, END_STREAM | END_HEADERS, stream 1.
-    out.extend_from_slice(&[0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1]);
+    let mut out = PREFACE.to_vec();
+    FrameHeader::new(kind::SETTINGS, 0, 0, 0).encode(&mut out);
+    let flags = flag::END_STREAM | flag::END_HEADERS;
+    FrameHeader::new(kind::HEADERS, flags, 1, block.len()).encode(&mut out);
     out.extend_from_slice(&block);
     out
 }
