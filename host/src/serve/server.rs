@@ -6,10 +6,11 @@ use crate::bindings::{Options, Settings};
 use crate::engine::Runtime;
 use crate::serve::http1::{Http1Config, serve_http1};
 use crate::serve::limits::{Limits, Refusal};
-use crate::serve::pump::{Builder, ConnectionConfig, Error, Shutdown, for_serving};
+use crate::serve::pump::{Builder, ConnectionConfig, ConnectionSet, Error, for_serving};
 use crate::serve::sniff::{Opening, Rewind, sniff};
 use crate::service::{ConnectionInfo, SharedService};
 use arc_swap::ArcSwap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -188,12 +189,12 @@ impl Server {
         let limits = self.limits();
         // What loading the engine allocated and freed goes back first.
         crate::engine::trim::freed();
-        // Every HTTP/2 connection follows this one signal to close.
-        let stopping = Arc::new(Shutdown::default());
+        // Every HTTP/2 connection belongs to this set, and closes with it.
+        let stopping = ConnectionSet::new();
         let http2 = Arc::new(
             Builder::with_shared_options(self.runtime.clone(), self.options.clone())
                 .config(self.connection.clone())
-                .following(stopping.clone()),
+                .in_set(stopping.clone()),
         );
         let mut tasks = JoinSet::new();
         loop {
@@ -224,7 +225,7 @@ impl Server {
             }
         }
         drop(listener);
-        stopping.request();
+        stopping.close();
         let drain = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(self.grace, drain).await.is_err() {
             tracing::warn!("shutdown grace period over; closing remaining connections");
@@ -242,13 +243,16 @@ impl Server {
             .unwrap_or_else(|| Limits::new(self.runtime.max_connections() as usize, None))
     }
 
-    async fn connection(
-        &self,
-        http2: &Builder,
+    /// Opens an accepted connection: sniffs cleartext for the preface, or
+    /// makes the TLS handshake, then starts HTTP/2 on it, or serves all of
+    /// an HTTP/1.1 connection.
+    async fn open(
+        self: Arc<Self>,
+        http2: Arc<Builder>,
         tcp: TcpStream,
         peer: String,
         shutdown: watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Opened> {
         let timeout = self.connection.handshake_timeout;
         let Some(config) = &self.tls else {
             let info = ConnectionInfo {
@@ -260,14 +264,11 @@ impl Server {
             if self.http1.is_none() {
                 // HTTP/2 only: the engine answers anything but the
                 // preface with GOAWAY(PROTOCOL_ERROR).
-                return self.http2(http2, tcp, info).await;
+                return Ok(self.http2(&http2, tcp, info));
             }
             // Cleartext: the preface says HTTP/2, anything else HTTP/1.1.
             let mut tcp = tcp;
-            // Boxed: the wait happens once, and the connection's task would
-            // otherwise keep room for its timer as long as it is open.
-            let sniffing = Box::pin(tokio::time::timeout(timeout, sniff(&mut tcp)));
-            let (opening, prefix) = match sniffing.await {
+            let (opening, prefix) = match tokio::time::timeout(timeout, sniff(&mut tcp)).await {
                 Ok(sniffed) => sniffed?,
                 Err(_) => {
                     // Counted before the socket closes: whoever sees the
@@ -277,34 +278,16 @@ impl Server {
                         l.count_handshake_timeout();
                     }
                     drop(tcp);
-                    return Ok(());
+                    return Ok(Opened::Done);
                 }
             };
             let io = Rewind::new(prefix, tcp);
             return match opening {
-                Opening::Closed => Ok(()),
-                Opening::Http2 => self.http2(http2, io, info).await,
-                // Boxed, as below: an HTTP/2 connection's task is not
-                // sized for hyper's connection.
-                Opening::Http1 => Box::pin(self.http1(io, info, shutdown)).await,
+                Opening::Closed => Ok(Opened::Done),
+                Opening::Http2 => Ok(self.http2(&http2, io, info)),
+                Opening::Http1 => self.http1(io, info, shutdown).await.map(|()| Opened::Done),
             };
         };
-        // Boxed: a task is as large as its largest state, and a cleartext
-        // connection's should not be sized for a TLS handshake.
-        Box::pin(self.tls_connection(config, http2, tcp, peer, shutdown)).await
-    }
-
-    /// `connection` over TLS: the handshake, then HTTP/2 or HTTP/1.1 as
-    /// ALPN says.
-    async fn tls_connection(
-        &self,
-        config: &Arc<rustls::ServerConfig>,
-        http2: &Builder,
-        tcp: TcpStream,
-        peer: String,
-        shutdown: watch::Receiver<bool>,
-    ) -> anyhow::Result<()> {
-        let timeout = self.connection.handshake_timeout;
         let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
         let tls = tokio::time::timeout(timeout, acceptor.accept(tcp))
             .await
@@ -321,34 +304,23 @@ impl Server {
                 .map(|n| n.to_ascii_lowercase().into()),
         };
         if alpn.as_deref() == Some(crate::tls::ALPN_H2) {
-            self.http2(http2, tls, info).await
+            Ok(self.http2(&http2, tls, info))
         } else {
             // http/1.1 by ALPN, or no ALPN at all.
-            self.http1(tls, info, shutdown).await
+            self.http1(tls, info, shutdown).await.map(|()| Opened::Done)
         }
     }
 
-    /// Serves HTTP/2 on `io` until it closes; the server's shutdown asks
-    /// it to close gracefully (`http2` follows the server's signal). Not
-    /// an `async fn`: the connection's task would keep room for `io` and
-    /// `info` for as long as it is open, though they move into the
-    /// connection at once.
-    fn http2<IO>(
-        &self,
-        http2: &Builder,
-        io: IO,
-        info: ConnectionInfo,
-    ) -> impl Future<Output = anyhow::Result<()>> + use<IO>
+    /// HTTP/2 on `io`, to be served by the connection's task; the server's
+    /// shutdown asks it to close gracefully (`http2` connections belong to
+    /// the server's set).
+    fn http2<IO>(&self, http2: &Builder, io: IO, info: ConnectionInfo) -> Opened
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let peer = info.peer.clone();
         let connection = http2.serve_connection(io, self.service.clone(), info);
-        async move {
-            let summary = connection.await?;
-            tracing::debug!(%peer, ?summary, "connection closed");
-            Ok(())
-        }
+        Opened::Http2 { connection, peer }
     }
 
     async fn http1<IO>(
@@ -370,26 +342,57 @@ impl Server {
     }
 }
 
+/// An accepted connection, opened.
+enum Opened {
+    /// HTTP/2, to be served.
+    Http2 {
+        connection: crate::serve::pump::Connection,
+        peer: Arc<str>,
+    },
+    /// Served already (HTTP/1.1), or closed before saying anything.
+    Done,
+}
+
 /// An accepted connection's task, until the connection ends: what every
 /// open connection holds for as long as it is open, hibernating or not
-/// (its size is tested).
-async fn serve_accepted(
+/// (its size is tested). The opening is boxed, and gone once HTTP/2
+/// starts: a task is as large as its largest state, and an HTTP/2
+/// connection's should not be sized for sniffing, a TLS handshake or
+/// hyper's connection. Not an `async fn`, which would keep its arguments
+/// beside the opening they move into.
+fn serve_accepted(
     server: Arc<Server>,
     http2: Arc<Builder>,
     tcp: TcpStream,
     addr: std::net::SocketAddr,
     slot: crate::serve::limits::ConnectionSlot,
     stop: watch::Receiver<bool>,
-) {
-    let _slot = slot;
-    let peer = addr.to_string();
-    match server.connection(&http2, tcp, peer.clone(), stop).await {
-        Ok(()) => {}
-        Err(e) if matches!(e.downcast_ref::<Error>(), Some(Error::Trap(_))) => {
-            tracing::warn!(%peer, "connection closed: {e:#}");
+) -> impl Future<Output = ()> + Send + 'static {
+    let opening = Box::pin(server.open(http2, tcp, addr.to_string(), stop));
+    async move {
+        let _slot = slot;
+        // Bound first: the box goes at the end of this statement, before
+        // the connection is served.
+        let opened = opening.await;
+        let served = match opened {
+            Ok(Opened::Http2 { connection, peer }) => match connection.await {
+                Ok(summary) => {
+                    tracing::debug!(%peer, ?summary, "connection closed");
+                    Ok(())
+                }
+                Err(e) => Err((peer, anyhow::Error::from(e))),
+            },
+            Ok(Opened::Done) => Ok(()),
+            Err(e) => Err((addr.to_string().into(), e)),
+        };
+        match served {
+            Ok(()) => {}
+            Err((peer, e)) if matches!(e.downcast_ref::<Error>(), Some(Error::Trap(_))) => {
+                tracing::warn!(%peer, "connection closed: {e:#}");
+            }
+            // Resets, failed handshakes, garbage: routine on the open internet.
+            Err((peer, e)) => tracing::debug!(%peer, "connection ended: {e:#}"),
         }
-        // Resets, failed handshakes, garbage: routine on the open internet.
-        Err(e) => tracing::debug!(%peer, "connection ended: {e:#}"),
     }
 }
 
@@ -447,12 +450,12 @@ mod tests {
     use crate::service::shared;
 
     /// Every open connection's task is as large as its largest state; the
-    /// serving future itself is boxed (see pump's test). In a test build it
-    /// was 824 octets: a wait for the server's shutdown beside each
-    /// connection (192; connections follow one signal of the server's
-    /// now), the sniffing's timer (176; boxed, as it runs once) and room
-    /// for `http2`'s arguments (now moved into the connection before its
-    /// future begins): 448 now.
+    /// serving future itself is boxed (see pump's test), and so is the
+    /// opening. In a test build it was 824 octets, then 448 with the
+    /// server's shutdown followed through one signal, the sniffing's timer
+    /// boxed and `http2`'s arguments moved into the connection; 152 now
+    /// that the opening (sniffing, TLS, HTTP/1.1) is boxed and gone when
+    /// HTTP/2 starts, and no argument is kept twice.
     #[tokio::test]
     async fn an_accepted_connections_task_stays_small() {
         let (runtime, options) = Runtime::for_tests().await;
@@ -468,7 +471,7 @@ mod tests {
         let task = serve_accepted(server, http2, tcp, peer, slot, stop);
         let size = std::mem::size_of_val(&task);
         assert!(
-            size <= 512,
+            size <= 192,
             "an accepted connection's task is {size} octets"
         );
     }

@@ -109,8 +109,8 @@ enum Clocks {
     End,
 }
 
-pub(super) struct Active<'s, 'r, IO> {
-    session: &'s mut Session<'r, IO>,
+pub(super) struct Active<'s, IO> {
+    session: &'s mut Session<IO>,
     conn: EngineConnection,
     st: PumpState,
     shared: Shared,
@@ -130,13 +130,13 @@ pub(super) struct Active<'s, 'r, IO> {
     hibernate_retry: Option<Instant>,
 }
 
-impl<'s, 'r, IO> Active<'s, 'r, IO>
+impl<'s, IO> Active<'s, IO>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
     /// Takes `conn` for `session`, starting with what woke it.
     pub(super) async fn start(
-        session: &'s mut Session<'r, IO>,
+        session: &'s mut Session<IO>,
         mut conn: EngineConnection,
         start: Start,
     ) -> anyhow::Result<Self> {
@@ -263,7 +263,7 @@ where
             engine,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(&session.info, session.runtime.files_root());
         let mut fresh = &input.buf[..];
         loop {
             let asked = !st.credits.is_empty() || !st.writes.is_empty() || !st.batch.is_empty();
@@ -306,7 +306,7 @@ where
             st.written(std::mem::take(&mut r.written));
             fresh = &[];
             if let Some(e) = r.error {
-                tracing::debug!(peer = %session.peer, "connection error {}: {}", code_name(e.code), e.reason);
+                tracing::debug!(peer = %session.info.peer, "connection error {}: {}", code_name(e.code), e.reason);
             }
             engine.deadline = r.timeout;
             engine.queued = r.queued;
@@ -322,7 +322,7 @@ where
             // File payload is read in before the events are handled: a
             // stream's close may release its file.
             let assembled = st.host_bodies.assemble(r.output).map_err(|e| {
-                tracing::warn!(peer = %session.peer, "a file being sent failed: {e}; closing the connection");
+                tracing::warn!(peer = %session.info.peer, "a file being sent failed: {e}; closing the connection");
                 e
             })?;
             if !assembled.is_empty() {
@@ -335,10 +335,12 @@ where
                 match &event {
                     Event::RemoteSettings(_) => session.handshaken = true,
                     Event::HeaderBlock(h) if h.kind == HeaderKind::Request => {
-                        if let Some(value) = session.altsvc_pending.take() {
+                        if std::mem::take(&mut session.altsvc_pending)
+                            && let Some(value) = &session.config.altsvc
+                        {
                             let target = AltsvcTarget::Stream(h.stream_id);
-                            if let Err(e) = trap(conn.altsvc(&value, &target).await)? {
-                                tracing::debug!(peer = %session.peer, "ALTSVC refused: {e:?}");
+                            if let Err(e) = trap(conn.altsvc(value, &target).await)? {
+                                tracing::debug!(peer = %session.info.peer, "ALTSVC refused: {e:?}");
                             }
                         }
                     }
@@ -400,7 +402,7 @@ where
             }
             let since = *self.closed_at.get_or_insert(now);
             if now >= since + CLOSE_FLUSH {
-                tracing::debug!(peer = %self.session.peer, "peer not reading; closing without flushing");
+                tracing::debug!(peer = %self.session.info.peer, "peer not reading; closing without flushing");
                 return Ok(Clocks::End);
             }
         }
@@ -445,7 +447,7 @@ where
                 // The idle clock goes on: the idle timeout comes whether or
                 // not hibernation does.
                 Err(e) => {
-                    tracing::trace!(peer = %s.peer, "not hibernating yet: {e:?}");
+                    tracing::trace!(peer = %s.info.peer, "not hibernating yet: {e:?}");
                     self.hibernate_retry = s.config.hibernate_after.map(|after| now + after);
                 }
             }
@@ -484,7 +486,7 @@ where
             output,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(&session.info, session.runtime.files_root());
         let mut room = (&mut input.buf).limit(input.read_size);
         tokio::select! {
             biased;
@@ -523,7 +525,7 @@ where
                 }
             }
             _ = sleep_until_opt(wake_at), if wake_at.is_some() => {}
-            _ = session.shutdown.requested(), if !session.shutting_down => {
+            _ = session.signal.requested(), if !session.shutting_down => {
                 session.shutting_down = true;
                 trap(conn.close().await)?;
             }
@@ -547,7 +549,7 @@ where
             consumed,
             ..
         } = self;
-        let cx = shared.context(session.info, session.runtime.files_root());
+        let cx = shared.context(&session.info, session.runtime.files_root());
         loop {
             if let Ok(cmd) = commands.try_recv() {
                 streams::apply(cmd, conn, st, &cx).await?;
@@ -576,7 +578,7 @@ where
         if tracing::enabled!(target: "h2wasm::session", tracing::Level::INFO) {
             trap(self.conn.handle_timeout(now_ns()).await)?;
             let m = trap(self.conn.metrics().await)?;
-            tracing::info!(target: "h2wasm::session", "{} {}", self.session.peer, crate::fetch::report::session_summary(&m));
+            tracing::info!(target: "h2wasm::session", "{} {}", self.session.info.peer, crate::fetch::report::session_summary(&m));
         }
         Ok(Outcome::Ended)
     }

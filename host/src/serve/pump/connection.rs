@@ -5,18 +5,18 @@
 //! [`Connection::graceful_shutdown`] asks it to finish (GOAWAY, open
 //! streams complete).
 
-use super::{ConnectionConfig, ConnectionSummary, Trap};
+use super::signal::{ConnectionSet, Signal};
+use super::{ConnectionConfig, ConnectionSummary, Serving, Session, Trap};
 use crate::bindings::Options;
 use crate::engine::Runtime;
 use crate::service::{ConnectionInfo, SharedService};
 use arc_swap::ArcSwap;
+use futures_util::TryFutureExt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Notify;
 
 /// What every connection is served with: the engine, its options, how
 /// connections are run, and the service.
@@ -26,12 +26,12 @@ pub struct Builder {
     /// Read as each connection starts: [`crate::serve::Server::update_settings`]
     /// changes it for the connections that follow.
     options: Arc<ArcSwap<Options>>,
-    /// Shared: each connection's future holds the builder, and a config
-    /// of its own would be 128 octets more per open connection.
+    /// Shared: each connection holds it, and a config of its own would be
+    /// 128 octets more per open connection.
     config: Arc<ConnectionConfig>,
-    /// The server's own close, which every connection it serves follows
-    /// (none: only each connection's `graceful_shutdown`).
-    server_shutdown: Option<Arc<Shutdown>>,
+    /// The connections served: one timer for their deadlines while they
+    /// wait, and the server's close, which every one of them follows.
+    connections: Arc<ConnectionSet>,
 }
 
 impl Builder {
@@ -55,15 +55,14 @@ impl Builder {
             runtime,
             options,
             config: Arc::new(ConnectionConfig::default()),
-            server_shutdown: None,
+            connections: ConnectionSet::new(),
         }
     }
 
-    /// Connections that also close gracefully when `server` is requested:
-    /// one signal for all of a server's connections, where a wait of
-    /// their own beside each would cost every idle connection its room.
-    pub(crate) fn following(mut self, server: Arc<Shutdown>) -> Builder {
-        self.server_shutdown = Some(server);
+    /// Connections that belong to `set`: they close gracefully when it
+    /// closes (a server's, when it stops).
+    pub(crate) fn in_set(mut self, set: Arc<ConnectionSet>) -> Builder {
+        self.connections = set;
         self
     }
 
@@ -92,29 +91,22 @@ impl Builder {
     where
         IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let shutdown = Arc::new(Shutdown {
-            parent: self.server_shutdown.clone(),
-            ..Shutdown::default()
+        let signal = self.connections.join();
+        let session = Session::new(Serving {
+            runtime: self.runtime.clone(),
+            options: self.options.load_full(),
+            config: self.config.clone(),
+            service,
+            info,
+            io,
+            signal: signal.clone(),
         });
-        let builder = self.clone();
-        let signal = shutdown.clone();
-        let driving = async move {
-            let options = builder.options.load_full();
-            super::serve(
-                &builder.runtime,
-                options,
-                &builder.config,
-                io,
-                service,
-                &info,
-                signal,
-            )
-            .await
-            .map_err(Error::from)
-        };
+        // Mapped, not awaited in an `async` block: the block would keep
+        // room for the session beside the future it moved into.
+        let driving = super::serve(session).map_err(Error::from);
         Connection {
             driving: Box::pin(driving),
-            shutdown,
+            signal,
         }
     }
 }
@@ -124,14 +116,14 @@ impl Builder {
 #[must_use = "a connection is served only while it is polled"]
 pub struct Connection {
     driving: Pin<Box<dyn Future<Output = Result<ConnectionSummary, Error>> + Send>>,
-    shutdown: Arc<Shutdown>,
+    signal: Arc<Signal>,
 }
 
 impl Connection {
     /// Closes gracefully: GOAWAY now, open streams finish, then the
     /// connection closes. Keep polling the connection until it resolves.
     pub fn graceful_shutdown(&self) {
-        self.shutdown.request();
+        self.signal.request();
     }
 }
 
@@ -140,57 +132,6 @@ impl Future for Connection {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.driving.as_mut().poll(cx)
-    }
-}
-
-/// A graceful close asked for, shared by a [`Connection`] and its driver;
-/// a connection's also follows its server's (`parent`).
-#[derive(Default)]
-pub(crate) struct Shutdown {
-    requested: AtomicBool,
-    notify: Notify,
-    parent: Option<Arc<Shutdown>>,
-}
-
-impl Shutdown {
-    /// Asks for the close; every connection following this one closes too.
-    pub(crate) fn request(&self) {
-        self.requested.store(true, Ordering::Release);
-        self.notify.notify_waiters();
-    }
-
-    pub(super) fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::Acquire)
-            || self.parent.as_ref().is_some_and(|p| p.is_requested())
-    }
-
-    /// Resolves once a graceful close has been asked for, of this
-    /// connection or of its server.
-    pub(super) async fn requested(&self) {
-        loop {
-            let mut own = std::pin::pin!(self.notify.notified());
-            let mut server = std::pin::pin!(self.parent.as_ref().map(|p| p.notify.notified()));
-            // Registered before the flags are looked at: a request between
-            // the two still wakes it.
-            own.as_mut().enable();
-            if let Some(server) = server.as_mut().as_pin_mut() {
-                server.enable();
-            }
-            if self.is_requested() {
-                return;
-            }
-            let either = std::future::poll_fn(|cx| {
-                let server_woke = server
-                    .as_mut()
-                    .as_pin_mut()
-                    .is_some_and(|s| s.poll(cx).is_ready());
-                match server_woke || own.as_mut().poll(cx).is_ready() {
-                    true => Poll::Ready(()),
-                    false => Poll::Pending,
-                }
-            });
-            either.await;
-        }
     }
 }
 
@@ -263,9 +204,12 @@ mod tests {
         };
         let connection = builder.serve_connection(io, service, info);
         let size = std::mem::size_of_val(&*connection.driving);
-        // 944 octets over this test's pipe (the builder it holds was 120
-        // more while it carried its connection config by value); with the
-        // engine connection held unboxed, 2,544 over TCP and 2,432 here.
-        assert!(size <= 1_024, "the serving future is {size} octets");
+        // 424 octets over this test's pipe. It was 944: a tokio `Sleep`
+        // and two `Notified` in the wait for the next octet (the
+        // connection's set keeps its deadline and close now), the session
+        // twice (once as the `async fn`'s argument), the session's
+        // observer's guard with a copy of the connection's info, and the
+        // instance's timer; 2,544 with the engine connection held unboxed.
+        assert!(size <= 448, "the serving future is {size} octets");
     }
 }

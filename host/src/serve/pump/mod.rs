@@ -13,6 +13,7 @@ mod output;
 mod payload;
 mod received;
 mod request;
+mod signal;
 mod streams;
 
 use crate::bindings::{Options, Role};
@@ -25,9 +26,12 @@ use crate::serve::limits::Limits;
 use crate::serve::metrics::Metrics;
 use crate::service::{ConnectionInfo, SharedService};
 use active::Active;
-pub(crate) use connection::Shutdown;
 pub use connection::{Builder, Connection, Error};
+pub(crate) use signal::ConnectionSet;
+use signal::Signal;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 
@@ -168,134 +172,162 @@ const ORIGIN_ROOM: usize = 16_382;
 /// Work one connection does before it lets other tasks run.
 const FAIR_SLICE: Duration = Duration::from_micros(200);
 
-/// Serves one connection until it closes (see [`Builder::serve_connection`]).
-async fn serve<IO>(
-    runtime: &Runtime,
+/// What a connection is served with and by, as [`serve`] takes it.
+struct Serving<IO> {
+    runtime: Arc<Runtime>,
     options: Arc<Options>,
-    config: &ConnectionConfig,
-    io: IO,
+    config: Arc<ConnectionConfig>,
     service: SharedService,
-    info: &ConnectionInfo,
-    shutdown: Arc<Shutdown>,
-) -> anyhow::Result<ConnectionSummary>
+    info: ConnectionInfo,
+    io: IO,
+    signal: Arc<Signal>,
+}
+
+impl<IO> Session<IO>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let options = connection_options(options, config, info);
-    let (rd, wr) = tokio::io::split(io);
-    let now = Instant::now();
-    let shutting_down = shutdown.is_requested();
-    let mut s = Session {
-        runtime,
-        options,
-        config,
-        service,
-        info,
-        peer: &info.peer,
-        rd,
-        wr,
-        shutting_down,
-        shutdown,
-        summary: ConnectionSummary::default(),
-        reported: (0, 0),
-        altsvc_pending: config.altsvc.clone(),
-        opened: now,
-        handshaken: false,
-        idle_since: Some(now),
-        idle_closing: false,
-        scanner: held::Scanner::server(),
-    };
-    let mut snapshot: Option<Vec<u8>> = None;
-    // `close` follows `session`, however serving ends.
-    let mut says_close: Option<SaysClose<'_>> = None;
-    loop {
-        let start = match s.wait().await {
-            Wake::Input(octet) => Start::Input(octet),
-            Wake::Close if snapshot.is_some() => Start::Close,
-            Wake::Close | Wake::Gone => break,
-        };
-        // An instance, waiting for one if all are taken (max_live), but
-        // not for longer than a handshake may take.
-        let saved = snapshot.take();
-        let resuming = saved.is_some();
-        // The connection comes boxed (1.5 KiB): held unboxed by the match
-        // below, whose failure arm waits on the socket, it took that room
-        // in every connection's task, hibernating or not.
-        let take = async {
-            match &saved {
-                None => {
-                    trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await).map(Box::new)
-                }
-                Some(saved) => trap(s.runtime.resume(&s.options, saved, now_ns()).await)?
-                    .map(Box::new)
-                    .map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}")),
-            }
-        };
-        // Boxed, as the active phase below: instantiation's state would
-        // otherwise be part of every hibernated connection's task.
-        let take = Box::pin(take);
-        let conn = match tokio::time::timeout(s.config.handshake_timeout, take).await {
-            Ok(Ok(c)) => c,
-            failed => {
-                let e = match failed {
-                    Ok(Err(e)) => e,
-                    _ => anyhow::Error::new(Error::NoInstance),
-                };
-                // No instance to be had: say so in HTTP/2 and close.
-                tracing::warn!(peer = %s.peer, "cannot serve the connection: {e:#}");
-                if resuming && let Some(limits) = &s.config.limits {
-                    limits.count_hibernated_closed();
-                }
-                let _ =
-                    s.wr.write_all(&crate::engine::io::refusal("no engine instance free"))
-                        .await;
-                let _ = s.wr.shutdown().await;
-                return Err(e);
-            }
-        };
-        if resuming && let Some(limits) = &s.config.limits {
-            limits.count_resumed();
-        }
-        if says_close.is_none()
-            && let Some(events) = config.session_events.as_deref()
-        {
-            events.session(info);
-            says_close = Some(SaysClose(events, info));
-        }
-        // The active phase is boxed: a hibernated connection's task keeps
-        // only `Session` and a one-octet read.
-        let outcome =
-            Box::pin(async { Active::start(&mut s, *conn, start).await?.run().await }).await;
-        crate::engine::trim::freed();
-        match outcome? {
-            Outcome::Ended => break,
-            Outcome::Hibernated(saved) => {
-                s.summary.hibernations += 1;
-                if let Some(limits) = &s.config.limits {
-                    limits.count_hibernated();
-                }
-                tracing::debug!(peer = %s.peer, bytes = saved.len(), "hibernated");
-                snapshot = Some(saved);
-            }
+    /// The session of a connection about to be served.
+    fn new(serving: Serving<IO>) -> Session<IO> {
+        let Serving {
+            runtime,
+            options,
+            config,
+            service,
+            info,
+            io,
+            signal,
+        } = serving;
+        let options = connection_options(options, &config, &info);
+        let (rd, wr) = tokio::io::split(io);
+        let now = Instant::now();
+        Session {
+            runtime,
+            options,
+            altsvc_pending: config.altsvc.is_some(),
+            config,
+            service,
+            info,
+            rd,
+            wr,
+            shutting_down: signal.is_requested(),
+            signal,
+            summary: ConnectionSummary::default(),
+            reported: (0, 0),
+            opened: now,
+            handshaken: false,
+            idle_since: Some(now),
+            idle_closing: false,
+            said_session: false,
+            scanner: held::Scanner::server(),
         }
     }
-    if snapshot.is_some()
-        && let Some(limits) = &s.config.limits
-    {
-        // The peer left while the connection hibernated.
-        limits.count_hibernated_closed();
-    }
-    let _ = s.wr.shutdown().await;
-    s.report_octets();
-    Ok(s.summary)
 }
 
-/// Says `close` to the session's observer when dropped.
-struct SaysClose<'a>(&'a dyn crate::serve::SessionEvents, &'a ConnectionInfo);
+/// Serves one connection until it closes (see [`Builder::serve_connection`]).
+/// Not an `async fn`: one keeps its arguments apart from the locals they
+/// move into, and the session (232 octets) would be in every open
+/// connection's future twice; an `async` block uses what it captures in
+/// place.
+#[allow(clippy::manual_async_fn)]
+fn serve<IO>(mut s: Session<IO>) -> impl Future<Output = anyhow::Result<ConnectionSummary>>
+where
+    IO: AsyncRead + AsyncWrite + Send + Unpin,
+{
+    async move {
+        let mut snapshot: Option<Vec<u8>> = None;
+        loop {
+            let start = match s.wait().await {
+                Wake::Input(octet) => Start::Input(octet),
+                Wake::Close if snapshot.is_some() => Start::Close,
+                Wake::Close | Wake::Gone => break,
+            };
+            // An instance, waiting for one if all are taken (max_live), but
+            // not for longer than a handshake may take.
+            let saved = snapshot.take();
+            let resuming = saved.is_some();
+            // The connection comes boxed (1.5 KiB): held unboxed by the match
+            // below, whose failure arm waits on the socket, it took that room
+            // in every connection's task, hibernating or not.
+            let take = async {
+                match &saved {
+                    None => trap(s.runtime.connect(Role::Server, &s.options, now_ns()).await)
+                        .map(Box::new),
+                    Some(saved) => trap(s.runtime.resume(&s.options, saved, now_ns()).await)?
+                        .map(Box::new)
+                        .map_err(|e| anyhow::anyhow!("resuming a hibernated connection: {e:?}")),
+                }
+            };
+            // Boxed with its timer, as the active phase below: neither
+            // instantiation's state nor the timer should be part of every
+            // hibernated connection's task.
+            let take = Box::pin(tokio::time::timeout(s.config.handshake_timeout, take));
+            let conn = match take.await {
+                Ok(Ok(c)) => c,
+                failed => {
+                    let e = match failed {
+                        Ok(Err(e)) => e,
+                        _ => anyhow::Error::new(Error::NoInstance),
+                    };
+                    // No instance to be had: say so in HTTP/2 and close.
+                    tracing::warn!(peer = %s.info.peer, "cannot serve the connection: {e:#}");
+                    if resuming && let Some(limits) = &s.config.limits {
+                        limits.count_hibernated_closed();
+                    }
+                    let _ =
+                        s.wr.write_all(&crate::engine::io::refusal("no engine instance free"))
+                            .await;
+                    let _ = s.wr.shutdown().await;
+                    return Err(e);
+                }
+            };
+            if resuming && let Some(limits) = &s.config.limits {
+                limits.count_resumed();
+            }
+            if !s.said_session
+                && let Some(events) = &s.config.session_events
+            {
+                events.session(&s.info);
+                s.said_session = true;
+            }
+            // The active phase is boxed: a hibernated connection's task keeps
+            // only `Session` and a one-octet read.
+            let outcome =
+                Box::pin(async { Active::start(&mut s, *conn, start).await?.run().await }).await;
+            crate::engine::trim::freed();
+            match outcome? {
+                Outcome::Ended => break,
+                Outcome::Hibernated(saved) => {
+                    s.summary.hibernations += 1;
+                    if let Some(limits) = &s.config.limits {
+                        limits.count_hibernated();
+                    }
+                    tracing::debug!(peer = %s.info.peer, bytes = saved.len(), "hibernated");
+                    snapshot = Some(saved);
+                }
+            }
+        }
+        if snapshot.is_some()
+            && let Some(limits) = &s.config.limits
+        {
+            // The peer left while the connection hibernated.
+            limits.count_hibernated_closed();
+        }
+        let _ = s.wr.shutdown().await;
+        s.report_octets();
+        Ok(std::mem::take(&mut s.summary))
+    }
+}
 
-impl Drop for SaysClose<'_> {
+/// `close` follows `session` for the session's observer, however serving
+/// ends.
+impl<IO> Drop for Session<IO> {
     fn drop(&mut self) {
-        self.0.close(self.1);
+        if self.said_session
+            && let Some(events) = &self.config.session_events
+        {
+            events.close(&self.info);
+        }
     }
 }
 
@@ -366,22 +398,23 @@ enum Outcome {
     Hibernated(Vec<u8>),
 }
 
-/// One connection's state that outlives its instances.
-struct Session<'a, IO> {
-    runtime: &'a Runtime,
+/// One connection's state that outlives its instances: what a
+/// hibernating connection's task holds, besides its snapshot.
+struct Session<IO> {
+    runtime: Arc<Runtime>,
     options: Arc<Options>,
-    config: &'a ConnectionConfig,
+    config: Arc<ConnectionConfig>,
     service: SharedService,
-    info: &'a ConnectionInfo,
-    peer: &'a str,
+    info: ConnectionInfo,
     rd: ReadHalf<IO>,
     wr: WriteHalf<IO>,
-    shutdown: Arc<Shutdown>,
+    signal: Arc<Signal>,
     shutting_down: bool,
     summary: ConnectionSummary,
     /// Octets read and written that the metrics have counted.
     reported: (u64, u64),
-    altsvc_pending: Option<String>,
+    /// The config's Alt-Svc is still to be announced.
+    altsvc_pending: bool,
     opened: Instant,
     /// The peer's SETTINGS arrived (with the preface before them).
     handshaken: bool,
@@ -389,13 +422,15 @@ struct Session<'a, IO> {
     idle_since: Option<Instant>,
     /// The idle timeout passed and GOAWAY went out.
     idle_closing: bool,
+    /// The session's observer has been told of it.
+    said_session: bool,
     /// Frame boundaries in what the peer sends, for the upload payloads
     /// kept out of the engine; it follows the byte stream across
     /// hibernation, as the engine's state does.
     scanner: held::Scanner,
 }
 
-impl<IO> Session<'_, IO>
+impl<IO> Session<IO>
 where
     IO: AsyncRead + AsyncWrite + Send + Unpin,
 {
@@ -413,7 +448,9 @@ where
         }
     }
 
-    /// Waits, with no instance, for the peer's next octet.
+    /// Waits, with no instance, for the peer's next octet. The deadline
+    /// and a close asked for come through the connection's signal: the
+    /// wait holds no timer of its own.
     async fn wait(&mut self) -> Wake {
         let deadline = if !self.handshaken {
             Some(self.opened + self.config.handshake_timeout)
@@ -423,8 +460,20 @@ where
                 .zip(self.idle_since)
                 .map(|(t, since)| since + t)
         };
+        self.signal.wake_at(deadline);
         let mut octet = [0u8; 1];
-        tokio::select! {
+        let signal = &self.signal;
+        let watching = !self.shutting_down;
+        let woken = std::future::poll_fn(|cx| {
+            if watching && signal.poll_requested(cx).is_ready() {
+                return Poll::Ready(Wake::Close);
+            }
+            match signal.poll_deadline(deadline, cx) {
+                Poll::Ready(()) => Poll::Ready(Wake::Gone),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        let wake = tokio::select! {
             read = self.rd.read(&mut octet) => match read {
                 Ok(1) => {
                     self.summary.bytes_read += 1;
@@ -432,31 +481,34 @@ where
                 }
                 _ => Wake::Gone,
             },
-            _ = sleep_until_opt(deadline) => {
-                if self.handshaken {
+            woken = woken => match woken {
+                Wake::Close => {
+                    self.shutting_down = true;
+                    Wake::Close
+                }
+                _ if self.handshaken => {
                     self.count_idle_close();
                     Wake::Close
-                } else {
+                }
+                _ => {
                     self.handshake_timed_out();
                     Wake::Gone
                 }
-            }
-            _ = self.shutdown.requested(), if !self.shutting_down => {
-                self.shutting_down = true;
-                Wake::Close
-            }
-        }
+            },
+        };
+        self.signal.wake_at(None);
+        wake
     }
 
     fn handshake_timed_out(&self) {
-        tracing::debug!(peer = %self.peer, "no HTTP/2 preface and SETTINGS in time; closing");
+        tracing::debug!(peer = %self.info.peer, "no HTTP/2 preface and SETTINGS in time; closing");
         if let Some(limits) = &self.config.limits {
             limits.count_handshake_timeout();
         }
     }
 
     fn count_idle_close(&self) {
-        tracing::debug!(peer = %self.peer, "idle timeout; closing with GOAWAY");
+        tracing::debug!(peer = %self.info.peer, "idle timeout; closing with GOAWAY");
         if let Some(limits) = &self.config.limits {
             limits.count_idle_closed();
         }
