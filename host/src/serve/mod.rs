@@ -22,3 +22,9 @@ pub use pump::{
 };
 pub use server::{Server, ServerBuilder};
 pub use session_events::SessionEvents;
+
+/// A mutex's guard, poisoned or not: nothing the server keeps under its
+/// locks is left half-changed by a panic, so a poisoned one is as good.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -14,6 +14,7 @@
 //! [`Interim::send`] returns only once its octets are written, so a
 //! service that awaits it cannot have its final response overtake it.
 
+use crate::serve::lock;
 use crate::service::{BoxFuture, InterimSink};
 use http::{HeaderMap, StatusCode};
 use std::io;
@@ -70,10 +71,6 @@ impl<IO> InterimIo<IO> {
             Drain { io, pending },
         )
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Writes what is queued, unless hyper is mid-write.

@@ -10,6 +10,7 @@
 //! `Sleep`, 112 octets, and two `Notified`, 184 with their wait), where a
 //! member costs its set one slot.
 
+use crate::serve::lock;
 use futures_util::task::AtomicWaker;
 use slab::Slab;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -223,11 +224,6 @@ impl Drop for Signal {
     fn drop(&mut self) {
         lock(&self.set.members).remove(self.key);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Nothing panics while holding these locks; a poisoned one is as good.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
