@@ -79,6 +79,13 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Rewind<IO> {
             let n = (this.end - this.start).min(buf.remaining());
             buf.put_slice(&this.prefix[this.start..this.start + n]);
             this.start += n;
+            if buf.remaining() > 0 {
+                // What the transport has after them, in the same read: a
+                // client's SETTINGS and first request follow its preface,
+                // and go to the engine with it. An error here comes again
+                // with the next read, or it ends as a close does.
+                let _ = Pin::new(&mut this.io).poll_read(cx, buf);
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut this.io).poll_read(cx, buf)
@@ -125,6 +132,18 @@ mod tests {
         let mut replay = Vec::new();
         io.read_to_end(&mut replay).await.unwrap();
         (opening, replay)
+    }
+
+    #[tokio::test]
+    async fn one_read_takes_the_preface_and_what_followed_it() {
+        let mut h2 = PREFACE.to_vec();
+        h2.extend_from_slice(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00");
+        let mut input = &h2[..];
+        let (_, prefix) = sniff(&mut input).await.unwrap();
+        let mut io = Rewind::new(prefix, input);
+        let mut first = [0u8; 100];
+        let n = io.read(&mut first).await.unwrap();
+        assert_eq!(&first[..n], &h2[..]);
     }
 
     #[tokio::test]

@@ -154,7 +154,17 @@ where
             held: Vec::new(),
         };
         match start {
-            Start::Input(octet) => input.buf.extend_from_slice(&[octet]),
+            Start::Input(octet) => {
+                input.buf.extend_from_slice(&[octet]);
+                // What came with the octet that woke the connection (a
+                // client's preface, SETTINGS and first request arrive
+                // together; so does a resumed connection's request) goes
+                // in with it: one drive, and one write of what it gives.
+                let mut room = (&mut input.buf).limit(READ_CHUNK - 1);
+                if let Some(Ok(n)) = session.rd.read_buf(&mut room).now_or_never() {
+                    session.summary.bytes_read += n as u64;
+                }
+            }
             Start::Close => {
                 session.idle_closing = true;
                 trap(conn.close().await)?;
@@ -251,7 +261,8 @@ where
     /// drain): go round until a call brings nothing new, or nothing was
     /// asked of the engine since one that gave all it had (at one stream
     /// per connection, that halves the calls per request). Output is taken
-    /// only when the last batch is written.
+    /// once the last turn's is written, up to a batch, and the turn's
+    /// calls add to it: what they give goes out in one write.
     async fn exchange(&mut self) -> anyhow::Result<()> {
         let Active {
             session,
@@ -265,15 +276,17 @@ where
         } = self;
         let cx = shared.context(&session.info, session.runtime.files_root());
         let mut fresh = &input.buf[..];
+        // Output still being written from an earlier turn: none is taken
+        // until it is (the engine holds what the peer is not reading).
+        let pending = !output.out.is_empty();
         loop {
             let asked = !st.credits.is_empty() || !st.writes.is_empty() || !st.batch.is_empty();
             if fresh.is_empty() && !asked && engine.settled == Some(conn.calls()) {
                 return Ok(());
             }
-            let max = if output.out.is_empty() {
-                output.batch
-            } else {
-                0
+            let max = match pending {
+                true => 0,
+                false => output.batch.saturating_sub(output.out.unwritten()),
             };
             let given = fresh;
             // Upload payloads stay here: the engine gets the rest.
@@ -327,7 +340,7 @@ where
             })?;
             if !assembled.is_empty() {
                 session.summary.bytes_written += assembled.len() as u64;
-                output.out = assembled;
+                output.out.append(assembled);
             }
             let quiet = r.events.is_empty() && !full;
             for event in Received::new(r.events.into_iter(), given) {

@@ -212,4 +212,132 @@ mod tests {
         // instance's timer; 2,544 with the engine connection held unboxed.
         assert!(size <= 448, "the serving future is {size} octets");
     }
+
+    /// A transport that keeps the octets of each write apart.
+    struct Writes {
+        io: tokio::io::DuplexStream,
+        seen: Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl tokio::io::AsyncRead for Writes {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for Writes {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let written = std::pin::Pin::new(&mut self.io).poll_write(cx, buf);
+            if let std::task::Poll::Ready(Ok(n)) = written {
+                self.seen.lock().unwrap().push(buf[..n].to_vec());
+            }
+            written
+        }
+        /// As a socket's `writev`: the slices in one write.
+        fn poll_write_vectored(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            self.poll_write(cx, &all)
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_flush(cx)
+        }
+        fn poll_shutdown(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    /// The frames in `octets`: (type, flags, stream).
+    fn frames(mut octets: &[u8]) -> Vec<(u8, u8, u32)> {
+        use h2wasm_engine::wire::{FRAME_HEADER_LEN, FrameHeader};
+        let mut seen = Vec::new();
+        while let Some(h) = FrameHeader::parse(octets) {
+            seen.push((h.kind, h.flags, h.stream_id));
+            octets = &octets[(FRAME_HEADER_LEN + h.length as usize).min(octets.len())..];
+        }
+        seen
+    }
+
+    /// A client sends its preface, SETTINGS and first request together:
+    /// the server's SETTINGS, its acknowledgement of the client's and the
+    /// response go back in one write (one wake-up of the client, as h2o
+    /// and nghttpd answer), not one write each.
+    #[tokio::test]
+    async fn a_first_request_is_answered_in_the_write_that_carries_the_settings() {
+        use h2wasm_engine::wire::{flag, kind};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (runtime, options) = Runtime::for_tests().await;
+        let builder = Builder::new(runtime, options);
+        let (io, mut client) = tokio::io::duplex(64 * 1024);
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let io = Writes {
+            io,
+            seen: seen.clone(),
+        };
+        let info = ConnectionInfo {
+            peer: "127.0.0.1:1".into(),
+            encrypted: false,
+            alpn: None,
+            server_name: None,
+        };
+        let service = shared(crate::apps::builtin::Builtin);
+        let serving = tokio::spawn(builder.serve_connection(io, service, info));
+        client
+            .write_all(&crate::engine::io::warm_up_request())
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        let answered = |got: &[u8]| {
+            frames(got)
+                .iter()
+                .any(|&(k, f, id)| k == kind::DATA && id == 1 && f & flag::END_STREAM != 0)
+        };
+        while !answered(&got) {
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), client.read(&mut buf))
+                .await
+                .expect("the response comes")
+                .unwrap();
+            assert!(n > 0, "the server closed before answering");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let writes = seen.lock().unwrap().clone();
+        let first = frames(&writes[0]);
+        let settings = first
+            .iter()
+            .any(|&(k, f, _)| k == kind::SETTINGS && f & flag::ACK == 0);
+        let ack = first
+            .iter()
+            .any(|&(k, f, _)| k == kind::SETTINGS && f & flag::ACK != 0);
+        let response = first
+            .iter()
+            .any(|&(k, _, id)| k == kind::HEADERS && id == 1);
+        assert!(
+            settings && ack && response,
+            "the first write carried {first:?} (writes: {})",
+            writes.len()
+        );
+        drop(client);
+        let _ = serving.await;
+    }
 }

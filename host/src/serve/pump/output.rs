@@ -71,6 +71,46 @@ impl Outgoing {
         self.len
     }
 
+    /// Octets not written yet.
+    pub(super) fn unwritten(&self) -> usize {
+        let mut left = 0;
+        let mut offset = self.offset;
+        for i in self.piece..self.count() {
+            left += self.piece(i).len() - offset;
+            offset = 0;
+        }
+        left
+    }
+
+    /// `more` to go after what is left of this batch, in the same writes:
+    /// the SETTINGS acknowledgement a request's turn gives goes out with
+    /// the response the same turn gave, not in a write (and a wake-up of
+    /// the peer) of its own. Nothing is copied: `more`'s octets become
+    /// shared pieces.
+    pub(super) fn append(&mut self, more: Outgoing) {
+        if self.is_empty() {
+            *self = more;
+            return;
+        }
+        if self.pieces.is_empty() {
+            // Piece 0 stays what it was: the octets whole.
+            self.pieces.push(Piece::Flat(0, self.flat.len()));
+        }
+        let Outgoing {
+            flat, pieces, len, ..
+        } = more;
+        let flat = Bytes::from(flat);
+        if pieces.is_empty() {
+            self.pieces.push(Piece::Shared(flat));
+        } else {
+            self.pieces.extend(pieces.into_iter().map(|p| match p {
+                Piece::Flat(a, b) => Piece::Shared(flat.slice(a..b)),
+                shared => shared,
+            }));
+        }
+        self.len += len;
+    }
+
     /// Nothing (more) to write.
     pub(super) fn is_empty(&self) -> bool {
         self.piece >= self.count()
@@ -285,6 +325,35 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(w.sizes(), [100], "TLS output is handed over whole");
+    }
+
+    #[tokio::test]
+    async fn appended_output_follows_what_is_left_whatever_was_written() {
+        for took in [0, 3, 10] {
+            let ack = (Outgoing::flat(b"<ack>".to_vec()), b"<ack>".to_vec());
+            for (more, more_octets) in [ack, sample()] {
+                let mut out = Outgoing::flat(b"<settings>".to_vec());
+                out.advance(took);
+                out.append(more);
+                assert_eq!(out.unwritten(), 10 - took + more_octets.len());
+                let mut w = Writes::new(3, true);
+                write_out(&mut w, &mut out, &mut false, usize::MAX)
+                    .await
+                    .unwrap();
+                assert_eq!(w.all(), [&b"<settings>"[took..], &more_octets].concat());
+                assert_eq!(out.unwritten(), 0);
+            }
+        }
+        // Pieces after pieces: the ranges of the octets appended move with
+        // them.
+        let (mut out, octets) = sample();
+        out.advance(9);
+        out.append(sample().0);
+        let mut w = Writes::new(5, false);
+        write_out(&mut w, &mut out, &mut false, usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(w.all(), [&octets[9..], &octets].concat());
     }
 
     #[test]
