@@ -2,6 +2,8 @@
 //! running as a WebAssembly component. One file per command under
 //! `commands/`, as wasmtime's CLI has it.
 
+#[cfg(target_os = "linux")]
+mod allocator;
 mod commands;
 mod config;
 mod engine;
