@@ -27,6 +27,8 @@ pub(crate) struct Outgoing {
     piece: usize,
     offset: usize,
     len: usize,
+    /// Octets written so far.
+    written: usize,
 }
 
 /// A piece of output: a range of the flat octets, or a host buffer.
@@ -73,13 +75,7 @@ impl Outgoing {
 
     /// Octets not written yet.
     pub(super) fn unwritten(&self) -> usize {
-        let mut left = 0;
-        let mut offset = self.offset;
-        for i in self.piece..self.count() {
-            left += self.piece(i).len() - offset;
-            offset = 0;
-        }
-        left
+        self.len - self.written
     }
 
     /// `more` to go after what is left of this batch, in the same writes:
@@ -165,6 +161,8 @@ impl Outgoing {
 
     /// `n` more octets were written.
     fn advance(&mut self, mut n: usize) {
+        // A writer never reports more than it was handed.
+        self.written = (self.written + n).min(self.len);
         while n > 0 && !self.is_empty() {
             let left = self.piece(self.piece).len() - self.offset;
             if n < left {
