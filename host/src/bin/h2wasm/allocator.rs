@@ -15,7 +15,9 @@
 //! from being used; docs/performance.md has both, measured).
 //!
 //! Embedders of the library keep their own allocator; the library's trim
-//! thread (`engine::trim`) is what serves glibc there.
+//! thread (`engine::trim`) is what serves glibc there. The `jemalloc`
+//! feature (on by default) brings this in: without it the CLI runs on the
+//! system's allocator.
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

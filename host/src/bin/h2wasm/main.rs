@@ -2,7 +2,7 @@
 //! running as a WebAssembly component. One file per command under
 //! `commands/`, as wasmtime's CLI has it.
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", feature = "jemalloc"))]
 mod allocator;
 mod commands;
 mod config;
